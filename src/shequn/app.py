@@ -1,0 +1,432 @@
+"""The application: builds the store, engine and routing with plain constructors, and offers the operations the
+command line and the web share (communities, the ingest pipeline, replay, export).
+
+How it works:
+    ``ingest`` is the one path for events: append to the log (duplicates drop out), run the engine over the new
+    ones, save the derived state that changed, and put the external actions in the outbox, or on a person's queue
+    when the platform forbids the bot (a staff task with the reason), all in one transaction. History (imports,
+    simulations) takes the same path with its actions left unsent; bulk history may also be appended first and
+    processed later by :meth:`App.catch_up`.
+
+Things to keep in mind:
+    * The engine lives in memory for the App's lifetime and continues from the saved state; if a transaction fails
+      it is dropped and reloaded, so memory never runs ahead of the store.
+    * One writer per workspace at a time (the embedded default is one process).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO
+
+import orjson
+from sqlalchemy import Connection
+
+from shequn.connectors import StaffReason, capabilities, describe, route
+from shequn.domain import Action, Clock, Event, SystemClock, UserError
+from shequn.domain.state import State
+from shequn.engine import Engine, WorkspaceConfig, build_community_config
+from shequn.i18n import system_locale
+from shequn.playbook import load_playbook
+from shequn.playbook.spec import CommunitySpec
+from shequn.policies import GroupConfig, Policy, default_policies
+from shequn.store import DEFAULT_WORKSPACE, ActionStatus, CommunityRecord, Store, WorkspaceInfo
+from shequn.store._sql import to_ms
+from shequn.store.communities import ApplyOutcome
+
+BATCH = 2000
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector (for bulk work that makes no reference cycles)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest did."""
+
+    received: int = 0
+    added: int = 0
+    actions: int = 0  # external actions put in the outbox
+    staff_tasks: int = 0
+    unsent: int = 0  # actions decided on history, not sent
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def duplicates(self) -> int:
+        return self.received - self.added
+
+    def merge(self, other: IngestReport) -> None:
+        self.received += other.received
+        self.added += other.added
+        self.actions += other.actions
+        self.staff_tasks += other.staff_tasks
+        self.unsent += other.unsent
+        for k, n in other.by_kind.items():
+            self.by_kind[k] = self.by_kind.get(k, 0) + n
+
+
+class App:
+    """One workspace of one store.
+
+    Args:
+        db: database URL or path (None: ``$SHEQUN_DB`` or ``./shequn.db``).
+        workspace: workspace name (created on first use).
+        clock: the source of "now" (a virtual clock in tests).
+        policies: the policies to run (default: :func:`shequn.policies.default_policies`).
+    """
+
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        workspace: str = DEFAULT_WORKSPACE,
+        clock: Clock | None = None,
+        policies: Sequence[Policy] | None = None,
+    ) -> None:
+        self.store = Store(db)
+        self.clock = clock or SystemClock()
+        self.policies = list(default_policies() if policies is None else policies)
+        with self.store.transaction() as conn:
+            self.ws: WorkspaceInfo = self.store.workspaces.ensure(
+                conn, name=workspace, timezone="Asia/Shanghai", locale=system_locale(), now_ms=self.now_ms()
+            )
+        self._engine: Engine | None = None
+        self._cursor = 0  # the last event seq the in-memory engine has processed
+
+    def now_ms(self) -> int:
+        return to_ms(self.clock.now())
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- communities --------------------------------------------------------------------------------------------
+
+    def communities(self) -> list[CommunityRecord]:
+        with self.store.transaction() as conn:
+            return self.store.communities.list(conn, self.ws.id)
+
+    def community(self, name: str) -> CommunityRecord:
+        with self.store.transaction() as conn:
+            record = self.store.communities.get(conn, self.ws.id, name=name)
+        if record is None:
+            known = ", ".join(c.name for c in self.communities()) or "none yet"
+            raise UserError(f"no community named {name!r} in workspace {self.ws.name!r} (communities: {known})")
+        return record
+
+    def create_community(
+        self, *, name: str, type: str, locale: str | None = None, timezone: str | None = None, actor: str = "cli"
+    ) -> CommunityRecord:
+        """Create a community of ``type`` with the playbook's defaults for that type."""
+        from shequn.playbook.spec import parse_spec
+
+        with self.store.transaction() as conn:
+            if self.store.communities.get(conn, self.ws.id, name=name):
+                raise UserError(f"community {name!r} already exists; use `shequn community apply` to change it")
+        ctype = load_playbook().resolve_type(type)
+        if ctype is None:
+            raise UserError(
+                f"unknown community type {type!r}; use one of: {'; '.join(load_playbook().type_names())}", exit_code=2
+            )
+        body = orjson.dumps(
+            {
+                "name": name,
+                "type": ctype.key,
+                "locale": locale or self.ws.locale,
+                "timezone": timezone or self.ws.timezone,
+            }
+        ).decode()
+        self.apply_spec(parse_spec(body, source="--name/--type"), actor=actor)
+        return self.community(name)
+
+    def apply_spec(self, spec: CommunitySpec, *, actor: str = "cli", source: str = "<spec>") -> ApplyOutcome:
+        """Create or update the community ``spec`` names, bind its groups; idempotent."""
+        build_community_config(
+            spec, self.policies, source=source
+        )  # policy settings are checked before anything is written
+        now = self.now_ms()
+        with self.store.transaction() as conn:
+            cid, outcome = self.store.communities.put(conn, self.ws.id, spec, now_ms=now)
+            for g in spec.groups:
+                self.store.groups.bind(
+                    conn,
+                    self.ws.id,
+                    community_id=cid,
+                    community_name=spec.name,
+                    platform=g.platform,
+                    platform_id=g.id,
+                    name=g.name,
+                    role=g.role,
+                    capacity=g.capacity,
+                    now_ms=now,
+                )
+            if outcome != "unchanged":
+                self.store.audit.record(
+                    conn,
+                    self.ws.id,
+                    actor=actor,
+                    verb=f"community.{outcome}",
+                    object_type="community",
+                    object_id=spec.name,
+                    detail={"type": spec.type, "source": source},
+                    now_ms=now,
+                )
+        self._engine = None
+        return outcome
+
+    def bind_group(self, community: str, *, platform: str, platform_id: str, name: str = "", role: str = "main") -> int:
+        """Bind a chat group to a community (creating the group record if new)."""
+        record = self.community(community)
+        with self.store.transaction() as conn:
+            gid = self.store.groups.bind(
+                conn,
+                self.ws.id,
+                community_id=record.id,
+                community_name=record.name,
+                platform=platform,
+                platform_id=platform_id,
+                name=name,
+                role=role,
+                capacity=None,
+                now_ms=self.now_ms(),
+            )
+        self._engine = None
+        return gid
+
+    # -- the pipeline -------------------------------------------------------------------------------------------
+
+    def workspace_config(self, conn: Connection) -> WorkspaceConfig:
+        cfg = WorkspaceConfig()
+        for record in self.store.communities.list(conn, self.ws.id):
+            cfg.communities[record.name] = build_community_config(
+                record.spec, self.policies, source=f"community {record.name}"
+            )
+        for g in self.store.groups.list(conn, self.ws.id):
+            if g.community is not None:
+                cfg.bind(GroupConfig(g.key, g.platform, g.platform_id, g.community, g.name, g.role, g.capacity))
+        return cfg
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A store transaction; on failure the in-memory engine is dropped (it may be ahead of the store)."""
+        try:
+            with self.store.transaction() as conn:
+                yield conn
+        except BaseException:
+            self._engine = None
+            raise
+
+    def _load_engine(self, conn: Connection) -> IngestReport:
+        """Load the engine from the saved state and process what the log has beyond it (as history)."""
+        engine = Engine(self.workspace_config(conn), self.policies, state=self.store.state.load(conn, self.ws.id))
+        engine.take_dirty()
+        self._engine = engine
+        self._cursor = self.store.state.cursor(conn, self.ws.id)[0]
+        return self._process(
+            conn, engine, self.store.events.scan(conn, self.ws.id, after_seq=self._cursor), history=True
+        )
+
+    def _engine_for(self, conn: Connection) -> Engine:
+        if self._engine is None:
+            self._load_engine(conn)
+        assert self._engine is not None
+        return self._engine
+
+    def _process(
+        self,
+        conn: Connection,
+        engine: Engine,
+        events: Iterable[tuple[int, Event]],
+        *,
+        history: bool,
+        report: IngestReport | None = None,
+    ) -> IngestReport:
+        report = report or IngestReport()
+        chunk: list[Action] = []
+        last = self._cursor
+        for seq, event in events:
+            actions = engine.handle(event)
+            last = seq
+            report.by_kind[event.kind.value] = report.by_kind.get(event.kind.value, 0) + 1
+            if history:
+                report.unsent += len(actions)
+            else:
+                chunk.extend(actions)
+            if engine.dirty.members and len(engine.dirty.members) >= BATCH:
+                self._save(conn, engine, last)
+        self._save(conn, engine, last)
+        self._enqueue(conn, chunk, report)
+        return report
+
+    def _save(self, conn: Connection, engine: Engine, last_seq: int) -> None:
+        dirty = engine.take_dirty()
+        self._cursor = last_seq
+        self.store.state.save(
+            conn,
+            self.ws.id,
+            engine.state,
+            community_ids=self.store.communities.ids(conn, self.ws.id),
+            members=dirty.members,
+            groups=dirty.groups,
+            communities=dirty.communities,
+            policy=dirty.policy,
+            last_seq=last_seq,
+            now_ms=self.now_ms(),
+        )
+
+    def _enqueue(self, conn: Connection, actions: Sequence[Action], report: IngestReport) -> None:
+        if not actions:
+            return
+        now = self.now_ms()
+        cids = self.store.communities.ids(conn, self.ws.id)
+        gids = self.store.groups.ids(conn, self.ws.id, {(a.platform, a.group) for a in actions if a.group}, now_ms=now)
+        to_send: list[Action] = []
+        to_staff: list[tuple[Action, StaffReason]] = []
+        for a in actions:
+            reason = route(a, capabilities(a.platform))
+            if reason is None:
+                to_send.append(a)
+            else:
+                to_staff.append((a, reason))
+        report.actions += len(
+            self.store.actions.enqueue(conn, self.ws.id, to_send, group_ids=gids, community_ids=cids, now_ms=now)
+        )
+        if to_staff:
+            ids = self.store.actions.enqueue(
+                conn,
+                self.ws.id,
+                [a for a, _ in to_staff],
+                group_ids=gids,
+                community_ids=cids,
+                status=ActionStatus.STAFF,
+                now_ms=now,
+            )
+            engine = self._engine
+            for a, reason in to_staff:
+                if a.key not in ids:
+                    continue  # decided before: its task exists already
+                community = engine.config.communities.get(a.community) if engine else None
+                locale = community.locale if community else self.ws.locale
+                self.store.tasks.open(
+                    conn,
+                    self.ws.id,
+                    kind=a.kind.value,
+                    reason=reason.value,
+                    title=describe(reason, a, locale),
+                    detail={"action": a.to_dict(compact=True)},
+                    action_id=ids[a.key],
+                    community_id=cids.get(a.community),
+                    group_id=gids.get(f"{a.platform}:{a.group}"),
+                    now_ms=now,
+                )
+                report.staff_tasks += 1
+
+    def ingest(self, events: Iterable[Event], *, history: bool = False) -> IngestReport:
+        """Append events to the log and run them through the engine (see the module docstring)."""
+        report = IngestReport()
+        batch: list[Event] = []
+        for e in events:
+            batch.append(e)
+            if len(batch) >= BATCH:
+                report.merge(self._ingest_batch(batch, history=history))
+                batch = []
+        if batch:
+            report.merge(self._ingest_batch(batch, history=history))
+        return report
+
+    def _ingest_batch(self, events: Sequence[Event], *, history: bool) -> IngestReport:
+        with self._transaction() as conn:
+            engine = self._engine_for(conn)
+            added = self.store.events.append(conn, self.ws.id, events, now_ms=self.now_ms())
+            report = IngestReport(received=len(events), added=len(added))
+            return self._process(conn, engine, added, history=history, report=report)
+
+    def append_history(self, events: Iterable[Event]) -> IngestReport:
+        """Append history to the log without running the engine (bulk loads); :meth:`catch_up` processes it.
+
+        The cyclic garbage collector is paused meanwhile: the load makes no reference cycles, and with millions of
+        objects alive each collection would scan them all again.
+        """
+        report = IngestReport()
+        batch: list[Event] = []
+
+        def flush() -> None:
+            with self.store.transaction() as conn:
+                added = self.store.events.append(conn, self.ws.id, batch, now_ms=self.now_ms(), with_seq=False)
+            report.received += len(batch)
+            report.added += len(added)
+            counts = report.by_kind
+            for _, e in added:
+                counts[e.kind] = counts.get(e.kind, 0) + 1
+            batch.clear()
+
+        with paused_gc():
+            for e in events:
+                batch.append(e)
+                if len(batch) >= 20_000:
+                    flush()
+            if batch:
+                flush()
+        report.by_kind = {str(k): n for k, n in report.by_kind.items()}
+        return report
+
+    def catch_up(self) -> IngestReport:
+        """Process every logged event the saved state has not seen yet (as history: nothing is sent)."""
+        with self._transaction() as conn:
+            if self._engine is None:
+                return self._load_engine(conn)
+            scan = self.store.events.scan(conn, self.ws.id, after_seq=self._cursor)
+            return self._process(conn, self._engine, scan, history=True)
+
+    def tick(self, now: datetime | None = None) -> IngestReport:
+        """Run the time-driven policies; log the tick if they decided something and send what they decided."""
+        now = now or self.clock.now()
+        with self._transaction() as conn:
+            engine = self._engine_for(conn)
+            tick, actions = engine.tick(now)
+            report = IngestReport()
+            if tick is None:
+                return report
+            added = self.store.events.append(conn, self.ws.id, [tick], now_ms=self.now_ms())
+            self._save(conn, engine, added[0][0] if added else self._cursor)
+            self._enqueue(conn, actions, report)
+            return report
+
+    def rebuild(self) -> IngestReport:
+        """Forget the saved state and replay the whole log into it."""
+        with self.store.transaction() as conn:
+            self.store.state.clear(conn, self.ws.id)
+        self._engine = None
+        return self.catch_up()
+
+    def saved_state(self) -> State:
+        with self.store.transaction() as conn:
+            return self.store.state.load(conn, self.ws.id)
+
+    def events(self) -> Iterator[Event]:
+        """The whole log, in order."""
+        with self.store.transaction() as conn:
+            for _, e in self.store.events.scan(conn, self.ws.id):
+                yield e
+
+    def export_events(self, out: IO[bytes], *, kinds: set[str] | None = None) -> int:
+        """Write the log as JSON Lines (the stable, full form of each event); return how many were written."""
+        n = 0
+        for e in self.events():
+            if kinds and e.kind.value not in kinds:
+                continue
+            out.write(orjson.dumps(e.to_dict()) + b"\n")
+            n += 1
+        return n

@@ -1,0 +1,174 @@
+"""``shequn community …``: create, list, show, export and apply community specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import yaml
+from rich.table import Table
+
+from shequn.cli.common import console, open_app, print_json
+from shequn.domain import UserError
+from shequn.i18n import system_locale, t
+from shequn.playbook import load_playbook
+from shequn.playbook.spec import CommunitySpec, load_spec_file
+
+app = typer.Typer(help="社群管理 · manage communities", no_args_is_help=True)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    type: str = typer.Option(..., "--type", "-t", help="类型 · 消费型/成长型/IP型/赚钱型/兴趣型/行业型 or English"),
+    name: str = typer.Option(..., "--name", "-n", help="社群名称 · community name"),
+    locale: str | None = typer.Option(None, help="语言 · zh-CN or en (default: the workspace's)"),
+    timezone: str | None = typer.Option(None, help="时区 · IANA time zone (default: the workspace's)"),
+) -> None:
+    """创建社群 · create a community of a type, with the playbook's defaults for that type."""
+    with open_app(ctx) as a:
+        record = a.create_community(name=name, type=type, locale=locale, timezone=timezone)
+    ctype = load_playbook().types[record.type]
+    console.print(t("cli.community_created", None, name=record.name, type=ctype.name.get(system_locale())))
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON")) -> None:
+    """列出社群 · list communities."""
+    loc = system_locale()
+    with open_app(ctx) as a:
+        records = a.communities()
+        with a.store.transaction() as conn:
+            counts = a.store.stats.community_counts(conn, a.ws.id)
+    pb = load_playbook()
+    rows = [
+        {
+            "name": r.name,
+            "type": r.type,
+            "type_name": pb.types[r.type].name.get(loc),
+            "groups": counts[r.name].groups,
+            "members": counts[r.name].members,
+            "messages": counts[r.name].messages,
+        }
+        for r in records
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=t("cli.communities", loc))
+    for col in ("name", "type", "groups", "members", "messages"):
+        table.add_column(
+            t(f"cli.col.{col}", loc), justify="right" if col in ("groups", "members", "messages") else "left"
+        )
+    for row in rows:
+        table.add_row(*(str(row[k]) for k in ("name", "type_name", "groups", "members", "messages")))
+    console.print(table if rows else t("cli.no_communities", loc))
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="社群名称 · community name"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """查看社群 · show a community: type, KPIs, threshold, size policy, rules, groups."""
+    loc = system_locale()
+    with open_app(ctx) as a:
+        record = a.community(name)
+        with a.store.transaction() as conn:
+            counts = a.store.stats.community_counts(conn, a.ws.id)[name]
+            groups = a.store.groups.list(conn, a.ws.id, community_id=record.id)
+    spec = record.spec
+    pb = load_playbook()
+    ctype = pb.types[spec.type]
+    kpis = {k.key: k for k in ctype.kpis}
+    kpi_rows = [
+        {"key": k, "name": kpis[k].name.get(loc) if k in kpis else k, "target": v} for k, v in spec.kpis.items()
+    ]
+    group_rows = [{"platform": g.platform, "id": g.platform_id, "name": g.name, "role": g.role} for g in groups]
+    data = {
+        "name": spec.name,
+        "type": spec.type,
+        "type_name": ctype.name.get(loc),
+        "core_view": ctype.core_view.text.get(loc),
+        "source": ctype.source,
+        "kpis": kpi_rows,
+        "threshold": spec.threshold.model_dump(),
+        "size": spec.size.model_dump(),
+        "rules_version": spec.rules.version,
+        "rules_sections": list(spec.rules.sections),
+        "groups": group_rows,
+        "members": counts.members,
+        "messages": counts.messages,
+    }
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"[bold]{spec.name}[/bold]  {ctype.name.get(loc)} ({spec.type})", markup=True)
+    console.print(f"  {data['core_view']}  [dim]({ctype.source})[/dim]", markup=True)
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_row(t("cli.col.kpis", loc), ", ".join(f"{k['name']} → {k['target']}" for k in kpi_rows))
+    thr = {x.key: x for x in pb.thresholds.kinds}[spec.threshold.kind]
+    table.add_row(t("cli.col.threshold", loc), f"{thr.name.get(loc)} {spec.threshold.params or ''}")
+    size = {x.key: x for x in pb.sizes.policies}[spec.size.policy]
+    table.add_row(t("cli.col.size", loc), f"{size.name.get(loc)} ({spec.size.capacity or size.capacity})")
+    sections = {s.key: s for s in pb.rules.sections}
+    table.add_row(
+        t("cli.col.rules", loc),
+        f"v{spec.rules.version}: " + "、".join(sections[k].name.get(loc) for k in spec.rules.sections),
+    )
+    table.add_row(
+        t("cli.col.groups", loc), ", ".join(f"{g['name'] or g['id']} ({g['platform']})" for g in group_rows) or "-"
+    )
+    table.add_row(t("cli.col.members", loc), str(counts.members))
+    table.add_row(t("cli.col.messages", loc), str(counts.messages))
+    console.print(table)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="社群名称 · community name"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="写入文件 · write to a file instead of stdout"),
+    minimal: bool = typer.Option(False, "--minimal", help="只导出改动 · only what differs from the defaults"),
+) -> None:
+    """导出社群配置 · export a community's spec as YAML (apply it elsewhere to copy the community)."""
+    with open_app(ctx) as a:
+        spec = a.community(name).spec
+    if minimal:
+        data = spec.model_dump(mode="json", exclude_defaults=True)
+        data.setdefault("name", spec.name)
+        data.setdefault("type", spec.type)
+        text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    else:
+        text = spec.to_yaml()
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command()
+def apply(
+    ctx: typer.Context,
+    spec_file: Path = typer.Argument(..., help="社群配置 YAML · spec file"),
+    name: str | None = typer.Option(None, "--name", "-n", help="以新名称复制 · apply as a copy under this name"),
+) -> None:
+    """应用社群配置 · create or update a community from a spec (idempotent; --name copies it: 1→N)."""
+    spec = load_spec_file(spec_file)
+    note = ""
+    if name:
+        data = spec.model_dump(mode="json")
+        data["name"] = name
+        if data["groups"]:
+            note = t("cli.copy_drops_groups", None, n=len(data["groups"]))
+        data["groups"] = []
+        try:
+            spec = CommunitySpec.model_validate(data)
+        except ValueError as exc:
+            raise UserError(f"--name: {exc}", exit_code=2) from None
+    with open_app(ctx) as a:
+        outcome = a.apply_spec(spec, source=str(spec_file))
+    console.print(t(f"cli.apply_{outcome}", None, name=spec.name))
+    if note:
+        console.print(note)

@@ -1,0 +1,50 @@
+"""``shequn demo``: a workspace with one community of each type, built from the simulator, then the console."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from shequn.cli.common import console, err_console, open_app
+from shequn.cli.simulate import load_simulation
+from shequn.i18n import system_locale, t
+from shequn.playbook import load_playbook
+
+DEMO_GROUPS = 18  # three groups for each of the six types
+
+
+def demo(
+    ctx: typer.Context,
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="构建后打开控制台 · serve the console afterwards"),
+    days: int = typer.Option(30, "--days", min=1, help="模拟天数 · days of simulated history"),
+    seed: int = typer.Option(7, "--seed", help="随机种子 · seed"),
+) -> None:
+    """演示 · build a demo workspace (every community type, simulated history) and show it."""
+    from shequn.simulator import simulate
+
+    loc = system_locale()
+    sim = simulate(groups=DEMO_GROUPS, days=days, seed=seed, communities=6, even=True)
+    with open_app(ctx) as a:
+        load_simulation(a, sim, process=True)
+        with a.store.transaction() as conn:
+            counts = a.store.stats.community_counts(conn, a.ws.id)
+            by_kind = a.store.events.count_by_kind(conn, a.ws.id)
+        db = a.store.db.url
+    pb = load_playbook()
+    table = Table(title=t("cli.demo_title", loc))
+    for col in ("name", "type", "groups", "members", "messages"):
+        table.add_column(t(f"cli.col.{col}", loc), justify="left" if col in ("name", "type") else "right")
+    for spec in sim.specs:
+        c = counts[spec.name]
+        table.add_row(spec.name, pb.types[spec.type].name.get(loc), str(c.groups), str(c.members), str(c.messages))
+    console.print(table)
+    kinds = Table(title=t("cli.demo_events", loc))
+    kinds.add_column(t("cli.col.kind", loc))
+    kinds.add_column(t("cli.col.count", loc), justify="right")
+    for kind, n in sorted(by_kind.items(), key=lambda kv: -kv[1]):
+        kinds.add_row(kind, str(n))
+    kinds.add_row(t("cli.demo_total", loc), str(sum(by_kind.values())), style="bold")
+    console.print(kinds)
+    console.print(t("cli.demo_built", loc, db=db))
+    if serve:
+        err_console.print(t("cli.demo_no_console", loc), style="yellow")

@@ -1,0 +1,50 @@
+"""Connectors (连接器): one adapter per platform, declaring what it can do.
+
+Owns: the connector contract (:mod:`.base`), the sandbox, and the registry of platform connectors. Platform SDKs are
+optional extras imported only by their connector.
+May import: ``domain``, ``i18n``, ``playbook``, ``policies``, ``engine``, ``outbox``, ``schedule``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from shequn.connectors.base import Connector, SendResult, StaffReason, UnsupportedActionError, describe, route, sends
+from shequn.domain import ActionKind
+
+# platform → "module:Class"; imported lazily so that a missing SDK only matters to its own platform.
+REGISTRY: dict[str, str] = {
+    "sandbox": "shequn.connectors.sandbox:SandboxConnector",
+}
+
+
+@cache
+def connector_class(platform: str) -> type[Connector] | None:
+    """The connector class for ``platform``, or None when shequn has none."""
+    target = REGISTRY.get(platform)
+    if target is None:
+        return None
+    module, _, name = target.partition(":")
+    cls: type[Connector] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def capabilities(platform: str) -> frozenset[ActionKind] | None:
+    """What shequn can do on ``platform`` (None: no connector, everything goes to staff)."""
+    cls = connector_class(platform)
+    return cls.capabilities if cls else None
+
+
+__all__ = [
+    "REGISTRY",
+    "Connector",
+    "SendResult",
+    "StaffReason",
+    "UnsupportedActionError",
+    "capabilities",
+    "connector_class",
+    "describe",
+    "route",
+    "sends",
+]

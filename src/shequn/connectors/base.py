@@ -1,0 +1,119 @@
+"""The connector contract: what a platform adapter declares, receives and sends.
+
+How it works:
+    A connector turns platform updates into :mod:`shequn.domain` events (handed to a sink) and carries out
+    actions. It declares what it can do by registering one method per action kind with :func:`sends`
+    (opsdroid's ``register_event`` pattern): the set of registered kinds *is* its capability set, so the
+    declaration cannot drift from the code. :func:`route` tells, before anything is sent, whether a connector can
+    perform an action or why a person has to (the reason goes on the staff task).
+
+Things to keep in mind:
+    * Connectors receive their HTTP client or SDK session; tests hand them an offline transport.
+    * ``send`` is the single exit; an action kind without a method raises :class:`UnsupportedActionError`.
+    * A platform's credentials never reach a log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
+
+from shequn.domain import Action, ActionKind, Event, ShequnError
+from shequn.i18n import t
+
+EventSink = Callable[[Event], Awaitable[None]]
+C = TypeVar("C", bound="Connector")
+_Handler = Callable[["Connector", Any], Awaitable["SendResult"]]
+
+# Actions that are a person's job whatever the platform.
+ALWAYS_STAFF = frozenset({ActionKind.OPEN_STAFF_TASK})
+
+
+class UnsupportedActionError(ShequnError):
+    """A connector was asked to send an action kind it does not declare."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What the platform answered: its id for what was created (message id …), and anything else worth keeping."""
+
+    platform_id: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+def sends(*kinds: ActionKind) -> Callable[[Callable[..., Awaitable[SendResult]]], Callable[..., Awaitable[SendResult]]]:
+    """Mark a connector method as the way it carries out actions of ``kinds``."""
+
+    def mark(fn: Callable[..., Awaitable[SendResult]]) -> Callable[..., Awaitable[SendResult]]:
+        fn.__shequn_sends__ = kinds  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class Connector:
+    """Base of every platform connector.
+
+    Attributes:
+        platform: the platform name used in events and group keys (``matrix``, ``telegram``, ``wecom`` …).
+        capabilities: the action kinds it can carry out (filled from the :func:`sends` methods).
+    """
+
+    platform: ClassVar[str]
+    capabilities: ClassVar[frozenset[ActionKind]] = frozenset()
+    _senders: ClassVar[dict[ActionKind, _Handler]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        senders: dict[ActionKind, _Handler] = {}
+        for klass in reversed(cls.__mro__):
+            for value in vars(klass).values():
+                for kind in getattr(value, "__shequn_sends__", ()):
+                    senders[kind] = value
+        cls._senders = senders
+        cls.capabilities = frozenset(senders)
+
+    async def start(self, sink: EventSink) -> None:
+        """Begin receiving platform updates and pass each, normalized, to ``sink``."""
+
+    async def stop(self) -> None:
+        """Stop receiving; finish what is in flight."""
+
+    async def send(self, action: Action) -> SendResult:
+        """Carry out ``action`` on the platform."""
+        handler = self._senders.get(action.kind)
+        if handler is None:
+            raise UnsupportedActionError(f"{type(self).__name__} ({self.platform}) cannot {action.kind.value}")
+        return await handler(self, action)
+
+
+class StaffReason(StrEnum):
+    """Why an action went to a person instead of a connector."""
+
+    REQUESTED = "requested"  # the policy asked for a person (OpenStaffTask)
+    CAPABILITY_MISSING = "capability_missing"  # the platform forbids the bot this action
+    NO_CONNECTOR = "no_connector"  # no connector for the platform is configured
+
+
+def route(action: Action, capabilities: frozenset[ActionKind] | None) -> StaffReason | None:
+    """Why ``action`` must go to a person (None when a connector with ``capabilities`` can send it).
+
+    ``capabilities`` is None when no connector for the action's platform is configured at all.
+    """
+    if action.kind in ALWAYS_STAFF:
+        return StaffReason.REQUESTED
+    if capabilities is None:
+        return StaffReason.NO_CONNECTOR
+    if action.kind not in capabilities:
+        return StaffReason.CAPABILITY_MISSING
+    return None
+
+
+def describe(reason: StaffReason, action: Action, locale: str) -> str:
+    """The staff task's title in ``locale``: what to do and why the bot did not."""
+    if reason is StaffReason.REQUESTED:
+        return str(getattr(action, "title", "")) or t("action.open_staff_task", locale)
+    what = t(f"action.{action.kind.value}", locale)
+    return t(f"staff_task.{reason.value}", locale, platform=action.platform or "?", action=what)

@@ -1,0 +1,269 @@
+"""Events (事件): normalized facts from outside, the same for live platforms and imported history.
+
+Every event names the platform, the group (the platform's chat id, as text) and the actor (the platform's user id,
+as text), the time as an aware UTC datetime, and a stable ``id`` that deduplicates it: importing an export twice or
+receiving a webhook twice yields the same id (see :func:`stable_id`).
+
+Two events are equal when all their fields are equal. Events never act: a connector turns platform updates into
+events, and the engine turns events into actions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from shequn.domain.records import Registry
+
+
+class EventKind(StrEnum):
+    """The kinds of the normalized event log."""
+
+    MESSAGE = "message"
+    JOIN = "join"
+    LEAVE = "leave"
+    EDIT = "edit"
+    DELETE = "delete"
+    REACTION = "reaction"
+    NICKNAME_CHANGE = "nickname_change"
+    ORDER = "order"
+    PAYMENT = "payment"
+    COUPON_CLAIM = "coupon_claim"
+    CHECK_IN = "check_in"
+    FORM_ANSWER = "form_answer"
+    TICK = "tick"
+
+
+class ContentKind(StrEnum):
+    """What a message carries (文本, 图片, 链接, 文件, 表情, 语音, 视频, 小程序, 红包, 系统消息 …)."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    LINK = "link"
+    FILE = "file"
+    STICKER = "sticker"
+    VOICE = "voice"
+    VIDEO = "video"
+    LOCATION = "location"
+    CONTACT_CARD = "contact_card"
+    MINI_PROGRAM = "mini_program"
+    RED_PACKET = "red_packet"
+    POLL = "poll"
+    SYSTEM = "system"
+    OTHER = "other"
+
+
+class JoinMethod(StrEnum):
+    """How a member came in (入群方式)."""
+
+    UNKNOWN = "unknown"
+    SELF = "self"  # by link, QR code or search, no inviter known
+    INVITED = "invited"  # added or invited by a member (邀请)
+    APPROVED = "approved"  # an application (join request) was approved
+    ADDED_BY_STAFF = "added_by_staff"
+    LIVE_CODE = "live_code"  # through a group live code (群活码)
+    ROSTER = "roster"  # already in the group when the record begins (a roster snapshot, not a new join)
+
+
+class LeaveReason(StrEnum):
+    """Why a member left (退群 / 被移出)."""
+
+    UNKNOWN = "unknown"
+    VOLUNTARY = "voluntary"
+    REMOVED = "removed"
+    BANNED = "banned"
+    EXPIRED = "expired"
+
+
+class OrderStatus(StrEnum):
+    CREATED = "created"
+    PAID = "paid"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+
+
+EVENTS = Registry("event")
+
+
+def stable_id(*parts: str) -> str:
+    """A short, stable id from the parts that identify a fact (platform, group, platform message id …)."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event.
+
+    Attributes:
+        id: stable identifier; the event log keeps one event per id.
+        at: when it happened (aware, UTC).
+        platform: ``matrix``, ``telegram``, ``wecom``, ``wechat``, ``sandbox`` …
+        group: the platform's id of the chat, as text ("" when the fact belongs to no chat, e.g. a shop order).
+        actor: the platform's id of the person who did it, as text ("" for the system).
+        actor_name: the actor's display name when the event happened, if known.
+        extra: fields this version does not model, kept verbatim.
+    """
+
+    kind: ClassVar[EventKind]
+
+    id: str
+    at: datetime
+    platform: str
+    group: str = ""
+    actor: str = ""
+    actor_name: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, *, compact: bool = False) -> dict[str, Any]:
+        """The stable JSON form: ``kind`` first, then fields in declaration order (``compact``: defaults left out)."""
+        return EVENTS.codec(type(self)).encode(self, compact=compact)
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message(Event):
+    """A message in a group. ``content`` says what it carries; ``text`` is its text or caption."""
+
+    kind: ClassVar[EventKind] = EventKind.MESSAGE
+    message_id: str = ""
+    content: ContentKind = ContentKind.TEXT
+    text: str = ""
+    reply_to: str = ""  # platform message id this replies to
+    mentions: tuple[str, ...] = ()  # platform user ids
+    media: str = ""  # file name, URL or description of an attachment
+    thread: str = ""  # thread or forum-topic id
+    forwarded: bool = False
+    from_bot: bool = False
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Join(Event):
+    """A member joined a group (入群)."""
+
+    kind: ClassVar[EventKind] = EventKind.JOIN
+    method: JoinMethod = JoinMethod.UNKNOWN
+    inviter: str = ""  # platform user id of the inviter
+    invite_code: str = ""  # invite link name, live-code state or referral code
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Leave(Event):
+    """A member left or was removed (退群 / 踢出)."""
+
+    kind: ClassVar[EventKind] = EventKind.LEAVE
+    reason: LeaveReason = LeaveReason.UNKNOWN
+    by: str = ""  # who removed them, if removed
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Edit(Event):
+    kind: ClassVar[EventKind] = EventKind.EDIT
+    message_id: str
+    text: str = ""
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delete(Event):
+    """A message was deleted or recalled (撤回)."""
+
+    kind: ClassVar[EventKind] = EventKind.DELETE
+    message_id: str
+    by: str = ""
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reaction(Event):
+    kind: ClassVar[EventKind] = EventKind.REACTION
+    message_id: str
+    emoji: str = ""
+    removed: bool = False
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NicknameChange(Event):
+    """A member changed their group nickname (群昵称 / 群名片)."""
+
+    kind: ClassVar[EventKind] = EventKind.NICKNAME_CHANGE
+    old: str = ""
+    new: str = ""
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Order(Event):
+    """A shop order. Money is in integer minor units (fen for CNY) with its currency."""
+
+    kind: ClassVar[EventKind] = EventKind.ORDER
+    order_id: str
+    status: OrderStatus = OrderStatus.CREATED
+    amount: int = 0
+    currency: str = "CNY"
+    product: str = ""
+    quantity: int = 1
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Payment(Event):
+    """Money received: for an order, a membership, an entry fee, a red packet … (``purpose``)."""
+
+    kind: ClassVar[EventKind] = EventKind.PAYMENT
+    payment_id: str
+    amount: int
+    currency: str = "CNY"
+    order_id: str = ""
+    purpose: str = "order"
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CouponClaim(Event):
+    """A member claimed a coupon (领券): the first step of the 消费型 KPI."""
+
+    kind: ClassVar[EventKind] = EventKind.COUPON_CLAIM
+    coupon_id: str
+    campaign: str = ""
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckIn(Event):
+    """A check-in (签到 / 打卡) recorded by a platform feature or a mini program."""
+
+    kind: ClassVar[EventKind] = EventKind.CHECK_IN
+    note: str = ""
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormAnswer(Event):
+    """Answers to a form: an entry application, a survey, a rules acceptance …"""
+
+    kind: ClassVar[EventKind] = EventKind.FORM_ANSWER
+    form: str
+    answers: Mapping[str, str] = field(default_factory=dict)
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tick(Event):
+    """A moment of the clock at which time-driven policies ran (logged only when it changed something)."""
+
+    kind: ClassVar[EventKind] = EventKind.TICK
+    job: str = ""
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Rebuild an event from its JSON form; raises ``ValueError`` naming what is wrong."""
+    event: Event = EVENTS.decode(data)
+    return event

@@ -1,0 +1,143 @@
+"""Load and check the playbook's YAML files.
+
+The playbook is read once per process (:func:`load_playbook` is cached) and is immutable afterwards. A file that does
+not match its model fails loudly at load time, naming the file and the field: the package is broken, not the user.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from shequn.playbook.models import (
+    Cited,
+    CommunityType,
+    RoleBook,
+    RuleBook,
+    Sizes,
+    Taxonomies,
+    Template,
+    Thresholds,
+    parse_source,
+)
+
+M = TypeVar("M")
+
+
+def _read(name: str, model: Any) -> Any:
+    text = resources.files("shequn.playbook").joinpath("data", name).read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    try:
+        return TypeAdapter(model).validate_python(data)
+    except ValidationError as exc:
+        raise RuntimeError(f"playbook file data/{name} is invalid:\n{exc}") from exc
+
+
+def _fold(name: str) -> str:
+    """Case-, width- and space-insensitive form used to match type names typed by people."""
+    return "".join(unicodedata.normalize("NFKC", name).lower().split())
+
+
+class Playbook:
+    """The whole playbook, typed. Use :func:`load_playbook` rather than constructing it."""
+
+    def __init__(self) -> None:
+        self.taxonomies: Taxonomies = _read("types.yaml", Taxonomies)
+        self.rules: RuleBook = _read("rules.yaml", RuleBook)
+        self.sizes: Sizes = _read("sizes.yaml", Sizes)
+        self.thresholds: Thresholds = _read("thresholds.yaml", Thresholds)
+        self.roles: RoleBook = _read("roles.yaml", RoleBook)
+        templates: list[Template] = _read("templates.yaml", list[Template])
+        self.templates: dict[str, Template] = {t.key: t for t in templates}
+        self.types: dict[str, CommunityType] = {t.key: t for t in self.taxonomies.types}
+        self._type_names: dict[str, str] = {}
+        for t in self.taxonomies.types:
+            for name in (t.key, t.name.zh, t.name.en, *t.aliases):
+                self._type_names[_fold(name)] = t.key
+        self._check_references()
+
+    def _check_references(self) -> None:
+        thresholds = {k.key for k in self.thresholds.kinds}
+        sizes = {p.key for p in self.sizes.policies}
+        for t in self.taxonomies.types:
+            if t.recommended_threshold not in thresholds:
+                raise RuntimeError(f"types.yaml: {t.key}.recommended_threshold {t.recommended_threshold!r} unknown")
+            if t.recommended_size not in sizes:
+                raise RuntimeError(f"types.yaml: {t.key}.recommended_size {t.recommended_size!r} unknown")
+
+    def resolve_type(self, name: str) -> CommunityType | None:
+        """The community type a person means by ``name`` (成长型, 成长型社群, growth, learning …), or None."""
+        key = self._type_names.get(_fold(name))
+        return self.types[key] if key else None
+
+    def type_names(self) -> list[str]:
+        """Every name accepted for a type, for error messages."""
+        return [f"{t.name.zh} / {t.key}" for t in self.taxonomies.types]
+
+    def template(self, key: str, locale: str) -> str:
+        return self.templates[key].text.get(locale)
+
+    def citations(self) -> Iterator[tuple[str, Cited]]:
+        """Every cited item of the playbook, with a path naming where it sits."""
+        for name, part in (
+            ("types", self.taxonomies),
+            ("rules", self.rules),
+            ("sizes", self.sizes),
+            ("thresholds", self.thresholds),
+            ("roles", self.roles),
+        ):
+            yield from _walk(name, part)
+        for key, tpl in self.templates.items():
+            yield f"templates.{key}", tpl
+
+
+def _walk(path: str, obj: Any) -> Iterator[tuple[str, Cited]]:
+    if isinstance(obj, Cited):
+        yield path, obj
+    if isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            yield from _walk(f"{path}.{name}", getattr(obj, name))
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            label = getattr(item, "key", None) or str(i)
+            yield from _walk(f"{path}[{label}]", item)
+
+
+@cache
+def load_playbook() -> Playbook:
+    """The playbook of this installation (read once, then shared)."""
+    return Playbook()
+
+
+def verify_sources(seeds: Path, playbook: Playbook | None = None) -> list[str]:
+    """Check every citation's quote against the seed files in ``seeds``; return the problems found.
+
+    A quote matches when, ignoring whitespace, it appears within the cited lines (one line of slack either side,
+    for paragraphs that wrap).
+    """
+    playbook = playbook or load_playbook()
+    lines: dict[str, list[str]] = {}
+    problems: list[str] = []
+    for path, item in playbook.citations():
+        file, first, last = parse_source(item.source)
+        if file not in lines:
+            clean = seeds / file.replace(".txt", ".clean.txt")  # 003 ships a copy without its junk line suffix
+            seed = clean if clean.exists() else seeds / file
+            if not seed.exists():
+                problems.append(f"{path}: seed file {file} not found in {seeds}")
+                lines[file] = []
+                continue
+            lines[file] = seed.read_text(encoding="utf-8").splitlines()
+        if not item.quote or not lines[file]:
+            continue
+        window = "".join(lines[file][max(first - 2, 0) : last + 1])
+        if "".join(item.quote.split()) not in "".join(window.split()):
+            problems.append(f"{path}: quote {item.quote!r} not found at {item.source}")
+    return problems

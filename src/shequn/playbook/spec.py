@@ -1,0 +1,255 @@
+"""The community spec (社群配置): the YAML an operator keeps, validated by Pydantic.
+
+A spec selects a community type and overrides any default of the playbook. Fields left out take the defaults of
+the type (threshold, size policy, KPI targets) and of the playbook (the seven rule sections), so the exported spec
+of a community is complete and applying it elsewhere reproduces it exactly (1→N replication, 复制).
+
+Policy settings (``policies:``) are validated by the policies themselves when the spec is applied; this module only
+checks their shape.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shequn.domain import UserError
+from shequn.playbook.loader import load_playbook
+
+Locale = Literal["zh-CN", "en"]
+GroupRole = Literal["main", "chitchat", "core", "admin", "paid", "fan", "temporary"]
+ValueKind = Literal["content", "platform", "resource", "consulting"]  # 内容、平台、资源、咨询 (book 1560-1568)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Goal(_Model):
+    """A goal must be quantifiable (book 865): a metric, a number and a date."""
+
+    text: str = ""
+    metric: str = ""
+    target: float | None = None
+    deadline: date | None = None
+
+
+class Persona(_Model):
+    """Target persona (用户画像, 001_39f3881ca0c9e9e6.txt line 27)."""
+
+    age: str = ""
+    gender: str = ""
+    region: str = ""
+    occupation: str = ""
+    interests: list[str] = Field(default_factory=list)
+
+
+class Positioning(_Model):
+    """Positioning (社群定位): the three questions, purpose, shared tags, goal, persona and value offered."""
+
+    what: str = ""  # 你想要建一个什么样的群？
+    why: str = ""  # 我们为什么要在一起？
+    together: str = ""  # 我们在一起做些什么？
+    purpose: str = ""
+    tags: list[str] = Field(default_factory=list)  # 相同的属性标签
+    goal: Goal = Field(default_factory=Goal)
+    persona: Persona = Field(default_factory=Persona)
+    value: list[ValueKind] = Field(default_factory=list)
+    member_title: str = ""  # what members are called (身份感)
+
+
+class RuleSet(_Model):
+    """The group rules (群规) in the seven sections of book 786-800, in the community's language."""
+
+    version: int = Field(default=1, ge=1)
+    sections: dict[str, str] = Field(default_factory=dict)
+
+
+class Threshold(_Model):
+    """The entry threshold (入群门槛): one of the playbook's kinds and its parameters."""
+
+    kind: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Size(_Model):
+    """The size policy: a playbook policy key and optional overrides."""
+
+    policy: str = ""
+    capacity: int | None = Field(default=None, gt=0)
+    warn_at: float | None = Field(default=None, gt=0, le=1)
+
+
+class GroupSpec(_Model):
+    """A chat room bound to the community."""
+
+    platform: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")
+    id: str = Field(min_length=1)
+    name: str = ""
+    role: GroupRole = "main"
+    capacity: int | None = Field(default=None, gt=0)
+
+
+class CommunitySpec(_Model):
+    """A whole community: type, positioning, rules, threshold, size, roles, KPI targets, groups, policies."""
+
+    name: str = Field(min_length=1, max_length=100)
+    type: str
+    also: list[str] = Field(default_factory=list)  # secondary types (multi-label)
+    locale: Locale = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+    nickname_format: str = ""  # e.g. 昵称-城市-爱好 (book 788, 1647)
+    positioning: Positioning = Field(default_factory=Positioning)
+    rules: RuleSet = Field(default_factory=RuleSet)
+    threshold: Threshold = Field(default_factory=Threshold)
+    size: Size = Field(default_factory=Size)
+    roles: dict[str, list[str]] = Field(default_factory=dict)  # role key → who fills it
+    kpis: dict[str, float] = Field(default_factory=dict)  # KPI key → target
+    groups: list[GroupSpec] = Field(default_factory=list)
+    policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_trimmed(cls, v: str) -> str:
+        if v != v.strip():
+            raise ValueError("must not start or end with spaces")
+        return v
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        t = load_playbook().resolve_type(v)
+        if t is None:
+            raise ValueError(f"unknown community type {v!r}; use one of: {'; '.join(load_playbook().type_names())}")
+        return t.key
+
+    @field_validator("also")
+    @classmethod
+    def _known_types(cls, v: list[str]) -> list[str]:
+        return [cls._known_type(x) for x in v]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _fill_and_check(self) -> CommunitySpec:
+        pb = load_playbook()
+        ctype = pb.types[self.type]
+        sections = {s.key: s for s in pb.rules.sections}
+        unknown = set(self.rules.sections) - sections.keys()
+        if unknown:
+            raise ValueError(f"rules.sections: unknown section(s) {sorted(unknown)}; sections are {list(sections)}")
+        # Fill every missing default in place, keeping the book's section order.
+        filled = {k: self.rules.sections.get(k) or s.default.get(self.locale) for k, s in sections.items()}
+        kinds = {k.key: k for k in pb.thresholds.kinds}
+        kind = self.threshold.kind or ctype.recommended_threshold
+        if kind not in kinds:
+            raise ValueError(f"threshold.kind: unknown threshold {kind!r}; kinds are {list(kinds)}")
+        params = {**kinds[kind].params, **self.threshold.params}
+        policies = {p.key: p for p in pb.sizes.policies}
+        size_key = self.size.policy or ctype.recommended_size
+        if size_key not in policies:
+            raise ValueError(f"size.policy: unknown size policy {size_key!r}; policies are {list(policies)}")
+        roles = {r.key for r in pb.roles.roles}
+        bad_roles = set(self.roles) - roles
+        if bad_roles:
+            raise ValueError(f"roles: unknown role(s) {sorted(bad_roles)}; roles are {sorted(roles)}")
+        kpi_keys = {k.key for t in [ctype, *(pb.types[a] for a in self.also)] for k in t.kpis}
+        bad_kpis = set(self.kpis) - kpi_keys
+        if bad_kpis:
+            raise ValueError(f"kpis: {sorted(bad_kpis)} are not KPIs of this community's type(s): {sorted(kpi_keys)}")
+        kpis = {k.key: k.starting_target for k in ctype.kpis if k.starting_target is not None}
+        seen: set[tuple[str, str]] = set()
+        for g in self.groups:
+            if (g.platform, g.id) in seen:
+                raise ValueError(f"groups: {g.platform}:{g.id} is listed twice")
+            seen.add((g.platform, g.id))
+        # Assign through __dict__ so validate_assignment does not re-enter this validator.
+        self.rules.__dict__["sections"] = filled
+        self.threshold.__dict__.update(kind=kind, params=params)
+        self.size.__dict__["policy"] = size_key
+        self.__dict__["kpis"] = {**kpis, **self.kpis}
+        return self
+
+    def to_yaml(self) -> str:
+        """The spec as YAML, complete (every default written out), in a stable order."""
+        data = self.model_dump(mode="json")
+        return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+
+
+_PATH_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.*)$", re.DOTALL)
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line in the YAML source of the value at ``loc`` (or of its nearest parent)."""
+    node, line = root, (root.start_mark.line + 1) if root else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            match = node.value[part]
+        else:
+            match = None
+        if match is None:
+            break
+        node, line = match, match.start_mark.line + 1
+    return line
+
+
+def describe_validation_error(exc: ValidationError, *, source: str, root: yaml.Node | None = None) -> str:
+    """One line per problem: ``FILE:LINE: field: what is wrong``."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        # Checks across fields (model validators) have no location; they start their message with the field path.
+        m = _PATH_PREFIX.match(msg) if not loc else None
+        if m:
+            loc = tuple(int(p) if p.isdigit() else p for p in m[1].split("."))
+            msg = m[2]
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(root, loc)
+        where = f"{source}:{line}" if line else source
+        lines.append(f"{where}: {field}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_spec(text: str, *, source: str = "<spec>") -> CommunitySpec:
+    """Validate a spec given as YAML text; raise :class:`UserError` (exit 2) naming the file, line and field."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserError(f"{where}: not valid YAML: {problem}", exit_code=2) from None
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a community spec must be a YAML mapping (name: …, type: …)", exit_code=2)
+    try:
+        return CommunitySpec.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(describe_validation_error(exc, source=source, root=root), exit_code=2) from None
+
+
+def load_spec_file(path: Path) -> CommunitySpec:
+    """Read and validate a spec file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror}", exit_code=2) from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start})", exit_code=2) from None
+    return parse_spec(text, source=str(path))

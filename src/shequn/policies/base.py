@@ -1,0 +1,183 @@
+"""The policy contract: a pure function from (community config, state, event or tick, now) to a decision.
+
+How it works:
+    The engine calls :meth:`Policy.decide` for every event whose kind is in the policy's ``kinds``, and
+    :meth:`Policy.on_tick` on clock ticks when ``ticks`` is true. The policy reads the :class:`Context` (never
+    changes it) and returns a :class:`Decision`: the actions to take and whether later policies should still see
+    the event (``stop``: a deleted ad earns no points).
+
+Things to keep in mind:
+    * No I/O, no clock, no randomness: replaying the log must give the same decisions. Use ``ctx.now``.
+    * Remember things only through internal actions (``SetState``, ``AwardPoints``, ``Tag`` …); the engine
+      applies them before the next policy runs, and they are replayed with the log.
+    * Build actions with :meth:`Context.act` so their idempotency keys are stable.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from shequn.domain import Action, Event, EventKind, identity_key
+from shequn.domain.state import CommunityState, GroupState, MemberState
+from shequn.playbook.spec import CommunitySpec
+
+A = TypeVar("A", bound=Action)
+
+
+class PolicySettings(BaseModel):
+    """Base of every policy's settings: the keys of ``policies.<name>`` in a community spec."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    """A group bound to a community, as configured (not derived)."""
+
+    key: str
+    platform: str
+    platform_id: str
+    community: str
+    name: str = ""
+    role: str = "main"
+    capacity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityConfig:
+    """A community's validated spec and the settings of every policy for it."""
+
+    spec: CommunitySpec
+    settings: Mapping[str, PolicySettings] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def locale(self) -> str:
+        return self.spec.locale
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a policy decided: actions to take, and whether to stop the event here."""
+
+    actions: tuple[Action, ...] = ()
+    stop: bool = False
+
+
+NOTHING = Decision()
+
+
+class Context:
+    """What a policy may look at for one event or tick. Read it; never change it.
+
+    Attributes:
+        now: the time of the event (or of the tick).
+        event: the event, or None on a tick.
+        config: the community's spec and policy settings.
+        community: the community's derived state.
+        group: the group the event happened in (None on ticks and for events outside a group).
+        group_config: how that group is configured (name, role, capacity).
+        member: the actor's member state, if the actor is known in this community.
+        settings: the settings of the policy being asked.
+        scope: the policy's own state (a read-only view by contract).
+    """
+
+    __slots__ = (
+        "community",
+        "config",
+        "event",
+        "group",
+        "group_config",
+        "member",
+        "now",
+        "policy",
+        "scope",
+        "settings",
+    )
+
+    def __init__(
+        self,
+        *,
+        now: datetime,
+        config: CommunityConfig,
+        community: CommunityState,
+        event: Event | None = None,
+        group: GroupState | None = None,
+        group_config: GroupConfig | None = None,
+        member: MemberState | None = None,
+    ) -> None:
+        self.now = now
+        self.config = config
+        self.community = community
+        self.event = event
+        self.group = group
+        self.group_config = group_config
+        self.member = member
+        self.policy = ""
+        self.settings: PolicySettings = PolicySettings()
+        self.scope: Mapping[str, Any] = {}
+
+    @property
+    def locale(self) -> str:
+        return self.config.spec.locale
+
+    def member_of(self, platform: str, platform_id: str) -> MemberState | None:
+        return self.community.members.get(identity_key(platform, platform_id))
+
+    def act(self, cls: type[A], suffix: str = "", **fields: Any) -> A:
+        """Build an action of this policy about the current event or tick, with a stable idempotency key.
+
+        ``platform`` and ``group`` default to the event's; ``suffix`` tells several actions of one decision apart.
+        """
+        e = self.event
+        cause = e.id if e else ""
+        base = cause or f"tick@{self.now.isoformat()}"
+        fields.setdefault("platform", e.platform if e else "")
+        fields.setdefault("group", e.group if e else "")
+        return cls(
+            key=f"{self.policy}:{base}:{suffix}" if suffix else f"{self.policy}:{base}",
+            at=self.now,
+            community=self.config.name,
+            policy=self.policy,
+            cause=cause,
+            **fields,
+        )
+
+
+class Policy(ABC):
+    """Base of every policy. Subclasses set the class attributes and override what they need.
+
+    Attributes:
+        name: the key under ``policies:`` in a spec and the policy's state scope.
+        settings_model: its settings (defaults come from the playbook).
+        kinds: the event kinds it looks at (the engine asks no other).
+        ticks: whether it also runs on clock ticks.
+    """
+
+    name: ClassVar[str]
+    settings_model: ClassVar[type[PolicySettings]] = PolicySettings
+    kinds: ClassVar[frozenset[EventKind]] = frozenset()
+    ticks: ClassVar[bool] = False
+
+    def decide(self, ctx: Context) -> Decision:
+        """Decide about ``ctx.event``."""
+        return NOTHING
+
+    def on_tick(self, ctx: Context) -> Decision:
+        """Decide what the passing of time calls for (``ctx.event`` is None)."""
+        return NOTHING
+
+    def check(self, settings: PolicySettings, spec: CommunitySpec) -> list[tuple[str, str]]:
+        """Problems of these settings for this community, as (field, message); checked when a spec is applied."""
+        return []

@@ -1,0 +1,85 @@
+"""Small helpers shared by the store modules: JSON, times, and portable insert-or-ignore / upsert."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def loads(text: str) -> Any:
+    return orjson.loads(text)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_ms(dt: datetime) -> int:
+    """Milliseconds since the epoch (exact integer arithmetic, no float rounding)."""
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _insert(conn: Connection, table: Table) -> Insert:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_ignore(conn: Connection, table: Table, index_elements: Sequence[str]) -> Insert:
+    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` for SQLite and PostgreSQL."""
+    stmt = _insert(conn, table)
+    return stmt.on_conflict_do_nothing(index_elements=list(index_elements))  # type: ignore[attr-defined, no-any-return]
+
+
+def upsert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], index_elements: Sequence[str]) -> None:
+    """Insert ``rows``, or update every other column where ``index_elements`` already exist (one executemany)."""
+    rows = list(rows)
+    if not rows:
+        return
+    columns = list(rows[0])
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    others = [c for c in columns if c not in index_elements]
+    action = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)}" if others else "DO NOTHING"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(index_elements)}) {action}"
+    )
+    conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows])
+
+
+def bulk_insert(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    conflict: Sequence[str] = (),
+) -> None:
+    """Insert tuples straight through the driver's executemany (the bulk path: no per-row SQL compilation);
+    with ``conflict``, rows whose ``conflict`` columns already exist are skipped."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def chunks(seq: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]

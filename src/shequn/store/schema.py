@@ -1,0 +1,258 @@
+"""Tables of the store, as SQLAlchemy 2 declarative models.
+
+Conventions: times are integer milliseconds since the epoch in UTC (``*_ms``), identical on SQLite and PostgreSQL and
+cheap to scan from DuckDB; platform ids are text; structured values are JSON text written with orjson. The event log
+(``event``) is append-only: rows are never updated or deleted. Changing a table means a new Alembic revision in
+``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only aliases ROWID for INTEGER PRIMARY KEY, so big integer keys use INTEGER there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Workspace(Base):
+    """A tenant: one operator or business, with its communities."""
+
+    __tablename__ = "workspace"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    locale: Mapped[str] = mapped_column(String(16), default="zh-CN")
+    settings: Mapped[str] = mapped_column(Text, default="{}")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Community(Base):
+    """A community (社群) and its spec (the YAML an operator keeps), stored as JSON."""
+
+    __tablename__ = "community"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[str] = mapped_column(Text)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Group(Base):
+    """One chat room on one platform (群), optionally bound to a community."""
+
+    __tablename__ = "chat_group"
+    __table_args__ = (UniqueConstraint("workspace_id", "platform", "platform_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), nullable=True, index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(32), default="main")
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Person(Base):
+    """A human. Identities on several platforms can point at one person."""
+
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("workspace_id", "origin"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    origin: Mapped[str] = mapped_column(String(300))  # the identity key that first made this person
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Identity(Base):
+    """An account on one platform: (platform, platform id as text) → person."""
+
+    __tablename__ = "identity"
+    __table_args__ = (UniqueConstraint("workspace_id", "platform", "platform_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Membership(Base):
+    """A person in a community: derived by the engine from the event log, rebuilt by replay."""
+
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("community_id", "member_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True, index=True)
+    member_key: Mapped[str] = mapped_column(String(300))  # the identity key the engine knows the member by
+    number: Mapped[int] = mapped_column(Integer)  # member number (成员编号)
+    status: Mapped[str] = mapped_column(String(16))
+    joined_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    left_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[str] = mapped_column(Text)  # the rest of the member state, JSON
+
+
+class GroupMember(Base):
+    """A person's presence in one group (derived, like membership)."""
+
+    __tablename__ = "group_member"
+    group_id: Mapped[int] = mapped_column(ForeignKey("chat_group.id"), primary_key=True)
+    member_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True, index=True)
+    joined_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class CommunityStateRow(Base):
+    """A community's derived counters."""
+
+    __tablename__ = "community_state"
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), primary_key=True)
+    next_number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class GroupStateRow(Base):
+    """A group's derived counters."""
+
+    __tablename__ = "group_state"
+    group_id: Mapped[int] = mapped_column(ForeignKey("chat_group.id"), primary_key=True)
+    joins: Mapped[int] = mapped_column(Integer, default=0)
+    messages: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_message_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class PolicyState(Base):
+    """One value of one policy's own state in one community (derived)."""
+
+    __tablename__ = "policy_state"
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class EngineCursor(Base):
+    """How far the engine's persisted state has consumed the event log."""
+
+    __tablename__ = "engine_cursor"
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)  # events the state has applied (ticks included)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventRow(Base):
+    """The append-only event log. ``seq`` is the processing order; ``uid`` deduplicates."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "uid"),
+        Index("ix_event_group_at", "group_id", "at_ms"),
+    )
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    uid: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    platform: Mapped[str] = mapped_column(String(32))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("chat_group.id"), nullable=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True, index=True)
+    payload: Mapped[str] = mapped_column(Text)  # the event's compact JSON form
+    ingested_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ActionRow(Base):
+    """The outbox: every external action decided, with its delivery state."""
+
+    __tablename__ = "action"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "key"),
+        Index("ix_action_status_due", "status", "due_ms"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    platform: Mapped[str] = mapped_column(String(32))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("chat_group.id"), nullable=True, index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), nullable=True)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending | sending | sent | failed | staff | dropped
+    due_ms: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[str] = mapped_column(Text, default="{}")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    sent_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class StaffTaskRow(Base):
+    """A task for a person: what the bot may not do on that platform, or what needs judgement (人工任务)."""
+
+    __tablename__ = "staff_task"
+    __table_args__ = (Index("ix_staff_task_status", "workspace_id", "status"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("action.id"), nullable=True, unique=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), nullable=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("chat_group.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | cancelled
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    done_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    done_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AuditRow(Base):
+    """Who changed what, when (审计日志)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_ws_at", "workspace_id", "at_ms"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(200))
+    verb: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+WORKSPACE = _table(Workspace)
+COMMUNITY = _table(Community)
+GROUP = _table(Group)
+PERSON = _table(Person)
+IDENTITY = _table(Identity)
+MEMBERSHIP = _table(Membership)
+GROUP_MEMBER = _table(GroupMember)
+COMMUNITY_STATE = _table(CommunityStateRow)
+GROUP_STATE = _table(GroupStateRow)
+POLICY_STATE = _table(PolicyState)
+ENGINE_CURSOR = _table(EngineCursor)
+EVENT = _table(EventRow)
+ACTION = _table(ActionRow)
+STAFF_TASK = _table(StaffTaskRow)
+AUDIT = _table(AuditRow)

@@ -1,0 +1,243 @@
+"""The engine's derived state, persisted: memberships, group presence and counters, policy state, the cursor.
+
+What is saved here is never the truth: the event log is. Replaying the log must give exactly what was saved
+(``tests/engine/test_replay.py``). Saving writes only what the engine marks as changed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, select, tuple_
+
+from shequn.domain import split_key
+from shequn.domain.state import GroupState, MemberState, MemberStatus, State
+from shequn.store._sql import chunks, dumps, from_ms, loads, to_ms, upsert
+from shequn.store.groups import GroupStore
+from shequn.store.people import PeopleStore
+from shequn.store.schema import (
+    COMMUNITY,
+    COMMUNITY_STATE,
+    ENGINE_CURSOR,
+    GROUP,
+    GROUP_MEMBER,
+    GROUP_STATE,
+    MEMBERSHIP,
+    POLICY_STATE,
+)
+
+_MEMBER_COLUMNS = {"key", "number", "status", "joined_at", "left_at", "points", "level"}
+
+
+def _member_row(community_id: int, person_id: int | None, m: MemberState) -> dict[str, Any]:
+    d = m.to_dict()
+    return dict(
+        community_id=community_id,
+        person_id=person_id,
+        member_key=m.key,
+        number=m.number,
+        status=m.status.value,
+        joined_ms=to_ms(m.joined_at) if m.joined_at else None,
+        left_ms=to_ms(m.left_at) if m.left_at else None,
+        points=m.points,
+        level=m.level,
+        data=dumps({k: v for k, v in d.items() if k not in _MEMBER_COLUMNS}),
+    )
+
+
+class StateStore:
+    def __init__(self, groups: GroupStore, people: PeopleStore) -> None:
+        self.groups = groups
+        self.people = people
+
+    def cursor(self, conn: Connection, ws_id: int) -> tuple[int, int]:
+        """(last event seq applied, number of events applied) of the saved state."""
+        t = ENGINE_CURSOR
+        r = conn.execute(select(t.c.last_seq, t.c.events).where(t.c.workspace_id == ws_id)).first()
+        return (r.last_seq, r.events) if r else (0, 0)
+
+    def save(
+        self,
+        conn: Connection,
+        ws_id: int,
+        state: State,
+        *,
+        community_ids: dict[str, int],
+        members: set[tuple[str, str]],
+        groups: set[str],
+        communities: set[str],
+        policy: set[tuple[str, str, str]],
+        last_seq: int,
+        now_ms: int,
+    ) -> None:
+        """Write the named parts of ``state`` and move the cursor to ``last_seq``."""
+        group_ids = self.groups.ids(
+            conn, ws_id, (split_key(k) for k in groups | self._member_groups(state, members)), now_ms=now_ms
+        )
+        if members:
+            self._save_members(conn, ws_id, state, members, community_ids, group_ids, now_ms=now_ms)
+        if groups:
+            upsert(
+                conn,
+                GROUP_STATE,
+                [
+                    dict(
+                        group_id=group_ids[k],
+                        joins=g.joins,
+                        messages=g.messages,
+                        last_message_ms=to_ms(g.last_message_at) if g.last_message_at else None,
+                    )
+                    for k in sorted(groups)
+                    if (g := state.groups.get(k)) is not None
+                ],
+                ["group_id"],
+            )
+        if communities:
+            upsert(
+                conn,
+                COMMUNITY_STATE,
+                [
+                    dict(community_id=community_ids[c], next_number=state.communities[c].next_number)
+                    for c in sorted(communities)
+                ],
+                ["community_id"],
+            )
+        if policy:
+            self._save_policy(conn, state, policy, community_ids)
+        upsert(
+            conn,
+            ENGINE_CURSOR,
+            [dict(workspace_id=ws_id, last_seq=last_seq, events=state.events, updated_ms=now_ms)],
+            ["workspace_id"],
+        )
+
+    @staticmethod
+    def _member_groups(state: State, members: set[tuple[str, str]]) -> set[str]:
+        return {g for c, k in members for g in state.communities[c].members[k].groups}
+
+    def _save_members(
+        self,
+        conn: Connection,
+        ws_id: int,
+        state: State,
+        members: set[tuple[str, str]],
+        community_ids: dict[str, int],
+        group_ids: dict[str, int],
+        *,
+        now_ms: int,
+    ) -> None:
+        keys = sorted(members)
+        persons = self.people.resolve(conn, ws_id, ((*split_key(k), "") for _, k in keys), now_ms=now_ms)
+        upsert(
+            conn,
+            MEMBERSHIP,
+            [_member_row(community_ids[c], persons.get(k), state.communities[c].members[k]) for c, k in keys],
+            ["community_id", "member_key"],
+        )
+        # Group presence: drop the rows of these members in their communities' groups, then write what is true now.
+        gm, g = GROUP_MEMBER, GROUP
+        by_community: dict[str, list[str]] = defaultdict(list)
+        for c, k in keys:
+            by_community[c].append(k)
+        for c, ks in by_community.items():
+            community_groups = select(g.c.id).where(g.c.community_id == community_ids[c])
+            for part in chunks(ks, 500):
+                conn.execute(delete(gm).where(gm.c.member_key.in_(part), gm.c.group_id.in_(community_groups)))
+        rows = []
+        for c, k in keys:
+            m = state.communities[c].members[k]
+            for gkey in m.groups:
+                joined = state.groups[gkey].members.get(k)
+                rows.append(
+                    dict(
+                        group_id=group_ids[gkey],
+                        member_key=k,
+                        person_id=persons.get(k),
+                        joined_ms=to_ms(joined) if joined else None,
+                    )
+                )
+        if rows:
+            upsert(conn, gm, rows, ["group_id", "member_key"])
+
+    def _save_policy(
+        self, conn: Connection, state: State, policy: set[tuple[str, str, str]], community_ids: dict[str, int]
+    ) -> None:
+        t = POLICY_STATE
+        gone = [(community_ids[c], s, n) for c, s, n in policy if n not in state.communities[c].policy.get(s, {})]
+        for part in chunks(gone, 300):
+            conn.execute(delete(t).where(tuple_(t.c.community_id, t.c.scope, t.c.name).in_(part)))
+        upsert(
+            conn,
+            t,
+            [
+                dict(community_id=community_ids[c], scope=s, name=n, value=dumps(state.communities[c].policy[s][n]))
+                for c, s, n in sorted(policy)
+                if n in state.communities[c].policy.get(s, {})
+            ],
+            ["community_id", "scope", "name"],
+        )
+
+    def load(self, conn: Connection, ws_id: int) -> State:
+        """The saved state of the workspace (empty if none was saved)."""
+        c, g = COMMUNITY, GROUP
+        names = {r.id: r.name for r in conn.execute(select(c.c.id, c.c.name).where(c.c.workspace_id == ws_id))}
+        state = State(events=self.cursor(conn, ws_id)[1])
+        if not names:
+            return state
+        ids = list(names)
+        for r in conn.execute(select(COMMUNITY_STATE).where(COMMUNITY_STATE.c.community_id.in_(ids))):
+            state.community(names[r.community_id]).next_number = r.next_number
+        for r in conn.execute(select(MEMBERSHIP).where(MEMBERSHIP.c.community_id.in_(ids))):
+            data = loads(r.data)
+            data.update(
+                key=r.member_key,
+                number=r.number,
+                status=r.status,
+                points=r.points,
+                level=r.level,
+                joined_at=None,
+                left_at=None,
+            )
+            m = MemberState.from_dict(data)
+            m.status = MemberStatus(r.status)
+            m.joined_at = from_ms(r.joined_ms) if r.joined_ms is not None else None
+            m.left_at = from_ms(r.left_ms) if r.left_ms is not None else None
+            state.community(names[r.community_id]).members[m.key] = m
+        for r in conn.execute(select(POLICY_STATE).where(POLICY_STATE.c.community_id.in_(ids))):
+            state.community(names[r.community_id]).scope(r.scope)[r.name] = loads(r.value)
+        gs, gm = GROUP_STATE, GROUP_MEMBER
+        groups: dict[int, GroupState] = {}
+        q = (
+            select(
+                g.c.id, g.c.platform, g.c.platform_id, g.c.community_id, gs.c.joins, gs.c.messages, gs.c.last_message_ms
+            )
+            .select_from(g.join(gs, gs.c.group_id == g.c.id))
+            .where(and_(g.c.workspace_id == ws_id, g.c.community_id.in_(ids)))
+        )
+        for r in conn.execute(q):
+            key = f"{r.platform}:{r.platform_id}"
+            groups[r.id] = state.groups[key] = GroupState(
+                key,
+                names[r.community_id],
+                joins=r.joins,
+                messages=r.messages,
+                last_message_at=from_ms(r.last_message_ms) if r.last_message_ms is not None else None,
+            )
+        if groups:
+            for r in conn.execute(select(gm).where(gm.c.group_id.in_(list(groups)))):
+                groups[r.group_id].members[r.member_key] = from_ms(r.joined_ms)
+        for cs in state.communities.values():
+            cs.policy = {s: v for s, v in cs.policy.items() if v}
+        return state
+
+    def clear(self, conn: Connection, ws_id: int) -> None:
+        """Forget the saved state (before a rebuild by replay)."""
+        c, g = COMMUNITY, GROUP
+        cids = select(c.c.id).where(c.c.workspace_id == ws_id)
+        gids = select(g.c.id).where(g.c.workspace_id == ws_id)
+        for t in (MEMBERSHIP, POLICY_STATE, COMMUNITY_STATE):
+            conn.execute(delete(t).where(t.c.community_id.in_(cids)))
+        for t in (GROUP_MEMBER, GROUP_STATE):
+            conn.execute(delete(t).where(t.c.group_id.in_(gids)))
+        conn.execute(delete(ENGINE_CURSOR).where(ENGINE_CURSOR.c.workspace_id == ws_id))

@@ -1,0 +1,94 @@
+"""Staff tasks (人工任务): what a person must do because the platform forbids the bot, or judgement is needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from shequn.domain import UserError
+from shequn.store._sql import dumps, loads
+from shequn.store.schema import STAFF_TASK
+
+
+@dataclass(frozen=True, slots=True)
+class StaffTask:
+    id: int
+    kind: str
+    reason: str
+    title: str
+    detail: dict[str, Any]
+    status: str
+    action_id: int | None
+    community_id: int | None
+    group_id: int | None
+    created_ms: int
+    done_ms: int | None
+    done_by: str
+
+
+class StaffTaskStore:
+    def open(
+        self,
+        conn: Connection,
+        ws_id: int,
+        *,
+        kind: str,
+        reason: str,
+        title: str,
+        detail: dict[str, Any],
+        now_ms: int,
+        action_id: int | None = None,
+        community_id: int | None = None,
+        group_id: int | None = None,
+    ) -> int:
+        t = STAFF_TASK
+        res = conn.execute(
+            insert(t).values(
+                workspace_id=ws_id,
+                action_id=action_id,
+                community_id=community_id,
+                group_id=group_id,
+                kind=kind,
+                reason=reason,
+                title=title,
+                detail=dumps(detail),
+                status="open",
+                created_ms=now_ms,
+            )
+        )
+        return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def list(self, conn: Connection, ws_id: int, *, status: str | None = "open", limit: int = 500) -> list[StaffTask]:
+        t = STAFF_TASK
+        q = select(t).where(t.c.workspace_id == ws_id)
+        if status:
+            q = q.where(t.c.status == status)
+        return [
+            StaffTask(
+                r.id,
+                r.kind,
+                r.reason,
+                r.title,
+                loads(r.detail),
+                r.status,
+                r.action_id,
+                r.community_id,
+                r.group_id,
+                r.created_ms,
+                r.done_ms,
+                r.done_by,
+            )
+            for r in conn.execute(q.order_by(t.c.id).limit(limit))
+        ]
+
+    def complete(self, conn: Connection, ws_id: int, task_id: int, *, by: str, now_ms: int) -> None:
+        t = STAFF_TASK
+        res = conn.execute(
+            update(t)
+            .where(t.c.workspace_id == ws_id, t.c.id == task_id, t.c.status == "open")
+            .values(status="done", done_ms=now_ms, done_by=by)
+        )
+        if res.rowcount != 1:
+            raise UserError(f"staff task {task_id} is not open in this workspace")
