@@ -257,8 +257,14 @@ def line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
 
 
 def where(source: str, root: yaml.Node | None, path: str) -> str:
-    line = line_of(root, tuple(path.split("."))) if path else None
+    loc = tuple(int(p) if p.isdigit() else p for p in path.split("."))
+    line = line_of(root, loc) if path else None
     return f"{source}:{line}" if line else source
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so that one problem stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _describe(exc: ValidationError, source: str, root: yaml.Node | None, locale: str | None) -> list[str]:
@@ -275,7 +281,8 @@ def _describe(exc: ValidationError, source: str, root: yaml.Node | None, locale:
             question = ask_again(path, locale)
             if question and question not in msg:
                 msg = f"{msg} — {question}"
-        lines.append(f"{where(source, root, '.'.join(str(p) for p in loc))}: {path}: {msg}")
+        at = where(source, root, ".".join(str(p) for p in loc))
+        lines.append(f"{at}: {printable(path)}: {printable(msg)}")
     return lines
 
 

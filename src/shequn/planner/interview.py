@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shequn.domain import UserError
 from shequn.i18n import t
 from shequn.planner.answers import GROUPS, Answers, fold, is_none_word, resolve_option, split_list
 from shequn.planner.checks import check_answers, missing_essentials, questions
@@ -174,13 +175,16 @@ class _Interview:
             self.data["persona"] = {}
         put(self.data, q.key, value)
 
-    def ask_about(self, field: str) -> None:
+    def ask_about(self, field: str) -> int:
         """Ask again every question behind ``field`` (a group such as ``persona`` asks all of its questions)."""
         if field in GROUPS and field not in ("persona", "goal"):
             field = next(q.key for q in self.questions if q.key.startswith(field + "."))
+        asked = 0
         for q in self.questions:
             if q.key == field or q.key.startswith(field + "."):
                 self.ask_one(q)
+                asked += 1
+        return asked
 
     def validated(self) -> Answers:
         while True:
@@ -189,8 +193,10 @@ class _Interview:
             except ValidationError as exc:
                 for err in exc.errors():
                     path = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
-                    self.say(f"✗ {path}: {err['msg'].removeprefix('Value error, ')}")
-                    self.ask_about(path if path else "name")
+                    message = f"{path}: {err['msg'].removeprefix('Value error, ')}"
+                    self.say(f"✗ {message}")
+                    if not self.ask_about(path):  # a field no question asks (from ``start``): nothing to ask again
+                        raise UserError(message, exit_code=2) from None
 
     def run(self) -> Answers:
         pb = load_playbook()
@@ -251,8 +257,7 @@ class _Interview:
             self.say(f"   · {r}")
         while True:
             raw = self.ask(t("planner.ask.keep_type", self.locale, type=name) + " > ").strip()
-            if not raw or fold(raw) in YES:
-                self.data["type"] = answers.type or recommended
+            if not raw or fold(raw) in YES:  # keep it: the plan then says "recommended", not "your choice"
                 return False
             chosen = pb.resolve_type(raw)
             if chosen is None:
