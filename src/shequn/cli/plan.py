@@ -64,6 +64,8 @@ def plan(
     else:
         if not sys.stdin or sys.stdin.closed:
             raise UserError(t("planner.err.no_input", loc), exit_code=2)
+        if sys.stdin.isatty():
+            import readline  # noqa: F401  (line editing for input(), wide characters included)
         try:
             answers = interview(_ask, _say, locale=loc, today=_today("Asia/Shanghai"))
         except EOFError:
