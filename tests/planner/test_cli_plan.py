@@ -165,12 +165,14 @@ def test_interactive_input_that_ends_early_aborts(cli: Cli, tmp_path: Path, monk
 def test_interactive_plan_in_a_real_terminal(tmp_path: Path) -> None:
     """Through a pseudo-terminal, as an operator would type it (prompts, line editing, echo)."""
     shequn = Path(sys.executable).parent / "shequn"
-    env = {**os.environ, "SHEQUN_LANG": "en", "TERM": "dumb", "COLUMNS": "200"}
+    env = {**os.environ, "SHEQUN_LANG": "en", "TERM": "xterm", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
     child = pexpect.spawn(
         str(shequn),
         ["--db", str(tmp_path / "t.db"), "plan", "-o", str(tmp_path / "out")],
         env=env,
         encoding="utf-8",
+        codec_errors="replace",
+        dimensions=(50, 250),
         timeout=60,
         cwd=str(tmp_path),
     )

@@ -65,7 +65,10 @@ def plan(
         if not sys.stdin or sys.stdin.closed:
             raise UserError(t("planner.err.no_input", loc), exit_code=2)
         if sys.stdin.isatty():
-            import readline  # noqa: F401  (line editing for input(), wide characters included)
+            import locale as _locale
+
+            _locale.setlocale(_locale.LC_CTYPE, "")  # so that line editing treats UTF-8 as characters, not bytes
+            import readline  # noqa: F401  (line editing for input())
         try:
             answers = interview(_ask, _say, locale=loc, today=_today("Asia/Shanghai"))
         except EOFError:
