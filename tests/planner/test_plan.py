@@ -269,13 +269,13 @@ def test_the_plan_is_the_same_for_the_same_answers() -> None:
 def test_every_message_the_plan_composes_exists_in_both_languages() -> None:
     """Keys built at run time (units, cadences, weekdays, phases, labels) are all in the catalogue."""
     from shequn.i18n import catalogue
-    from shequn.planner.render import LABELS
+    from shequn.planner.render import LABELS, RAW_LABELS
 
     keys = catalogue()
     units = {k.unit for t in load_playbook().taxonomies.types for k in t.kpis} - {"ratio", "boolean"}
     cadences = {c.cadence for c in load_playbook().planner.calendar}
     needed = {f"planner.unit.{u}" for u in units} | {f"planner.cal.{c}" for c in cadences - {"daily"}}
-    needed |= {f"planner.weekday.{d}" for d in range(1, 8)} | {f"planner.doc.{k}" for k in LABELS}
+    needed |= {f"planner.weekday.{d}" for d in range(1, 8)} | {f"planner.doc.{k}" for k in (*LABELS, *RAW_LABELS)}
     needed |= {f"planner.phase.{p}" for p in ("before_launch", "week_1", "weeks_2_4", "month_2", "month_3")}
     needed |= {f"planner.group.{g}" for g in ("persona", "goal", "team", "charging")}
     needed |= {f"planner.cli.status.{s}" for s in ("ok", "missing", "warning")}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
@@ -18,6 +19,9 @@ import typer
 from shequn.cli.common import console, open_app, print_json
 from shequn.domain import UserError
 from shequn.i18n import normalize_locale, system_locale, t
+
+if TYPE_CHECKING:
+    from shequn.planner import Plan
 
 
 def plan(
@@ -115,10 +119,7 @@ def _say(line: str) -> None:
     console.print(line, markup=False, highlight=False)
 
 
-def _summary(result: object, loc: str) -> None:
-    from shequn.planner import Plan
-
-    assert isinstance(result, Plan)
+def _summary(result: Plan, loc: str) -> None:
     rec = result.recommendation
     if result.chosen_by_operator and result.type != rec.type:
         from shequn.playbook import load_playbook

@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from shequn import __version__
-from shequn.i18n import t
+from shequn.i18n import catalogue, t
 from shequn.planner.plan import Item, Plan, Ref, colon, paren
 
 LABELS = (
@@ -59,10 +59,13 @@ LABELS = (
     "sources",
     "source",
 )
+RAW_LABELS = ("placeholders",)  # labels that show literal {braces}: not str.format templates
 
 
 def labels(locale: str) -> dict[str, str]:
-    return {k: t(f"planner.doc.{k}", locale) for k in LABELS}
+    out = {k: t(f"planner.doc.{k}", locale) for k in LABELS}
+    out.update({k: catalogue()[f"planner.doc.{k}"]["en" if locale == "en" else "zh-CN"] for k in RAW_LABELS})
+    return out
 
 
 def _cite(refs: tuple[Ref, ...]) -> str:
@@ -83,6 +86,7 @@ def to_markdown(plan: Plan) -> str:
     """The plan as Markdown."""
     lab, loc, spec = labels(plan.locale), plan.locale, plan.spec
     c = colon(loc)
+    sep = "、" if loc != "en" else ", "
     out: list[str] = [f"# {spec.name} · {lab['title']}", ""]
     out += [f"_{t('planner.doc.generated', loc, version=__version__)}_", ""]
 
@@ -121,6 +125,7 @@ def to_markdown(plan: Plan) -> str:
     out += [f"## 4. {lab['posts']}", ""]
     for i in (plan.announcement, plan.newcomer_guide, plan.welcome, plan.welcome_invited):
         out += [f"### {i.title}", "", *_quote_block(i.text), "", f"<sub>{_cite(i.refs)}</sub>", ""]
+    out += [f"_{lab['placeholders']}_", ""]
 
     out += [f"## 5. {lab['setup']}", ""]
     out += [_item_md(i, loc) for i in (plan.nickname, plan.threshold, plan.size)] + [""]
@@ -138,7 +143,7 @@ def to_markdown(plan: Plan) -> str:
     out += [f"## 7. {lab['roles']}", "", f"| {lab['role']} | {lab['who']} | {lab['guidance']} | {lab['source']} |"]
     out += ["|---|---|---|---|"]
     for ra in plan.roles:
-        who = "、".join(ra.who) if ra.who else f"_{lab['to_find']}_"
+        who = sep.join(ra.who) if ra.who else f"_{lab['to_find']}_"
         out.append(f"| {ra.name} | {who} | {ra.guidance} | {_cite(ra.refs)} |")
     out += [""]
 
@@ -191,6 +196,7 @@ def to_html(plan: Plan) -> str:
         "lang": "en" if plan.locale == "en" else "zh-CN",
         "generated": t("planner.doc.generated", plan.locale, version=__version__),
         "C": colon(plan.locale),
+        "sep": "、" if plan.locale != "en" else ", ",
         "paren": lambda x: paren(x, plan.locale),
     }
     return _environment().get_template("plan.html").render(**context)

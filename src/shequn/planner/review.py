@@ -205,7 +205,7 @@ def review_spec(spec: CommunitySpec, *, locale: str = "zh-CN") -> Review:
     if rec.best.score > 0 and rec.type != spec.type and rec.best.score > rec.score_of(spec.type).score:
         check = p.check("type_differs")
         names = {k: v.name.get(locale) for k, v in pb.types.items()}
-        reasons = "；".join(r.text(locale) for r in rec.best.reasons[:2])
+        reasons = ("; " if locale == "en" else "；").join(r.text(locale) for r in rec.best.reasons[:2])
         lines.append(
             ReviewLine(
                 "type",
