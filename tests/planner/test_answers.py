@@ -116,6 +116,9 @@ def test_no_value_and_everyone_get_questions() -> None:
     assert "value" in open_questions("growth", value=[])
     asked = open_questions("growth", persona={"occupation": "所有人"})
     assert "千万别说你的社群面向所有人" in asked["persona"]
+    assert "persona" in open_questions("growth", persona={"interests": ["Everyone"]}, tags=[])
+    fine = build_plan(answers("growth", persona={"age": "年龄不限", "occupation": "人人都是运营的读者"}), today=TODAY)
+    assert fine.type == "growth"  # a narrow persona that happens to contain such words is not "everyone"
 
 
 def test_warnings_do_not_stop_the_plan() -> None:

@@ -21,7 +21,7 @@ from shequn.playbook.planner import Check, Essential
 PAYING = ("entry_fee", "membership")  # models where joining costs money
 PRICED = ("entry_fee", "membership", "courses")  # models that need an amount
 # Words that say "for everyone" (book 1390: 千万别说你的社群面向所有人).
-EVERYONE = ("所有人", "任何人", "不限", "人人", "大众", "everyone", "anyone", "allpeople", "anybody")
+EVERYONE = ("所有人", "任何人", "每个人", "everyone", "anyone", "anybody", "allpeople")
 
 
 @dataclass(frozen=True, slots=True)
