@@ -27,6 +27,7 @@ from shequn.playbook.models import (
     Thresholds,
     parse_source,
 )
+from shequn.playbook.planner import SECTION_KEYS, PlannerBook
 
 M = TypeVar("M")
 
@@ -54,6 +55,7 @@ class Playbook:
         self.sizes: Sizes = _read("sizes.yaml", Sizes)
         self.thresholds: Thresholds = _read("thresholds.yaml", Thresholds)
         self.roles: RoleBook = _read("roles.yaml", RoleBook)
+        self.planner: PlannerBook = _read("planner.yaml", PlannerBook)
         templates: list[Template] = _read("templates.yaml", list[Template])
         self.templates: dict[str, Template] = {t.key: t for t in templates}
         self.types: dict[str, CommunityType] = {t.key: t for t in self.taxonomies.types}
@@ -71,6 +73,40 @@ class Playbook:
                 raise RuntimeError(f"types.yaml: {t.key}.recommended_threshold {t.recommended_threshold!r} unknown")
             if t.recommended_size not in sizes:
                 raise RuntimeError(f"types.yaml: {t.key}.recommended_size {t.recommended_size!r} unknown")
+        self._check_planner()
+
+    def _check_planner(self) -> None:
+        """planner.yaml may only name types, roles, sections and monetization modes the rest of the playbook has."""
+        p = self.planner
+        types = set(self.types)
+        modes = {m.key for m in p.monetization}
+        for t in self.taxonomies.types:
+            if set(t.monetization) - modes:
+                raise RuntimeError(f"types.yaml: {t.key}.monetization names modes planner.yaml lacks")
+        if [s.key for s in self.rules.sections] != list(SECTION_KEYS):
+            raise RuntimeError("rules.yaml and planner.yaml disagree on the seven sections")
+        named: list[set[str]] = [set(s.scores) for s in p.signals]
+        named += [{c.type} for c in [*p.nickname_formats, *p.conduct, *p.weekly_tasks, *p.leaders_by_type]]
+        named += [set(c.types) for c in p.calendar] + [set(c.types) for c in p.first_90_days]
+        for keys in named:
+            if keys - types:
+                raise RuntimeError(f"planner.yaml names unknown type(s) {sorted(keys - types)}")
+        for name in ("nickname_formats", "conduct", "leaders_by_type"):
+            if {x.type for x in getattr(p, name)} != types:
+                raise RuntimeError(f"planner.yaml: {name} must cover every type")
+        roles = {r.key for r in self.roles.roles}
+        if {r.role for r in p.role_plan} - roles:
+            raise RuntimeError("planner.yaml: role_plan names an unknown role")
+        options = {name: {o.key for o in p.options(name)} for name in ("purposes", "values", "leaders", "charging")}
+        for s in p.signals:
+            for name, field in (
+                ("purposes", "purpose"),
+                ("values", "value"),
+                ("leaders", "leader"),
+                ("charging", "charging"),
+            ):
+                if set(getattr(s.when, field) or ()) - options[name]:
+                    raise RuntimeError(f"planner.yaml: signal {s.key} names an unknown {field}")
 
     def resolve_type(self, name: str) -> CommunityType | None:
         """The community type a person means by ``name`` (成长型, 成长型社群, growth, learning …), or None."""
@@ -92,6 +128,7 @@ class Playbook:
             ("sizes", self.sizes),
             ("thresholds", self.thresholds),
             ("roles", self.roles),
+            ("planner", self.planner),
         ):
             yield from _walk(name, part)
         for key, tpl in self.templates.items():

@@ -24,7 +24,9 @@ from shequn.playbook.loader import load_playbook
 
 Locale = Literal["zh-CN", "en"]
 GroupRole = Literal["main", "chitchat", "core", "admin", "paid", "fan", "temporary"]
-ValueKind = Literal["content", "platform", "resource", "consulting"]  # 内容、平台、资源、咨询 (book 1560-1568)
+ValueKind = Literal[
+    "content", "platform", "resource", "consulting", "perks"
+]  # 内容、平台、资源、咨询 (book 1560-1568); 福利 (000:26)
 
 
 class _Model(BaseModel):
