@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from shequn.store.audit import AuditStore
 from shequn.store.communities import CommunityRecord, CommunityStore
 from shequn.store.db import Database, mask_url, normalize_url
+from shequn.store.delivery import DeliveryStore, Outcome, Pending
 from shequn.store.events import EventStore
 from shequn.store.groups import GroupRecord, GroupStore
 from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
@@ -43,6 +44,7 @@ class Store:
         self.events = EventStore(self.groups, self.people)
         self.state = StateStore(self.groups, self.people)
         self.actions = ActionStore()
+        self.delivery = DeliveryStore()
         self.tasks = StaffTaskStore()
         self.audit = AuditStore()
         self.stats = StatsStore()
@@ -62,8 +64,11 @@ __all__ = [
     "CommunityCounts",
     "CommunityRecord",
     "Database",
+    "DeliveryStore",
     "GroupRecord",
+    "Outcome",
     "OutboxItem",
+    "Pending",
     "StaffTask",
     "Store",
     "WorkspaceInfo",
