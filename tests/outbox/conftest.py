@@ -10,8 +10,8 @@ from shequn.app import App
 from shequn.connectors.fake import FilePlatformConnector, read_shown
 from shequn.domain import Post, VirtualClock
 from shequn.outbox import DeliverySettings, OutboxRunner, Policies, VirtualTimer
-from shequn.playbook.models import LimitsBook
 from shequn.playbook import load_playbook
+from shequn.playbook.models import LimitsBook
 from tests.conftest import T0
 from tests.support.builders import spec
 
@@ -22,13 +22,22 @@ def workspace(url: str, *, groups: int = 3, platform: str = "fake") -> App:
     return app
 
 
-def enqueue_posts(app: App, per_group: Iterable[tuple[str, int]], *, at: datetime = T0, platform: str = "fake") -> list[str]:
+def enqueue_posts(
+    app: App, per_group: Iterable[tuple[str, int]], *, at: datetime = T0, platform: str = "fake"
+) -> list[str]:
     """Write posts straight into the outbox (as the pipeline would); return their keys in decision order."""
     actions = []
     for group, n in per_group:
         for i in range(n):
             actions.append(
-                Post(key=f"test:{group}:{i}", at=at, community="读书会", platform=platform, group=group, text=f"{group} #{i}")
+                Post(
+                    key=f"test:{group}:{i}",
+                    at=at,
+                    community="读书会",
+                    platform=platform,
+                    group=group,
+                    text=f"{group} #{i}",
+                )
             )
     with app.store.transaction() as conn:
         app.enqueue_actions(conn, actions)
@@ -44,10 +53,17 @@ def policies(**platforms: dict[str, object]) -> Policies:
 
 
 def documented(count: int, seconds: float, scope: str) -> dict[str, object]:
-    return {"scope": scope, "count": count, "seconds": seconds, "documented": {"url": "https://example.org/limits", "quote": "test limit"}}
+    return {
+        "scope": scope,
+        "count": count,
+        "seconds": seconds,
+        "documented": {"url": "https://example.org/limits", "quote": "test limit"},
+    }
 
 
-def runner(app: App, connector: FilePlatformConnector, *, pol: Policies | None = None, **settings: object) -> OutboxRunner:
+def runner(
+    app: App, connector: FilePlatformConnector, *, pol: Policies | None = None, **settings: object
+) -> OutboxRunner:
     clock = app.clock
     assert isinstance(clock, VirtualClock)
     connector.clock = clock

@@ -9,7 +9,6 @@ import pytest
 
 from shequn.connectors.fake import BlindFilePlatform, FilePlatformConnector, IdempotentFilePlatform
 from shequn.outbox import LeaseHeldError, OutboxRunner, VirtualTimer
-from shequn.store import ActionStatus
 from tests.outbox.conftest import (
     at_seconds,
     documented,
@@ -96,7 +95,12 @@ def test_transient_failures_retry_with_backoff_then_fail_into_a_staff_task(sqlit
 def test_over_quota_posts_become_staff_tasks(sqlite_url: str, tmp_path: Path) -> None:
     app = workspace(sqlite_url, groups=2)
     enqueue_posts(app, [("g0", 3), ("g1", 1)])
-    quota = {"kinds": ["post"], "count": 2, "period": "month", "documented": {"url": "https://example.org", "quote": "2 a month"}}
+    quota = {
+        "kinds": ["post"],
+        "count": 2,
+        "period": "month",
+        "documented": {"url": "https://example.org", "quote": "2 a month"},
+    }
     fake = FilePlatformConnector(tmp_path / "shown.jsonl")
     stats = asyncio.run(runner(app, fake, pol=policies(fake={"quotas": [quota]})).run(until_idle=True))
     assert stats.sent == 3 and stats.staff == 1

@@ -57,11 +57,15 @@ def _limits(path: Path | None) -> Any:
 
 def run(
     ctx: typer.Context,
-    connector: list[str] = typer.Option([], "--connector", "-c", help="连接器 · connectors to run (default: every platform with bound groups)"),
+    connector: list[str] = typer.Option(
+        [], "--connector", "-c", help="连接器 · connectors to run (default: every platform with bound groups)"
+    ),
     until_idle: bool = typer.Option(False, "--until-idle", help="无事可做时退出 · exit once nothing is due"),
     seconds: float | None = typer.Option(None, "--for", help="运行秒数 · stop after this many seconds"),
     limits: Path | None = typer.Option(None, "--limits", help="平台限额覆盖 · YAML overriding the platform limits"),
-    scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler", help="节奏调度 · run the rhythm and run-of-show"),
+    scheduler: bool = typer.Option(
+        True, "--scheduler/--no-scheduler", help="节奏调度 · run the rhythm and run-of-show"
+    ),
     concurrency: int = typer.Option(64, min=1, help="并发发送数 · sends in flight at once"),
     max_attempts: int = typer.Option(8, min=1, help="最多尝试次数 · attempts before an action fails"),
     as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print the figures as JSON at the end"),
@@ -99,7 +103,7 @@ def run(
                 tasks.append(asyncio.create_task(service.loop(stop, wake=runner.wake, until_idle=until_idle)))
             try:
                 if service is not None and until_idle:
-                    await service.tick()  # decide what is due now before the outbox looks for idleness
+                    service.tick()  # decide what is due now before the outbox looks for idleness
                 stats = await runner.run(stop, until_idle=until_idle)
             finally:
                 stop.set()

@@ -12,7 +12,7 @@ Things to keep in mind:
     * ``send`` is the single exit; an action kind without a method raises :class:`UnsupportedActionError`.
     * A platform's credentials never reach a log line.
     * Delivery is the outbox's job (:mod:`shequn.outbox`): a connector only says how a send failed
-      (:class:`~shequn.outbox.errors.RetryAfter` on a 429, :class:`~shequn.outbox.errors.PermanentSendError` when
+      (:class:`~shequn.outbox.errors.RetryAfterError` on a 429, :class:`~shequn.outbox.errors.PermanentSendError` when
       retrying is pointless) and how the outbox can make a resend after a crash safe: ``idempotent_sends`` when the
       platform deduplicates on the action's key (Matrix: the transaction id of ``PUT /send``), or ``can_confirm``
       with :meth:`Connector.confirm` when it can look up whether an action already reached the platform.

@@ -31,7 +31,7 @@ import orjson
 from shequn.connectors.base import Connector, SendResult, sends
 from shequn.domain import Action, ActionKind, UserError
 from shequn.domain.records import iso
-from shequn.outbox.errors import RetryAfter, SendError
+from shequn.outbox.errors import RetryAfterError, SendError
 
 _KINDS = tuple(
     k
@@ -91,7 +91,9 @@ class FilePlatformConnector(Connector):
     def from_env(cls, env: Mapping[str, str]) -> FilePlatformConnector:
         path = env.get("SHEQUN_FAKE_PATH")
         if not path:
-            raise UserError("the fake connector needs SHEQUN_FAKE_PATH (the file the fake platform writes)", exit_code=2)
+            raise UserError(
+                "the fake connector needs SHEQUN_FAKE_PATH (the file the fake platform writes)", exit_code=2
+            )
         mode = env.get("SHEQUN_FAKE_MODE", "confirm")
         klass = {"confirm": cls, "idempotent": IdempotentFilePlatform, "blind": BlindFilePlatform}.get(mode)
         if klass is None:
@@ -100,12 +102,13 @@ class FilePlatformConnector(Connector):
         if env.get("SHEQUN_FAKE_GROUP_LIMIT"):
             count, _, seconds = env["SHEQUN_FAKE_GROUP_LIMIT"].partition("/")
             limit = (int(count), float(seconds))
-        return klass(
+        made: FilePlatformConnector = klass(
             Path(path),
             group_limit=limit,
             fail_every=int(env.get("SHEQUN_FAKE_FAIL_EVERY", "0")),
             delay_ms=float(env.get("SHEQUN_FAKE_DELAY_MS", "0")),
         )
+        return made
 
     def _now(self) -> float:
         return self.clock.now().timestamp() if self.clock is not None else time.time()
@@ -128,7 +131,7 @@ class FilePlatformConnector(Connector):
             while recent and recent[0] <= now - seconds:
                 recent.popleft()
             if len(recent) >= count:
-                raise RetryAfter(recent[0] + seconds - now, message="fake platform: 429 Too Many Requests")
+                raise RetryAfterError(recent[0] + seconds - now, message="fake platform: 429 Too Many Requests")
             recent.append(now)
         row = {
             "n": len(self.shown) + 1 if seen is None else seen["n"],

@@ -6,7 +6,7 @@ May import: ``domain``, ``i18n``, ``playbook``, ``store``. Never ``connectors`` 
 ``schedule``, ``app`` or ``cli``.
 """
 
-from shequn.outbox.errors import PermanentSendError, QuotaExhausted, RetryAfter, SendError
+from shequn.outbox.errors import PermanentSendError, QuotaExhaustedError, RetryAfterError, SendError
 from shequn.outbox.limits import Policies, Quota, QuotaBook, RateLimiter, Window
 from shequn.outbox.runner import (
     DeliverySettings,
@@ -28,10 +28,10 @@ __all__ = [
     "Policies",
     "Quota",
     "QuotaBook",
-    "QuotaExhausted",
+    "QuotaExhaustedError",
     "RateLimiter",
     "RealTimer",
-    "RetryAfter",
+    "RetryAfterError",
     "RunnerStats",
     "SendError",
     "Sender",

@@ -9,7 +9,7 @@ class SendError(ShequnError):
     """A send failed. Raised as such (or any other exception) it is retried with backoff, up to the limit."""
 
 
-class RetryAfter(SendError):
+class RetryAfterError(SendError):
     """The platform asked us to slow down (Telegram's HTTP 429 ``retry_after``, Matrix's ``M_LIMIT_EXCEEDED``).
 
     The action goes back to the queue for ``seconds`` without counting as a failed attempt, and its whole scope
@@ -27,5 +27,5 @@ class PermanentSendError(SendError):
     over through a staff task with this message."""
 
 
-class QuotaExhausted(PermanentSendError):
+class QuotaExhaustedError(PermanentSendError):
     """The platform's quota for this target is used up (WeCom 群发: per customer group per month)."""

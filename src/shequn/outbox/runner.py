@@ -54,7 +54,7 @@ from typing import Any, Protocol
 
 from shequn.domain import Action, Clock, SystemClock, VirtualClock
 from shequn.i18n import t
-from shequn.outbox.errors import PermanentSendError, QuotaExhausted, RetryAfter
+from shequn.outbox.errors import PermanentSendError, QuotaExhaustedError, RetryAfterError
 from shequn.outbox.limits import Policies, QuotaBook, RateLimiter
 from shequn.store import ActionStatus, Outcome, Pending, Store
 from shequn.store._sql import to_ms
@@ -141,7 +141,7 @@ class RunnerStats:
     steps: int = 0
 
     def to_json(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {k: getattr(self, k) for k in self.__slots__}
 
 
 class LeaseHeldError(RuntimeError):
@@ -488,7 +488,7 @@ class OutboxRunner:
         async with gate:
             try:
                 result = await asyncio.wait_for(sender.send(item.action), timeout=self.settings.send_timeout)
-            except RetryAfter as exc:
+            except RetryAfterError as exc:
                 now = self.now_ms()
                 until = now + round(exc.seconds * 1000)
                 self.limiter.pause(scope.platform, scope.lane.bot, scope.chat, exc.scope, until)
@@ -496,7 +496,7 @@ class OutboxRunner:
                 return Outcome(
                     item.id, ActionStatus.PENDING, now, next_ms=until, error=str(exc), refund_attempt=True
                 ), ("", "")
-            except QuotaExhausted as exc:
+            except QuotaExhaustedError as exc:
                 self.stats.staff += 1
                 return Outcome(item.id, ActionStatus.STAFF, self.now_ms(), error=str(exc)), ("quota", str(exc))
             except PermanentSendError as exc:
@@ -533,7 +533,7 @@ class OutboxRunner:
         """Exponential backoff with a deterministic ±20 % jitter (from the action's key), capped."""
         base = min(self.settings.backoff_base * 2 ** max(attempts - 1, 0), self.settings.backoff_max)
         h = int.from_bytes(hashlib.blake2b(f"{item.action.key}:{attempts}".encode(), digest_size=2).digest(), "big")
-        return round(base * (0.8 + 0.4 * h / 0xFFFF) * 1000)
+        return int(round(base * (0.8 + 0.4 * h / 0xFFFF) * 1000))
 
     def _open_tasks(self, conn: Any, tasks: Iterable[tuple[Pending, str, str]], now: int) -> None:
         for item, reason, error in tasks:

@@ -97,6 +97,7 @@ class GroupSpec(_Model):
     capacity: int | None = Field(default=None, gt=0)
 
 
+_RHYTHM_ROLES: tuple[GroupRole, ...] = ("main", "paid", "fan")
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
@@ -188,7 +189,7 @@ class RhythmSpec(_Model):
     enabled: bool = True
     quiet_hours: QuietHoursSpec | None = None
     max_posts_per_day: int | None = Field(default=None, ge=1, le=50)
-    roles: list[GroupRole] = Field(default_factory=lambda: ["main", "paid", "fan"])  # groups that get the rhythm
+    roles: list[GroupRole] = Field(default_factory=lambda: list(_RHYTHM_ROLES))  # groups that get the rhythm
     jobs: dict[str, JobSpec] = Field(default_factory=dict)
     custom: list[CustomJob] = Field(default_factory=list)
     topics: list[TopicSpec] = Field(default_factory=list)

@@ -21,6 +21,7 @@ from shequn.store.events import EventStore
 from shequn.store.groups import GroupRecord, GroupStore
 from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
 from shequn.store.people import PeopleStore
+from shequn.store.schedule import ActivityRecord, RunRow, ScheduleStore
 from shequn.store.state import StateStore
 from shequn.store.stats import CommunityCounts, StatsStore
 from shequn.store.tasks import StaffTask, StaffTaskStore
@@ -45,6 +46,7 @@ class Store:
         self.state = StateStore(self.groups, self.people)
         self.actions = ActionStore()
         self.delivery = DeliveryStore()
+        self.schedule = ScheduleStore()
         self.tasks = StaffTaskStore()
         self.audit = AuditStore()
         self.stats = StatsStore()
@@ -61,14 +63,17 @@ class Store:
 __all__ = [
     "DEFAULT_WORKSPACE",
     "ActionStatus",
+    "ActivityRecord",
     "CommunityCounts",
     "CommunityRecord",
     "Database",
     "DeliveryStore",
     "GroupRecord",
-    "Outcome",
     "OutboxItem",
+    "Outcome",
     "Pending",
+    "RunRow",
+    "ScheduleStore",
     "StaffTask",
     "Store",
     "WorkspaceInfo",

@@ -231,7 +231,10 @@ class ScheduleRun(Base):
     """One occurrence of a scheduled job that the scheduler decided (sent, skipped by the cap, empty, missed)."""
 
     __tablename__ = "schedule_run"
-    __table_args__ = (UniqueConstraint("workspace_id", "key"), Index("ix_schedule_run_day", "workspace_id", "local_date"))
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "key"),
+        Index("ix_schedule_run_day", "workspace_id", "local_date"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
     key: Mapped[str] = mapped_column(String(255))
