@@ -10,7 +10,7 @@ import re
 
 _MARKS = re.compile(r"[?？]\s*$|[?？]")
 _WORDS = re.compile(
-    r"(请问|有没有人|有谁|谁知道|怎么办|怎么|如何|为什么|为啥|吗[。！!～~]*$|呢[。！!～~]*$|能不能|可不可以|求助|求推荐"
+    r"(请问|有没有人|有谁|谁知道|怎么办|怎么样|^怎么|^如何|为什么|为啥|吗[。！!～~]*$|呢[。！!～~]*$|能不能|可不可以|求助|求推荐"
     r"|^(how|what|why|when|where|who|which|can|could|does|do|is|are|should|anyone)\b)",
     re.IGNORECASE,
 )
