@@ -140,7 +140,7 @@ class Scheduler:
             if o.key in done:
                 continue
             d = Decided(o.key, o, o.group, o.job, o.at, "sent", counts=o.counts)
-            if missed_before is not None and o.at <= missed_before:
+            if missed_before is not None and o.at < missed_before:
                 d.status = "missed"
             elif o.status == "capped":
                 d.status = "capped"
