@@ -79,23 +79,25 @@ def list_(
         console.print(t("schedule.nothing", None, hours=f"{hours:g}"))
         return
     table = Table(title=t("schedule.title", None))
-    for col in ("time", "community", "group", "job", "state"):
-        table.add_column(t(f"schedule.col.{col}", None), no_wrap=col == "time")
-    table.add_column(t("schedule.col.text", None), no_wrap=True, overflow="ellipsis", max_width=48)
+    several = len({d.group.community for d, _ in rows}) > 1
+    table.add_column(t("schedule.col.time", None), no_wrap=True, min_width=11)
+    if several:
+        table.add_column(t("schedule.col.community", None), no_wrap=True, max_width=10, overflow="ellipsis")
+    table.add_column(t("schedule.col.group", None), no_wrap=True, max_width=10, overflow="ellipsis")
+    table.add_column(t("schedule.col.job", None), no_wrap=True, max_width=14, overflow="ellipsis")
+    table.add_column(t("schedule.col.state", None), no_wrap=True, min_width=8)
+    table.add_column(t("schedule.col.text", None), no_wrap=True, overflow="ellipsis", max_width=40)
     for d, state in rows:
         spec = specs[d.group.community]
         when = d.at.astimezone(ZoneInfo(spec.timezone))
         text = " / ".join(x.text_or_empty.splitlines()[0] if x.text_or_empty else x.kind.value for x in d.actions)
         if not d.actions and state == "planned":
             text = t("schedule.generated", None)
-        table.add_row(
-            when.strftime("%m-%d %H:%M"),
-            d.group.community,
-            d.group.name or d.group.platform_id,
-            _job_name(d.job, locale),
-            t(f"schedule.state.{state}", None),
-            text[:80],
-        )
+        cells = [when.strftime("%m-%d %H:%M")]
+        if several:
+            cells.append(d.group.community)
+        cells += [d.group.name or d.group.platform_id, _job_name(d.job, locale), t(f"schedule.state.{state}", None), text]
+        table.add_row(*cells)
     console.print(table)
 
 
