@@ -119,7 +119,7 @@ def test_over_quota_posts_become_staff_tasks(sqlite_url: str, tmp_path: Path) ->
 def crash_mid_send(app: object, n: int) -> list[int]:
     """What a SIGKILL between claim and outcome leaves: rows ``sending``; return their ids."""
     with app.store.transaction() as conn:  # type: ignore[attr-defined]
-        items = app.store.delivery.pending(conn, app.ws.id)[:n]  # type: ignore[attr-defined]
+        items = app.store.delivery.pending(conn, app.ws.id)[0][:n]  # type: ignore[attr-defined]
         app.store.delivery.claim(conn, [i.id for i in items], now_ms=0, worker="dead")  # type: ignore[attr-defined]
     return [i.id for i in items]
 

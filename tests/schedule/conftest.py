@@ -22,7 +22,9 @@ def local(day: int, hhmm: str) -> datetime:
     return datetime(2026, 11, 2, h, m, tzinfo=UTC) - timedelta(hours=8) + timedelta(days=day)
 
 
-def community(url: str, *, groups: tuple[str, ...] = ("g1",), start: datetime = MON_0700, **extra: object) -> tuple[App, SchedulerService]:
+def community(
+    url: str, *, groups: tuple[str, ...] = ("g1",), start: datetime = MON_0700, **extra: object
+) -> tuple[App, SchedulerService]:
     app = App(url, clock=VirtualClock(start))
     app.apply_spec(spec(groups=groups, **extra))
     service = SchedulerService(app)
@@ -30,7 +32,14 @@ def community(url: str, *, groups: tuple[str, ...] = ("g1",), start: datetime = 
     return app, service
 
 
-def drive(app: App, service: SchedulerService, until: datetime, *, events: Iterable[Event] = (), every: timedelta = timedelta(minutes=5)) -> None:
+def drive(
+    app: App,
+    service: SchedulerService,
+    until: datetime,
+    *,
+    events: Iterable[Event] = (),
+    every: timedelta = timedelta(minutes=5),
+) -> None:
     """Move the clock to ``until`` in steps, ingesting each event when its time comes and ticking the scheduler."""
     clock = app.clock
     assert isinstance(clock, VirtualClock)

@@ -84,7 +84,11 @@ def test_the_run_of_show_of_a_guest_talk(db_url: str) -> None:
     assert isinstance(mute, Mute) and mute.target == "" and mute.until == local(SUNDAY, "21:30")
     assert isinstance(by_key["activity:talk-1:questions:sandbox:g1:release"], Unmute)
     queue = by_key["activity:talk-1:queue:1:sandbox:g1"]
-    assert isinstance(queue, Post) and "1. u1：提问：一天读多久合适？" in queue.text and "2. u2：纸质书还是电子书更好？" in queue.text
+    assert (
+        isinstance(queue, Post)
+        and "1. u1：提问：一天读多久合适？" in queue.text
+        and "2. u2：纸质书还是电子书更好？" in queue.text
+    )
     assert "activity:talk-1:queue:1:sandbox:g2" not in by_key  # the queue is for the guest, in the first group
     relay = by_key["activity:talk-1:relay:" + live[2].message_id + ":sandbox:g2"]
     assert isinstance(relay, Post) and relay.text == "【李老师】第一个方法：带着问题读"
@@ -111,7 +115,9 @@ def test_the_run_of_show_of_a_guest_talk(db_url: str) -> None:
 
 def test_a_cancelled_or_ready_talk_asks_nothing_of_staff(sqlite_url: str) -> None:
     app, service = community(sqlite_url, rhythm={"enabled": False})
-    ready = talk(status="scheduled").with_(checklist=dict.fromkeys(("guest", "confirmed", "poster", "team", "announcement"), True))
+    ready = talk(status="scheduled").with_(
+        checklist=dict.fromkeys(("guest", "confirmed", "poster", "team", "announcement"), True)
+    )
     save(app, ready.with_(groups=("sandbox:g1",)))
     save(app, talk().with_(key="talk-2", status="cancelled", groups=("sandbox:g1",)))
     drive(app, service, local(SUNDAY, "12:30"), every=timedelta(minutes=30))
@@ -156,7 +162,11 @@ def test_an_offline_event_registers_in_the_chat_within_its_capacity(sqlite_url: 
     assert by_key["activity:meetup-1:reminder:sandbox:g1"].at == local(4, "20:00")
     assert by_key["activity:meetup-1:survey:sandbox:g1"].at == local(6, "10:00")
     regs = [e for e in app.events() if isinstance(e, Attendance)]
-    assert [(e.actor, e.status.value, e.seats) for e in regs] == [("u1", "registered", 1), ("u2", "registered", 2), ("u3", "waitlisted", 1)]
+    assert [(e.actor, e.status.value, e.seats) for e in regs] == [
+        ("u1", "registered", 1),
+        ("u2", "registered", 2),
+        ("u3", "waitlisted", 1),
+    ]
     app.close()
 
 

@@ -56,13 +56,22 @@ def test_event_create_list_show_and_the_checklist(cli: Cli) -> None:
     code, out, _ = cli("event", "create", "-c", "读书会", "--title", "如何高效阅读", "--guest", "李老师", "--json")
     created = json.loads(out)
     assert code == 0 and created["key"] == "talk-20261108" and created["groups"] == ["fake:g1", "fake:g2"]
-    assert created["starts"] == "2026-11-08T12:30:00Z" and created["ends"] == "2026-11-08T14:00:00Z"  # Sunday 20:30-22:00
+    assert (
+        created["starts"] == "2026-11-08T12:30:00Z" and created["ends"] == "2026-11-08T14:00:00Z"
+    )  # Sunday 20:30-22:00
     assert created["secret"] is None  # the ticket secret never leaves the store
     rows = [json.loads(line) for line in cli("event", "list", "--json")[1].splitlines()]
     assert [(r["key"], r["kind"]) for r in rows] == [("talk-20261108", "guest_talk")]
     shown = json.loads(cli("event", "show", "talk-20261108", "--json")[1])
     steps = [(r["local"], r["step"]) for r in shown["run_of_show"]][:6]
-    assert steps == [("11-05 10:00", "prepare"), ("11-06 20:30", "notice"), ("11-08 09:00", "notice"), ("11-08 12:00", "notice"), ("11-08 19:00", "notice"), ("11-08 20:20", "rules")]
+    assert steps == [
+        ("11-05 10:00", "prepare"),
+        ("11-06 20:30", "notice"),
+        ("11-08 09:00", "notice"),
+        ("11-08 12:00", "notice"),
+        ("11-08 19:00", "notice"),
+        ("11-08 20:20", "rules"),
+    ]
     assert shown["checklist_missing"] == ["confirmed", "poster", "team", "announcement"]
     code, out, _ = cli("event", "check", "talk-20261108", "poster", "team")
     assert code == 0 and "confirmed, announcement" in out
@@ -75,8 +84,28 @@ def test_event_create_list_show_and_the_checklist(cli: Cli) -> None:
 
 def test_offline_event_registration_tickets_and_qr_check_in(cli: Cli, tmp_path: Path) -> None:
     code, out, _ = cli(
-        "event", "create", "-c", "读书会", "--kind", "offline", "--title", "读书沙龙", "--at", "2026-11-14 14:00",
-        "--minutes", "150", "--capacity", "2", "--fee-mode", "aa", "--fee", "300", "--venue", "图书馆", "--key", "salon",
+        "event",
+        "create",
+        "-c",
+        "读书会",
+        "--kind",
+        "offline",
+        "--title",
+        "读书沙龙",
+        "--at",
+        "2026-11-14 14:00",
+        "--minutes",
+        "150",
+        "--capacity",
+        "2",
+        "--fee-mode",
+        "aa",
+        "--fee",
+        "300",
+        "--venue",
+        "图书馆",
+        "--key",
+        "salon",
     )
     assert code == 0 and "longer than 120 min" in out  # the book's advice, shown, not enforced
     assert "已报名 salon" in cli("event", "register", "salon", "--member", "u1", "--name", "小王")[1]
@@ -84,7 +113,11 @@ def test_offline_event_registration_tickets_and_qr_check_in(cli: Cli, tmp_path: 
     assert "候补" in cli("event", "register", "salon", "--member", "u3")[1]
     report = json.loads(cli("event", "show", "salon", "--json")[1])
     assert report["seats_taken"] == 2 and report["aa_share"] == "150.00"  # 300 yuan shared by 2
-    assert [(r["member"], r["status"], r["inviter"]) for r in report["registered"]] == [("u1", "registered", ""), ("u2", "registered", "u1"), ("u3", "waitlisted", "")]
+    assert [(r["member"], r["status"], r["inviter"]) for r in report["registered"]] == [
+        ("u1", "registered", ""),
+        ("u2", "registered", "u1"),
+        ("u3", "waitlisted", ""),
+    ]
     code, _, err = cli("event", "ticket", "salon", "--member", "u3")
     assert code == 2 and "没有报名" in err
     svg = tmp_path / "u1.svg"
@@ -133,7 +166,9 @@ def test_schedule_list_shows_what_will_be_sent(cli: Cli) -> None:
     assert cli("schedule", "list", "-c", "nobody")[0] == 1
 
 
-def test_shequn_run_delivers_the_rhythm_through_the_connector(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shequn_run_delivers_the_rhythm_through_the_connector(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shown = tmp_path / "platform.jsonl"
     monkeypatch.setenv("SHEQUN_FAKE_PATH", str(shown))
     assert cli("run", "--until-idle", "--json")[0] == 0  # the first pass only sets the cursor
@@ -144,7 +179,9 @@ def test_shequn_run_delivers_the_rhythm_through_the_connector(cli: Cli, tmp_path
     cli.clock.advance(timedelta(minutes=30))  # type: ignore[attr-defined]  # 08:01
     assert json.loads(cli("run", "--until-idle", "--json")[1])["sent"] == 4  # morning report and daily topic
     posted = [(r["group"], r["key"].rsplit(":", 1)[1]) for r in read_shown(shown)]
-    assert sorted(posted) == sorted((g, j) for g in ("g1", "g2") for j in ("check_in", "morning_report", "daily_activity"))
+    assert sorted(posted) == sorted(
+        (g, j) for g in ("g1", "g2") for j in ("check_in", "morning_report", "daily_activity")
+    )
     assert cli("run", "--until-idle", "--json")[1].startswith('{"sent":0')  # nothing twice
 
 
@@ -159,7 +196,9 @@ def test_the_sandbox_shows_the_rhythm_and_a_talk_with_its_clock(cli: Cli, tmp_pa
     code, out, err = cli("sandbox", "-c", "夜读", "--script", str(script), "--json", "--start", "2026-11-02T03:00:00Z")
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
-    kinds = [(x["time"][11:16], x["kind"], x["text"][:6]) for x in lines if x["kind"] != "post" or "【" in x["text"][:1]]
+    kinds = [
+        (x["time"][11:16], x["kind"], x["text"][:6]) for x in lines if x["kind"] != "post" or "【" in x["text"][:1]
+    ]
     texts = " ".join(x["text"] for x in lines)
     assert "【游戏时间】" in texts and "【明日预告】" in texts  # the rhythm, at its local times
     assert "【分享须知】" in texts and "【嘉宾介绍】" in texts and "【答疑环节】" in texts and "【问题队列】" in texts

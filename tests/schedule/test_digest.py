@@ -20,9 +20,30 @@ def test_highlights_unanswered_questions_contributors_newcomers() -> None:
     q2 = msg("u2", T0 + timedelta(minutes=2), "有没有人推荐一本入门书")
     q3 = msg("u3", T0 + timedelta(minutes=3), "How do you keep a reading streak?")
     answer = msg("u2", T0 + timedelta(minutes=4), "我用 Notion", reply_to=q1.message_id)
-    by_mention = Message(id="m5", at=T0 + timedelta(minutes=5), platform="sandbox", group="g1", actor="u4", actor_name="u4", message_id="m5", text="推荐《如何阅读一本书》", mentions=("u2",))
-    reaction = Reaction(id="r1", at=T0 + timedelta(minutes=6), platform="sandbox", group="g1", actor="u3", message_id="m5", emoji="👍")
-    bot = Message(id="b1", at=T0 + timedelta(minutes=7), platform="sandbox", group="g1", actor="shequn", message_id="b1", text="早报", from_bot=True)
+    by_mention = Message(
+        id="m5",
+        at=T0 + timedelta(minutes=5),
+        platform="sandbox",
+        group="g1",
+        actor="u4",
+        actor_name="u4",
+        message_id="m5",
+        text="推荐《如何阅读一本书》",
+        mentions=("u2",),
+    )
+    reaction = Reaction(
+        id="r1", at=T0 + timedelta(minutes=6), platform="sandbox", group="g1", actor="u3", message_id="m5", emoji="👍"
+    )
+    bot = Message(
+        id="b1",
+        at=T0 + timedelta(minutes=7),
+        platform="sandbox",
+        group="g1",
+        actor="shequn",
+        message_id="b1",
+        text="早报",
+        from_bot=True,
+    )
     late = msg("u1", T0 + timedelta(days=1), "明天的消息不算")
     events = [join("u9", T0, name="新人小九"), q1, q2, q3, answer, by_mention, reaction, bot, late]
     d = compute_digest(events, T0, T0 + timedelta(days=1), bots=frozenset({"shequn"}))
@@ -44,10 +65,20 @@ def test_question_heuristic() -> None:
         assert not is_question(text), text
 
 
-@given(st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.text(max_size=30), st.integers(0, 3000)), max_size=40))
+@given(
+    st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.text(max_size=30), st.integers(0, 3000)), max_size=40)
+)
 def test_digest_never_fails_and_counts_add_up(rows: list[tuple[str, str, int]]) -> None:
     events = [
-        Message(id=stable_id(str(i)), at=T0 + timedelta(seconds=s), platform="p", group="g", actor=a, message_id=str(i), text=t)
+        Message(
+            id=stable_id(str(i)),
+            at=T0 + timedelta(seconds=s),
+            platform="p",
+            group="g",
+            actor=a,
+            message_id=str(i),
+            text=t,
+        )
         for i, (a, t, s) in enumerate(rows)
     ]
     d = compute_digest(events, T0, T0 + timedelta(hours=1))

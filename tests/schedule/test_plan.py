@@ -54,7 +54,9 @@ def test_type_specific_jobs_and_another_time_zone() -> None:
     saturday = day_plan(s, groups(s), MONDAY + timedelta(days=5))
     ad = next(o for o in saturday if o.job == "ad_window")
     assert ad.at == datetime(2026, 11, 7, 19, 0, tzinfo=UTC)  # 14:00 in New York (EST)
-    assert s.rhythm.ad_window_open(datetime(2026, 11, 7, 15, 0)) and not s.rhythm.ad_window_open(datetime(2026, 11, 7, 19, 0))
+    assert s.rhythm.ad_window_open(datetime(2026, 11, 7, 15, 0)) and not s.rhythm.ad_window_open(
+        datetime(2026, 11, 7, 19, 0)
+    )
 
 
 def test_the_daily_cap_skips_the_least_important_posts() -> None:
@@ -100,7 +102,10 @@ def test_keys_are_deterministic_and_windows_are_half_open() -> None:
         ({"custom": [{"key": "bad", "cron": "every day", "text": "x"}]}, "not a cron expression"),
         ({"jobs": {"breakfast": {"at": "08:00"}}}, "unknown job(s) ['breakfast']"),
         ({"topics": [{"type": "weather", "text": "x"}]}, "unknown topic type 'weather'"),
-        ({"quiet_hours": {"start": "06:00", "end": "09:00"}}, "rhythm.jobs.check_in.at: 07:30 falls in the quiet hours"),
+        (
+            {"quiet_hours": {"start": "06:00", "end": "09:00"}},
+            "rhythm.jobs.check_in.at: 07:30 falls in the quiet hours",
+        ),
     ],
 )
 def test_bad_rhythm_settings_are_refused_naming_the_field(rhythm: dict, message: str) -> None:

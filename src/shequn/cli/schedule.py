@@ -96,7 +96,12 @@ def list_(
         cells = [when.strftime("%m-%d %H:%M")]
         if several:
             cells.append(d.group.community)
-        cells += [d.group.name or d.group.platform_id, _job_name(d.job, locale), t(f"schedule.state.{state}", None), text]
+        cells += [
+            d.group.name or d.group.platform_id,
+            _job_name(d.job, locale),
+            t(f"schedule.state.{state}", None),
+            text,
+        ]
         table.add_row(*cells)
     console.print(table)
 

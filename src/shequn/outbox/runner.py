@@ -50,7 +50,7 @@ from bisect import insort
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shequn.domain import Action, Clock, SystemClock, VirtualClock
 from shequn.i18n import t
@@ -58,6 +58,9 @@ from shequn.outbox.errors import PermanentSendError, QuotaExhaustedError, RetryA
 from shequn.outbox.limits import Policies, QuotaBook, RateLimiter
 from shequn.store import ActionStatus, Outcome, Pending, Store
 from shequn.store._sql import to_ms
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 log = logging.getLogger("shequn.outbox")
 
@@ -99,7 +102,6 @@ class RealTimer:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=max(seconds, 0))
-        wake.clear()
 
 
 class VirtualTimer:
@@ -211,6 +213,7 @@ class OutboxRunner:
         self._scopes: dict[tuple[str, str], _Scope] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._last_id = 0
+        self._loaded_at = 0
         self._seq = 0
         self._lease_until = 0
         self._parked: set[str] = set()  # platforms with pending actions and no running connector
@@ -249,13 +252,12 @@ class OutboxRunner:
             return True
         return True
 
-    def _renew(self, now: int) -> None:
+    def _renew(self, now: int, conn: Connection) -> None:
         if now < self._lease_until - round(self.settings.lease_seconds * 500):
             return
         until = now + round(self.settings.lease_seconds * 1000)
-        with self.store.transaction() as conn:
-            if not self.store.delivery.renew_lease(conn, self.ws_id, holder=self.holder, until_ms=until):
-                raise LeaseHeldError(t("outbox.lease_lost", self.locale))
+        if not self.store.delivery.renew_lease(conn, self.ws_id, holder=self.holder, until_ms=until):
+            raise LeaseHeldError(t("outbox.lease_lost", self.locale))
         self._lease_until = until
 
     def release(self) -> None:
@@ -321,11 +323,13 @@ class OutboxRunner:
             self.quotas.record(action.platform, chat_of(action), action.kind.value, at)
         self.limiter.seed(sends)
 
-    def _load(self) -> None:
-        with self.store.transaction() as conn:
-            fresh = self.store.delivery.pending(conn, self.ws_id, after_id=self._last_id)
+    def _load(self, conn: Connection | None = None) -> None:
+        if conn is None:
+            with self.store.transaction() as own:
+                fresh, self._last_id = self.store.delivery.pending(own, self.ws_id, after_id=self._last_id)
+        else:
+            fresh, self._last_id = self.store.delivery.pending(conn, self.ws_id, after_id=self._last_id)
         for item in fresh:
-            self._last_id = max(self._last_id, item.id)
             self._add(item)
 
     def _add(self, item: Pending) -> None:
@@ -362,9 +366,9 @@ class OutboxRunner:
         try:
             while not stop.is_set():
                 handed = await self.step()
-                if handed:
-                    continue
                 wait = self.next_wakeup()
+                if handed and (wait is None or wait <= self.now_ms()):
+                    continue
                 if until_idle and wait is None:
                     break
                 now = self.now_ms()
@@ -391,19 +395,23 @@ class OutboxRunner:
         """Claim what may go now, send it, record the outcomes; return how many actions were handed over."""
         self.stats.steps += 1
         now = self.now_ms()
-        self._renew(now)
-        self._load()
         batch: list[tuple[_Scope, Pending]] = []
         over_quota: list[tuple[_Scope, Pending]] = []
-        for lane in self._lanes.values():
-            if lane.blocked_until > now:
-                continue
-            self._take(lane, now, batch, over_quota)
-            if len(batch) >= self.settings.batch:
-                break
-        if not batch and not over_quota:
-            return 0
+        # One transaction renews the lease, reads new rows and claims: a step costs two commits, not four.
         with self.store.transaction() as conn:
+            self._renew(now, conn)
+            if self.wake.is_set() or now >= self._loaded_at + round(self.settings.poll_seconds * 1000):
+                self.wake.clear()
+                self._load(conn)
+                self._loaded_at = now
+            for lane in self._lanes.values():
+                if lane.blocked_until > now:
+                    continue
+                self._take(lane, now, batch, over_quota)
+                if len(batch) >= self.settings.batch:
+                    break
+            if not batch and not over_quota:
+                return 0
             claimed = self.store.delivery.claim(
                 conn, [item.id for _, item in batch], now_ms=now, worker=self.holder[-64:]
             )
@@ -487,7 +495,8 @@ class OutboxRunner:
         attempts = item.attempts + 1
         async with gate:
             try:
-                result = await asyncio.wait_for(sender.send(item.action), timeout=self.settings.send_timeout)
+                async with asyncio.timeout(self.settings.send_timeout):
+                    result = await sender.send(item.action)
             except RetryAfterError as exc:
                 now = self.now_ms()
                 until = now + round(exc.seconds * 1000)

@@ -15,7 +15,6 @@ Things to keep in mind:
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -49,14 +48,11 @@ class _Keep(dict[str, Any]):
         return "{" + key + "}"
 
 
-_FMT = string.Formatter()
-
-
 def render(template: str, **values: Any) -> str:
     """Fill ``{placeholders}``; unknown ones stay as written (an operator's typo shows, it does not crash)."""
     try:
-        return _FMT.vformat(template, (), _Keep(values))
-    except (ValueError, IndexError):
+        return template.format_map(_Keep(values))
+    except (ValueError, IndexError, KeyError, AttributeError):
         return template
 
 

@@ -10,7 +10,7 @@ How it works:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -54,7 +54,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def compute_digest(
-    events: Iterable[Event],
+    events: Sequence[Event],
     start: datetime,
     end: datetime,
     *,
@@ -64,6 +64,8 @@ def compute_digest(
 ) -> Digest:
     """The digest of ``events`` (one group's, any order) in ``[start, end)``; ``bots`` are left out of the counts."""
     d = Digest()
+    if not events:
+        return d
     names: dict[str, str] = {}
     per: Counter[str] = Counter()
     drew: Counter[str] = Counter()  # message id → replies, reactions, mentions

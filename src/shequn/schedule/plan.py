@@ -61,16 +61,18 @@ class Occurrence:
     step: str = ""
     n: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    key: str = field(init=False, compare=False)
+    local_date: str = field(init=False, compare=False)
 
-    @property
-    def key(self) -> str:
+    def __post_init__(self) -> None:
+        local = self.local
+        day = f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
+        object.__setattr__(self, "local_date", day)
         if self.activity:
-            return f"{self.job}:{self.group.key}"
-        return f"rhythm:{self.community}:{self.group.key}:{self.local:%Y-%m-%dT%H:%M}:{self.job}"
-
-    @property
-    def local_date(self) -> str:
-        return self.local.strftime("%Y-%m-%d")
+            key = f"{self.job}:{self.group.key}"
+        else:
+            key = f"rhythm:{self.community}:{self.group.key}:{day}T{local.hour:02d}:{local.minute:02d}:{self.job}"
+        object.__setattr__(self, "key", key)
 
 
 def _runs_on(days: str, day: date) -> bool:
@@ -133,51 +135,61 @@ def _custom_times(cron: str, day: date, tz: ZoneInfo) -> list[datetime]:
     return out
 
 
-def day_plan(spec: CommunitySpec, groups: Sequence[GroupConfig], day: date) -> list[Occurrence]:
-    """Every rhythm occurrence of local ``day`` in each of ``groups`` (already filtered), with the cap applied."""
+def day_plan(
+    spec: CommunitySpec,
+    groups: Sequence[GroupConfig],
+    day: date,
+    window: tuple[datetime, datetime] | None = None,
+) -> list[Occurrence]:
+    """Every rhythm occurrence of local ``day`` in each of ``groups`` (already filtered), with the cap applied;
+    with ``window`` (start, end], only those firing in it (the cap still looks at the whole day)."""
     if not spec.rhythm.enabled:
         return []
     tz = ZoneInfo(spec.timezone)
-    jobs = _day_jobs(spec, day, tz)
-    customs = [(c, t) for c in spec.rhythm.custom for t in _custom_times(c.cron, day, tz)]
     cap = spec.rhythm.max_posts_per_day or 3
+    # (job, kind, local time, counts, priority, text, group filter) for the whole day
+    slots: list[tuple[str, str, datetime, bool, int, str | None, frozenset[str]]] = [
+        (key, key, local, bool(job.counts_toward_cap), priority, job.text, frozenset())
+        for key, job, local, priority in _day_jobs(spec, day, tz)
+    ]
+    for c in spec.rhythm.custom:
+        for local in _custom_times(c.cron, day, tz):
+            slots.append(
+                (f"custom:{c.key}", "custom", local, c.counts_toward_cap, c.priority, c.text, frozenset(c.groups))
+            )
+    if not slots:
+        return []
+    firing = [
+        (s, s[2].astimezone(UTC)) for s in slots if window is None or window[0] < s[2].astimezone(UTC) <= window[1]
+    ]
+    if not firing:
+        return []
+    capped_for: dict[frozenset[int], set[int]] = {}  # which slots a group gets → which of them are over the cap
     out: list[Occurrence] = []
     for g in groups:
-        todays: list[Occurrence] = []
-        for key, job, local, priority in jobs:
-            todays.append(
-                Occurrence(
-                    job=key,
-                    kind=key,
-                    community=spec.name,
-                    group=g,
-                    at=local.astimezone(UTC),
-                    local=local,
-                    counts=bool(job.counts_toward_cap),
-                    priority=priority,
-                    text=job.text,
-                )
-            )
-        for c, local in customs:
-            if c.groups and g.platform_id not in c.groups and g.key not in c.groups:
+        mine = frozenset(i for i, s in enumerate(slots) if not s[6] or g.platform_id in s[6] or g.key in s[6])
+        over = capped_for.get(mine)
+        if over is None:
+            counted = sorted((i for i in mine if slots[i][3]), key=lambda i: (slots[i][4], slots[i][2], slots[i][0]))
+            over = capped_for[mine] = set(counted[cap:])
+        for s, at in firing:
+            i = slots.index(s)
+            if i not in mine:
                 continue
-            todays.append(
+            out.append(
                 Occurrence(
-                    job=f"custom:{c.key}",
-                    kind="custom",
+                    job=s[0],
+                    kind=s[1],
                     community=spec.name,
                     group=g,
-                    at=local.astimezone(UTC),
-                    local=local,
-                    counts=c.counts_toward_cap,
-                    priority=c.priority,
-                    text=c.text,
+                    at=at,
+                    local=s[2],
+                    counts=s[3],
+                    priority=s[4],
+                    text=s[5],
+                    status="capped" if i in over else "due",
                 )
             )
-        counted = sorted((o for o in todays if o.counts), key=lambda o: (o.priority, o.at, o.job))
-        over = {id(o) for o in counted[cap:]}
-        for o in todays:
-            out.append(_with_status(o, "capped") if id(o) in over else o)
     return sorted(out, key=lambda o: (o.at, o.priority, o.group.key, o.job))
 
 
@@ -231,7 +243,7 @@ def plan(
     out: list[Occurrence] = []
     day = first
     while day <= last:
-        out.extend(o for o in day_plan(spec, targets, day) if start < o.at <= end)
+        out.extend(day_plan(spec, targets, day, (start, end)))
         day += timedelta(days=1)
     by_key = {g.key: g for g in groups}
     for a in activities:

@@ -100,8 +100,11 @@ class Scheduler:
 
     def occurrences(self, start: datetime, end: datetime, activities: Sequence[Activity]) -> list[Occurrence]:
         out: list[Occurrence] = []
+        by_community: dict[str, list[GroupConfig]] = {}
+        for g in self.groups:
+            by_community.setdefault(g.community, []).append(g)
         for name, spec in self.specs.items():
-            mine = [g for g in self.groups if g.community == name]
+            mine = by_community.get(name, [])
             out.extend(plan(spec, mine, start, end, [a for a in activities if a.community == name]))
         return sorted(out, key=lambda o: (o.at, o.priority, o.group.key, o.job))
 
@@ -114,9 +117,10 @@ class Scheduler:
         known: Callable[[Iterable[str]], set[str]],
         *,
         missed_before: datetime | None = None,
+        planned: list[Occurrence] | None = None,
     ) -> list[Decided]:
-        """Everything due in ``(start, end]`` not decided before; occurrences up to ``missed_before`` are missed."""
-        occs = self.occurrences(start, end, activities)
+        """Everything due in ``(start, end]`` not decided before; occurrences before ``missed_before`` are missed."""
+        occs = self.occurrences(start, end, activities) if planned is None else planned
         done = known([o.key for o in occs])
         acts = {a.key: a for a in activities}
         out: list[Decided] = []
@@ -252,6 +256,7 @@ class StoreData:
         self._activities = activities
         self.group_ids = group_ids
         self._windows: dict[str, tuple[int, int, list[Event]]] = {}
+        self._runs: tuple[int, int, dict[str, dict[str, Any]]] | None = None
         self._state: State | None = None
 
     def prefetch(self, group_keys: Iterable[str], start: datetime, end: datetime) -> None:
@@ -268,6 +273,8 @@ class StoreData:
             found[by_id[gid]].append(ev)
         for k, evs in found.items():
             self._windows[k] = (s, e, evs)
+        runs = self.host.store.schedule.runs(self.conn, self.host.ws.id, since_ms=s - 1, until_ms=e, limit=10**7)
+        self._runs = (s, e, {r.key: r.detail for r in runs})
 
     def events(self, group_key: str, start: datetime, end: datetime) -> Sequence[Event]:
         s, e = to_ms(start), to_ms(end)
@@ -285,6 +292,10 @@ class StoreData:
         return [a for a in self._activities if a.community == community]
 
     def run_detail(self, key: str) -> dict[str, Any] | None:
+        if self._runs is not None:
+            found = self._runs[2].get(key)
+            if found is not None or key.startswith("rhythm:"):
+                return found  # rhythm keys name their time: every recent one is in the prefetched window
         return self.host.store.schedule.run_detail(self.conn, self.host.ws.id, key)
 
     def community_state(self, community: str) -> CommunityState | None:
@@ -350,6 +361,7 @@ class SchedulerService:
                 activities,
                 lambda keys: store.schedule.known(conn, ws, keys),
                 missed_before=missed_before,
+                planned=due,
             )
         facts = [e for d in decided for e in d.events]
         if facts:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from shequn.domain import Action, action_from_dict
 from shequn.store._sql import chunks, dumps, insert_ignore
@@ -52,16 +52,26 @@ class Lease:
 
 
 class DeliveryStore:
-    def pending(self, conn: Connection, ws_id: int, *, after_id: int = 0, limit: int = 50_000) -> list[Pending]:
-        """Pending actions with an id above ``after_id``, by id (the runner orders them itself)."""
+    def pending(
+        self, conn: Connection, ws_id: int, *, after_id: int = 0, limit: int = 50_000
+    ) -> tuple[list[Pending], int]:
+        """Pending actions, by id, and the highest id looked at (to continue from).
+
+        The first call (``after_id=0``) reads every pending row through the status index; later calls read only the
+        rows added since, through the primary key, so a queue of thousands is not scanned again at every step.
+        """
         t = ACTION
-        q = (
-            select(t.c.id, t.c.payload, t.c.due_ms, t.c.next_ms, t.c.attempts, t.c.group_id, t.c.community_id)
-            .where(t.c.workspace_id == ws_id, t.c.status == ActionStatus.PENDING.value, t.c.id > after_id)
-            .order_by(t.c.id)
-            .limit(limit)
-        )
-        return [
+        cols = (t.c.id, t.c.payload, t.c.due_ms, t.c.next_ms, t.c.attempts, t.c.group_id, t.c.community_id)
+        if after_id == 0:
+            top = int(conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one())
+            q = select(*cols).where(t.c.workspace_id == ws_id, t.c.status == ActionStatus.PENDING.value, t.c.id <= top)
+            rows = list(conn.execute(q.order_by(t.c.id)))
+        else:
+            q = select(*cols, t.c.workspace_id, t.c.status).where(t.c.id > after_id).order_by(t.c.id).limit(limit)
+            found = list(conn.execute(q))
+            top = found[-1].id if found else after_id
+            rows = [r for r in found if r.workspace_id == ws_id and r.status == ActionStatus.PENDING.value]
+        items = [
             Pending(
                 r.id,
                 action_from_dict(orjson.loads(r.payload)),
@@ -71,8 +81,9 @@ class DeliveryStore:
                 r.group_id,
                 r.community_id,
             )
-            for r in conn.execute(q)
+            for r in rows
         ]
+        return items, top
 
     def in_flight(self, conn: Connection, ws_id: int) -> list[Pending]:
         """Actions left ``sending``: handed to a connector by a runner that stopped before recording the outcome."""
@@ -97,16 +108,16 @@ class DeliveryStore:
 
     def claim(self, conn: Connection, ids: Sequence[int], *, now_ms: int, worker: str) -> set[int]:
         """Mark pending actions ``sending`` (one more attempt); return the ids actually claimed."""
-        t = ACTION
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         got: set[int] = set()
         for part in chunks(list(ids), 500):
-            res = conn.execute(
-                update(t)
-                .where(t.c.id.in_(part), t.c.status == ActionStatus.PENDING.value)
-                .values(status=ActionStatus.SENDING.value, claimed_ms=now_ms, attempts=t.c.attempts + 1, worker=worker)
-                .returning(t.c.id)
+            sql = (
+                f"UPDATE action SET status = {mark}, claimed_ms = {mark}, attempts = attempts + 1, worker = {mark} "
+                # ``status || ''``: look rows up by id, not through the status index (which would scan the queue)
+                f"WHERE id IN ({', '.join([mark] * len(part))}) AND (status || '') = {mark} RETURNING id"
             )
-            got.update(i for (i,) in res)
+            params = (ActionStatus.SENDING.value, now_ms, worker, *part, ActionStatus.PENDING.value)
+            got.update(i for (i,) in conn.exec_driver_sql(sql, params))
         return got
 
     def finish(self, conn: Connection, outcomes: Iterable[Outcome]) -> None:
