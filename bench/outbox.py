@@ -17,7 +17,7 @@ import gc
 import tempfile
 import time
 import zlib
-from collections import Counter, deque
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -92,7 +92,10 @@ def run_burst(groups: int, bots: int, per_community: int) -> tuple[int, float, d
         telegram = next(p for p in load_playbook().limits.platforms if p.platform == "telegram")
         book = load_playbook().limits
         limits = LimitsBook(
-            platforms=[*(p for p in book.platforms if p.platform != "fake"), telegram.model_copy(update={"platform": "fake"})],
+            platforms=[
+                *(p for p in book.platforms if p.platform != "fake"),
+                telegram.model_copy(update={"platform": "fake"}),
+            ],
             fallback=book.fallback,
         )
         clock.set(eight + timedelta(seconds=1))
@@ -176,4 +179,4 @@ def run(groups: int = 10_000, bots: int = 1, per_community: int = 100) -> list[M
     ]
 
 
-__all__ = ["run", "run_burst", "deque"]
+__all__ = ["run", "run_burst"]

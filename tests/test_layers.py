@@ -44,6 +44,8 @@ FORBIDDEN = {
     "engine": {"shequn.store", "shequn.connectors", "shequn.app", "sqlalchemy", "duckdb", "httpx"},
     "i18n": {"shequn.store", "shequn.engine", "shequn.policies", "sqlalchemy"},
     "store": {"shequn.connectors", "shequn.app", "shequn.cli", "shequn.web"},
+    "outbox": {"shequn.connectors", "shequn.schedule", "shequn.app", "shequn.cli", "shequn.web"},
+    "schedule": {"shequn.connectors", "shequn.outbox", "shequn.app", "shequn.cli", "shequn.web", "httpx"},
 }
 
 

@@ -43,7 +43,8 @@ def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
     monkeypatch.setattr(common, "App", lambda db, workspace: App(db, workspace=workspace, clock=clock))
     spec = tmp_path / "spec.yaml"
     spec.write_text(
-        "name: 读书会\ntype: growth\ngroups:\n  - {platform: fake, id: g1, name: 一群}\n  - {platform: fake, id: g2, name: 二群}\n",
+        "name: 读书会\ntype: growth\ngroups:\n"
+        "  - {platform: fake, id: g1, name: 一群}\n  - {platform: fake, id: g2, name: 二群}\n",
         encoding="utf-8",
     )
     c = Cli(str(tmp_path / "cli.db"), capsys)
@@ -142,7 +143,7 @@ def test_offline_event_registration_tickets_and_qr_check_in(cli: Cli, tmp_path: 
     ],
 )
 def test_bad_event_input_is_one_line_exit_2(cli: Cli, args: tuple[str, ...], message: str) -> None:
-    code, out, err = cli("event", "create", "-c", "读书会", "--title", "x", *args)
+    code, _out, err = cli("event", "create", "-c", "读书会", "--title", "x", *args)
     assert code == 2 and message in err and "Traceback" not in err and err.count("\n") == 1
 
 
@@ -204,3 +205,62 @@ def test_the_sandbox_shows_the_rhythm_and_a_talk_with_its_clock(cli: Cli, tmp_pa
     assert "【分享须知】" in texts and "【嘉宾介绍】" in texts and "【答疑环节】" in texts and "【问题队列】" in texts
     assert "1. 小王：提问：每天读多久？" in texts and "【收尾】" in texts
     assert ("12:30", "mute", "") in [(t, k, x) for t, k, x in kinds] and any(k == "unmute" for _, k, _ in kinds)
+
+
+def test_a_time_poll_then_fixing_the_time(cli: Cli) -> None:
+    code, _, err = cli(
+        "event",
+        "create",
+        "-c",
+        "读书会",
+        "--kind",
+        "offline",
+        "--title",
+        "读书沙龙",
+        "--key",
+        "salon",
+        "--poll",
+        "周六下午",
+        "--poll",
+        "周日上午",
+    )
+    assert code == 0, err
+    shown = json.loads(cli("event", "show", "salon", "--json")[1])
+    assert shown["activity"]["status"] == "planning"
+    assert [(r["local"], r["step"]) for r in shown["run_of_show"]] == [
+        ("11-02 07:30", "poll")
+    ]  # out of the quiet hours
+    from tests.support.builders import msg
+
+    app = App(cli.db, clock=cli.clock)  # type: ignore[attr-defined]
+    app.ingest(
+        [
+            msg("u1", local(0, "08:00"), "1", platform="fake"),
+            msg("u2", local(0, "08:01"), "2", platform="fake"),
+            msg("u3", local(0, "08:02"), "2", platform="fake"),
+            msg("u1", local(0, "08:03"), "2", platform="fake"),
+        ]
+    )
+    app.close()
+    assert json.loads(cli("event", "show", "salon", "--json")[1])["votes"] == [0, 3]  # each member's last vote
+    code, _, _ = cli(
+        "event",
+        "create",
+        "-c",
+        "读书会",
+        "--kind",
+        "offline",
+        "--title",
+        "读书沙龙",
+        "--key",
+        "salon",
+        "--at",
+        "2026-11-08 09:30",
+        "--poll",
+        "周六下午",
+        "--poll",
+        "周日上午",
+    )
+    shown = json.loads(cli("event", "show", "salon", "--json")[1])
+    assert code == 0 and shown["activity"]["status"] == "scheduled" and shown["votes"] == [0, 3]
+    assert [r["step"] for r in shown["run_of_show"]][:3] == ["poll", "announce", "invite_contest"]

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from shequn.cli.common import console, open_app, print_json
 from shequn.domain import Attendance, AttendanceStatus, UserError, stable_id
-from shequn.domain.records import iso
+from shequn.domain.records import iso, parse_iso
 from shequn.i18n import t
 
 app = typer.Typer(help="活动 · guest talks and offline events", no_args_is_help=True)
@@ -223,7 +223,7 @@ def create(
             fee=_money(fee, "--fee"),
             poll_options=tuple(poll),
             agenda=tuple(parts),
-            created=now,
+            created=parse_iso(existing.spec["created"]) if existing and existing.spec.get("created") else now,
             status="planning" if (akind is ActivityKind.OFFLINE and starts is None) else "scheduled",
             secret=str(existing.spec.get("secret")) if existing else new_secret(),
         )

@@ -542,7 +542,8 @@ class OutboxRunner:
         """Exponential backoff with a deterministic ±20 % jitter (from the action's key), capped."""
         base = min(self.settings.backoff_base * 2 ** max(attempts - 1, 0), self.settings.backoff_max)
         h = int.from_bytes(hashlib.blake2b(f"{item.action.key}:{attempts}".encode(), digest_size=2).digest(), "big")
-        return int(round(base * (0.8 + 0.4 * h / 0xFFFF) * 1000))
+        ms: float = base * (0.8 + 0.4 * h / 0xFFFF) * 1000
+        return round(ms)
 
     def _open_tasks(self, conn: Any, tasks: Iterable[tuple[Pending, str, str]], now: int) -> None:
         for item, reason, error in tasks:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, func, select, update
@@ -65,7 +66,7 @@ class DeliveryStore:
         if after_id == 0:
             top = int(conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one())
             q = select(*cols).where(t.c.workspace_id == ws_id, t.c.status == ActionStatus.PENDING.value, t.c.id <= top)
-            rows = list(conn.execute(q.order_by(t.c.id)))
+            rows: list[Any] = list(conn.execute(q.order_by(t.c.id)))
         else:
             q = select(*cols, t.c.workspace_id, t.c.status).where(t.c.id > after_id).order_by(t.c.id).limit(limit)
             found = list(conn.execute(q))
