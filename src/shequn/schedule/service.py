@@ -197,9 +197,9 @@ class Scheduler:
             )
             # Events logged late (the platform's time is earlier than when it reached us) are caught by the lag.
             items = _live.live(spec, a, self.by_key, events_of, start - timedelta(minutes=2), end, label=label)
-            fresh = known([i.key for i in items])
+            done = known([i.key for i in items])
             for item in items:
-                if item.key in fresh:
+                if item.key in done:
                     continue
                 at = item.actions[0].at if item.actions else end
                 out.append(
@@ -273,7 +273,9 @@ class StoreData:
             found[by_id[gid]].append(ev)
         for k, evs in found.items():
             self._windows[k] = (s, e, evs)
-        runs = self.host.store.schedule.runs(self.conn, self.host.ws.id, since_ms=s - 1, until_ms=e, limit=10**7)
+        runs = self.host.store.schedule.runs(
+            self.conn, self.host.ws.id, since_ms=s - 1, until_ms=e, limit=10**7, group_ids=list(by_id)
+        )
         self._runs = (s, e, {r.key: r.detail for r in runs})
 
     def events(self, group_key: str, start: datetime, end: datetime) -> Sequence[Event]:

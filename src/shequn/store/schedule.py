@@ -112,14 +112,27 @@ class ScheduleStore:
         r = conn.execute(select(t.c.detail).where(t.c.workspace_id == ws_id, t.c.key == key)).scalar()
         return loads(r) if r is not None else None
 
-    def runs(self, conn: Connection, ws_id: int, *, since_ms: int, until_ms: int, limit: int = 5000) -> list[RunRow]:
+    def runs(
+        self,
+        conn: Connection,
+        ws_id: int,
+        *,
+        since_ms: int,
+        until_ms: int,
+        limit: int = 5000,
+        group_ids: Sequence[int] | None = None,
+    ) -> list[RunRow]:
+        """Runs with ``since_ms < at <= until_ms`` (of these groups only, when given), in time order."""
         t = SCHEDULE_RUN
-        q = (
-            select(t)
-            .where(t.c.workspace_id == ws_id, t.c.at_ms > since_ms, t.c.at_ms <= until_ms)
-            .order_by(t.c.at_ms, t.c.id)
-            .limit(limit)
-        )
+        base = select(t).where(t.c.workspace_id == ws_id, t.c.at_ms > since_ms, t.c.at_ms <= until_ms)
+        rows: list[Any]
+        if group_ids is not None:
+            rows = []
+            for part in chunks(list(group_ids), 500):
+                rows.extend(conn.execute(base.where(t.c.group_id.in_(part))))
+            rows.sort(key=lambda r: (r.at_ms, r.id))
+        else:
+            rows = list(conn.execute(base.order_by(t.c.at_ms, t.c.id).limit(limit)))
         return [
             RunRow(
                 r.key,
@@ -133,7 +146,7 @@ class ScheduleStore:
                 r.actions,
                 loads(r.detail),
             )
-            for r in conn.execute(q)
+            for r in rows
         ]
 
     # -- activities ---------------------------------------------------------------------------------------------
