@@ -54,6 +54,8 @@ FORBIDDEN = {
         "duckdb",
         "httpx",
     },
+    "outbox": {"shequn.connectors", "shequn.schedule", "shequn.app", "shequn.cli", "shequn.web"},
+    "schedule": {"shequn.connectors", "shequn.outbox", "shequn.app", "shequn.cli", "shequn.web", "httpx"},
 }
 
 

@@ -29,6 +29,8 @@ from shequn.domain.actions import (
 from shequn.domain.clock import Clock, SystemClock, VirtualClock
 from shequn.domain.errors import ShequnError, UserError
 from shequn.domain.events import (
+    Attendance,
+    AttendanceStatus,
     CheckIn,
     ContentKind,
     CouponClaim,
@@ -47,6 +49,7 @@ from shequn.domain.events import (
     OrderStatus,
     Payment,
     Reaction,
+    SegmentReport,
     Tick,
     event_from_dict,
     stable_id,
@@ -57,6 +60,8 @@ from shequn.domain.state import CommunityState, GroupState, MemberState, MemberS
 __all__ = [
     "Action",
     "ActionKind",
+    "Attendance",
+    "AttendanceStatus",
     "AwardPoints",
     "Ban",
     "CheckIn",
@@ -90,6 +95,7 @@ __all__ = [
     "Reaction",
     "Remove",
     "Reply",
+    "SegmentReport",
     "SetAnnouncement",
     "SetLevel",
     "SetRole",

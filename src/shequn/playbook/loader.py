@@ -17,14 +17,20 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shequn.playbook.models import (
+    ActivityBook,
     Cited,
     CommunityType,
+    Documented,
+    LimitsBook,
+    PlatformLimits,
+    RhythmBook,
     RoleBook,
     RuleBook,
     Sizes,
     Taxonomies,
     Template,
     Thresholds,
+    TopicBook,
     parse_source,
 )
 from shequn.playbook.planner import SECTION_KEYS, PlannerBook
@@ -59,6 +65,10 @@ class Playbook:
         templates: list[Template] = _read("templates.yaml", list[Template])
         self.templates: dict[str, Template] = {t.key: t for t in templates}
         self.types: dict[str, CommunityType] = {t.key: t for t in self.taxonomies.types}
+        self.rhythm: RhythmBook = _read("rhythm.yaml", RhythmBook)
+        self.topics: TopicBook = _read("topics.yaml", TopicBook)
+        self.activities: ActivityBook = _read("activities.yaml", ActivityBook)
+        self.limits: LimitsBook = _read("platform_limits.yaml", LimitsBook)
         self._type_names: dict[str, str] = {}
         for t in self.taxonomies.types:
             for name in (t.key, t.name.zh, t.name.en, *t.aliases):
@@ -68,6 +78,10 @@ class Playbook:
     def _check_references(self) -> None:
         thresholds = {k.key for k in self.thresholds.kinds}
         sizes = {p.key for p in self.sizes.policies}
+        for job in self.rhythm.jobs:
+            unknown = set(job.types) - {t.key for t in self.taxonomies.types}
+            if unknown:
+                raise RuntimeError(f"rhythm.yaml: job {job.key} names unknown type(s) {sorted(unknown)}")
         for t in self.taxonomies.types:
             if t.recommended_threshold not in thresholds:
                 raise RuntimeError(f"types.yaml: {t.key}.recommended_threshold {t.recommended_threshold!r} unknown")
@@ -117,6 +131,21 @@ class Playbook:
         """Every name accepted for a type, for error messages."""
         return [f"{t.name.zh} / {t.key}" for t in self.taxonomies.types]
 
+    def platform_limits(self, platform: str) -> PlatformLimits:
+        """The documented limits of ``platform`` (the fallback's for a platform with no entry)."""
+        for p in self.limits.platforms:
+            if p.platform == platform:
+                return p
+        return self.limits.fallback
+
+    def documented(self) -> Iterator[tuple[str, Documented]]:
+        """Every fact taken from a platform's documentation rather than the seeds, with where it sits."""
+        for p in [*self.limits.platforms, self.limits.fallback]:
+            for i, limit in enumerate(p.limits):
+                yield f"platform_limits.{p.platform}.limits[{i}]", limit.documented
+            for i, quota in enumerate(p.quotas):
+                yield f"platform_limits.{p.platform}.quotas[{i}]", quota.documented
+
     def template(self, key: str, locale: str) -> str:
         return self.templates[key].text.get(locale)
 
@@ -129,6 +158,9 @@ class Playbook:
             ("thresholds", self.thresholds),
             ("roles", self.roles),
             ("planner", self.planner),
+            ("rhythm", self.rhythm),
+            ("topics", self.topics),
+            ("activities", self.activities),
         ):
             yield from _walk(name, part)
         for key, tpl in self.templates.items():

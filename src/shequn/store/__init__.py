@@ -16,10 +16,12 @@ from sqlalchemy import Connection
 from shequn.store.audit import AuditStore
 from shequn.store.communities import CommunityRecord, CommunityStore
 from shequn.store.db import Database, mask_url, normalize_url
+from shequn.store.delivery import DeliveryStore, Outcome, Pending
 from shequn.store.events import EventStore
 from shequn.store.groups import GroupRecord, GroupStore
 from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
 from shequn.store.people import PeopleStore
+from shequn.store.schedule import ActivityRecord, RunRow, ScheduleStore
 from shequn.store.state import StateStore
 from shequn.store.stats import CommunityCounts, StatsStore
 from shequn.store.tasks import StaffTask, StaffTaskStore
@@ -43,6 +45,8 @@ class Store:
         self.events = EventStore(self.groups, self.people)
         self.state = StateStore(self.groups, self.people)
         self.actions = ActionStore()
+        self.delivery = DeliveryStore()
+        self.schedule = ScheduleStore()
         self.tasks = StaffTaskStore()
         self.audit = AuditStore()
         self.stats = StatsStore()
@@ -59,11 +63,17 @@ class Store:
 __all__ = [
     "DEFAULT_WORKSPACE",
     "ActionStatus",
+    "ActivityRecord",
     "CommunityCounts",
     "CommunityRecord",
     "Database",
+    "DeliveryStore",
     "GroupRecord",
     "OutboxItem",
+    "Outcome",
+    "Pending",
+    "RunRow",
+    "ScheduleStore",
     "StaffTask",
     "Store",
     "WorkspaceInfo",
