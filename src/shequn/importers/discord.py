@@ -154,7 +154,7 @@ def _json_message(ctx: Context, times: LocalTimes, group: str, thread: str, m: M
         elif m.get("embeds") and re.fullmatch(r"\s*https?://\S+\s*", text):
             content = ContentKind.LINK
     ref = m.get("reference")
-    reply_to = str(ref.get("messageId") or "") if isinstance(ref, Mapping) and kind == "Reply" else ""
+    reply_to = str(ref.get("messageId") or "") if isinstance(ref, Mapping) and kind in _TEXT_TYPES else ""
     yield Message(
         id=platform_id(PLATFORM, group, "m", mid),
         at=at,

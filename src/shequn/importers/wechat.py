@@ -146,6 +146,7 @@ class _Chat:
         self.ids = ContentIds(PLATFORM, group)
         self.times = LocalTimes(ctx.options.tz)
         self.names: dict[str, str] = {}  # display name → stored id
+        self.me = (SELF_ID, SELF_NAME)  # the exporting account (你), when the export does not say who it is
         ctx.chat(PLATFORM, group, name or group)
 
     def local(self, text: str) -> datetime:
@@ -171,7 +172,7 @@ class _Chat:
     def named(self, name: str) -> tuple[str, str]:
         """The id of someone a system notice names (你 is the exporting account)."""
         if name == "你":
-            return SELF_ID, SELF_NAME
+            return self.me
         return self.names.get(name, ""), self.ctx.mask_text(name)
 
     def message(
@@ -343,6 +344,19 @@ def parse_memotrace_csv(ctx: Context) -> Iterator[Event]:
     """Events of a MemoTrace (留痕) CSV export of one chat."""
     group = _file_group(ctx)
     chat = _Chat(ctx, group, group)
+    # System notices name people by display name; a first pass learns every sender's names (a group's members:
+    # few) so that an invitation resolves to the ids of people who have not spoken yet.
+    counting, ctx.on_bytes = ctx.on_bytes, lambda n: None
+    try:
+        for _, row in _csv_rows(ctx, MEMOTRACE_COLUMNS):
+            if row["Sender"] and row["IsSender"].strip() == "1":
+                chat.me = (ctx.mask_id(row["Sender"]), ctx.mask_text(row["Remark"] or row["NickName"] or SELF_NAME))
+            if row["Sender"]:
+                for name in (row["Remark"], row["NickName"]):
+                    if name:
+                        chat.names.setdefault(name, ctx.mask_id(row["Sender"]))
+    finally:
+        ctx.on_bytes = counting
     for _, row in _csv_rows(ctx, MEMOTRACE_COLUMNS):
         kind = (_int(ctx, row["Type"], "Type"), _int(ctx, row["SubType"] or "0", "SubType"))
         seconds = _int(ctx, row["CreateTime"], "CreateTime")
@@ -352,7 +366,7 @@ def parse_memotrace_csv(ctx: Context) -> Iterator[Event]:
             raise ctx.error("bad_value", column="CreateTime", value=row["CreateTime"], expected="Unix seconds") from None
         name = row["Remark"] or row["NickName"]
         if row["IsSender"].strip() == "1" and not row["Sender"]:
-            actor = (SELF_ID, SELF_NAME)
+            actor = chat.me
         else:
             actor = chat.person(row["Sender"], name)
         content = _TYPES.get(kind, ContentKind.SYSTEM if kind[0] == 10000 else ContentKind.OTHER)
