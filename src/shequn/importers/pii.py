@@ -38,9 +38,15 @@ _DIGITS = re.compile(r"\d")
 
 
 def _mask_phone(m: re.Match[str]) -> str:
+    """Keep the shape, the last four digits and the first three (138****5678) or the country code (+44-**-…)."""
     s = m.group(0)
     positions = [i for i, c in enumerate(s) if c.isdigit()]
-    keep = set(positions[:3] + positions[-4:]) if len(positions) > 8 else set(positions[:2] + positions[-2:])
+    if s.startswith("+"):
+        code = re.match(r"\+\d+", s)
+        head = [i for i in positions if code and i < code.end()]
+        keep = set(head + positions[-4:])
+    else:
+        keep = set(positions[:3] + positions[-4:]) if len(positions) > 8 else set(positions[:2] + positions[-2:])
     return "".join("*" if c.isdigit() and i not in keep else c for i, c in enumerate(s))
 
 

@@ -39,7 +39,8 @@ _PLACEHOLDERS = {"[图片]": ContentKind.IMAGE, "[表情]": ContentKind.STICKER,
 class _Chat:
     def __init__(self, ctx: Context, name: str) -> None:
         self.ctx = ctx
-        self.group = ctx.options.group or name
+        # a chat named by 消息对象 is selected by --group; --group names one the file does not name
+        self.group = name or ctx.options.group or ctx.source.filename.rsplit(".", 1)[0]
         self.ids = ContentIds(PLATFORM, self.group)
         self.times = LocalTimes(ctx.options.tz)
         self.chat = ctx.chat(PLATFORM, self.group, name or self.group)

@@ -147,6 +147,7 @@ class _Chat:
         self.times = LocalTimes(ctx.options.tz)
         self.names: dict[str, str] = {}  # display name → stored id
         self.me = (SELF_ID, SELF_NAME)  # the exporting account (你), when the export does not say who it is
+        self.by_name = False  # people are known by display name only (TXT exports)
         ctx.chat(PLATFORM, group, name or group)
 
     def local(self, text: str) -> datetime:
@@ -173,6 +174,8 @@ class _Chat:
         """The id of someone a system notice names (你 is the exporting account)."""
         if name == "你":
             return self.me
+        if self.by_name:
+            return self.person("", name)
         return self.names.get(name, ""), self.ctx.mask_text(name)
 
     def message(
@@ -206,6 +209,21 @@ class _Chat:
             forwarded=content is ContentKind.OTHER and bool(extra and extra.get("type") == "合并转发的聊天记录"),
             extra=extra or {},
         )
+
+    def recall(self, at: datetime, actor: tuple[str, str], svrid: str = "") -> Iterator[Event]:
+        """A recalled message (撤回): the message that was, and its deletion (its text is gone)."""
+        at_ms = to_ms(at)
+        eid = (
+            platform_id(PLATFORM, self.group, "recalled", svrid) if svrid else self.ids.make(at_ms, actor[0], "\0r")
+        )
+        yield Message(
+            id=eid, at=at, platform=PLATFORM, group=self.group, actor=actor[0], actor_name=actor[1], message_id=eid,
+            content=ContentKind.OTHER,
+        )  # fmt: skip
+        yield Delete(
+            id=f"{eid}-del", at=at, platform=PLATFORM, group=self.group, actor=actor[0], actor_name=actor[1],
+            message_id=eid, by=actor[0],
+        )  # fmt: skip
 
     def system(self, at: datetime, raw: str, svrid: str = "") -> Iterator[Event]:
         text = _CDATA.sub("", raw).strip()
@@ -274,16 +292,7 @@ class _Chat:
             return
         m = _RECALL.match(text)
         if m:
-            actor, name = self.named(m.group("who"))
-            eid = platform_id(PLATFORM, self.group, "recalled", key) if svrid else self.ids.make(at_ms, actor, "\0r")
-            yield Message(
-                id=eid, at=at, platform=PLATFORM, group=self.group, actor=actor, actor_name=name, message_id=eid,
-                content=ContentKind.OTHER,
-            )  # fmt: skip
-            yield Delete(
-                id=f"{eid}-del", at=at, platform=PLATFORM, group=self.group, actor=actor, actor_name=name,
-                message_id=eid, by=actor,
-            )  # fmt: skip
+            yield from self.recall(at, self.named(m.group("who")), svrid)
             return
         text = self.ctx.mask_text(text)
         eid = platform_id(PLATFORM, self.group, "m", svrid) if svrid else self.ids.make(at_ms, "", text, kind="s")
@@ -409,7 +418,8 @@ def parse_pywxdump_csv(ctx: Context) -> Iterator[Event]:
         content = _TYPE_NAMES.get(type_name, ContentKind.OTHER)
         extra: dict[str, Any] = {} if type_name in ("文本", "") else {"type": type_name}
         if type_name.startswith("消息撤回"):
-            content, msg = ContentKind.SYSTEM, msg or f'"{actor[1]}"撤回了一条消息'
+            yield from chat.recall(at, actor, svrid=row["MsgSvrID"].strip())
+            continue
         if type_name == "引用回复" and "\n\n[引用]" in msg:
             msg, quote = msg.split("\n\n[引用]", 1)
             extra["quote"] = ctx.mask_text(quote)
@@ -457,6 +467,7 @@ def parse_memotrace_txt(ctx: Context) -> Iterator[Event]:
     ``{StrTime} {notice}\\n\\n``. Senders are known by display name only."""
     group = _file_group(ctx)
     chat = _Chat(ctx, group, group)
+    chat.by_name = True
     record: tuple[int, str, str, list[str]] | None = None
     for n, line in text_lines(ctx, chinese=True):
         m = _TXT_HEADER.match(line)
