@@ -173,7 +173,7 @@ def test_qq_txt_built_from_the_spec(sqlite_url: str) -> None:
     assert msgs[0].id != msgs[-1].id  # the same text later is another message
     [early] = [m for m in got.messages() if m.group == "读书会"]
     assert early.at == datetime(2016, 6, 1, 0, 5, tzinfo=UTC)
-    only = import_files(sqlite_url, path, group="读书会")
+    only = import_files(sqlite_url, path, group="读书会", tz="Asia/Shanghai")
     assert only.report.received == 1 and only.report.added == 0
 
 
