@@ -23,11 +23,7 @@ class Imported:
     events: list[Event]
 
     def messages(self, *, system: bool = False) -> list[Message]:
-        return [
-            e
-            for e in self.events
-            if isinstance(e, Message) and (system or e.content.value != "system")
-        ]
+        return [e for e in self.events if isinstance(e, Message) and (system or e.content.value != "system")]
 
     def kinds(self) -> Counter[str]:
         return Counter(e.kind.value for e in self.events)

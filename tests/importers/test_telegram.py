@@ -14,9 +14,7 @@ from shequn.domain import ContentKind, Edit, Join, JoinMethod, Leave, LeaveReaso
 from tests.importers.helpers import DATA, import_files
 
 TG = DATA / "telegram"
-EXPORTS = sorted(
-    [p for p in TG.rglob("*.json") if p.name not in ("metadata.json", "target.json")], key=lambda p: str(p)
-)
+EXPORTS = sorted([p for p in TG.rglob("*.json") if p.name not in ("metadata.json", "target.json")], key=str)
 
 
 def _expected(path: Path) -> dict[str, Any]:
@@ -73,9 +71,7 @@ def test_chat_miner_expected_parse(sqlite_url: str) -> None:
     for name in ("test_single_export.json", "test_batch_export.json"):
         got = import_files(sqlite_url, TG / "chat-miner" / name, group=None)
         group = "Chatname" if "batch" in name else "test_single_export"
-        rows = [
-            (m.at.strftime("%Y-%m-%dT%H:%M:%S"), m.actor_name, m.text) for m in got.messages() if m.group == group
-        ]
+        rows = [(m.at.strftime("%Y-%m-%dT%H:%M:%S"), m.actor_name, m.text) for m in got.messages() if m.group == group]
         assert [(t, a, x.replace(" ", "")) for t, a, x in rows] == [
             (t["timestamp"], t["author"], t["message"].replace(" ", "")) for t in target
         ]
@@ -152,7 +148,7 @@ def test_full_account_export_and_group_selection(sqlite_url: str, tmp_path: Path
     assert len(got.messages()) == 4
     everything = import_files(f"sqlite:///{tmp_path / 'all.db'}", path)
     assert {m.group for m in everything.messages(system=True)} == {"123456789", "-100987654321"}
-    with pytest.raises(UserError, match="Nope.*Test Group"):
+    with pytest.raises(UserError, match=r"Nope.*Test Group"):
         import_files(f"sqlite:///{tmp_path / 'none.db'}", path, group="Nope")
 
 

@@ -59,7 +59,8 @@ def test_mask_pii_masks_phones_emails_and_wechat_ids(sqlite_url: str) -> None:
         assert raw not in texts
     assert {"138****5678", "021-****5678", "+1-***-***-4567", "+44-**-****-0958", "z***@163.com"} <= texts
     assert "192.168.1.100" in texts and "110101199001011234" in texts  # not phone numbers: left as they are
-    raw = b"".join(r[0].encode() for r in got.app.store.db.engine.connect().exec_driver_sql("SELECT payload FROM event"))
+    with got.app.store.db.engine.connect() as conn:
+        raw = b"".join(r[0].encode() for r in conn.exec_driver_sql("SELECT payload FROM event"))
     assert b"13812345678" not in raw and b"zhang.wei@163.com" not in raw
 
 

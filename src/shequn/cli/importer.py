@@ -60,6 +60,7 @@ def import_(
             TimeElapsedColumn(),
             console=err_console,
             transient=True,
+            disable=not err_console.is_terminal,
         ) as bar:
             task = bar.add_task(t("import.progress.bytes", None), total=total, events=0, messages=0)
             importer = Importer(

@@ -18,11 +18,11 @@ import codecs
 import io
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from zoneinfo import ZoneInfo
 
 from shequn.domain import UserError, stable_id
@@ -72,7 +72,7 @@ class Source:
         if self.member:
             archive = zipfile.ZipFile(self.path)
             try:
-                return _ZipMember(archive, archive.open(self.member))
+                return cast(IO[bytes], _ZipMember(archive, archive.open(self.member)))
             except BaseException:
                 archive.close()
                 raise
@@ -220,6 +220,16 @@ class ContentIds:
         n = bucket.get(key, 0)
         bucket[key] = n + 1
         return stable_id(self.platform, self.group, kind, str(at_ms), author, text, str(n))
+
+
+def items(value: Any) -> list[Any]:
+    """``value`` when it is a list, else nothing (exports put anything anywhere: never iterate a stranger)."""
+    return value if isinstance(value, list) else []
+
+
+def fields(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is an object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def platform_id(platform: str, group: str, kind: str, message_id: str) -> str:

@@ -60,7 +60,11 @@ def detect(source: Source) -> str | None:
     if text.startswith(("{", "[")):
         if '"guild"' in text and '"channel"' in text:
             return "discord-json"
-        if '"exported_by"' in text or '"room_creator"' in text or ('"origin_server_ts"' in text and '"event_id"' in text):
+        if (
+            '"exported_by"' in text
+            or '"room_creator"' in text
+            or ('"origin_server_ts"' in text and '"event_id"' in text)
+        ):
             return "matrix"
         if '"messages"' in text and any(h in text for h in _TELEGRAM_HINTS):
             return "telegram"

@@ -39,7 +39,7 @@ from shequn.domain import (
     Reaction,
     stable_id,
 )
-from shequn.importers.base import ContentIds, Context, LocalTimes, platform_id, sniff_encoding, to_ms
+from shequn.importers.base import ContentIds, Context, LocalTimes, fields, items, platform_id, sniff_encoding, to_ms
 from shequn.importers.jsonstream import array_items
 
 PLATFORM = "discord"
@@ -89,8 +89,7 @@ def parse_json(ctx: Context) -> Iterator[Event]:
         root = around[0] if around else {}
         if id(root) != holder_id:
             holder_id = id(root)
-            channel = root.get("channel") if isinstance(root.get("channel"), Mapping) else {}
-            assert isinstance(channel, Mapping)
+            channel = fields(root.get("channel"))
             cid = str(channel.get("id") or ctx.options.group or ctx.source.filename)
             ctype = str(channel.get("type") or "")
             if ctype.endswith("Thread") and channel.get("categoryId"):
@@ -113,7 +112,7 @@ def _json_message(ctx: Context, times: LocalTimes, group: str, thread: str, m: M
     actor, name, bot = _author(ctx, m)
     kind = str(m.get("type") or "Default")
     mentions = tuple(
-        ctx.mask_id(str(x["id"])) for x in m.get("mentions") or [] if isinstance(x, Mapping) and x.get("id")
+        ctx.mask_id(str(x["id"])) for x in items(m.get("mentions")) if isinstance(x, Mapping) and x.get("id")
     )
     text = ctx.mask_text(str(m.get("content") or ""))
     if kind == "GuildMemberJoin":
@@ -123,7 +122,7 @@ def _json_message(ctx: Context, times: LocalTimes, group: str, thread: str, m: M
         )  # fmt: skip
         return
     if kind in ("RecipientAdd", "RecipientRemove"):
-        targets = [x for x in m.get("mentions") or [] if isinstance(x, Mapping) and x.get("id")] or [m["author"]]
+        targets = [x for x in items(m.get("mentions")) if isinstance(x, Mapping) and x.get("id")] or [m["author"]]
         for t in targets:
             who = ctx.mask_id(str(t["id"]))
             who_name = ctx.mask_text(str(t.get("nickname") or t.get("name") or ""))
@@ -143,8 +142,8 @@ def _json_message(ctx: Context, times: LocalTimes, group: str, thread: str, m: M
         return
     content = ContentKind.TEXT if kind in _TEXT_TYPES else ContentKind.SYSTEM
     media = ""
-    attachments = [a for a in m.get("attachments") or [] if isinstance(a, Mapping)]
-    stickers = [s for s in m.get("stickers") or [] if isinstance(s, Mapping)]
+    attachments = [a for a in items(m.get("attachments")) if isinstance(a, Mapping)]
+    stickers = [s for s in items(m.get("stickers")) if isinstance(s, Mapping)]
     if content is ContentKind.TEXT:
         if attachments:
             first = str(attachments[0].get("fileName") or attachments[0].get("url") or "")
@@ -179,13 +178,12 @@ def _json_message(ctx: Context, times: LocalTimes, group: str, thread: str, m: M
             id=platform_id(PLATFORM, group, "edit", f"{mid}@{to_ms(when)}"), at=when, platform=PLATFORM,
             group=group, actor=actor, actor_name=name, message_id=mid, text=text,
         )  # fmt: skip
-    for r in m.get("reactions") or []:
+    for r in items(m.get("reactions")):
         if not isinstance(r, Mapping):
             continue
-        e = r.get("emoji") if isinstance(r.get("emoji"), Mapping) else {}
-        assert isinstance(e, Mapping)
+        e = fields(r.get("emoji"))
         emoji = str(e.get("name") or e.get("id") or "")
-        users = [u for u in r.get("users") or [] if isinstance(u, Mapping) and u.get("id")]
+        users = [u for u in items(r.get("users")) if isinstance(u, Mapping) and u.get("id")]
         for u in users:
             uid = ctx.mask_id(str(u["id"]))
             yield Reaction(
@@ -217,7 +215,7 @@ _CHANNEL_ID = re.compile(r"\[(?P<id>\d{6,25})\]")
 
 def _csv_date(ctx: Context, times: LocalTimes, value: str) -> datetime:
     v = value.strip()
-    if v[:4].isdigit() and "T" in v or v.endswith("Z") or re.search(r"[+-]\d{2}:\d{2}$", v):
+    if (v[:4].isdigit() and "T" in v) or v.endswith("Z") or re.search(r"[+-]\d{2}:\d{2}$", v):
         return _iso(ctx, v, times)
     for fmt in _CSV_DATES:
         try:

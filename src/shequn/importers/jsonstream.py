@@ -43,7 +43,7 @@ def array_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around, 
     """Every item of the arrays named in ``arrays``, with the fields of the objects around it; see the module."""
     head = ctx.source.head(65536)
     body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not body[:1] in (b"{", b"["):
+    if body[:1] not in (b"{", b"["):
         raise ctx.error("bad_json", where="byte 0", expected="{")
     first_line = body.split(b"\n", 1)[0]
     if len(first_line) > 4096 or (len(head) == 65536 and head.count(b"\n") < 8):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection
 
@@ -86,10 +86,10 @@ class ImportReport:
 class Progress:
     """Callbacks for a progress display: bytes read and events parsed (the CLI draws them with Rich)."""
 
-    def bytes(self, n: int) -> None:  # noqa: B027 - a no-op by default
+    def bytes(self, n: int) -> None:
         pass
 
-    def events(self, n: int, messages: int) -> None:  # noqa: B027
+    def events(self, n: int, messages: int) -> None:
         pass
 
 
@@ -115,7 +115,7 @@ class Importer:
         self.app = app
         self.options = options
         self.community = app.community(community) if community else None  # raises if it does not exist
-        self.progress = progress or Progress()
+        self.progress: Progress = progress or _Silent()
         self._new_key: bytes | None = None
         if mask_pii:
             self.options.mask = Masker(self._pii_key())

@@ -32,7 +32,7 @@ from shequn.domain import (
     NicknameChange,
     Reaction,
 )
-from shequn.importers.base import Context, EPOCH, platform_id
+from shequn.importers.base import EPOCH, Context, fields, items, platform_id
 from shequn.importers.jsonstream import array_items
 
 PLATFORM = "matrix"
@@ -78,27 +78,20 @@ def _event(ctx: Context, room: str, at: Any, event_id: str, e: Mapping[str, Any]
     kind = str(e.get("type") or "")
     sender = str(e.get("sender") or "")
     actor = ctx.mask_id(sender)
-    c = e.get("content") if isinstance(e.get("content"), Mapping) else {}
-    assert isinstance(c, Mapping)
-    rel = c.get("m.relates_to") if isinstance(c.get("m.relates_to"), Mapping) else {}
-    assert isinstance(rel, Mapping)
+    c = fields(e.get("content"))
+    rel = fields(c.get("m.relates_to"))
     eid = platform_id(PLATFORM, room, "m", event_id)
     base: dict[str, Any] = {"at": at, "platform": PLATFORM, "group": room, "actor": actor}
     if kind in ("m.room.message", "m.sticker"):
         if rel.get("rel_type") == "m.replace" and rel.get("event_id"):
-            new = c.get("m.new_content") if isinstance(c.get("m.new_content"), Mapping) else c
-            assert isinstance(new, Mapping)
-            yield Edit(
-                id=eid, message_id=str(rel["event_id"]), text=ctx.mask_text(str(new.get("body") or "")), **base
-            )
+            new = fields(c.get("m.new_content")) or c
+            yield Edit(id=eid, message_id=str(rel["event_id"]), text=ctx.mask_text(str(new.get("body") or "")), **base)
             return
         msgtype = str(c.get("msgtype") or "")
         content = ContentKind.STICKER if kind == "m.sticker" else _MSGTYPES.get(msgtype, ContentKind.OTHER)
-        reply = rel.get("m.in_reply_to") if isinstance(rel.get("m.in_reply_to"), Mapping) else {}
-        assert isinstance(reply, Mapping)
+        reply = fields(rel.get("m.in_reply_to"))
         thread = str(rel.get("event_id") or "") if rel.get("rel_type") == "m.thread" else ""
-        mentions = c.get("m.mentions") if isinstance(c.get("m.mentions"), Mapping) else {}
-        assert isinstance(mentions, Mapping)
+        mentions = fields(c.get("m.mentions"))
         body = str(c.get("body") or "")
         yield Message(
             id=eid,
@@ -106,7 +99,7 @@ def _event(ctx: Context, room: str, at: Any, event_id: str, e: Mapping[str, Any]
             content=content,
             text=ctx.mask_text(body) if content in (ContentKind.TEXT, ContentKind.OTHER) else "",
             reply_to=str(reply.get("event_id") or "") if not thread or not rel.get("is_falling_back") else "",
-            mentions=tuple(ctx.mask_id(str(u)) for u in mentions.get("user_ids") or []),
+            mentions=tuple(ctx.mask_id(str(u)) for u in items(mentions.get("user_ids"))),
             media=body if content not in (ContentKind.TEXT, ContentKind.OTHER) else str(c.get("url") or ""),
             thread=thread,
             from_bot=msgtype == "m.notice",
@@ -141,24 +134,22 @@ def _member(
     target = str(e.get("state_key") or sender)
     who = ctx.mask_id(target)
     membership = c.get("membership")
-    unsigned = e.get("unsigned") if isinstance(e.get("unsigned"), Mapping) else {}
-    assert isinstance(unsigned, Mapping)
-    prev = unsigned.get("prev_content") if isinstance(unsigned.get("prev_content"), Mapping) else {}
-    assert isinstance(prev, Mapping)
+    unsigned = fields(e.get("unsigned"))
+    prev = fields(unsigned.get("prev_content"))
     name = ctx.mask_text(str(c.get("displayname") or prev.get("displayname") or target))
-    fields = {**base, "actor": who, "actor_name": name}  # an invitation, or one withdrawn or refused: system
+    facts = {**base, "actor": who, "actor_name": name}  # an invitation, or one withdrawn or refused: system
     if membership == "join":
         if prev.get("membership") == "join":
             old, new = str(prev.get("displayname") or ""), str(c.get("displayname") or "")
             if old != new:
-                yield NicknameChange(id=eid, old=ctx.mask_text(old), new=ctx.mask_text(new), **fields)
+                yield NicknameChange(id=eid, old=ctx.mask_text(old), new=ctx.mask_text(new), **facts)
             return
         invited = prev.get("membership") == "invite"
         yield Join(
             id=eid,
             method=JoinMethod.INVITED if invited or target != sender else JoinMethod.SELF,
             inviter=ctx.mask_id(sender) if target != sender else "",
-            **fields,
+            **facts,
         )
         return
     if membership in ("leave", "ban") and prev.get("membership") in (None, "join"):
@@ -169,7 +160,7 @@ def _member(
             if target == sender
             else LeaveReason.REMOVED
         )
-        yield Leave(id=eid, reason=reason, by="" if target == sender else ctx.mask_id(sender), **fields)
+        yield Leave(id=eid, reason=reason, by="" if target == sender else ctx.mask_id(sender), **facts)
         return
     yield Message(
         id=eid,

@@ -32,7 +32,8 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A
 _WXID = re.compile(r"(?<![\w-])wxid_[a-z0-9]{6,32}(?![\w-])", re.IGNORECASE)
 # A WeChat id given after a label: 微信号：abc_123, vx: abc123, wx abc123, V信 abc123
 _WX_LABELLED = re.compile(
-    r"(?P<label>(?:微信号?|威信|薇信|[vV]信|[vVwW][xX]|WeChat(?: ?ID)?)\s*[:：]?\s*)(?P<id>[a-zA-Z][-_a-zA-Z0-9]{5,19})(?![\w-])"
+    r"(?P<label>(?:微信号?|威信|薇信|[vV]信|[vVwW][xX]|WeChat(?: ?ID)?)\s*[:：]?\s*)"
+    r"(?P<id>[a-zA-Z][-_a-zA-Z0-9]{5,19})(?![\w-])"
 )
 _DIGITS = re.compile(r"\d")
 

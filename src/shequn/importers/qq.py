@@ -3,9 +3,9 @@
 How it works:
     The file opens with ``消息记录（此消息记录为文本格式，不支持重新导入）``; each chat begins with a block of
     ``====`` lines around ``消息分组:…`` and ``消息对象:<group>``. Records are ``YYYY-MM-DD H:MM:SS <nick>(<QQ>)`` or
-    ``… <nick><e-mail>``, the content lines, and a blank line. ``[图片]`` and ``[表情]`` give the media kind. Notices
-    from 系统消息(10000) that say someone joined (加入本群) or left or was removed (退出本群, 被…移出本群) become joins and
-    leaves.
+    ``… <nick><e-mail>``, the content lines, and a blank line. ``[图片]`` and ``[表情]`` give the media kind.
+    Notices from 系统消息(10000) that say someone joined (加入本群) or left or was removed (退出本群, 被…移出本群)
+    become joins and leaves.
 
 Things to keep in mind:
     * A person is their QQ number (or e-mail); the group is named by ``消息对象`` (or ``--group``): the export has no

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from shequn.domain import ContentKind, Delete, Edit, Event, Join, JoinMethod, Leave, LeaveReason, Message, Reaction
-from shequn.importers.base import Context, from_unix, platform_id
+from shequn.importers.base import Context, fields, from_unix, items, platform_id
 
 PLATFORM = "slack"
 _LISTS = ("channels.json", "groups.json", "mpims.json", "dms.json")
@@ -49,10 +49,7 @@ class _Archive:
 
     def read(self, name: str) -> bytes:
         full = self.root + name
-        if self.zip is not None:
-            data = self.zip.read(full)
-        else:
-            data = (self.ctx.source.path / full).read_bytes()
+        data = self.zip.read(full) if self.zip is not None else (self.ctx.source.path / full).read_bytes()
         self.ctx.on_bytes(len(data))
         return data
 
@@ -61,9 +58,7 @@ class _Archive:
         try:
             return orjson.loads(self.read(name))
         except orjson.JSONDecodeError as exc:
-            raise self.ctx.error(
-                "bad_json", where=f"{name}: line {exc.lineno}", expected="JSON"
-            ) from None
+            raise self.ctx.error("bad_json", where=f"{name}: line {exc.lineno}", expected="JSON") from None
 
     def close(self) -> None:
         if self.zip is not None:
@@ -93,8 +88,7 @@ def parse(ctx: Context) -> Iterator[Event]:
             raise ctx.error("not_slack", expected="users.json and channels.json")
         users: dict[str, str] = {}
         for u in _list(ctx, archive.json("users.json"), "users.json"):
-            profile = u.get("profile") if isinstance(u.get("profile"), Mapping) else {}
-            assert isinstance(profile, Mapping)
+            profile = fields(u.get("profile"))
             users[str(u.get("id"))] = str(
                 profile.get("display_name") or u.get("real_name") or profile.get("real_name") or u.get("name") or ""
             )
@@ -215,11 +209,11 @@ def _message(ctx: Context, channel: str, users: Mapping[str, str], m: Mapping[st
             id=platform_id(PLATFORM, channel, "edit", f"{ts}@{ets}"), at=eat, platform=PLATFORM, group=channel,
             actor=editor, message_id=ts, text=ctx.mask_text(text),
         )  # fmt: skip
-    for r in m.get("reactions") or []:
+    for r in items(m.get("reactions")):
         if not isinstance(r, Mapping):
             continue
         emoji = str(r.get("name") or "")
-        reacted = [str(u) for u in r.get("users") or []]
+        reacted = [str(u) for u in items(r.get("users"))]
         for u in reacted:
             yield Reaction(
                 id=platform_id(PLATFORM, channel, "reaction", f"{ts}:{emoji}:{u}"), at=at, platform=PLATFORM,

@@ -36,7 +36,7 @@ from shequn.domain import (
     Message,
     Reaction,
 )
-from shequn.importers.base import ContentIds, Context, LocalTimes, from_unix, platform_id, to_ms
+from shequn.importers.base import ContentIds, Context, LocalTimes, from_unix, items, platform_id, to_ms
 from shequn.importers.jsonstream import array_items
 
 PLATFORM = "telegram"
@@ -247,14 +247,12 @@ def _content(m: Mapping[str, Any], only_links: bool) -> tuple[ContentKind, str]:
     return ContentKind.TEXT, ""
 
 
-def _reactions(
-    ctx: Context, group: str, at: datetime, message_id: str, reactions: list[Any]
-) -> Iterator[Reaction]:
+def _reactions(ctx: Context, group: str, at: datetime, message_id: str, reactions: list[Any]) -> Iterator[Reaction]:
     for r in reactions:
         if not isinstance(r, Mapping):
             continue
         emoji = str(r.get("emoji") or r.get("document_id") or r.get("type") or "")
-        recent = r.get("recent") if isinstance(r.get("recent"), list) else []
+        recent = items(r.get("recent"))
         named = 0
         for who in recent:
             if not isinstance(who, Mapping) or who.get("from_id") is None:
@@ -303,7 +301,7 @@ def _service(ctx: Context, chat: _Chat, at: datetime, m: Mapping[str, Any]) -> I
     key = str(mid) if mid is not None else f"{to_ms(at)}:{action}:{actor}"
     if isinstance(mid, int) and action == "topic_created":
         chat.topics.add(mid)
-    members = [str(x) for x in m.get("members") or [] if x]
+    members = [str(x) for x in items(m.get("members")) if x]
     if action in _INVITED and members:
         for member in members:
             member_id = chat.names.get(member, "")

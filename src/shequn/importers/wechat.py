@@ -4,9 +4,9 @@
 How it works:
     Each row or record becomes a message whose kind comes from the export's type (``Type``/``SubType`` numbers in
     MemoTrace, ``type_name`` in Chinese in PyWxDump, ``[图片]``-style placeholders in TXT). System notices
-    (``Type`` 10000, 系统通知) that say who invited whom (邀请…加入了群聊), who joined by QR code (通过扫描…二维码加入
-    群聊), who removed whom (移出了群聊) or who left (退出了群聊) become joins and leaves; a recalled message (撤回了一条
-    消息) becomes a message and its deletion.
+    (``Type`` 10000, 系统通知) that say who invited whom (邀请…加入了群聊), who joined by QR code
+    (通过扫描…二维码加入群聊), who removed whom (移出了群聊) or who left (退出了群聊) become joins and leaves; a
+    recalled message (撤回了一条消息) becomes a message and its deletion.
 
 Things to keep in mind:
     * A message sent by the exporting account is marked ``IsSender``/``is_sender``; its WeChat id is not in
@@ -46,11 +46,22 @@ PLATFORM = "wechat"
 SELF_ID = "self"
 SELF_NAME = "我"
 
-MEMOTRACE_COLUMNS = (
-    "localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime,Remark,NickName,Sender".split(",")
-)
-PYWXDUMP_COLUMNS = "id,MsgSvrID,type_name,is_sender,talker,room_name,msg,src,CreateTime".split(",")
-PYWXDUMP8_COLUMNS = "id,MsgSvrID,type_name,is_sender,talker,room_name,content,CreateTime".split(",")
+MEMOTRACE_COLUMNS = [
+    "localId",
+    "TalkerId",
+    "Type",
+    "SubType",
+    "IsSender",
+    "CreateTime",
+    "Status",
+    "StrContent",
+    "StrTime",
+    "Remark",
+    "NickName",
+    "Sender",
+]
+PYWXDUMP_COLUMNS = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "msg", "src", "CreateTime"]
+PYWXDUMP8_COLUMNS = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "content", "CreateTime"]
 
 _TYPES: dict[tuple[int, int], ContentKind] = {
     (1, 0): ContentKind.TEXT,
@@ -213,9 +224,7 @@ class _Chat:
     def recall(self, at: datetime, actor: tuple[str, str], svrid: str = "") -> Iterator[Event]:
         """A recalled message (撤回): the message that was, and its deletion (its text is gone)."""
         at_ms = to_ms(at)
-        eid = (
-            platform_id(PLATFORM, self.group, "recalled", svrid) if svrid else self.ids.make(at_ms, actor[0], "\0r")
-        )
+        eid = platform_id(PLATFORM, self.group, "recalled", svrid) if svrid else self.ids.make(at_ms, actor[0], "\0r")
         yield Message(
             id=eid, at=at, platform=PLATFORM, group=self.group, actor=actor[0], actor_name=actor[1], message_id=eid,
             content=ContentKind.OTHER,
@@ -372,12 +381,11 @@ def parse_memotrace_csv(ctx: Context) -> Iterator[Event]:
         try:
             at = from_unix(seconds)
         except (OverflowError, ValueError):
-            raise ctx.error("bad_value", column="CreateTime", value=row["CreateTime"], expected="Unix seconds") from None
+            raise ctx.error(
+                "bad_value", column="CreateTime", value=row["CreateTime"], expected="Unix seconds"
+            ) from None
         name = row["Remark"] or row["NickName"]
-        if row["IsSender"].strip() == "1" and not row["Sender"]:
-            actor = chat.me
-        else:
-            actor = chat.person(row["Sender"], name)
+        actor = chat.me if row["IsSender"].strip() == "1" and not row["Sender"] else chat.person(row["Sender"], name)
         content = _TYPES.get(kind, ContentKind.SYSTEM if kind[0] == 10000 else ContentKind.OTHER)
         text = row["StrContent"]
         extra: dict[str, Any] = {} if kind in _TYPES else {"type": f"{kind[0]},{kind[1]}"}
