@@ -83,9 +83,15 @@ class ImportReport:
         return list(seen)
 
 
-class Progress:
+class Progress(Protocol):
     """Callbacks for a progress display: bytes read and events parsed (the CLI draws them with Rich)."""
 
+    def bytes(self, n: int) -> None: ...
+
+    def events(self, n: int, messages: int) -> None: ...
+
+
+class _Silent:
     def bytes(self, n: int) -> None:
         pass
 
