@@ -8,6 +8,7 @@ import re
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +17,7 @@ from shequn.importers import Context, Options, Source, whatsapp
 from tests.importers.helpers import DATA, import_files
 
 WA = DATA / "whatsapp"
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def _header_lines(path: Path, pattern: str) -> list[str]:
@@ -125,7 +127,9 @@ def test_every_header_format_of_whatstk(tmp_path: Path, hformat: str) -> None:
         lines = [_render(hformat, dt, year4=year4, ampm=ampm) + f" message {i}" for i, dt in enumerate(MOMENTS)]
         path = tmp_path / f"chat-{year4}-{len(ampm)}.txt"
         path.write_text("\n".join(lines) + "\ncontinued line\n", encoding="utf-8")
-        msgs = [e for e in whatsapp.parse(Context(Source(path), Options(group="g"))) if isinstance(e, Message)]
+        msgs = [
+            e for e in whatsapp.parse(Context(Source(path), Options(tz=UTC_ZONE, group="g"))) if isinstance(e, Message)
+        ]
         assert [m.at for m in msgs] == [dt.replace(second=dt.second if seconds else 0, tzinfo=UTC) for dt in MOMENTS], (
             hformat,
             year4,

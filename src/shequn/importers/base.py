@@ -166,9 +166,20 @@ class Context:
         self.source = source
         self.options = options
         self.chats: dict[tuple[str, str], Chat] = {}
-        self.where = ""  # "line 12" / "byte 3456": kept current by the parser
+        self.line = 0  # the line being read (cheaper to keep current than ``where``)
+        self._where = ""
         self.on_bytes = on_bytes or (lambda n: None)
         self.notes: list[str] = []  # assumptions made while reading (shown in the summary)
+
+    @property
+    def where(self) -> str:
+        """Where the parser is: ``line 12``, ``byte 3456`` … (kept current by the parser)."""
+        return self._where or (f"line {self.line}" if self.line else "")
+
+    @where.setter
+    def where(self, value: str) -> None:
+        self._where = value
+        self.line = 0
 
     def chat(self, platform: str, chat_id: str, name: str = "") -> Chat:
         """Record a chat the export holds (the last non-empty name wins)."""
@@ -290,8 +301,9 @@ def text_lines(ctx: Context, *, chinese: bool = False) -> Iterator[tuple[int, st
     with ctx.open() as raw:
         stream = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding=encoding, newline=None)
         try:
+            ctx.where = ""
             for n, line in enumerate(stream, 1):
-                ctx.where = f"line {n}"
+                ctx.line = n
                 yield n, line.rstrip("\n")
         except UnicodeDecodeError:
             raise ctx.error("not_text", where=f"line {n + 1}", encoding=encoding) from None

@@ -40,7 +40,7 @@ HEADER = re.compile(
     r"(?P<rest>.*)$"
 )
 _AUTHOR = re.compile(r"^(?P<author>[^:\u200e]{1,120}?):(?: |(?=[^\d\s])|$)(?P<text>.*)$")
-_MARKS = re.compile(r"^[\u200e\u200f\u202a-\u202e]+|[\u200e\u200f\u202a-\u202e]+$")
+_MARK_CHARS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
 
 _ORDERS = ("dmy", "mdy", "ymd", "ydm")
 _INFER_RECORDS = 5000
@@ -189,32 +189,41 @@ class _Reader:
         self.order = "dmy"
         self.authors: dict[str, str] = {}  # name as written → id as stored
         self.digits: dict[str, str] = {}  # digits of phone-number authors → author
+        self._dates: dict[tuple[str, str, str], tuple[int, int, int]] = {}
 
-    def events(self, r: _Record) -> Iterator[Event]:
+    def events(self, r: _Record) -> list[Event]:
         ctx = self.ctx
-        ctx.where = f"line {r.line}"
-        ymd = _ymd(r.parts, self.order)
+        ctx.line = r.line
+        ymd = self._dates.get(r.parts)
         if ymd is None:
-            raise ctx.error("bad_time", value="/".join(r.parts), expected=f"a date in {self.order} order")
+            ymd = _ymd(r.parts, self.order)
+            if ymd is None:
+                raise ctx.error("bad_time", value="/".join(r.parts), expected=f"a date in {self.order} order")
+            if len(self._dates) > 4096:
+                self._dates.clear()
+            self._dates[r.parts] = ymd
         at = self.times.utc(*ymd, *r.clock)
         at_ms = to_ms(at)
-        first = _MARKS.sub("", r.rest)
-        text = "\n".join([first, *r.more]) if r.more else first
-        if first.startswith(_SYSTEM_ACTOR_TEXT) or any(f": {s}" in first for s in _SYSTEM_ACTOR_TEXT):
-            yield self._system(at, at_ms, text)
-            return
-        if _system_line(first):
-            yield from self._system_events(at, at_ms, first, text)
-            return
-        m = _AUTHOR.match(first)
+        first = r.rest.strip(_MARK_CHARS)
+        if ": " in first:  # nearly always a message; system lines rarely hold ": "
+            if ("encrypted" in first or "secured" in first) and any(f": {s}" in first for s in _SYSTEM_ACTOR_TEXT):
+                return [self._system(at, at_ms, _joined(first, r.more))]
+            m = _AUTHOR.match(first)
+            if m is not None:
+                body = m.group("text")
+                if r.more:
+                    body = "\n".join([body, *r.more])
+                return self._message(at, at_ms, m.group("author").strip(), body.strip(_MARK_CHARS))
+            return self._system_events(at, at_ms, first, _joined(first, r.more))
+        if first.startswith(_SYSTEM_ACTOR_TEXT) or _system_line(first):
+            return self._system_events(at, at_ms, first, _joined(first, r.more))
+        m = _AUTHOR.match(first)  # "Name:text" without a space
         if m is None:
-            yield from self._system_events(at, at_ms, first, text)
-            return
-        author = m.group("author").strip()
+            return self._system_events(at, at_ms, first, _joined(first, r.more))
         body = m.group("text")
         if r.more:
             body = "\n".join([body, *r.more])
-        yield from self._message(at, at_ms, author, _MARKS.sub("", body))
+        return self._message(at, at_ms, m.group("author").strip(), body.strip(_MARK_CHARS))
 
     def _actor(self, author: str) -> tuple[str, str]:
         known = self.authors.get(author)
@@ -225,10 +234,10 @@ class _Reader:
                 self.digits[digits] = author
         return known, self.ctx.mask_text(author)
 
-    def _message(self, at: datetime, at_ms: int, author: str, body: str) -> Iterator[Event]:
+    def _message(self, at: datetime, at_ms: int, author: str, body: str) -> list[Event]:
         actor, name = self._actor(author)
         content, media, text = _classify(body)
-        deleted = text.strip().lower() in _DELETED
+        deleted = len(text) < 40 and text.strip().lower() in _DELETED
         edited = text.endswith(_EDITED)
         if edited:
             text = text[: -len(_EDITED)].rstrip()
@@ -236,7 +245,7 @@ class _Reader:
             content, text = ContentKind.OTHER, ""
         text = self.ctx.mask_text(text)
         eid = self.ids.make(at_ms, actor, text if not deleted else "\x00deleted")
-        yield Message(
+        message = Message(
             id=eid,
             at=at,
             platform=PLATFORM,
@@ -250,15 +259,16 @@ class _Reader:
             media=media,
         )
         if deleted:
-            yield Delete(
+            return [message, Delete(
                 id=f"{eid}-del", at=at, platform=PLATFORM, group=self.group, actor=actor, actor_name=name,
                 message_id=eid, by=actor,
-            )  # fmt: skip
-        elif edited:
-            yield Edit(
+            )]  # fmt: skip
+        if edited:
+            return [message, Edit(
                 id=f"{eid}-edit", at=at, platform=PLATFORM, group=self.group, actor=actor, actor_name=name,
                 message_id=eid, text=text,
-            )  # fmt: skip
+            )]  # fmt: skip
+        return [message]
 
     def _mentions(self, text: str) -> tuple[str, ...]:
         found: list[str] = []
@@ -278,26 +288,21 @@ class _Reader:
             id=eid, at=at, platform=PLATFORM, group=self.group, message_id=eid, content=ContentKind.SYSTEM, text=text
         )
 
-    def _system_events(self, at: datetime, at_ms: int, first: str, text: str) -> Iterator[Event]:
-        m = _JOIN_LINK.match(first)
-        if m:
-            yield self._join(at, at_ms, m.group("who"), "", JoinMethod.SELF)
-            return
-        m = _LEFT.match(first)
-        if m:
-            yield self._leave(at, at_ms, m.group("who"), "", LeaveReason.VOLUNTARY)
-            return
-        m = _JOIN_ADDED.match(first)
-        if m:
-            for who in _names(m.group("who")):
-                yield self._join(at, at_ms, who, m.group("by"), JoinMethod.INVITED)
-            return
-        m = _REMOVED.match(first)
-        if m:
-            for who in _names(m.group("who")):
-                yield self._leave(at, at_ms, who, m.group("by"), LeaveReason.REMOVED)
-            return
-        yield self._system(at, at_ms, text)
+    def _system_events(self, at: datetime, at_ms: int, first: str, text: str) -> list[Event]:
+        if ": " not in first:
+            m = _JOIN_LINK.match(first)
+            if m:
+                return [self._join(at, at_ms, m.group("who"), "", JoinMethod.SELF)]
+            m = _LEFT.match(first)
+            if m:
+                return [self._leave(at, at_ms, m.group("who"), "", LeaveReason.VOLUNTARY)]
+            m = _JOIN_ADDED.match(first)
+            if m:
+                return [self._join(at, at_ms, w, m.group("by"), JoinMethod.INVITED) for w in _names(m.group("who"))]
+            m = _REMOVED.match(first)
+            if m:
+                return [self._leave(at, at_ms, w, m.group("by"), LeaveReason.REMOVED) for w in _names(m.group("who"))]
+        return [self._system(at, at_ms, text)]
 
     def _person(self, who: str) -> tuple[str, str]:
         if who.lower() == "you":  # the exporting account: its id is not in the export
@@ -333,6 +338,10 @@ class _Reader:
         )
 
 
+def _joined(first: str, more: list[str]) -> str:
+    return "\n".join([first, *more]) if more else first
+
+
 def _names(text: str) -> list[str]:
     """``A, B and C`` → [A, B, C]."""
     parts = re.split(r", | and | y | e | und |、|和", text)
@@ -354,6 +363,11 @@ def _system_line(first: str) -> bool:
 def _classify(body: str) -> tuple[ContentKind, str, str]:
     """(content kind, media, text) of a message body."""
     stripped = body.strip()
+    if not stripped:
+        return ContentKind.TEXT, "", body
+    lead = stripped[0]
+    if lead not in "<lLpPhH" and not stripped.endswith(("omitted", "omitted>", ")")) and "\n" not in stripped[:200]:
+        return ContentKind.TEXT, "", body
     low = stripped.lower()
     if low in _OMITTED:
         return _OMITTED[low], stripped, ""
