@@ -259,19 +259,19 @@ def _scan_items(ctx: Context, lines: _Lines, opener: bytes, around: Around) -> I
 
 
 def _line_items(ctx: Context, lines: _Lines, first: bytes, around: Around) -> Iterator[tuple[Around, Item]]:
-    """Items written one per line (``{...},``) up to the array's closing line."""
+    """Items written one per line (``{...},`` or ``, {...}``) up to the array's closing line."""
     raw: bytes | None = first
     while raw is not None:
-        ctx.where = f"line {lines.line}"
+        ctx.line = lines.line
         s = raw.strip()
         if s in (b"]", b"],"):
             return
-        if s:
-            body = s[:-1] if s.endswith(b",") else s
+        body = s.strip(b", \t")
+        if body:
             try:
                 value = orjson.loads(body)
             except orjson.JSONDecodeError:
-                raise ctx.error("bad_json", expected="an item") from None
+                raise ctx.error("bad_json", expected="one item per line") from None
             if not isinstance(value, dict):
                 raise ctx.error("bad_json", expected="objects")
             yield around, value

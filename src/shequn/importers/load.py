@@ -19,9 +19,11 @@ Things to keep in mind:
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -213,12 +215,64 @@ class Importer:
                     )
                 report.bound.append(key)
 
-        self.app.append_history(stream(), atomic=True, on_added=added, before_commit=finish)
+        self.app.append_history(prefetched(stream()), atomic=True, on_added=added, before_commit=finish)
         if report.replayed:
             self.app.rebuild()
         else:
             self.app.catch_up()
         return report
+
+
+_DONE = object()
+
+
+def prefetched(events: Iterator[Event], *, chunk: int = 2048, depth: int = 16) -> Iterator[Event]:
+    """The events of ``events``, parsed ahead in a thread.
+
+    SQLite works with the GIL released (``sqlite3_step``), and waits on the disk: meanwhile the next events are
+    parsed. An exception in the parser is raised here, in the caller's transaction; if the caller stops early the
+    parser stops too.
+    """
+    out: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        batch: list[Event] = []
+        try:
+            for e in events:
+                batch.append(e)
+                if len(batch) >= chunk:
+                    if not put(batch):
+                        return
+                    batch = []
+            if batch and not put(batch):
+                return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it in its transaction
+            put(exc)
+
+    thread = threading.Thread(target=work, name="shequn-import-parse", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = out.get()
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _guarded(ctx: Context, parse: Callable[[Context], Iterator[Event]]) -> Iterator[Event]:
