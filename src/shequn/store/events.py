@@ -97,8 +97,10 @@ class EventStore:
         """Events in log order with their sequence numbers, from ``after_seq`` (exclusive)."""
         t = EVENT
         last = after_seq
+        # "workspace_id + 0": without it SQLite answers from the (workspace_id, uid) index and sorts the whole
+        # workspace's log for every batch (quadratic: minutes for a million events); this way it walks seq.
         while True:
-            q = select(t.c.seq, t.c.payload).where(t.c.workspace_id == ws_id, t.c.seq > last)
+            q = select(t.c.seq, t.c.payload).where((t.c.workspace_id + 0) == ws_id, t.c.seq > last)
             if until_seq is not None:
                 q = q.where(t.c.seq <= until_seq)
             rows = conn.execute(q.order_by(t.c.seq).limit(batch)).all()
