@@ -85,6 +85,9 @@ class _RichProgress:
     def events(self, n: int, messages: int) -> None:
         self.bar.update(self.task, events=n, messages=messages)
 
+    def stage(self, key: str) -> None:
+        self.bar.update(self.task, description=t(key, None))
+
 
 def _print(report: object, community: str | None, seconds: float) -> None:
     from shequn.importers import ImportReport

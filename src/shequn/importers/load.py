@@ -92,12 +92,18 @@ class Progress(Protocol):
 
     def events(self, n: int, messages: int) -> None: ...
 
+    def stage(self, key: str) -> None:
+        """A new stage begins (``import.progress.state``: building the derived state)."""
+
 
 class _Silent:
     def bytes(self, n: int) -> None:
         pass
 
     def events(self, n: int, messages: int) -> None:
+        pass
+
+    def stage(self, key: str) -> None:
         pass
 
 
@@ -216,6 +222,7 @@ class Importer:
                 report.bound.append(key)
 
         self.app.append_history(prefetched(stream()), atomic=True, on_added=added, before_commit=finish)
+        self.progress.stage("import.progress.state")
         if report.replayed:
             self.app.rebuild()
         else:
