@@ -63,9 +63,14 @@ class Source:
         return (self.member.rsplit("/", 1)[-1]) if self.member else self.path.name
 
     def size(self) -> int:
-        if self.member:
+        """Bytes the parser will read (uncompressed; a whole archive or folder counts every file in it)."""
+        if self.path.is_dir():
+            return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        if self.member or zipfile.is_zipfile(self.path):
             with zipfile.ZipFile(self.path) as z:
-                return z.getinfo(self.member).file_size
+                if self.member:
+                    return z.getinfo(self.member).file_size
+                return sum(i.file_size for i in z.infolist())
         return self.path.stat().st_size
 
     def open(self) -> IO[bytes]:
