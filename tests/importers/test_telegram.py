@@ -4,6 +4,7 @@ full-account exports, service messages, Bot API ids, and the streaming reader on
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,13 @@ def test_messages_are_domain_messages(sqlite_url: str) -> None:
     got = import_files(sqlite_url, TG / "tgif-c-sharp-indonesia.result.json")
     assert all(isinstance(e, Message | Edit) for e in got.events)
     assert all(e.platform == "telegram" and e.group == "-1001730156619" for e in got.events)
+
+
+def test_a_truncated_minified_export_names_the_byte_offset(sqlite_url: str, tmp_path: Path) -> None:
+    doc = json.loads((TG / "tgif-oop" / "exported.json").read_text(encoding="utf-8"))
+    data = json.dumps(doc, ensure_ascii=False).encode()
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match=rf"^{re.escape(str(cut))}:byte \d+: "):
+        import_files(sqlite_url, cut)
+    assert import_files(sqlite_url, TG / "tgif-oop" / "exported.json").report.added >= len(doc["messages"])  # + edits

@@ -321,6 +321,8 @@ def _ijson_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around,
                 elif frames and not frames[-1].is_array and key is not None:
                     frames[-1].data[key] = value
                     key = None
+                elif frames and frames[-1].is_array and frames[-1].key in arrays:
+                    raise ctx.error("bad_json", where=f"byte {raw.offset}", expected="objects")
         except ijson.common.IncompleteJSONError as exc:
             problem = "truncated" if "incomplete" in str(exc).lower() or "premature" in str(exc).lower() else "bad_json"
             raise ctx.error(problem, where=f"byte {raw.offset}", expected="JSON") from None
