@@ -103,11 +103,15 @@ def test_any_json_messages_in_json_formats(value: object) -> None:
 @given(st.binary(max_size=200), st.sampled_from(["users.json", "channels.json", "general/2024-01-01.json"]))
 def test_slack_zips_with_broken_members(junk: bytes, member: str) -> None:
     buf = io.BytesIO()
+    members = {
+        "users.json": b'[{"id": "U1", "name": "a"}]',
+        "channels.json": b'[{"id": "C1", "name": "general"}]',
+        "general/2024-01-01.json": b'[{"type": "message", "user": "U1", "text": "hi", "ts": "1.0"}]',
+    }
+    members[member] = junk
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("users.json", b'[{"id": "U1", "name": "a"}]')
-        z.writestr("channels.json", b'[{"id": "C1", "name": "general"}]')
-        z.writestr("general/2024-01-01.json", b'[{"type": "message", "user": "U1", "text": "hi", "ts": "1.0"}]')
-        z.writestr(member, junk)
+        for name, data in members.items():
+            z.writestr(name, data)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "slack.zip"
         path.write_bytes(buf.getvalue())
