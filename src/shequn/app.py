@@ -284,7 +284,12 @@ class App:
             policy=dirty.policy,
             last_seq=last_seq,
             now_ms=self.now_ms(),
+            workspace=dirty.workspace,
         )
+        if dirty.ledger:
+            self.store.points.record(
+                conn, self.ws.id, dirty.ledger, community_ids=self.store.communities.ids(conn, self.ws.id)
+            )
 
     def _enqueue(self, conn: Connection, actions: Sequence[Action], report: IngestReport) -> None:
         if not actions:

@@ -54,19 +54,16 @@ from shequn.domain import (
     group_key,
     stable_id,
 )
+from shequn.domain.actions import ACTIONS
 from shequn.domain.records import iso
 from shequn.engine import Engine, WorkspaceConfig
 from shequn.policies import CommunityConfig, GroupConfig
 
 PLATFORM = "sandbox"
-_EXTERNAL = frozenset(k for k in ActionKind) - {
-    ActionKind.TAG,
-    ActionKind.AWARD_POINTS,
-    ActionKind.SET_LEVEL,
-    ActionKind.SET_ROLE,
-    ActionKind.SET_STATE,
-    ActionKind.OPEN_STAFF_TASK,
-}
+# Every action kind the outside world sees (internal ones never leave the engine; staff tasks go to people).
+_EXTERNAL = frozenset(
+    cls.kind for cls in ACTIONS.classes.values() if not cls.internal and cls.kind is not ActionKind.OPEN_STAFF_TASK
+)
 
 
 class SandboxConnector(Connector):

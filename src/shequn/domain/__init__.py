@@ -6,6 +6,7 @@ May import: the standard library only. Everything else in shequn imports from he
 
 from shequn.domain.actions import (
     Action,
+    Admit,
     ActionKind,
     AwardPoints,
     Ban,
@@ -39,6 +40,7 @@ from shequn.domain.events import (
     FormAnswer,
     Join,
     JoinMethod,
+    Label,
     Leave,
     LeaveReason,
     Message,
@@ -47,6 +49,7 @@ from shequn.domain.events import (
     OrderStatus,
     Payment,
     Reaction,
+    RULES_FORM,
     Tick,
     event_from_dict,
     stable_id,
@@ -55,7 +58,9 @@ from shequn.domain.keys import group_key, identity_key, split_key
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 
 __all__ = [
+    "RULES_FORM",
     "Action",
+    "Admit",
     "ActionKind",
     "AwardPoints",
     "Ban",
@@ -75,6 +80,7 @@ __all__ = [
     "GroupState",
     "Join",
     "JoinMethod",
+    "Label",
     "Leave",
     "LeaveReason",
     "MemberState",

@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shequn.domain import (
+    RULES_FORM,
     Action,
     ActionKind,
     AwardPoints,
     Event,
     EventKind,
+    FormAnswer,
     Join,
+    JoinMethod,
     Leave,
     LeaveReason,
     Message,
@@ -45,7 +48,7 @@ from shequn.domain import (
 from shequn.domain.records import iso
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 from shequn.engine.config import WorkspaceConfig
-from shequn.policies import Context, Decision, Policy, default_policies
+from shequn.policies import CommunityConfig, Context, Decision, Policy, default_policies
 
 log = logging.getLogger("shequn.engine")
 
@@ -54,6 +57,9 @@ _LEAVE_STATUS = {
     LeaveReason.BANNED: MemberStatus.BANNED,
 }
 _ACTIVITY = frozenset({EventKind.MESSAGE, EventKind.REACTION, EventKind.EDIT, EventKind.CHECK_IN})
+# Facts that happen outside the chat: they make a person known (an applicant, a payer), not present in the group.
+_ABSENT = frozenset({EventKind.FORM_ANSWER, EventKind.ORDER, EventKind.PAYMENT, EventKind.COUPON_CLAIM})
+_NO = frozenset({"no", "false", "0", "否", "不同意"})
 
 
 class Engine:
@@ -79,6 +85,7 @@ class Engine:
         self._tickers = [p for p in self.policies if p.ticks]
         self.dirty = Dirty()
         self._applied = 0  # internal actions applied so far (tells a tick that decided nothing)
+        self._defers: dict[str, bool] = {}  # community → numbers wait for an Admit (an admitting policy is on)
 
     @property
     def has_tickers(self) -> bool:
@@ -103,11 +110,11 @@ class Engine:
         if group is None:
             group = state.groups[gkey] = GroupState(gkey, gconf.community)
         self.dirty.groups.add(gkey)
-        member = self._apply_facts(event, community, group) if event.actor else None
+        cconf = self.config.communities[gconf.community]
+        member = self._apply_facts(event, community, group, cconf) if event.actor else None
         policies = self._by_kind.get(event.kind)
         if not policies:
             return []
-        cconf = self.config.communities[gconf.community]
         ctx = Context(
             now=event.at,
             config=cconf,
@@ -116,22 +123,50 @@ class Engine:
             group=group,
             group_config=gconf,
             member=member,
+            workspace=state.workspace,
         )
         return self._run(policies, ctx, _decide)
 
-    def _apply_facts(self, event: Event, community: CommunityState, group: GroupState) -> MemberState:
+    def _defers_numbers(self, cconf: CommunityConfig) -> bool:
+        """Whether an admitting policy is enabled for the community (then it hands out the member numbers)."""
+        defers = self._defers.get(cconf.name)
+        if defers is None:
+            settings = cconf.settings
+            defers = self._defers[cconf.name] = any(
+                p.admits and (s := settings.get(p.name)) is not None and s.enabled for p in self.policies
+            )
+        return defers
+
+    @staticmethod
+    def _number(member: MemberState, community: CommunityState) -> None:
+        if member.number == 0:
+            member.number = community.next_number
+            community.next_number += 1
+
+    def _apply_facts(
+        self, event: Event, community: CommunityState, group: GroupState, cconf: CommunityConfig
+    ) -> MemberState:
         akey = f"{event.platform}:{event.actor}"
         member = community.members.get(akey)
         kind = event.kind
-        if member is None:
-            # First sight: a join, or history that starts after the member joined.
-            member = MemberState(key=akey, number=community.next_number, name=event.actor_name)
-            community.next_number += 1
-            community.members[akey] = member
+        if member is None or (member.status is MemberStatus.PENDING and kind not in _ABSENT):
+            if member is None:
+                member = MemberState(key=akey, number=0, name=event.actor_name)
+                community.members[akey] = member
             self.dirty.communities.add(community.name)
-            if kind is not EventKind.JOIN:
+            if kind in _ABSENT:
+                # An application or a payment before joining: known, but in no group and without a number.
+                member.status = MemberStatus.PENDING
+            elif kind is not EventKind.JOIN:
+                # History that starts after the member joined: they are evidently in the group.
+                member.status = MemberStatus.ACTIVE
                 member.groups.add(group.key)
                 group.members.setdefault(akey, event.at)
+                self._number(member, community)
+            else:
+                assert isinstance(event, Join)
+                if event.method is JoinMethod.ROSTER or not self._defers_numbers(cconf):
+                    self._number(member, community)
         elif event.actor_name and event.actor_name != member.name and kind is not EventKind.NICKNAME_CHANGE:
             member.name = event.actor_name
         self.dirty.members.add((community.name, akey))
@@ -165,6 +200,11 @@ class Engine:
         elif kind is EventKind.NICKNAME_CHANGE:
             assert isinstance(event, NicknameChange)
             member.name = event.new
+        elif kind is EventKind.FORM_ANSWER:
+            assert isinstance(event, FormAnswer)
+            if event.form == RULES_FORM and str(event.answers.get("accept", "yes")).strip().lower() not in _NO:
+                version = str(event.answers.get("version", "")).strip()
+                member.rules_version = int(version) if version.isdigit() else cconf.spec.rules.version
         return member
 
     # -- ticks ----------------------------------------------------------------------------------------------
@@ -183,7 +223,7 @@ class Engine:
     def _run_tickers(self, now: datetime) -> list[Action]:
         out: list[Action] = []
         for name, cconf in self.config.communities.items():
-            ctx = Context(now=now, config=cconf, community=self.state.community(name))
+            ctx = Context(now=now, config=cconf, community=self.state.community(name), workspace=self.state.workspace)
             out.extend(self._run(self._tickers, ctx, _on_tick))
         return out
 
@@ -226,8 +266,12 @@ class Engine:
         kind = action.kind
         if kind is ActionKind.SET_STATE:
             assert isinstance(action, SetState)
-            scope = community.scope(action.scope)
-            self.dirty.policy.add((community.name, action.scope, action.name))
+            if action.shared:
+                scope = self.state.shared(action.scope)
+                self.dirty.workspace.add((action.scope, action.name))
+            else:
+                scope = community.scope(action.scope)
+                self.dirty.policy.add((community.name, action.scope, action.name))
             if action.value is None:
                 scope.pop(action.name, None)
             else:
@@ -241,6 +285,11 @@ class Engine:
         if kind is ActionKind.AWARD_POINTS:
             assert isinstance(action, AwardPoints)
             member.points += action.points
+            self.dirty.ledger.append((community.name, member.key, member.points, action))
+        elif kind is ActionKind.ADMIT:
+            if member.number == 0:
+                self._number(member, community)
+                self.dirty.communities.add(community.name)
         elif kind is ActionKind.TAG:
             assert isinstance(action, Tag)
             (member.tags.discard if action.remove else member.tags.add)(action.tag)
@@ -265,6 +314,9 @@ class Dirty:
     groups: set[str] = field(default_factory=set)  # group keys
     communities: set[str] = field(default_factory=set)  # communities whose counters changed
     policy: set[tuple[str, str, str]] = field(default_factory=set)  # (community, scope, name)
+    workspace: set[tuple[str, str]] = field(default_factory=set)  # (scope, name) of the workspace-wide state
+    # Points ledger entries (积分流水) in the order applied: (community, member key, balance after, the award).
+    ledger: list[tuple[str, str, int, AwardPoints]] = field(default_factory=list)
 
 
 def _decide(policy: Policy, ctx: Context) -> Decision:

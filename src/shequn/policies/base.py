@@ -91,6 +91,8 @@ class Context:
         member: the actor's member state, if the actor is known in this community.
         settings: the settings of the policy being asked.
         scope: the policy's own state (a read-only view by contract).
+        workspace: the workspace-wide policy state (scope → name → value), shared by every community; read it
+            with :meth:`shared`, write it with ``SetState(shared=True)``.
     """
 
     __slots__ = (
@@ -104,6 +106,7 @@ class Context:
         "policy",
         "scope",
         "settings",
+        "workspace",
     )
 
     def __init__(
@@ -116,6 +119,7 @@ class Context:
         group: GroupState | None = None,
         group_config: GroupConfig | None = None,
         member: MemberState | None = None,
+        workspace: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.now = now
         self.config = config
@@ -127,10 +131,15 @@ class Context:
         self.policy = ""
         self.settings: PolicySettings = PolicySettings()
         self.scope: Mapping[str, Any] = {}
+        self.workspace: Mapping[str, Mapping[str, Any]] = workspace if workspace is not None else {}
 
     @property
     def locale(self) -> str:
         return self.config.spec.locale
+
+    def shared(self, scope: str) -> Mapping[str, Any]:
+        """One namespace of the workspace-wide state (empty when nothing was written there yet)."""
+        return self.workspace.get(scope) or {}
 
     def member_of(self, platform: str, platform_id: str) -> MemberState | None:
         return self.community.members.get(identity_key(platform, platform_id))
@@ -163,12 +172,15 @@ class Policy(ABC):
         settings_model: its settings (defaults come from the playbook).
         kinds: the event kinds it looks at (the engine asks no other).
         ticks: whether it also runs on clock ticks.
+        admits: whether it decides who is admitted: while it is enabled for a community, member numbers go only to
+            the members it admits (with an ``Admit`` action) instead of to everyone at their first join.
     """
 
     name: ClassVar[str]
     settings_model: ClassVar[type[PolicySettings]] = PolicySettings
     kinds: ClassVar[frozenset[EventKind]] = frozenset()
     ticks: ClassVar[bool] = False
+    admits: ClassVar[bool] = False
 
     def decide(self, ctx: Context) -> Decision:
         """Decide about ``ctx.event``."""

@@ -20,6 +20,7 @@ from shequn.store.events import EventStore
 from shequn.store.groups import GroupRecord, GroupStore
 from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
 from shequn.store.people import PeopleStore
+from shequn.store.points import LedgerEntry, PointsStore
 from shequn.store.state import StateStore
 from shequn.store.stats import CommunityCounts, StatsStore
 from shequn.store.tasks import StaffTask, StaffTaskStore
@@ -46,6 +47,7 @@ class Store:
         self.tasks = StaffTaskStore()
         self.audit = AuditStore()
         self.stats = StatsStore()
+        self.points = PointsStore()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -63,6 +65,7 @@ __all__ = [
     "CommunityRecord",
     "Database",
     "GroupRecord",
+    "LedgerEntry",
     "OutboxItem",
     "StaffTask",
     "Store",
