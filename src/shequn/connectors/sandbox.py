@@ -57,12 +57,14 @@ from shequn.domain import (
 from shequn.domain.actions import ACTIONS
 from shequn.domain.records import iso
 from shequn.engine import Engine, WorkspaceConfig
-from shequn.policies import CommunityConfig, GroupConfig
+from shequn.policies import CommunityConfig, GroupConfig, Policy
 
 PLATFORM = "sandbox"
 # Every action kind the outside world sees (internal ones never leave the engine; staff tasks go to people).
 _EXTERNAL = frozenset(
-    cls.kind for cls in ACTIONS.classes.values() if not cls.internal and cls.kind is not ActionKind.OPEN_STAFF_TASK
+    kind
+    for cls in ACTIONS.classes.values()
+    if not getattr(cls, "internal", False) and (kind := cls.kind) is not ActionKind.OPEN_STAFF_TASK  # type: ignore[attr-defined]
 )
 
 
@@ -166,6 +168,7 @@ class SandboxSession:
         platform_capabilities: act as a platform that can only do these (None: the sandbox can do everything).
         emulate: the name of the emulated platform, for staff-task messages.
         tick: how often time-driven policies run while the clock moves.
+        policies: the policies to run (default: every policy, as in a live run).
     """
 
     def __init__(
@@ -176,6 +179,7 @@ class SandboxSession:
         platform_capabilities: frozenset[ActionKind] | None = None,
         emulate: str = PLATFORM,
         tick: timedelta = timedelta(minutes=1),
+        policies: Sequence[Policy] | None = None,
     ) -> None:
         self.community = community
         self.tz = ZoneInfo(community.spec.timezone)
@@ -187,7 +191,7 @@ class SandboxSession:
         self.tick_every = tick
         self.config = WorkspaceConfig()
         self.config.add(community)
-        self.engine = Engine(self.config)
+        self.engine = Engine(self.config, policies)
         self.group = ""
         self.speaker = ""
         self.ids: dict[str, str] = {}  # member name → platform id

@@ -6,8 +6,8 @@ May import: the standard library only. Everything else in shequn imports from he
 
 from shequn.domain.actions import (
     Action,
-    Admit,
     ActionKind,
+    Admit,
     AwardPoints,
     Ban,
     CreateInviteLink,
@@ -30,6 +30,7 @@ from shequn.domain.actions import (
 from shequn.domain.clock import Clock, SystemClock, VirtualClock
 from shequn.domain.errors import ShequnError, UserError
 from shequn.domain.events import (
+    RULES_FORM,
     CheckIn,
     ContentKind,
     CouponClaim,
@@ -49,7 +50,6 @@ from shequn.domain.events import (
     OrderStatus,
     Payment,
     Reaction,
-    RULES_FORM,
     Tick,
     event_from_dict,
     stable_id,
@@ -60,8 +60,8 @@ from shequn.domain.state import CommunityState, GroupState, MemberState, MemberS
 __all__ = [
     "RULES_FORM",
     "Action",
-    "Admit",
     "ActionKind",
+    "Admit",
     "AwardPoints",
     "Ban",
     "CheckIn",

@@ -19,7 +19,7 @@ Things to keep in mind:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -48,7 +48,7 @@ from shequn.domain import (
 from shequn.domain.records import iso
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 from shequn.engine.config import WorkspaceConfig
-from shequn.policies import CommunityConfig, Context, Decision, Policy, default_policies
+from shequn.policies import CommunityConfig, Context, Policy, PolicySettings, default_policies
 
 log = logging.getLogger("shequn.engine")
 
@@ -86,6 +86,10 @@ class Engine:
         self.dirty = Dirty()
         self._applied = 0  # internal actions applied so far (tells a tick that decided nothing)
         self._defers: dict[str, bool] = {}  # community → numbers wait for an Admit (an admitting policy is on)
+        # (community, event kind or None for ticks) → (its config, the policies that act and their settings)
+        self._plans: dict[
+            tuple[str, EventKind | None], tuple[CommunityConfig, list[tuple[Policy, PolicySettings]]]
+        ] = {}
 
     @property
     def has_tickers(self) -> bool:
@@ -112,7 +116,7 @@ class Engine:
         self.dirty.groups.add(gkey)
         cconf = self.config.communities[gconf.community]
         member = self._apply_facts(event, community, group, cconf) if event.actor else None
-        policies = self._by_kind.get(event.kind)
+        policies = self._plan(cconf, event.kind)
         if not policies:
             return []
         ctx = Context(
@@ -125,7 +129,19 @@ class Engine:
             member=member,
             workspace=state.workspace,
         )
-        return self._run(policies, ctx, _decide)
+        return self._run(policies, ctx, tick=False)
+
+    def _plan(self, cconf: CommunityConfig, kind: EventKind | None) -> list[tuple[Policy, PolicySettings]]:
+        """The policies that act for ``kind`` (None: on ticks) in a community, in order, with their settings.
+
+        Worked out once per community and kind: a disabled policy, or one its settings make inert, costs nothing.
+        """
+        entry = self._plans.get((cconf.name, kind))
+        if entry is None or entry[0] is not cconf:
+            candidates = self._tickers if kind is None else self._by_kind.get(kind, [])
+            plan = [(p, s) for p in candidates if (s := cconf.settings.get(p.name)) is not None and p.active(s)]
+            entry = self._plans[(cconf.name, kind)] = (cconf, plan)
+        return entry[1]
 
     def _defers_numbers(self, cconf: CommunityConfig) -> bool:
         """Whether an admitting policy is enabled for the community (then it hands out the member numbers)."""
@@ -223,32 +239,31 @@ class Engine:
     def _run_tickers(self, now: datetime) -> list[Action]:
         out: list[Action] = []
         for name, cconf in self.config.communities.items():
+            plan = self._plan(cconf, None)
+            if not plan:
+                continue
             ctx = Context(now=now, config=cconf, community=self.state.community(name), workspace=self.state.workspace)
-            out.extend(self._run(self._tickers, ctx, _on_tick))
+            out.extend(self._run(plan, ctx, tick=True))
         return out
 
     # -- running policies ----------------------------------------------------------------------------------
 
-    def _run(
-        self, policies: Iterable[Policy], ctx: Context, call: Callable[[Policy, Context], Decision]
-    ) -> list[Action]:
+    def _run(self, plan: Iterable[tuple[Policy, PolicySettings]], ctx: Context, *, tick: bool) -> list[Action]:
         out: list[Action] = []
-        settings = ctx.config.settings
         community = ctx.community
-        for policy in policies:
-            s = settings.get(policy.name)
-            if s is None or not s.enabled:
-                continue
-            ctx.policy = policy.name
+        scopes = community.policy
+        for policy, s in plan:
+            name = policy.name
+            ctx.policy = name
             ctx.settings = s
-            ctx.scope = community.policy.get(policy.name) or {}
+            ctx.scope = scopes.get(name) or {}
             try:
-                decision = call(policy, ctx)
+                decision = policy.on_tick(ctx) if tick else policy.decide(ctx)
             except Exception:
                 self.errors += 1
                 log.exception(
                     "policy %s failed on %s; skipped for this event",
-                    policy.name,
+                    name,
                     ctx.event.id if ctx.event else f"tick {iso(ctx.now)}",
                 )
                 continue
@@ -317,14 +332,6 @@ class Dirty:
     workspace: set[tuple[str, str]] = field(default_factory=set)  # (scope, name) of the workspace-wide state
     # Points ledger entries (积分流水) in the order applied: (community, member key, balance after, the award).
     ledger: list[tuple[str, str, int, AwardPoints]] = field(default_factory=list)
-
-
-def _decide(policy: Policy, ctx: Context) -> Decision:
-    return policy.decide(ctx)
-
-
-def _on_tick(policy: Policy, ctx: Context) -> Decision:
-    return policy.on_tick(ctx)
 
 
 def replay(config: WorkspaceConfig, events: Iterable[Event], policies: Sequence[Policy] | None = None) -> Engine:

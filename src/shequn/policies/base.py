@@ -76,6 +76,7 @@ class Decision:
 
 
 NOTHING = Decision()
+_NO_SETTINGS = PolicySettings()  # what a Context holds before the engine hands it to a policy
 
 
 class Context:
@@ -129,7 +130,7 @@ class Context:
         self.group_config = group_config
         self.member = member
         self.policy = ""
-        self.settings: PolicySettings = PolicySettings()
+        self.settings: PolicySettings = _NO_SETTINGS
         self.scope: Mapping[str, Any] = {}
         self.workspace: Mapping[str, Mapping[str, Any]] = workspace if workspace is not None else {}
 
@@ -181,6 +182,10 @@ class Policy(ABC):
     kinds: ClassVar[frozenset[EventKind]] = frozenset()
     ticks: ClassVar[bool] = False
     admits: ClassVar[bool] = False
+
+    def active(self, settings: PolicySettings) -> bool:
+        """Whether the policy acts at all under ``settings`` (asked once per community: inert policies cost nothing)."""
+        return settings.enabled
 
     def decide(self, ctx: Context) -> Decision:
         """Decide about ``ctx.event``."""

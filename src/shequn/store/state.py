@@ -207,8 +207,8 @@ class StateStore:
         names = {r.id: r.name for r in conn.execute(select(c.c.id, c.c.name).where(c.c.workspace_id == ws_id))}
         state = State(events=self.cursor(conn, ws_id)[1])
         w = WORKSPACE_POLICY_STATE
-        for r in conn.execute(select(w.c.scope, w.c.name, w.c.value).where(w.c.workspace_id == ws_id)):
-            state.shared(r.scope)[r.name] = loads(r.value)
+        for row in conn.execute(select(w.c.scope, w.c.name, w.c.value).where(w.c.workspace_id == ws_id)):
+            state.shared(row.scope)[row.name] = loads(row.value)
         if not names:
             return state
         ids = list(names)
