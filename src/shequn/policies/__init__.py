@@ -25,6 +25,7 @@ from shequn.policies.membership import Membership
 from shequn.policies.moderation import Moderation
 from shequn.policies.onboarding import Onboarding
 from shequn.policies.points import Points
+from shequn.policies.rules import Rules
 from shequn.policies.speaking import Speaking
 from shequn.policies.tasks import Tasks
 from shequn.policies.welcome import Welcome
@@ -33,7 +34,7 @@ from shequn.policies.welcome import Welcome
 def default_policies() -> list[Policy]:
     """Every policy, in the order the engine runs them.
 
-    Who may be here first (admission, capacity), then whether what they say may stand (moderation, speaking rules:
+    Who may be here first (admission, capacity), the rules they are to accept, then whether what they say may stand (moderation, speaking rules:
     a removed ad or a reminded chatter stops there and earns nothing), then the rituals (welcome, onboarding), then
     what members earn (check-in, points, then levels and badges, which read the points), then requests (boards,
     FAQ), discipline (tasks, clean-up) and memberships.
@@ -41,6 +42,7 @@ def default_policies() -> list[Policy]:
     return [
         Admission(),
         Capacity(),
+        Rules(),
         Moderation(),
         Speaking(),
         Welcome(),
@@ -77,6 +79,7 @@ __all__ = [
     "Points",
     "Policy",
     "PolicySettings",
+    "Rules",
     "Speaking",
     "Tasks",
     "Welcome",

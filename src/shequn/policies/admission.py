@@ -1,4 +1,4 @@
-"""Admission (入群门槛, book 1692-1775): who may join, rules accepted first, member numbers, the shared blacklist.
+"""Admission (入群门槛, book 1692-1775): who may join, member numbers, the shared blacklist.
 
 How it works:
     On every join (roster snapshots aside) the newcomer is checked, in order: the workspace-wide blacklist, the
@@ -6,11 +6,11 @@ How it works:
     (an active member invited them), tiered (the group's requirement: level, points, tags or a referrer), paid (the
     entry fee, or an active membership), task (proof of sharing, checked by rule or by staff) or tag screening (an
     application whose answers match the community's screening). A refused newcomer is removed and told why, and
-    the event stops (no welcome). An admitted one gets the next member number (``Admit``) and, unless they accepted
-    the current rules already, the rules privately — muted until they accept (``rules: mute``).
+    the event stops (no welcome). An admitted one gets the next member number (``Admit``); the ``rules`` policy then
+    sends them the rules to accept.
 
-    Applications, task proofs, payments and rule acceptances arrive as their own events (forms and payments before
-    the join) and are remembered here; a staff member confirms a task proof with the ``verify`` form
+    Applications, task proofs and payments arrive as their own events (forms and payments before the join) and are
+    remembered here; a staff member confirms a task proof with the ``verify`` form
     (``member=<id or name>``, ``ok=yes``).
 
 Things to keep in mind:
@@ -27,7 +27,6 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shequn.domain import (
-    RULES_FORM,
     Action,
     Admit,
     DirectMessage,
@@ -35,12 +34,10 @@ from shequn.domain import (
     FormAnswer,
     Join,
     JoinMethod,
-    Mute,
     OpenStaffTask,
     Payment,
     Remove,
     SetState,
-    Unmute,
 )
 from shequn.domain.records import iso, parse_iso
 from shequn.domain.state import MemberState
@@ -68,9 +65,8 @@ class Tier(BaseModel):
 
 
 class AdmissionSettings(BookSettings):
-    """``policies.admission``: rules acceptance, the forms, screening, tiers, fees, blacklist."""
+    """``policies.admission``: the forms, screening, tiers, fees, blacklist."""
 
-    rules: Literal["mute", "remind", "off"] = book(NAME, "rules")
     application_forms: list[str] = book(NAME, "application_forms")
     screening: dict[str, str] = book(NAME, "screening")
     task_forms: list[str] = book(NAME, "task_forms")
@@ -125,8 +121,6 @@ class Admission(Policy):
                 return Decision((ctx.act(SetState, scope=NAME, name=f"paid:{member.key}", value=paid),))
             return NOTHING
         if isinstance(e, FormAnswer):
-            if e.form == RULES_FORM:
-                return self._accepted(ctx, member)
             if e.form in s.application_forms:
                 return self._application(ctx, s, e, member)
             if e.form in s.task_forms:
@@ -151,21 +145,6 @@ class Admission(Policy):
         if member.number == 0 and member.inviter:
             n = int(ctx.scope.get(f"invites:{member.inviter}", 0)) + 1
             actions.append(ctx.act(SetState, "invites", scope=NAME, name=f"invites:{member.inviter}", value=n))
-        version = spec.rules.version
-        if s.rules != "off" and member.rules_version < version:
-            rules = "\n".join(v for v in spec.rules.sections.values() if v)
-            group = self._group_name(ctx)
-            actions.append(
-                ctx.act(
-                    DirectMessage,
-                    "rules",
-                    target=e.actor,
-                    text=say(ctx, NAME, "rules", group=group, version=version, rules=rules),
-                )
-            )
-            if s.rules == "mute":
-                actions.append(ctx.act(Mute, "mute", target=e.actor, reason="rules"))
-                actions.append(ctx.act(SetState, "muted", scope=NAME, name=f"rules:{member.key}", value=version))
         return Decision(tuple(actions))
 
     def _threshold(self, ctx: Context, s: AdmissionSettings, e: Join, member: MemberState) -> tuple[str, str] | None:
@@ -245,27 +224,6 @@ class Admission(Policy):
 
     # -- forms -----------------------------------------------------------------------------------------------
 
-    def _accepted(self, ctx: Context, member: MemberState) -> Decision:
-        waiting = ctx.scope.get(f"rules:{member.key}")
-        if waiting is None or member.rules_version < int(waiting):
-            return NOTHING
-        e = ctx.event
-        assert e is not None
-        group = self._group_name(ctx)
-        actions: list[Action] = [ctx.act(SetState, "done", scope=NAME, name=f"rules:{member.key}", value=None)]
-        for gkey in sorted(member.groups):
-            platform, _, gid = gkey.partition(":")
-            actions.append(ctx.act(Unmute, f"unmute:{gid}", platform=platform, group=gid, target=e.actor))
-        actions.append(
-            ctx.act(
-                DirectMessage,
-                "thanks",
-                target=e.actor,
-                text=say(ctx, NAME, "rules_thanks", version=member.rules_version, group=group),
-            )
-        )
-        return Decision(tuple(actions))
-
     def _application(self, ctx: Context, s: AdmissionSettings, e: FormAnswer, member: MemberState) -> Decision:
         answers = {k.strip(): str(v).strip() for k, v in e.answers.items()}
         reasons = []
@@ -344,6 +302,4 @@ class Admission(Policy):
         for gid in settings.tiers:
             if groups and gid not in groups:
                 problems.append((f"tiers.{gid}", f"no group {gid!r} in this community; groups are {sorted(groups)}"))
-        if settings.rules != "off" and not any(spec.rules.sections.values()):
-            problems.append(("rules", "the community has no rules to accept; write rules.sections or set rules: off"))
         return problems

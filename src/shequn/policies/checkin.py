@@ -210,7 +210,7 @@ class Checkin(Policy):
         hist[str(new.total)] = hist.get(str(new.total), 0) + 1
         everyone = sum(hist.values())
         behind = sum(n for total, n in hist.items() if int(total) < new.total)
-        beat = round(100 * behind / everyone) if everyone > 1 else 100
+        beat = round(100 * behind / (everyone - 1)) if everyone > 1 else 100  # of the others who check in
         day_key = f"d:{today.isoformat()}"
         actions: list[Action] = [
             ctx.act(SetState, "rec", scope=NAME, name=key, value=new.to_json()),

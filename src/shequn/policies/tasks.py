@@ -176,7 +176,11 @@ class Tasks(Policy):
         if lt < due or ctx.scope.get("settled") == closing:
             return NOTHING
         out: list[Action] = [ctx.act(SetState, "settled", scope=NAME, name="settled", value=closing)]
-        out.extend(self._eliminate(ctx, s))
+        # One value of ``suspended`` for the whole settle: actions apply only after the decision.
+        suspended: dict[str, str] = dict(ctx.scope.get("suspended") or {})
+        for key in sorted(k for k, until in suspended.items() if parse_iso(until) <= ctx.now):
+            del suspended[key]
+            out.extend(self._eliminate(ctx, key))
         start = monday - timedelta(days=7)
         for m in sorted(ctx.community.members.values(), key=lambda m: m.number):
             if not m.active or (m.joined_at is not None and m.joined_at > start):
@@ -187,61 +191,44 @@ class Tasks(Policy):
             key = f"t:{m.key}"
             rec, step = settle(dict(ctx.scope.get(key) or {}), closing, s.steps)
             out.append(ctx.act(SetState, f"rec:{m.key}", scope=NAME, name=key, value=rec))
+            if step == "suspend":
+                suspended[m.key] = iso(ctx.now + timedelta(days=s.steps.revival_days))
             out.extend(self._step(ctx, s, m, step, int(rec["missed"])))
+        if suspended != (ctx.scope.get("suspended") or {}):
+            out.append(ctx.act(SetState, "suspended", scope=NAME, name="suspended", value=suspended or None))
         return Decision(tuple(out))
 
     def _step(self, ctx: Context, s: TasksSettings, m: MemberState, step: str, missed: int) -> list[Action]:
         platform, _, pid = m.key.partition(":")
         name = m.name or pid
         if step == "leave":
-            return [
-                ctx.act(
-                    DirectMessage,
-                    f"missed:{m.key}",
-                    platform=platform,
-                    target=pid,
-                    text=say(ctx, NAME, "missed", name=name),
-                )
-            ]
+            text = say(ctx, NAME, "missed", name=name)
+            return [ctx.act(DirectMessage, f"missed:{m.key}", platform=platform, target=pid, text=text)]
         if step == "warn":
             text = say(ctx, NAME, "warned", name=name, weeks=missed)
             return [ctx.act(Warn, f"warn:{m.key}", platform=platform, target=pid, text=text, level=2)]
         if step != "suspend":
             return []
-        until = ctx.now + timedelta(days=s.steps.revival_days)
-        suspended = dict(ctx.scope.get("suspended") or {})
-        suspended[m.key] = iso(until)
         keyword = s.keywords[0] if s.keywords else (s.forms[0] if s.forms else "")
-        out: list[Action] = [ctx.act(SetState, f"suspend:{m.key}", scope=NAME, name="suspended", value=suspended)]
+        out: list[Action] = []
         for gkey in sorted(m.groups):
             gplatform, _, gid = gkey.partition(":")
             out.append(ctx.act(Remove, f"out:{m.key}:{gid}", platform=gplatform, group=gid, target=pid, reason="tasks"))
-        gname = ctx.config.name
-        text = say(
-            ctx, NAME, "suspended", name=name, weeks=missed, group=gname, days=s.steps.revival_days, keyword=keyword
-        )
+        days = s.steps.revival_days
+        text = say(ctx, NAME, "suspended", name=name, weeks=missed, group=ctx.config.name, days=days, keyword=keyword)
         out.append(ctx.act(DirectMessage, f"suspended:{m.key}", platform=platform, target=pid, text=text))
         return out
 
-    def _eliminate(self, ctx: Context, s: TasksSettings) -> list[Action]:
-        suspended: dict[str, str] = ctx.scope.get("suspended") or {}
-        gone = sorted(k for k, until in suspended.items() if parse_iso(until) <= ctx.now)
-        if not gone:
-            return []
-        out: list[Action] = [
+    def _eliminate(self, ctx: Context, key: str) -> list[Action]:
+        platform, _, pid = key.partition(":")
+        m = ctx.community.members.get(key)
+        name = (m.name if m else "") or pid
+        return [
+            ctx.act(Tag, f"tag:{key}", platform=platform, target=pid, tag="eliminated"),
             ctx.act(
-                SetState, "eliminated", scope=NAME, name="suspended",
-                value={k: v for k, v in suspended.items() if k not in gone} or None,
-            )
-        ]  # fmt: skip
-        for key in gone:
-            platform, _, pid = key.partition(":")
-            m = ctx.community.members.get(key)
-            name = (m.name if m else "") or pid
-            out.append(ctx.act(Tag, f"tag:{key}", platform=platform, target=pid, tag="eliminated"))
-            text = say(ctx, NAME, "eliminated", name=name)
-            out.append(ctx.act(DirectMessage, f"bye:{key}", platform=platform, target=pid, text=text))
-        return out
+                DirectMessage, f"bye:{key}", platform=platform, target=pid, text=say(ctx, NAME, "eliminated", name=name)
+            ),
+        ]
 
     def check(self, settings: PolicySettings, spec: CommunitySpec) -> list[tuple[str, str]]:
         assert isinstance(settings, TasksSettings)

@@ -173,6 +173,14 @@ def _compile(s: ModerationSettings) -> tuple[Detector, re.Pattern[str] | None]:
 _compiled: PerSettings[tuple[Detector, re.Pattern[str] | None]] = PerSettings(_compile)
 
 
+def _credit_of(ctx: Context, member: MemberState) -> tuple[int, int]:
+    """(credit in fen, ad permits) still valid for ``member``."""
+    old = ctx.scope.get(f"c:{member.key}")
+    if not old or parse_iso(old[1]) <= ctx.now:
+        return 0, 0
+    return int(old[0]), int(old[2]) if len(old) > 2 else 0
+
+
 def member_evidence(member: MemberState | None, now: datetime) -> list[Evidence]:
     """What the poster's history says: a newcomer who has hardly spoken, or an established member."""
     if member is None:
@@ -294,39 +302,46 @@ class Moderation(Policy):
 
     @staticmethod
     def _credit(ctx: Context, s: ModerationSettings, member: MemberState, fen: int) -> SetState:
+        """Record a red packet or an ad fee: one of at least ``red_packet_fen`` permits one ad (book 790: 先发100元红包);
+        smaller amounts are credit for the per-character fee (按字数每个字1元). Both last ``paid_ad_minutes``."""
         until = ctx.now + timedelta(minutes=s.paid_ad_minutes)
-        old = ctx.scope.get(f"c:{member.key}")
-        have = int(old[0]) if old and parse_iso(old[1]) > ctx.now else 0
-        return ctx.act(SetState, "credit", scope=NAME, name=f"c:{member.key}", value=[have + fen, iso(until)])
+        money_, permits = _credit_of(ctx, member)
+        if s.red_packet_fen and fen >= s.red_packet_fen:
+            permits += 1
+        else:
+            money_ += fen
+        return ctx.act(SetState, "credit", scope=NAME, name=f"c:{member.key}", value=[money_, iso(until), permits])
 
     def _paid(self, ctx: Context, s: ModerationSettings, member: MemberState, text: str) -> list[Action] | None:
         """The actions of a paid ad that may pass (credit used, thanks posted), or None when it isn't paid.
 
-        In the ad window the price is the window's red packet per member (possibly nothing); otherwise the red packet
-        of ``red_packet_fen`` or ``per_char_fen`` per character, whichever is less (either is enough, book 790).
+        A permit (a big enough red packet) pays for any ad; credit pays ``per_char_fen`` per character; in the ad
+        window, the window's red packet per member is the price instead (possibly nothing).
         """
         e = ctx.event
         assert e is not None
+        fen, permits = _credit_of(ctx, member)
         old = ctx.scope.get(f"c:{member.key}")
-        credit = int(old[0]) if old and parse_iso(old[1]) > ctx.now else 0
-        price: int | None = None
         w = s.ad_window
+        price: int | None = None
         if w is not None:
             lt = local(ctx.now, ctx.config.spec)
             if lt.isoweekday() == w.weekday and hhmm(w.start) <= lt.time() < hhmm(w.end):
                 price = w.fee_per_member_fen * (len(ctx.group.members) if ctx.group else 0)
-        if price is None:
-            options = [p for p in (s.red_packet_fen, s.per_char_fen * len(text)) if p > 0]
-            price = min(options) if options else None
-        if price is None or credit < price:
+        if price is None and s.per_char_fen:
+            price = s.per_char_fen * len(text)
+        if permits:
+            permits -= 1
+        elif price is not None and fen >= price:
+            fen -= price
+        else:
             return None
         out: list[Action] = []
-        if price:
-            left = credit - price
-            value = [left, old[1]] if left and old else None
+        if old:
+            value = [fen, old[1], permits] if fen or permits else None
             out.append(ctx.act(SetState, "credit", scope=NAME, name=f"c:{member.key}", value=value))
-            name = display(member, e.actor)
-            out.append(ctx.act(Post, "paid", text=say(ctx, NAME, "paid_ad", name=name), mentions=(e.actor,)))
+        name = display(member, e.actor)
+        out.append(ctx.act(Post, "paid", text=say(ctx, NAME, "paid_ad", name=name), mentions=(e.actor,)))
         return out
 
     # -- the ladder ------------------------------------------------------------------------------------------------
