@@ -177,7 +177,9 @@ def test_badges_are_granted_and_revoked_by_their_rules() -> None:
     with pytest.raises(UserError, match=r"policies.badges.rules: badge keys must be unique"):
         build_community_config(make_spec(policies={"badges": {"rules": [rules[0], rules[0]]}}))
     with pytest.raises(UserError, match=r"policies.badges.rules.0.when.mood"):
-        build_community_config(make_spec(policies={"badges": {"rules": [{"key": "x", "name": "x", "when": {"mood": 1}}]}}))
+        build_community_config(
+            make_spec(policies={"badges": {"rules": [{"key": "x", "name": "x", "when": {"mood": 1}}]}})
+        )
 
 
 def test_bad_incentive_settings_name_the_field() -> None:

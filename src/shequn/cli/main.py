@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from shequn import __version__
-from shequn.cli import bench, community, demo, events, sandbox, simulate
+from shequn.cli import bench, community, demo, events, moderation, points, sandbox, simulate
 from shequn.cli.common import Globals, console, err_console, open_app
 from shequn.domain import UserError
 from shequn.i18n import normalize_locale, t
@@ -99,6 +99,8 @@ def replay(
 app.add_typer(community.app, name="community")
 app.add_typer(events.app, name="export")
 app.add_typer(bench.app, name="bench")
+app.add_typer(moderation.app, name="moderation")
+app.add_typer(points.app, name="points")
 app.command(name="sandbox")(sandbox.sandbox)
 app.command(name="simulate")(simulate.simulate)
 app.command(name="demo")(demo.demo)

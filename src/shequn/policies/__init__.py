@@ -34,10 +34,10 @@ from shequn.policies.welcome import Welcome
 def default_policies() -> list[Policy]:
     """Every policy, in the order the engine runs them.
 
-    Who may be here first (admission, capacity), the rules they are to accept, then whether what they say may stand (moderation, speaking rules:
-    a removed ad or a reminded chatter stops there and earns nothing), then the rituals (welcome, onboarding), then
-    what members earn (check-in, points, then levels and badges, which read the points), then requests (boards,
-    FAQ), discipline (tasks, clean-up) and memberships.
+    Who may be here first (admission, capacity) and the rules they are to accept; then whether what they say may
+    stand (moderation, speaking rules: a removed ad or a reminded chatter stops there and earns nothing); then the
+    rituals (welcome, onboarding); then what members earn (check-in, points, then levels and badges, which read the
+    points); then requests (boards, FAQ), discipline (tasks, clean-up) and memberships.
     """
     return [
         Admission(),

@@ -44,11 +44,20 @@ from shequn.domain.state import MemberState
 from shequn.i18n import t
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings
-from shequn.policies.common import BookSettings, book, check_texts, chunk_names, display, has_role, money, say
+from shequn.policies.common import (
+    STAFF_ROLES,
+    BookSettings,
+    book,
+    check_texts,
+    chunk_names,
+    display,
+    has_role,
+    money,
+    say,
+)
 from shequn.policies.moderation import BLACKLIST
 
 NAME = "admission"
-STAFF_ROLES = ("architect", "decision_maker")  # the people who run a community (book 812-814)
 VERIFY_FORM = "verify"
 _YES = frozenset({"yes", "y", "true", "1", "ok", "是", "通过", "同意"})
 
@@ -123,7 +132,7 @@ class Admission(Policy):
         if isinstance(e, FormAnswer):
             if e.form in s.application_forms:
                 return self._application(ctx, s, e, member)
-            if e.form in s.task_forms:
+            if e.form in s.task_forms and ctx.config.spec.threshold.kind == "task":
                 return self._task(ctx, s, e, member)
             if e.form == VERIFY_FORM and has_role(ctx.config.spec, STAFF_ROLES, member, e.actor):
                 return self._verify(ctx, e)

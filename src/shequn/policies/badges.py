@@ -17,10 +17,11 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shequn.domain import Action, DirectMessage, EventKind, Join, Post, SetState, Tag
+from shequn.domain import Action, DirectMessage, EventKind, Join, Message, Post, SetState, Tag
 from shequn.domain.state import CommunityState, MemberState
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings
+from shequn.policies.checkin import is_checkin_message
 from shequn.policies.common import BookSettings, LocalDay, PerSettings, book, check_texts, day, local, local_day, say
 
 NAME = "badges"
@@ -118,7 +119,7 @@ def evaluate(badge: Badge, figures: Figures | dict[str, int], tags: set[str]) ->
 # The figures an event of each kind can change: only rules that read them are checked on it (all, daily).
 _CHANGES = {
     EventKind.MESSAGE: {"messages", "points", "level"},
-    EventKind.CHECK_IN: {"streak", "checkins", "points", "level"},
+    EventKind.CHECK_IN: {"streak", "checkins", "points", "level", "messages"},
     EventKind.JOIN: {"invites", "days"},
 }
 
@@ -159,7 +160,10 @@ class Badges(Policy):
         assert isinstance(s, BadgesSettings)
         if e is None or member is None:
             return NOTHING
-        rules = _RULES(s).get(e.kind)
+        kind = e.kind
+        if isinstance(e, Message) and is_checkin_message(ctx.config, e.text):
+            kind = EventKind.CHECK_IN  # a check-in by message changes what a check-in event does (and more)
+        rules = _RULES(s).get(kind)
         if not rules:
             return NOTHING
         if isinstance(e, Join):

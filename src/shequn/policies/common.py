@@ -207,6 +207,8 @@ def week_start(d: datetime) -> datetime:
 
 # -- people ----------------------------------------------------------------------------------------------------
 
+STAFF_ROLES = ("architect", "decision_maker")  # the people who run a community (book 812-814)
+
 
 def has_role(spec: CommunitySpec, roles: Iterable[str], member: MemberState | None, platform_id: str = "") -> bool:
     """Whether the person holds one of ``roles``: given by a policy (``SetRole``) or listed in the spec's ``roles``.

@@ -32,7 +32,16 @@ from shequn.domain.state import MemberState
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings
-from shequn.policies.common import BookSettings, book, check_texts, chunk_names, local_day, say
+from shequn.policies.common import (
+    STAFF_ROLES,
+    BookSettings,
+    book,
+    check_texts,
+    chunk_names,
+    has_role,
+    local_day,
+    say,
+)
 
 NAME = "onboarding"
 STALE = timedelta(hours=6)  # prompts due longer ago than this come from imported history: dropped
@@ -121,7 +130,7 @@ class Onboarding(Policy):
             if name not in names:
                 rounds[group.key] = [due, [*names, name][-20:]]
                 out.append(ctx.act(SetState, "round", scope=NAME, name="rounds", value=rounds))
-        if s.intro_after_minutes:
+        if s.intro_after_minutes and not has_role(spec, STAFF_ROLES, member, e.actor):
             due = ctx.now + timedelta(minutes=s.intro_after_minutes)
             out.append(ctx.act(SetState, "intro", scope=NAME, name=f"i:{member.key}", value=[iso(due), e.group]))
             nxt = ctx.scope.get("next_intro")
@@ -145,14 +154,21 @@ class Onboarding(Policy):
             key=lambda m: (m.messages, -m.number),
         )
         names = [m.name for m in top]
+        found = [n for n in names if n != member.name][: s.connect_suggest]
+        if len(names) <= s.connect_suggest:
+            return found, None  # too few yet to keep for the week: ask again next time
         update = ctx.act(SetState, "helpers", scope=NAME, name=f"h:{group.key}", value=[today, names])
-        return [n for n in names if n != member.name][: s.connect_suggest], update
+        return found, update
 
     def _nickname(
         self, ctx: Context, s: OnboardingSettings, member: MemberState, name: str, *, changed: bool
     ) -> list[Action]:
         fmt = ctx.config.spec.nickname_format
-        if not s.nickname_check or not fmt:
+        if (
+            not s.nickname_check
+            or not fmt
+            or has_role(ctx.config.spec, STAFF_ROLES, member, member.key.partition(":")[2])
+        ):
             return []
         key = f"nick:{member.key}"
         last = ctx.scope.get(key)

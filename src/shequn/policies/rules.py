@@ -3,11 +3,12 @@
 How it works:
     When a member joins (and was admitted), they get the community's rules privately unless they accepted the
     current version already (建社群第一步就是群规……你得在每个人进群之前就告知). Acceptance arrives as the ``rules``
-    form (``version``, or the current version when left out); the engine records the version on the member. With
-    ``mode: mute`` the newcomer is also muted until they accept, then unmuted and thanked.
+    form (``version``, or the current version when left out); the engine records the version on the member, and the
+    newcomer is thanked. With ``mode: mute`` they are also muted until they accept, and unmuted then.
 
 Things to keep in mind:
-    * ``w:<member>``: the version a muted member is waiting to accept.
+    * ``w:<member>``: the version a newcomer was sent and has yet to accept.
+    * The people who run the community (architect, decision-maker) wrote the rules: they are not sent them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from shequn.domain import (
 )
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings
-from shequn.policies.common import BookSettings, book, check_texts, say
+from shequn.policies.common import STAFF_ROLES, BookSettings, book, check_texts, has_role, say
 
 NAME = "rules"
 
@@ -62,21 +63,26 @@ class Rules(Policy):
             version = spec.rules.version
             if e.method is JoinMethod.ROSTER or member.rules_version >= version:
                 return NOTHING
+            if has_role(spec, STAFF_ROLES, member, e.actor):
+                return NOTHING  # those who run the community wrote the rules
             rules = "\n".join(v for v in spec.rules.sections.values() if v)
             text = say(ctx, NAME, "rules", group=group, version=version, rules=rules)
-            actions: list[Action] = [ctx.act(DirectMessage, "rules", target=e.actor, text=text)]
+            actions: list[Action] = [
+                ctx.act(DirectMessage, "rules", target=e.actor, text=text),
+                ctx.act(SetState, "wait", scope=NAME, name=f"w:{member.key}", value=version),
+            ]
             if s.mode == "mute":
                 actions.append(ctx.act(Mute, "mute", target=e.actor, reason="rules"))
-                actions.append(ctx.act(SetState, "wait", scope=NAME, name=f"w:{member.key}", value=version))
             return Decision(tuple(actions))
         if isinstance(e, FormAnswer) and e.form == RULES_FORM:
             waiting = ctx.scope.get(f"w:{member.key}")
             if waiting is None or member.rules_version < int(waiting):
                 return NOTHING
             out: list[Action] = [ctx.act(SetState, "done", scope=NAME, name=f"w:{member.key}", value=None)]
-            for gkey in sorted(member.groups):
-                platform, _, gid = gkey.partition(":")
-                out.append(ctx.act(Unmute, f"unmute:{gid}", platform=platform, group=gid, target=e.actor))
+            if s.mode == "mute":
+                for gkey in sorted(member.groups):
+                    platform, _, gid = gkey.partition(":")
+                    out.append(ctx.act(Unmute, f"unmute:{gid}", platform=platform, group=gid, target=e.actor))
             thanks = say(ctx, NAME, "rules_thanks", version=member.rules_version, group=group)
             out.append(ctx.act(DirectMessage, "thanks", target=e.actor, text=thanks))
             return Decision(tuple(out))

@@ -45,6 +45,7 @@ from shequn.domain import (
     Remove,
     SetState,
     Warn,
+    stable_id,
 )
 from shequn.domain.records import iso, parse_iso
 from shequn.domain.state import MemberState
@@ -302,8 +303,11 @@ class Moderation(Policy):
 
     @staticmethod
     def _credit(ctx: Context, s: ModerationSettings, member: MemberState, fen: int) -> SetState:
-        """Record a red packet or an ad fee: one of at least ``red_packet_fen`` permits one ad (book 790: 先发100元红包);
-        smaller amounts are credit for the per-character fee (按字数每个字1元). Both last ``paid_ad_minutes``."""
+        """Record a red packet or an ad fee.
+
+        One of at least ``red_packet_fen`` permits one ad (book 790: 先发100元红包); smaller amounts are credit for the
+        per-character fee (按字数每个字1元). Both last ``paid_ad_minutes``.
+        """
         until = ctx.now + timedelta(minutes=s.paid_ad_minutes)
         money_, permits = _credit_of(ctx, member)
         if s.red_packet_fen and fen >= s.red_packet_fen:
@@ -367,8 +371,8 @@ class Moderation(Policy):
         record = ctx.scope.get(f"o:{member.key}") or {"n": 0, "log": []}
         n = int(record["n"]) + 1
         step_i = min(n - 1, len(s.ladder) - 1)
-        if violation == "ad" and verdict is not None and verdict.score >= s.severe and "newcomer" in verdict.kinds():
-            step_i = len(s.ladder) - 1  # broken windows: clear a blatant ad account at once
+        if violation == "ad" and verdict is not None and verdict.score >= s.severe and member.messages <= 1:
+            step_i = len(s.ladder) - 1  # broken windows: an ad as the first word is an ad account, cleared at once
         step = s.ladder[step_i]
         name = display(member, pid)
         what = say(ctx, NAME, f"v_{violation}")
@@ -532,6 +536,30 @@ class Moderation(Policy):
         if w is not None and hhmm(w.start) >= hhmm(w.end):
             problems.append(("ad_window.end", f"must be after start ({w.start})"))
         return problems
+
+
+LABELS = {"ad": "ad", "not_ad": "not_ad", "not-ad": "not_ad", "notad": "not_ad", "spam": "ad", "ham": "not_ad"}
+
+
+def label_for(message: Message | Edit, label: str, *, by: str, at: datetime) -> Label:
+    """The operator's correction of ``message`` as an event for the log (its id is stable for the same label given
+    at the same moment, so a retried command is logged once)."""
+    value = LABELS.get(label.strip().lower())
+    if value is None:
+        raise ValueError(f"unknown label {label!r}: use ad or not-ad")
+    content = message.content if isinstance(message, Message) else ContentKind.TEXT
+    return Label(
+        id=stable_id("label", message.id, value, iso(at)),
+        at=at,
+        platform=message.platform,
+        group=message.group,
+        message_id=message.id,
+        label=value,
+        text=message.text,
+        author=message.actor,
+        content=content,
+        by=by,
+    )
 
 
 class _Overlay(Mapping[str, Any]):
