@@ -141,7 +141,7 @@ def test_leaderboards_on_request_with_a_cooldown() -> None:
     w = World(make_spec())
     for who, n in (("a", 3), ("b", 1), ("c", 2)):
         w.join(who)
-        for i in range(n):
+        for _ in range(n):
             w.checkin(who)
             w.wait(DAY)
     out = w.say("c", "排行榜")
