@@ -6,7 +6,7 @@ How it works:
     (a contact word followed by a handle: 微信号, vx, V信, 薇, ➕V, QQ, 电话 …), phone numbers (also spelled with
     spaces or symbols between the digits, or in full-width or Chinese digits), the evasion itself (an operator's
     strongest tell: an honest member has no reason to write 1 5 8 8 …), links (shorteners and invite links weigh
-    more), QR codes, mini programs and contact cards, words of the advertising lexicon, calls to action (私聊, 加我,
+    more), QR codes, mini programs and contact cards, words of the advertising lexicon, calls to action (私聊, 详情,
     扫码, "DM me", "пишите в лс"), earning claims (日赚, 躺赚, "profit", "заработок") and words that mix Latin and
     Cyrillic letters (homoglyphs). Each piece of evidence has a weight; the policy adds what it knows about the
     poster (a newcomer who has hardly spoken, or an established member) and what the classifier learned from the
@@ -96,10 +96,11 @@ _INVITES = ("t.me/+", "t.me/joinchat", "chat.whatsapp.com", "discord.gg", "qm.qq
 
 _QR_WORDS = re.compile(r"二维码|扫码|扫一扫|qr|qrcode", re.IGNORECASE)
 
-# Calls to action and earning claims, as literal phrases (matched with the lexicon in one pass) …
+# Calls to action and earning claims, as literal phrases (matched with the lexicon in one pass). "加我" (add me) is
+# not one: members adding each other on WeChat is what the book asks for (组织大家在24小时之内将群成员加为好友, 1686).
 SOLICIT_PHRASES = (
-    "私聊", "私信我", "私我", "加我", "联系我", "详情", "咨询", "点击", "戳链接", "扫码", "扫一扫", "有意者", "有意向",
-    "感兴趣的", "免费领", "先到先得", "仅限前", "名额有限", "速来",
+    "私聊", "私信我", "私我", "详情", "咨询", "点击", "戳链接", "扫码", "扫一扫", "有意者", "有意向", "感兴趣的",
+    "免费领", "先到先得", "仅限前", "名额有限", "速来",
 )  # fmt: skip
 MONEY_PHRASES = (
     "日赚", "日结", "日入", "月入", "躺赚", "赚钱", "轻松赚", "收益", "返利", "返现", "佣金", "提成", "兼职", "副业",
@@ -248,8 +249,8 @@ class Detector:
         for phrase in lexicon[:LEXICON_MAX_HITS]:
             out.append(Evidence("lexicon", phrase, weight / 2 if phrase in self._common else weight))
         if _CONTACT_GATE.search(norm) or _CONTACT_GATE_CN.search(norm):
-            self._contacts(text, norm, out)
-            self._links(norm, out)
+            bare = self._links(norm, out)
+            self._contacts(text, bare, out)
             if not money and _DIGIT.search(norm) and (m := _MONEY_SUM.search(norm)):
                 money = m.group(0)
             if _LETTERS.search(norm):
@@ -311,14 +312,16 @@ class Detector:
         if evasion:
             out.append(Evidence("evasion", evasion[:40], w["evasion"]))
 
-    def _links(self, norm: str, out: list[Evidence]) -> None:
+    def _links(self, norm: str, out: list[Evidence]) -> str:
+        """Add the link evidence; return the text with its links blanked (a link's path is not a contact)."""
         w = self.weights
         m = _URL.search(norm)
         if not m:
-            return
+            return norm
         url = m.group(0)
         out.append(Evidence("link", url[:60], w["link"]))
         if any(s in norm for s in _SHORTENERS):
             out.append(Evidence("shortener", url[:60], w["shortener"]))
         if any(s in norm for s in _INVITES):
             out.append(Evidence("invite", url[:60], w["invite"]))
+        return _URL.sub(" ", norm)

@@ -187,6 +187,8 @@ def member_evidence(member: MemberState | None, now: datetime) -> list[Evidence]
     if member is None:
         return []
     joined = member.joined_at
+    if member.via == "roster":
+        joined = None  # in the group when the record began: when they joined is not known
     if joined is not None and member.messages <= NEWCOMER_MESSAGES and now - joined <= timedelta(days=NEWCOMER_DAYS):
         return [Evidence("newcomer", f"{member.messages} msg", WEIGHTS["newcomer"])]
     if member.messages >= ESTABLISHED_MESSAGES and (joined is None or now - joined >= timedelta(days=ESTABLISHED_DAYS)):
