@@ -19,9 +19,10 @@ Things to keep in mind:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from shequn.domain import (
     RULES_FORM,
@@ -69,10 +70,17 @@ class Engine:
         config: communities and bound groups.
         policies: the policies in the order they run (default: :func:`shequn.policies.default_policies`).
         state: state to continue from (default: empty).
+        ledger: hand every points award over with the dirty state, for the points ledger (the application saves
+            them; an engine nobody saves leaves it off).
     """
 
     def __init__(
-        self, config: WorkspaceConfig, policies: Sequence[Policy] | None = None, state: State | None = None
+        self,
+        config: WorkspaceConfig,
+        policies: Sequence[Policy] | None = None,
+        state: State | None = None,
+        *,
+        ledger: bool = False,
     ) -> None:
         self.config = config
         self.policies = list(default_policies() if policies is None else policies)
@@ -84,8 +92,10 @@ class Engine:
                 self._by_kind.setdefault(kind, []).append(p)
         self._tickers = [p for p in self.policies if p.ticks]
         self.dirty = Dirty()
+        self.ledger = ledger  # keep each points award for the ledger (whoever saves the state takes them)
         self._applied = 0  # internal actions applied so far (tells a tick that decided nothing)
         self._defers: dict[str, bool] = {}  # community → numbers wait for an Admit (an admitting policy is on)
+        self._previous: datetime | None = None  # the actor's activity before the event being handled
         # (community, event kind or None for ticks) → (its config, the policies that act and their settings)
         self._plans: dict[
             tuple[str, EventKind | None], tuple[CommunityConfig, list[tuple[Policy, PolicySettings]]]
@@ -115,6 +125,7 @@ class Engine:
             group = state.groups[gkey] = GroupState(gkey, gconf.community)
         self.dirty.groups.add(gkey)
         cconf = self.config.communities[gconf.community]
+        self._previous = None
         member = self._apply_facts(event, community, group, cconf) if event.actor else None
         policies = self._plan(cconf, event.kind)
         if not policies:
@@ -128,6 +139,7 @@ class Engine:
             group_config=gconf,
             member=member,
             workspace=state.workspace,
+            previous_active_at=self._previous,
         )
         return self._run(policies, ctx, tick=False)
 
@@ -191,8 +203,10 @@ class Engine:
             group.messages += 1
             group.last_message_at = event.at
             member.messages += 1
+            self._previous = member.last_active_at
             member.last_active_at = event.at
         elif kind in _ACTIVITY:
+            self._previous = member.last_active_at
             member.last_active_at = event.at
         elif kind is EventKind.JOIN:
             assert isinstance(event, Join)
@@ -272,9 +286,23 @@ class Engine:
                     self._apply_internal(action, community)
                 else:
                     out.append(action)
+            if decision.state:
+                self._apply_state(name, decision.state, community)
             if decision.stop:
                 break
         return out
+
+    def _apply_state(self, scope_name: str, changes: Mapping[str, Any], community: CommunityState) -> None:
+        """A decision's changes to its policy's own state: the same as ``SetState`` actions on that scope."""
+        self._applied += 1
+        scope = community.scope(scope_name)
+        mark = self.dirty.policy.add
+        for name, value in changes.items():
+            mark((community.name, scope_name, name))
+            if value is None:
+                scope.pop(name, None)
+            else:
+                scope[name] = value
 
     def _apply_internal(self, action: Action, community: CommunityState) -> None:
         self._applied += 1
@@ -300,7 +328,8 @@ class Engine:
         if kind is ActionKind.AWARD_POINTS:
             assert isinstance(action, AwardPoints)
             member.points += action.points
-            self.dirty.ledger.append((community.name, member.key, member.points, action))
+            if self.ledger:
+                self.dirty.ledger.append((community.name, member.key, member.points, action))
         elif kind is ActionKind.ADMIT:
             if member.number == 0:
                 self._number(member, community)

@@ -14,6 +14,7 @@ from shequn.policies.base import (
     GroupConfig,
     Policy,
     PolicySettings,
+    decided,
 )
 from shequn.policies.capacity import Capacity
 from shequn.policies.checkin import Checkin
@@ -83,5 +84,6 @@ __all__ = [
     "Speaking",
     "Tasks",
     "Welcome",
+    "decided",
     "default_policies",
 ]

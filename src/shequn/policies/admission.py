@@ -153,7 +153,7 @@ class Admission(Policy):
         actions: list[Action] = [ctx.act(Admit, "admit", target=e.actor)]
         if member.number == 0 and member.inviter:
             n = int(ctx.scope.get(f"invites:{member.inviter}", 0)) + 1
-            actions.append(ctx.act(SetState, "invites", scope=NAME, name=f"invites:{member.inviter}", value=n))
+            return Decision(tuple(actions), state={f"invites:{member.inviter}": n})
         return Decision(tuple(actions))
 
     def _threshold(self, ctx: Context, s: AdmissionSettings, e: Join, member: MemberState) -> tuple[str, str] | None:

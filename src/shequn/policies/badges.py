@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shequn.domain import Action, DirectMessage, EventKind, Join, Message, Post, SetState, Tag
 from shequn.domain.state import CommunityState, MemberState
 from shequn.playbook.spec import CommunitySpec
-from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings
+from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings, decided
 from shequn.policies.checkin import is_checkin_message
 from shequn.policies.common import BookSettings, LocalDay, PerSettings, book, check_texts, day, local, local_day, say
 
@@ -124,11 +124,13 @@ _CHANGES = {
 }
 
 
-def _by_kind(s: BadgesSettings) -> dict[EventKind, list[tuple[Badge, str]]]:
-    return {
+def _by_kind(s: BadgesSettings) -> tuple[dict[EventKind, list[tuple[Badge, str]]], bool]:
+    """The rules to check for each event kind, and whether a check-in message needs more than a message."""
+    by_kind = {
         kind: [(b, f"badge:{b.key}") for b in s.rules if b.tags or changes.intersection(b.when)]
         for kind, changes in _CHANGES.items()
     }
+    return by_kind, by_kind[EventKind.CHECK_IN] != by_kind[EventKind.MESSAGE]
 
 
 _MEMBER_FIGURES = {"points": "points", "level": "level", "messages": "messages"}
@@ -143,7 +145,7 @@ def _simple_miss(badge: Badge, member: MemberState) -> bool:
     return False
 
 
-_RULES: PerSettings[dict[EventKind, list[tuple[Badge, str]]]] = PerSettings(_by_kind)
+_RULES: PerSettings[tuple[dict[EventKind, list[tuple[Badge, str]]], bool]] = PerSettings(_by_kind)
 
 
 class Badges(Policy):
@@ -160,16 +162,17 @@ class Badges(Policy):
         assert isinstance(s, BadgesSettings)
         if e is None or member is None:
             return NOTHING
+        by_kind, checkin_differs = _RULES(s)
         kind = e.kind
-        if isinstance(e, Message) and is_checkin_message(ctx.config, e.text):
+        if checkin_differs and isinstance(e, Message) and is_checkin_message(ctx.config, e.text):
             kind = EventKind.CHECK_IN  # a check-in by message changes what a check-in event does (and more)
-        rules = _RULES(s).get(kind)
+        rules = by_kind.get(kind)
         if not rules:
             return NOTHING
         if isinstance(e, Join):
             inviter = ctx.community.members.get(member.inviter) if member.inviter else None
-            return Decision(tuple(self._review(ctx, s, inviter, rules, announce=True))) if inviter else NOTHING
-        return Decision(tuple(self._review(ctx, s, member, rules, announce=True)))
+            return decided(self._review(ctx, s, inviter, rules, announce=True)) if inviter else NOTHING
+        return decided(self._review(ctx, s, member, rules, announce=True))
 
     def _review(
         self,
@@ -185,9 +188,10 @@ class Badges(Policy):
         tags = member.tags
         for b, tag in rules:
             has = tag in tags
-            if has and not b.revoke:
-                continue
-            if not has and not b.tags and _simple_miss(b, member):
+            if has:
+                if not b.revoke:
+                    continue
+            elif not b.tags and _simple_miss(b, member):
                 continue  # the quick check: a member figure is short of the minimum
             if figures is None:
                 figures = Figures(ctx.community, member, ctx.now, local_day(ctx.now, ctx.config.spec))

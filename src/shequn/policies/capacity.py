@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from functools import cache
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -40,13 +41,18 @@ class CapacitySettings(BookSettings):
     staff_roles: list[str] = book(NAME, "staff_roles")
 
 
+@cache
+def _size_policy(key: str) -> tuple[str, int, float]:
+    p = next(p for p in load_playbook().sizes.policies if p.key == key)
+    return p.mode, p.capacity, p.warn_at
+
+
 def size_of(ctx: Context) -> tuple[str, int, float]:
     """(mode, capacity, warning share) of the event's group."""
-    spec = ctx.config.spec
-    policy = next(p for p in load_playbook().sizes.policies if p.key == spec.size.policy)
+    size = ctx.config.spec.size
+    mode, capacity, warn_at = _size_policy(size.policy)
     gcap = ctx.group_config.capacity if ctx.group_config else None
-    capacity = gcap or spec.size.capacity or policy.capacity
-    return policy.mode, capacity, spec.size.warn_at or policy.warn_at
+    return mode, gcap or size.capacity or capacity, size.warn_at or warn_at
 
 
 class Capacity(Policy):

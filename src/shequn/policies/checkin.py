@@ -212,15 +212,12 @@ class Checkin(Policy):
         behind = sum(n for total, n in hist.items() if int(total) < new.total)
         beat = round(100 * behind / (everyone - 1)) if everyone > 1 else 100  # of the others who check in
         day_key = f"d:{today.isoformat()}"
-        actions: list[Action] = [
-            ctx.act(SetState, "rec", scope=NAME, name=key, value=new.to_json()),
-            ctx.act(SetState, "hist", scope=NAME, name="hist", value=hist),
-            ctx.act(SetState, "day", scope=NAME, name=day_key, value=int(ctx.scope.get(day_key, 0)) + 1),
-        ]
+        changes: dict[str, Any] = {key: new.to_json(), "hist": hist, day_key: int(ctx.scope.get(day_key, 0)) + 1}
         if day_key not in ctx.scope:
             old_day = f"d:{(today - timedelta(days=_KEEP_DAYS)).isoformat()}"
             if old_day in ctx.scope:
-                actions.append(ctx.act(SetState, "forget", scope=NAME, name=old_day, value=None))
+                changes[old_day] = None
+        actions: list[Action] = []
         extra: list[str] = []
         if used:
             extra.append(say(ctx, NAME, "card_used", used=used, cards=new.cards))
@@ -236,7 +233,7 @@ class Checkin(Policy):
             ctx, NAME, "done", name=name, streak=new.streak, total=new.total, beat=beat, extra="".join(extra)
         ).strip()
         actions.append(ctx.act(Post, "done", text=text, mentions=(e.actor,)))
-        return Decision(tuple(actions))
+        return Decision(tuple(actions), state=changes)
 
     def _buy(self, ctx: Context, s: CheckinSettings, member: MemberState) -> Decision:
         e = ctx.event

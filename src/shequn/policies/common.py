@@ -228,6 +228,25 @@ def has_role(spec: CommunitySpec, roles: Iterable[str], member: MemberState | No
     return False
 
 
+class RoleHolders:
+    """Who holds some roles in one community, worked out once from its spec (ids, identity keys and names)."""
+
+    __slots__ = ("names", "roles")
+
+    def __init__(self, spec: CommunitySpec, roles: Iterable[str]) -> None:
+        self.roles = frozenset(roles)
+        self.names = frozenset(who for r in self.roles for who in spec.roles.get(r, ()))
+
+    def holds(self, member: MemberState | None, platform_id: str = "") -> bool:
+        """The same answer as :func:`has_role`, without walking the spec."""
+        if member is not None:
+            if member.roles and not self.roles.isdisjoint(member.roles):
+                return True
+            if self.names and (member.key in self.names or (member.name and member.name in self.names)):
+                return True
+        return bool(platform_id) and platform_id in self.names
+
+
 def display(member: MemberState | None, fallback: str = "") -> str:
     return (member.name if member else "") or fallback
 

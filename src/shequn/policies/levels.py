@@ -26,7 +26,7 @@ from shequn.domain import Action, DirectMessage, EventKind, Post, SetLevel, SetS
 from shequn.domain.state import CommunityState, MemberState
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
-from shequn.policies.base import NOTHING, CommunityConfig, Context, Decision, Policy, PolicySettings
+from shequn.policies.base import NOTHING, CommunityConfig, Context, Decision, Policy, PolicySettings, decided
 from shequn.policies.common import BookSettings, PerSettings, book, check_texts, day, local, say, text_of
 
 NAME = "levels"
@@ -175,7 +175,7 @@ class Levels(Policy):
             return NOTHING
         s = ctx.settings
         assert isinstance(s, LevelsSettings)
-        return Decision(tuple(self._place(ctx, s, member, announce=True)))
+        return decided(self._place(ctx, s, member, announce=True))
 
     def _place(self, ctx: Context, s: LevelsSettings, member: MemberState, *, announce: bool) -> list[Action]:
         ladder, index, uses_checkins = _LADDER(s)
@@ -186,8 +186,9 @@ class Levels(Policy):
             cur = ladder[i]
             nxt = ladder[i + 1] if i + 1 < len(ladder) else None
             keep = s.keep_ratio
-            holds = _meets(cur, member.points, member.messages, checkins, keep)
-            if holds and (nxt is None or not _meets(nxt, member.points, member.messages, checkins, 1.0)):
+            pts, msgs = member.points, member.messages
+            holds = pts >= cur.points * keep and msgs >= cur.messages * keep and checkins >= cur.checkins * keep
+            if holds and (nxt is None or pts < nxt.points or msgs < nxt.messages or checkins < nxt.checkins):
                 return []
         new = target(ladder, member.level, member.points, member.messages, checkins, s.keep_ratio)
         if new == member.level:

@@ -154,12 +154,7 @@ class Points(Policy):
             "lots": lots,
             "week": [ld.week, (week[1] if week and week[0] == ld.week else 0) + pts],
         }
-        return Decision(
-            (
-                ctx.act(AwardPoints, target=e.actor, points=pts, reason="message"),
-                ctx.act(SetState, "rec", scope=NAME, name=key, value=new),
-            )
-        )
+        return Decision((ctx.act(AwardPoints, target=e.actor, points=pts, reason="message"),), state={key: new})
 
     def _redeem(self, ctx: Context, s: PointsSettings, member: MemberState, text: str) -> Decision:
         e = ctx.event

@@ -67,13 +67,10 @@ class Rules(Policy):
                 return NOTHING  # those who run the community wrote the rules
             rules = "\n".join(v for v in spec.rules.sections.values() if v)
             text = say(ctx, NAME, "rules", group=group, version=version, rules=rules)
-            actions: list[Action] = [
-                ctx.act(DirectMessage, "rules", target=e.actor, text=text),
-                ctx.act(SetState, "wait", scope=NAME, name=f"w:{member.key}", value=version),
-            ]
+            actions: list[Action] = [ctx.act(DirectMessage, "rules", target=e.actor, text=text)]
             if s.mode == "mute":
                 actions.append(ctx.act(Mute, "mute", target=e.actor, reason="rules"))
-            return Decision(tuple(actions))
+            return Decision(tuple(actions), state={f"w:{member.key}": version})
         if isinstance(e, FormAnswer) and e.form == RULES_FORM:
             waiting = ctx.scope.get(f"w:{member.key}")
             if waiting is None or member.rules_version < int(waiting):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shequn.domain import ContentKind
@@ -115,6 +115,7 @@ _MONEY_RE = re.compile(
     r"\b(?:earn(?:ing)?s?|income|forex|trading|bitcoin|usdt)\b|\b(?:profit|invest|crypto|withdraw)|"
     r"заработ|доход|прибыл|инвест|крипт"
 )
+_MONEY_HINT = re.compile(r"[$元万wк]|руб")
 _MONEY_SUM = re.compile(r"\d\s*(?:[万w]\s*[+/元]|元\s*/\s*天|\$|руб|к\b)|\$\s?\d")
 _LETTERS = re.compile(r"[a-zа-яё]")
 _DIGIT = re.compile(r"\d")
@@ -122,12 +123,12 @@ _LATIN = re.compile(r"[a-z]")
 _CYRILLIC = re.compile(r"[а-яё]")
 _WORD = re.compile(r"\w+")
 # Worth the contact and link checks: digits, Latin letters, or a disguised contact word or Chinese-digit number.
-_CONTACT_GATE = re.compile(r"[0-9a-z➕🛰🐧]")
+_CONTACT_GATE = re.compile(r"\d[\d\s\-_.·•,，、/|*~+=#]{3,}|[a-z]{2,}|[➕🛰🐧]")
 _CONTACT_GATE_CN = re.compile(r"[薇威卫危维]\s*[信❤♥:：]|[〇零一壹二贰两三叁四肆五伍六陆七柒八捌九玖]{7}")
 # What NFKC would change that matters here: full-width letters and digits, circled and styled digits and letters.
 _FOLDABLE = re.compile(
-    "[\uff10-\uff3a\uff41-\uff5a\u2460-\u24ff\u2776-\u277f\u3220-\u3229\u00b2\u00b3\u00b9\u2070-\u209f"
-    "\U0001d400-\U0001d7ff]"
+    "[\uff10-\uff19\uff20-\uff3a\uff41-\uff5a\u2460-\u24ff\u2776-\u277f\u3220-\u3229\u00b2\u00b3\u00b9"
+    "\u2070-\u209f\U0001d400-\U0001d7ff]"
 )
 
 
@@ -165,10 +166,10 @@ class Verdict:
     """The evidence found in a message and its total."""
 
     evidence: tuple[Evidence, ...]
+    score: float = field(init=False)
 
-    @property
-    def score(self) -> float:
-        return round(sum(e.weight for e in self.evidence), 3)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "score", round(sum(e.weight for e in self.evidence), 3))
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.evidence]
@@ -237,8 +238,9 @@ class Detector:
         norm = normalize(text) if _FOLDABLE.search(text) else text.lower()
         solicit = money = ""
         lexicon: list[str] = []
+        cats_of = self._cats
         for phrase in self._phrases.findall(norm):
-            cats = self._cats[phrase]
+            cats = cats_of[phrase]
             if "lexicon" in cats and phrase not in lexicon:
                 lexicon.append(phrase)
             if not solicit and "solicit" in cats:
@@ -248,26 +250,24 @@ class Detector:
         weight = w["lexicon"]
         for phrase in lexicon[:LEXICON_MAX_HITS]:
             out.append(Evidence("lexicon", phrase, weight / 2 if phrase in self._common else weight))
-        if _CONTACT_GATE.search(norm) or _CONTACT_GATE_CN.search(norm):
+        if not money and _MONEY_HINT.search(norm) and (found := _MONEY_SUM.search(norm)):
+            money = found.group(0)
+        gate = _CONTACT_GATE.search(norm) or _CONTACT_GATE_CN.search(norm)
+        if gate:
             bare = self._links(norm, out)
             self._contacts(text, bare, out)
-            if not money and _DIGIT.search(norm) and (m := _MONEY_SUM.search(norm)):
-                money = m.group(0)
+        cyrillic = _CYRILLIC.search(norm)
+        if gate or cyrillic:
             if _LETTERS.search(norm):
-                if not solicit and (m := _SOLICIT_RE.search(norm)):
-                    solicit = m.group(0)
-                if not money and (m := _MONEY_RE.search(norm)):
-                    money = m.group(0)
-                if _CYRILLIC.search(norm) and _LATIN.search(norm):
-                    for word in _WORD.findall(norm):
-                        if len(word) > 3 and _LATIN.search(word) and _CYRILLIC.search(word):
-                            out.append(Evidence("homoglyph", word, w["homoglyph"]))
-                            break
-        elif _CYRILLIC.search(norm):
-            if not solicit and (m := _SOLICIT_RE.search(norm)):
-                solicit = m.group(0)
-            if not money and (m := _MONEY_RE.search(norm)):
-                money = m.group(0)
+                if not solicit and (found := _SOLICIT_RE.search(norm)):
+                    solicit = found.group(0)
+                if not money and (found := _MONEY_RE.search(norm)):
+                    money = found.group(0)
+            if cyrillic and _LATIN.search(norm):
+                for word in _WORD.findall(norm):
+                    if len(word) > 3 and _LATIN.search(word) and _CYRILLIC.search(word):
+                        out.append(Evidence("homoglyph", word, w["homoglyph"]))
+                        break
         if solicit:
             out.append(Evidence("solicit", solicit.strip(), w["solicit"]))
         if money:

@@ -55,11 +55,11 @@ from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySetti
 from shequn.policies.common import (
     BookSettings,
     PerSettings,
+    RoleHolders,
     book,
     check_hhmm,
     check_texts,
     display,
-    has_role,
     hhmm,
     local,
     money,
@@ -174,6 +174,24 @@ def _compile(s: ModerationSettings) -> tuple[Detector, re.Pattern[str] | None]:
 _compiled: PerSettings[tuple[Detector, re.Pattern[str] | None]] = PerSettings(_compile)
 
 
+class _Exempt:
+    """The people moderation leaves alone, per community (settings and spec go together)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Any, Any, RoleHolders]] = {}
+
+    def __call__(self, s: ModerationSettings, spec: CommunitySpec) -> RoleHolders:
+        entry = self._cache.get(id(s))
+        if entry is None or entry[0] is not s or entry[1] is not spec:
+            if len(self._cache) > 512:
+                self._cache.clear()
+            entry = self._cache[id(s)] = (s, spec, RoleHolders(spec, s.exempt_roles))
+        return entry[2]
+
+
+_EXEMPT = _Exempt()
+
+
 def _credit_of(ctx: Context, member: MemberState) -> tuple[int, int]:
     """(credit in fen, ad permits) still valid for ``member``."""
     old = ctx.scope.get(f"c:{member.key}")
@@ -197,6 +215,7 @@ def member_evidence(member: MemberState | None, now: datetime) -> list[Evidence]
 
 
 NO_EVIDENCE = Verdict(())
+_KEEP = object()  # the flood record stays as it is
 
 
 def judge(
@@ -245,7 +264,7 @@ class Moderation(Policy):
             if e.purpose in AD_PURPOSES:
                 return Decision((self._credit(ctx, s, member, e.amount),))
             return NOTHING
-        if has_role(ctx.config.spec, s.exempt_roles, member, e.actor):
+        if _EXEMPT(s, ctx.config.spec).holds(member, e.actor):
             return NOTHING
         if isinstance(e, Message):
             if e.content is ContentKind.RED_PACKET:
@@ -259,10 +278,12 @@ class Moderation(Policy):
         else:
             return NOTHING
         actions: list[Action] = []
+        changes: dict[str, Any] | None = None
         violation = ""
         if isinstance(e, Message):
-            flood, state = self._flood(ctx, s, member, text)
-            actions.append(ctx.act(SetState, "flood", scope=NAME, name=f"f:{member.key}", value=state))
+            flood, record = self._flood(ctx, s, member, text)
+            if record is not _KEEP:
+                changes = {f"f:{member.key}": record}
             if flood:
                 violation = "flood"
         verdict: Verdict | None = None
@@ -275,25 +296,40 @@ class Moderation(Policy):
                 paid = self._paid(ctx, s, member, text)
                 if paid is not None:
                     actions.extend(paid)
-                    return Decision(tuple(actions), stop=True)
+                    return Decision(tuple(actions), True, changes)
                 violation, verdict = "ad", v
         if not violation:
-            return Decision(tuple(actions))
+            return Decision(tuple(actions), False, changes) if actions or changes else NOTHING
         actions.extend(self._offence(ctx, s, member, violation, mid, text, verdict))
-        return Decision(tuple(actions), stop=True)
+        return Decision(tuple(actions), True, changes)
 
     # -- flooding and paid ads -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _flood(ctx: Context, s: ModerationSettings, member: MemberState, text: str) -> tuple[bool, list[int]]:
-        t = int(ctx.now.timestamp())
-        old = ctx.scope.get(f"f:{member.key}")
-        ws, count, h, rs, reps = old if old else (t, 0, 0, t, 0)
+    def _flood(ctx: Context, s: ModerationSettings, member: MemberState, text: str) -> tuple[bool, Any]:
+        """(flooding?, the new flood record: a list, None to forget it, or ``_KEEP`` to leave it as it is).
+
+        A record is kept only while the member posts in quick succession: a message with nothing from them in the
+        last ``repeat_minutes`` (or ``seconds``, if longer) starts nothing, so ordinary chat writes no state. The
+        record then counts from the message before (the rate) and from this one (repeats).
+        """
         f = s.flood
+        t = int(ctx.now.timestamp())
+        prev = ctx.previous_active_at
+        horizon = max(f.seconds, f.repeat_minutes * 60)
+        old = ctx.scope.get(f"f:{member.key}")
+        if prev is None or t - int(prev.timestamp()) >= horizon:
+            return False, (None if old is not None else _KEEP)
+        p = int(prev.timestamp())
+        if old is None or old[5] < p:
+            ws, count, h, rs, reps = p, 1, 0, p, 0  # the record starts with the message before
+        else:
+            ws, count, h, rs, reps = old[:5]
         if t - ws >= f.seconds:
             ws, count = t, 0
         count += 1
-        hh = zlib.crc32(text.strip().encode()) if len(text.strip()) >= 2 else 0
+        stripped = text.strip()
+        hh = zlib.crc32(stripped.encode()) if len(stripped) >= 2 else 0
         if hh and hh == h and t - rs < f.repeat_minutes * 60:
             reps += 1
         else:
@@ -301,7 +337,7 @@ class Moderation(Policy):
         flood = count > f.messages or reps >= f.repeats
         if flood:
             ws, count, reps = t, 0, 0
-        return flood, [ws, count, h, rs, reps]
+        return flood, [ws, count, h, rs, reps, t]
 
     @staticmethod
     def _credit(ctx: Context, s: ModerationSettings, member: MemberState, fen: int) -> SetState:
