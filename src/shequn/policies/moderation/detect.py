@@ -115,6 +115,7 @@ _MONEY_RE = re.compile(
     r"\b(?:earn(?:ing)?s?|income|forex|trading|bitcoin|usdt)\b|\b(?:profit|invest|crypto|withdraw)|"
     r"заработ|доход|прибыл|инвест|крипт"
 )
+_CLOSER = re.compile(r"[0-9A-Za-zА-Яа-яЁё$➕🛰🐧]")
 _MONEY_HINT = re.compile(r"[$元万wк]|руб")
 _MONEY_SUM = re.compile(r"\d\s*(?:[万w]\s*[+/元]|元\s*/\s*天|\$|руб|к\b)|\$\s?\d")
 _LETTERS = re.compile(r"[a-zа-яё]")
@@ -216,6 +217,18 @@ class Detector:
         self._cats = {w: frozenset(c) for w, c in cats.items()}
         self._common = frozenset(normalize(w).strip() for w in common)
         self._phrases = _trie_regex(sorted(cats))
+
+    @property
+    def plain_ceiling(self) -> float:
+        """The most plain text can score: lexicon words, a call to action, an earning claim (no contact or link)."""
+        w = self.weights
+        return max(w["lexicon"], 0) * LEXICON_MAX_HITS + max(w["solicit"], 0) + max(w["money"], 0)
+
+    @staticmethod
+    def worth_a_closer_look(text: str) -> bool:
+        """Whether ``text`` holds what plain text does not: digits, Latin or Cyrillic letters, a disguised contact
+        word, a number in Chinese digits, a sum of money, or characters that fold to any of these."""
+        return bool(_CLOSER.search(text) or _CONTACT_GATE_CN.search(text) or _FOLDABLE.search(text))
 
     def lexicon_hits(self, norm: str) -> list[str]:
         """Distinct lexicon words in ``norm`` (normalized text), in order of appearance."""

@@ -200,18 +200,26 @@ def _credit_of(ctx: Context, member: MemberState) -> tuple[int, int]:
     return int(old[0]), int(old[2]) if len(old) > 2 else 0
 
 
-def member_evidence(member: MemberState | None, now: datetime) -> list[Evidence]:
-    """What the poster's history says: a newcomer who has hardly spoken, or an established member."""
+def history_weight(member: MemberState | None, now: datetime) -> tuple[str, float]:
+    """What the poster's history says, as (kind, weight): a newcomer who has hardly spoken, an established member,
+    or nothing ("", 0)."""
     if member is None:
-        return []
+        return "", 0.0
     joined = member.joined_at
     if member.via == "roster":
         joined = None  # in the group when the record began: when they joined is not known
-    if joined is not None and member.messages <= NEWCOMER_MESSAGES and now - joined <= timedelta(days=NEWCOMER_DAYS):
-        return [Evidence("newcomer", f"{member.messages} msg", WEIGHTS["newcomer"])]
-    if member.messages >= ESTABLISHED_MESSAGES and (joined is None or now - joined >= timedelta(days=ESTABLISHED_DAYS)):
-        return [Evidence("established", f"{member.messages} msg", WEIGHTS["established"])]
-    return []
+    n = member.messages
+    if joined is not None and n <= NEWCOMER_MESSAGES and now - joined <= timedelta(days=NEWCOMER_DAYS):
+        return "newcomer", WEIGHTS["newcomer"]
+    if n >= ESTABLISHED_MESSAGES and (joined is None or now - joined >= timedelta(days=ESTABLISHED_DAYS)):
+        return "established", WEIGHTS["established"]
+    return "", 0.0
+
+
+def member_evidence(member: MemberState | None, now: datetime) -> list[Evidence]:
+    """What the poster's history says, as evidence."""
+    kind, weight = history_weight(member, now)
+    return [Evidence(kind, f"{member.messages} msg", weight)] if kind and member is not None else []
 
 
 NO_EVIDENCE = Verdict(())
@@ -231,11 +239,24 @@ def judge(
 ) -> Verdict:
     """The verdict on one message: rule evidence, the poster's history, and what was learned from labels."""
     detector = settings.detector
-    evidence = detector.inspect(text, content, media, qr)
     ready = bool(learned) and classifier.ready(learned, settings.learn_min_labels)
+    kind, weight = history_weight(member, now)
+    if (
+        kind == "established"
+        and not ready
+        and content is ContentKind.TEXT
+        and not qr
+        and weight + detector.plain_ceiling < settings.threshold
+        and not detector.worth_a_closer_look(text)
+    ):
+        # An established member's plain text (no digits, Latin letters or disguised contact words): even every
+        # phrase the detector knows could not lift it to the threshold, so it is not read any further.
+        return NO_EVIDENCE
+    evidence = detector.inspect(text, content, media, qr)
     if not evidence and not ready and detector.weights["newcomer"] < settings.threshold:
         return NO_EVIDENCE  # the common case: nothing in the message, and history alone can't make an ad
-    evidence.extend(member_evidence(member, now))
+    if kind and member is not None:
+        evidence.append(Evidence(kind, f"{member.messages} msg", weight))
     if ready:
         toks = classifier.tokens(text, (e.kind for e in evidence))
         w = classifier.weight(classifier.log_odds(learned, toks))
