@@ -22,6 +22,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from shequn.domain import (
@@ -61,6 +62,7 @@ _ACTIVITY = frozenset({EventKind.MESSAGE, EventKind.REACTION, EventKind.EDIT, Ev
 # Facts that happen outside the chat: they make a person known (an applicant, a payer), not present in the group.
 _ABSENT = frozenset({EventKind.FORM_ANSWER, EventKind.ORDER, EventKind.PAYMENT, EventKind.COUPON_CLAIM})
 _NO = frozenset({"no", "false", "0", "否", "不同意"})
+_NO_SCOPE: Mapping[str, Any] = MappingProxyType({})  # a policy with no state yet reads this (read-only by contract)
 
 
 class Engine:
@@ -270,7 +272,7 @@ class Engine:
             name = policy.name
             ctx.policy = name
             ctx.settings = s
-            ctx.scope = scopes.get(name) or {}
+            ctx.scope = scopes.get(name) or _NO_SCOPE
             try:
                 decision = policy.on_tick(ctx) if tick else policy.decide(ctx)
             except Exception:

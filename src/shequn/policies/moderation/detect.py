@@ -116,6 +116,11 @@ _MONEY_RE = re.compile(
     r"заработ|доход|прибыл|инвест|крипт"
 )
 _CLOSER = re.compile(r"[0-9A-Za-zА-Яа-яЁё$➕🛰🐧]")
+# Anything beyond plain Chinese text: digits, letters of any script here, money signs, contact symbols, and what folds.
+_SPECIAL = re.compile(
+    "[0-9A-Za-zА-Яа-яЁё$元万➕🛰🐧\uff10-\uff19\uff20-\uff3a\uff41-\uff5a\u2460-\u24ff\u2776-\u277f"
+    "\u3220-\u3229\u00b2\u00b3\u00b9\u2070-\u209f\U0001d400-\U0001d7ff]"
+)
 _MONEY_HINT = re.compile(r"[$元万wк]|руб")
 _MONEY_SUM = re.compile(r"\d\s*(?:[万w]\s*[+/元]|元\s*/\s*天|\$|руб|к\b)|\$\s?\d")
 _LETTERS = re.compile(r"[a-zа-яё]")
@@ -248,7 +253,9 @@ class Detector:
             out.append(Evidence("qr", "", w["qr"]))
         if not text:
             return out
-        norm = normalize(text) if _FOLDABLE.search(text) else text.lower()
+        plain = not _SPECIAL.search(text) and not _CONTACT_GATE_CN.search(text)
+        # Plain text has no letters, digits or foldable characters: nothing to fold or lower.
+        norm = text if plain else normalize(text) if _FOLDABLE.search(text) else text.lower()
         solicit = money = ""
         lexicon: list[str] = []
         cats_of = self._cats
@@ -263,6 +270,13 @@ class Detector:
         weight = w["lexicon"]
         for phrase in lexicon[:LEXICON_MAX_HITS]:
             out.append(Evidence("lexicon", phrase, weight / 2 if phrase in self._common else weight))
+        if plain:
+            # Plain text holds no contact, link, sum of money or other script: the phrases are all there is.
+            if solicit:
+                out.append(Evidence("solicit", solicit, w["solicit"]))
+            if money:
+                out.append(Evidence("money", money, w["money"]))
+            return out
         if not money and _MONEY_HINT.search(norm) and (found := _MONEY_SUM.search(norm)):
             money = found.group(0)
         gate = _CONTACT_GATE.search(norm) or _CONTACT_GATE_CN.search(norm)
