@@ -167,11 +167,11 @@ class Engine:
             )
         return defers
 
-    @staticmethod
-    def _number(member: MemberState, community: CommunityState) -> None:
+    def _number(self, member: MemberState, community: CommunityState) -> None:
         if member.number == 0:
             member.number = community.next_number
             community.next_number += 1
+            self.dirty.communities.add(community.name)
 
     def _apply_facts(
         self, event: Event, community: CommunityState, group: GroupState, cconf: CommunityConfig
@@ -207,6 +207,8 @@ class Engine:
             member.messages += 1
             self._previous = member.last_active_at
             member.last_active_at = event.at
+            if member.number == 0:
+                self._number(member, community)  # speaking in the group: in it, whatever a join decided (history)
         elif kind in _ACTIVITY:
             self._previous = member.last_active_at
             member.last_active_at = event.at
