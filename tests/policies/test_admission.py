@@ -178,3 +178,14 @@ def test_bad_admission_settings_are_refused_with_the_field() -> None:
     with pytest.raises(UserError, match=r"policies.admission.texts.hello: unknown text"):
         build_community_config(make_spec(policies={"admission": {"texts": {"hello": "x"}}}))
     assert kinds([]) == []
+
+
+def test_history_without_payments_still_numbers_those_who_speak() -> None:
+    # An imported export of a paid community holds joins and messages but no payments: the joins are refused (the
+    # actions are never sent for history), yet whoever speaks is evidently in the group and gets a number.
+    w = World(make_spec(threshold={"kind": "paid", "params": {"fee": 9900}}), feedback=False)
+    w.join("old")
+    assert w.member("old").number == 0
+    w.say("old", "我是老成员了")
+    assert w.member("old").number == 1 and w.community().next_number == 2
+    w.assert_replays()
