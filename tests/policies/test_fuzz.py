@@ -16,9 +16,12 @@ from shequn.policies.onboarding import nickname_fits
 
 DETECTOR = Detector(load_lexicon("cn_advertisement.bin"), common=COMMON_WORDS)
 # Text as chat has it: Chinese, Latin, Cyrillic, digits of every width, emoji, separators, URLs.
-ALPHABET = st.sampled_from(
-    list("加我微信vx薇威❤➕V：:1234567890１２３一二三四五六七八九零 -_.·http://t.cn/ab免费日赚代理пишивлс@")
-) | st.characters()
+ALPHABET = (
+    st.sampled_from(
+        list("加我微信vx薇威❤➕V：:1234567890１２３一二三四五六七八九零 -_.·http://t.cn/ab免费日赚代理пишивлс@")
+    )
+    | st.characters()
+)
 
 
 @settings(max_examples=300, deadline=None)
