@@ -10,7 +10,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from shequn import __version__
-from shequn.cli import bench, community, demo, event, events, importer, plan, run, sandbox, schedule, simulate
+from shequn.cli import (
+    bench,
+    community,
+    demo,
+    event,
+    events,
+    importer,
+    moderation,
+    plan,
+    points,
+    run,
+    sandbox,
+    schedule,
+    simulate,
+)
 from shequn.cli.common import Globals, console, err_console, open_app
 from shequn.domain import UserError
 from shequn.i18n import normalize_locale, t
@@ -101,6 +115,8 @@ app.add_typer(events.app, name="export")
 app.add_typer(bench.app, name="bench")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(event.app, name="event")
+app.add_typer(moderation.app, name="moderation")
+app.add_typer(points.app, name="points")
 app.command(name="sandbox")(sandbox.sandbox)
 app.command(name="simulate")(simulate.simulate)
 app.command(name="demo")(demo.demo)

@@ -7,6 +7,7 @@ May import: the standard library only. Everything else in shequn imports from he
 from shequn.domain.actions import (
     Action,
     ActionKind,
+    Admit,
     AwardPoints,
     Ban,
     CreateInviteLink,
@@ -29,6 +30,7 @@ from shequn.domain.actions import (
 from shequn.domain.clock import Clock, SystemClock, VirtualClock
 from shequn.domain.errors import ShequnError, UserError
 from shequn.domain.events import (
+    RULES_FORM,
     Attendance,
     AttendanceStatus,
     CheckIn,
@@ -41,6 +43,7 @@ from shequn.domain.events import (
     FormAnswer,
     Join,
     JoinMethod,
+    Label,
     Leave,
     LeaveReason,
     Message,
@@ -58,8 +61,10 @@ from shequn.domain.keys import group_key, identity_key, split_key
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 
 __all__ = [
+    "RULES_FORM",
     "Action",
     "ActionKind",
+    "Admit",
     "Attendance",
     "AttendanceStatus",
     "AwardPoints",
@@ -80,6 +85,7 @@ __all__ = [
     "GroupState",
     "Join",
     "JoinMethod",
+    "Label",
     "Leave",
     "LeaveReason",
     "MemberState",

@@ -22,6 +22,7 @@ from shequn.store.groups import GroupRecord, GroupStore
 from shequn.store.imports import ImportStore
 from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
 from shequn.store.people import PeopleStore
+from shequn.store.points import LedgerEntry, PointsStore
 from shequn.store.schedule import ActivityRecord, RunRow, ScheduleStore
 from shequn.store.state import StateStore
 from shequn.store.stats import CommunityCounts, StatsStore
@@ -52,6 +53,7 @@ class Store:
         self.audit = AuditStore()
         self.stats = StatsStore()
         self.imports = ImportStore()
+        self.points = PointsStore()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -71,6 +73,7 @@ __all__ = [
     "Database",
     "DeliveryStore",
     "GroupRecord",
+    "LedgerEntry",
     "OutboxItem",
     "Outcome",
     "Pending",
