@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from shequn.playbook.models import (
     Cited,
     CommunityType,
+    Diagnoses,
     RoleBook,
     RuleBook,
     Sizes,
@@ -56,6 +57,7 @@ class Playbook:
         self.roles: RoleBook = _read("roles.yaml", RoleBook)
         templates: list[Template] = _read("templates.yaml", list[Template])
         self.templates: dict[str, Template] = {t.key: t for t in templates}
+        self.diagnoses: Diagnoses = _read("diagnoses.yaml", Diagnoses)
         self.types: dict[str, CommunityType] = {t.key: t for t in self.taxonomies.types}
         self._type_names: dict[str, str] = {}
         for t in self.taxonomies.types:
@@ -71,6 +73,10 @@ class Playbook:
                 raise RuntimeError(f"types.yaml: {t.key}.recommended_threshold {t.recommended_threshold!r} unknown")
             if t.recommended_size not in sizes:
                 raise RuntimeError(f"types.yaml: {t.key}.recommended_size {t.recommended_size!r} unknown")
+        for r in self.diagnoses.rules:
+            unknown = set(r.types + r.except_types) - set(self.types)
+            if unknown:
+                raise RuntimeError(f"diagnoses.yaml: rule {r.key!r} names unknown type(s) {sorted(unknown)}")
 
     def resolve_type(self, name: str) -> CommunityType | None:
         """The community type a person means by ``name`` (成长型, 成长型社群, growth, learning …), or None."""
@@ -92,6 +98,7 @@ class Playbook:
             ("sizes", self.sizes),
             ("thresholds", self.thresholds),
             ("roles", self.roles),
+            ("diagnoses", self.diagnoses),
         ):
             yield from _walk(name, part)
         for key, tpl in self.templates.items():
