@@ -16,6 +16,7 @@ May import: ``duckdb``, ``domain``, ``playbook``, ``i18n``, ``store``, the other
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -35,12 +36,16 @@ from shequn.store import Store, WorkspaceInfo
 DAY = metrics.DAY
 
 
+_LONG_NUMBER = re.compile(r"\d{7,}")
+
+
 def _mask(name: str) -> str:
-    """Display names in reports keep their first character only where they look like phone numbers or ids."""
-    digits = sum(c.isdigit() for c in name)
-    if digits >= 7:
-        return name[:3] + "****" + name[-2:]
-    return name
+    """Phone numbers and long ids inside display names are masked (the brief: no phone numbers in reports)."""
+    return _LONG_NUMBER.sub(lambda m: m.group()[:3] + "****" + m.group()[-2:], name) if name else name
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def analyze(
@@ -48,13 +53,14 @@ def analyze(
     ws: WorkspaceInfo,
     *,
     days: int = 30,
-    until: datetime | None = None,
+    until: datetime | date | None = None,
     community: str | None = None,
     locale: str | None = None,
     cache: Path | None = None,
     threads: int | None = None,
 ) -> Report:
-    """Analyse the workspace ``ws`` of ``store`` over ``days`` days ending at ``until`` (default: the last event)."""
+    """Analyse the workspace ``ws`` of ``store`` over ``days`` days ending at ``until`` (a moment, or a date: the end
+    of that local day; default: the end of the local day of the last event)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     pb = load_playbook()
@@ -95,14 +101,23 @@ def analyze(
             for who in (spec.get("roles") or {}).get(role, []):
                 staff_ids.append((gid, g["platform"], str(who)))
     if staff_ids:
-        con.executemany("INSERT INTO spec_staff SELECT ?, person_id FROM idn WHERE platform = ? AND platform_id = ?",
-                        staff_ids)  # fmt: skip
+        values = ", ".join(f"({g}, {_lit(pl)}, {_lit(who)})" for g, pl, who in staff_ids)
+        con.execute(
+            f"""INSERT INTO spec_staff SELECT v.g, i.person_id FROM (VALUES {values}) v(g, platform, platform_id)
+                JOIN idn i ON i.platform = v.platform AND i.platform_id = v.platform_id"""
+        )
     parts = [str(p) for p in snap.parts]
     if not parts:
         return _empty(ws, loc, days, timings)
     row = con.execute(f"SELECT min(at_ms), max(at_ms) FROM read_parquet([{', '.join(repr(p) for p in parts)}])").fetchone()
     first_ms, last_ms = (int(row[0]), int(row[1])) if row and row[0] is not None else (0, 0)
-    end = until.astimezone(UTC) if until else datetime.fromtimestamp(last_ms / 1000, UTC) + timedelta(milliseconds=1)
+    if isinstance(until, datetime):
+        end = until.astimezone(UTC) if until.tzinfo else until.replace(tzinfo=zone).astimezone(UTC)
+    elif isinstance(until, date):  # the end of that local day
+        end = datetime(until.year, until.month, until.day, tzinfo=zone).astimezone(UTC) + timedelta(days=1)
+    else:  # the end of the local day of the last event
+        last_local = datetime.fromtimestamp(last_ms / 1000, zone)
+        end = (last_local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)).astimezone(UTC)
     t1 = int(end.timestamp() * 1000)
     t0 = t1 - days * DAY
     offset = zone.utcoffset(end.replace(tzinfo=None)) or timedelta(0)
@@ -275,6 +290,7 @@ def analyze(
         if r[0] is not None:
             commerce_by_g[r[0]].append(r)
     all_heat = [[0] * 24 for _ in range(7)]
+    funnel_by, refer_by, cohort_by = _by_group(funnel_rows), _by_group(refer_rows), _by_group(cohort_rows)
     for cid, (cname, ctype, spec) in sorted(communities.items()):
         if community is not None and cname != community:
             continue
@@ -304,8 +320,9 @@ def analyze(
                                              for f in ("messages", "speakers", "joins", "leaves", "members")))
                 for i in range(len(ghs[0].daily))
             ]  # fmt: skip
-        ch.funnel = kpis.funnel([r for r in funnel_rows if r[0] in ids], [r for r in refer_rows if r[0] in ids])
-        ch.retention = kpis.retention([r for r in cohort_rows if r[0] in ids])
+        ch.funnel = kpis.funnel([r for g in ids for r in funnel_by.get(g, [])],
+                                [r for g in ids for r in refer_by.get(g, [])])  # fmt: skip
+        ch.retention = kpis.retention([r for g in ids for r in cohort_by.get(g, [])])
         group_kpis = {}
         for x, g in zip(ghs, ids, strict=True):
             group_kpis[x.key] = kpis.compute(
@@ -347,6 +364,13 @@ def analyze(
         signals=diagnosis.signal_notes(loc),
         timings={k: round(v, 3) for k, v in timings.items()},
     )
+
+
+def _by_group(rows: list[tuple[Any, ...]]) -> dict[int, list[tuple[Any, ...]]]:
+    out: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for r in rows:
+        out[r[0]].append(r)
+    return out
 
 
 def _ratio(a: float, b: float) -> float | None:

@@ -38,15 +38,15 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
         con.execute(f"CREATE OR REPLACE VIEW ev AS SELECT * FROM read_parquet([{files}]) WHERE at_ms < {t1}")
     con.execute(
         """CREATE OR REPLACE VIEW msg AS
-           SELECT seq, group_id AS g, person_id AS p, at_ms, msg_id, reply_to, content, text_len, question, link,
-                  contact, link_only, renewal_word, offline_word, resource_word, greeting_word, mentions
+           SELECT seq, group_id AS g, person_id AS p, at_ms, target_seq, target_p, target_at, content, text_len,
+                  question, link, contact, link_only, renewal_word, offline_word, resource_word, mention_ps
            FROM ev WHERE kind = 'message' AND NOT from_bot AND content <> 'system'
                 AND group_id IS NOT NULL AND person_id IS NOT NULL"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE mtr AS
            WITH e AS (
-               SELECT group_id AS g, person_id AS p, at_ms, seq, kind, method, reason, inviter,
+               SELECT group_id AS g, person_id AS p, at_ms, seq, kind, method, reason, inviter_p,
                       lag(kind) OVER (PARTITION BY group_id, person_id ORDER BY at_ms, seq) AS prev
                FROM ev WHERE kind IN ('join', 'leave') AND group_id IS NOT NULL AND person_id IS NOT NULL)
            SELECT * FROM e
@@ -59,25 +59,18 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
                   bool_or(kind = 'join' AND method = 'roster') AS roster
            FROM mtr GROUP BY g, p HAVING arg_max(kind, (at_ms, seq)) = 'join'
            UNION ALL
-           SELECT m.g, m.p, min(m.at_ms), true FROM msg m
-           WHERE NOT EXISTS (SELECT 1 FROM mtr WHERE mtr.g = m.g AND mtr.p = m.p) AND m.at_ms < {t1}
-           GROUP BY m.g, m.p"""
+           SELECT s.g, s.p, s.first_ms, true FROM (SELECT g, p, min(at_ms) AS first_ms FROM msg GROUP BY g, p) s
+           ANTI JOIN (SELECT DISTINCT g, p FROM mtr) k ON k.g = s.g AND k.p = s.p"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE staff AS
            SELECT DISTINCT g, p FROM (
-               SELECT l.group_id AS g, i.person_id AS p FROM ev l
-                   JOIN grp ON grp.id = l.group_id
-                   JOIN idn i ON i.platform = grp.platform AND i.platform_id = l.by_id
-               WHERE l.kind = 'leave' AND l.reason IN ('removed', 'banned') AND l.by_id IS NOT NULL
+               SELECT group_id AS g, by_p AS p FROM ev
+               WHERE kind = 'leave' AND reason IN ('removed', 'banned') AND by_p <> person_id
                UNION ALL
-               SELECT d.group_id, d.person_id FROM ev d JOIN msg m ON m.g = d.group_id AND m.msg_id = d.msg_id
-               WHERE d.kind = 'delete' AND m.p <> d.person_id
+               SELECT group_id, person_id FROM ev WHERE kind = 'delete' AND target_p <> person_id
                UNION ALL
-               SELECT j.group_id, i.person_id FROM ev j
-                   JOIN grp ON grp.id = j.group_id
-                   JOIN idn i ON i.platform = grp.platform AND i.platform_id = j.inviter
-               WHERE j.kind = 'join' AND j.method = 'added_by_staff'
+               SELECT group_id, inviter_p FROM ev WHERE kind = 'join' AND method = 'added_by_staff'
                UNION ALL
                SELECT g, p FROM spec_staff) WHERE p IS NOT NULL"""
     )
@@ -86,31 +79,28 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
 def links(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> None:
     """``lnk``: reply links among messages of the window (explicit, or inferred where the export has none)."""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE wmsg AS SELECT * FROM msg WHERE at_ms >= {t0} AND at_ms < {t1}"""
-    )  # fmt: skip
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE explicit AS
-           SELECT g, count(*) AS n, count(reply_to) AS r FROM wmsg GROUP BY g"""
+        f"""CREATE OR REPLACE TEMP TABLE wmsg AS
+            SELECT seq, g, p, at_ms, target_seq, target_p, content, text_len, question, contact, link, link_only,
+                   renewal_word, offline_word, resource_word, mention_ps
+            FROM msg WHERE at_ms >= {t0} AND at_ms < {t1}"""
     )
+    con.execute("CREATE OR REPLACE TEMP TABLE explicit AS SELECT g, count(*) AS n, count(target_seq) AS r FROM wmsg GROUP BY g")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE lnk AS
-           SELECT c.g, c.seq AS child, c.p AS child_p, c.at_ms AS child_at, par.seq AS parent, par.p AS parent_p,
-                  par.at_ms AS parent_at, false AS inferred
-           FROM wmsg c JOIN msg par ON par.g = c.g AND par.msg_id = c.reply_to
-           WHERE c.reply_to IS NOT NULL AND par.at_ms <= c.at_ms"""
+           SELECT g, seq AS child, p AS child_p, at_ms AS child_at, target_seq AS parent, target_p AS parent_p,
+                  false AS inferred
+           FROM wmsg WHERE target_seq IS NOT NULL"""
     )
     need = con.execute("SELECT count(*) FROM explicit WHERE r < 0.01 * n AND n >= 20").fetchone()
     if need and need[0]:
         con.execute(
             """CREATE OR REPLACE TEMP TABLE inf_in AS
-               SELECT w.g, w.seq, w.p, w.at_ms,
-                      (SELECT i.person_id FROM idn i JOIN grp ON grp.id = w.g
-                       WHERE i.platform = grp.platform AND i.platform_id = w.mentions[1]) AS addr
+               SELECT w.g, w.seq, w.p, w.at_ms, w.mention_ps[1] AS addr
                FROM wmsg w JOIN explicit e ON e.g = w.g WHERE e.r < 0.01 * e.n AND e.n >= 20"""
         )
         replies.infer(con, "inf_in", "inf_out")
         con.execute(
-            """INSERT INTO lnk SELECT o.g, o.seq, c.p, c.at_ms, o.parent, par.p, par.at_ms, true
+            """INSERT INTO lnk SELECT o.g, o.seq, c.p, c.at_ms, o.parent, par.p, true
                FROM inf_out o JOIN inf_in c ON c.seq = o.seq JOIN inf_in par ON par.seq = o.parent"""
         )
 
@@ -122,19 +112,19 @@ def person_stats(con: duckdb.DuckDBPyConnection, t0: int, t1: int, off: int) -> 
         f"""CREATE OR REPLACE TEMP TABLE pm AS
            SELECT g, p, count(*) AS n, count(DISTINCT (at_ms + {off}) // {DAY}) AS days, max(at_ms) AS last_ms,
                   count(*) FILTER (WHERE contact OR link) AS promo,
-                  count(*) FILTER (WHERE reply_to IS NOT NULL) AS replies_made,
+                  count(*) FILTER (WHERE target_seq IS NOT NULL) AS replies_made,
                   count(*) FILTER (WHERE link_only) AS link_dumps
            FROM wmsg GROUP BY g, p"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE resp AS
            WITH r AS (
-               SELECT parent AS target, child_p AS by_p FROM lnk
+               SELECT g, parent AS target, parent_p AS to_p, child_p AS by_p FROM lnk
                UNION ALL
-               SELECT m.seq, x.person_id FROM ev x JOIN wmsg m ON m.g = x.group_id AND m.msg_id = x.msg_id
-               WHERE x.kind = 'reaction' AND x.at_ms >= {t0})
-           SELECT m.g, m.p, count(*) AS responses, count(DISTINCT m.seq) AS responded
-           FROM r JOIN wmsg m ON m.seq = r.target WHERE r.by_p <> m.p GROUP BY m.g, m.p"""
+               SELECT group_id, target_seq, target_p, person_id FROM ev
+               WHERE kind = 'reaction' AND at_ms >= {t0} AND target_at >= {t0})
+           SELECT g, to_p AS p, count(*) AS responses, count(DISTINCT target) AS responded
+           FROM r WHERE by_p <> to_p GROUP BY 1, 2"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE acts AS
@@ -146,8 +136,8 @@ def person_stats(con: duckdb.DuckDBPyConnection, t0: int, t1: int, off: int) -> 
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE modr AS
            SELECT g, p, sum(deleted)::INT AS deleted, sum(removed)::INT AS removed FROM (
-               SELECT m.g, m.p, 1 AS deleted, 0 AS removed FROM ev d JOIN wmsg m ON m.g = d.group_id
-                   AND m.msg_id = d.msg_id WHERE d.kind = 'delete' AND d.person_id <> m.p
+               SELECT group_id AS g, target_p AS p, 1 AS deleted, 0 AS removed FROM ev
+               WHERE kind = 'delete' AND person_id <> target_p AND target_at >= {t0}
                UNION ALL
                SELECT group_id, person_id, 0, 1 FROM ev
                WHERE kind = 'leave' AND reason IN ('removed', 'banned') AND at_ms >= {t0}) GROUP BY g, p"""
@@ -263,10 +253,8 @@ def greeters(con: duckdb.DuckDBPyConnection, t0: int, window_h: int) -> list[tup
     """(g, person, newcomers they welcomed by mention within ``window_h`` hours of the newcomer joining)."""
     return con.execute(
         f"""WITH nc AS (SELECT g, p, at_ms FROM mtr WHERE kind = 'join' AND method <> 'roster' AND at_ms >= {t0}),
-                 mm AS (SELECT g, p, at_ms, unnest(mentions) AS who FROM wmsg WHERE len(mentions) > 0)
-            SELECT mm.g, mm.p, count(DISTINCT nc.p) FROM mm
-                JOIN grp ON grp.id = mm.g JOIN idn i ON i.platform = grp.platform AND i.platform_id = mm.who
-                JOIN nc ON nc.g = mm.g AND nc.p = i.person_id
+                 mm AS (SELECT g, p, at_ms, unnest(mention_ps) AS who FROM wmsg WHERE len(mention_ps) > 0)
+            SELECT mm.g, mm.p, count(DISTINCT nc.p) FROM mm JOIN nc ON nc.g = mm.g AND nc.p = mm.who
             WHERE mm.at_ms >= nc.at_ms AND mm.at_ms <= nc.at_ms + {window_h * HOUR} AND mm.p <> nc.p
             GROUP BY 1, 2"""
     ).fetchall()
@@ -275,9 +263,8 @@ def greeters(con: duckdb.DuckDBPyConnection, t0: int, window_h: int) -> list[tup
 def scouts(con: duckdb.DuckDBPyConnection, t0: int) -> list[tuple[int, int, int]]:
     """(g, inviter person, newcomers they invited) in the window."""
     return con.execute(
-        f"""SELECT m.g, i.person_id, count(DISTINCT m.p) FROM mtr m JOIN grp ON grp.id = m.g
-                JOIN idn i ON i.platform = grp.platform AND i.platform_id = m.inviter
-            WHERE m.kind = 'join' AND m.method = 'invited' AND m.at_ms >= {t0} GROUP BY 1, 2"""
+        f"""SELECT g, inviter_p, count(DISTINCT p) FROM mtr
+            WHERE kind = 'join' AND method = 'invited' AND at_ms >= {t0} AND inviter_p IS NOT NULL GROUP BY 1, 2"""
     ).fetchall()
 
 
@@ -295,13 +282,13 @@ def content_rows(con: duckdb.DuckDBPyConnection, t_recent: int) -> list[tuple[An
     return con.execute(
         f"""WITH w AS (SELECT w.*, s.p IS NOT NULL AS is_staff FROM wmsg w LEFT JOIN staff s USING (g, p)),
                  content AS (SELECT g, is_staff, count(*) AS n FROM w
-                             WHERE reply_to IS NULL AND (text_len >= 20 OR content IN ('image', 'video', 'link',
+                             WHERE target_seq IS NULL AND (text_len >= 20 OR content IN ('image', 'video', 'link',
                                    'file', 'voice')) GROUP BY 1, 2),
                  rc AS (SELECT parent, count(*) AS n FROM lnk GROUP BY 1),
                  off AS (SELECT w.g, count(*) AS n FROM w JOIN rc ON rc.parent = w.seq
                          WHERE w.offline_word AND w.is_staff AND rc.n >= 3 GROUP BY 1),
-                 due AS (SELECT w.g, count(DISTINCT x) AS n FROM (SELECT g, unnest(mentions) AS x, is_staff,
-                         renewal_word FROM w WHERE len(mentions) > 0) w WHERE w.is_staff AND w.renewal_word
+                 due AS (SELECT w.g, count(DISTINCT x) AS n FROM (SELECT g, unnest(mention_ps) AS x, is_staff,
+                         renewal_word FROM w WHERE len(mention_ps) > 0) w WHERE w.is_staff AND w.renewal_word
                          GROUP BY 1),
                  res AS (SELECT l.g, count(*) AS n FROM lnk l JOIN w par ON par.seq = l.parent
                          WHERE par.resource_word AND NOT par.is_staff AND l.child_p <> l.parent_p
@@ -322,8 +309,9 @@ def cohorts(con: duckdb.DuckDBPyConnection, t1: int, off: int) -> list[tuple[Any
     return con.execute(
         f"""WITH nc AS (SELECT g, p, min(at_ms) AS j FROM mtr WHERE kind = 'join' AND method <> 'roster'
                         GROUP BY g, p),
-                 act AS (SELECT group_id AS g, person_id AS p, at_ms FROM ev
-                         WHERE kind IN ('message', 'reaction', 'check_in') AND group_id IS NOT NULL),
+                 act AS (SELECT e.group_id AS g, e.person_id AS p, e.at_ms FROM ev e
+                         SEMI JOIN nc ON nc.g = e.group_id AND nc.p = e.person_id
+                         WHERE e.kind IN ('message', 'reaction', 'check_in')),
                  w AS (SELECT nc.g, nc.p, nc.j,
                               bool_or(a.at_ms >= nc.j + 7 * {DAY}::BIGINT AND a.at_ms < nc.j + 14 * {DAY}::BIGINT) AS w1,
                               bool_or(a.at_ms >= nc.j + 28 * {DAY}::BIGINT AND a.at_ms < nc.j + 35 * {DAY}::BIGINT) AS w4,
@@ -344,29 +332,23 @@ def newcomers(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> list[tuple[An
     return con.execute(
         f"""WITH nc AS (SELECT g, p, min(at_ms) AS j, arg_min(method, at_ms) AS method FROM mtr
                         WHERE kind = 'join' AND method <> 'roster' AND at_ms >= {t0} GROUP BY g, p),
-                 act AS (SELECT group_id AS g, person_id AS p, at_ms FROM ev
-                         WHERE kind IN ('message', 'check_in') AND at_ms >= {t0} AND group_id IS NOT NULL),
+                 act AS (SELECT nc.g, nc.p, bool_or(e.at_ms < nc.j + 3 * {DAY}::BIGINT) AS a72,
+                                bool_or(e.at_ms >= nc.j + 7 * {DAY}::BIGINT) AS later
+                         FROM ev e JOIN nc ON nc.g = e.group_id AND nc.p = e.person_id
+                         WHERE e.kind IN ('message', 'check_in') AND e.at_ms >= nc.j GROUP BY 1, 2),
                  paid AS (SELECT DISTINCT person_id AS p FROM ev WHERE at_ms >= {t0}
                           AND (kind = 'payment' OR (kind = 'order' AND status = 'paid'))),
-                 inv AS (SELECT DISTINCT m.g, i.person_id AS p FROM mtr m JOIN grp ON grp.id = m.g
-                         JOIN idn i ON i.platform = grp.platform AND i.platform_id = m.inviter
-                         WHERE m.kind = 'join' AND m.at_ms >= {t0})
-            SELECT nc.g, nc.p, nc.method, nc.j,
-                   EXISTS (SELECT 1 FROM act a WHERE a.g = nc.g AND a.p = nc.p AND a.at_ms >= nc.j
-                           AND a.at_ms < nc.j + 3 * {DAY}::BIGINT),
-                   EXISTS (SELECT 1 FROM act a WHERE a.g = nc.g AND a.p = nc.p AND a.at_ms >= nc.j + 7 * {DAY}::BIGINT)
-                       AND EXISTS (SELECT 1 FROM cur c WHERE c.g = nc.g AND c.p = nc.p),
-                   nc.p IN (SELECT p FROM paid),
-                   EXISTS (SELECT 1 FROM inv WHERE inv.g = nc.g AND inv.p = nc.p)
-            FROM nc"""
+                 inv AS (SELECT DISTINCT g, inviter_p AS p FROM mtr WHERE kind = 'join' AND at_ms >= {t0})
+            SELECT nc.g, nc.p, nc.method, nc.j, coalesce(act.a72, false),
+                   coalesce(act.later, false) AND cur.p IS NOT NULL, paid.p IS NOT NULL, inv.p IS NOT NULL
+            FROM nc LEFT JOIN act USING (g, p) LEFT JOIN cur USING (g, p) LEFT JOIN paid ON paid.p = nc.p
+                 LEFT JOIN inv ON inv.g = nc.g AND inv.p = nc.p"""
     ).fetchall()
 
 
 def referrers(con: duckdb.DuckDBPyConnection, t0: int) -> list[tuple[int, int]]:
     """(g, person) for every member who brought in at least one newcomer in the window."""
     return con.execute(
-        f"""SELECT DISTINCT m.g, i.person_id FROM mtr m JOIN grp ON grp.id = m.g
-                JOIN idn i ON i.platform = grp.platform AND i.platform_id = m.inviter
-            WHERE m.kind = 'join' AND m.method IN ('invited', 'approved', 'live_code', 'self', 'unknown')
-              AND m.at_ms >= {t0}"""
+        f"""SELECT DISTINCT g, inviter_p FROM mtr
+            WHERE kind = 'join' AND method <> 'added_by_staff' AND at_ms >= {t0} AND inviter_p IS NOT NULL"""
     ).fetchall()
