@@ -6,8 +6,8 @@ No I/O, no state. May import: the standard library only.
 
 The signals are deliberately plain, the kind an operator reads in a chat and trusts:
 
-* a **question** (提问) ends with a question mark (``?`` / ``？``), ends with a Chinese question particle (吗, 呢, 么,
-  嘛), or opens with an asking phrase (请问, 求助, 有没有, 谁知道, how, what, anyone …);
+* a **question** (提问) has a question mark (``?`` / ``？``), ends with a Chinese question particle (吗, 呢, 么, 嘛),
+  holds an interrogative (怎么, 如何, 哪里, 有没有 …) or opens with an asking phrase (请问, 求助, how, what, anyone …);
 * a **link** is ``http(s)://`` or ``www.``;
 * **contact details** (联系方式) are a phone or QQ number (seven or more digits, full-width digits and separators
   allowed), or a WeChat/QQ handle after a marker (微信, vx, V, +q …) — the way ads dodge keyword filters;
@@ -25,7 +25,8 @@ _TO_ASCII: Final = str.maketrans(FULLWIDTH_DIGITS, ASCII_DIGITS)
 
 # RE2-compatible patterns (DuckDB's regexp_matches uses RE2; Python's re reads them the same way).
 QUESTION_PATTERN: Final = (
-    r"(?i)(?:[?？]|[吗呢么嘛][\s~～。.!！…]*$|^\s*(?:@\S+\s+)?(?:请问|求助|求问|想问|问一下|有没有|有谁|谁知道|谁有|"
+    r"(?i)(?:[?？]|[吗呢么嘛][\s~～。.!！…]*$|怎么|如何|为什么|为啥|哪里|哪儿|哪个|几点|多少钱|什么时候|有没有|"
+    r"能不能|可不可以|是不是|要不要|^\s*(?:@\S+\s+)?(?:请问|求助|求问|想问|问一下|有没有|有谁|谁知道|谁有|"
     r"哪位|哪里|怎么|如何|为什么|为啥|能不能|可不可以|是不是|how\b|what\b|why\b|where\b|when\b|who\b|which\b|"
     r"anyone\b|does\b|is there\b|can (?:i|you|someone|anyone)\b))"
 )

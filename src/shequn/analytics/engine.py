@@ -254,7 +254,7 @@ def analyze(
                 roles.append("scout")
             if not is_staff and n >= th["storyteller_min_messages"] and resp >= th["storyteller_responses_per_message"] * n:
                 roles.append("storyteller")
-            tenure_ok = roster or (t1 - since_ms) >= th["silent_min_tenure_days"] * DAY
+            tenure_ok = (t1 - since_ms) >= th["silent_min_tenure_days"] * DAY  # known only within the record
             if n == 0 and checks == 0 and tenure_ok and not is_staff:
                 roles.append("silent")
                 silent += 1

@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from shequn.analytics import conversation as conv
 from shequn.domain import UserError
 
-SNAPSHOT_VERSION: Final = 5
+SNAPSHOT_VERSION: Final = 6
 MAX_PARTS: Final = 12  # compact into one part beyond this many
 
 # The payload fields unpacked into columns, in this order (json_extract_string with a list of paths parses once).
@@ -207,6 +207,7 @@ def _build(con: duckdb.DuckDBPyConnection, ws_id: int, lo: int, hi: int, prior: 
     con.execute(
         f"""COPY (
             SELECT b.* EXCLUDE (mentions, inviter, by_id, reply_to, msg_id),
+                   CASE WHEN b.kind = 'message' THEN b.msg_id END AS msg_id,
                    t.seq AS target_seq, t.p AS target_p, t.at_ms AS target_at,
                    men.ps AS mention_ps, inv.person_id AS inviter_p, byp.person_id AS by_p
             FROM batch b
