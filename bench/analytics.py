@@ -114,9 +114,9 @@ def run_pandas(path: str) -> tuple[int, float, dict[str, Any]]:
 def run(groups: int = 1000, days: int = 440, seed: int = 1) -> list[Measurement]:
     built = measure("build workspace (simulate + store, cached)", build, groups, days, seed)
     path = str(workspace(groups, days, seed))
-    cold = measure("report, cold snapshot (first report after import)", run_report, path, True)
-    warm = measure("report, warm snapshot", run_report, path, False)
-    peer = measure("pandas, same metrics, same snapshot", run_pandas, path)
+    cold = measure("report, cold snapshot (first report after import)", run_report, path, True, cores=2)
+    warm = measure("report, warm snapshot", run_report, path, False, cores=2)
+    peer = measure("pandas, same metrics, same snapshot", run_pandas, path, cores=2)
     goal = warm.items / GOAL_SECONDS
     warm.goal_per_s = goal
     cold.goal_per_s = goal

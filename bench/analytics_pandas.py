@@ -85,9 +85,11 @@ def metrics(files: Sequence[Path], *, days: int, off: int = 8 * HOUR) -> dict[in
     resp = pd.concat([reacts, rep])
     resp = resp[resp["person_id"] != resp["target_p"]]
     responses = resp.groupby(["group_id", "target_p"]).size()
-    per_person = w.assign(promo=w["contact"] | w["link"], made=w["target_seq"].notna()).groupby(
-        ["group_id", "person_id"]
-    )[["promo", "made"]].sum()
+    per_person = (
+        w.assign(promo=w["contact"] | w["link"], made=w["target_seq"].notna())
+        .groupby(["group_id", "person_id"])[["promo", "made"]]
+        .sum()
+    )
     for (g, _p), row in per_person.iterrows():
         o = out.setdefault(int(g), {})
         o["promo_people"] = o.get("promo_people", 0) + int(row["promo"] > 0)

@@ -33,6 +33,6 @@ def test_pandas_peer_equals_the_engine(sim500: Simulated) -> None:
             assert p["median_answer_minutes"] == pytest.approx(g.median_answer_minutes, abs=1e-6)
         if g.activation_24h is not None:
             assert p["activation_24h"] == pytest.approx(g.activation_24h, abs=1e-4)
-        assert sum(n for n, _ in p.get("daily", [])[-len(g.daily):]) >= 0
+        assert sum(n for n, _ in p.get("daily", [])[-len(g.daily) :]) >= 0
         checked += 1
     assert checked == 500

@@ -13,8 +13,11 @@ SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 
 def _community(ctype: str, kpis: list[Kpi]) -> CommunityHealth:
     ct = load_playbook().types[ctype]
-    return CommunityHealth(name="c", type=ctype, type_name=ct.name.zh, activity_judged=ct.activity_judged,
-                           groups=["x:1"], kpis=kpis, essentials={"tags": True, "goal": True, "rules": True})  # fmt: skip
+    essentials = {"tags": True, "goal": True, "rules": True}
+    return CommunityHealth(
+        name="c", type=ctype, type_name=ct.name.zh, activity_judged=ct.activity_judged, groups=["x:1"], kpis=kpis,
+        essentials=essentials,
+    )  # fmt: skip
 
 
 def test_growth_with_falling_renewals_and_no_guest_talk_gets_guest_talks() -> None:

@@ -68,7 +68,9 @@ def test_command_line_error_is_one_line(demo: str) -> None:
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian's chromium (scripts/setup --dev installs it)")
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists(), reason="Debian's chromium (scripts/setup --dev installs it)"
+)
 def test_chromium_draws_the_charts_offline(demo: str, tmp_path: Path) -> None:
     app = App(demo)
     page = tmp_path / "report.html"

@@ -84,7 +84,9 @@ def analyze(
             FROM src.identity WHERE workspace_id = {ws.id}"""
     )
     con.execute("DETACH src")
-    communities = {r[0]: (r[1], r[2], orjson.loads(r[3])) for r in con.execute("SELECT id, name, type, spec FROM com").fetchall()}
+    communities = {
+        r[0]: (r[1], r[2], orjson.loads(r[3])) for r in con.execute("SELECT id, name, type, spec FROM com").fetchall()
+    }
     if community is not None and community not in {c[0] for c in communities.values()}:
         known = ", ".join(sorted(c[0] for c in communities.values())) or "none yet"
         raise UserError(f"no community named {community!r} (communities: {known})", exit_code=2)
@@ -109,7 +111,9 @@ def analyze(
     parts = [str(p) for p in snap.parts]
     if not parts:
         return _empty(ws, loc, days, timings)
-    row = con.execute(f"SELECT min(at_ms), max(at_ms) FROM read_parquet([{', '.join(repr(p) for p in parts)}])").fetchone()
+    row = con.execute(
+        f"SELECT min(at_ms), max(at_ms) FROM read_parquet([{', '.join(repr(p) for p in parts)}])"
+    ).fetchone()
     first_ms, last_ms = (int(row[0]), int(row[1])) if row and row[0] is not None else (0, 0)
     if isinstance(until, datetime):
         end = until.astimezone(UTC) if until.tzinfo else until.replace(tzinfo=zone).astimezone(UTC)
@@ -174,11 +178,11 @@ def analyze(
     ad_people = {a.person for a in ads}
     ad_by_group: dict[int, list[detect.AdAccount]] = defaultdict(list)
     for a in ads:
-        for g in a.groups:
-            ad_by_group[g].append(a)
+        for gi in a.groups:
+            ad_by_group[gi].append(a)
     heat_by_group: dict[int, list[list[int]]] = defaultdict(lambda: [[0] * 24 for _ in range(7)])
-    for g, dow, h, n in heat:
-        heat_by_group[g][dow][h] += n
+    for gi, dow, h, n in heat:
+        heat_by_group[gi][dow][h] += n
     rules = lifecycle.StageRules(dead_after_days=int(th["dead_after_days"]))
     gkey: dict[int, str] = {}
     for gid, g in sorted(groups.items()):
@@ -242,7 +246,9 @@ def analyze(
         key_n = 0
         silent = silent30 = 0
         tiers = {"high": 0, "mid": 0, "low": 0, "inactive": 0}
-        for _, p, since_ms, roster, n, dact, resp, reacts, checks, last_ms_p, is_staff in by_group_members.get(gid, []):
+        for _, p, since_ms, _roster, n, dact, resp, reacts, checks, last_ms_p, is_staff in by_group_members.get(
+            gid, []
+        ):
             if p in ad_people:
                 continue
             tier = detect.tier(n, resp, reacts + checks, th)
@@ -252,7 +258,11 @@ def analyze(
                 roles.append("greeter")
             if scouts.get((gid, p), 0) >= th["scout_min_invited"]:
                 roles.append("scout")
-            if not is_staff and n >= th["storyteller_min_messages"] and resp >= th["storyteller_responses_per_message"] * n:
+            if (
+                not is_staff
+                and n >= th["storyteller_min_messages"]
+                and resp >= th["storyteller_responses_per_message"] * n
+            ):
                 roles.append("storyteller")
             tenure_ok = (t1 - since_ms) >= th["silent_min_tenure_days"] * DAY  # known only within the record
             if n == 0 and checks == 0 and tenure_ok and not is_staff:
@@ -291,7 +301,7 @@ def analyze(
             commerce_by_g[r[0]].append(r)
     all_heat = [[0] * 24 for _ in range(7)]
     funnel_by, refer_by, cohort_by = _by_group(funnel_rows), _by_group(refer_rows), _by_group(cohort_rows)
-    for cid, (cname, ctype, spec) in sorted(communities.items()):
+    for _cid, (cname, ctype, spec) in sorted(communities.items()):
         if community is not None and cname != community:
             continue
         ghs = sorted(comm_groups.get(cname, []), key=lambda x: x.key)
@@ -309,24 +319,24 @@ def analyze(
             ch.stages[x.stage] = ch.stages.get(x.stage, 0) + 1
         ch.essentials = detect.essentials(spec)
         ch.heatmap = [[0] * 24 for _ in range(7)]
-        for g in ids:
+        for gi in ids:
             for dw in range(7):
                 for h in range(24):
-                    ch.heatmap[dw][h] += heat_by_group[g][dw][h]
-                    all_heat[dw][h] += heat_by_group[g][dw][h]
+                    ch.heatmap[dw][h] += heat_by_group[gi][dw][h]
+                    all_heat[dw][h] += heat_by_group[gi][dw][h]
         if ghs:
             ch.daily = [
                 Day(ghs[0].daily[i].date, *(sum(getattr(x.daily[i], f) for x in ghs)
                                              for f in ("messages", "speakers", "joins", "leaves", "members")))
                 for i in range(len(ghs[0].daily))
             ]  # fmt: skip
-        ch.funnel = kpis.funnel([r for g in ids for r in funnel_by.get(g, [])],
-                                [r for g in ids for r in refer_by.get(g, [])])  # fmt: skip
-        ch.retention = kpis.retention([r for g in ids for r in cohort_by.get(g, [])])
+        ch.funnel = kpis.funnel([r for gi in ids for r in funnel_by.get(gi, [])],
+                                [r for gi in ids for r in refer_by.get(gi, [])])  # fmt: skip
+        ch.retention = kpis.retention([r for gi in ids for r in cohort_by.get(gi, [])])
         group_kpis = {}
-        for x, g in zip(ghs, ids, strict=True):
+        for x, gi in zip(ghs, ids, strict=True):
             group_kpis[x.key] = kpis.compute(
-                ctype, ct, spec, x, commerce_by_g.get(g, []), content.get(g), guests.get(g, []), members_out[x.key],
+                ctype, ct, spec, x, commerce_by_g.get(gi, []), content.get(gi), guests.get(gi, []), members_out[x.key],
                 days=days, t1=t1, loc=loc,
             )  # fmt: skip
             x.kpis = group_kpis[x.key]
@@ -355,15 +365,21 @@ def analyze(
         communities=out_comms,
         groups=report_groups,
         members=members_out,
-        ad_accounts=[
-            {"person": a.person, "name": _mask(names.get(a.person, "")), "groups": [gkey.get(g, str(g)) for g in a.groups],
-             "messages": a.messages, "evidence": a.evidence}
-            for a in ads if any(g in gkey for g in a.groups)
-        ],  # fmt: skip
+        ad_accounts=[_ad_row(a, names, gkey) for a in ads if any(g in gkey for g in a.groups)],
         heatmap=all_heat,
         signals=diagnosis.signal_notes(loc),
         timings={k: round(v, 3) for k, v in timings.items()},
     )
+
+
+def _ad_row(a: detect.AdAccount, names: dict[int, str], gkey: dict[int, str]) -> dict[str, Any]:
+    return {
+        "person": a.person,
+        "name": _mask(names.get(a.person, "")),
+        "groups": [gkey.get(g, str(g)) for g in a.groups],
+        "messages": a.messages,
+        "evidence": a.evidence,
+    }
 
 
 def _by_group(rows: list[tuple[Any, ...]]) -> dict[int, list[tuple[Any, ...]]]:

@@ -53,9 +53,9 @@ def _conversion(rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
 def _payers(rows: Sequence[tuple[Any, ...]], purposes: set[str] | None, exclude: set[str]) -> set[int]:
     out = set()
     for _g, p, kind, what, _amount, _at in rows:
-        if kind == "payment" and what not in exclude and (purposes is None or what in purposes):
-            out.add(p)
-        elif kind == "order" and what == "paid" and purposes is None:
+        if (kind == "payment" and what not in exclude and (purposes is None or what in purposes)) or (
+            kind == "order" and what == "paid" and purposes is None
+        ):
             out.add(p)
     return out
 

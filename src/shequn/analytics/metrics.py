@@ -50,11 +50,12 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
                       lag(kind) OVER (PARTITION BY group_id, person_id ORDER BY at_ms, seq) AS prev
                FROM ev WHERE kind IN ('join', 'leave') AND group_id IS NOT NULL AND person_id IS NOT NULL)
            SELECT * FROM e
-           WHERE (kind = 'join' AND (prev IS NULL OR prev = 'leave')) OR (kind = 'leave' AND prev IS DISTINCT FROM 'leave')"""
+           WHERE (kind = 'join' AND (prev IS NULL OR prev = 'leave'))
+              OR (kind = 'leave' AND prev IS DISTINCT FROM 'leave')"""
     )
     # Present at t1: the last transition is a join, or they spoke and no membership event names them.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE cur AS
+        """CREATE OR REPLACE TEMP TABLE cur AS
            SELECT g, p, arg_max(at_ms, (at_ms, seq)) AS since_ms,
                   bool_or(kind = 'join' AND method = 'roster') AS roster
            FROM mtr GROUP BY g, p HAVING arg_max(kind, (at_ms, seq)) = 'join'
@@ -84,7 +85,9 @@ def links(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> None:
                    renewal_word, offline_word, resource_word, mention_ps
             FROM msg WHERE at_ms >= {t0} AND at_ms < {t1}"""
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE explicit AS SELECT g, count(*) AS n, count(target_seq) AS r FROM wmsg GROUP BY g")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE explicit AS SELECT g, count(*) AS n, count(target_seq) AS r FROM wmsg GROUP BY g"
+    )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE lnk AS
            SELECT g, seq AS child, p AS child_p, at_ms AS child_at, target_seq AS parent, target_p AS parent_p,
@@ -306,6 +309,7 @@ def content_rows(con: duckdb.DuckDBPyConnection, t_recent: int) -> list[tuple[An
 
 def cohorts(con: duckdb.DuckDBPyConnection, t1: int, off: int) -> list[tuple[Any, ...]]:
     """(g, cohort week start day, size, active in week 1 / 4 / 12 after joining (None where not yet known))."""
+    D = f"{DAY}::BIGINT"  # noqa: N806 (SQL fragment)
     return con.execute(
         f"""WITH nc AS (SELECT g, p, min(at_ms) AS j FROM mtr WHERE kind = 'join' AND method <> 'roster'
                         GROUP BY g, p),
@@ -313,15 +317,18 @@ def cohorts(con: duckdb.DuckDBPyConnection, t1: int, off: int) -> list[tuple[Any
                          SEMI JOIN nc ON nc.g = e.group_id AND nc.p = e.person_id
                          WHERE e.kind IN ('message', 'reaction', 'check_in')),
                  w AS (SELECT nc.g, nc.p, nc.j,
-                              bool_or(a.at_ms >= nc.j + 7 * {DAY}::BIGINT AND a.at_ms < nc.j + 14 * {DAY}::BIGINT) AS w1,
-                              bool_or(a.at_ms >= nc.j + 28 * {DAY}::BIGINT AND a.at_ms < nc.j + 35 * {DAY}::BIGINT) AS w4,
-                              bool_or(a.at_ms >= nc.j + 84 * {DAY}::BIGINT AND a.at_ms < nc.j + 91 * {DAY}::BIGINT) AS w12
-                       FROM nc LEFT JOIN act a ON a.g = nc.g AND a.p = nc.p AND a.at_ms >= nc.j + 7 * {DAY}::BIGINT
+                              bool_or(a.at_ms >= nc.j + 7 * {D} AND a.at_ms < nc.j + 14 * {D}) AS w1,
+                              bool_or(a.at_ms >= nc.j + 28 * {D} AND a.at_ms < nc.j + 35 * {D}) AS w4,
+                              bool_or(a.at_ms >= nc.j + 84 * {D} AND a.at_ms < nc.j + 91 * {D}) AS w12
+                       FROM nc LEFT JOIN act a ON a.g = nc.g AND a.p = nc.p AND a.at_ms >= nc.j + 7 * {D}
                        GROUP BY 1, 2, 3)
             SELECT g, ((j + {off}) // {DAY} + 3) // 7 * 7 - 3 AS week, count(*),
-                   count(*) FILTER (WHERE j + 14 * {DAY}::BIGINT <= {t1}), count(*) FILTER (WHERE w1 AND j + 14 * {DAY}::BIGINT <= {t1}),
-                   count(*) FILTER (WHERE j + 35 * {DAY}::BIGINT <= {t1}), count(*) FILTER (WHERE w4 AND j + 35 * {DAY}::BIGINT <= {t1}),
-                   count(*) FILTER (WHERE j + 91 * {DAY}::BIGINT <= {t1}), count(*) FILTER (WHERE w12 AND j + 91 * {DAY}::BIGINT <= {t1})
+                   count(*) FILTER (WHERE j + 14 * {D} <= {t1}),
+                   count(*) FILTER (WHERE w1 AND j + 14 * {D} <= {t1}),
+                   count(*) FILTER (WHERE j + 35 * {D} <= {t1}),
+                   count(*) FILTER (WHERE w4 AND j + 35 * {D} <= {t1}),
+                   count(*) FILTER (WHERE j + 91 * {D} <= {t1}),
+                   count(*) FILTER (WHERE w12 AND j + 91 * {D} <= {t1})
             FROM w GROUP BY 1, 2 ORDER BY 1, 2"""
     ).fetchall()
 
@@ -329,11 +336,12 @@ def cohorts(con: duckdb.DuckDBPyConnection, t1: int, off: int) -> list[tuple[Any
 def newcomers(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> list[tuple[Any, ...]]:
     """Newcomers of the window for the funnel: (g, p, method, joined, active in 72 h, active after a week and still
     here, paid, invited someone)."""
+    D = f"{DAY}::BIGINT"  # noqa: N806 (SQL fragment)
     return con.execute(
         f"""WITH nc AS (SELECT g, p, min(at_ms) AS j, arg_min(method, at_ms) AS method FROM mtr
                         WHERE kind = 'join' AND method <> 'roster' AND at_ms >= {t0} GROUP BY g, p),
-                 act AS (SELECT nc.g, nc.p, bool_or(e.at_ms < nc.j + 3 * {DAY}::BIGINT) AS a72,
-                                bool_or(e.at_ms >= nc.j + 7 * {DAY}::BIGINT) AS later
+                 act AS (SELECT nc.g, nc.p, bool_or(e.at_ms < nc.j + 3 * {D}) AS a72,
+                                bool_or(e.at_ms >= nc.j + 7 * {D}) AS later
                          FROM ev e JOIN nc ON nc.g = e.group_id AND nc.p = e.person_id
                          WHERE e.kind IN ('message', 'check_in') AND e.at_ms >= nc.j GROUP BY 1, 2),
                  paid AS (SELECT DISTINCT person_id AS p FROM ev WHERE at_ms >= {t0}

@@ -53,8 +53,8 @@ def _extension(name: str) -> str:
         import duckdb_ext
     except ImportError:
         raise UserError(
-            f"analytics needs DuckDB's {name} extension from the duckdb-ext-{name.split('_')[0]} package "
-            f"(pip install 'duckdb-ext-{name.split('_')[0]}=={duckdb.__version__}.*')"
+            f"analytics needs DuckDB's {name} extension from the duckdb-ext-{name.split('_', maxsplit=1)[0]} package "
+            f"(pip install 'duckdb-ext-{name.split('_', maxsplit=1)[0]}=={duckdb.__version__}.*')"
         ) from None
     for root in duckdb_ext.__path__:
         found = glob.glob(os.path.join(root, "extensions", f"v{duckdb.__version__}", "*", f"{name}.duckdb_extension"))

@@ -28,19 +28,25 @@ section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1
 h2{margin:0 0 12px;font-size:18px}h3{margin:16px 0 8px;font-size:15px}table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);white-space:nowrap}th{color:var(--mute);
 font-weight:600}td.num{text-align:right}.bar{display:inline-block;height:10px;border-radius:5px;vertical-align:middle}
-.stage{padding:1px 8px;border-radius:10px;font-size:12px;color:#fff}.s-dead{background:#868e96}.s-dormant{background:#adb5bd}
-.s-decline{background:var(--warn)}.s-mature{background:var(--ok)}.s-growth{background:var(--acc)}.s-cold_start{background:#7048e8}
+.stage{padding:1px 8px;border-radius:10px;font-size:12px;color:#fff}
+.s-dead{background:#868e96}.s-dormant{background:#adb5bd}
+.s-decline{background:var(--warn)}.s-mature{background:var(--ok)}.s-growth{background:var(--acc)}
+.s-cold_start{background:#7048e8}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}.chart{height:300px}
 .kpi{display:inline-block;margin:0 12px 12px 0;padding:10px 14px;border-radius:8px;border:1px solid var(--line)}
-.kpi b{font-size:20px;display:block}.met{border-color:var(--ok)}.miss{border-color:var(--bad)}.note{color:var(--mute)}
-.finding{border-left:4px solid var(--warn);padding:6px 12px;margin:8px 0;background:#fffdf6}.finding.high{border-color:var(--bad);
-background:#fff6f3}.finding.low{border-color:#adb5bd;background:#fafafa}.finding p{margin:2px 0}.src{color:var(--mute);font-size:12px}
+.kpi b{font-size:20px;display:block}.met{border-color:var(--ok)}.miss{border-color:var(--bad)}
+.note{color:var(--mute)}
+.finding{border-left:4px solid var(--warn);padding:6px 12px;margin:8px 0;background:#fffdf6}
+.finding.high{border-color:var(--bad);
+background:#fff6f3}.finding.low{border-color:#adb5bd;background:#fafafa}.finding p{margin:2px 0}
+.src{color:var(--mute);font-size:12px}
 .scroll{max-height:520px;overflow:auto}
 """
 
 _JS = """
 (function(){var D=JSON.parse(document.getElementById('report-data').textContent);
-function mk(id,opt){var el=document.getElementById(id);if(!el||!window.echarts)return;var c=echarts.init(el);c.setOption(opt);
+function mk(id,opt){var el=document.getElementById(id);if(!el||!window.echarts)return;
+var c=echarts.init(el);c.setOption(opt);
 window.addEventListener('resize',function(){c.resize()});}
 D.communities.forEach(function(c,i){
  mk('trend-'+i,{tooltip:{trigger:'axis'},legend:{top:0,data:[D.l.messages,D.l.speakers,D.l.members]},grid:{left:50,right:50,bottom:30,top:40},
@@ -127,7 +133,11 @@ def _community(i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str) 
         f" · {escape(k.source)}</span></div>"
         for k in c.kpis
     )
-    note = "" if c.activity_judged else f'<p class="note">{escape(t("report.activity_not_judged", loc, type=c.type_name))}</p>'
+    note = (
+        ""
+        if c.activity_judged
+        else f'<p class="note">{escape(t("report.activity_not_judged", loc, type=c.type_name))}</p>'
+    )
     ess = " · ".join(
         f"{'✔' if ok else '✘'} {escape(t('report.essential.' + k, loc))}" for k, ok in c.essentials.items()
     )
@@ -153,16 +163,18 @@ def _community(i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str) 
     return (
         f"<section><h2>{escape(c.name)} · {escape(c.type_name)} · "
         f"{escape(t('report.community_health', loc, score=c.health))}</h2>"
-        f'<div class="cards"><div class="card"><b>{len(c.groups)}</b><span>{escape(t("report.groups", loc))}</span></div>'
+        f'<div class="cards"><div class="card"><b>{len(c.groups)}</b>'
+        f"<span>{escape(t('report.groups', loc))}</span></div>"
         f'<div class="card"><b>{c.members}</b><span>{escape(t("report.members", loc))}</span></div>'
         f'<div class="card"><b>{c.messages}</b><span>{escape(t("report.messages", loc))}</span></div>'
         f'<div class="card"><b>{c.dead_groups}</b><span>{escape(t("report.dead_groups", loc))}</span></div></div>'
         f"<h3>{escape(t('report.kpis', loc))}</h3>{kpis}{note}"
         f"<p>{escape(t('report.essentials', loc))}：{ess}</p>"
-        f'<div class="grid"><div><h3>{escape(t("report.trends", loc))}</h3><div id="trend-{i}" class="chart"></div></div>'
+        f'<div class="grid"><div><h3>{escape(t("report.trends", loc))}</h3>'
+        f'<div id="trend-{i}" class="chart"></div></div>'
         f'<div><h3>{escape(t("report.funnel", loc))}</h3><div id="funnel-{i}" class="chart"></div></div>'
         f'<div><h3>{escape(t("report.heatmap", loc))}</h3><div id="heat-{i}" class="chart"></div></div>'
-        f'<div><h3>{escape(t("report.retention", loc))}</h3><table>{ret_head}{ret_rows}</table></div></div>'
+        f"<div><h3>{escape(t('report.retention', loc))}</h3><table>{ret_head}{ret_rows}</table></div></div>"
         f"<h3>{escape(t('report.diagnosis', loc))}</h3>{findings}{group_f}</section>"
     )
 
