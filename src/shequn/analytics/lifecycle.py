@@ -47,32 +47,36 @@ def stages(
     out: list[str] = []
     best = 0.0
     last_msg: int | None = None
-    window: list[int] = []
+    win_sum = 0  # messages of the last 7 days (a running sum: long histories stay cheap)
+    net = [j - lv for j, lv in zip(joins, leaves, strict=True)]
+    net7 = 0
     for d, n in enumerate(messages):
         if n > 0:
             last_msg = d
-        window.append(n)
-        if len(window) > 7:
-            window.pop(0)
-        avg = sum(window) / len(window)
+        win_sum += n
+        net7 += net[d]
+        if d >= 7:
+            win_sum -= messages[d - 7]
+            net7 -= net[d - 7]
+        full = d >= 6
+        avg = win_sum / min(d + 1, 7)
         silent = d - last_msg if last_msg is not None else d + 1
-        net7 = sum(joins[max(0, d - 6) : d + 1]) - sum(leaves[max(0, d - 6) : d + 1])
         size = max(members[d], 1)
         age = d - created_at if created_at is not None else None
         if silent >= rules.dead_after_days and (age is None or age >= rules.dead_after_days):
             stage = "dead"
         elif age is not None and 0 <= age < rules.cold_start_days:
             stage = "cold_start"
-        elif len(window) >= 7 and (avg < 1.0 or avg < rules.dormant_share * best):
+        elif full and (avg < 1.0 or avg < rules.dormant_share * best):
             stage = "dormant"
-        elif len(window) >= 7 and (avg < rules.decline_share * best or net7 < -0.03 * size):
+        elif full and (avg < rules.decline_share * best or net7 < -0.03 * size):
             stage = "decline"
         elif net7 >= rules.growth_share * size and size >= 5:
             stage = "growth"
         else:
             stage = "mature"
         out.append(stage)
-        if len(window) >= 7:
+        if full:
             best = max(best, avg)
     return out
 
