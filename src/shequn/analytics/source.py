@@ -38,7 +38,8 @@ from shequn.analytics import conversation as conv
 from shequn.domain import UserError
 
 SNAPSHOT_VERSION: Final = 6
-MAX_PARTS: Final = 12  # compact into one part beyond this many
+MAX_PARTS: Final = 24  # compact into one part beyond this many
+CHUNK: Final = 2_000_000  # events per part on a first build
 
 # The payload fields unpacked into columns, in this order (json_extract_string with a list of paths parses once).
 _FIELDS: Final = (
@@ -269,15 +270,18 @@ def refresh(con: duckdb.DuckDBPyConnection, ws_id: int, folder: Path) -> Snapsho
     else:
         last = int(manifest["last_seq"])
     added = 0
-    if top > last:
-        name = f"part-{last + 1:012d}-{top:012d}.parquet"
+    spill = str(folder / "tmp").replace("'", "''")
+    con.execute(f"SET temp_directory = '{spill}'")
+    while top > last:  # in chunks of CHUNK events: memory stays bounded on a first build of a large log
+        hi = min(top, last + CHUNK)
+        name = f"part-{last + 1:012d}-{hi:012d}.parquet"
         tmp = folder / (name + ".tmp")
-        _build(con, ws_id, last, top, parts, tmp)
+        _build(con, ws_id, last, hi, parts, tmp)
         tmp.replace(folder / name)
         parts.append(folder / name)
         row = con.execute(f"SELECT count(*) FROM read_parquet('{folder / name}')").fetchone()
-        added = int(row[0]) if row else 0
-        last = top
+        added += int(row[0]) if row else 0
+        last = hi
     if len(parts) > MAX_PARTS:
         name = f"part-{1:012d}-{last:012d}.parquet"
         tmp = folder / (name + ".tmp")

@@ -93,7 +93,7 @@ def _finding(f: Finding, loc: str) -> str:
     srcs = " · ".join(f"{escape(s['source'])} “{escape(s['quote'])}”" for s in f.sources)
     return (
         f'<div class="finding {escape(f.severity)}"><p><b>{escape(f.title)}</b> '
-        f'<span class="note">({escape(t("report.severity." + f.severity, loc))})</span></p>'
+        f'<span class="note">({escape(t(f"report.severity.{f.severity}", loc))})</span></p>'
         f"<p>{escape(t('report.cause', loc))}：{escape(f.cause)}</p>"
         f"<p>{escape(t('report.prescription', loc))}：{escape(f.prescription)}</p>"
         f'<p class="src">{escape(t("report.source", loc))}：{srcs}</p></div>'
@@ -113,7 +113,7 @@ def _glance(r: Report, loc: str) -> str:
             f"<td>{escape('、'.join(f.title for f in g.findings[:3]))}</td></tr>"
         )
     head = "".join(
-        f"<th>{escape(t('report.col.' + c, loc))}</th>"
+        f"<th>{escape(t(f'report.col.{c}', loc))}</th>"
         for c in ("group", "community", "type", "stage", "since", "health", "members", "messages", "speakers_ratio",
                   "key_discussants", "findings")
     )  # fmt: skip
@@ -139,7 +139,7 @@ def _community(i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str) 
         else f'<p class="note">{escape(t("report.activity_not_judged", loc, type=c.type_name))}</p>'
     )
     ess = " · ".join(
-        f"{'✔' if ok else '✘'} {escape(t('report.essential.' + k, loc))}" for k, ok in c.essentials.items()
+        f"{'✔' if ok else '✘'} {escape(t(f'report.essential.{k}', loc))}" for k, ok in c.essentials.items()
     )
     findings = "".join(_finding(f, loc) for f in c.findings)
     flagged = [g for g in groups if g.findings]

@@ -29,7 +29,7 @@ def _target(k: Kpi) -> str:
 def _finding(f: Finding, loc: str) -> list[str]:
     src = "; ".join(f"{s['source']} “{s['quote']}”" for s in f.sources)
     return [
-        f"- **{f.title}** ({t('report.severity.' + f.severity, loc)})",
+        f"- **{f.title}** ({t(f'report.severity.{f.severity}', loc)})",
         f"  - {t('report.cause', loc)}: {f.cause}",
         f"  - {t('report.prescription', loc)}: {f.prescription}",
         f"  - {t('report.source', loc)}: {src}",
