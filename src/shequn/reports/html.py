@@ -89,14 +89,19 @@ def _stage(stage: str, loc: str) -> str:
     return f'<span class="stage s-{escape(stage)}">{escape(t(f"report.stage.{stage}", loc))}</span>'
 
 
+def _colon(loc: str) -> str:
+    return ": " if loc == "en" else "："
+
+
 def _finding(f: Finding, loc: str) -> str:
+    c = _colon(loc)
     srcs = " · ".join(f"{escape(s['source'])} “{escape(s['quote'])}”" for s in f.sources)
     return (
         f'<div class="finding {escape(f.severity)}"><p><b>{escape(f.title)}</b> '
         f'<span class="note">({escape(t(f"report.severity.{f.severity}", loc))})</span></p>'
-        f"<p>{escape(t('report.cause', loc))}：{escape(f.cause)}</p>"
-        f"<p>{escape(t('report.prescription', loc))}：{escape(f.prescription)}</p>"
-        f'<p class="src">{escape(t("report.source", loc))}：{srcs}</p></div>'
+        f"<p>{escape(t('report.cause', loc))}{c}{escape(f.cause)}</p>"
+        f"<p>{escape(t('report.prescription', loc))}{c}{escape(f.prescription)}</p>"
+        f'<p class="src">{escape(t("report.source", loc))}{c}{srcs}</p></div>'
     )
 
 
@@ -169,7 +174,7 @@ def _community(i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str) 
         f'<div class="card"><b>{c.messages}</b><span>{escape(t("report.messages", loc))}</span></div>'
         f'<div class="card"><b>{c.dead_groups}</b><span>{escape(t("report.dead_groups", loc))}</span></div></div>'
         f"<h3>{escape(t('report.kpis', loc))}</h3>{kpis}{note}"
-        f"<p>{escape(t('report.essentials', loc))}：{ess}</p>"
+        f"<p>{escape(t('report.essentials', loc))}{_colon(loc)}{ess}</p>"
         f'<div class="grid"><div><h3>{escape(t("report.trends", loc))}</h3>'
         f'<div id="trend-{i}" class="chart"></div></div>'
         f'<div><h3>{escape(t("report.funnel", loc))}</h3><div id="funnel-{i}" class="chart"></div></div>'
