@@ -53,6 +53,11 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
            WHERE (kind = 'join' AND (prev IS NULL OR prev = 'leave'))
               OR (kind = 'leave' AND prev IS DISTINCT FROM 'leave')"""
     )
+    # Per group and person: first and last message ever (one scan serves presence and silence).
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE gp AS "
+        "SELECT g, p, min(at_ms) AS first_ms, max(at_ms) AS last_ms FROM msg GROUP BY g, p"
+    )
     # Present at t1: the last transition is a join, or they spoke and no membership event names them.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE cur AS
@@ -60,18 +65,18 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
                   bool_or(kind = 'join' AND method = 'roster') AS roster
            FROM mtr GROUP BY g, p HAVING arg_max(kind, (at_ms, seq)) = 'join'
            UNION ALL
-           SELECT s.g, s.p, s.first_ms, true FROM (SELECT g, p, min(at_ms) AS first_ms FROM msg GROUP BY g, p) s
+           SELECT s.g, s.p, s.first_ms, true FROM gp s
            ANTI JOIN (SELECT DISTINCT g, p FROM mtr) k ON k.g = s.g AND k.p = s.p"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE staff AS
            SELECT DISTINCT g, p FROM (
-               SELECT group_id AS g, by_p AS p FROM ev
-               WHERE kind = 'leave' AND reason IN ('removed', 'banned') AND by_p <> person_id
-               UNION ALL
-               SELECT group_id, person_id FROM ev WHERE kind = 'delete' AND target_p <> person_id
-               UNION ALL
-               SELECT group_id, inviter_p FROM ev WHERE kind = 'join' AND method = 'added_by_staff'
+               SELECT group_id AS g,
+                      CASE kind WHEN 'leave' THEN by_p WHEN 'delete' THEN person_id ELSE inviter_p END AS p
+               FROM ev
+               WHERE (kind = 'leave' AND reason IN ('removed', 'banned') AND by_p <> person_id)
+                  OR (kind = 'delete' AND target_p <> person_id)
+                  OR (kind = 'join' AND method = 'added_by_staff')
                UNION ALL
                SELECT g, p FROM spec_staff) WHERE p IS NOT NULL"""
     )
@@ -145,7 +150,7 @@ def person_stats(con: duckdb.DuckDBPyConnection, t0: int, t1: int, off: int) -> 
                SELECT group_id, person_id, 0, 1 FROM ev
                WHERE kind = 'leave' AND reason IN ('removed', 'banned') AND at_ms >= {t0}) GROUP BY g, p"""
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE lastmsg AS SELECT g, p, max(at_ms) AS last_ms FROM msg GROUP BY g, p")
+    con.execute("CREATE OR REPLACE TEMP VIEW lastmsg AS SELECT g, p, last_ms FROM gp")
 
 
 def ad_candidates(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:

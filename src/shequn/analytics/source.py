@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from shequn.analytics import conversation as conv
 from shequn.domain import UserError
 
-SNAPSHOT_VERSION: Final = 6
+SNAPSHOT_VERSION: Final = 7
 MAX_PARTS: Final = 24  # compact into one part beyond this many
 CHUNK: Final = 2_000_000  # events per part on a first build
 
@@ -217,7 +217,7 @@ def _build(con: duckdb.DuckDBPyConnection, ws_id: int, lo: int, hi: int, prior: 
             LEFT JOIN men ON men.seq = b.seq
             LEFT JOIN sid inv ON inv.platform = b.platform AND inv.platform_id = b.inviter
             LEFT JOIN sid byp ON byp.platform = b.platform AND byp.platform_id = b.by_id
-            ORDER BY b.seq
+            ORDER BY b.kind, b.group_id, b.seq
         ) TO '{str(out).replace("'", "''")}' (FORMAT parquet, COMPRESSION zstd)"""
     )
     for table in ("batch", "sid", "wanted", "tgt", "men"):
@@ -242,8 +242,12 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, ws_id: int) -> str:
     return str(row[0]) if row else ""
 
 
-def refresh(con: duckdb.DuckDBPyConnection, ws_id: int, folder: Path) -> Snapshot:
-    """Bring the snapshot in ``folder`` up to the store's last event (``src`` must be attached)."""
+def refresh(
+    con: duckdb.DuckDBPyConnection, ws_id: int, folder: Path, *, top: int | None = None, fingerprint: str | None = None
+) -> Snapshot:
+    """Bring the snapshot in ``folder`` up to the store's last event (``src`` must be attached). ``top`` (the last
+    seq) and ``fingerprint`` (the first event's uid) are read through the scanner unless the caller, who can use the
+    store's index, passes them."""
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / "manifest.json"
@@ -253,9 +257,10 @@ def refresh(con: duckdb.DuckDBPyConnection, ws_id: int, folder: Path) -> Snapsho
             manifest = json.loads(manifest_path.read_text())
         except ValueError:
             manifest = {}
-    row = con.execute(f"SELECT coalesce(max(seq), 0) FROM src.event WHERE workspace_id = {int(ws_id)}").fetchone()
-    top = int(row[0]) if row else 0
-    fp = _fingerprint(con, ws_id)
+    if top is None:
+        row = con.execute(f"SELECT coalesce(max(seq), 0) FROM src.event WHERE workspace_id = {int(ws_id)}").fetchone()
+        top = int(row[0]) if row else 0
+    fp = _fingerprint(con, ws_id) if fingerprint is None else fingerprint
     parts = [folder / p for p in manifest.get("parts", [])]
     valid = (
         manifest.get("version") == SNAPSHOT_VERSION
@@ -286,7 +291,10 @@ def refresh(con: duckdb.DuckDBPyConnection, ws_id: int, folder: Path) -> Snapsho
         name = f"part-{1:012d}-{last:012d}.parquet"
         tmp = folder / (name + ".tmp")
         files = ", ".join(f"'{p}'" for p in parts)
-        con.execute(f"COPY (SELECT * FROM read_parquet([{files}])) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(
+            f"""COPY (SELECT * FROM read_parquet([{files}]) ORDER BY kind, group_id, seq)
+                TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"""
+        )
         for p in parts:
             p.unlink()
         tmp.replace(folder / name)
