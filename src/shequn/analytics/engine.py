@@ -16,7 +16,6 @@ May import: ``duckdb``, ``domain``, ``playbook``, ``i18n``, ``store``, the other
 
 from __future__ import annotations
 
-import re
 import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -34,14 +33,6 @@ from shequn.playbook import load_playbook
 from shequn.store import Store, WorkspaceInfo
 
 DAY = metrics.DAY
-
-
-_LONG_NUMBER = re.compile(r"\d{7,}")
-
-
-def _mask(name: str) -> str:
-    """Phone numbers and long ids inside display names are masked (the brief: no phone numbers in reports)."""
-    return _LONG_NUMBER.sub(lambda m: m.group()[:3] + "****" + m.group()[-2:], name) if name else name
 
 
 def _lit(text: str) -> str:
@@ -73,7 +64,8 @@ def analyze(
     with store.transaction() as conn:  # the store's own index answers these at once; the scanner would scan
         ends = [
             conn.exec_driver_sql(
-                f"SELECT seq, uid FROM event WHERE workspace_id = {int(ws.id)} ORDER BY seq {order} LIMIT 1"
+                # "+workspace_id": walk the primary key, not the (workspace, uid) index (SQLite would sort it all)
+                f"SELECT seq, uid FROM event WHERE +workspace_id = {int(ws.id)} ORDER BY seq {order} LIMIT 1"
             ).first()
             for order in ("DESC", "ASC")
         ]
@@ -140,7 +132,13 @@ def analyze(
     metrics.person_stats(con, t0, t1, off)
     timings["prepare"] = time.perf_counter() - t
     t = time.perf_counter()
-    names = {r[0]: r[1] for r in con.execute("SELECT person_id, display_name FROM idn").fetchall()}
+    # Phone numbers and long ids inside display names are masked (no phone numbers in reports).
+    names = dict(
+        con.execute(
+            r"""SELECT person_id, regexp_replace(display_name, '(\d{3})\d{2,}(\d{2})', '\1****\2', 'g') FROM idn
+                WHERE person_id IN (SELECT p FROM cur UNION SELECT p FROM pm WHERE promo > 0)"""
+        ).fetchall()
+    )
     grows = metrics.group_rows(con, t0, t1)
     act = metrics.activation(con, t0, t1)
     qs = metrics.questions(con, t1)
@@ -151,7 +149,7 @@ def analyze(
     scout = metrics.scouts(con, t0)
     commerce_rows = metrics.commerce(con, t0)
     content = {r[0]: r[1:] for r in metrics.content_rows(con, t1 - 14 * DAY)}
-    cohort_rows = metrics.cohorts(con, t1, off)
+    cohort_rows = metrics.cohorts(con, t1, off, since=t0 - 91 * DAY)  # the cohorts a 12-week view of the window needs
     funnel_rows = metrics.newcomers(con, t0, t1)
     refer_rows = metrics.referrers(con, t0)
     ads = detect.ad_accounts(metrics.ad_candidates(con), th)
@@ -285,7 +283,7 @@ def analyze(
                 roles.append("key_discussant")
             if n:
                 counts.append(n)
-            mrows.append(MemberRow(person=int(p), name=_mask(names.get(p, "")), messages=int(n), responses=int(resp),
+            mrows.append(MemberRow(person=int(p), name=names.get(p, ""), messages=int(n), responses=int(resp),
                                    days_active=int(dact), tier=tier, roles=roles, silent_days=sdays,
                                    staff=bool(is_staff)))  # fmt: skip
         mrows.sort(key=lambda m: (-m.messages, -m.responses, m.person))
@@ -384,7 +382,7 @@ def analyze(
 def _ad_row(a: detect.AdAccount, names: dict[int, str], gkey: dict[int, str]) -> dict[str, Any]:
     return {
         "person": a.person,
-        "name": _mask(names.get(a.person, "")),
+        "name": names.get(a.person, ""),
         "groups": [gkey.get(g, str(g)) for g in a.groups],
         "messages": a.messages,
         "evidence": a.evidence,

@@ -221,10 +221,13 @@ def questions(con: duckdb.DuckDBPyConnection, t1: int) -> dict[int, tuple[int, i
 
 
 def daily(con: duckdb.DuckDBPyConnection, off: int) -> list[tuple[Any, ...]]:
-    """(group, local day number, messages, speakers, joins, leaves, member change) for every day of the record."""
+    """(group, local day number, messages, speakers, joins, leaves, member change) for every day of the record;
+    speakers only inside the window (``wmsg``): the lifecycle needs message counts, the charts the window."""
     return con.execute(
-        f"""WITH m AS (SELECT g, (at_ms + {off}) // {DAY} AS d, count(*) AS n, count(DISTINCT p) AS s
-                       FROM msg GROUP BY 1, 2),
+        f"""WITH m AS (SELECT a.g, a.d, a.n, coalesce(b.s, 0) AS s
+                       FROM (SELECT g, (at_ms + {off}) // {DAY} AS d, count(*) AS n FROM msg GROUP BY 1, 2) a
+                       LEFT JOIN (SELECT g, (at_ms + {off}) // {DAY} AS d, count(DISTINCT p) AS s FROM wmsg
+                                  GROUP BY 1, 2) b ON a.g = b.g AND a.d = b.d),
                  t AS (SELECT g, (at_ms + {off}) // {DAY} AS d,
                               count(*) FILTER (WHERE kind = 'join' AND method <> 'roster') AS j,
                               count(*) FILTER (WHERE kind = 'leave') AS l,
@@ -312,15 +315,16 @@ def content_rows(con: duckdb.DuckDBPyConnection, t_recent: int) -> list[tuple[An
     ).fetchall()
 
 
-def cohorts(con: duckdb.DuckDBPyConnection, t1: int, off: int) -> list[tuple[Any, ...]]:
-    """(g, cohort week start day, size, active in week 1 / 4 / 12 after joining (None where not yet known))."""
+def cohorts(con: duckdb.DuckDBPyConnection, t1: int, off: int, since: int) -> list[tuple[Any, ...]]:
+    """(g, cohort week start day, size, active in week 1 / 4 / 12 after joining (None where not yet known)), for
+    the people who joined from ``since`` on."""
     D = f"{DAY}::BIGINT"  # noqa: N806 (SQL fragment)
     return con.execute(
         f"""WITH nc AS (SELECT g, p, min(at_ms) AS j FROM mtr WHERE kind = 'join' AND method <> 'roster'
-                        GROUP BY g, p),
+                        GROUP BY g, p HAVING min(at_ms) >= {since}),
                  act AS (SELECT e.group_id AS g, e.person_id AS p, e.at_ms FROM ev e
                          SEMI JOIN nc ON nc.g = e.group_id AND nc.p = e.person_id
-                         WHERE e.kind IN ('message', 'reaction', 'check_in')),
+                         WHERE e.kind IN ('message', 'reaction', 'check_in') AND e.at_ms >= {since} + 7 * {D}),
                  w AS (SELECT nc.g, nc.p, nc.j,
                               bool_or(a.at_ms >= nc.j + 7 * {D} AND a.at_ms < nc.j + 14 * {D}) AS w1,
                               bool_or(a.at_ms >= nc.j + 28 * {D} AND a.at_ms < nc.j + 35 * {D}) AS w4,
