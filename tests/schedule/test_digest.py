@@ -8,9 +8,9 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shequn.analytics.conversation import is_question
 from shequn.domain import Message, Reaction, stable_id
 from shequn.schedule.digest import compute_digest
-from shequn.schedule.questions import is_question
 from tests.conftest import T0
 from tests.support.builders import join, msg
 
@@ -58,8 +58,8 @@ def test_a_quiet_day_is_quiet() -> None:
     assert d.quiet and d.highlights == [] and d.unanswered == []
 
 
-def test_question_heuristic() -> None:
-    for text in ("请问怎么报名？", "这本书好看吗", "有谁知道地址", "how do I join", "提问：每天读多久"):
+def test_the_digest_asks_the_analytics_detector_what_a_question_is() -> None:
+    for text in ("请问怎么报名？", "这本书好看吗", "有谁知道地址", "how do I join", "提问：每天读多久", "求推荐一本书"):
         assert is_question(text), text
     for text in ("好的", "今天天气不错。", "谢谢大家", "ok"):
         assert not is_question(text), text

@@ -22,13 +22,23 @@ def test_a_day_of_rhythm_goes_to_the_outbox_once_even_after_a_restart(db_url: st
     drive(app, service, local(0, "22:00"))
     decided = outbox(app)
     per_group = [k.split(":")[-1] for k, _ in decided if ":sandbox:g1:" in k]
-    assert per_group == ["check_in", "morning_report", "daily_activity", "games", "activity_preheat", "evening_report"]
+    assert per_group == [
+        "check_in",
+        "morning_report",
+        "daily_activity",
+        "games",
+        "activity_preheat",
+        "level_bulletin",
+        "evening_report",
+    ]
     morning = next(a for k, a in decided if k.endswith("g1:2026-11-02T08:00:morning_report"))
     assert isinstance(morning, Post) and morning.group == "g1" and morning.platform == "sandbox"
     assert "请问这周读哪本书？" in morning.text and "欢迎新伙伴：u1" in morning.text  # unanswered, newcomer
     with app.store.transaction() as conn:
         runs = app.store.schedule.runs(conn, app.ws.id, since_ms=0, until_ms=10**15)
-    assert {r.job: r.status for r in runs}["level_bulletin"] == "empty"  # no bulletin builder registered here
+    bulletin = next(a for k, a in decided if k.endswith("g1:2026-11-02T20:30:level_bulletin"))
+    assert isinstance(bulletin, Post) and "u2【新成员】1分" in bulletin.text  # the levels policy's ranking
+    assert {r.job: r.status for r in runs}["level_bulletin"] == "sent"
     # A restart that lost its cursor decides the same day again: the same keys, nothing new.
     app.close()
     from shequn.app import App

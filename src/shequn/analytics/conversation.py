@@ -26,7 +26,7 @@ _TO_ASCII: Final = str.maketrans(FULLWIDTH_DIGITS, ASCII_DIGITS)
 # RE2-compatible patterns (DuckDB's regexp_matches uses RE2; Python's re reads them the same way).
 QUESTION_PATTERN: Final = (
     r"(?i)(?:[?？]|[吗呢么嘛][\s~～。.!！…]*$|怎么|如何|为什么|为啥|哪里|哪儿|哪个|几点|多少钱|什么时候|有没有|"
-    r"能不能|可不可以|是不是|要不要|^\s*(?:@\S+\s+)?(?:请问|求助|求问|想问|问一下|有没有|有谁|谁知道|谁有|"
+    r"能不能|可不可以|是不是|要不要|^\s*(?:@\S+\s+)?(?:请问|求助|求问|求推荐|想问|问一下|提问\s*[:：]|q\s*[:：]|有没有|有谁|谁知道|谁有|"
     r"哪位|哪里|怎么|如何|为什么|为啥|能不能|可不可以|是不是|how\b|what\b|why\b|where\b|when\b|who\b|which\b|"
     r"anyone\b|does\b|is there\b|can (?:i|you|someone|anyone)\b))"
 )
@@ -56,9 +56,18 @@ def normalize(text: str) -> str:
     return text.translate(_TO_ASCII)
 
 
+TITLE_PATTERN: Final = r"《[^》]*》"
+_TITLE: Final = re.compile(TITLE_PATTERN)
+
+
 def is_question(text: str) -> bool:
-    """Whether a message asks something (see the module docstring)."""
-    return bool(text) and _QUESTION.search(text) is not None
+    """Whether a message asks something (see the module docstring). Titles in 《》 are not read: 《如何阅读一本书》
+    names a book, it asks nothing."""
+    if not text:
+        return False
+    if "《" in text:
+        text = _TITLE.sub("", text)
+    return _QUESTION.search(text) is not None
 
 
 def has_link(text: str) -> bool:

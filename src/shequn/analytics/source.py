@@ -144,7 +144,8 @@ def _select_sql(ws_id: int, lo: int, hi: int) -> str:
            nullif(f[{i["reply_to"]}], '') AS reply_to,
            CASE WHEN kind = 'message' THEN coalesce(f[{i["content"]}], 'text') END AS content,
            CASE WHEN kind = 'message' THEN length(tx) END::INTEGER AS text_len,
-           kind = 'message' AND regexp_matches(tx, {rx(conv.QUESTION_PATTERN)}) AS question,
+           kind = 'message' AND regexp_matches(regexp_replace(tx, {rx(conv.TITLE_PATTERN)}, '', 'g'),
+                                               {rx(conv.QUESTION_PATTERN)}) AS question,
            kind = 'message' AND regexp_matches(tx, {rx(conv.LINK_PATTERN)}) AS link,
            kind = 'message' AND (regexp_matches(tx, {rx(conv.PHONE_PATTERN)})
                                  OR regexp_matches(tx, {rx(conv.HANDLE_PATTERN)})

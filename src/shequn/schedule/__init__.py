@@ -13,7 +13,6 @@ from shequn.schedule.activities import Activity, ActivityKind
 from shequn.schedule.content import BUILDERS, JobContext, register
 from shequn.schedule.digest import Digest, compute_digest
 from shequn.schedule.plan import GroupTarget, Occurrence, plan
-from shequn.schedule.questions import is_question
 
 __all__ = [
     "BUILDERS",
@@ -24,7 +23,6 @@ __all__ = [
     "JobContext",
     "Occurrence",
     "compute_digest",
-    "is_question",
     "plan",
     "register",
 ]

@@ -3,8 +3,9 @@ contributors, newcomers. Computed from the event log only, so it is the same liv
 
 How it works:
     One pass over the window's events. A message is a *highlight* by the replies, reactions and mentions it drew
-    (ties: the longer text first). A question (:func:`~shequn.schedule.questions.is_question`) counts as answered
-    when someone else replies to it, or mentions its author afterwards within the window; the rest are unanswered.
+    (ties: the longer text first). A question (the analytics' detector,
+    :func:`~shequn.analytics.conversation.is_question`) counts as answered when someone else replies to it, or
+    mentions its author afterwards within the window; the rest are unanswered.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shequn.analytics.conversation import is_question
 from shequn.domain import ContentKind, Event, EventKind, Join, Leave, Message, Reaction
-from shequn.schedule.questions import is_question
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
-from shequn.domain import Action, Post
+from shequn.domain import Action, Post, UserError
+from shequn.engine import build_community_config
 from shequn.playbook import load_playbook
+from shequn.policies import CommunityConfig, checkin, levels
 from shequn.schedule.content import JobContext, register, render
 from shequn.schedule.digest import Digest, compute_digest
 from shequn.schedule.plan import _case_day
@@ -79,6 +81,13 @@ def topic_of_day(ctx: JobContext, day_offset: int = 0) -> TopicPick | None:
 
 @register("check_in")
 def check_in(ctx: JobContext) -> Sequence[Action] | None:
+    """Opens the day's check-in: the operator's wording if the spec has one, else the check-in policy's (with the
+    longest current streak), else the rhythm's default."""
+    if ctx.spec.rhythm.jobs.get("check_in") is None or not ctx.spec.rhythm.jobs["check_in"].text:
+        config = _policy_config(ctx)
+        state = ctx.data.community_state(ctx.spec.name)
+        if config is not None and state is not None and config.settings["checkin"].enabled:
+            return [ctx.post(checkin.announcement(config, state, ctx.occ.at))]
     return [ctx.post(render(ctx.template(_job("check_in").text), **_common(ctx)))]
 
 
@@ -233,3 +242,23 @@ def custom(ctx: JobContext) -> Sequence[Action] | None:
 
 
 __all__ = ["Post", "topic_of_day"]
+
+
+@register("level_bulletin")
+def level_bulletin(ctx: JobContext) -> Sequence[Action] | None:
+    """The daily level bulletin (book 2371): its text is the levels policy's, so titles and thresholds agree."""
+    config = _policy_config(ctx)
+    state = ctx.data.community_state(ctx.spec.name)
+    if config is None or state is None or not config.settings["levels"].enabled:
+        return None
+    if not any(m.active and m.level > 0 for m in state.members.values()):
+        return None  # nobody has a level yet: nothing to announce
+    return [ctx.post(levels.bulletin(config, state, ctx.occ.at))]
+
+
+def _policy_config(ctx: JobContext) -> CommunityConfig | None:
+    """The community's validated policy settings (None if the spec no longer validates: the job stays silent)."""
+    try:
+        return build_community_config(ctx.spec, source=f"community {ctx.spec.name}")
+    except UserError:
+        return None

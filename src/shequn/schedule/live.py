@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from shequn.analytics.conversation import is_question
 from shequn.domain import (
     Action,
     Attendance,
@@ -43,7 +44,6 @@ from shequn.policies import GroupConfig
 from shequn.schedule.activities import Activity, ActivityKind, FeeMode, checklist_key
 from shequn.schedule.content import JobContext, render
 from shequn.schedule.digest import compute_digest
-from shequn.schedule.questions import is_queued_question
 
 _REGISTER = re.compile(r"^\s*(?:报名|接龙|\+1|join)\s*(?:[+＋]\s*(\d{1,2}))?", re.IGNORECASE)
 _RATE = re.compile(r"^\s*(?:评分|rate)\s*([1-5])\b", re.IGNORECASE)
@@ -184,7 +184,7 @@ def queue(ctx: JobContext) -> Sequence[Action] | None:
     since = qa if ctx.occ.n <= 1 else ctx.occ.at - every
     asked = []
     for e in _window_events(ctx, a, since, ctx.occ.at):
-        if isinstance(e, Message) and e.actor != a.guest_id and e.text and is_queued_question(e.text):
+        if isinstance(e, Message) and e.actor != a.guest_id and e.text and is_question(e.text):
             asked.append(e)
     before = 0
     if ctx.occ.n > 1:
