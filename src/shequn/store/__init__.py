@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from sqlalchemy import Connection
 
 from shequn.store.audit import AuditStore
+from shequn.store.auth import AuthStore, SessionRecord, TokenRecord, UserRecord
 from shequn.store.communities import CommunityRecord, CommunityStore
+from shequn.store.console import ConsoleStore, GroupRow, MemberRow, Segment
 from shequn.store.db import Database, mask_url, normalize_url
 from shequn.store.events import EventStore
 from shequn.store.groups import GroupRecord, GroupStore
@@ -46,6 +48,8 @@ class Store:
         self.tasks = StaffTaskStore()
         self.audit = AuditStore()
         self.stats = StatsStore()
+        self.auth = AuthStore()
+        self.console = ConsoleStore()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -63,9 +67,15 @@ __all__ = [
     "CommunityRecord",
     "Database",
     "GroupRecord",
+    "GroupRow",
+    "MemberRow",
     "OutboxItem",
+    "Segment",
+    "SessionRecord",
     "StaffTask",
     "Store",
+    "TokenRecord",
+    "UserRecord",
     "WorkspaceInfo",
     "mask_url",
     "normalize_url",
