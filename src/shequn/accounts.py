@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -71,7 +72,7 @@ def parse_role(value: str) -> Role:
         raise UserError(f"unknown role {value!r}; roles are owner, operator, viewer", exit_code=2) from None
 
 
-def parse_scopes(values: list[str] | tuple[str, ...] | str) -> frozenset[Perm]:
+def parse_scopes(values: Sequence[str] | str) -> frozenset[Perm]:
     items = values.replace(",", " ").split() if isinstance(values, str) else list(values)
     out = set()
     for v in items:

@@ -432,8 +432,7 @@ class Operations:
         The event id is derived from the shop's own ids (and the order's status), so a retried delivery is a
         duplicate and changes nothing.
         """
-        buyer = body.get("buyer") or {}
-        platform = buyer.get("platform") or "shop"
+        platform = body.get("buyer_platform") or "shop"
         at = body.get("at") or self.app.clock.now()
         if isinstance(at, datetime) and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
@@ -441,8 +440,8 @@ class Operations:
             at=at,
             platform=platform,
             group=body.get("group") or "",
-            actor=buyer.get("id") or "",
-            actor_name=buyer.get("name") or "",
+            actor=body.get("buyer_id") or "",
+            actor_name=body.get("buyer_name") or "",
             extra={"source": source},
         )
         event: Order | Payment

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from shequn import __version__
-from shequn.cli import bench, community, demo, events, sandbox, simulate
+from shequn.cli import bench, community, demo, events, sandbox, serve, simulate
 from shequn.cli.common import Globals, console, err_console, open_app
 from shequn.domain import UserError
 from shequn.i18n import normalize_locale, t
@@ -102,6 +102,8 @@ app.add_typer(bench.app, name="bench")
 app.command(name="sandbox")(sandbox.sandbox)
 app.command(name="simulate")(simulate.simulate)
 app.command(name="demo")(demo.demo)
+app.command(name="serve")(serve.serve)
+app.add_typer(serve.user_app, name="user")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,6 @@ kept in clear because verifying an HMAC needs it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Any
 
 from sqlalchemy import Connection, Label, Select, delete, func, insert, select, update

@@ -1,0 +1,116 @@
+"""The FastAPI application: the API under ``/api/v1``, the console pages, static assets shipped in the package.
+
+Nothing answers without authentication except ``/login``, ``/healthz``, ``/static`` (the console's own CSS, JS and
+ECharts) and the shop webhooks, which verify their own signatures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shequn import __version__
+from shequn.accounts import Accounts
+from shequn.app import App
+from shequn.domain import UserError
+from shequn.operations import NotFoundError, Operations
+from shequn.web import api, pages
+from shequn.web.schemas import Health
+from shequn.web.security import LoginThrottle, NotAuthenticatedError, is_api
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
+    """The web application for one workspace of ``app`` (which it shares with whoever made it)."""
+    web = FastAPI(
+        title="shequn API",
+        version=__version__,
+        description="社群运营平台 · shequn: communities, groups, members, events, staff tasks, segments, webhooks.",
+        openapi_url=None,  # published at /api/v1/openapi.json, to authenticated clients only
+        docs_url=None,
+        redoc_url=None,
+    )
+    web.state.app = app
+    web.state.ops = Operations(app)
+    web.state.accounts = Accounts(app)
+    web.state.secure_cookies = secure_cookies
+    web.state.throttle = LoginThrottle()
+    web.openapi_url = "/api/v1/openapi.json"  # what app.openapi() puts in "servers"-free schemas; route is ours
+
+    static = resources.files("shequn.web").joinpath("static")
+    web.mount("/static", StaticFiles(directory=str(static)), name="static")
+    web.include_router(api.router)
+    web.include_router(pages.router)
+
+    @web.get("/healthz", response_model=Health, tags=["meta"])
+    def health() -> Health:
+        """Liveness: answers without authentication and says nothing about the workspace."""
+        return Health(status="ok", version=__version__)
+
+    @web.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @web.exception_handler(NotAuthenticatedError)
+    async def not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:
+        if is_api(request):
+            return JSONResponse(
+                {"detail": "authentication required"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @web.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        return pages.error_page(request, 404, str(exc))
+
+    @web.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+        return pages.error_page(request, 422, str(exc))
+
+    @web.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request) or request.url.path.startswith("/static/") or exc.status_code == 405:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return pages.error_page(request, exc.status_code, str(exc.detail))
+
+    @web.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors: list[dict[str, Any]] = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        if is_api(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return pages.error_page(request, 422, text)
+
+    _ = HTTPException  # re-exported for routers' convenience
+    return web

@@ -1,0 +1,52 @@
+"""The dependencies routes declare (``Annotated`` aliases): who asks and with what permission, the operations, the
+accounts, the reader's locale."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from shequn.accounts import Accounts, Perm, Principal
+from shequn.i18n import normalize_locale
+from shequn.operations import Operations
+from shequn.web.security import LANG_COOKIE, Authorize
+
+READ = Authorize(Perm.READ)
+WRITE = Authorize(Perm.WRITE)
+ADMIN = Authorize(Perm.ADMIN)
+
+Reader = Annotated[Principal, Depends(READ)]
+Writer = Annotated[Principal, Depends(WRITE)]
+Admin = Annotated[Principal, Depends(ADMIN)]
+
+
+def get_ops(request: Request) -> Operations:
+    ops: Operations = request.app.state.ops
+    return ops
+
+
+def get_accounts(request: Request) -> Accounts:
+    accounts: Accounts = request.app.state.accounts
+    return accounts
+
+
+def locale_of(request: Request) -> str:
+    """``?lang=``, then the language cookie, then the user's saved choice, then Accept-Language, then the
+    workspace's."""
+    lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    if lang:
+        return normalize_locale(lang)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None and principal.user.locale:
+        return normalize_locale(principal.user.locale)
+    accept = request.headers.get("accept-language", "")
+    if accept:
+        return normalize_locale(accept.split(",")[0])
+    ws_locale: str = request.app.state.ops.app.ws.locale
+    return normalize_locale(ws_locale)
+
+
+OpsDep = Annotated[Operations, Depends(get_ops)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+LocaleDep = Annotated[str, Depends(locale_of)]
