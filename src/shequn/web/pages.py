@@ -95,7 +95,7 @@ def render(
 def error_page(request: Request, status: int, message: str) -> Response:
     principal: Principal | None = getattr(request.state, "principal", None)
     return render(
-        request, "error.html", principal, locale_of(request), status=status, status_code=status, message=message
+        request, "error.html", principal, locale_of(request), http_status=status, status_code=status, message=message
     )
 
 

@@ -13,8 +13,8 @@
     chart.setOption({
       animation: false,
       tooltip: { trigger: "axis" },
-      legend: { data: keys.map(function (k) { return d.names[k]; }) },
-      grid: { left: 48, right: 48, top: 36, bottom: 28 },
+      legend: { top: 0, data: keys.map(function (k) { return d.names[k]; }) },
+      grid: { left: 48, right: 48, top: 48, bottom: 28 },
       xAxis: { type: "category", data: d.days },
       yAxis: [{ type: "value", name: d.names.message }, { type: "value", name: d.names.join }],
       series: keys.map(function (k) {
