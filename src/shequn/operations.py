@@ -488,7 +488,7 @@ class Operations:
         with self.store.transaction() as conn:
             for seq, e in self.store.events.scan(conn, self.ws, after_seq=after_seq, batch=min(limit, 1000)):
                 if kind is None or e.kind.value == kind:
-                    out.append((seq, e.to_dict(compact=True)))
+                    out.append((seq, e.to_dict()))
                 if len(out) >= limit:
                     break
         return out
