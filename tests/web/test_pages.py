@@ -1,0 +1,82 @@
+"""The console's pages in zh-CN and en, the language switch, the spec over the API, and the catalogue keys the
+templates use."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import pytest
+
+from shequn.i18n import catalogue
+from shequn.operations import Operations
+from tests.web.conftest import Site
+
+PAGES = ["/", "/communities/读书会", "/groups/1", "/members/1", "/tasks", "/tasks?status=done", "/segments",
+         "/segments?run=1&community=读书会&tags=&silent_days=1", "/settings"]  # fmt: skip
+
+
+@pytest.mark.parametrize("locale, words", [("zh-CN", ["总览", "人工任务", "人群筛选"]), ("en", ["Overview", "Staff tasks", "Segments"])])
+def test_every_page_renders_in_both_languages(site: Site, locale: str, words: list[str]) -> None:
+    c = site.client()
+    headers = {**site.session("owner"), "Accept-Language": locale}
+    for path in PAGES:
+        r = c.get(path, headers=headers)
+        assert r.status_code == 200, (path, r.text[:300])
+        assert all(w in r.text for w in words), path
+        assert f'<html lang="{locale}">' in r.text
+
+
+def test_the_language_switch_is_remembered_for_the_user(site: Site) -> None:
+    c = site.client()
+    headers = site.session("viewer")
+    r = c.get("/?lang=en", headers=headers)
+    assert "Groups needing attention" in r.text
+    assert "shequn_lang=en" in r.headers["set-cookie"]
+    # A new session of the same user (no language cookie) gets the saved choice.
+    assert "Groups needing attention" in c.get("/", headers=site.session("viewer")).text
+    assert "需要关注的群" in c.get("/?lang=zh-CN", headers=headers).text
+
+
+def test_pages_show_the_store(site: Site) -> None:
+    c = site.client()
+    h = site.session("operator")
+    ops = Operations(site.app)
+    g2 = next(g for g in ops.groups() if g.platform_id == "g2")
+    overview = c.get("/?lang=en", headers=h).text
+    assert f'href="/groups/{g2.id}"' in overview and "never had a message" in overview
+    g1 = next(g for g in ops.groups() if g.platform_id == "g1")
+    group = c.get(f"/groups/{g1.id}?lang=en", headers=h).text
+    assert group.count('<tr class="') == 8 and ">40<" in group  # eight members; 40 messages in one heatmap cell
+    person = ops.roster(g1.id)[0].person_id
+    r = c.post(f"/members/{person}/tags", data={"community": "读书会", "tag": "班委", "csrf": h["X-CSRF-Token"]}, headers={"Cookie": h["Cookie"]})
+    assert r.status_code == 303
+    member = c.get(f"/members/{person}", headers=h).text
+    assert "班委" in member and "第0条" in member
+
+
+def test_spec_round_trip_and_a_bad_spec_names_the_line(site: Site) -> None:
+    c = site.client()
+    spec = c.get("/api/v1/communities/读书会/spec", headers=site.bearer("viewer")).json()
+    text = spec["yaml"].replace("nickname_format: ''", "nickname_format: 昵称-城市")
+    r = c.put("/api/v1/communities/读书会/spec", content=text.encode(), headers={**site.bearer("operator"), "Content-Type": "application/yaml"})
+    assert r.json() == {"name": "读书会", "outcome": "updated"}
+    assert c.get("/api/v1/communities/读书会/spec", headers=site.bearer("viewer")).json()["spec"]["nickname_format"] == "昵称-城市"
+    r = c.put("/api/v1/communities/读书会/spec", content=b"name: \xe8\xaf\xbb\xe4\xb9\xa6\xe4\xbc\x9a\ntype: growth\nthreshold: {kind: lottery}\n", headers=site.bearer("operator"))
+    assert r.status_code == 422 and "threshold.kind" in r.json()["detail"] and ":3" in r.json()["detail"]
+    r = c.put("/api/v1/communities/读书会/spec", content=b"name: other\ntype: growth\n", headers=site.bearer("operator"))
+    assert r.status_code == 422 and "rename" in r.json()["detail"]
+
+
+def test_template_keys_are_in_the_catalogue() -> None:
+    known = catalogue()
+    folder = resources.files("shequn.web").joinpath("templates")
+    missing = []
+    for item in folder.iterdir():
+        for key, joined in re.findall(r"t\('(web\.[a-z_.0-9]+)'\s*([+~]?)", item.read_text(encoding="utf-8")):
+            if joined:  # a prefix completed at run time: some key must start with it
+                if not any(k.startswith(key) for k in known):
+                    missing.append(f"{item.name}: {key}*")
+            elif key not in known:
+                missing.append(f"{item.name}: {key}")
+    assert not missing, missing
