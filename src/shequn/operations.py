@@ -111,6 +111,11 @@ class Operations:
         latest = max((g.last_message_ms for g in groups if g.last_message_ms), default=None)
         return min(now, latest) if latest else now
 
+    def reference_ms(self) -> int:
+        """The workspace's "now" for silence: now, or its latest message when history ends before now."""
+        with self.store.transaction() as conn:
+            return self.as_of_ms(self.store.console.group_rows(conn, self.ws))
+
     def overview(self, locale: str, *, limit: int = 50) -> Overview:
         pb = load_playbook()
         with self.store.transaction() as conn:

@@ -324,7 +324,7 @@ def _segment_from_query(ops: OpsDep, q: dict[str, str]) -> tuple[Segment, dict[s
         joined_to_ms=to_ms(datetime(joined_to.year, joined_to.month, joined_to.day, tzinfo=tz) + timedelta(days=1))
         if joined_to
         else None,
-        silent_since_ms=ops.app.now_ms() - silent_days * 86_400_000 if silent_days else None,
+        silent_since_ms=ops.reference_ms() - silent_days * 86_400_000 if silent_days else None,
         group_id=number("group_id", 1, 2**62),
     )
     return segment, {k: v for k, v in q.items() if k != "lang"}

@@ -202,7 +202,9 @@ class SegmentIn(BaseModel):
     level_max: int | None = Field(default=None, ge=0, le=1000)
     joined_from: datetime | None = None
     joined_to: datetime | None = None
-    silent_days: int | None = Field(default=None, ge=1, le=3650)
+    silent_days: int | None = Field(
+        default=None, ge=1, le=3650, description="no activity for this many days before the workspace's latest"
+    )
 
 
 class SegmentOut(_Out):

@@ -28,7 +28,7 @@ def to_segment(ops: Operations, s: SegmentIn) -> Segment:
         raise UserError("level_min is above level_max", exit_code=2)
     silent = None
     if s.silent_days is not None:
-        silent = ops.app.now_ms() - int(timedelta(days=s.silent_days).total_seconds() * 1000)
+        silent = ops.reference_ms() - int(timedelta(days=s.silent_days).total_seconds() * 1000)
     return Segment(
         community_id=cid,
         group_id=s.group_id,
