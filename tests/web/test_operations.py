@@ -83,8 +83,8 @@ def test_tags_go_through_the_log_so_a_replay_keeps_them(any_site: Site) -> None:
     first = ops.act_on_segment(seg, "tag", actor="t", key="vip-1", value="vip")
     again = ops.act_on_segment(seg, "tag", actor="t", key="vip-1", value="vip")
     assert first["logged"] == 12 and again["logged"] == 0 and again["duplicates"] == 12
-    ops.act_on_segment(Segment(community_id=cid, tags=("vip",), level_max=0, joined_from_ms=to_ms(T0 + timedelta(minutes=11))),
-                       "untag", actor="t", key="vip-2", value="vip")  # fmt: skip
+    last = Segment(community_id=cid, tags=("vip",), joined_from_ms=to_ms(T0 + timedelta(minutes=11)))
+    ops.act_on_segment(last, "untag", actor="t", key="vip-2", value="vip")
     before = any_site.app.saved_state().to_dict()
     any_site.app.rebuild()
     assert any_site.app.saved_state().to_dict() == before

@@ -16,7 +16,9 @@ PAGES = ["/", "/communities/读书会", "/groups/1", "/members/1", "/tasks", "/t
          "/segments?run=1&community=读书会&tags=&silent_days=1", "/settings"]  # fmt: skip
 
 
-@pytest.mark.parametrize("locale, words", [("zh-CN", ["总览", "人工任务", "人群筛选"]), ("en", ["Overview", "Staff tasks", "Segments"])])
+@pytest.mark.parametrize(
+    "locale, words", [("zh-CN", ["总览", "人工任务", "人群筛选"]), ("en", ["Overview", "Staff tasks", "Segments"])]
+)
 def test_every_page_renders_in_both_languages(site: Site, locale: str, words: list[str]) -> None:
     c = site.client()
     headers = {**site.session("owner"), "Accept-Language": locale}
@@ -49,7 +51,11 @@ def test_pages_show_the_store(site: Site) -> None:
     group = c.get(f"/groups/{g1.id}?lang=en", headers=h).text
     assert group.count('<tr class="') == 8 and ">40<" in group  # eight members; 40 messages in one heatmap cell
     person = ops.roster(g1.id)[0].person_id
-    r = c.post(f"/members/{person}/tags", data={"community": "读书会", "tag": "班委", "csrf": h["X-CSRF-Token"]}, headers={"Cookie": h["Cookie"]})
+    r = c.post(
+        f"/members/{person}/tags",
+        data={"community": "读书会", "tag": "班委", "csrf": h["X-CSRF-Token"]},
+        headers={"Cookie": h["Cookie"]},
+    )
     assert r.status_code == 303
     member = c.get(f"/members/{person}", headers=h).text
     assert "班委" in member and "第0条" in member
@@ -59,12 +65,25 @@ def test_spec_round_trip_and_a_bad_spec_names_the_line(site: Site) -> None:
     c = site.client()
     spec = c.get("/api/v1/communities/读书会/spec", headers=site.bearer("viewer")).json()
     text = spec["yaml"].replace("nickname_format: ''", "nickname_format: 昵称-城市")
-    r = c.put("/api/v1/communities/读书会/spec", content=text.encode(), headers={**site.bearer("operator"), "Content-Type": "application/yaml"})
+    r = c.put(
+        "/api/v1/communities/读书会/spec",
+        content=text.encode(),
+        headers={**site.bearer("operator"), "Content-Type": "application/yaml"},
+    )
     assert r.json() == {"name": "读书会", "outcome": "updated"}
-    assert c.get("/api/v1/communities/读书会/spec", headers=site.bearer("viewer")).json()["spec"]["nickname_format"] == "昵称-城市"
-    r = c.put("/api/v1/communities/读书会/spec", content=b"name: \xe8\xaf\xbb\xe4\xb9\xa6\xe4\xbc\x9a\ntype: growth\nthreshold: {kind: lottery}\n", headers=site.bearer("operator"))
+    assert (
+        c.get("/api/v1/communities/读书会/spec", headers=site.bearer("viewer")).json()["spec"]["nickname_format"]
+        == "昵称-城市"
+    )
+    r = c.put(
+        "/api/v1/communities/读书会/spec",
+        content=b"name: \xe8\xaf\xbb\xe4\xb9\xa6\xe4\xbc\x9a\ntype: growth\nthreshold: {kind: lottery}\n",
+        headers=site.bearer("operator"),
+    )
     assert r.status_code == 422 and "threshold.kind" in r.json()["detail"] and ":3" in r.json()["detail"]
-    r = c.put("/api/v1/communities/读书会/spec", content=b"name: other\ntype: growth\n", headers=site.bearer("operator"))
+    r = c.put(
+        "/api/v1/communities/读书会/spec", content=b"name: other\ntype: growth\n", headers=site.bearer("operator")
+    )
     assert r.status_code == 422 and "rename" in r.json()["detail"]
 
 

@@ -64,7 +64,12 @@ def test_csrf_is_required_for_cookie_sessions_but_not_for_tokens(site: Site) -> 
     bad = {**cookie_only, "X-CSRF-Token": "forged"}
     assert c.post("/api/v1/segments/actions", json=body, headers=bad).status_code == 403
     assert c.post("/api/v1/segments/actions", json=body, headers=headers).status_code == 200
-    assert c.post("/api/v1/segments/actions", json={**body, "idempotency_key": "k2"}, headers=site.bearer("operator")).status_code == 200
+    assert (
+        c.post(
+            "/api/v1/segments/actions", json={**body, "idempotency_key": "k2"}, headers=site.bearer("operator")
+        ).status_code
+        == 200
+    )
     # Reading needs no CSRF token.
     assert c.get("/api/v1/groups", headers=cookie_only).status_code == 200
 
@@ -79,7 +84,10 @@ def test_token_scopes_are_capped_and_tokens_revocable_and_expiring(site: Site) -
     assert c.get("/api/v1/me", headers=ro).json()["permissions"] == ["read"]
     assert c.get("/api/v1/users", headers=ro).status_code == 403  # an owner's read-only token is read-only
     # A viewer cannot mint a token wider than their role.
-    assert c.post("/api/v1/tokens", json={"name": "x", "scopes": ["write"]}, headers=site.bearer("viewer")).status_code == 403
+    assert (
+        c.post("/api/v1/tokens", json={"name": "x", "scopes": ["write"]}, headers=site.bearer("viewer")).status_code
+        == 403
+    )
     # Only a hash is stored.
     with site.app.store.transaction() as conn:
         stored = conn.execute(select(API_TOKEN.c.token_hash)).scalars().all()
@@ -121,7 +129,11 @@ def test_passwords_are_argon2_and_changes_are_audited(site: Site) -> None:
         hashes = conn.execute(select(WEB_USER.c.password_hash)).scalars().all()
     assert hashes and all(h.startswith("$argon2id$") for h in hashes)
     c = site.client()
-    c.post("/api/v1/users", json={"username": "amy", "password": "long enough", "role": "viewer"}, headers=site.bearer("owner"))
+    c.post(
+        "/api/v1/users",
+        json={"username": "amy", "password": "long enough", "role": "viewer"},
+        headers=site.bearer("owner"),
+    )
     audit = c.get("/api/v1/audit", headers=site.bearer("owner")).json()
     mine = [a for a in audit if a["verb"] == "user.create" and a["object_id"] == "amy"]
     assert mine and mine[0]["actor"].startswith("token:") and "(owner)" in mine[0]["actor"]

@@ -27,7 +27,9 @@ def post(site: Site, path: str, body: dict[str, object], *, secret: str | None =
     raw = orjson.dumps(body)
     secret = secret or site.accounts.webhook_secret()
     header = sign(secret, raw, ts if ts is not None else int(time.time()))
-    return site.client().post(path, content=raw, headers={"X-Shequn-Signature": header, "Content-Type": "application/json"})
+    return site.client().post(
+        path, content=raw, headers={"X-Shequn-Signature": header, "Content-Type": "application/json"}
+    )
 
 
 def orders(site: Site) -> list[dict[str, object]]:
