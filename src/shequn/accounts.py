@@ -22,6 +22,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,6 +54,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.OWNER: frozenset({Perm.READ, Perm.WRITE, Perm.ADMIN}),
 }
 SESSION_DAYS = 14
+CACHE_SECONDS = 5.0
 DAY_MS = 86_400_000
 WEBHOOK_SECRET = "webhook"
 USERNAME = re.compile(r"^[\w.@-]{1,100}$")
@@ -116,6 +119,32 @@ class Accounts:
         self.app = app
         self.store = app.store
         self.ws = app.ws.id
+        # token or session hash → (monotonic time it was checked, principal): a busy API client does not cost a
+        # query per request. Any change to users, tokens or sessions made here empties it; a change made by another
+        # process (the command line) is seen within CACHE_SECONDS.
+        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._cache_lock = threading.Lock()
+
+    def _cached(self, key: str) -> Principal | None:
+        hit = self._cache.get(key)
+        if hit is None or time.monotonic() - hit[0] > CACHE_SECONDS:
+            return None
+        principal = hit[1]
+        expires = principal.token.expires_ms if principal.token else principal.session.expires_ms  # type: ignore[union-attr]
+        if expires is not None and expires <= self.app.now_ms():
+            return None
+        return principal
+
+    def _remember(self, key: str, principal: Principal) -> None:
+        with self._cache_lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (time.monotonic(), principal)
+
+    def forget(self) -> None:
+        """Drop every cached principal (after a change to users, tokens or sessions)."""
+        with self._cache_lock:
+            self._cache.clear()
 
     def _audit(self, conn: object, actor: str, verb: str, object_type: str, object_id: str, **detail: object) -> None:
         self.store.audit.record(
@@ -164,6 +193,7 @@ class Accounts:
                 raise UserError("the last owner cannot be demoted; make someone else owner first", exit_code=2)
             self.store.auth.update_user(conn, self.ws, user.id, role=r.value)
             self._audit(conn, actor, "user.role", "user", username, role=r.value, was=user.role)
+        self.forget()
 
     def set_disabled(self, username: str, disabled: bool, *, actor: str) -> None:
         with self.store.transaction() as conn:
@@ -174,6 +204,7 @@ class Accounts:
             if disabled:
                 self.store.auth.delete_sessions_of(conn, user.id)
             self._audit(conn, actor, "user.disable" if disabled else "user.enable", "user", username)
+        self.forget()
 
     def set_password(self, username: str, password: str, *, actor: str) -> None:
         check_password(password)
@@ -182,10 +213,12 @@ class Accounts:
             self.store.auth.update_user(conn, self.ws, user.id, password_hash=_hasher.hash(password))
             self.store.auth.delete_sessions_of(conn, user.id)
             self._audit(conn, actor, "user.password", "user", username)
+        self.forget()
 
     def set_locale(self, user_id: int, locale: str) -> None:
         with self.store.transaction() as conn:
             self.store.auth.update_user(conn, self.ws, user_id, locale=locale)
+        self.forget()
 
     def _user(self, conn: object, username: str) -> UserRecord:
         user = self.store.auth.user(conn, self.ws, username=username)  # type: ignore[arg-type]
@@ -227,17 +260,22 @@ class Accounts:
     def session(self, token: str) -> Principal | None:
         now = self.app.now_ms()
         h = sha256(token)
+        if (cached := self._cached(h)) is not None:
+            return cached
         with self.store.transaction() as conn:
             s = self.store.auth.session(conn, self.ws, h, now_ms=now)
             if s is None:
                 return None
             if now - s.last_seen_ms > 60_000:  # sliding expiry, written at most once a minute
                 self.store.auth.touch_session(conn, h, now_ms=now, expires_ms=now + SESSION_DAYS * DAY_MS)
-        return Principal(s.user, ROLE_PERMS[Role(s.user.role)], session=s)
+        principal = Principal(s.user, ROLE_PERMS[Role(s.user.role)], session=s)
+        self._remember(h, principal)
+        return principal
 
     def logout(self, token: str) -> None:
         with self.store.transaction() as conn:
             self.store.auth.delete_session(conn, sha256(token))
+        self.forget()
 
     # -- API tokens -----------------------------------------------------------------------------------------
 
@@ -280,8 +318,11 @@ class Accounts:
         if not text.startswith("sq_"):
             return None
         now = self.app.now_ms()
+        h = sha256(text)
+        if (cached := self._cached(h)) is not None:
+            return cached
         with self.store.transaction() as conn:
-            tok = self.store.auth.token_by_hash(conn, self.ws, sha256(text))
+            tok = self.store.auth.token_by_hash(conn, self.ws, h)
             if tok is None or tok.revoked_ms is not None or tok.user.disabled:
                 return None
             if tok.expires_ms is not None and tok.expires_ms <= now:
@@ -289,13 +330,16 @@ class Accounts:
             if tok.last_used_ms is None or now - tok.last_used_ms > 60_000:
                 self.store.auth.touch_token(conn, tok.id, now_ms=now)
         perms = frozenset(Perm(s) for s in tok.scopes) & ROLE_PERMS[Role(tok.user.role)]
-        return Principal(tok.user, perms, token=tok)
+        principal = Principal(tok.user, perms, token=tok)
+        self._remember(h, principal)
+        return principal
 
     def revoke_token(self, token_id: int, *, actor: str) -> bool:
         with self.store.transaction() as conn:
             done = self.store.auth.revoke_token(conn, self.ws, token_id, now_ms=self.app.now_ms())
             if done:
                 self._audit(conn, actor, "token.revoke", "token", str(token_id))
+        self.forget()
         return done
 
     # -- the webhook secret ---------------------------------------------------------------------------------

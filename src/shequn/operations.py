@@ -102,6 +102,14 @@ class Operations:
         self.store = app.store
         self.ws = app.ws.id
         self.lock = threading.RLock()
+        self._records: dict[int, CommunityRecord] = {}  # parsed specs, kept while their hash is unchanged
+
+    def _communities(self, conn: Any) -> list[CommunityRecord]:
+        """Every community, parsing a spec only when it changed (validating a spec costs milliseconds)."""
+        heads = self.store.console.community_heads(conn, self.ws)
+        if any(cid not in self._records or self._records[cid].spec_hash != h for cid, h in heads.items()):
+            self._records = {r.id: r for r in self.store.communities.list(conn, self.ws)}
+        return [self._records[cid] for cid in sorted(heads) if cid in self._records]
 
     # -- overview -------------------------------------------------------------------------------------------
 
@@ -119,7 +127,7 @@ class Operations:
     def overview(self, locale: str, *, limit: int = 50) -> Overview:
         pb = load_playbook()
         with self.store.transaction() as conn:
-            communities = self.store.communities.list(conn, self.ws)
+            communities = self._communities(conn)
             groups = self.store.console.group_rows(conn, self.ws)
             members = self.store.console.community_members(conn, self.ws)
         as_of = self.as_of_ms(groups)
@@ -195,13 +203,14 @@ class Operations:
     # -- communities ----------------------------------------------------------------------------------------
 
     def communities(self) -> list[CommunityRecord]:
-        return self.app.communities()
+        with self.store.transaction() as conn:
+            return self._communities(conn)
 
     def community(self, name: str) -> CommunityRecord:
-        try:
-            return self.app.community(name)
-        except UserError:
-            raise NotFoundError("community", name) from None
+        found = next((c for c in self.communities() if c.name == name), None)
+        if found is None:
+            raise NotFoundError("community", name)
+        return found
 
     def community_groups(self, record: CommunityRecord) -> list[GroupRow]:
         with self.store.transaction() as conn:
@@ -253,10 +262,10 @@ class Operations:
             raise NotFoundError("group", str(group_id))
         return rows[0]
 
-    def roster(self, group_id: int) -> list[MemberRow]:
+    def roster(self, group_id: int, *, limit: int | None = None, offset: int = 0) -> list[MemberRow]:
         self.group(group_id)
         with self.store.transaction() as conn:
-            return self.store.console.roster(conn, self.ws, group_id)
+            return self.store.console.roster(conn, self.ws, group_id, limit=limit, offset=offset)
 
     def heatmap(self, group: GroupRow, *, days: int = HEATMAP_DAYS) -> dict[str, Any]:
         """Messages by weekday (Monday first) × local hour over the last ``days`` days up to as-of."""
@@ -275,12 +284,8 @@ class Operations:
         return {"grid": grid, "days": days, "timezone": tz, "max": max((max(r) for r in grid), default=0)}
 
     def _timezone_of(self, group: GroupRow) -> str:
-        if group.community:
-            try:
-                return self.app.community(group.community).spec.timezone
-            except UserError:
-                pass
-        return self.app.ws.timezone
+        found = next((c for c in self.communities() if c.id == group.community_id), None)
+        return found.spec.timezone if found else self.app.ws.timezone
 
     # -- members --------------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, desc, func, literal, select
+from sqlalchemy import Connection, and_, desc, func, literal, select, text
 
 from shequn.domain.records import parse_iso
 from shequn.store._sql import chunks, loads, to_ms
@@ -20,11 +20,9 @@ from shequn.store.schema import (
     EVENT,
     GROUP,
     GROUP_MEMBER,
-    GROUP_STATE,
     IDENTITY,
     MEMBERSHIP,
     PERSON,
-    STAFF_TASK,
 )
 
 DAY_MS = 86_400_000
@@ -130,41 +128,33 @@ class ConsoleStore:
     def group_rows(
         self, conn: Connection, ws_id: int, *, community_id: int | None = None, group_id: int | None = None
     ) -> list[GroupRow]:
-        g, c, gs, gm, st = GROUP, COMMUNITY, GROUP_STATE, GROUP_MEMBER, STAFF_TASK
-        members = select(gm.c.group_id, func.count().label("n")).group_by(gm.c.group_id)
-        tasks = (
-            select(st.c.group_id, func.count().label("n"))
-            .where(st.c.workspace_id == ws_id, st.c.status == "open", st.c.group_id.is_not(None))
-            .group_by(st.c.group_id)
-        )
+        # Plain SQL, not Core: this runs on every page and API read, and building the statement cost more than
+        # running it. Member counts come from the group_member primary key, one group at a time.
+        where = ["g.workspace_id = :ws"]
+        params: dict[str, Any] = {"ws": ws_id}
         if community_id is not None:
-            members = members.where(gm.c.group_id.in_(select(g.c.id).where(g.c.community_id == community_id)))
+            where.append("g.community_id = :cid")
+            params["cid"] = community_id
         if group_id is not None:
-            members = members.where(gm.c.group_id == group_id)
-        m, t = members.subquery(), tasks.subquery()
-        q = (
-            select(
-                g,
-                c.c.name.label("community_name"),
-                func.coalesce(m.c.n, 0).label("members"),
-                func.coalesce(gs.c.messages, 0).label("messages"),
-                func.coalesce(gs.c.joins, 0).label("joins"),
-                gs.c.last_message_ms,
-                func.coalesce(t.c.n, 0).label("open_tasks"),
-            )
-            .select_from(
-                g.outerjoin(c, g.c.community_id == c.c.id)
-                .outerjoin(gs, gs.c.group_id == g.c.id)
-                .outerjoin(m, m.c.group_id == g.c.id)
-                .outerjoin(t, t.c.group_id == g.c.id)
-            )
-            .where(g.c.workspace_id == ws_id)
-            .order_by(g.c.id)
-        )
-        if community_id is not None:
-            q = q.where(g.c.community_id == community_id)
+            where.append("g.id = :gid")
+            params["gid"] = group_id
+        tasks_where = "st.workspace_id = :ws AND st.status = 'open' AND st.group_id IS NOT NULL"
         if group_id is not None:
-            q = q.where(g.c.id == group_id)
+            tasks_where += " AND st.group_id = :gid"
+        sql = f"""
+            SELECT g.id, g.platform, g.platform_id, g.name, g.role, g.capacity, g.state, g.community_id,
+                   c.name AS community_name,
+                   (SELECT count(*) FROM group_member gm WHERE gm.group_id = g.id) AS members,
+                   coalesce(gs.messages, 0) AS messages, coalesce(gs.joins, 0) AS joins, gs.last_message_ms,
+                   coalesce(t.n, 0) AS open_tasks
+            FROM chat_group g
+            LEFT JOIN community c ON c.id = g.community_id
+            LEFT JOIN group_state gs ON gs.group_id = g.id
+            LEFT JOIN (SELECT st.group_id, count(*) AS n FROM staff_task st WHERE {tasks_where}
+                       GROUP BY st.group_id) t ON t.group_id = g.id
+            WHERE {" AND ".join(where)}
+            ORDER BY g.id
+        """
         return [
             GroupRow(
                 r.id,
@@ -182,8 +172,13 @@ class ConsoleStore:
                 r.last_message_ms,
                 int(r.open_tasks),
             )
-            for r in conn.execute(q)
+            for r in conn.execute(text(sql), params)
         ]
+
+    def community_heads(self, conn: Connection, ws_id: int) -> dict[int, str]:
+        """community id → spec hash (to tell when a cached spec is stale)."""
+        c = COMMUNITY
+        return {r.id: r.spec_hash for r in conn.execute(select(c.c.id, c.c.spec_hash).where(c.c.workspace_id == ws_id))}
 
     def community_members(self, conn: Connection, ws_id: int) -> dict[int, tuple[int, int]]:
         """community id → (active members, members ever)."""
@@ -212,15 +207,20 @@ class ConsoleStore:
             .where(c.c.workspace_id == ws_id)
         )
 
-    def roster(self, conn: Connection, ws_id: int, group_id: int) -> list[MemberRow]:
-        """Everyone in the group now, by member number."""
+    def roster(
+        self, conn: Connection, ws_id: int, group_id: int, *, limit: int | None = None, offset: int = 0
+    ) -> list[MemberRow]:
+        """Everyone in the group now, by member number (a page of them with ``limit``)."""
         m, gm, g = MEMBERSHIP, GROUP_MEMBER, GROUP
         q = (
             self._member_query(ws_id)
             .join(gm, and_(gm.c.member_key == m.c.member_key, gm.c.group_id == group_id))
             .join(g, and_(g.c.id == gm.c.group_id, g.c.community_id == m.c.community_id))
             .order_by(m.c.number)
+            .offset(offset)
         )
+        if limit is not None:
+            q = q.limit(limit)
         return [_member(r) for r in conn.execute(q)]
 
     def memberships_of(self, conn: Connection, ws_id: int, person_id: int) -> list[MemberRow]:

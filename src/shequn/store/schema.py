@@ -206,7 +206,10 @@ class StaffTaskRow(Base):
     """A task for a person: what the bot may not do on that platform, or what needs judgement (人工任务)."""
 
     __tablename__ = "staff_task"
-    __table_args__ = (Index("ix_staff_task_status", "workspace_id", "status"),)
+    __table_args__ = (
+        Index("ix_staff_task_status", "workspace_id", "status"),
+        Index("ix_staff_task_group", "group_id", "status"),  # revision i8a: open tasks per group (console)
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
     action_id: Mapped[int | None] = mapped_column(ForeignKey("action.id"), nullable=True, unique=True)

@@ -7,7 +7,6 @@ ECharts) and the shop webhooks, which verify their own signatures.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -15,7 +14,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shequn import __version__
 from shequn.accounts import Accounts
@@ -30,6 +31,35 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+class SecurityHeaders:
+    """A plain ASGI wrapper (cheaper than Starlette's ``BaseHTTPMiddleware``): adds the security headers, no-store
+    for everything but static assets, and ``Server-Timing`` with the time the application took."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+                headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                if not static:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
@@ -58,19 +88,6 @@ def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
     def health() -> Health:
         """Liveness: answers without authentication and says nothing about the workspace."""
         return Health(status="ok", version=__version__)
-
-    @web.middleware("http")
-    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
     @web.exception_handler(NotAuthenticatedError)
     async def not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:
@@ -113,4 +130,5 @@ def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
         return pages.error_page(request, 422, text)
 
     _ = HTTPException  # re-exported for routers' convenience
+    web.add_middleware(SecurityHeaders)
     return web

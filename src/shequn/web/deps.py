@@ -1,5 +1,6 @@
 """The dependencies routes declare (``Annotated`` aliases): who asks and with what permission, the operations, the
-accounts, the reader's locale."""
+accounts, the reader's locale. They do no I/O of their own, so they are ``async``: FastAPI would run plain functions
+in its thread pool, one hop per dependency per request."""
 
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ Writer = Annotated[Principal, Depends(WRITE)]
 Admin = Annotated[Principal, Depends(ADMIN)]
 
 
-def get_ops(request: Request) -> Operations:
+async def get_ops(request: Request) -> Operations:
     ops: Operations = request.app.state.ops
     return ops
 
 
-def get_accounts(request: Request) -> Accounts:
+async def get_accounts(request: Request) -> Accounts:
     accounts: Accounts = request.app.state.accounts
     return accounts
 
@@ -47,6 +48,10 @@ def locale_of(request: Request) -> str:
     return normalize_locale(ws_locale)
 
 
+async def request_locale(request: Request) -> str:
+    return locale_of(request)
+
+
 OpsDep = Annotated[Operations, Depends(get_ops)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
-LocaleDep = Annotated[str, Depends(locale_of)]
+LocaleDep = Annotated[str, Depends(request_locale)]

@@ -22,9 +22,15 @@ def get_group(principal: Reader, ops: OpsDep, group_id: int = GroupId) -> GroupO
 
 
 @router.get("/groups/{group_id}/members", response_model=list[MemberOut])
-def roster(principal: Reader, ops: OpsDep, group_id: int = GroupId) -> list[MemberOut]:
-    """Everyone in the group now, by member number."""
-    return [MemberOut.of(m) for m in ops.roster(group_id)]
+def roster(
+    principal: Reader,
+    ops: OpsDep,
+    group_id: int = GroupId,
+    limit: int = Query(200, ge=1, le=5000),
+    offset: int = Query(0, ge=0, le=10**7),
+) -> list[MemberOut]:
+    """Everyone in the group now, by member number, a page at a time."""
+    return [MemberOut.of(m) for m in ops.roster(group_id, limit=limit, offset=offset)]
 
 
 @router.get("/groups/{group_id}/heatmap")

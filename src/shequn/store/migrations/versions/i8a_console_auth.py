@@ -1,4 +1,4 @@
-"""Console and API security: web users, sessions, API tokens, workspace secrets.
+"""Console and API security: web users, sessions, API tokens, workspace secrets; open staff tasks by group.
 
 Revision ID: i8a
 Revises: 0001
@@ -76,8 +76,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "name"),
     )
 
+    with op.batch_alter_table("staff_task", schema=None) as batch_op:
+        batch_op.create_index("ix_staff_task_group", ["group_id", "status"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("staff_task", schema=None) as batch_op:
+        batch_op.drop_index("ix_staff_task_group")
     op.drop_table("workspace_secret")
     op.drop_table("api_token")
     op.drop_table("web_session")
