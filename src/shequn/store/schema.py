@@ -95,7 +95,10 @@ class Membership(Base):
     """A person in a community: derived by the engine from the event log, rebuilt by replay."""
 
     __tablename__ = "membership"
-    __table_args__ = (UniqueConstraint("community_id", "member_key"),)
+    __table_args__ = (
+        UniqueConstraint("community_id", "member_key"),
+        Index("ix_membership_status", "community_id", "status"),  # revision i8a: member counts (console)
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True, index=True)

@@ -1,4 +1,4 @@
-"""Console and API security: web users, sessions, API tokens, workspace secrets; open staff tasks by group.
+"""Console and API security: web users, sessions, API tokens, workspace secrets; open staff tasks by group; member counts by status.
 
 Revision ID: i8a
 Revises: 0001
@@ -78,9 +78,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table("staff_task", schema=None) as batch_op:
         batch_op.create_index("ix_staff_task_group", ["group_id", "status"], unique=False)
+    with op.batch_alter_table("membership", schema=None) as batch_op:
+        batch_op.create_index("ix_membership_status", ["community_id", "status"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("membership", schema=None) as batch_op:
+        batch_op.drop_index("ix_membership_status")
     with op.batch_alter_table("staff_task", schema=None) as batch_op:
         batch_op.drop_index("ix_staff_task_group")
     op.drop_table("workspace_secret")
