@@ -6,7 +6,8 @@ or an invitation is an action in the outbox under an idempotency key (or a staff
 bot), an order from a shop is an :class:`~shequn.domain.Order` event; each is written to the audit log with who did it.
 
 Things to keep in mind:
-    * One writer at a time: the in-memory engine is not thread-safe, so every pipeline write holds ``self.lock``.
+    * One writer at a time: every pipeline write holds :class:`WriteLock` (threads and processes alike) and first
+      lets the app drop an engine another process has overtaken (:meth:`App.refresh`).
     * "Needing attention" uses facts only (open staff tasks, silence, capacity), measured against the workspace's
       latest activity when that is older than now (imported history); health, lifecycle stage and diagnosis are
       the analytics' (issue 4) and are not guessed here.
@@ -14,8 +15,12 @@ Things to keep in mind:
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -45,6 +50,7 @@ SILENT_DAYS = 3  # a group with no message for this long (where activity is judg
 TREND_DAYS = 30
 HEATMAP_DAYS = 28
 SEGMENT_LIMIT = 5000  # members one segment action may touch at once
+OVERVIEW_SECONDS = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,62 @@ def _offset_ms(tz: str, at: datetime) -> int:
     return int(off.total_seconds() * 1000) if off else 0
 
 
+class WriteLock:
+    """One writer per workspace, across the threads of this process and across processes (several web workers):
+    a lock file beside a SQLite database, an advisory lock on PostgreSQL. Re-entrant within a thread."""
+
+    def __init__(self, app: App) -> None:
+        self._local = threading.RLock()
+        self._held = threading.local()
+        db = app.store.db
+        self._db = db
+        self._key = int.from_bytes(
+            hashlib.blake2b(f"shequn-writer:{app.ws.id}".encode(), digest_size=7).digest(), "big"
+        )
+        path = db.engine.url.database if db.is_sqlite else None
+        self._path = f"{path}.writer-lock" if path and path != ":memory:" else None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._local:
+            if getattr(self._held, "depth", 0):
+                self._held.depth += 1
+                try:
+                    yield
+                finally:
+                    self._held.depth -= 1
+                return
+            self._held.depth = 1
+            try:
+                with self._across_processes():
+                    yield
+            finally:
+                self._held.depth = 0
+
+    @contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        if self._path is not None:
+            import fcntl
+
+            fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+        elif self._db.dialect == "postgresql":
+            with self._db.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT pg_advisory_lock(%s)", (self._key,))
+                try:
+                    yield
+                finally:
+                    conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (self._key,))
+                    conn.commit()
+        else:
+            yield
+
+
 class Operations:
     """Everything the console and the API do, for one workspace of ``app``."""
 
@@ -101,8 +163,10 @@ class Operations:
         self.app = app
         self.store = app.store
         self.ws = app.ws.id
-        self.lock = threading.RLock()
+        self.write = WriteLock(app)
         self._records: dict[int, CommunityRecord] = {}  # parsed specs, kept while their hash is unchanged
+        self._overview_cache: dict[tuple[str, int], tuple[float, Overview]] = {}
+        self._overview_lock = threading.Lock()
 
     def _communities(self, conn: Any) -> list[CommunityRecord]:
         """Every community, parsing a spec only when it changed (validating a spec costs milliseconds)."""
@@ -124,7 +188,23 @@ class Operations:
         with self.store.transaction() as conn:
             return self.as_of_ms(self.store.console.group_rows(conn, self.ws))
 
-    def overview(self, locale: str, *, limit: int = 50) -> Overview:
+    def overview(self, locale: str, *, limit: int = 50, fresh: bool = False) -> Overview:
+        """The overview, computed at most once per OVERVIEW_SECONDS per worker unless ``fresh`` (a dashboard read
+        by many: under load, one computation serves every request of those seconds). Writes made here clear it."""
+        key = (locale, limit)
+        with self._overview_lock:
+            hit = self._overview_cache.get(key)
+            if not fresh and hit is not None and time.monotonic() - hit[0] < OVERVIEW_SECONDS:
+                return hit[1]
+            result = self._overview(locale, limit)
+            self._overview_cache[key] = (time.monotonic(), result)
+            return result
+
+    def _changed(self) -> None:
+        with self._overview_lock:
+            self._overview_cache.clear()
+
+    def _overview(self, locale: str, limit: int) -> Overview:
         pb = load_playbook()
         with self.store.transaction() as conn:
             communities = self._communities(conn)
@@ -241,8 +321,11 @@ class Operations:
         spec = parse_spec(text, source=f"spec of {name}")
         if spec.name != name:
             raise UserError(f"the spec names {spec.name!r}, not {name!r}; rename is not supported here", exit_code=2)
-        with self.lock:
-            return self.app.apply_spec(spec, actor=actor, source="api")
+        with self.write():
+            self.app.refresh()
+            outcome = self.app.apply_spec(spec, actor=actor, source="api")
+        self._changed()
+        return outcome
 
     # -- groups ---------------------------------------------------------------------------------------------
 
@@ -365,12 +448,13 @@ class Operations:
             if verb == "invite" and target_group is None:
                 raise UserError("choose the group to invite into", exit_code=2)
             actions = [self._outreach(m, verb, body, key, actor, target_group) for m in members]
-            with self.lock:
+            with self.write():
                 report = self.app.send_actions(actions)
             out["queued"], out["staff_tasks"] = report.actions, report.staff_tasks
             out["duplicates"] = len(actions) - report.actions - report.staff_tasks
         else:
             raise UserError(f"unknown segment action {verb!r}; use tag, untag, message or invite", exit_code=2)
+        self._changed()
         with self.store.transaction() as conn:
             self.store.audit.record(
                 conn, self.ws, actor=actor, verb=f"segment.{verb}", object_type="segment", object_id=key,
@@ -397,8 +481,11 @@ class Operations:
                     by=actor,
                 )
             )
-        with self.lock:
-            return self.app.ingest(events)
+        with self.write():
+            self.app.refresh()
+            report = self.app.ingest(events)
+        self._changed()
+        return report
 
     def _outreach(self, m: MemberRow, verb: str, text: str, key: str, actor: str, group: GroupRow | None) -> Action:
         platform, pid = split_key(m.key)
@@ -433,6 +520,7 @@ class Operations:
                 conn, self.ws, actor=actor, verb="task.done", object_type="staff_task", object_id=str(task_id),
                 now_ms=now,
             )  # fmt: skip
+        self._changed()
 
     # -- shop webhooks --------------------------------------------------------------------------------------
 
@@ -477,8 +565,10 @@ class Operations:
                 purpose=body.get("purpose") or "order",
                 **common,
             )
-        with self.lock:
+        with self.write():
+            self.app.refresh()
             report = self.app.ingest([event])
+        self._changed()
         if report.added:
             with self.store.transaction() as conn:
                 self.store.audit.record(

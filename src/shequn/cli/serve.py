@@ -15,19 +15,30 @@ from shequn.i18n import t
 user_app = typer.Typer(help="控制台用户 · console users and their roles", no_args_is_help=True)
 
 
-def run_server(ctx: typer.Context, *, host: str, port: int, secure_cookies: bool, workers_note: bool = True) -> None:
-    """Serve the console for the workspace of the global options until interrupted."""
+def run_server(ctx: typer.Context, *, host: str, port: int, secure_cookies: bool, workers: int = 1) -> None:
+    """Serve the console for the workspace of the global options until interrupted.
+
+    With several workers each process builds its own app (:mod:`shequn.web.factory`); writes stay one at a time
+    through the operations' cross-process lock.
+    """
     import uvicorn
 
     from shequn.accounts import Accounts
+    from shequn.cli.common import Globals
     from shequn.web import create_app
 
-    with open_app(ctx) as a:
+    options = dict(host=host, port=port, log_level="warning", access_log=False, server_header=False)
+    with open_app(ctx) as a:  # opening migrates the store once, before any worker starts
         if not Accounts(a).has_owner():
             err_console.print(t("cli.serve_no_owner", None), style="yellow")
-        web = create_app(a, secure_cookies=secure_cookies)
+        url = a.store.db.url
         console.print(t("cli.serving", None, url=f"http://{host}:{port}/", db=a.store.db.url))
-        uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False, server_header=False)
+        if workers == 1:
+            uvicorn.run(create_app(a, secure_cookies=secure_cookies), **options)  # type: ignore[arg-type]
+            return
+    g: Globals = ctx.obj if isinstance(ctx.obj, Globals) else ctx.find_root().obj
+    os.environ.update(SHEQUN_DB=url, SHEQUN_WORKSPACE=g.workspace, SHEQUN_SECURE_COOKIES="1" if secure_cookies else "0")
+    uvicorn.run("shequn.web.factory:make", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 def serve(
@@ -37,9 +48,10 @@ def serve(
     secure_cookies: bool = typer.Option(
         True, "--secure-cookies/--insecure-cookies", help="仅 HTTPS 发送会话 Cookie · session cookie only over HTTPS"
     ),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="工作进程数 · worker processes (one per core)"),
 ) -> None:
     """运行控制台与 API · serve the console and the HTTP API (127.0.0.1:8000 by default)."""
-    run_server(ctx, host=host, port=port, secure_cookies=secure_cookies)
+    run_server(ctx, host=host, port=port, secure_cookies=secure_cookies, workers=workers)
 
 
 def _password(from_stdin: bool) -> str:

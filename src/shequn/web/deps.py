@@ -52,6 +52,12 @@ async def request_locale(request: Request) -> str:
     return locale_of(request)
 
 
+async def wants_fresh(request: Request) -> bool:
+    """The client asked for figures computed now (``Cache-Control: no-cache``, as a browser's hard reload sends)."""
+    return "no-cache" in request.headers.get("cache-control", "")
+
+
 OpsDep = Annotated[Operations, Depends(get_ops)]
+FreshDep = Annotated[bool, Depends(wants_fresh)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 LocaleDep = Annotated[str, Depends(request_locale)]

@@ -26,7 +26,7 @@ from shequn.operations import SegmentVerb
 from shequn.playbook import load_playbook
 from shequn.store import Segment
 from shequn.store._sql import from_ms, to_ms
-from shequn.web.deps import AccountsDep, Admin, LocaleDep, OpsDep, Reader, Writer, locale_of
+from shequn.web.deps import AccountsDep, Admin, FreshDep, LocaleDep, OpsDep, Reader, Writer, locale_of
 from shequn.web.security import LANG_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, cookie_args, principal_of
 
 router = APIRouter(include_in_schema=False)
@@ -178,8 +178,8 @@ async def logout(request: Request, principal: Reader) -> Response:
 
 
 @router.get("/")
-def overview(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) -> Response:
-    ov = ops.overview(locale, limit=50)
+def overview(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep) -> Response:
+    ov = ops.overview(locale, limit=50, fresh=fresh)
     return render(request, "overview.html", principal, locale, ov=ov, tz=ops.app.ws.timezone)
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Query
 
 from shequn.operations import CommunityCard
 from shequn.store._sql import from_ms
-from shequn.web.deps import LocaleDep, OpsDep, Reader, Writer
+from shequn.web.deps import FreshDep, LocaleDep, OpsDep, Reader, Writer
 from shequn.web.schemas import ApplyOut, AttentionOut, CommunityOut, GroupOut, OverviewOut, SpecOut
 
 router = APIRouter(tags=["communities"])
@@ -47,8 +47,8 @@ def overview(principal: Reader, ops: OpsDep, locale: LocaleDep, limit: int = Que
 
 
 @router.get("/communities", response_model=list[CommunityOut])
-def list_communities(principal: Reader, ops: OpsDep, locale: LocaleDep) -> list[CommunityOut]:
-    return [_card(c) for c in ops.overview(locale, limit=1).communities]
+def list_communities(principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep) -> list[CommunityOut]:
+    return [_card(c) for c in ops.overview(locale, limit=1, fresh=fresh).communities]
 
 
 @router.get("/communities/{name}", response_model=CommunityOut)
