@@ -26,6 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from shequn.app import App, IngestReport
 from shequn.domain import (
     Action,
@@ -36,6 +38,7 @@ from shequn.domain import (
     OrderStatus,
     Payment,
     UserError,
+    event_from_dict,
     split_key,
     stable_id,
 )
@@ -165,7 +168,7 @@ class Operations:
         self.ws = app.ws.id
         self.write = WriteLock(app)
         self._records: dict[int, CommunityRecord] = {}  # parsed specs, kept while their hash is unchanged
-        self._overview_cache: dict[tuple[str, int], tuple[float, Overview]] = {}
+        self._overview_cache: dict[str, tuple[float, Overview]] = {}
         self._overview_lock = threading.Lock()
 
     def _communities(self, conn: Any) -> list[CommunityRecord]:
@@ -191,20 +194,19 @@ class Operations:
     def overview(self, locale: str, *, limit: int = 50, fresh: bool = False) -> Overview:
         """The overview, computed at most once per OVERVIEW_SECONDS per worker unless ``fresh`` (a dashboard read
         by many: under load, one computation serves every request of those seconds). Writes made here clear it."""
-        key = (locale, limit)
         with self._overview_lock:
-            hit = self._overview_cache.get(key)
-            if not fresh and hit is not None and time.monotonic() - hit[0] < OVERVIEW_SECONDS:
-                return hit[1]
-            result = self._overview(locale, limit)
-            self._overview_cache[key] = (time.monotonic(), result)
-            return result
+            hit = self._overview_cache.get(locale)
+            if fresh or hit is None or time.monotonic() - hit[0] >= OVERVIEW_SECONDS:
+                hit = (time.monotonic(), self._overview(locale))
+                self._overview_cache[locale] = hit
+        full = hit[1]
+        return Overview(full.communities, full.attention[:limit], full.as_of_ms, full.totals)
 
     def _changed(self) -> None:
         with self._overview_lock:
             self._overview_cache.clear()
 
-    def _overview(self, locale: str, limit: int) -> Overview:
+    def _overview(self, locale: str) -> Overview:
         pb = load_playbook()
         with self.store.transaction() as conn:
             communities = self._communities(conn)
@@ -249,7 +251,7 @@ class Operations:
             "open_tasks": sum(g.open_tasks for g in groups),
             "attention": len(attention),
         }
-        return Overview(cards, attention[:limit], as_of, totals)
+        return Overview(cards, attention, as_of, totals)
 
     def attention(self, g: GroupRow, spec: CommunitySpec | None, as_of: int) -> Attention | None:
         """The facts that make a group need a look (None when there are none)."""
@@ -584,14 +586,10 @@ class Operations:
     def events(
         self, *, after_seq: int = 0, limit: int = 100, kind: str | None = None
     ) -> list[tuple[int, dict[str, Any]]]:
-        out: list[tuple[int, dict[str, Any]]] = []
+        """A page of the log in its stable JSON form (every field written out)."""
         with self.store.transaction() as conn:
-            for seq, e in self.store.events.scan(conn, self.ws, after_seq=after_seq, batch=min(limit, 1000)):
-                if kind is None or e.kind.value == kind:
-                    out.append((seq, e.to_dict()))
-                if len(out) >= limit:
-                    break
-        return out
+            rows = self.store.console.events_page(conn, self.ws, after_seq=after_seq, limit=limit, kind=kind)
+        return [(seq, event_from_dict(orjson.loads(payload)).to_dict()) for seq, payload in rows]
 
     def audit(self, *, limit: int = 200) -> list[Any]:
         with self.store.transaction() as conn:

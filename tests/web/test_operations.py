@@ -55,6 +55,10 @@ def test_heatmap_and_trends_bucket_in_local_time(any_site: Site) -> None:
     day = trends["days"].index("2026-11-02")
     assert trends["series"]["message"][day] == 40 and trends["series"]["join"][day] == 12
     assert sum(trends["series"]["message"]) == 40 and len(trends["days"]) == 30
+    joins = ops.events(kind="join", limit=100)
+    assert len(joins) == 16 and all(e["kind"] == "join" and "method" in e for _, e in joins)
+    page = ops.events(after_seq=joins[2][0], limit=3)
+    assert [seq for seq, _ in page] == sorted(seq for seq, _ in page) and page[0][0] > joins[2][0]
 
 
 def test_segments_choose_by_tags_level_cohort_and_silence(any_site: Site) -> None:

@@ -321,6 +321,18 @@ class ConsoleStore:
             for r in conn.execute(q)
         ]
 
+    def events_page(
+        self, conn: Connection, ws_id: int, *, after_seq: int, limit: int, kind: str | None = None
+    ) -> list[tuple[int, str]]:
+        """(seq, payload) of the log after ``after_seq``, in order. The unary plus keeps the planner on the primary
+        key (the log's order) instead of sorting a whole workspace found through the (workspace, uid) index."""
+        sql = "SELECT seq, payload FROM event WHERE seq > :after AND +workspace_id = :ws"
+        params: dict[str, Any] = {"after": after_seq, "ws": ws_id, "limit": limit}
+        if kind is not None:
+            sql += " AND kind = :kind"
+            params["kind"] = kind
+        return [(int(r.seq), str(r.payload)) for r in conn.execute(text(sql + " ORDER BY seq LIMIT :limit"), params)]
+
     def person_ids(self, conn: Connection, ws_id: int, keys: Iterable[str]) -> dict[str, int]:
         """identity key → person id, for keys already known."""
         i = IDENTITY
