@@ -18,6 +18,7 @@ How it works:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -230,7 +231,9 @@ def run(
             mix.append(("events", "/api/v1/events?limit=50"))
             server_ms, client_ms = asyncio.run(_overview(port, ids["session"], overview_runs))
             asyncio.run(_load(port, ids["token"], mix[:3], 4, 2.0))  # warm-up
+            cpu0 = _cpu_seconds(proc.pid)
             load = asyncio.run(_load(port, ids["token"], mix, clients, seconds))
+            cpu_ms = (_cpu_seconds(proc.pid) - cpu0) * 1000 / max(1, len(load.all))
             wrk = _wrk(port, ids["token"], [path for _, path in mix], clients, seconds, tmp)
         finally:
             proc.send_signal(signal.SIGINT)
@@ -260,6 +263,7 @@ def run(
             "errors": load.errors,
             "seconds": round(load.seconds, 1),
             "per_second": round(len(every) / load.seconds, 1),
+            "server_cpu_ms_per_request": round(cpu_ms, 2),
             "p50_ms": round(percentile(every, 50) * 1000, 1),
             "p95_ms": round(percentile(every, 95) * 1000, 1),
             "p99_ms": round(percentile(every, 99) * 1000, 1),
@@ -277,6 +281,23 @@ def run(
             },
         },
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children so far, from /proc (the server's own cost, whatever
+    else the machine is doing)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    total = 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def _wait(port: int) -> None:

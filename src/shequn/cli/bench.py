@@ -86,6 +86,11 @@ def serve(
     )  # fmt: skip
     for label, e in api["by_endpoint"].items():
         table.add_row(f"  {label} ({e['n']:,})", f"{e['p50_ms']}", f"{e['p95_ms']}", f"{e['p99_ms']}", "", "")
+    table.add_row(
+        f"  server CPU per API read: {api['server_cpu_ms_per_request']} ms "
+        f"(≈ {1000 / max(api['server_cpu_ms_per_request'], 0.01):,.0f} reads/s per free core)",
+        "", "", "", "", "",
+    )  # fmt: skip
     if (w := r["wrk"]) is not None:
         table.add_row(
             f"API reads through wrk, {clients} clients ({w['requests']:,} in {w['seconds']} s, {w['errors']} errors)",

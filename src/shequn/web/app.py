@@ -85,7 +85,7 @@ def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
     web.include_router(pages.router)
 
     @web.get("/healthz", response_model=Health, tags=["meta"])
-    def health() -> Health:
+    async def health() -> Health:
         """Liveness: answers without authentication and says nothing about the workspace."""
         return Health(status="ok", version=__version__)
 

@@ -1,6 +1,12 @@
 """The dependencies routes declare (``Annotated`` aliases): who asks and with what permission, the operations, the
 accounts, the reader's locale. They do no I/O of their own, so they are ``async``: FastAPI would run plain functions
-in its thread pool, one hop per dependency per request."""
+in its thread pool, one hop per dependency per request.
+
+Quick read routes (GET) are ``async`` too and call the store directly: their queries take about a millisecond, and a
+hop to the thread pool and back cost as much again (the server is CPU-bound; threads add no parallelism under the
+GIL). Routes that may take long stay plain functions, run in the thread pool, so they never stall the event loop:
+writes (they may wait for the workspace's writer lock) and whole-workspace computations (the overview, a community's
+trends, segments)."""
 
 from __future__ import annotations
 

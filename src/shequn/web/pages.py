@@ -126,7 +126,7 @@ async def login_form(request: Request, locale: LocaleDep, next: str = "/") -> Re
 
 
 @router.post("/login")
-async def login(
+def login(
     request: Request,
     locale: LocaleDep,
     username: str = Form(max_length=100),
@@ -224,7 +224,7 @@ def group(
 
 
 @router.get("/members/{person_id}")
-def member(
+async def member(
     request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep, person_id: int = Path(ge=1, le=2**62)
 ) -> Response:
     p = ops.member(person_id)
@@ -233,7 +233,7 @@ def member(
 
 
 @router.post("/members/{person_id}/tags")
-async def member_tag(
+def member_tag(
     request: Request,
     principal: Writer,
     ops: OpsDep,
@@ -346,7 +346,7 @@ def segments(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep
 
 
 @router.post("/segments/act")
-async def segment_act(
+def segment_act(
     request: Request,
     principal: Writer,
     ops: OpsDep,

@@ -12,7 +12,7 @@ router = APIRouter(tags=["audit"])
 
 
 @router.get("/audit", response_model=list[AuditOut])
-def audit(principal: Admin, ops: OpsDep, limit: int = Query(200, ge=1, le=5000)) -> list[AuditOut]:
+async def audit(principal: Admin, ops: OpsDep, limit: int = Query(200, ge=1, le=5000)) -> list[AuditOut]:
     return [
         AuditOut(
             at=from_ms(a.at_ms),

@@ -32,9 +32,12 @@ def _card(c: CommunityCard) -> CommunityOut:
 
 
 @router.get("/overview", response_model=OverviewOut)
-def overview(principal: Reader, ops: OpsDep, locale: LocaleDep, limit: int = Query(50, ge=1, le=1000)) -> OverviewOut:
-    """Every community with its figures, and the groups needing attention first."""
-    ov = ops.overview(locale, limit=limit)
+def overview(
+    principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep, limit: int = Query(50, ge=1, le=1000)
+) -> OverviewOut:
+    """Every community with its figures, and the groups needing attention first (computed at most every few
+    seconds; ``Cache-Control: no-cache`` asks for it computed now)."""
+    ov = ops.overview(locale, limit=limit, fresh=fresh)
     return OverviewOut(
         as_of=from_ms(ov.as_of_ms),
         totals=ov.totals,
@@ -59,7 +62,7 @@ def get_community(name: str, principal: Reader, ops: OpsDep, locale: LocaleDep) 
 
 
 @router.get("/communities/{name}/spec", response_model=SpecOut)
-def get_spec(name: str, principal: Reader, ops: OpsDep) -> SpecOut:
+async def get_spec(name: str, principal: Reader, ops: OpsDep) -> SpecOut:
     """The complete spec (every default written out), as JSON and as the YAML an operator keeps."""
     spec = ops.community(name).spec
     return SpecOut(name=name, spec=spec.model_dump(mode="json"), yaml=spec.to_yaml())

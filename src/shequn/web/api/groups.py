@@ -12,17 +12,19 @@ GroupId = Path(ge=1, le=2**62)
 
 
 @router.get("/groups", response_model=list[GroupOut])
-def list_groups(principal: Reader, ops: OpsDep, community: str | None = Query(None, max_length=100)) -> list[GroupOut]:
+async def list_groups(
+    principal: Reader, ops: OpsDep, community: str | None = Query(None, max_length=100)
+) -> list[GroupOut]:
     return [GroupOut.of(g) for g in ops.groups(community=community)]
 
 
 @router.get("/groups/{group_id}", response_model=GroupOut)
-def get_group(principal: Reader, ops: OpsDep, group_id: int = GroupId) -> GroupOut:
+async def get_group(principal: Reader, ops: OpsDep, group_id: int = GroupId) -> GroupOut:
     return GroupOut.of(ops.group(group_id))
 
 
 @router.get("/groups/{group_id}/members", response_model=list[MemberOut])
-def roster(
+async def roster(
     principal: Reader,
     ops: OpsDep,
     group_id: int = GroupId,
@@ -34,6 +36,6 @@ def roster(
 
 
 @router.get("/groups/{group_id}/heatmap")
-def heatmap(principal: Reader, ops: OpsDep, group_id: int = GroupId) -> dict[str, object]:
+async def heatmap(principal: Reader, ops: OpsDep, group_id: int = GroupId) -> dict[str, object]:
     """Messages by weekday (Monday first) × local hour over the last 28 days of the group's activity."""
     return ops.heatmap(ops.group(group_id))

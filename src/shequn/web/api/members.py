@@ -13,7 +13,7 @@ PersonId = Path(ge=1, le=2**62)
 
 
 @router.get("/members/{person_id}", response_model=PersonOut)
-def get_member(principal: Reader, ops: OpsDep, person_id: int = PersonId) -> PersonOut:
+async def get_member(principal: Reader, ops: OpsDep, person_id: int = PersonId) -> PersonOut:
     p = ops.member(person_id)
     return PersonOut(
         id=p["id"],
@@ -24,7 +24,7 @@ def get_member(principal: Reader, ops: OpsDep, person_id: int = PersonId) -> Per
 
 
 @router.get("/members/{person_id}/timeline", response_model=list[TimelineItem])
-def timeline(
+async def timeline(
     principal: Reader,
     ops: OpsDep,
     person_id: int = PersonId,

@@ -13,7 +13,7 @@ router = APIRouter(tags=["meta"])
 
 
 @router.get("/me", response_model=MeOut)
-def me(principal: Reader) -> MeOut:
+async def me(principal: Reader) -> MeOut:
     """Who the credentials belong to and what they may do."""
     return MeOut(
         username=principal.user.username,
@@ -24,6 +24,6 @@ def me(principal: Reader) -> MeOut:
 
 
 @router.get("/openapi.json", include_in_schema=False)
-def openapi(request: Request, principal: Reader) -> dict[str, Any]:
+async def openapi(request: Request, principal: Reader) -> dict[str, Any]:
     schema: dict[str, Any] = request.app.openapi()
     return schema

@@ -13,7 +13,7 @@ router = APIRouter(tags=["staff tasks"])
 
 
 @router.get("/tasks", response_model=list[TaskOut])
-def list_tasks(
+async def list_tasks(
     principal: Reader,
     ops: OpsDep,
     status: Literal["open", "done", "cancelled"] = "open",

@@ -13,7 +13,7 @@ router = APIRouter(tags=["tokens"])
 
 
 @router.get("/tokens", response_model=list[TokenOut])
-def list_tokens(principal: Reader, accounts: AccountsDep) -> list[TokenOut]:
+async def list_tokens(principal: Reader, accounts: AccountsDep) -> list[TokenOut]:
     mine = None if principal.can(Perm.ADMIN) else principal.user.id
     return [TokenOut.of(t) for t in accounts.tokens(user_id=mine)]
 

@@ -12,7 +12,7 @@ Username = Path(min_length=1, max_length=100, pattern=r"^[\w.@-]+$")
 
 
 @router.get("/users", response_model=list[UserOut])
-def list_users(principal: Admin, accounts: AccountsDep) -> list[UserOut]:
+async def list_users(principal: Admin, accounts: AccountsDep) -> list[UserOut]:
     return [UserOut.of(u) for u in accounts.users()]
 
 
@@ -32,7 +32,7 @@ def patch_user(body: UserPatch, principal: Admin, accounts: AccountsDep, usernam
 
 
 @router.get("/webhook-secret", response_model=SecretOut)
-def webhook_secret(principal: Admin, accounts: AccountsDep) -> SecretOut:
+async def webhook_secret(principal: Admin, accounts: AccountsDep) -> SecretOut:
     """The secret shops sign webhooks with (made on first use)."""
     return SecretOut(secret=accounts.webhook_secret())
 
