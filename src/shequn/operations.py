@@ -54,6 +54,7 @@ TREND_DAYS = 30
 HEATMAP_DAYS = 28
 SEGMENT_LIMIT = 5000  # members one segment action may touch at once
 OVERVIEW_SECONDS = 3.0
+SPECS_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,13 +171,18 @@ class Operations:
         self._records: dict[int, CommunityRecord] = {}  # parsed specs, kept while their hash is unchanged
         self._overview_cache: dict[str, tuple[float, Overview]] = {}
         self._overview_lock = threading.Lock()
+        self._heads_checked = -SPECS_SECONDS
 
     def _communities(self, conn: Any) -> list[CommunityRecord]:
-        """Every community, parsing a spec only when it changed (validating a spec costs milliseconds)."""
-        heads = self.store.console.community_heads(conn, self.ws)
-        if any(cid not in self._records or self._records[cid].spec_hash != h for cid, h in heads.items()):
-            self._records = {r.id: r for r in self.store.communities.list(conn, self.ws)}
-        return [self._records[cid] for cid in sorted(heads) if cid in self._records]
+        """Every community, parsing a spec only when it changed (validating a spec costs milliseconds); the hashes
+        are looked at again after SPECS_SECONDS, or at once after a change made here."""
+        now = time.monotonic()
+        if now - self._heads_checked >= SPECS_SECONDS:
+            heads = self.store.console.community_heads(conn, self.ws)
+            if heads.keys() != self._records.keys() or any(self._records[c].spec_hash != h for c, h in heads.items()):
+                self._records = {r.id: r for r in self.store.communities.list(conn, self.ws)}
+            self._heads_checked = now
+        return [self._records[cid] for cid in sorted(self._records)]
 
     # -- overview -------------------------------------------------------------------------------------------
 
@@ -205,6 +211,7 @@ class Operations:
     def _changed(self) -> None:
         with self._overview_lock:
             self._overview_cache.clear()
+        self._heads_checked = -SPECS_SECONDS
 
     def _overview(self, locale: str) -> Overview:
         pb = load_playbook()
@@ -348,9 +355,11 @@ class Operations:
         return rows[0]
 
     def roster(self, group_id: int, *, limit: int | None = None, offset: int = 0) -> list[MemberRow]:
-        self.group(group_id)
         with self.store.transaction() as conn:
-            return self.store.console.roster(conn, self.ws, group_id, limit=limit, offset=offset)
+            rows = self.store.console.roster(conn, self.ws, group_id, limit=limit, offset=offset)
+        if not rows:
+            self.group(group_id)  # an empty page of a group that exists, or no such group
+        return rows
 
     def heatmap(self, group: GroupRow, *, days: int = HEATMAP_DAYS) -> dict[str, Any]:
         """Messages by weekday (Monday first) × local hour over the last ``days`` days up to as-of."""
