@@ -171,6 +171,7 @@ class Operations:
         self._records: dict[int, CommunityRecord] = {}  # parsed specs, kept while their hash is unchanged
         self._overview_cache: dict[str, tuple[float, Overview]] = {}
         self._overview_lock = threading.Lock()
+        self._refreshing: set[str] = set()
         self._heads_checked = -SPECS_SECONDS
 
     def _communities(self, conn: Any) -> list[CommunityRecord]:
@@ -198,15 +199,27 @@ class Operations:
             return self.as_of_ms(self.store.console.group_rows(conn, self.ws))
 
     def overview(self, locale: str, *, limit: int = 50, fresh: bool = False) -> Overview:
-        """The overview, computed at most once per OVERVIEW_SECONDS per worker unless ``fresh`` (a dashboard read
-        by many: under load, one computation serves every request of those seconds). Writes made here clear it."""
-        with self._overview_lock:
-            hit = self._overview_cache.get(locale)
-            if fresh or hit is None or time.monotonic() - hit[0] >= OVERVIEW_SECONDS:
+        """The overview. A dashboard read by many: unless ``fresh``, an overview computed less than OVERVIEW_SECONDS
+        ago is served as it is, and an older one is served while a background thread computes the next
+        (stale-while-revalidate), so a read never waits for the whole workspace to be counted. Writes made here
+        clear it."""
+        hit = self._overview_cache.get(locale)
+        if fresh or hit is None:
+            with self._overview_lock:
                 hit = (time.monotonic(), self._overview(locale))
                 self._overview_cache[locale] = hit
+        elif time.monotonic() - hit[0] >= OVERVIEW_SECONDS and locale not in self._refreshing:
+            self._refreshing.add(locale)
+            threading.Thread(target=self._refresh_overview, args=(locale,), daemon=True).start()
         full = hit[1]
         return Overview(full.communities, full.attention[:limit], full.as_of_ms, full.totals)
+
+    def _refresh_overview(self, locale: str) -> None:
+        try:
+            with self._overview_lock:
+                self._overview_cache[locale] = (time.monotonic(), self._overview(locale))
+        finally:
+            self._refreshing.discard(locale)
 
     def _changed(self) -> None:
         with self._overview_lock:

@@ -5,8 +5,8 @@ in its thread pool, one hop per dependency per request.
 Quick read routes (GET) are ``async`` too and call the store directly: their queries take about a millisecond, and a
 hop to the thread pool and back cost as much again (the server is CPU-bound; threads add no parallelism under the
 GIL). Routes that may take long stay plain functions, run in the thread pool, so they never stall the event loop:
-writes (they may wait for the workspace's writer lock) and whole-workspace computations (the overview, a community's
-trends, segments)."""
+writes (they may wait for the workspace's writer lock) and whole-workspace computations (a community's trends,
+segments). The overview is served from what a background thread computed at most a few seconds ago."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def _card(c: CommunityCard) -> CommunityOut:
 
 
 @router.get("/overview", response_model=OverviewOut)
-def overview(
+async def overview(
     principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep, limit: int = Query(50, ge=1, le=1000)
 ) -> OverviewOut:
     """Every community with its figures, and the groups needing attention first (computed at most every few
@@ -50,12 +50,12 @@ def overview(
 
 
 @router.get("/communities", response_model=list[CommunityOut])
-def list_communities(principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep) -> list[CommunityOut]:
+async def list_communities(principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep) -> list[CommunityOut]:
     return [_card(c) for c in ops.overview(locale, limit=1, fresh=fresh).communities]
 
 
 @router.get("/communities/{name}", response_model=CommunityOut)
-def get_community(name: str, principal: Reader, ops: OpsDep, locale: LocaleDep) -> CommunityOut:
+async def get_community(name: str, principal: Reader, ops: OpsDep, locale: LocaleDep) -> CommunityOut:
     ops.community(name)
     card = next(c for c in ops.overview(locale, limit=1).communities if c.record.name == name)
     return _card(card)

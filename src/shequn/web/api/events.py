@@ -12,7 +12,7 @@ router = APIRouter(tags=["events"])
 
 
 @router.get("/events", response_model=list[EventOut])
-def list_events(
+async def list_events(
     principal: Reader,
     ops: OpsDep,
     after: int = Query(0, ge=0, le=2**62, description="events after this seq"),
