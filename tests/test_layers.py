@@ -45,6 +45,18 @@ FORBIDDEN = {
     "i18n": {"shequn.store", "shequn.engine", "shequn.policies", "sqlalchemy"},
     "store": {"shequn.connectors", "shequn.app", "shequn.cli", "shequn.web"},
     "web": {"shequn.cli"},
+    "planner": {
+        "shequn.engine",
+        "shequn.store",
+        "shequn.connectors",
+        "shequn.app",
+        "shequn.cli",
+        "sqlalchemy",
+        "duckdb",
+        "httpx",
+    },
+    "outbox": {"shequn.connectors", "shequn.schedule", "shequn.app", "shequn.cli", "shequn.web"},
+    "schedule": {"shequn.connectors", "shequn.outbox", "shequn.app", "shequn.cli", "shequn.web", "httpx"},
 }
 
 

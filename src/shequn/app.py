@@ -333,6 +333,13 @@ class App:
                 )
                 report.staff_tasks += 1
 
+    def enqueue_actions(self, conn: Connection, actions: Sequence[Action]) -> IngestReport:
+        """Put actions decided outside the engine (the scheduler's) in the outbox, in the caller's transaction; an
+        action the platform forbids becomes a staff task, as in the pipeline."""
+        report = IngestReport()
+        self._enqueue(conn, actions, report)
+        return report
+
     def ingest(self, events: Iterable[Event], *, history: bool = False) -> IngestReport:
         """Append events to the log and run them through the engine (see the module docstring)."""
         report = IngestReport()

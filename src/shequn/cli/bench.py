@@ -97,3 +97,28 @@ def serve(
             f"{w['p50_ms']}", f"{w['p95_ms']}", f"{w['p99_ms']}", f"p95 < {api['goal_p95_ms']:.0f} ms", f"{w['ratio']}",
         )  # fmt: skip
     console.print(table)
+
+
+def outbox(
+    groups: int = typer.Option(10_000, help="群数 · groups, each with a morning report at 08:00"),
+    bots: int = typer.Option(1, help="机器人数 · bot tokens sharing the groups"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """发送队列 · 10,000 groups' 早报 at 08:00 through scheduler and outbox (goal: under 1 ms per action)."""
+    from shequn.bench import outbox as bench_outbox
+    from shequn.bench.harness import report
+
+    rows = bench_outbox.run(groups=groups, bots=bots)
+    if as_json:
+        print_json([m.to_json() for m in rows])
+        return
+    report(f"shequn bench outbox ({groups:,} groups, {bots} bot(s))", rows, console, unit="actions")
+    for m in rows:
+        x = m.extra
+        console.print(
+            f"handed over {x['handed_over']:,} of {x['enqueued']:,} (twice: {x['twice']}), "
+            f"{x['ms_per_action']} ms per action (goal {bench_outbox.GOAL_MS_PER_ACTION} ms): "
+            f"scheduler {x['scheduler_s']} s, runner {x['runner_s']} s; "
+            f"worst {x['worst_per_bot_per_s']}/s per bot (limit 30), {x['worst_per_group_per_min']}/min per group "
+            f"(limit 20); virtual makespan {x['virtual_makespan_s']} s (floor {x['makespan_floor_s']} s)"
+        )

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from shequn import __version__
-from shequn.cli import bench, community, demo, events, sandbox, serve, simulate
+from shequn.cli import bench, community, demo, event, events, plan, run, sandbox, schedule, serve, simulate
 from shequn.cli.common import Globals, console, err_console, open_app
 from shequn.domain import UserError
 from shequn.i18n import normalize_locale, t
@@ -99,11 +99,15 @@ def replay(
 app.add_typer(community.app, name="community")
 app.add_typer(events.app, name="export")
 app.add_typer(bench.app, name="bench")
+app.add_typer(schedule.app, name="schedule")
+app.add_typer(event.app, name="event")
 app.command(name="sandbox")(sandbox.sandbox)
 app.command(name="simulate")(simulate.simulate)
 app.command(name="demo")(demo.demo)
 app.command(name="serve")(serve.serve)
 app.add_typer(serve.user_app, name="user")
+app.command(name="plan")(plan.plan)
+app.command(name="run")(run.run)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,8 +41,12 @@ def sandbox(
     start: str | None = typer.Option(None, "--start", help="虚拟时钟起点 · where the virtual clock starts (ISO)"),
 ) -> None:
     """沙盒 · a local chat: /as NAME, /join, /leave, plain text to speak, /time +1h, /help."""
+    from shequn.schedule.service import load_activities
+
     with open_app(ctx) as a:
         record = a.community(community)
+        with a.store.transaction() as conn:
+            activities = load_activities(a.store, conn, a.ws.id)
     config = build_community_config(record.spec, source=f"community {community}")
     try:
         begin = parse_iso(start) if start else datetime.now(UTC).replace(microsecond=0)
@@ -53,7 +57,9 @@ def sandbox(
         caps = capabilities(platform)
         if caps is None:
             caps = frozenset()
-    session = SandboxSession(config, start=begin, platform_capabilities=caps, emulate=platform or "sandbox")
+    session = SandboxSession(
+        config, start=begin, platform_capabilities=caps, emulate=platform or "sandbox", activities=activities
+    )
     tz = record.spec.timezone
     if script is not None:
         try:

@@ -11,6 +11,11 @@ Things to keep in mind:
     * Connectors receive their HTTP client or SDK session; tests hand them an offline transport.
     * ``send`` is the single exit; an action kind without a method raises :class:`UnsupportedActionError`.
     * A platform's credentials never reach a log line.
+    * Delivery is the outbox's job (:mod:`shequn.outbox`): a connector only says how a send failed
+      (:class:`~shequn.outbox.errors.RetryAfterError` on a 429, :class:`~shequn.outbox.errors.PermanentSendError` when
+      retrying is pointless) and how the outbox can make a resend after a crash safe: ``idempotent_sends`` when the
+      platform deduplicates on the action's key (Matrix: the transaction id of ``PUT /send``), or ``can_confirm``
+      with :meth:`Connector.confirm` when it can look up whether an action already reached the platform.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ class Connector:
 
     platform: ClassVar[str]
     capabilities: ClassVar[frozenset[ActionKind]] = frozenset()
+    idempotent_sends: ClassVar[bool] = False  # the platform deduplicates a resend of the same action key
+    can_confirm: ClassVar[bool] = False  # confirm() can tell whether an action reached the platform
     _senders: ClassVar[dict[ActionKind, _Handler]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -87,6 +94,19 @@ class Connector:
         if handler is None:
             raise UnsupportedActionError(f"{type(self).__name__} ({self.platform}) cannot {action.kind.value}")
         return await handler(self, action)
+
+    async def confirm(self, action: Action) -> SendResult | None:
+        """Whether ``action`` reached the platform (its result) or not (None); only when ``can_confirm``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot confirm deliveries")
+
+    def bot_of(self, action: Action) -> str:
+        """The bot account (token) that sends ``action``: the outbox's per-bot rate limits are kept per value."""
+        return "default"
+
+    @classmethod
+    def from_env(cls: type[C], env: Mapping[str, str]) -> C:
+        """Build the connector from the environment (``shequn run``); credentials come from there, never a spec."""
+        return cls()
 
 
 class StaffReason(StrEnum):

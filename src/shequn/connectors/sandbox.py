@@ -15,7 +15,11 @@ Commands (one per line; plain text speaks as the current member)::
     /reply TEXT              reply to the last message of someone else
     /checkin /coupon ID /order AMOUNT [PRODUCT] /pay AMOUNT [PURPOSE] /form NAME k=v …
     /group NAME              switch to (or create) another group of the community
-    /time +1h | +30m | +2d | YYYY-MM-DD HH:MM   move the virtual clock forward (time-driven policies run)
+    /time +1h | +30m | +2d | YYYY-MM-DD HH:MM   move the virtual clock forward (time-driven policies run,
+                             and the rhythm and every activity's run-of-show post what is due)
+    /talk +3d TITLE [GUEST]  plan a guest talk (嘉宾分享) in this group (and the other groups, relayed)
+    /guest                   the current member is the guest (what they say is relayed)
+    /meetup +7d TITLE [PLACES]  plan an offline event (线下活动) here; members register by typing 报名
     /who  /help
 """
 
@@ -57,6 +61,8 @@ from shequn.domain import (
 from shequn.domain.records import iso
 from shequn.engine import Engine, WorkspaceConfig
 from shequn.policies import CommunityConfig, GroupConfig
+from shequn.schedule.activities import Activity, ActivityKind, new_secret
+from shequn.schedule.service import MemoryData, Scheduler
 
 PLATFORM = "sandbox"
 _EXTERNAL = frozenset(k for k in ActionKind) - {
@@ -179,6 +185,7 @@ class SandboxSession:
         platform_capabilities: frozenset[ActionKind] | None = None,
         emulate: str = PLATFORM,
         tick: timedelta = timedelta(minutes=1),
+        activities: Sequence[Activity] = (),
     ) -> None:
         self.community = community
         self.tz = ZoneInfo(community.spec.timezone)
@@ -213,10 +220,18 @@ class SandboxSession:
             "form": self._form,
             "group": self._group,
             "time": self._time,
+            "talk": self._talk,
+            "guest": self._guest,
+            "meetup": self._meetup,
             "who": self._who,
             "help": self._help,
         }
         self._switch_group(next((g.id for g in community.spec.groups if g.platform == PLATFORM), "main"))
+        self.rhythm = MemoryData(lambda: self.engine.state)
+        # Activities planned with `shequn event create` happen in this session's current group.
+        home = group_key(PLATFORM, self.group)
+        self.rhythm.acts = [a.with_(groups=(home,)) for a in activities if a.community == community.name]
+        self._scheduled_until = self.clock.now()
 
     # -- input --------------------------------------------------------------------------------------------------
 
@@ -271,6 +286,7 @@ class SandboxSession:
         pending = [event]
         while pending:
             e = pending.pop(0)
+            self.rhythm.log.append(e)
             for action in self.engine.handle(e):
                 out.append(self._carry_out(action))
             pending.extend(self.connector.feedback)
@@ -520,16 +536,101 @@ class SandboxSession:
         if target < self.clock.now():
             raise ValueError("the clock only moves forward")
         out: list[Output] = []
-        if self.engine.has_tickers:
-            step = self.clock.now()
-            while step + self.tick_every <= target:
-                step += self.tick_every
-                self.clock.set(step)
+        step = self.clock.now()
+        while step + self.tick_every <= target:
+            step += self.tick_every
+            self.clock.set(step)
+            if self.engine.has_tickers:
                 _, actions = self.engine.tick(step)
                 out.extend(self._carry_out(a) for a in actions)
+            out.extend(self._schedule(step))
         self.clock.set(target)
+        out.extend(self._schedule(target))
         local = target.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
         return [*out, Output(at=target, kind="info", text=f"⏱ {local}")]
+
+    def _schedule(self, now: datetime) -> list[Output]:
+        """What the rhythm and the activities' run-of-show decide up to ``now``, carried out."""
+        if now <= self._scheduled_until:
+            return []
+        start, self._scheduled_until = self._scheduled_until, now
+        scheduler = Scheduler({self.community.name: self.community.spec}, list(self.config.groups.values()))
+        out: list[Output] = []
+        for d in scheduler.decide(start, now, self.rhythm, self.rhythm.acts, self.rhythm.known):
+            self.rhythm.runs[d.key] = d.detail
+            for e in d.events:
+                self.rhythm.log.append(e)
+                self.engine.handle(e)
+            if d.status == "sent":
+                out.extend(self._carry_out(a) for a in d.actions)
+        return out
+
+    def _plan(self, rest: str, kind: ActivityKind) -> tuple[datetime, str, list[str]]:
+        parts = rest.split()
+        if len(parts) < 2:
+            raise ValueError(f"usage: /{'talk' if kind is ActivityKind.GUEST_TALK else 'meetup'} +3d TITLE …")
+        return parse_when(parts[0], self.clock.now(), self.tz), parts[1], parts[2:]
+
+    def _talk(self, args: list[str], rest: str) -> list[Output]:
+        starts, title, more = self._plan(rest, ActivityKind.GUEST_TALK)
+        g = self.community.spec.rhythm.guest_talk
+        assert g.start and g.end
+        length = (
+            timedelta(minutes=_minutes(g.end) - _minutes(g.start))
+            if _minutes(g.end) > _minutes(g.start)
+            else timedelta(minutes=90)
+        )
+        here = group_key(PLATFORM, self.group)
+        groups = [here, *sorted(k for k in self.config.groups if k != here)]
+        key = f"talk-{len(self.rhythm.acts) + 1}"
+        self.rhythm.acts.append(
+            Activity(
+                key=key,
+                community=self.community.name,
+                kind=ActivityKind.GUEST_TALK,
+                title=title,
+                topic=title,
+                guest=more[0] if more else "",
+                starts=starts,
+                ends=starts + length,
+                groups=tuple(groups),
+                created=self.clock.now(),
+                hold_chatter=self.community.spec.rhythm.guest_talk.hold_chatter,
+                secret=new_secret(),
+            )
+        )
+        local = starts.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+        return [Output(at=self.clock.now(), kind="info", text=f"📅 {key}: {title} @ {local}")]
+
+    def _guest(self, args: list[str], rest: str) -> list[Output]:
+        who = self._need_speaker()
+        if not self.rhythm.acts:
+            raise ValueError("plan a talk first: /talk +1h TITLE")
+        talk = self.rhythm.acts[-1]
+        self.rhythm.acts[-1] = talk.with_(guest_id=who, guest=talk.guest or self.names[who])
+        return [Output(at=self.clock.now(), kind="info", text=f"🎤 {self.names[who]} → {talk.key}")]
+
+    def _meetup(self, args: list[str], rest: str) -> list[Output]:
+        starts, title, more = self._plan(rest, ActivityKind.OFFLINE)
+        if more and not more[0].isdigit():
+            raise ValueError("usage: /meetup +7d TITLE [PLACES]")
+        key = f"meetup-{len(self.rhythm.acts) + 1}"
+        self.rhythm.acts.append(
+            Activity(
+                key=key,
+                community=self.community.name,
+                kind=ActivityKind.OFFLINE,
+                title=title,
+                starts=starts,
+                ends=starts + timedelta(hours=2),
+                groups=(group_key(PLATFORM, self.group),),
+                capacity=int(more[0]) if more else 0,
+                created=self.clock.now(),
+                secret=new_secret(),
+            )
+        )
+        local = starts.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+        return [Output(at=self.clock.now(), kind="info", text=f"📅 {key}: {title} @ {local}")]
 
     def _who(self, args: list[str], rest: str) -> list[Output]:
         state = self.engine.state.communities.get(self.community.name)
@@ -540,6 +641,11 @@ class SandboxSession:
 
     def _help(self, args: list[str], rest: str) -> list[Output]:
         return [Output(at=self.clock.now(), kind="info", text=(__doc__ or "").split("::", 1)[1].strip("\n"))]
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
 
 
 def _as_platform(action: Action, platform: str) -> Action:

@@ -30,6 +30,8 @@ from shequn.domain.actions import (
 from shequn.domain.clock import Clock, SystemClock, VirtualClock
 from shequn.domain.errors import ShequnError, UserError
 from shequn.domain.events import (
+    Attendance,
+    AttendanceStatus,
     CheckIn,
     ContentKind,
     CouponClaim,
@@ -49,6 +51,7 @@ from shequn.domain.events import (
     OrderStatus,
     Payment,
     Reaction,
+    SegmentReport,
     Tick,
     event_from_dict,
     stable_id,
@@ -59,6 +62,8 @@ from shequn.domain.state import CommunityState, GroupState, MemberState, MemberS
 __all__ = [
     "Action",
     "ActionKind",
+    "Attendance",
+    "AttendanceStatus",
     "AwardPoints",
     "Ban",
     "CheckIn",
@@ -94,6 +99,7 @@ __all__ = [
     "Reaction",
     "Remove",
     "Reply",
+    "SegmentReport",
     "SetAnnouncement",
     "SetLevel",
     "SetRole",

@@ -35,6 +35,8 @@ class EventKind(StrEnum):
     COUPON_CLAIM = "coupon_claim"
     CHECK_IN = "check_in"
     FORM_ANSWER = "form_answer"
+    ATTENDANCE = "attendance"
+    SEGMENT_REPORT = "segment_report"
     TICK = "tick"
     OPERATOR_ACTION = "operator_action"
 
@@ -78,6 +80,16 @@ class LeaveReason(StrEnum):
     REMOVED = "removed"
     BANNED = "banned"
     EXPIRED = "expired"
+
+
+class AttendanceStatus(StrEnum):
+    """Where a person stands with one activity (活动): registered, waiting, cancelled, checked in, present."""
+
+    REGISTERED = "registered"  # 报名
+    WAITLISTED = "waitlisted"  # the activity was full
+    CANCELLED = "cancelled"
+    CHECKED_IN = "checked_in"  # 签到 at the venue (QR ticket) or in the group
+    PRESENT = "present"  # took part in a segment of an online talk (spoke, asked)
 
 
 class OrderStatus(StrEnum):
@@ -253,6 +265,40 @@ class FormAnswer(Event):
     kind: ClassVar[EventKind] = EventKind.FORM_ANSWER
     form: str
     answers: Mapping[str, str] = field(default_factory=dict)
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attendance(Event):
+    """A person's registration for, check-in at or presence in an activity (活动报名 / 签到 / 出席).
+
+    ``activity`` is the activity's key; ``segment`` the run-of-show segment (online talks); ``inviter`` the platform
+    id of whoever brought them (the invitation contest, 邀约比赛).
+    """
+
+    kind: ClassVar[EventKind] = EventKind.ATTENDANCE
+    activity: str
+    status: AttendanceStatus = AttendanceStatus.REGISTERED
+    segment: str = ""
+    seats: int = 1
+    inviter: str = ""
+    via: str = ""  # chat, qr, staff, form
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentReport(Event):
+    """Engagement in one segment of an activity's run-of-show, in one group (分享环节数据), measured when it ended."""
+
+    kind: ClassVar[EventKind] = EventKind.SEGMENT_REPORT
+    activity: str
+    segment: str
+    started: datetime
+    ended: datetime
+    messages: int = 0
+    speakers: int = 0
+    questions: int = 0
+    joins: int = 0
 
 
 @EVENTS.register

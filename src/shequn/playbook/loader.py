@@ -17,16 +17,23 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shequn.playbook.models import (
+    ActivityBook,
     Cited,
     CommunityType,
+    Documented,
+    LimitsBook,
+    PlatformLimits,
+    RhythmBook,
     RoleBook,
     RuleBook,
     Sizes,
     Taxonomies,
     Template,
     Thresholds,
+    TopicBook,
     parse_source,
 )
+from shequn.playbook.planner import SECTION_KEYS, PlannerBook
 
 M = TypeVar("M")
 
@@ -54,9 +61,14 @@ class Playbook:
         self.sizes: Sizes = _read("sizes.yaml", Sizes)
         self.thresholds: Thresholds = _read("thresholds.yaml", Thresholds)
         self.roles: RoleBook = _read("roles.yaml", RoleBook)
+        self.planner: PlannerBook = _read("planner.yaml", PlannerBook)
         templates: list[Template] = _read("templates.yaml", list[Template])
         self.templates: dict[str, Template] = {t.key: t for t in templates}
         self.types: dict[str, CommunityType] = {t.key: t for t in self.taxonomies.types}
+        self.rhythm: RhythmBook = _read("rhythm.yaml", RhythmBook)
+        self.topics: TopicBook = _read("topics.yaml", TopicBook)
+        self.activities: ActivityBook = _read("activities.yaml", ActivityBook)
+        self.limits: LimitsBook = _read("platform_limits.yaml", LimitsBook)
         self._type_names: dict[str, str] = {}
         for t in self.taxonomies.types:
             for name in (t.key, t.name.zh, t.name.en, *t.aliases):
@@ -66,11 +78,49 @@ class Playbook:
     def _check_references(self) -> None:
         thresholds = {k.key for k in self.thresholds.kinds}
         sizes = {p.key for p in self.sizes.policies}
+        for job in self.rhythm.jobs:
+            unknown = set(job.types) - {t.key for t in self.taxonomies.types}
+            if unknown:
+                raise RuntimeError(f"rhythm.yaml: job {job.key} names unknown type(s) {sorted(unknown)}")
         for t in self.taxonomies.types:
             if t.recommended_threshold not in thresholds:
                 raise RuntimeError(f"types.yaml: {t.key}.recommended_threshold {t.recommended_threshold!r} unknown")
             if t.recommended_size not in sizes:
                 raise RuntimeError(f"types.yaml: {t.key}.recommended_size {t.recommended_size!r} unknown")
+        self._check_planner()
+
+    def _check_planner(self) -> None:
+        """planner.yaml may only name types, roles, sections and monetization modes the rest of the playbook has."""
+        p = self.planner
+        types = set(self.types)
+        modes = {m.key for m in p.monetization}
+        for t in self.taxonomies.types:
+            if set(t.monetization) - modes:
+                raise RuntimeError(f"types.yaml: {t.key}.monetization names modes planner.yaml lacks")
+        if [s.key for s in self.rules.sections] != list(SECTION_KEYS):
+            raise RuntimeError("rules.yaml and planner.yaml disagree on the seven sections")
+        named: list[set[str]] = [set(s.scores) for s in p.signals]
+        named += [{c.type} for c in [*p.nickname_formats, *p.conduct, *p.weekly_tasks, *p.leaders_by_type]]
+        named += [set(c.types) for c in p.calendar] + [set(c.types) for c in p.first_90_days]
+        for keys in named:
+            if keys - types:
+                raise RuntimeError(f"planner.yaml names unknown type(s) {sorted(keys - types)}")
+        for name in ("nickname_formats", "conduct", "leaders_by_type"):
+            if {x.type for x in getattr(p, name)} != types:
+                raise RuntimeError(f"planner.yaml: {name} must cover every type")
+        roles = {r.key for r in self.roles.roles}
+        if {r.role for r in p.role_plan} - roles:
+            raise RuntimeError("planner.yaml: role_plan names an unknown role")
+        options = {name: {o.key for o in p.options(name)} for name in ("purposes", "values", "leaders", "charging")}
+        for s in p.signals:
+            for name, field in (
+                ("purposes", "purpose"),
+                ("values", "value"),
+                ("leaders", "leader"),
+                ("charging", "charging"),
+            ):
+                if set(getattr(s.when, field) or ()) - options[name]:
+                    raise RuntimeError(f"planner.yaml: signal {s.key} names an unknown {field}")
 
     def resolve_type(self, name: str) -> CommunityType | None:
         """The community type a person means by ``name`` (成长型, 成长型社群, growth, learning …), or None."""
@@ -80,6 +130,21 @@ class Playbook:
     def type_names(self) -> list[str]:
         """Every name accepted for a type, for error messages."""
         return [f"{t.name.zh} / {t.key}" for t in self.taxonomies.types]
+
+    def platform_limits(self, platform: str) -> PlatformLimits:
+        """The documented limits of ``platform`` (the fallback's for a platform with no entry)."""
+        for p in self.limits.platforms:
+            if p.platform == platform:
+                return p
+        return self.limits.fallback
+
+    def documented(self) -> Iterator[tuple[str, Documented]]:
+        """Every fact taken from a platform's documentation rather than the seeds, with where it sits."""
+        for p in [*self.limits.platforms, self.limits.fallback]:
+            for i, limit in enumerate(p.limits):
+                yield f"platform_limits.{p.platform}.limits[{i}]", limit.documented
+            for i, quota in enumerate(p.quotas):
+                yield f"platform_limits.{p.platform}.quotas[{i}]", quota.documented
 
     def template(self, key: str, locale: str) -> str:
         return self.templates[key].text.get(locale)
@@ -92,6 +157,10 @@ class Playbook:
             ("sizes", self.sizes),
             ("thresholds", self.thresholds),
             ("roles", self.roles),
+            ("planner", self.planner),
+            ("rhythm", self.rhythm),
+            ("topics", self.topics),
+            ("activities", self.activities),
         ):
             yield from _walk(name, part)
         for key, tpl in self.templates.items():

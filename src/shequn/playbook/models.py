@@ -217,3 +217,204 @@ class Template(Cited):
 
     key: str = Field(pattern=r"^[a-z_.]+$")
     text: Text
+
+
+# -- rhythm, topics and activities (节奏、话题、活动) -------------------------------------------------------------
+
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class JobDefault(Cited):
+    """A recurring job of the rhythm (早报, 签到, 游戏时间 …) with its default time and wording.
+
+    ``days`` is ``daily``, ``weekdays`` or one weekday name; ``offset_days`` posts that many days before the day it
+    is about (the preheat goes out the evening before the activity). ``priority``: when more posts are planned in a
+    group than ``max_posts_per_day`` allows, lower numbers go first.
+    """
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: Text
+    at: str = Field(pattern=_HHMM)
+    until: str | None = Field(default=None, pattern=_HHMM)  # end of a window (the ad window)
+    days: str = "daily"
+    offset_days: int = Field(default=0, ge=0, le=7)
+    counts_toward_cap: bool = True
+    priority: int = 50
+    enabled: bool = True
+    types: list[str] = Field(default_factory=list)  # community types it is on for by default (empty: all)
+    text: Text | None = None  # the post; placeholders depend on the job (see rhythm.yaml)
+
+    @model_validator(mode="after")
+    def _days_known(self) -> JobDefault:
+        if self.days not in ("daily", "weekdays", *WEEKDAYS):
+            raise ValueError(f"job {self.key}: days must be daily, weekdays or a weekday name, not {self.days!r}")
+        return self
+
+
+class CitedValue(Cited):
+    value: int
+
+
+class QuietHours(Cited):
+    start: str = Field(pattern=_HHMM)
+    end: str = Field(pattern=_HHMM)
+
+
+class RhythmBook(BaseModel):
+    """``rhythm.yaml``: quiet hours, the daily cap and the default jobs, plus the labels of the reports."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quiet_hours: QuietHours
+    max_posts_per_day: CitedValue
+    misfire_grace_minutes: int = Field(default=30, gt=0)
+    jobs: list[JobDefault] = Field(min_length=8)
+    labels: dict[str, Text]
+
+
+class TopicType(Cited):
+    """One of the seven topic types of ``004_5ad426f3d3d43cef.txt`` line 38 (热点事件 … 社群自带)."""
+
+    key: str = Field(pattern=r"^[a-z_]+$")
+    name: Text
+
+
+class Topic(BaseModel):
+    """A topic of the library: a question to open the discussion and the follow-up the content loop moves on to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    text: Text
+    follow_up: Text
+
+
+class Game(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    name: Text
+    text: Text
+
+
+class TopicBook(BaseModel):
+    """``topics.yaml``: the topic types, the default library, the content loop and the games."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    types: list[TopicType] = Field(min_length=7, max_length=7)
+    loop: list[CitedText] = Field(min_length=6, max_length=6)
+    topics: list[Topic] = Field(min_length=7)
+    case_study: CitedText
+    games_source: Cited
+    games: list[Game] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _types_known(self) -> TopicBook:
+        keys = {t.key for t in self.types}
+        for topic in self.topics:
+            if topic.type not in keys:
+                raise ValueError(f"topic {topic.text.zh!r} has unknown type {topic.type!r}")
+        missing = keys - {t.type for t in self.topics}
+        if missing:
+            raise ValueError(f"no default topic for type(s) {sorted(missing)}")
+        return self
+
+
+class Step(Cited):
+    """One step of a run-of-show: when it happens relative to the activity, and what is posted or done."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: Text
+    text: Text | None = None
+
+
+class GuestTalkBook(BaseModel):
+    """The guest talk (嘉宾分享): the weekly slot and the nine steps (004 lines 44-55) with the book's practice."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slot: Cited
+    weekday: str
+    start: str = Field(pattern=_HHMM)
+    end: str = Field(pattern=_HHMM)
+    qa_minutes: int = Field(gt=0)
+    notice: Cited
+    notice_days_before: int = Field(ge=1, le=14)
+    same_day_notices: list[str]
+    checklist: list[CitedText] = Field(min_length=5)
+    steps: list[Step] = Field(min_length=9)
+    queue_every_minutes: int = Field(default=10, gt=0)
+
+
+class OfflineBook(BaseModel):
+    """Offline events (线下活动, book 1405-1436): the agenda rules, the five steps and their texts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_minutes: CitedValue
+    break_after_minutes: CitedValue
+    break_minutes: CitedValue
+    steps: list[Step] = Field(min_length=5)
+
+
+class ActivityBook(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    guest_talk: GuestTalkBook
+    offline: OfflineBook
+    labels: dict[str, Text]
+
+
+# -- platform limits (documented by the platforms, not the seeds) --------------------------------------------------
+
+
+class Documented(BaseModel):
+    """Where a platform documents a limit: the page and a short verbatim quote (not a seed: these are facts of the
+    platforms)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https://")
+    quote: str = Field(min_length=4)
+    note: str = ""
+
+
+class RateLimitDefault(BaseModel):
+    """At most ``count`` actions in any ``seconds`` (a sliding window), per platform, per bot token or per group."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scope: str = Field(pattern=r"^(platform|bot|group)$")
+    count: int = Field(gt=0)
+    seconds: float = Field(gt=0)
+    kinds: list[str] = Field(default_factory=list)  # action kinds it applies to (empty: all)
+    documented: Documented
+
+
+class QuotaDefault(BaseModel):
+    """At most ``count`` actions of ``kinds`` per group per calendar ``period`` (WeCom 群发: 4 a month)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kinds: list[str] = Field(min_length=1)
+    count: int = Field(gt=0)
+    period: str = Field(pattern=r"^(day|week|month)$")
+    timezone: str = "Asia/Shanghai"
+    documented: Documented
+
+
+class PlatformLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    platform: str
+    limits: list[RateLimitDefault] = Field(default_factory=list)
+    quotas: list[QuotaDefault] = Field(default_factory=list)
+
+
+class LimitsBook(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    platforms: list[PlatformLimits]
+    fallback: PlatformLimits  # for a platform with no entry

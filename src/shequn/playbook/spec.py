@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,10 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shequn.domain import UserError
 from shequn.playbook.loader import load_playbook
+from shequn.playbook.models import WEEKDAYS
 
 Locale = Literal["zh-CN", "en"]
 GroupRole = Literal["main", "chitchat", "core", "admin", "paid", "fan", "temporary"]
-ValueKind = Literal["content", "platform", "resource", "consulting"]  # 内容、平台、资源、咨询 (book 1560-1568)
+ValueKind = Literal[
+    "content", "platform", "resource", "consulting", "perks"
+]  # 内容、平台、资源、咨询 (book 1560-1568); 福利 (000:26)
 
 
 class _Model(BaseModel):
@@ -96,6 +99,186 @@ class GroupSpec(_Model):
     capacity: int | None = Field(default=None, gt=0)
 
 
+_RHYTHM_ROLES: tuple[GroupRole, ...] = ("main", "paid", "fan")
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def in_window(minute: int, start: str, end: str) -> bool:
+    """Whether ``minute`` of the day lies in [start, end), a window that may wrap past midnight."""
+    a, b = _minutes(start), _minutes(end)
+    return a <= minute < b if a <= b else minute >= a or minute < b
+
+
+class JobSpec(_Model):
+    """Overrides of one rhythm job of the playbook (``rhythm.yaml``); what is left out keeps the default."""
+
+    enabled: bool | None = None
+    at: str | None = Field(default=None, pattern=_HHMM)
+    until: str | None = Field(default=None, pattern=_HHMM)
+    days: str | None = None
+    counts_toward_cap: bool | None = None
+    priority: int | None = None
+    text: str | None = None  # the operator's own wording, in the community's language (same placeholders)
+
+
+class CustomJob(_Model):
+    """A job the operator adds: a cron expression (minute hour day month weekday) in the community's time zone."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    cron: str
+    text: str = Field(min_length=1)
+    groups: list[str] = Field(default_factory=list)  # group ids; empty: every group that gets the rhythm
+    counts_toward_cap: bool = True
+    priority: int = 50
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, v: str) -> str:
+        from cronsim import CronSim, CronSimError
+
+        try:
+            CronSim(v, datetime(2026, 1, 1, tzinfo=UTC))
+        except CronSimError as exc:
+            raise ValueError(f"not a cron expression (minute hour day month weekday): {exc}") from None
+        return v
+
+
+class TopicSpec(_Model):
+    """A topic of the community's own library (one of the seven types of 004 line 38), optionally pinned to a date."""
+
+    type: str
+    text: str = Field(min_length=1)
+    follow_up: str = ""
+    day: date | None = None  # pin the topic to this date
+
+    @field_validator("type")
+    @classmethod
+    def _known_topic_type(cls, v: str) -> str:
+        for t in load_playbook().topics.types:
+            if v in (t.key, t.name.zh, t.name.en):
+                return t.key
+        names = ", ".join(f"{t.name.zh}/{t.key}" for t in load_playbook().topics.types)
+        raise ValueError(f"unknown topic type {v!r}; types are {names}")
+
+
+class QuietHoursSpec(_Model):
+    start: str = Field(pattern=_HHMM)
+    end: str = Field(pattern=_HHMM)
+
+
+class GuestTalkSpec(_Model):
+    """The community's weekly guest-talk slot and how talks run (defaults: book 2626-2634, 004 lines 44-55)."""
+
+    weekday: str = ""
+    start: str | None = Field(default=None, pattern=_HHMM)
+    end: str | None = Field(default=None, pattern=_HHMM)
+    hold_chatter: bool = True  # mute the group during the talk (a staff task where the platform cannot)
+    catch_up: bool = True  # DM latecomers what they missed
+
+
+class RhythmSpec(_Model):
+    """When shequn speaks in the community's groups (节奏): quiet hours, the daily cap, the jobs, the topic library.
+
+    Defaults come from the playbook (``rhythm.yaml``, ``topics.yaml``, ``activities.yaml``); the complete spec
+    lists every job with its effective time and whether it is on (jobs are on by default for the types they suit).
+    """
+
+    enabled: bool = True
+    quiet_hours: QuietHoursSpec | None = None
+    max_posts_per_day: int | None = Field(default=None, ge=1, le=50)
+    roles: list[GroupRole] = Field(default_factory=lambda: list(_RHYTHM_ROLES))  # groups that get the rhythm
+    jobs: dict[str, JobSpec] = Field(default_factory=dict)
+    custom: list[CustomJob] = Field(default_factory=list)
+    topics: list[TopicSpec] = Field(default_factory=list)
+    use_default_topics: bool = True
+    products: list[str] = Field(default_factory=list)  # the weekly sales day's picks, in turn
+    guest_talk: GuestTalkSpec = Field(default_factory=GuestTalkSpec)
+
+    def job(self, key: str) -> JobSpec:
+        return self.jobs.get(key) or JobSpec()
+
+    def ad_window_open(self, local: datetime) -> bool:
+        """Whether ``local`` (the community's local time) falls in the weekly ad window (book 1858)."""
+        ad = self.job("ad_window")
+        if not ad.enabled or not ad.at or not ad.until or not ad.days:
+            return False
+        if ad.days not in ("daily", "weekdays") and WEEKDAYS.index(ad.days) != local.weekday():
+            return False
+        if ad.days == "weekdays" and local.weekday() >= 5:
+            return False
+        return in_window(local.hour * 60 + local.minute, ad.at, ad.until)
+
+    def fill(self, community_type: str) -> None:
+        """Fill every default in place (called by the community spec's validator); raise ValueError on conflicts."""
+        pb = load_playbook()
+        book = pb.rhythm
+        known = {j.key: j for j in book.jobs}
+        unknown = set(self.jobs) - known.keys()
+        if unknown:
+            raise ValueError(f"rhythm.jobs: unknown job(s) {sorted(unknown)}; jobs are {list(known)}")
+        if self.quiet_hours is None:
+            self.__dict__["quiet_hours"] = QuietHoursSpec(start=book.quiet_hours.start, end=book.quiet_hours.end)
+        if self.max_posts_per_day is None:
+            self.__dict__["max_posts_per_day"] = book.max_posts_per_day.value
+        filled: dict[str, JobSpec] = {}
+        for key, default in known.items():
+            given = self.jobs.get(key) or JobSpec()
+            days = given.days or default.days
+            if days not in ("daily", "weekdays", *WEEKDAYS):
+                raise ValueError(f"rhythm.jobs.{key}.days: use daily, weekdays or a weekday name, not {days!r}")
+            on = given.enabled
+            if on is None:
+                on = default.enabled and (not default.types or community_type in default.types)
+            job = JobSpec.model_construct(
+                enabled=on,
+                at=given.at or default.at,
+                until=given.until or default.until,
+                days=days,
+                counts_toward_cap=default.counts_toward_cap
+                if given.counts_toward_cap is None
+                else given.counts_toward_cap,
+                priority=default.priority if given.priority is None else given.priority,
+                text=given.text,
+            )
+            filled[key] = job
+        self.__dict__["jobs"] = filled
+        quiet = self.quiet_hours
+        assert quiet is not None
+        for key, job in filled.items():
+            if job.enabled and job.at and in_window(_minutes(job.at), quiet.start, quiet.end):
+                raise ValueError(
+                    f"rhythm.jobs.{key}.at: {job.at} falls in the quiet hours {quiet.start}-{quiet.end}; "
+                    "move the job or the quiet hours"
+                )
+        seen: set[str] = set()
+        for i, custom in enumerate(self.custom):
+            if custom.key in seen or custom.key in known:
+                raise ValueError(f"rhythm.custom.{i}.key: {custom.key!r} is used twice or names a built-in job")
+            seen.add(custom.key)
+            from cronsim import CronSim
+
+            probe = CronSim(custom.cron, datetime(2026, 1, 5, tzinfo=UTC))  # a week is enough to see every time
+            for _ in range(200):
+                t = next(probe)
+                if t > datetime(2026, 1, 12, tzinfo=UTC):
+                    break
+                if in_window(t.hour * 60 + t.minute, quiet.start, quiet.end):
+                    raise ValueError(
+                        f"rhythm.custom.{i}.cron: {custom.cron!r} fires at {t:%H:%M}, in the quiet hours "
+                        f"{quiet.start}-{quiet.end}"
+                    )
+        g = self.guest_talk
+        talk = pb.activities.guest_talk
+        if g.weekday and g.weekday not in WEEKDAYS:
+            raise ValueError(f"rhythm.guest_talk.weekday: use a weekday name such as sunday, not {g.weekday!r}")
+        g.__dict__.update(weekday=g.weekday or talk.weekday, start=g.start or talk.start, end=g.end or talk.end)
+
+
 class CommunitySpec(_Model):
     """A whole community: type, positioning, rules, threshold, size, roles, KPI targets, groups, policies."""
 
@@ -113,6 +296,7 @@ class CommunitySpec(_Model):
     kpis: dict[str, float] = Field(default_factory=dict)  # KPI key → target
     groups: list[GroupSpec] = Field(default_factory=list)
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rhythm: RhythmSpec = Field(default_factory=RhythmSpec)
 
     @field_validator("name")
     @classmethod
@@ -176,6 +360,7 @@ class CommunitySpec(_Model):
             if (g.platform, g.id) in seen:
                 raise ValueError(f"groups: {g.platform}:{g.id} is listed twice")
             seen.add((g.platform, g.id))
+        self.rhythm.fill(self.type)
         # Assign through __dict__ so validate_assignment does not re-enter this validator.
         self.rules.__dict__["sections"] = filled
         self.threshold.__dict__.update(kind=kind, params=params)

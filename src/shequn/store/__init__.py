@@ -18,10 +18,12 @@ from shequn.store.auth import AuthStore, SessionRecord, TokenRecord, UserRecord
 from shequn.store.communities import CommunityRecord, CommunityStore
 from shequn.store.console import ConsoleStore, GroupRow, MemberRow, Segment
 from shequn.store.db import Database, mask_url, normalize_url
+from shequn.store.delivery import DeliveryStore, Outcome, Pending
 from shequn.store.events import EventStore
 from shequn.store.groups import GroupRecord, GroupStore
 from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
 from shequn.store.people import PeopleStore
+from shequn.store.schedule import ActivityRecord, RunRow, ScheduleStore
 from shequn.store.state import StateStore
 from shequn.store.stats import CommunityCounts, StatsStore
 from shequn.store.tasks import StaffTask, StaffTaskStore
@@ -45,6 +47,8 @@ class Store:
         self.events = EventStore(self.groups, self.people)
         self.state = StateStore(self.groups, self.people)
         self.actions = ActionStore()
+        self.delivery = DeliveryStore()
+        self.schedule = ScheduleStore()
         self.tasks = StaffTaskStore()
         self.audit = AuditStore()
         self.stats = StatsStore()
@@ -63,13 +67,19 @@ class Store:
 __all__ = [
     "DEFAULT_WORKSPACE",
     "ActionStatus",
+    "ActivityRecord",
     "CommunityCounts",
     "CommunityRecord",
     "Database",
+    "DeliveryStore",
     "GroupRecord",
     "GroupRow",
     "MemberRow",
     "OutboxItem",
+    "Outcome",
+    "Pending",
+    "RunRow",
+    "ScheduleStore",
     "Segment",
     "SessionRecord",
     "StaffTask",

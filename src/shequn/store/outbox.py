@@ -20,6 +20,7 @@ class ActionStatus(StrEnum):
     FAILED = "failed"  # gave up after retries
     STAFF = "staff"  # turned into a staff task
     DROPPED = "dropped"  # decided while replaying history: recorded, never sent
+    UNCONFIRMED = "unconfirmed"  # a crash hid whether it reached the platform: a person checks (staff task)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only aliases ROWID for INTEGER PRIMARY KEY, so big integer keys use INTEGER there.
@@ -187,6 +187,7 @@ class ActionRow(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "key"),
         Index("ix_action_status_due", "status", "due_ms"),
+        Index("ix_action_ws_status_due", "workspace_id", "status", "due_ms", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
@@ -203,6 +204,72 @@ class ActionRow(Base):
     result: Mapped[str] = mapped_column(Text, default="{}")
     created_ms: Mapped[int] = mapped_column(BigInteger)
     sent_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    next_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # next attempt (None: due_ms)
+    claimed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # handed to the connector at
+    worker: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class OutboxLease(Base):
+    """Which runner delivers a workspace's outbox now: one at a time, so no two processes send the same action."""
+
+    __tablename__ = "outbox_lease"
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    until_ms: Mapped[int] = mapped_column(BigInteger)
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class SchedulerCursor(Base):
+    """Up to when the scheduler has decided the rhythm and run-of-show of a workspace."""
+
+    __tablename__ = "scheduler_cursor"
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"), primary_key=True)
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ScheduleRun(Base):
+    """One occurrence of a scheduled job that the scheduler decided (sent, skipped by the cap, empty, missed)."""
+
+    __tablename__ = "schedule_run"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "key"),
+        Index("ix_schedule_run_day", "workspace_id", "local_date"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), nullable=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("chat_group.id"), nullable=True)
+    job: Mapped[str] = mapped_column(String(64))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    local_date: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[bool] = mapped_column(Boolean)  # counts toward the daily cap
+    actions: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ActivityRow(Base):
+    """An activity (活动) of a community: a guest talk or an offline event, with its plan as JSON."""
+
+    __tablename__ = "activity"
+    __table_args__ = (UniqueConstraint("workspace_id", "key"), Index("ix_activity_starts", "workspace_id", "starts_ms"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16))
+    starts_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ends_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    spec: Mapped[str] = mapped_column(Text)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class StaffTaskRow(Base):
@@ -321,3 +388,7 @@ WEB_USER = _table(WebUser)
 WEB_SESSION = _table(WebSession)
 API_TOKEN = _table(ApiToken)
 WORKSPACE_SECRET = _table(WorkspaceSecret)
+OUTBOX_LEASE = _table(OutboxLease)
+SCHEDULER_CURSOR = _table(SchedulerCursor)
+SCHEDULE_RUN = _table(ScheduleRun)
+ACTIVITY = _table(ActivityRow)

@@ -1,0 +1,123 @@
+"""``shequn run``: the connectors, the scheduler and the outbox runner of one workspace, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from shequn.cli.common import err_console, open_app, print_json
+from shequn.domain import UserError
+from shequn.i18n import t
+
+log = logging.getLogger("shequn.run")
+
+
+def _connectors(app: Any, names: list[str]) -> dict[str, Any]:
+    from shequn.connectors import REGISTRY, connector_class
+
+    if not names:
+        with app.store.transaction() as conn:
+            platforms = {g.platform for g in app.store.groups.list(conn, app.ws.id) if g.community}
+        names = sorted(p for p in platforms if p in REGISTRY and p != "sandbox")
+    out = {}
+    for name in names:
+        cls = connector_class(name)
+        if cls is None:
+            known = ", ".join(sorted(REGISTRY))
+            raise UserError(t("run.unknown_connector", None, name=name, known=known), exit_code=2)
+        out[name] = cls.from_env(os.environ)
+    return out
+
+
+def _limits(path: Path | None) -> Any:
+    from shequn.outbox import Policies
+
+    if path is None:
+        return Policies()
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return Policies.from_mapping(data)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror}", exit_code=2) from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML: {exc}", exit_code=2) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise UserError(f"{path}: {problems}", exit_code=2) from None
+
+
+def run(
+    ctx: typer.Context,
+    connector: list[str] = typer.Option(
+        [], "--connector", "-c", help="连接器 · connectors to run (default: every platform with bound groups)"
+    ),
+    until_idle: bool = typer.Option(False, "--until-idle", help="无事可做时退出 · exit once nothing is due"),
+    seconds: float | None = typer.Option(None, "--for", help="运行秒数 · stop after this many seconds"),
+    limits: Path | None = typer.Option(None, "--limits", help="平台限额覆盖 · YAML overriding the platform limits"),
+    scheduler: bool = typer.Option(
+        True, "--scheduler/--no-scheduler", help="节奏调度 · run the rhythm and run-of-show"
+    ),
+    concurrency: int = typer.Option(64, min=1, help="并发发送数 · sends in flight at once"),
+    max_attempts: int = typer.Option(8, min=1, help="最多尝试次数 · attempts before an action fails"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print the figures as JSON at the end"),
+) -> None:
+    """运行 · run the connectors, the scheduler and the outbox (Ctrl-C or SIGTERM stops after in-flight sends)."""
+    from shequn.outbox import DeliverySettings, LeaseHeldError, OutboxRunner
+
+    policies = _limits(limits)
+    with open_app(ctx) as app:
+        senders = _connectors(app, connector)
+        settings = DeliverySettings(concurrency=concurrency, max_attempts=max_attempts)
+        runner = OutboxRunner(app.store, app.ws.id, senders, policies=policies, settings=settings, locale=app.ws.locale)
+        service = None
+        if scheduler:
+            from shequn.schedule.service import SchedulerService
+
+            service = SchedulerService(app)
+
+        async def main() -> Any:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            if seconds is not None:
+                loop.call_later(seconds, stop.set)
+
+            async def sink(event: Any) -> None:
+                app.ingest([event])
+                runner.wake.set()
+
+            for c in senders.values():
+                await c.start(sink)
+            tasks = []
+            if service is not None:
+                tasks.append(asyncio.create_task(service.loop(stop, wake=runner.wake, until_idle=until_idle)))
+            try:
+                if service is not None and until_idle:
+                    service.tick()  # decide what is due now before the outbox looks for idleness
+                stats = await runner.run(stop, until_idle=until_idle)
+            finally:
+                stop.set()
+                for task in tasks:
+                    await task
+                for c in senders.values():
+                    await c.stop()
+            return stats
+
+        try:
+            stats = asyncio.run(main())
+        except LeaseHeldError as exc:
+            raise UserError(str(exc)) from None
+    if as_json:
+        print_json(stats.to_json())
+    else:
+        err_console.print(t("run.done", None, **stats.to_json()), style="dim")
