@@ -369,15 +369,6 @@ class App:
             if self.store.state.cursor(conn, self.ws.id)[0] != self._cursor:
                 self._engine = None
 
-    def send_actions(self, actions: Sequence[Action]) -> IngestReport:
-        """Put actions a person decided (a message to a segment, an invitation) in the outbox, or on a person's
-        queue where the platform forbids the bot, in one transaction; an action whose key was seen before is not
-        added again."""
-        report = IngestReport()
-        with self._transaction() as conn:
-            self._enqueue(conn, actions, report)
-        return report
-
     def append_history(self, events: Iterable[Event]) -> IngestReport:
         """Append history to the log without running the engine (bulk loads); :meth:`catch_up` processes it.
 

@@ -338,6 +338,46 @@ class Operations:
             "timezone": tz,
         }
 
+    def rhythm(self, record: CommunityRecord, groups: Sequence[GroupRow], locale: str, *, days: int = 7) -> list[Any]:
+        """The rhythm calendar: every post the scheduler plans in the community's groups over the next ``days``
+        (its quiet hours and daily cap applied; ``capped`` ones are decided but not sent), in local time."""
+        from shequn.policies import GroupConfig
+        from shequn.schedule.plan import plan
+        from shequn.schedule.service import load_activities
+
+        now = self.app.clock.now()
+        bound = [
+            GroupConfig(
+                f"{g.platform}:{g.platform_id}", g.platform, g.platform_id, record.name, g.name, g.role, g.capacity
+            )
+            for g in groups
+        ]
+        with self.store.transaction() as conn:
+            activities = [
+                a for a in load_activities(self.store, conn, self.ws, since=now - timedelta(days=3))
+                if a.community == record.name
+            ]  # fmt: skip
+        names = self._job_names(locale)
+        return [
+            RhythmItem(o.local, o.group.name or o.group.platform_id, o.job, _job_label(o.job, names), o.status)
+            for o in plan(record.spec, bound, now, now + timedelta(days=days), activities)
+        ]
+
+    @staticmethod
+    def _job_names(locale: str) -> dict[str, str]:
+        pb = load_playbook()
+        names = {j.key: j.name.get(locale) for j in pb.rhythm.jobs}
+        for step in [*pb.activities.guest_talk.steps, *pb.activities.offline.steps]:
+            names[f"step:{step.key}"] = step.name.get(locale)
+        return names
+
+    def activities(self, record: CommunityRecord) -> list[Any]:
+        """The community's activities (guest talks, offline events) not finished or cancelled, soonest first."""
+        with self.store.transaction() as conn:
+            rows = self.store.schedule.activities(conn, self.ws, community_id=record.id)
+        live = [r for r in rows if r.status in ("planning", "scheduled")]
+        return sorted(live, key=lambda r: (r.starts_ms is None, r.starts_ms or 0, r.id))
+
     def put_spec(self, name: str, text: str, *, actor: str) -> ApplyOutcome:
         """Create or replace a community's spec from YAML (or JSON) text; the name in the text must match."""
         spec = parse_spec(text, source=f"spec of {name}")
@@ -472,8 +512,8 @@ class Operations:
             if verb == "invite" and target_group is None:
                 raise UserError("choose the group to invite into", exit_code=2)
             actions = [self._outreach(m, verb, body, key, actor, target_group) for m in members]
-            with self.write():
-                report = self.app.send_actions(actions)
+            with self.write(), self.store.transaction() as conn:
+                report = self.app.enqueue_actions(conn, actions)
             out["queued"], out["staff_tasks"] = report.actions, report.staff_tasks
             out["duplicates"] = len(actions) - report.actions - report.staff_tasks
         else:
@@ -616,6 +656,26 @@ class Operations:
     def audit(self, *, limit: int = 200) -> list[Any]:
         with self.store.transaction() as conn:
             return self.store.audit.list(conn, self.ws, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class RhythmItem:
+    local: datetime  # in the community's time zone
+    group: str
+    job: str
+    label: str
+    status: str  # due | capped
+
+
+def _job_label(job: str, names: dict[str, str]) -> str:
+    """A rhythm job's name (早报, 签到 …), an activity step's (``activity:<key>:<step>[:n]``), or a custom job's key."""
+    if job in names:
+        return names[job]
+    if job.startswith("activity:"):
+        parts = job.split(":")
+        step = parts[2] if len(parts) > 2 else ""
+        return f"{parts[1]} · {names.get('step:' + step) or names.get('step:' + step.removeprefix('report_'), step)}"
+    return job.removeprefix("custom:")
 
 
 class NotFoundError(UserError):

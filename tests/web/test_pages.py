@@ -99,3 +99,24 @@ def test_template_keys_are_in_the_catalogue() -> None:
             elif key not in known:
                 missing.append(f"{item.name}: {key}")
     assert not missing, missing
+
+
+def test_the_community_page_shows_the_rhythm_calendar_and_events(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shequn.cli.main import main
+
+    db = site.app.store.db.url
+    with pytest.raises(SystemExit) as done:
+        main(["--db", db, "event", "create", "-c", "读书会", "--title", "嘉宾分享：怎样读完一本书"])
+    assert done.value.code == 0, capsys.readouterr().err
+    c = site.client()
+    page = c.get("/communities/读书会?lang=en", headers=site.session("viewer")).text
+    assert "嘉宾分享：怎样读完一本书" in page and "guest talk" in page
+    rhythm = c.get("/api/v1/communities/读书会/rhythm?days=7&lang=en", headers=site.bearer("viewer")).json()
+    assert rhythm and all(r["status"] in ("due", "capped") for r in rhythm)
+    table = page.split('id="rhythm"', 1)[1].split("</table>", 1)[0]
+    assert all(r["label"] in table for r in rhythm)
+    assert {r["group"] for r in rhythm} <= {"读书会g1", "读书会g2"}
+    [activity] = c.get("/api/v1/communities/读书会/activities", headers=site.bearer("viewer")).json()
+    assert activity["kind"] == "guest_talk" and activity["title"] == "嘉宾分享：怎样读完一本书"

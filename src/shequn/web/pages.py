@@ -198,8 +198,19 @@ def community(request: Request, name: str, principal: Reader, ops: OpsDep, local
         attention={a.group.id: a for a in attention}, trends=ops.trends(record, groups), sections=sections,
         threshold=next((k for k in pb.thresholds.kinds if k.key == record.spec.threshold.kind), None),
         size=next((p for p in pb.sizes.policies if p.key == record.spec.size.policy), None),
-        tasks=tasks, tz=record.spec.timezone,
+        tasks=tasks, tz=record.spec.timezone, calendar=_calendar(ops.rhythm(record, groups, locale)),
+        activities=ops.activities(record),
     )  # fmt: skip
+
+
+def _calendar(items: list[Any]) -> list[tuple[Any, list[tuple[str, str, str, list[str]]]]]:
+    """The rhythm by local day: (day, [(time, job, status, groups)]), one line for a job posted in several groups."""
+    days: dict[Any, dict[tuple[str, str, str], list[str]]] = {}
+    for r in items:
+        days.setdefault(r.local.date(), {}).setdefault((r.local.strftime("%H:%M"), r.label, r.status), []).append(
+            r.group
+        )
+    return [(d, [(*k, g) for k, g in jobs.items()]) for d, jobs in days.items()]
 
 
 @router.get("/groups/{group_id}")

@@ -385,3 +385,21 @@ class AuditOut(_Out):
 class Health(_Out):
     status: Literal["ok"]
     version: str
+
+
+class RhythmOut(_Out):
+    local: str = Field(description="local time in the community's zone, ISO 8601 with offset")
+    group: str
+    job: str
+    label: str
+    status: Literal["due", "capped"]
+
+
+class ActivityOut(_Out):
+    key: str
+    kind: str
+    title: str
+    status: str
+    starts: datetime | None
+    ends: datetime | None
+    groups: list[str]

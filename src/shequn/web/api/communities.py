@@ -7,7 +7,16 @@ from fastapi import APIRouter, Body, Query
 from shequn.operations import CommunityCard
 from shequn.store._sql import from_ms
 from shequn.web.deps import FreshDep, LocaleDep, OpsDep, Reader, Writer
-from shequn.web.schemas import ApplyOut, AttentionOut, CommunityOut, GroupOut, OverviewOut, SpecOut
+from shequn.web.schemas import (
+    ActivityOut,
+    ApplyOut,
+    AttentionOut,
+    CommunityOut,
+    GroupOut,
+    OverviewOut,
+    RhythmOut,
+    SpecOut,
+)
 
 router = APIRouter(tags=["communities"])
 
@@ -103,3 +112,32 @@ def trends(name: str, principal: Reader, ops: OpsDep) -> dict[str, object]:
     """Daily messages, joins and leaves over the last 30 days (the community's local days)."""
     record = ops.community(name)
     return ops.trends(record, ops.community_groups(record))
+
+
+@router.get("/communities/{name}/rhythm", response_model=list[RhythmOut])
+def rhythm(
+    name: str, principal: Reader, ops: OpsDep, locale: LocaleDep, days: int = Query(7, ge=1, le=31)
+) -> list[RhythmOut]:
+    """What the scheduler plans to post in the community's groups over the next ``days`` (local times)."""
+    record = ops.community(name)
+    return [
+        RhythmOut(local=r.local.isoformat(), group=r.group, job=r.job, label=r.label, status=r.status)
+        for r in ops.rhythm(record, ops.community_groups(record), locale, days=days)
+    ]
+
+
+@router.get("/communities/{name}/activities", response_model=list[ActivityOut])
+async def activities(name: str, principal: Reader, ops: OpsDep) -> list[ActivityOut]:
+    """Guest talks and offline events not yet done or cancelled, soonest first."""
+    return [
+        ActivityOut(
+            key=a.key,
+            kind=a.kind,
+            title=a.title,
+            status=a.status,
+            starts=from_ms(a.starts_ms) if a.starts_ms is not None else None,
+            ends=from_ms(a.ends_ms) if a.ends_ms is not None else None,
+            groups=list(a.spec.get("groups", [])),
+        )
+        for a in ops.activities(ops.community(name))
+    ]
