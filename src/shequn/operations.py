@@ -45,7 +45,7 @@ from shequn.domain import (
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec, parse_spec
 from shequn.store import CommunityRecord, GroupRow, MemberRow, Segment, StaffTask
-from shequn.store._sql import from_ms, to_ms
+from shequn.store._sql import from_ms
 from shequn.store.communities import ApplyOutcome
 
 DAY_MS = 86_400_000
@@ -689,12 +689,3 @@ class NotFoundError(UserError):
 
 def _segment_dict(s: Segment) -> dict[str, Any]:
     return {k: v for k, v in ((f, getattr(s, f)) for f in s.__dataclass_fields__) if v not in (None, ())}
-
-
-def day_start_ms(d: date, tz: str) -> int:
-    """The first millisecond of local day ``d`` in ``tz``."""
-    return to_ms(datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz)))
-
-
-def days_ago_ms(now_ms: int, days: int) -> int:
-    return now_ms - int(timedelta(days=days).total_seconds() * 1000)

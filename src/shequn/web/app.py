@@ -10,7 +10,7 @@ import time
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -129,6 +129,5 @@ def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
         text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return pages.error_page(request, 422, text)
 
-    _ = HTTPException  # re-exported for routers' convenience
     web.add_middleware(SecurityHeaders)
     return web

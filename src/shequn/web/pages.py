@@ -6,7 +6,7 @@ Every page route declares its permission like the API's; the forms call the same
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
@@ -461,6 +461,3 @@ def settings_user_change(
 def settings_rotate(principal: Admin, accounts: AccountsDep) -> Response:
     accounts.rotate_webhook_secret(actor=principal.actor)
     return _redirect("/settings")
-
-
-_ = UTC  # times are shown in the workspace's or community's zone
