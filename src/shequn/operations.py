@@ -653,6 +653,13 @@ class Operations:
             rows = self.store.console.events_page(conn, self.ws, after_seq=after_seq, limit=limit, kind=kind)
         return [(seq, event_from_dict(orjson.loads(payload)).to_dict()) for seq, payload in rows]
 
+    def recent_events(
+        self, *, before_seq: int | None = None, limit: int = 100, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest events first, for reading the log in the console."""
+        with self.store.transaction() as conn:
+            return self.store.console.recent_events(conn, self.ws, before_seq=before_seq, limit=limit, kind=kind)
+
     def audit(self, *, limit: int = 200) -> list[Any]:
         with self.store.transaction() as conn:
             return self.store.audit.list(conn, self.ws, limit=limit)

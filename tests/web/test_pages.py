@@ -13,7 +13,7 @@ from shequn.operations import Operations
 from tests.web.conftest import Site
 
 PAGES = ["/", "/communities/读书会", "/groups/1", "/members/1", "/tasks", "/tasks?status=done", "/segments",
-         "/segments?run=1&community=读书会&tags=&silent_days=1", "/settings"]  # fmt: skip
+         "/segments?run=1&community=读书会&tags=&silent_days=1", "/settings", "/events", "/events?kind=join&before=20"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -27,6 +27,16 @@ def test_every_page_renders_in_both_languages(site: Site, locale: str, words: li
         assert r.status_code == 200, (path, r.text[:300])
         assert all(w in r.text for w in words), path
         assert f'<html lang="{locale}">' in r.text
+
+
+def test_the_event_log_page_pages_newest_first(site: Site) -> None:
+    c = site.client()
+    h = site.session("viewer")
+    page = c.get("/events?lang=en", headers=h).text
+    seqs = [int(x) for x in re.findall(r'<td class="n muted">(\d+)</td>', page)]
+    assert len(seqs) == 56 and seqs == sorted(seqs, reverse=True)  # 16 joins and 40 messages
+    joins = c.get("/events?kind=join&lang=en", headers=h).text
+    assert joins.count('<td class="n muted">') == 16 and "第0条" not in joins
 
 
 def test_the_language_switch_is_remembered_for_the_user(site: Site) -> None:

@@ -333,6 +333,34 @@ class ConsoleStore:
             params["kind"] = kind
         return [(int(r.seq), str(r.payload)) for r in conn.execute(text(sql + " ORDER BY seq LIMIT :limit"), params)]
 
+    def recent_events(
+        self, conn: Connection, ws_id: int, *, before_seq: int | None, limit: int, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest events first (before ``before_seq``), with their group's name, along the primary key."""
+        sql = (
+            "SELECT e.seq, e.kind, e.at_ms, e.group_id, e.person_id, e.payload, g.name AS group_name "
+            "FROM event e LEFT JOIN chat_group g ON g.id = e.group_id WHERE +e.workspace_id = :ws"
+        )
+        params: dict[str, Any] = {"ws": ws_id, "limit": limit}
+        if before_seq is not None:
+            sql += " AND e.seq < :before"
+            params["before"] = before_seq
+        if kind is not None:
+            sql += " AND e.kind = :kind"
+            params["kind"] = kind
+        return [
+            {
+                "seq": r.seq,
+                "kind": r.kind,
+                "at_ms": r.at_ms,
+                "group_id": r.group_id,
+                "person_id": r.person_id,
+                "group": r.group_name or "",
+                "event": loads(r.payload),
+            }
+            for r in conn.execute(text(sql + " ORDER BY e.seq DESC LIMIT :limit"), params)
+        ]
+
     def person_ids(self, conn: Connection, ws_id: int, keys: Iterable[str]) -> dict[str, int]:
         """identity key → person id, for keys already known."""
         i = IDENTITY

@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from shequn import __version__
 from shequn.accounts import Perm, Principal, parse_scopes
-from shequn.domain import UserError
+from shequn.domain import EventKind, UserError
 from shequn.i18n import t as translate
 from shequn.operations import SegmentVerb
 from shequn.playbook import load_playbook
@@ -37,7 +37,14 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-NAV = (("overview", "/"), ("tasks", "/tasks"), ("segments", "/segments"), ("settings", "/settings"))
+NAV = (
+    ("overview", "/"),
+    ("tasks", "/tasks"),
+    ("segments", "/segments"),
+    ("events", "/events"),
+    ("settings", "/settings"),
+)
+KINDS = tuple(k.value for k in EventKind)
 
 
 def _fmt_ms(ms: int | None, tz: str = "Asia/Shanghai", *, with_time: bool = True) -> str:
@@ -255,6 +262,24 @@ def member_tag(
 ) -> Response:
     ops.tag_member(person_id, community, tag.strip(), remove=remove, actor=principal.actor)
     return _redirect(f"/members/{person_id}")
+
+
+@router.get("/events")
+def events(
+    request: Request,
+    principal: Reader,
+    ops: OpsDep,
+    locale: LocaleDep,
+    kind: str = Query("", max_length=32),
+    before: int | None = Query(None, ge=1, le=2**62),
+) -> Response:
+    """The event log, newest first, a page of 100 at a time."""
+    chosen = kind if kind in KINDS else None
+    rows = ops.recent_events(before_seq=before, limit=100, kind=chosen)
+    return render(
+        request, "events.html", principal, locale, rows=rows, kind=chosen or "", kinds=KINDS,
+        next_before=rows[-1]["seq"] if len(rows) == 100 else None, tz=ops.app.ws.timezone,
+    )  # fmt: skip
 
 
 # -- staff tasks --------------------------------------------------------------------------------------------------
