@@ -13,7 +13,8 @@ from shequn.operations import Operations
 from tests.web.conftest import Site
 
 PAGES = ["/", "/communities/读书会", "/groups/1", "/members/1", "/tasks", "/tasks?status=done", "/segments",
-         "/segments?run=1&community=读书会&tags=&silent_days=1", "/settings", "/events", "/events?kind=join&before=20"]  # fmt: skip
+         "/segments?run=1&community=读书会&tags=&silent_days=1", "/settings", "/events",
+         "/events?kind=join&before=20"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
