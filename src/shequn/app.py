@@ -17,7 +17,7 @@ Things to keep in mind:
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -369,8 +369,24 @@ class App:
             if self.store.state.cursor(conn, self.ws.id)[0] != self._cursor:
                 self._engine = None
 
-    def append_history(self, events: Iterable[Event]) -> IngestReport:
+    def append_history(
+        self,
+        events: Iterable[Event],
+        *,
+        atomic: bool = False,
+        on_added: Callable[[list[Event]], None] | None = None,
+        before_commit: Callable[[Connection], None] | None = None,
+    ) -> IngestReport:
         """Append history to the log without running the engine (bulk loads); :meth:`catch_up` processes it.
+
+        Args:
+            events: the history, in the order to log it.
+            atomic: one transaction for everything (an import: any error, from the store or from the iterator of
+                ``events``, leaves the store exactly as before); otherwise a commit every 20,000 events.
+            on_added: called with the events each batch added to the log (the new ones, duplicates left out).
+            before_commit: (atomic only) called with the connection after the last batch, before the commit, to
+                make further changes in the same transaction (binding the imported groups); the engine is then
+                reloaded from the store on next use.
 
         The cyclic garbage collector is paused meanwhile: the load makes no reference cycles, and with millions of
         objects alive each collection would scan them all again.
@@ -378,23 +394,42 @@ class App:
         report = IngestReport()
         batch: list[Event] = []
 
-        def flush() -> None:
-            with self.store.transaction() as conn:
-                added = self.store.events.append(conn, self.ws.id, batch, now_ms=self.now_ms(), with_seq=False)
+        def flush(conn: Connection) -> None:
+            added = self.store.events.append(conn, self.ws.id, batch, now_ms=self.now_ms(), with_seq=False)
             report.received += len(batch)
             report.added += len(added)
             counts = report.by_kind
             for _, e in added:
                 counts[e.kind] = counts.get(e.kind, 0) + 1
+            if on_added is not None:
+                on_added([e for _, e in added])
             batch.clear()
 
-        with paused_gc():
+        def load(conn: Connection | None) -> None:
             for e in events:
                 batch.append(e)
                 if len(batch) >= 20_000:
-                    flush()
+                    if conn is None:
+                        with self.store.transaction() as c:
+                            flush(c)
+                    else:
+                        flush(conn)
             if batch:
-                flush()
+                if conn is None:
+                    with self.store.transaction() as c:
+                        flush(c)
+                else:
+                    flush(conn)
+
+        with paused_gc():
+            if atomic:
+                with self._transaction() as conn:
+                    load(conn)
+                    if before_commit is not None:
+                        before_commit(conn)
+                        self._engine = None
+            else:
+                load(None)
         report.by_kind = {str(k): n for k, n in report.by_kind.items()}
         return report
 

@@ -122,3 +122,30 @@ def outbox(
             f"worst {x['worst_per_bot_per_s']}/s per bot (limit 30), {x['worst_per_group_per_min']}/min per group "
             f"(limit 20); virtual makespan {x['virtual_makespan_s']} s (floor {x['makespan_floor_s']} s)"
         )
+
+
+@app.command("import")
+def import_(
+    messages: int = typer.Option(1_000_000, help="每个导出的消息数 · messages in each generated export"),
+    seed: int = typer.Option(1, help="随机种子 · seed"),
+    memory_gb: float = typer.Option(
+        0.0,
+        "--memory-gb",
+        help="另测导入这么大的导出时的内存峰值 · also measure peak memory importing an export this big",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """导入速度 · shequn's import against whatstk and chat-miner on the same large exports (goals 5× and 3×)."""
+    from shequn.bench import importers as bench_importers
+    from shequn.bench.harness import report
+
+    rows = bench_importers.run(messages=messages, seed=seed)
+    if memory_gb > 0:
+        rows += bench_importers.run_memory(memory_gb, seed=seed)
+    if as_json:
+        print_json([m.to_json() for m in rows])
+    else:
+        report(f"shequn bench import ({messages:,} messages per export, seed {seed})", rows, console, unit="messages")
+        for m in rows:
+            if m.extra:
+                console.print(f"  {m.name}: {m.extra}")

@@ -10,7 +10,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from shequn import __version__
-from shequn.cli import bench, community, demo, event, events, plan, run, sandbox, schedule, serve, simulate
+from shequn.cli import (
+    bench,
+    community,
+    demo,
+    event,
+    events,
+    importer,
+    plan,
+    run,
+    sandbox,
+    schedule,
+    serve,
+    simulate,
+)
 from shequn.cli.common import Globals, console, err_console, open_app
 from shequn.domain import UserError
 from shequn.i18n import normalize_locale, t
@@ -108,6 +121,7 @@ app.command(name="serve")(serve.serve)
 app.add_typer(serve.user_app, name="user")
 app.command(name="plan")(plan.plan)
 app.command(name="run")(run.run)
+app.command(name="import")(importer.import_)
 
 
 def main(argv: list[str] | None = None) -> None:

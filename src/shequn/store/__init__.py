@@ -21,6 +21,7 @@ from shequn.store.db import Database, mask_url, normalize_url
 from shequn.store.delivery import DeliveryStore, Outcome, Pending
 from shequn.store.events import EventStore
 from shequn.store.groups import GroupRecord, GroupStore
+from shequn.store.imports import ImportStore
 from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
 from shequn.store.people import PeopleStore
 from shequn.store.schedule import ActivityRecord, RunRow, ScheduleStore
@@ -54,6 +55,7 @@ class Store:
         self.stats = StatsStore()
         self.auth = AuthStore()
         self.console = ConsoleStore()
+        self.imports = ImportStore()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

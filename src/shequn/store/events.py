@@ -56,10 +56,24 @@ class EventStore:
             )
             for e in batch
         ]
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        if not with_seq and conn.dialect.name == "sqlite":
+            # The bulk path on SQLite: insert, skipping known ids, and look at what was skipped only when the count
+            # says something was (a fresh import pays no lookup per event). One writer: the rows with a seq above
+            # the last one before the insert are exactly the new ones.
+            before = conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM event").scalar_one()
+            sql = (
+                f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))}) "
+                "ON CONFLICT (workspace_id, uid) DO NOTHING"
+            )
+            inserted = conn.exec_driver_sql(sql, rows).rowcount
+            if inserted != len(rows):
+                new = {u for (u,) in conn.exec_driver_sql("SELECT uid FROM event WHERE seq > ?", (before,))}
+                rows = [r for r in rows if r[1] in new]
+            return [(0, fresh[r[1]]) for r in rows]
         # Set-based: skip ids already logged, insert the rest in one executemany (tuples straight to the driver:
         # this is the bulk path of imports and simulations), read their seqs back.
         existing: set[str] = set()
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         for part in chunks([r[1] for r in rows], 5000):
             sql = f"SELECT uid FROM event WHERE workspace_id = {mark} AND uid IN ({', '.join([mark] * len(part))})"
             existing.update(u for (u,) in conn.exec_driver_sql(sql, (ws_id, *part)))
@@ -83,8 +97,10 @@ class EventStore:
         """Events in log order with their sequence numbers, from ``after_seq`` (exclusive)."""
         t = EVENT
         last = after_seq
+        # "workspace_id + 0": without it SQLite answers from the (workspace_id, uid) index and sorts the whole
+        # workspace's log for every batch (quadratic: minutes for a million events); this way it walks seq.
         while True:
-            q = select(t.c.seq, t.c.payload).where(t.c.workspace_id == ws_id, t.c.seq > last)
+            q = select(t.c.seq, t.c.payload).where((t.c.workspace_id + 0) == ws_id, t.c.seq > last)
             if until_seq is not None:
                 q = q.where(t.c.seq <= until_seq)
             rows = conn.execute(q.order_by(t.c.seq).limit(batch)).all()

@@ -23,6 +23,7 @@ from shequn.accounts import Accounts
 from shequn.app import App
 from shequn.domain import UserError
 from shequn.operations import NotFoundError, Operations
+from shequn.uploads import Uploads
 from shequn.web import api, pages
 from shequn.web.schemas import Health
 from shequn.web.security import LoginThrottle, NotAuthenticatedError, is_api
@@ -75,6 +76,7 @@ def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
     web.state.app = app
     web.state.ops = Operations(app)
     web.state.accounts = Accounts(app)
+    web.state.uploads = Uploads(web.state.ops)
     web.state.secure_cookies = secure_cookies
     web.state.throttle = LoginThrottle()
     web.openapi_url = "/api/v1/openapi.json"  # what app.openapi() puts in "servers"-free schemas; route is ours

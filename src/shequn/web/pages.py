@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -22,7 +22,7 @@ from shequn import __version__
 from shequn.accounts import Perm, Principal, parse_scopes
 from shequn.domain import EventKind, UserError
 from shequn.i18n import t as translate
-from shequn.operations import SegmentVerb
+from shequn.operations import NotFoundError, SegmentVerb
 from shequn.playbook import load_playbook
 from shequn.store import Segment
 from shequn.store._sql import from_ms, to_ms
@@ -42,6 +42,7 @@ NAV = (
     ("tasks", "/tasks"),
     ("segments", "/segments"),
     ("events", "/events"),
+    ("imports", "/imports"),
     ("settings", "/settings"),
 )
 KINDS = tuple(k.value for k in EventKind)
@@ -280,6 +281,53 @@ def events(
         request, "events.html", principal, locale, rows=rows, kind=chosen or "", kinds=KINDS,
         next_before=rows[-1]["seq"] if len(rows) == 100 else None, tz=ops.app.ws.timezone,
     )  # fmt: skip
+
+
+# -- imports ------------------------------------------------------------------------------------------------------
+
+
+@router.get("/imports")
+async def imports(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) -> Response:
+    return render(
+        request, "imports.html", principal, locale, jobs=request.app.state.uploads.list(),
+        communities=ops.communities(), tz=ops.app.ws.timezone,
+    )  # fmt: skip
+
+
+@router.post("/imports")
+def import_upload(
+    request: Request,
+    principal: Writer,
+    file: UploadFile = File(),
+    community: str = Form("", max_length=100),
+    group: str = Form("", max_length=200),
+    tz: str = Form("", max_length=64),
+    mask_pii: bool = Form(False),
+) -> Response:
+    from shequn.web.api.imports import save_upload
+
+    uploads = request.app.state.uploads
+    job, path = save_upload(uploads, file)
+    uploads.start(
+        job, path, original=file.filename or "export", actor=principal.actor, community=community or None,
+        group=group or None, tz=tz or None, mask_pii=mask_pii,
+    )  # fmt: skip
+    return _redirect(f"/imports/{job}")
+
+
+@router.get("/imports/{job}")
+async def import_job(
+    request: Request,
+    principal: Reader,
+    ops: OpsDep,
+    locale: LocaleDep,
+    job: str = Path(pattern=r"^[0-9]{14}-[0-9a-f]{8}$"),
+) -> Response:
+    state = request.app.state.uploads.get(job)
+    if state is None:
+        raise NotFoundError("import", job)
+    groups = {(g.platform, g.platform_id): g.id for g in ops.groups()} if state["status"] == "done" else {}
+    return render(request, "import_job.html", principal, locale, job=state, group_ids=groups)
 
 
 # -- staff tasks --------------------------------------------------------------------------------------------------

@@ -403,3 +403,18 @@ class ActivityOut(_Out):
     starts: datetime | None
     ends: datetime | None
     groups: list[str]
+
+
+class ImportJobOut(_Out):
+    id: str
+    file: str
+    size: int
+    status: Literal["queued", "running", "done", "failed"]
+    by: str
+    community: str
+    bytes: int
+    events: int
+    messages: int
+    stage: str
+    report: dict[str, Any] | None
+    error: str

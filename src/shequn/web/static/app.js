@@ -35,5 +35,19 @@
     action.addEventListener("change", show);
     show();
   }
-  document.addEventListener("DOMContentLoaded", function () { trend(); segmentForm(); });
+  function dropZone() {
+    var zone = document.getElementById("drop"), input = document.getElementById("import-file");
+    if (!zone || !input) return;
+    ["dragenter", "dragover"].forEach(function (n) {
+      zone.addEventListener(n, function (e) { e.preventDefault(); zone.classList.add("over"); });
+    });
+    ["dragleave", "drop"].forEach(function (n) {
+      zone.addEventListener(n, function () { zone.classList.remove("over"); });
+    });
+    zone.addEventListener("drop", function (e) {
+      e.preventDefault();
+      if (e.dataTransfer && e.dataTransfer.files.length) { input.files = e.dataTransfer.files; }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { trend(); segmentForm(); dropZone(); });
 })();

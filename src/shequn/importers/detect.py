@@ -1,0 +1,150 @@
+"""Which format a file is, from its content (the name only helps to find a zip's chat file), and the registry.
+
+How it works:
+    :func:`plan` expands the paths given (folders are walked; a Slack export folder or zip is one source; a
+    WhatsApp zip's chat file is its source) and gives each source its format: the one ``--format`` names, or the
+    one :func:`detect` recognizes from the first 64 KiB. A file named on the command line that is not recognized
+    is an error; in a folder it is listed as skipped (nothing is skipped silently).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from shequn.domain import Event
+from shequn.importers import discord, matrix, qq, slack, telegram, wechat, whatsapp
+from shequn.importers.base import Context, ExportError, Source, sniff_encoding
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One export format: its name for ``--format``, its platform, and its parser."""
+
+    name: str
+    platform: str
+    parse: Callable[[Context], Iterator[Event]]
+    tool: str
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("whatsapp", "whatsapp", whatsapp.parse, "WhatsApp .txt / .zip"),
+        Format("telegram", "telegram", telegram.parse, "Telegram Desktop JSON"),
+        Format("discord-json", "discord", discord.parse_json, "DiscordChatExporter JSON"),
+        Format("discord-csv", "discord", discord.parse_csv, "DiscordChatExporter CSV"),
+        Format("slack", "slack", slack.parse, "Slack workspace export .zip"),
+        Format("matrix", "matrix", matrix.parse, "Element (Matrix) JSON"),
+        Format("memotrace-csv", "wechat", wechat.parse_memotrace_csv, "MemoTrace 留痕 CSV"),
+        Format("memotrace-txt", "wechat", wechat.parse_memotrace_txt, "MemoTrace 留痕 TXT"),
+        Format("pywxdump-csv", "wechat", wechat.parse_pywxdump_csv, "PyWxDump CSV"),
+        Format("qq-txt", "qq", qq.parse, "QQ 消息管理器 TXT"),
+    )
+}
+
+_MEMOTRACE_TXT = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S")
+_TELEGRAM_HINTS = ('"date_unixtime"', '"from_id"', '"personal_chat"', '_supergroup"', '"private_group"', '"from"')
+
+
+def detect(source: Source) -> str | None:
+    """The format of ``source`` from its first 64 KiB, or None."""
+    head = source.head(65536)
+    text = head.decode(sniff_encoding(head, chinese=True), errors="replace").lstrip("\ufeff \t\r\n")
+    first = text.split("\n", 1)[0].rstrip("\r")
+    if whatsapp.HEADER.match(first):
+        return "whatsapp"
+    if text.startswith(("{", "[")):
+        if '"guild"' in text and '"channel"' in text:
+            return "discord-json"
+        if (
+            '"exported_by"' in text
+            or '"room_creator"' in text
+            or ('"origin_server_ts"' in text and '"event_id"' in text)
+        ):
+            return "matrix"
+        if '"messages"' in text and any(h in text for h in _TELEGRAM_HINTS):
+            return "telegram"
+        if '"chats"' in text and '"list"' in text:
+            return "telegram"
+        return None
+    header = first.replace('"', "").strip()
+    if header == ",".join(wechat.MEMOTRACE_COLUMNS):
+        return "memotrace-csv"
+    if header in (",".join(wechat.PYWXDUMP_COLUMNS), ",".join(wechat.PYWXDUMP8_COLUMNS)):
+        return "pywxdump-csv"
+    if header == ",".join(discord.CSV_COLUMNS):
+        return "discord-csv"
+    if first.strip() == qq.BANNER:
+        return "qq-txt"
+    if _MEMOTRACE_TXT.match(first):
+        return "memotrace-txt"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    source: Source
+    format: Format
+
+
+def _zip_sources(path: Path) -> tuple[list[Source], str | None]:
+    """The sources inside a zip and their format when the zip itself tells it (Slack, WhatsApp)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+    except zipfile.BadZipFile:
+        raise ExportError(str(path), "", "bad_zip") from None
+    if slack.is_slack(names):
+        return [Source(path)], "slack"
+    texts = [n for n in names if n.lower().endswith(".txt")]
+    if len(texts) == 1:
+        return [Source(path, texts[0])], None
+    return [Source(path, n) for n in sorted(names) if n.lower().endswith((".json", ".csv", ".txt"))], None
+
+
+def plan(paths: list[Path], fmt: str | None = None) -> tuple[list[Planned], list[str]]:
+    """Sources with their formats, and the files skipped in folders (unrecognized); see the module docstring."""
+    if fmt is not None and fmt not in FORMATS:
+        raise ExportError("--format", "", "unknown_format", value=fmt, formats=", ".join(FORMATS))
+    planned: list[Planned] = []
+    skipped: list[str] = []
+
+    def add(source: Source, *, named: bool, known: str | None = None) -> None:
+        name = fmt or known or detect(source)
+        if name is None:
+            if named:
+                raise ExportError(source.name, "", "unrecognized", formats=", ".join(FORMATS))
+            skipped.append(source.name)
+            return
+        planned.append(Planned(source, FORMATS[name]))
+
+    for path in paths:
+        if not path.exists():
+            raise ExportError(str(path), "", "missing")
+        if path.is_dir():
+            if slack.is_slack([p.name for p in path.iterdir()]):
+                planned.append(Planned(Source(path), FORMATS["slack"]))
+                continue
+            for child in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+                if child.suffix.lower() == ".zip":
+                    inner, known = _zip_sources(child)
+                    for s in inner:
+                        add(s, named=False, known=known)
+                elif child.suffix.lower() in (".json", ".csv", ".txt"):
+                    add(Source(child), named=False)
+                else:
+                    skipped.append(str(child))
+            continue
+        if zipfile.is_zipfile(path):
+            inner, known = _zip_sources(path)
+            if not inner:
+                raise ExportError(str(path), "", "unrecognized", formats=", ".join(FORMATS))
+            for s in inner:
+                add(s, named=True, known=known)
+            continue
+        add(Source(path), named=True)
+    return planned, skipped
