@@ -237,8 +237,8 @@ def _report(report: Any, path: str, original: str) -> dict[str, Any]:
             }
             for g in report.groups.values()
         ],
-        "notes": list(report.notes),
-        "skipped": list(report.skipped),
+        "notes": [n.replace(path, original) for n in report.notes],
+        "skipped": [n.replace(path, original) for n in report.skipped],
     }
 
 

@@ -1,6 +1,6 @@
 """The console in a real browser (Debian's Chromium driven by Playwright) against ``shequn serve`` on loopback:
 log in, open the overview of the demo workspace, follow a group needing attention to its community, build a segment
-and act on it, complete a staff task, switch the language. Screenshots go to ``test-artifacts/``."""
+and act on it, complete a staff task, import an export, switch the language. Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SHEQUN = str(Path(sys.executable).with_name("shequn"))
 PASSWORD = "browser-test-pass"
+EXPORT = Path(__file__).resolve().parents[1] / "data" / "whatsapp" / "mlomb" / "4A_11M.txt"
 
 
 def free_port() -> int:
@@ -132,9 +133,16 @@ def test_an_operators_day(server: str, page: Page) -> None:
     page.locator(".tabs a").nth(1).click()
     expect(page.locator(f"#tasks tr[data-task='{task_id}']")).to_contain_text("user:amy")
 
+    # An export dragged in (set on the file input), followed to its report.
+    page.click("a[data-nav=imports]")
+    page.set_input_files("#import-file", str(EXPORT))
+    page.click("#import-start")
+    expect(page.locator("#import-report")).to_be_visible(timeout=60_000)  # the page refreshes itself until done
+    shot(page, "6-import")
+
     # Switch the language.
     page.click("a[data-lang=en]")
     expect(page.locator("a[data-nav=tasks]")).to_have_text("Staff tasks")
     page.click("a[data-nav=overview]")
     expect(page.locator("h1")).to_have_text("Overview")
-    shot(page, "6-overview-en")
+    shot(page, "7-overview-en")

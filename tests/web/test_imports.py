@@ -90,6 +90,7 @@ def test_the_console_page_uploads_and_shows_the_report(site: Site) -> None:
     assert wait(site, job)["status"] == "done"
     report = c.get(f"/imports/{job}?lang=en", headers=h).text
     assert 'id="import-report"' in report and "老友群" in report and "not bound to a community" in report
+    assert "shequn-imports-" not in report  # the server's own paths stay on the server
     assert re.search(r"<b>\d+</b><span>events added</span>", report)
     # Without the CSRF token the upload is refused.
     with WHATSAPP.open("rb") as f:
