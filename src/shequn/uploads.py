@@ -161,11 +161,12 @@ class Uploads:
         return data
 
     def list(self) -> list[dict[str, Any]]:
+        """The jobs, newest first."""
         out = []
-        for p in sorted(self.folder.glob("*.json"), reverse=True)[:JOBS_KEPT]:
+        for p in self.folder.glob("*.json"):
             with contextlib.suppress(OSError, orjson.JSONDecodeError):
                 out.append(orjson.loads(p.read_bytes()))
-        return out
+        return sorted(out, key=lambda j: (-j.get("started", 0), j.get("id", "")))[:JOBS_KEPT]
 
     # -- files ----------------------------------------------------------------------------------------------
 
@@ -178,8 +179,10 @@ class Uploads:
         shutil.rmtree(path.parent, ignore_errors=True)
 
     def _prune(self) -> None:
-        for p in sorted(self.folder.glob("*.json"), reverse=True)[JOBS_KEPT:]:
-            p.unlink(missing_ok=True)
+        kept = {j["id"] for j in self.list()}
+        for p in self.folder.glob("*.json"):
+            if p.stem not in kept:
+                p.unlink(missing_ok=True)
 
     def _audit(self, state: dict[str, Any]) -> None:
         report = state.get("report") or {}
