@@ -576,6 +576,10 @@ class Operations:
         with self.store.transaction() as conn:
             return self.store.tasks.list(conn, self.ws, status=status, limit=limit)
 
+    def count_tasks(self, *, status: str = "open") -> int:
+        with self.store.transaction() as conn:
+            return self.store.console.count_tasks(conn, self.ws, status=status)
+
     def complete_task(self, task_id: int, *, actor: str) -> None:
         now = self.app.now_ms()
         with self.store.transaction() as conn:

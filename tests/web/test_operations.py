@@ -111,6 +111,7 @@ def test_messages_and_invites_use_the_outbox_and_staff_tasks_once(any_site: Site
     assert len(tasks) == 12 and {t.reason for t in tasks} == {"capability_missing"}
     ops.complete_task(tasks[0].id, actor="user:amy")
     assert len(ops.tasks()) == 11 and ops.tasks(status="done")[0].done_by == "user:amy"
+    assert ops.count_tasks() == 11 and ops.count_tasks(status="done") == 1
     verbs = [a.verb for a in ops.audit()]
     assert verbs.count("segment.message") == 2 and "segment.invite" in verbs and "task.done" in verbs
 

@@ -175,6 +175,10 @@ class ConsoleStore:
             for r in conn.execute(text(sql), params)
         ]
 
+    def count_tasks(self, conn: Connection, ws_id: int, *, status: str) -> int:
+        sql = "SELECT count(*) FROM staff_task WHERE workspace_id = :ws AND status = :status"
+        return int(conn.execute(text(sql), {"ws": ws_id, "status": status}).scalar_one())
+
     def community_heads(self, conn: Connection, ws_id: int) -> dict[int, str]:
         """community id → spec hash (to tell when a cached spec is stale)."""
         c = COMMUNITY

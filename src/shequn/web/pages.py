@@ -344,6 +344,7 @@ def tasks(
     communities = {c.id: c.name for c in ops.communities()}
     return render(
         request, "tasks.html", principal, locale, tasks=items, status=status, groups=groups, communities=communities,
+        total=ops.count_tasks(status=status),
         tz=ops.app.ws.timezone,
     )  # fmt: skip
 
