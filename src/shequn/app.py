@@ -230,7 +230,9 @@ class App:
 
     def _load_engine(self, conn: Connection) -> IngestReport:
         """Load the engine from the saved state and process what the log has beyond it (as history)."""
-        engine = Engine(self.workspace_config(conn), self.policies, state=self.store.state.load(conn, self.ws.id))
+        engine = Engine(
+            self.workspace_config(conn), self.policies, state=self.store.state.load(conn, self.ws.id), ledger=True
+        )
         engine.take_dirty()
         self._engine = engine
         self._cursor = self.store.state.cursor(conn, self.ws.id)[0]
@@ -284,7 +286,12 @@ class App:
             policy=dirty.policy,
             last_seq=last_seq,
             now_ms=self.now_ms(),
+            workspace=dirty.workspace,
         )
+        if dirty.ledger:
+            self.store.points.record(
+                conn, self.ws.id, dirty.ledger, community_ids=self.store.communities.ids(conn, self.ws.id)
+            )
 
     def _enqueue(self, conn: Connection, actions: Sequence[Action], report: IngestReport) -> None:
         if not actions:

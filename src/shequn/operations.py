@@ -436,12 +436,32 @@ class Operations:
 
     # -- members --------------------------------------------------------------------------------------------
 
-    def member(self, person_id: int) -> dict[str, Any]:
+    def member(self, person_id: int, *, ledger: int = 50) -> dict[str, Any]:
+        """A person: identities, memberships, and per community the newest ``ledger`` entries of the points ledger
+        and the offences the moderation policy recorded; the shared blacklist's entries of their identities."""
+        console = self.store.console
         with self.store.transaction() as conn:
-            person = self.store.console.person(conn, self.ws, person_id)
+            person = console.person(conn, self.ws, person_id)
             if person is None:
                 raise NotFoundError("member", str(person_id))
-            person["memberships"] = self.store.console.memberships_of(conn, self.ws, person_id)
+            memberships = console.memberships_of(conn, self.ws, person_id)
+            person["memberships"] = memberships
+            person["ledger"] = {
+                m.community: self.store.points.entries(conn, self.ws, community=m.community, member_key=m.key)[
+                    -ledger:
+                ][::-1]
+                for m in memberships
+            }
+            person["violations"] = {
+                m.community: [
+                    {"at": a, "violation": v, "message_id": mid, "step": step, "why": why}
+                    for a, v, mid, step, why in (record.get("log") or [])[::-1]
+                ]
+                for m in memberships
+                if (record := console.violations(conn, m.community_id, m.key))
+            }
+            keys = {f"{i['platform']}:{i['platform_id']}" for i in person["identities"]} | {m.key for m in memberships}
+            person["blacklist"] = {k: e for k in sorted(keys) if (e := console.blacklist_entry(conn, self.ws, k))}
         return person
 
     def timeline(self, person_id: int, *, before_seq: int | None = None, limit: int = 50) -> list[dict[str, Any]]:

@@ -9,13 +9,15 @@ import pytest
 from shequn.app import App
 from shequn.domain import VirtualClock
 from shequn.engine import replay
+from shequn.policies import Welcome
 from shequn.store import ActionStatus
 from tests.conftest import T0
 from tests.support.builders import join, msg, spec
 
 
 def make_app(url: str, *, platform: str = "sandbox") -> App:
-    app = App(url, clock=VirtualClock(T0))
+    # The pipeline's mechanics, with the welcome policy alone (the full policy set is tested in tests/policies).
+    app = App(url, clock=VirtualClock(T0), policies=[Welcome()])
     app.apply_spec(spec(platform=platform))
     return app
 

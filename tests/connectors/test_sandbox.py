@@ -11,13 +11,14 @@ from shequn.connectors.base import StaffReason
 from shequn.connectors.sandbox import SandboxSession
 from shequn.domain import ActionKind, DeleteMessage, EventKind, OpenStaffTask, Post, Remove, UserError
 from shequn.engine import build_community_config
-from shequn.policies import Context, Decision, Policy
+from shequn.policies import Context, Decision, Policy, Welcome
 from tests.conftest import T0
 from tests.support.builders import spec
 
 
 def session(**kw: object) -> SandboxSession:
-    return SandboxSession(build_community_config(spec()), start=T0, **kw)  # type: ignore[arg-type]
+    # The sandbox's mechanics, with the welcome policy alone (every policy is shown in tests/policies).
+    return SandboxSession(build_community_config(spec()), start=T0, policies=[Welcome()], **kw)  # type: ignore[arg-type]
 
 
 def test_join_and_speak_as_named_members() -> None:

@@ -75,7 +75,10 @@ def test_segments_choose_by_tags_level_cohort_and_silence(any_site: Site) -> Non
     assert ops.segment(Segment(community_id=cid, without_tags=("沉默",))).total == 5
     cohort = Segment(community_id=cid, joined_from_ms=to_ms(T0 + timedelta(minutes=10)))
     assert {m.key for m in ops.segment(cohort).members} == {"sandbox:u10", "sandbox:u11"}
-    assert ops.segment(Segment(community_id=cid, level_min=1)).total == 0
+    levels = {m.key: m.level for m in everyone.members}
+    leveled = {m.key for m in ops.segment(Segment(community_id=cid, level_min=1)).members}
+    assert leveled == {k for k, lv in levels.items() if lv >= 1}
+    assert {m.key for m in ops.segment(Segment(community_id=cid, level_max=0)).members} == set(levels) - leveled
     g2 = next(g for g in ops.groups() if g.platform_id == "g2")
     assert ops.segment(Segment(group_id=g2.id)).total == 4
 

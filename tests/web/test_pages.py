@@ -10,6 +10,7 @@ import pytest
 
 from shequn.i18n import catalogue
 from shequn.operations import Operations
+from shequn.store import Segment
 from tests.web.conftest import Site
 
 PAGES = ["/", "/communities/读书会", "/groups/1", "/members/1", "/tasks", "/tasks?status=done", "/segments",
@@ -131,3 +132,28 @@ def test_the_community_page_shows_the_rhythm_calendar_and_events(
     assert {r["group"] for r in rhythm} <= {"读书会g1", "读书会g2"}
     [activity] = c.get("/api/v1/communities/读书会/activities", headers=site.bearer("viewer")).json()
     assert activity["kind"] == "guest_talk" and activity["title"] == "嘉宾分享：怎样读完一本书"
+
+
+def test_the_member_page_shows_the_points_ledger_and_offences(site: Site) -> None:
+    from datetime import timedelta
+
+    from tests.conftest import T0
+    from tests.support.builders import join, msg
+
+    ops = Operations(site.app)
+    ad = "兼职日赚300，加我微信 vx_123456 详情点 http://t.cn/abcd 免费领"
+    spam_at = T0 + timedelta(hours=3)
+    site.app.ingest([join("spam1", spam_at, name="广告号"), msg("spam1", spam_at + timedelta(minutes=1), ad)])
+    anyone = Segment(statuses=("active", "left", "removed", "banned"))
+    members = {m.key: m for m in ops.segment(anyone).members}
+    speaker, spammer = members["sandbox:u0"], members["sandbox:spam1"]
+    c = site.client()
+    profile = c.get(f"/api/v1/members/{speaker.person_id}", headers=site.bearer("viewer")).json()
+    ledger = profile["ledger"]["读书会"]
+    assert ledger and ledger[0]["balance"] == profile["memberships"][0]["points"] > 0
+    assert [e["balance"] for e in ledger] == sorted((e["balance"] for e in ledger), reverse=True)  # newest first
+    spam = c.get(f"/api/v1/members/{spammer.person_id}", headers=site.bearer("viewer")).json()
+    [offence] = spam["violations"]["读书会"]
+    assert offence["violation"] == "ad" and offence["step"]
+    page = c.get(f"/members/{spammer.person_id}?lang=en", headers=site.session("viewer")).text
+    assert "Offences (1)" in page and offence["step"] in page

@@ -149,3 +149,22 @@ def import_(
         for m in rows:
             if m.extra:
                 console.print(f"  {m.name}: {m.extra}")
+
+
+def moderation(
+    groups: int = typer.Option(60, help="模拟群数 · simulated groups"),
+    days: int = typer.Option(30, help="模拟天数 · simulated days"),
+    seed: list[int] = typer.Option([7, 11, 23], "--seed", help="随机种子（可多个）· seeds (repeat the option)"),
+    spam: str | None = typer.Option(None, "--spam", help="Telegram 垃圾消息样本目录 · the tg-spam samples folder"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """广告识别准确率 · precision and recall of ad detection vs a keyword match (Telegram spam, simulated ads)."""
+    from pathlib import Path
+
+    from shequn.bench import moderation as bench_moderation
+
+    rows = bench_moderation.run(spam_dir=Path(spam) if spam else None, groups=groups, days=days, seeds=seed)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+    else:
+        bench_moderation.report(rows, console)

@@ -17,7 +17,9 @@ from shequn.cli import (
     event,
     events,
     importer,
+    moderation,
     plan,
+    points,
     run,
     sandbox,
     schedule,
@@ -114,6 +116,8 @@ app.add_typer(events.app, name="export")
 app.add_typer(bench.app, name="bench")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(event.app, name="event")
+app.add_typer(moderation.app, name="moderation")
+app.add_typer(points.app, name="points")
 app.command(name="sandbox")(sandbox.sandbox)
 app.command(name="simulate")(simulate.simulate)
 app.command(name="demo")(demo.demo)

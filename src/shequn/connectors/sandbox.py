@@ -11,9 +11,12 @@ Commands (one per line; plain text speaks as the current member)::
     /join [NAME] [by INVITER]  NAME (or the current member) joins the current group
     /leave [NAME]            leave the current group
     /nick NEW                change the current member's nickname
-    /image [CAPTION] /link URL /redpacket   send other content kinds
+    /image [CAPTION] /link URL /redpacket [AMOUNT] [TEXT]   send other content kinds (a red packet of AMOUNT yuan)
     /reply TEXT              reply to the last message of someone else
     /checkin /coupon ID /order AMOUNT [PRODUCT] /pay AMOUNT [PURPOSE] /form NAME k=v …
+    /accept [VERSION]        accept the group rules (the current version by default)
+    /label ad|not-ad [NAME]  as the operator: the last message (of NAME) was / was not an ad
+    /show bulletin|checkin   what the scheduler would post: the level bulletin, the check-in opening
     /group NAME              switch to (or create) another group of the community
     /time +1h | +30m | +2d | YYYY-MM-DD HH:MM   move the virtual clock forward (time-driven policies run,
                              and the rhythm and every activity's run-of-show post what is due)
@@ -37,6 +40,7 @@ from zoneinfo import ZoneInfo
 
 from shequn.connectors.base import Connector, SendResult, StaffReason, describe, route, sends
 from shequn.domain import (
+    RULES_FORM,
     Action,
     ActionKind,
     CheckIn,
@@ -58,21 +62,20 @@ from shequn.domain import (
     group_key,
     stable_id,
 )
+from shequn.domain.actions import ACTIONS
 from shequn.domain.records import iso
 from shequn.engine import Engine, WorkspaceConfig
-from shequn.policies import CommunityConfig, GroupConfig
+from shequn.policies import CommunityConfig, GroupConfig, Policy
 from shequn.schedule.activities import Activity, ActivityKind, new_secret
 from shequn.schedule.service import MemoryData, Scheduler
 
 PLATFORM = "sandbox"
-_EXTERNAL = frozenset(k for k in ActionKind) - {
-    ActionKind.TAG,
-    ActionKind.AWARD_POINTS,
-    ActionKind.SET_LEVEL,
-    ActionKind.SET_ROLE,
-    ActionKind.SET_STATE,
-    ActionKind.OPEN_STAFF_TASK,
-}
+# Every action kind the outside world sees (internal ones never leave the engine; staff tasks go to people).
+_EXTERNAL = frozenset(
+    kind
+    for cls in ACTIONS.classes.values()
+    if not getattr(cls, "internal", False) and (kind := cls.kind) is not ActionKind.OPEN_STAFF_TASK  # type: ignore[attr-defined]
+)
 
 
 class SandboxConnector(Connector):
@@ -175,6 +178,7 @@ class SandboxSession:
         platform_capabilities: act as a platform that can only do these (None: the sandbox can do everything).
         emulate: the name of the emulated platform, for staff-task messages.
         tick: how often time-driven policies run while the clock moves.
+        policies: the policies to run (default: every policy, as in a live run).
     """
 
     def __init__(
@@ -186,6 +190,7 @@ class SandboxSession:
         emulate: str = PLATFORM,
         tick: timedelta = timedelta(minutes=1),
         activities: Sequence[Activity] = (),
+        policies: Sequence[Policy] | None = None,
     ) -> None:
         self.community = community
         self.tz = ZoneInfo(community.spec.timezone)
@@ -197,12 +202,13 @@ class SandboxSession:
         self.tick_every = tick
         self.config = WorkspaceConfig()
         self.config.add(community)
-        self.engine = Engine(self.config)
+        self.engine = Engine(self.config, policies)
         self.group = ""
         self.speaker = ""
         self.ids: dict[str, str] = {}  # member name → platform id
         self.names: dict[str, str] = {}
         self.last_message: dict[str, tuple[str, str]] = {}  # group → (message id, author id)
+        self.messages: dict[tuple[str, str], Message] = {}  # (group, author id or "") → the last message
         self.seq = 0
         self.commands: dict[str, Callable[[list[str], str], list[Output]]] = {
             "as": self._as,
@@ -224,6 +230,9 @@ class SandboxSession:
             "guest": self._guest,
             "meetup": self._meetup,
             "who": self._who,
+            "accept": self._accept,
+            "label": self._label,
+            "show": self._show,
             "help": self._help,
         }
         self._switch_group(next((g.id for g in community.spec.groups if g.platform == PLATFORM), "main"))
@@ -328,20 +337,20 @@ class SandboxSession:
         who = self._need_speaker()
         mid = self._next_id()
         self.last_message[self.group] = (mid, who)
-        return self._feed(
-            Message(
-                id=mid,
-                at=self.clock.now(),
-                platform=PLATFORM,
-                group=self.group,
-                actor=who,
-                actor_name=self.names[who],
-                message_id=mid,
-                content=content,
-                text=text,
-                **kw,
-            )
+        message = Message(
+            id=mid,
+            at=self.clock.now(),
+            platform=PLATFORM,
+            group=self.group,
+            actor=who,
+            actor_name=self.names[who],
+            message_id=mid,
+            content=content,
+            text=text,
+            **kw,
         )
+        self.messages[(self.group, who)] = self.messages[(self.group, "")] = message
+        return self._feed(message)
 
     # -- commands -----------------------------------------------------------------------------------------------
 
@@ -421,6 +430,9 @@ class SandboxSession:
         return self._message(rest.strip(), ContentKind.LINK)
 
     def _redpacket(self, args: list[str], rest: str) -> list[Output]:
+        if args and re.fullmatch(r"\d+(\.\d{1,2})?", args[0]):
+            text = rest.strip()[len(args[0]) :].strip()
+            return self._message(text, ContentKind.RED_PACKET, extra={"amount": self._amount(args[0])})
         return self._message(rest.strip(), ContentKind.RED_PACKET)
 
     def _reply(self, args: list[str], rest: str) -> list[Output]:
@@ -638,6 +650,36 @@ class SandboxSession:
         for m in sorted(state.members.values(), key=lambda m: m.number) if state else []:
             lines.append(f"#{m.number} {m.name} [{m.status.value}] points={m.points} level={m.level}")
         return [Output(at=self.clock.now(), kind="info", text="\n".join(lines) or "(no members yet)")]
+
+    def _accept(self, args: list[str], rest: str) -> list[Output]:
+        if args and not args[0].isdigit():
+            raise ValueError("usage: /accept [VERSION]")
+        version = args[0] if args else str(self.community.spec.rules.version)
+        return self._form([RULES_FORM, f"version={version}"], rest)
+
+    def _label(self, args: list[str], rest: str) -> list[Output]:
+        from shequn.policies.moderation import label_for
+
+        if not args:
+            raise ValueError("usage: /label ad|not-ad [NAME]")
+        author = self.ids.get(" ".join(args[1:]), "") if len(args) > 1 else ""
+        if len(args) > 1 and not author:
+            raise ValueError(f"nobody called {' '.join(args[1:])!r} has spoken here")
+        message = self.messages.get((self.group, author))
+        if message is None:
+            raise ValueError("no message to label in this group yet")
+        return self._feed(label_for(message, args[0], by="sandbox operator", at=self.clock.now()))
+
+    def _show(self, args: list[str], rest: str) -> list[Output]:
+        from shequn.policies.checkin import announcement
+        from shequn.policies.levels import bulletin
+
+        state = self.engine.state.community(self.community.name)
+        shows = {"bulletin": bulletin, "checkin": announcement}
+        if len(args) != 1 or args[0] not in shows:
+            raise ValueError("usage: /show bulletin|checkin")
+        text = shows[args[0]](self.community, state, self.clock.now())
+        return [Output(at=self.clock.now(), kind="show", group=self.group, text=text, detail={"show": args[0]})]
 
     def _help(self, args: list[str], rest: str) -> list[Output]:
         return [Output(at=self.clock.now(), kind="info", text=(__doc__ or "").split("::", 1)[1].strip("\n"))]

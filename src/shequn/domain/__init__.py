@@ -7,6 +7,7 @@ May import: the standard library only. Everything else in shequn imports from he
 from shequn.domain.actions import (
     Action,
     ActionKind,
+    Admit,
     AwardPoints,
     Ban,
     CreateInviteLink,
@@ -30,6 +31,7 @@ from shequn.domain.actions import (
 from shequn.domain.clock import Clock, SystemClock, VirtualClock
 from shequn.domain.errors import ShequnError, UserError
 from shequn.domain.events import (
+    RULES_FORM,
     Attendance,
     AttendanceStatus,
     CheckIn,
@@ -42,6 +44,7 @@ from shequn.domain.events import (
     FormAnswer,
     Join,
     JoinMethod,
+    Label,
     Leave,
     LeaveReason,
     Message,
@@ -60,8 +63,10 @@ from shequn.domain.keys import group_key, identity_key, split_key
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 
 __all__ = [
+    "RULES_FORM",
     "Action",
     "ActionKind",
+    "Admit",
     "Attendance",
     "AttendanceStatus",
     "AwardPoints",
@@ -83,6 +88,7 @@ __all__ = [
     "Invite",
     "Join",
     "JoinMethod",
+    "Label",
     "Leave",
     "LeaveReason",
     "MemberState",

@@ -38,6 +38,7 @@ class ActionKind(StrEnum):
     SET_ROLE = "set_role"
     OPEN_STAFF_TASK = "open_staff_task"
     SET_STATE = "set_state"
+    ADMIT = "admit"
 
 
 ACTIONS = Registry("action")
@@ -254,13 +255,31 @@ class SetRole(Action):
 @ACTIONS.register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetState(Action):
-    """Set one value of a policy's own state (``None`` deletes it). ``scope`` is the policy's state namespace."""
+    """Set one value of a policy's own state (``None`` deletes it). ``scope`` is the policy's state namespace.
+
+    ``shared`` puts the value in the workspace's state instead of the community's: what every community of the
+    workspace sees alike (the blacklist shared across groups, the ad classifier learned from operators' labels).
+    """
 
     kind: ClassVar[ActionKind] = ActionKind.SET_STATE
     internal: ClassVar[bool] = True
     scope: str
     name: str
     value: Any = None
+    shared: bool = False
+
+
+@ACTIONS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Admit(Action):
+    """``target`` passed the entry threshold: give them the community's next member number if they have none.
+
+    Member numbers go to admitted members only (book 1651: 管理员验证通过之后准许入群……对群成员进行编号) when a policy
+    that admits is enabled; otherwise the engine numbers members at their first join.
+    """
+
+    kind: ClassVar[ActionKind] = ActionKind.ADMIT
+    internal: ClassVar[bool] = True
 
 
 def action_from_dict(data: Mapping[str, Any]) -> Action:

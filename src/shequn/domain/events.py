@@ -37,6 +37,7 @@ class EventKind(StrEnum):
     FORM_ANSWER = "form_answer"
     ATTENDANCE = "attendance"
     SEGMENT_REPORT = "segment_report"
+    LABEL = "label"
     TICK = "tick"
     OPERATOR_ACTION = "operator_action"
 
@@ -265,6 +266,28 @@ class FormAnswer(Event):
     kind: ClassVar[EventKind] = EventKind.FORM_ANSWER
     form: str
     answers: Mapping[str, str] = field(default_factory=dict)
+
+
+RULES_FORM = "rules"  # the form whose answer ``version`` records which rules a member accepted (群规确认)
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Label(Event):
+    """An operator's correction of the moderation: the message ``message_id`` was (not) an ad (人工标注).
+
+    It names the labelled message's group and author so that the policies see it where the message was, and
+    carries the message's text, so the classifier that learns from labels is rebuilt by replaying the log alone.
+    ``actor`` stays empty (an operator is not a member); ``by`` says who labelled.
+    """
+
+    kind: ClassVar[EventKind] = EventKind.LABEL
+    message_id: str  # the labelled message's event id
+    label: str  # "ad" or "not_ad"
+    text: str = ""
+    author: str = ""  # platform user id of the message's author
+    content: ContentKind = ContentKind.TEXT
+    by: str = ""
 
 
 @EVENTS.register

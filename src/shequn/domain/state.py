@@ -15,6 +15,7 @@ from shequn.domain.records import iso, parse_iso
 
 
 class MemberStatus(StrEnum):
+    PENDING = "pending"  # known (an application, a payment) but not in any group yet: no member number
     ACTIVE = "active"
     LEFT = "left"
     REMOVED = "removed"
@@ -34,7 +35,7 @@ class MemberState:
     """A person in a community (成员), known by their identity key ``platform:id``."""
 
     key: str
-    number: int  # member number (成员编号), given at first join, never reused
+    number: int  # member number (成员编号), given at first join (0: none yet), never reused
     name: str = ""
     status: MemberStatus = MemberStatus.ACTIVE
     joined_at: datetime | None = None
@@ -173,11 +174,16 @@ class CommunityState:
 
 @dataclass(slots=True)
 class State:
-    """All derived state of one workspace."""
+    """All derived state of one workspace.
+
+    ``workspace`` is the policies' state shared by every community of the workspace (scope → name → JSON value):
+    the blacklist that follows a member across groups, the classifier learned from the operators' labels.
+    """
 
     communities: dict[str, CommunityState] = field(default_factory=dict)
     groups: dict[str, GroupState] = field(default_factory=dict)
     events: int = 0  # events applied
+    workspace: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def community(self, name: str) -> CommunityState:
         c = self.communities.get(name)
@@ -185,12 +191,20 @@ class State:
             c = self.communities[name] = CommunityState(name)
         return c
 
+    def shared(self, scope: str) -> dict[str, Any]:
+        """One namespace of the workspace-wide policy state (created empty on first use)."""
+        s = self.workspace.get(scope)
+        if s is None:
+            s = self.workspace[scope] = {}
+        return s
+
     def to_dict(self) -> dict[str, Any]:
         """Canonical form: equal states give equal dictionaries."""
         return {
             "events": self.events,
             "communities": {k: c.to_dict() for k, c in sorted(self.communities.items()) if not c.pristine},
             "groups": {k: g.to_dict() for k, g in sorted(self.groups.items())},
+            "workspace": {s: dict(sorted(v.items())) for s, v in sorted(self.workspace.items()) if v},
         }
 
     @classmethod
@@ -199,4 +213,5 @@ class State:
             events=d.get("events", 0),
             communities={k: CommunityState.from_dict(c) for k, c in d.get("communities", {}).items()},
             groups={k: GroupState.from_dict(g) for k, g in d.get("groups", {}).items()},
+            workspace={s: dict(v) for s, v in d.get("workspace", {}).items()},
         )

@@ -19,17 +19,22 @@ Things to keep in mind:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
+from typing import Any
 
 from shequn.domain import (
+    RULES_FORM,
     Action,
     ActionKind,
     AwardPoints,
     Event,
     EventKind,
+    FormAnswer,
     Join,
+    JoinMethod,
     Leave,
     LeaveReason,
     Message,
@@ -46,7 +51,7 @@ from shequn.domain import (
 from shequn.domain.records import iso
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 from shequn.engine.config import WorkspaceConfig
-from shequn.policies import Context, Decision, Policy, default_policies
+from shequn.policies import CommunityConfig, Context, Policy, PolicySettings, default_policies
 
 log = logging.getLogger("shequn.engine")
 
@@ -55,6 +60,10 @@ _LEAVE_STATUS = {
     LeaveReason.BANNED: MemberStatus.BANNED,
 }
 _ACTIVITY = frozenset({EventKind.MESSAGE, EventKind.REACTION, EventKind.EDIT, EventKind.CHECK_IN})
+# Facts that happen outside the chat: they make a person known (an applicant, a payer), not present in the group.
+_ABSENT = frozenset({EventKind.FORM_ANSWER, EventKind.ORDER, EventKind.PAYMENT, EventKind.COUPON_CLAIM})
+_NO = frozenset({"no", "false", "0", "否", "不同意"})
+_NO_SCOPE: Mapping[str, Any] = MappingProxyType({})  # a policy with no state yet reads this (read-only by contract)
 
 
 class Engine:
@@ -64,10 +73,17 @@ class Engine:
         config: communities and bound groups.
         policies: the policies in the order they run (default: :func:`shequn.policies.default_policies`).
         state: state to continue from (default: empty).
+        ledger: hand every points award over with the dirty state, for the points ledger (the application saves
+            them; an engine nobody saves leaves it off).
     """
 
     def __init__(
-        self, config: WorkspaceConfig, policies: Sequence[Policy] | None = None, state: State | None = None
+        self,
+        config: WorkspaceConfig,
+        policies: Sequence[Policy] | None = None,
+        state: State | None = None,
+        *,
+        ledger: bool = False,
     ) -> None:
         self.config = config
         self.policies = list(default_policies() if policies is None else policies)
@@ -79,7 +95,14 @@ class Engine:
                 self._by_kind.setdefault(kind, []).append(p)
         self._tickers = [p for p in self.policies if p.ticks]
         self.dirty = Dirty()
+        self.ledger = ledger  # keep each points award for the ledger (whoever saves the state takes them)
         self._applied = 0  # internal actions applied so far (tells a tick that decided nothing)
+        self._defers: dict[str, bool] = {}  # community → numbers wait for an Admit (an admitting policy is on)
+        self._previous: datetime | None = None  # the actor's activity before the event being handled
+        # (community, event kind or None for ticks) → (its config, the policies that act and their settings)
+        self._plans: dict[
+            tuple[str, EventKind | None], tuple[CommunityConfig, list[tuple[Policy, PolicySettings]]]
+        ] = {}
 
     @property
     def has_tickers(self) -> bool:
@@ -108,11 +131,12 @@ class Engine:
         if group is None:
             group = state.groups[gkey] = GroupState(gkey, gconf.community)
         self.dirty.groups.add(gkey)
-        member = self._apply_facts(event, community, group) if event.actor else None
-        policies = self._by_kind.get(event.kind)
+        cconf = self.config.communities[gconf.community]
+        self._previous = None
+        member = self._apply_facts(event, community, group, cconf) if event.actor else None
+        policies = self._plan(cconf, event.kind)
         if not policies:
             return []
-        cconf = self.config.communities[gconf.community]
         ctx = Context(
             now=event.at,
             config=cconf,
@@ -121,22 +145,63 @@ class Engine:
             group=group,
             group_config=gconf,
             member=member,
+            workspace=state.workspace,
+            previous_active_at=self._previous,
         )
-        return self._run(policies, ctx, _decide)
+        return self._run(policies, ctx, tick=False)
 
-    def _apply_facts(self, event: Event, community: CommunityState, group: GroupState) -> MemberState:
+    def _plan(self, cconf: CommunityConfig, kind: EventKind | None) -> list[tuple[Policy, PolicySettings]]:
+        """The policies that act for ``kind`` (None: on ticks) in a community, in order, with their settings.
+
+        Worked out once per community and kind: a disabled policy, or one its settings make inert, costs nothing.
+        """
+        entry = self._plans.get((cconf.name, kind))
+        if entry is None or entry[0] is not cconf:
+            candidates = self._tickers if kind is None else self._by_kind.get(kind, [])
+            plan = [(p, s) for p in candidates if (s := cconf.settings.get(p.name)) is not None and p.active(s)]
+            entry = self._plans[(cconf.name, kind)] = (cconf, plan)
+        return entry[1]
+
+    def _defers_numbers(self, cconf: CommunityConfig) -> bool:
+        """Whether an admitting policy is enabled for the community (then it hands out the member numbers)."""
+        defers = self._defers.get(cconf.name)
+        if defers is None:
+            settings = cconf.settings
+            defers = self._defers[cconf.name] = any(
+                p.admits and (s := settings.get(p.name)) is not None and s.enabled for p in self.policies
+            )
+        return defers
+
+    def _number(self, member: MemberState, community: CommunityState) -> None:
+        if member.number == 0:
+            member.number = community.next_number
+            community.next_number += 1
+            self.dirty.communities.add(community.name)
+
+    def _apply_facts(
+        self, event: Event, community: CommunityState, group: GroupState, cconf: CommunityConfig
+    ) -> MemberState:
         akey = f"{event.platform}:{event.actor}"
         member = community.members.get(akey)
         kind = event.kind
-        if member is None:
-            # First sight: a join, or history that starts after the member joined.
-            member = MemberState(key=akey, number=community.next_number, name=event.actor_name)
-            community.next_number += 1
-            community.members[akey] = member
+        if member is None or (member.status is MemberStatus.PENDING and kind not in _ABSENT):
+            if member is None:
+                member = MemberState(key=akey, number=0, name=event.actor_name)
+                community.members[akey] = member
             self.dirty.communities.add(community.name)
-            if kind is not EventKind.JOIN:
+            if kind in _ABSENT:
+                # An application or a payment before joining: known, but in no group and without a number.
+                member.status = MemberStatus.PENDING
+            elif kind is not EventKind.JOIN:
+                # History that starts after the member joined: they are evidently in the group.
+                member.status = MemberStatus.ACTIVE
                 member.groups.add(group.key)
                 group.members.setdefault(akey, event.at)
+                self._number(member, community)
+            else:
+                assert isinstance(event, Join)
+                if event.method is JoinMethod.ROSTER or not self._defers_numbers(cconf):
+                    self._number(member, community)
         elif event.actor_name and event.actor_name != member.name and kind is not EventKind.NICKNAME_CHANGE:
             member.name = event.actor_name
         self.dirty.members.add((community.name, akey))
@@ -145,8 +210,12 @@ class Engine:
             group.messages += 1
             group.last_message_at = event.at
             member.messages += 1
+            self._previous = member.last_active_at
             member.last_active_at = event.at
+            if member.number == 0:
+                self._number(member, community)  # speaking in the group: in it, whatever a join decided (history)
         elif kind in _ACTIVITY:
+            self._previous = member.last_active_at
             member.last_active_at = event.at
         elif kind is EventKind.JOIN:
             assert isinstance(event, Join)
@@ -170,6 +239,11 @@ class Engine:
         elif kind is EventKind.NICKNAME_CHANGE:
             assert isinstance(event, NicknameChange)
             member.name = event.new
+        elif kind is EventKind.FORM_ANSWER:
+            assert isinstance(event, FormAnswer)
+            if event.form == RULES_FORM and str(event.answers.get("accept", "yes")).strip().lower() not in _NO:
+                version = str(event.answers.get("version", "")).strip()
+                member.rules_version = int(version) if version.isdigit() else cconf.spec.rules.version
         return member
 
     def _apply_operator(self, event: OperatorAction) -> None:
@@ -201,32 +275,31 @@ class Engine:
     def _run_tickers(self, now: datetime) -> list[Action]:
         out: list[Action] = []
         for name, cconf in self.config.communities.items():
-            ctx = Context(now=now, config=cconf, community=self.state.community(name))
-            out.extend(self._run(self._tickers, ctx, _on_tick))
+            plan = self._plan(cconf, None)
+            if not plan:
+                continue
+            ctx = Context(now=now, config=cconf, community=self.state.community(name), workspace=self.state.workspace)
+            out.extend(self._run(plan, ctx, tick=True))
         return out
 
     # -- running policies ----------------------------------------------------------------------------------
 
-    def _run(
-        self, policies: Iterable[Policy], ctx: Context, call: Callable[[Policy, Context], Decision]
-    ) -> list[Action]:
+    def _run(self, plan: Iterable[tuple[Policy, PolicySettings]], ctx: Context, *, tick: bool) -> list[Action]:
         out: list[Action] = []
-        settings = ctx.config.settings
         community = ctx.community
-        for policy in policies:
-            s = settings.get(policy.name)
-            if s is None or not s.enabled:
-                continue
-            ctx.policy = policy.name
+        scopes = community.policy
+        for policy, s in plan:
+            name = policy.name
+            ctx.policy = name
             ctx.settings = s
-            ctx.scope = community.policy.get(policy.name) or {}
+            ctx.scope = scopes.get(name) or _NO_SCOPE
             try:
-                decision = call(policy, ctx)
+                decision = policy.on_tick(ctx) if tick else policy.decide(ctx)
             except Exception:
                 self.errors += 1
                 log.exception(
                     "policy %s failed on %s; skipped for this event",
-                    policy.name,
+                    name,
                     ctx.event.id if ctx.event else f"tick {iso(ctx.now)}",
                 )
                 continue
@@ -235,17 +308,35 @@ class Engine:
                     self._apply_internal(action, community)
                 else:
                     out.append(action)
+            if decision.state:
+                self._apply_state(name, decision.state, community)
             if decision.stop:
                 break
         return out
+
+    def _apply_state(self, scope_name: str, changes: Mapping[str, Any], community: CommunityState) -> None:
+        """A decision's changes to its policy's own state: the same as ``SetState`` actions on that scope."""
+        self._applied += 1
+        scope = community.scope(scope_name)
+        mark = self.dirty.policy.add
+        for name, value in changes.items():
+            mark((community.name, scope_name, name))
+            if value is None:
+                scope.pop(name, None)
+            else:
+                scope[name] = value
 
     def _apply_internal(self, action: Action, community: CommunityState) -> None:
         self._applied += 1
         kind = action.kind
         if kind is ActionKind.SET_STATE:
             assert isinstance(action, SetState)
-            scope = community.scope(action.scope)
-            self.dirty.policy.add((community.name, action.scope, action.name))
+            if action.shared:
+                scope = self.state.shared(action.scope)
+                self.dirty.workspace.add((action.scope, action.name))
+            else:
+                scope = community.scope(action.scope)
+                self.dirty.policy.add((community.name, action.scope, action.name))
             if action.value is None:
                 scope.pop(action.name, None)
             else:
@@ -259,6 +350,12 @@ class Engine:
         if kind is ActionKind.AWARD_POINTS:
             assert isinstance(action, AwardPoints)
             member.points += action.points
+            if self.ledger:
+                self.dirty.ledger.append((community.name, member.key, member.points, action))
+        elif kind is ActionKind.ADMIT:
+            if member.number == 0:
+                self._number(member, community)
+                self.dirty.communities.add(community.name)
         elif kind is ActionKind.TAG:
             assert isinstance(action, Tag)
             (member.tags.discard if action.remove else member.tags.add)(action.tag)
@@ -283,14 +380,9 @@ class Dirty:
     groups: set[str] = field(default_factory=set)  # group keys
     communities: set[str] = field(default_factory=set)  # communities whose counters changed
     policy: set[tuple[str, str, str]] = field(default_factory=set)  # (community, scope, name)
-
-
-def _decide(policy: Policy, ctx: Context) -> Decision:
-    return policy.decide(ctx)
-
-
-def _on_tick(policy: Policy, ctx: Context) -> Decision:
-    return policy.on_tick(ctx)
+    workspace: set[tuple[str, str]] = field(default_factory=set)  # (scope, name) of the workspace-wide state
+    # Points ledger entries (积分流水) in the order applied: (community, member key, balance after, the award).
+    ledger: list[tuple[str, str, int, AwardPoints]] = field(default_factory=list)
 
 
 def replay(config: WorkspaceConfig, events: Iterable[Event], policies: Sequence[Policy] | None = None) -> Engine:

@@ -22,6 +22,7 @@ from shequn.domain import UserError
 from shequn.i18n import t
 from shequn.playbook import load_playbook
 from shequn.playbook.planner import Question
+from shequn.playbook.spec import line_of
 
 Locale = Literal["zh-CN", "en"]
 NONE_WORDS = frozenset({"none", "无", "没有", "暂无", "null", "n/a", "-", "—"})
@@ -240,24 +241,8 @@ def ask_again(path: str, locale: str | None = None) -> str:
     return q.prompt.get(locale or "zh-CN") if q else ""
 
 
-def line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line in the YAML source of the value at ``loc`` (or of its nearest parent)."""
-    node, line = root, (root.start_mark.line + 1) if root else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            match = node.value[part]
-        else:
-            match = None
-        if match is None:
-            break
-        node, line = match, match.start_mark.line + 1
-    return line
-
-
 def where(source: str, root: yaml.Node | None, path: str) -> str:
-    loc = tuple(int(p) if p.isdigit() else p for p in path.split("."))
+    loc = tuple(int(p) if p.isdecimal() else p for p in path.split("."))
     line = line_of(root, loc) if path else None
     return f"{source}:{line}" if line else source
 

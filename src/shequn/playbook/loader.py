@@ -6,6 +6,8 @@ not match its model fails loudly at load time, naming the file and the field: th
 
 from __future__ import annotations
 
+import base64
+import copy
 import unicodedata
 from collections.abc import Iterator
 from functools import cache
@@ -23,6 +25,7 @@ from shequn.playbook.models import (
     Documented,
     LimitsBook,
     PlatformLimits,
+    PolicyBook,
     RhythmBook,
     RoleBook,
     RuleBook,
@@ -36,6 +39,17 @@ from shequn.playbook.models import (
 from shequn.playbook.planner import SECTION_KEYS, PlannerBook
 
 M = TypeVar("M")
+
+# The policies' defaults, one file per area (each maps policy names to their book).
+POLICY_FILES = (
+    "admission.yaml",
+    "onboarding.yaml",
+    "moderation.yaml",
+    "incentives.yaml",
+    "discipline.yaml",
+    "membership.yaml",
+    "faq.yaml",
+)
 
 
 def _read(name: str, model: Any) -> Any:
@@ -69,6 +83,13 @@ class Playbook:
         self.topics: TopicBook = _read("topics.yaml", TopicBook)
         self.activities: ActivityBook = _read("activities.yaml", ActivityBook)
         self.limits: LimitsBook = _read("platform_limits.yaml", LimitsBook)
+        self.policies: dict[str, PolicyBook] = {}
+        for name in POLICY_FILES:
+            part: dict[str, PolicyBook] = _read(name, dict[str, PolicyBook])
+            for key, book in part.items():
+                if key in self.policies:
+                    raise RuntimeError(f"playbook file data/{name}: policy {key!r} is described twice")
+                self.policies[key] = book
         self._type_names: dict[str, str] = {}
         for t in self.taxonomies.types:
             for name in (t.key, t.name.zh, t.name.en, *t.aliases):
@@ -149,6 +170,14 @@ class Playbook:
     def template(self, key: str, locale: str) -> str:
         return self.templates[key].text.get(locale)
 
+    def default(self, policy: str, key: str) -> Any:
+        """The default value of one setting of ``policy`` (a fresh copy: callers may keep it)."""
+        return copy.deepcopy(self.policies[policy].defaults[key].value)
+
+    def text(self, policy: str, key: str, locale: str) -> str:
+        """A text ``policy`` posts, in ``locale``."""
+        return self.policies[policy].texts[key].text.get(locale)
+
     def citations(self) -> Iterator[tuple[str, Cited]]:
         """Every cited item of the playbook, with a path naming where it sits."""
         for name, part in (
@@ -165,6 +194,12 @@ class Playbook:
             yield from _walk(name, part)
         for key, tpl in self.templates.items():
             yield f"templates.{key}", tpl
+        for policy, book in self.policies.items():
+            yield f"policies.{policy}.about", book.about
+            for key, item in book.defaults.items():
+                yield f"policies.{policy}.defaults.{key}", item
+            for key, text in book.texts.items():
+                yield f"policies.{policy}.texts.{key}", text
 
 
 def _walk(path: str, obj: Any) -> Iterator[tuple[str, Cited]]:
@@ -177,6 +212,27 @@ def _walk(path: str, obj: Any) -> Iterator[tuple[str, Cited]]:
         for i, item in enumerate(obj):
             label = getattr(item, "key", None) or str(i)
             yield from _walk(f"{path}[{label}]", item)
+
+
+@cache
+def load_lexicon(name: str) -> tuple[str, ...]:
+    """A word list shipped in ``data/lexicons/`` (one base64-encoded word per line), deduplicated, in file order.
+
+    The Chinese advertising lexicon ``cn_advertisement.bin`` comes from cleanse-speech 0.1.3 (MIT; its licence and
+    notice sit next to it).
+    """
+    raw = resources.files("shequn.playbook").joinpath("data", "lexicons", name).read_text(encoding="ascii")
+    words: dict[str, None] = {}
+    for n, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            word = base64.b64decode(line.strip(), validate=True).decode("utf-8").strip()
+        except ValueError as exc:
+            raise RuntimeError(f"playbook lexicon {name}:{n} is not base64 UTF-8: {exc}") from exc
+        if word:
+            words[word] = None
+    return tuple(words)
 
 
 @cache

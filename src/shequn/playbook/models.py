@@ -418,3 +418,25 @@ class LimitsBook(BaseModel):
 
     platforms: list[PlatformLimits]
     fallback: PlatformLimits  # for a platform with no entry
+
+
+class Default(Cited):
+    """One default setting of a policy and where the seeds say so.
+
+    ``value`` is what the policy's settings take when a community's spec says nothing. Where the seeds give the
+    rule but not the figure (how many messages make flooding, how long a grace period lasts), ``note`` says which
+    part is shequn's own choice, so nobody mistakes it for the book's.
+    """
+
+    value: Any
+    note: Text | None = None
+
+
+class PolicyBook(BaseModel):
+    """A policy's defaults and the texts it posts in groups, each citing the seeds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    about: CitedText  # what the mechanism is, in the book's words
+    defaults: dict[str, Default] = Field(default_factory=dict)
+    texts: dict[str, CitedText] = Field(default_factory=dict)

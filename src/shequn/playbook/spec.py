@@ -377,7 +377,7 @@ class CommunitySpec(_Model):
 _PATH_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.*)$", re.DOTALL)
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+def line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """The 1-based line in the YAML source of the value at ``loc`` (or of its nearest parent)."""
     node, line = root, (root.start_mark.line + 1) if root else None
     for part in loc:
@@ -402,10 +402,10 @@ def describe_validation_error(exc: ValidationError, *, source: str, root: yaml.N
         # Checks across fields (model validators) have no location; they start their message with the field path.
         m = _PATH_PREFIX.match(msg) if not loc else None
         if m:
-            loc = tuple(int(p) if p.isdigit() else p for p in m[1].split("."))
+            loc = tuple(int(p) if p.isdecimal() else p for p in m[1].split("."))
             msg = m[2]
         field = ".".join(str(p) for p in loc) or "(top level)"
-        line = _line_of(root, loc)
+        line = line_of(root, loc)
         where = f"{source}:{line}" if line else source
         lines.append(f"{where}: {field}: {msg}")
     return "\n".join(lines)

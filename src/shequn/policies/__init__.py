@@ -4,6 +4,8 @@ Owns: the :class:`~shequn.policies.base.Policy` contract and every policy, in th
 May import: ``domain``, ``playbook``, ``i18n``. Never I/O, the store, connectors or analytics (a test enforces it).
 """
 
+from shequn.policies.admission import Admission
+from shequn.policies.badges import Badges
 from shequn.policies.base import (
     NOTHING,
     CommunityConfig,
@@ -12,23 +14,76 @@ from shequn.policies.base import (
     GroupConfig,
     Policy,
     PolicySettings,
+    decided,
 )
+from shequn.policies.capacity import Capacity
+from shequn.policies.checkin import Checkin
+from shequn.policies.cleanup import Cleanup
+from shequn.policies.faq import Faq
+from shequn.policies.leaderboard import Leaderboard
+from shequn.policies.levels import Levels
+from shequn.policies.membership import Membership
+from shequn.policies.moderation import Moderation
+from shequn.policies.onboarding import Onboarding
+from shequn.policies.points import Points
+from shequn.policies.rules import Rules
+from shequn.policies.speaking import Speaking
+from shequn.policies.tasks import Tasks
 from shequn.policies.welcome import Welcome
 
 
 def default_policies() -> list[Policy]:
-    """Every policy, in the order the engine runs them (admission before onboarding before moderation …)."""
-    return [Welcome()]
+    """Every policy, in the order the engine runs them.
+
+    Who may be here first (admission, capacity) and the rules they are to accept; then whether what they say may
+    stand (moderation, speaking rules: a removed ad or a reminded chatter stops there and earns nothing); then the
+    rituals (welcome, onboarding); then what members earn (check-in, points, then levels and badges, which read the
+    points); then requests (boards, FAQ), discipline (tasks, clean-up) and memberships.
+    """
+    return [
+        Admission(),
+        Capacity(),
+        Rules(),
+        Moderation(),
+        Speaking(),
+        Welcome(),
+        Onboarding(),
+        Checkin(),
+        Points(),
+        Levels(),
+        Badges(),
+        Leaderboard(),
+        Faq(),
+        Tasks(),
+        Cleanup(),
+        Membership(),
+    ]
 
 
 __all__ = [
     "NOTHING",
+    "Admission",
+    "Badges",
+    "Capacity",
+    "Checkin",
+    "Cleanup",
     "CommunityConfig",
     "Context",
     "Decision",
+    "Faq",
     "GroupConfig",
+    "Leaderboard",
+    "Levels",
+    "Membership",
+    "Moderation",
+    "Onboarding",
+    "Points",
     "Policy",
     "PolicySettings",
+    "Rules",
+    "Speaking",
+    "Tasks",
     "Welcome",
+    "decided",
     "default_policies",
 ]

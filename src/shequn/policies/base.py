@@ -8,8 +8,9 @@ How it works:
 
 Things to keep in mind:
     * No I/O, no clock, no randomness: replaying the log must give the same decisions. Use ``ctx.now``.
-    * Remember things only through internal actions (``SetState``, ``AwardPoints``, ``Tag`` …); the engine
-      applies them before the next policy runs, and they are replayed with the log.
+    * Remember things only through internal actions (``SetState``, ``AwardPoints``, ``Tag`` …) or the decision's
+      ``state`` (the policy's own scope, the cheap way); the engine applies them before the next policy runs, and
+      they are replayed with the log.
     * Build actions with :meth:`Context.act` so their idempotency keys are stable.
 """
 
@@ -19,7 +20,8 @@ from abc import ABC
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from types import MappingProxyType
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -67,15 +69,32 @@ class CommunityConfig:
         return self.spec.locale
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What a policy decided: actions to take, and whether to stop the event here."""
+class Decision(NamedTuple):
+    """What a policy decided: actions to take, whether to stop the event here, and its own state's changes.
+
+    ``state`` (name → value, ``None`` deletes) changes the deciding policy's own community state exactly like
+    ``SetState`` actions on its scope would, without building an action per value: the hot paths (a message's
+    points, a flood window) remember something on most events. (A named tuple: immutable and cheap to make, as
+    every policy makes one for every event it looks at.)
+    """
 
     actions: tuple[Action, ...] = ()
     stop: bool = False
+    state: Mapping[str, Any] | None = None
 
 
 NOTHING = Decision()
+
+
+def decided(actions: list[Action] | tuple[Action, ...], *, stop: bool = False) -> Decision:
+    """A decision with ``actions`` (the shared :data:`NOTHING` when there are none and nothing stops)."""
+    if not actions and not stop:
+        return NOTHING
+    return Decision(tuple(actions), stop)
+
+
+_NO_SETTINGS = PolicySettings()  # what a Context holds before the engine hands it to a policy
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 class Context:
@@ -91,6 +110,10 @@ class Context:
         member: the actor's member state, if the actor is known in this community.
         settings: the settings of the policy being asked.
         scope: the policy's own state (a read-only view by contract).
+        workspace: the workspace-wide policy state (scope → name → value), shared by every community; read it
+            with :meth:`shared`, write it with ``SetState(shared=True)``.
+        previous_active_at: when the actor was last active before this event (None: never, or not an activity);
+            ``member.last_active_at`` is already this event's time.
     """
 
     __slots__ = (
@@ -102,8 +125,10 @@ class Context:
         "member",
         "now",
         "policy",
+        "previous_active_at",
         "scope",
         "settings",
+        "workspace",
     )
 
     def __init__(
@@ -116,8 +141,11 @@ class Context:
         group: GroupState | None = None,
         group_config: GroupConfig | None = None,
         member: MemberState | None = None,
+        workspace: Mapping[str, Mapping[str, Any]] | None = None,
+        previous_active_at: datetime | None = None,
     ) -> None:
         self.now = now
+        self.previous_active_at = previous_active_at
         self.config = config
         self.community = community
         self.event = event
@@ -125,12 +153,17 @@ class Context:
         self.group_config = group_config
         self.member = member
         self.policy = ""
-        self.settings: PolicySettings = PolicySettings()
+        self.settings: PolicySettings = _NO_SETTINGS
         self.scope: Mapping[str, Any] = {}
+        self.workspace: Mapping[str, Mapping[str, Any]] = workspace if workspace is not None else {}
 
     @property
     def locale(self) -> str:
         return self.config.spec.locale
+
+    def shared(self, scope: str) -> Mapping[str, Any]:
+        """One namespace of the workspace-wide state (empty when nothing was written there yet)."""
+        return self.workspace.get(scope) or _EMPTY
 
     def member_of(self, platform: str, platform_id: str) -> MemberState | None:
         return self.community.members.get(identity_key(platform, platform_id))
@@ -141,15 +174,22 @@ class Context:
         ``platform`` and ``group`` default to the event's; ``suffix`` tells several actions of one decision apart.
         """
         e = self.event
-        cause = e.id if e else ""
-        base = cause or f"tick@{self.now.isoformat()}"
-        fields.setdefault("platform", e.platform if e else "")
-        fields.setdefault("group", e.group if e else "")
+        if e is not None:
+            cause = base = e.id
+            if "platform" not in fields:
+                fields["platform"] = e.platform
+            if "group" not in fields:
+                fields["group"] = e.group
+        else:
+            cause, base = "", f"tick@{self.now.isoformat()}"
+            fields.setdefault("platform", "")
+            fields.setdefault("group", "")
+        policy = self.policy
         return cls(
-            key=f"{self.policy}:{base}:{suffix}" if suffix else f"{self.policy}:{base}",
+            key=f"{policy}:{base}:{suffix}" if suffix else f"{policy}:{base}",
             at=self.now,
-            community=self.config.name,
-            policy=self.policy,
+            community=self.config.spec.name,
+            policy=policy,
             cause=cause,
             **fields,
         )
@@ -163,12 +203,19 @@ class Policy(ABC):
         settings_model: its settings (defaults come from the playbook).
         kinds: the event kinds it looks at (the engine asks no other).
         ticks: whether it also runs on clock ticks.
+        admits: whether it decides who is admitted: while it is enabled for a community, member numbers go only to
+            the members it admits (with an ``Admit`` action) instead of to everyone at their first join.
     """
 
     name: ClassVar[str]
     settings_model: ClassVar[type[PolicySettings]] = PolicySettings
     kinds: ClassVar[frozenset[EventKind]] = frozenset()
     ticks: ClassVar[bool] = False
+    admits: ClassVar[bool] = False
+
+    def active(self, settings: PolicySettings) -> bool:
+        """Whether the policy acts at all under ``settings`` (asked once per community: inert policies cost nothing)."""
+        return settings.enabled
 
     def decide(self, ctx: Context) -> Decision:
         """Decide about ``ctx.event``."""

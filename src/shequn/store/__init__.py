@@ -24,6 +24,7 @@ from shequn.store.groups import GroupRecord, GroupStore
 from shequn.store.imports import ImportStore
 from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
 from shequn.store.people import PeopleStore
+from shequn.store.points import LedgerEntry, PointsStore
 from shequn.store.schedule import ActivityRecord, RunRow, ScheduleStore
 from shequn.store.state import StateStore
 from shequn.store.stats import CommunityCounts, StatsStore
@@ -56,6 +57,7 @@ class Store:
         self.auth = AuthStore()
         self.console = ConsoleStore()
         self.imports = ImportStore()
+        self.points = PointsStore()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -76,6 +78,7 @@ __all__ = [
     "DeliveryStore",
     "GroupRecord",
     "GroupRow",
+    "LedgerEntry",
     "MemberRow",
     "OutboxItem",
     "Outcome",

@@ -175,6 +175,18 @@ class ConsoleStore:
             for r in conn.execute(text(sql), params)
         ]
 
+    def violations(self, conn: Connection, community_id: int, member_key: str) -> dict[str, Any] | None:
+        """The moderation policy's record of a member's offences in a community ({"n", "log"}), if any."""
+        sql = "SELECT value FROM policy_state WHERE community_id = :c AND scope = 'moderation' AND name = :n"
+        value = conn.execute(text(sql), {"c": community_id, "n": f"o:{member_key}"}).scalar()
+        return loads(value) if value else None
+
+    def blacklist_entry(self, conn: Connection, ws_id: int, member_key: str) -> dict[str, Any] | None:
+        """The workspace's shared blacklist entry of an identity, if it is listed."""
+        sql = "SELECT value FROM workspace_policy_state WHERE workspace_id = :ws AND scope = 'blacklist' AND name = :n"
+        value = conn.execute(text(sql), {"ws": ws_id, "n": member_key}).scalar()
+        return loads(value) if value else None
+
     def count_tasks(self, conn: Connection, ws_id: int, *, status: str) -> int:
         sql = "SELECT count(*) FROM staff_task WHERE workspace_id = :ws AND status = :status"
         return int(conn.execute(text(sql), {"ws": ws_id, "status": status}).scalar_one())

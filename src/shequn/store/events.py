@@ -110,6 +110,12 @@ class EventStore:
                 yield seq, event_from_dict(orjson.loads(payload))
             last = rows[-1][0]
 
+    def get(self, conn: Connection, ws_id: int, uid: str) -> Event | None:
+        """The event with id ``uid``, or None."""
+        t = EVENT
+        payload = conn.execute(select(t.c.payload).where(t.c.workspace_id == ws_id, t.c.uid == uid)).scalar()
+        return event_from_dict(orjson.loads(payload)) if payload is not None else None
+
     def last_seq(self, conn: Connection, ws_id: int) -> int:
         t = EVENT
         return int(

@@ -150,6 +150,41 @@ class PolicyState(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class WorkspacePolicyState(Base):
+    """One value of a policy's state shared by every community of a workspace (the blacklist, the classifier)."""
+
+    __tablename__ = "workspace_policy_state"
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class PointsLedgerRow(Base):
+    """The points ledger (积分流水): every award, spending and expiry, with its reason and the balance after it.
+
+    Derived like the membership it belongs to: written from the engine's point awards, cleared and rebuilt by a
+    replay. ``key`` is the award's idempotency key.
+    """
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "key"),
+        Index("ix_points_ledger_member", "community_id", "member_key", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    member_key: Mapped[str] = mapped_column(String(300))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    points: Mapped[int] = mapped_column(Integer)
+    balance: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    policy: Mapped[str] = mapped_column(String(64), default="")
+    cause: Mapped[str] = mapped_column(String(64), default="")  # the event id that led to it ("" on ticks)
+    key: Mapped[str] = mapped_column(String(255))
+
+
 class EngineCursor(Base):
     """How far the engine's persisted state has consumed the event log."""
 
@@ -379,6 +414,8 @@ GROUP_MEMBER = _table(GroupMember)
 COMMUNITY_STATE = _table(CommunityStateRow)
 GROUP_STATE = _table(GroupStateRow)
 POLICY_STATE = _table(PolicyState)
+WORKSPACE_POLICY_STATE = _table(WorkspacePolicyState)
+POINTS_LEDGER = _table(PointsLedgerRow)
 ENGINE_CURSOR = _table(EngineCursor)
 EVENT = _table(EventRow)
 ACTION = _table(ActionRow)

@@ -7,6 +7,7 @@ What is saved here is never the truth: the event log is. Replaying the log must 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, select, tuple_
@@ -24,7 +25,9 @@ from shequn.store.schema import (
     GROUP_MEMBER,
     GROUP_STATE,
     MEMBERSHIP,
+    POINTS_LEDGER,
     POLICY_STATE,
+    WORKSPACE_POLICY_STATE,
 )
 
 _MEMBER_COLUMNS = {"key", "number", "status", "joined_at", "left_at", "points", "level"}
@@ -70,6 +73,7 @@ class StateStore:
         policy: set[tuple[str, str, str]],
         last_seq: int,
         now_ms: int,
+        workspace: AbstractSet[tuple[str, str]] = frozenset(),
     ) -> None:
         """Write the named parts of ``state`` and move the cursor to ``last_seq``."""
         group_ids = self.groups.ids(
@@ -105,6 +109,8 @@ class StateStore:
             )
         if policy:
             self._save_policy(conn, state, policy, community_ids)
+        if workspace:
+            self._save_workspace(conn, ws_id, state, workspace)
         upsert(
             conn,
             ENGINE_CURSOR,
@@ -178,11 +184,31 @@ class StateStore:
             ["community_id", "scope", "name"],
         )
 
+    @staticmethod
+    def _save_workspace(conn: Connection, ws_id: int, state: State, names: AbstractSet[tuple[str, str]]) -> None:
+        t = WORKSPACE_POLICY_STATE
+        gone = [(s, n) for s, n in names if n not in state.workspace.get(s, {})]
+        for part in chunks(gone, 300):
+            conn.execute(delete(t).where(t.c.workspace_id == ws_id, tuple_(t.c.scope, t.c.name).in_(part)))
+        upsert(
+            conn,
+            t,
+            [
+                dict(workspace_id=ws_id, scope=s, name=n, value=dumps(state.workspace[s][n]))
+                for s, n in sorted(names)
+                if n in state.workspace.get(s, {})
+            ],
+            ["workspace_id", "scope", "name"],
+        )
+
     def load(self, conn: Connection, ws_id: int) -> State:
         """The saved state of the workspace (empty if none was saved)."""
         c, g = COMMUNITY, GROUP
         names = {r.id: r.name for r in conn.execute(select(c.c.id, c.c.name).where(c.c.workspace_id == ws_id))}
         state = State(events=self.cursor(conn, ws_id)[1])
+        w = WORKSPACE_POLICY_STATE
+        for row in conn.execute(select(w.c.scope, w.c.name, w.c.value).where(w.c.workspace_id == ws_id)):
+            state.shared(row.scope)[row.name] = loads(row.value)
         if not names:
             return state
         ids = list(names)
@@ -238,6 +264,8 @@ class StateStore:
         gids = select(g.c.id).where(g.c.workspace_id == ws_id)
         for t in (MEMBERSHIP, POLICY_STATE, COMMUNITY_STATE):
             conn.execute(delete(t).where(t.c.community_id.in_(cids)))
+        for t in (WORKSPACE_POLICY_STATE, POINTS_LEDGER):
+            conn.execute(delete(t).where(t.c.workspace_id == ws_id))
         for t in (GROUP_MEMBER, GROUP_STATE):
             conn.execute(delete(t).where(t.c.group_id.in_(gids)))
         conn.execute(delete(ENGINE_CURSOR).where(ENGINE_CURSOR.c.workspace_id == ws_id))

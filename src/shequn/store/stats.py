@@ -34,7 +34,8 @@ class StatsStore:
         )
         for cid, status, n in conn.execute(q):
             counts = members.setdefault(cid, [0, 0])
-            counts[1] += n
+            if status != "pending":  # applicants and payers who never joined are not members yet
+                counts[1] += n
             if status == "active":
                 counts[0] += n
         messages: dict[int, int] = dict(

@@ -248,7 +248,8 @@ async def member(
 ) -> Response:
     p = ops.member(person_id)
     timeline = ops.timeline(person_id, limit=100)
-    return render(request, "member.html", principal, locale, p=p, timeline=timeline, tz=ops.app.ws.timezone)
+    tz = ops.app.ws.timezone
+    return render(request, "member.html", principal, locale, p=p, timeline=timeline, tz=tz, zone=ZoneInfo(tz))
 
 
 @router.post("/members/{person_id}/tags")

@@ -136,11 +136,22 @@ class IdentityOut(_Out):
     display_name: str
 
 
+class LedgerOut(_Out):
+    at: datetime
+    points: int
+    balance: int
+    reason: str
+    policy: str
+
+
 class PersonOut(_Out):
     id: int
     display_name: str
     identities: list[IdentityOut]
     memberships: list[MemberOut]
+    ledger: dict[str, list[LedgerOut]] = Field(description="per community: the newest 50 entries, newest first")
+    violations: dict[str, list[dict[str, Any]]] = Field(description="per community: offences, newest first")
+    blacklist: dict[str, dict[str, Any]] = Field(description="identity key → the shared blacklist's entry")
 
 
 class TimelineItem(_Out):

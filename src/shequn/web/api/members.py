@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query
 
 from shequn.store._sql import from_ms
 from shequn.web.deps import OpsDep, Reader, Writer
-from shequn.web.schemas import IdentityOut, MemberOut, PersonOut, TagIn, TimelineItem
+from shequn.web.schemas import IdentityOut, LedgerOut, MemberOut, PersonOut, TagIn, TimelineItem
 
 router = APIRouter(tags=["members"])
 PersonId = Path(ge=1, le=2**62)
@@ -20,6 +20,12 @@ async def get_member(principal: Reader, ops: OpsDep, person_id: int = PersonId) 
         display_name=p["display_name"],
         identities=[IdentityOut(**i) for i in p["identities"]],
         memberships=[MemberOut.of(m) for m in p["memberships"]],
+        ledger={
+            c: [LedgerOut(at=e.at, points=e.points, balance=e.balance, reason=e.reason, policy=e.policy) for e in es]
+            for c, es in p["ledger"].items()
+        },
+        violations=p["violations"],
+        blacklist=p["blacklist"],
     )
 
 

@@ -1,7 +1,7 @@
 """Console and API security: web users, sessions, API tokens, workspace secrets; open staff tasks by group; member counts by status.
 
 Revision ID: i8a
-Revises: i6a
+Revises: i5a
 Create Date: 2026-11-23 19:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i8a"
-down_revision = "i6a"
+down_revision = "i5a"
 branch_labels = None
 depends_on = None
 

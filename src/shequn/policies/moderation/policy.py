@@ -1,0 +1,645 @@
+"""Moderation (群规执行, book 752-802, 1659, 1862-1876): detection, the ladder, paid ads and the operators' labels.
+
+How it works:
+    For each message (and each edit) of a member who does not run the group, the policy looks for flooding (刷屏),
+    forbidden topics and ads. An ad is what the :class:`~.detect.Detector`'s evidence, the poster's history
+    (newcomer or established) and the classifier learned from the operators' labels score at or above the
+    community's threshold. A paid ad passes: a red packet of the configured amount (or the per-character fee) in
+    the last hour, or the weekly ad window with its red packet. Anything else is an offence: the message is deleted
+    and the member climbs the ladder (remind → private warning → public notice with the evidence → removal with
+    the workspace-wide blacklist and an announcement). The event stops there: a removed ad earns no points.
+
+    A :class:`~shequn.domain.Label` event is an operator's correction: the classifier learns from it, and "not an
+    ad" withdraws the offence the message caused (and the blacklisting, if it led there); "an ad" records the
+    offence the detection missed and takes the ladder's next step.
+
+Things to keep in mind:
+    * Nobody is exempt but the people who run the group (``exempt_roles``); opinion leaders get no privilege.
+    * State: ``o:<member>`` offences, ``f:<member>`` the flood window, ``c:<member>`` paid-ad credit (community);
+      ``blacklist`` and ``moderation.learned`` are workspace-wide.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shequn.domain import (
+    Action,
+    Ban,
+    ContentKind,
+    DeleteMessage,
+    DirectMessage,
+    Edit,
+    EventKind,
+    Label,
+    Message,
+    Mute,
+    Payment,
+    Post,
+    Remove,
+    SetState,
+    Warn,
+    stable_id,
+)
+from shequn.domain.records import iso, parse_iso
+from shequn.domain.state import MemberState
+from shequn.playbook import load_lexicon, load_playbook
+from shequn.playbook.spec import CommunitySpec
+from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings
+from shequn.policies.common import (
+    BookSettings,
+    PerSettings,
+    RoleHolders,
+    book,
+    check_hhmm,
+    check_texts,
+    display,
+    hhmm,
+    local,
+    money,
+    say,
+)
+from shequn.policies.moderation import classifier
+from shequn.policies.moderation.detect import COMMON_WORDS, WEIGHTS, Detector, Evidence, Verdict, normalize
+
+NAME = "moderation"
+BLACKLIST = "blacklist"  # workspace-wide scope: member key → why and when
+Step = Literal["remind", "warn", "public", "mute", "remove"]
+AD_PURPOSES = frozenset({"red_packet", "ad", "ad_fee", "红包", "广告费"})
+NEWCOMER_MESSAGES = 3
+NEWCOMER_DAYS = 7
+ESTABLISHED_MESSAGES = 20
+ESTABLISHED_DAYS = 14
+_LOG_KEEP = 10
+
+
+class Flood(BaseModel):
+    """Flooding (刷屏): more than ``messages`` in ``seconds``, or one text ``repeats`` times in ``repeat_minutes``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    messages: int = Field(ge=2)
+    seconds: int = Field(ge=1)
+    repeats: int = Field(ge=2)
+    repeat_minutes: int = Field(ge=1)
+
+
+class AdWindow(BaseModel):
+    """The weekly ad window (广告时间): ``weekday`` 1 (Monday) … 7, local ``start``-``end``, red packet per member."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weekday: int = Field(ge=1, le=7)
+    start: str
+    end: str
+    fee_per_member_fen: int = Field(default=0, ge=0)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, v: str) -> str:
+        return check_hhmm(v)
+
+
+class ModerationSettings(BookSettings):
+    """``policies.moderation``: the ladder, the detection threshold, paid ads, flooding, word lists, weights."""
+
+    ladder: list[Step] = book(NAME, "ladder")
+    threshold: float = Field(default_factory=lambda: load_playbook().default(NAME, "threshold"), gt=0)
+    severe: float = Field(default_factory=lambda: load_playbook().default(NAME, "severe"), gt=0)
+    delete: bool = book(NAME, "delete")
+    blacklist: bool = book(NAME, "blacklist")
+    announce_removal: bool = book(NAME, "announce_removal")
+    exempt_roles: list[str] = book(NAME, "exempt_roles")
+    red_packet_fen: int = Field(default_factory=lambda: load_playbook().default(NAME, "red_packet_fen"), ge=0)
+    per_char_fen: int = Field(default_factory=lambda: load_playbook().default(NAME, "per_char_fen"), ge=0)
+    paid_ad_minutes: int = Field(default_factory=lambda: load_playbook().default(NAME, "paid_ad_minutes"), ge=1)
+    ad_window: AdWindow | None = book(NAME, "ad_window")
+    flood: Flood = book(NAME, "flood")
+    forbidden: list[str] = book(NAME, "forbidden")
+    words: list[str] = book(NAME, "words")
+    lexicon: bool = book(NAME, "lexicon")
+    mute_hours: int = Field(default_factory=lambda: load_playbook().default(NAME, "mute_hours"), ge=1)
+    weights: dict[str, float] = book(NAME, "weights")
+    learn_min_labels: int = Field(default_factory=lambda: load_playbook().default(NAME, "learn_min_labels"), ge=1)
+
+    @field_validator("ladder")
+    @classmethod
+    def _ladder(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("the ladder needs at least one step")
+        return v
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - WEIGHTS.keys())
+        if unknown:
+            raise ValueError(f"unknown evidence {unknown}; kinds are {sorted(WEIGHTS)}")
+        return v
+
+    @field_validator("forbidden")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"{p!r} is not a valid pattern: {exc}") from None
+        return v
+
+    @property
+    def detector(self) -> Detector:
+        """The evidence finder for these settings (built once)."""
+        return _compiled(self)[0]
+
+    def forbidden_match(self, norm: str) -> str:
+        pattern = _compiled(self)[1]
+        m = pattern.search(norm) if pattern is not None else None
+        return m.group(0) if m else ""
+
+
+def _compile(s: ModerationSettings) -> tuple[Detector, re.Pattern[str] | None]:
+    lexicon = load_lexicon("cn_advertisement.bin") if s.lexicon else ()
+    detector = Detector(lexicon, s.words, s.weights, COMMON_WORDS)
+    forbidden = re.compile("|".join(f"(?:{normalize(p)})" for p in s.forbidden)) if s.forbidden else None
+    return detector, forbidden
+
+
+_compiled: PerSettings[tuple[Detector, re.Pattern[str] | None]] = PerSettings(_compile)
+
+
+class _Exempt:
+    """The people moderation leaves alone, per community (settings and spec go together)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Any, Any, RoleHolders]] = {}
+
+    def __call__(self, s: ModerationSettings, spec: CommunitySpec) -> RoleHolders:
+        entry = self._cache.get(id(s))
+        if entry is None or entry[0] is not s or entry[1] is not spec:
+            if len(self._cache) > 512:
+                self._cache.clear()
+            entry = self._cache[id(s)] = (s, spec, RoleHolders(spec, s.exempt_roles))
+        return entry[2]
+
+
+_EXEMPT = _Exempt()
+
+
+def _credit_of(ctx: Context, member: MemberState) -> tuple[int, int]:
+    """(credit in fen, ad permits) still valid for ``member``."""
+    old = ctx.scope.get(f"c:{member.key}")
+    if not old or parse_iso(old[1]) <= ctx.now:
+        return 0, 0
+    return int(old[0]), int(old[2]) if len(old) > 2 else 0
+
+
+def history_weight(member: MemberState | None, now: datetime) -> tuple[str, float]:
+    """What the poster's history says, as (kind, weight): a newcomer who has hardly spoken, an established member,
+    or nothing ("", 0)."""
+    if member is None:
+        return "", 0.0
+    joined = member.joined_at
+    if member.via == "roster":
+        joined = None  # in the group when the record began: when they joined is not known
+    n = member.messages
+    if joined is not None and n <= NEWCOMER_MESSAGES and now - joined <= timedelta(days=NEWCOMER_DAYS):
+        return "newcomer", WEIGHTS["newcomer"]
+    if n >= ESTABLISHED_MESSAGES and (joined is None or now - joined >= timedelta(days=ESTABLISHED_DAYS)):
+        return "established", WEIGHTS["established"]
+    return "", 0.0
+
+
+def member_evidence(member: MemberState | None, now: datetime) -> list[Evidence]:
+    """What the poster's history says, as evidence."""
+    kind, weight = history_weight(member, now)
+    return [Evidence(kind, f"{member.messages} msg", weight)] if kind and member is not None else []
+
+
+NO_EVIDENCE = Verdict(())
+_KEEP = object()  # the flood record stays as it is
+
+
+def judge(
+    settings: ModerationSettings,
+    text: str,
+    content: ContentKind,
+    media: str,
+    member: MemberState | None,
+    now: datetime,
+    learned: Any,
+    *,
+    qr: bool = False,
+) -> Verdict:
+    """The verdict on one message: rule evidence, the poster's history, and what was learned from labels."""
+    detector = settings.detector
+    ready = bool(learned) and classifier.ready(learned, settings.learn_min_labels)
+    kind, weight = history_weight(member, now)
+    if (
+        kind == "established"
+        and not ready
+        and content is ContentKind.TEXT
+        and not qr
+        and weight + detector.plain_ceiling < settings.threshold
+        and not detector.worth_a_closer_look(text)
+    ):
+        # An established member's plain text (no digits, Latin letters or disguised contact words): even every
+        # phrase the detector knows could not lift it to the threshold, so it is not read any further.
+        return NO_EVIDENCE
+    evidence = detector.inspect(text, content, media, qr)
+    if not evidence and not ready and detector.weights["newcomer"] < settings.threshold:
+        return NO_EVIDENCE  # the common case: nothing in the message, and history alone can't make an ad
+    if kind and member is not None:
+        evidence.append(Evidence(kind, f"{member.messages} msg", weight))
+    if ready:
+        toks = classifier.tokens(text, (e.kind for e in evidence))
+        w = classifier.weight(classifier.log_odds(learned, toks))
+        if w:
+            evidence.append(Evidence("learned", f"{w:+.2f}", w))
+    return Verdict(tuple(evidence))
+
+
+class Moderation(Policy):
+    """Enforce the group rules on messages; learn from the operators' labels."""
+
+    name: ClassVar[str] = NAME
+    settings_model: ClassVar[type[PolicySettings]] = ModerationSettings
+    kinds = frozenset({EventKind.MESSAGE, EventKind.EDIT, EventKind.LABEL, EventKind.PAYMENT})
+
+    def decide(self, ctx: Context) -> Decision:
+        e = ctx.event
+        s = ctx.settings
+        assert isinstance(s, ModerationSettings)
+        if isinstance(e, Label):
+            return self._label(ctx, s, e)
+        member = ctx.member
+        if member is None or e is None:
+            return NOTHING
+        if isinstance(e, Payment):
+            if e.purpose in AD_PURPOSES:
+                return Decision((self._credit(ctx, s, member, e.amount),))
+            return NOTHING
+        if _EXEMPT(s, ctx.config.spec).holds(member, e.actor):
+            return NOTHING
+        if isinstance(e, Message):
+            if e.content is ContentKind.RED_PACKET:
+                amount = e.extra.get("amount")
+                fen = int(amount) if isinstance(amount, int | str) and str(amount).isdigit() else s.red_packet_fen
+                return Decision((self._credit(ctx, s, member, fen),))
+            text, content, media, mid = e.text, e.content, e.media, e.message_id or e.id
+            qr = bool(e.extra.get("qr"))
+        elif isinstance(e, Edit):
+            text, content, media, mid, qr = e.text, ContentKind.TEXT, "", e.message_id, False
+        else:
+            return NOTHING
+        actions: list[Action] = []
+        changes: dict[str, Any] | None = None
+        violation = ""
+        if isinstance(e, Message):
+            flood, record = self._flood(ctx, s, member, text)
+            if record is not _KEEP:
+                changes = {f"f:{member.key}": record}
+            if flood:
+                violation = "flood"
+        verdict: Verdict | None = None
+        if text and s.forbidden and (hit := s.forbidden_match(normalize(text))):
+            violation = "forbidden"
+            verdict = Verdict((Evidence("forbidden", hit, 0.0),))
+        if not violation or violation == "flood":
+            v = judge(s, text, content, media, member, ctx.now, ctx.shared(classifier.SCOPE), qr=qr)
+            if v.score >= s.threshold:
+                paid = self._paid(ctx, s, member, text)
+                if paid is not None:
+                    actions.extend(paid)
+                    return Decision(tuple(actions), True, changes)
+                violation, verdict = "ad", v
+        if not violation:
+            return Decision(tuple(actions), False, changes) if actions or changes else NOTHING
+        actions.extend(self._offence(ctx, s, member, violation, mid, text, verdict))
+        return Decision(tuple(actions), True, changes)
+
+    # -- flooding and paid ads -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _flood(ctx: Context, s: ModerationSettings, member: MemberState, text: str) -> tuple[bool, Any]:
+        """(flooding?, the new flood record: a list, None to forget it, or ``_KEEP`` to leave it as it is).
+
+        A record is kept only while the member posts in quick succession: a message with nothing from them in the
+        last ``repeat_minutes`` (or ``seconds``, if longer) starts nothing, so ordinary chat writes no state. The
+        record then counts from the message before (the rate) and from this one (repeats).
+        """
+        f = s.flood
+        t = int(ctx.now.timestamp())
+        prev = ctx.previous_active_at
+        horizon = max(f.seconds, f.repeat_minutes * 60)
+        old = ctx.scope.get(f"f:{member.key}")
+        if prev is None or t - int(prev.timestamp()) >= horizon:
+            return False, (None if old is not None else _KEEP)
+        p = int(prev.timestamp())
+        if old is None or old[5] < p:
+            ws, count, h, rs, reps = p, 1, 0, p, 0  # the record starts with the message before
+        else:
+            ws, count, h, rs, reps = old[:5]
+        if t - ws >= f.seconds:
+            ws, count = t, 0
+        count += 1
+        stripped = text.strip()
+        hh = zlib.crc32(stripped.encode()) if len(stripped) >= 2 else 0
+        if hh and hh == h and t - rs < f.repeat_minutes * 60:
+            reps += 1
+        else:
+            h, rs, reps = hh, t, 1
+        flood = count > f.messages or reps >= f.repeats
+        if flood:
+            ws, count, reps = t, 0, 0
+        return flood, [ws, count, h, rs, reps, t]
+
+    @staticmethod
+    def _credit(ctx: Context, s: ModerationSettings, member: MemberState, fen: int) -> SetState:
+        """Record a red packet or an ad fee.
+
+        One of at least ``red_packet_fen`` permits one ad (book 790: 先发100元红包); smaller amounts are credit for the
+        per-character fee (按字数每个字1元). Both last ``paid_ad_minutes``.
+        """
+        until = ctx.now + timedelta(minutes=s.paid_ad_minutes)
+        money_, permits = _credit_of(ctx, member)
+        if s.red_packet_fen and fen >= s.red_packet_fen:
+            permits += 1
+        else:
+            money_ += fen
+        return ctx.act(SetState, "credit", scope=NAME, name=f"c:{member.key}", value=[money_, iso(until), permits])
+
+    def _paid(self, ctx: Context, s: ModerationSettings, member: MemberState, text: str) -> list[Action] | None:
+        """The actions of a paid ad that may pass (credit used, thanks posted), or None when it isn't paid.
+
+        A permit (a big enough red packet) pays for any ad; credit pays ``per_char_fen`` per character; in the ad
+        window, the window's red packet per member is the price instead (possibly nothing).
+        """
+        e = ctx.event
+        assert e is not None
+        fen, permits = _credit_of(ctx, member)
+        old = ctx.scope.get(f"c:{member.key}")
+        w = s.ad_window
+        price: int | None = None
+        if w is not None:
+            lt = local(ctx.now, ctx.config.spec)
+            if lt.isoweekday() == w.weekday and hhmm(w.start) <= lt.time() < hhmm(w.end):
+                price = w.fee_per_member_fen * (len(ctx.group.members) if ctx.group else 0)
+        if price is None and s.per_char_fen:
+            price = s.per_char_fen * len(text)
+        if permits:
+            permits -= 1
+        elif price is not None and fen >= price:
+            fen -= price
+        else:
+            return None
+        out: list[Action] = []
+        if old:
+            value = [fen, old[1], permits] if fen or permits else None
+            out.append(ctx.act(SetState, "credit", scope=NAME, name=f"c:{member.key}", value=value))
+        name = display(member, e.actor)
+        out.append(ctx.act(Post, "paid", text=say(ctx, NAME, "paid_ad", name=name), mentions=(e.actor,)))
+        return out
+
+    # -- the ladder ------------------------------------------------------------------------------------------------
+
+    def _offence(
+        self,
+        ctx: Context,
+        s: ModerationSettings,
+        member: MemberState,
+        violation: str,
+        mid: str,
+        text: str,
+        verdict: Verdict | None,
+        *,
+        suffix: str = "",
+    ) -> list[Action]:
+        """The ladder's next step for ``member`` (and the record of the offence)."""
+        e = ctx.event
+        assert e is not None
+        platform = e.platform
+        group = e.group
+        pid = member.key.partition(":")[2]
+        record = ctx.scope.get(f"o:{member.key}") or {"n": 0, "log": []}
+        n = int(record["n"]) + 1
+        step_i = min(n - 1, len(s.ladder) - 1)
+        if violation == "ad" and verdict is not None and verdict.score >= s.severe and member.messages <= 1:
+            step_i = len(s.ladder) - 1  # broken windows: an ad as the first word is an ad account, cleared at once
+        step = s.ladder[step_i]
+        name = display(member, pid)
+        what = say(ctx, NAME, f"v_{violation}")
+        excerpt = text.strip().replace("\n", " ")[:60]
+        why = verdict.describe() if verdict is not None else violation
+        log = [*record["log"], [iso(ctx.now), violation, mid, step, why]][-_LOG_KEEP:]
+        p = f"{suffix}:" if suffix else ""
+        out: list[Action] = [
+            ctx.act(SetState, f"{p}offence", scope=NAME, name=f"o:{member.key}", value={"n": n, "log": log})
+        ]
+        if s.delete and mid and violation in ("ad", "forbidden"):
+            out.append(ctx.act(DeleteMessage, f"{p}delete", platform=platform, group=group, message_id=mid, reason=why))
+        if step == "remind":
+            ad_rule = ""
+            if violation == "ad" and (s.red_packet_fen or s.per_char_fen):
+                ad_rule = say(ctx, NAME, "ad_rule", red_packet=money(s.red_packet_fen), per_char=money(s.per_char_fen))
+            out.append(
+                ctx.act(
+                    Post,
+                    f"{p}remind",
+                    platform=platform,
+                    group=group,
+                    target=pid,
+                    text=say(ctx, NAME, "remind", name=name, violation=what, ad_rule=ad_rule),
+                    mentions=(pid,),
+                )
+            )
+        elif step == "warn":
+            group_name = (ctx.group_config.name if ctx.group_config else "") or ctx.config.name
+            out.append(
+                ctx.act(
+                    Warn,
+                    f"{p}warn",
+                    platform=platform,
+                    group=group,
+                    target=pid,
+                    level=2,
+                    text=say(ctx, NAME, "warn", name=name, violation=what, group=group_name),
+                    evidence=excerpt,
+                )
+            )
+        elif step == "public":
+            out.append(
+                ctx.act(
+                    Warn,
+                    f"{p}public",
+                    platform=platform,
+                    group=group,
+                    target=pid,
+                    level=3,
+                    public=True,
+                    text=say(ctx, NAME, "public", name=name, violation=what, evidence=excerpt),
+                    evidence=excerpt,
+                )
+            )
+        elif step == "mute":
+            out.append(
+                ctx.act(
+                    Mute,
+                    f"{p}mute",
+                    platform=platform,
+                    group=group,
+                    target=pid,
+                    until=ctx.now + timedelta(hours=s.mute_hours),
+                    reason=why,
+                )
+            )
+        else:
+            if s.blacklist:
+                out.append(ctx.act(Ban, f"{p}ban", platform=platform, group=group, target=pid, scope="workspace"))
+                entry = {
+                    "at": iso(ctx.now),
+                    "community": ctx.config.name,
+                    "violation": violation,
+                    "message": mid,
+                    "evidence": excerpt,
+                }
+                out.append(
+                    ctx.act(SetState, f"{p}blacklist", scope=BLACKLIST, name=member.key, value=entry, shared=True)
+                )
+            else:
+                out.append(ctx.act(Remove, f"{p}remove", platform=platform, group=group, target=pid, reason=why))
+            if s.announce_removal:
+                out.append(
+                    ctx.act(
+                        Post,
+                        f"{p}announce",
+                        platform=platform,
+                        group=group,
+                        text=say(ctx, NAME, "removed", name=name, violation=what),
+                    )
+                )
+        return out
+
+    # -- the operators' labels --------------------------------------------------------------------------------
+
+    def _label(self, ctx: Context, s: ModerationSettings, e: Label) -> Decision:
+        if e.label not in ("ad", "not_ad"):
+            return NOTHING
+        learned = ctx.shared(classifier.SCOPE)
+        author = ctx.member_of(e.platform, e.author) if e.author else None
+        prev = learned.get(f"m:{e.message_id}")
+        if prev is not None and prev[0] == e.label:
+            return NOTHING  # labelled so before: nothing to learn
+        evidence = s.detector.inspect(e.text, e.content)
+        toks = classifier.tokens(e.text, (ev.kind for ev in evidence))
+        changes: dict[str, Any] = {}
+        view = _Overlay(learned, changes)
+        if prev is not None:
+            changes.update(classifier.update(view, list(prev[1]), add=False, ad=prev[0] == "ad"))
+        changes.update(classifier.update(view, toks, add=True, ad=e.label == "ad"))
+        changes[f"m:{e.message_id}"] = [e.label, toks]
+        actions: list[Action] = [
+            ctx.act(SetState, f"learn:{i}", scope=classifier.SCOPE, name=k, value=v, shared=True)
+            for i, (k, v) in enumerate(sorted(changes.items()))
+        ]
+        if author is None:
+            return Decision(tuple(actions))
+        record = ctx.scope.get(f"o:{author.key}") or {"n": 0, "log": []}
+        caused = [x for x in record["log"] if x[2] == e.message_id]
+        if e.label == "not_ad" and caused:
+            log = [x for x in record["log"] if x[2] != e.message_id]
+            n = max(int(record["n"]) - len(caused), 0)
+            value = {"n": n, "log": log} if n or log else None
+            actions.append(ctx.act(SetState, "unflag", scope=NAME, name=f"o:{author.key}", value=value))
+            listed = ctx.shared(BLACKLIST).get(author.key)
+            if listed is not None and listed.get("message") == e.message_id:
+                actions.append(ctx.act(SetState, "unlist", scope=BLACKLIST, name=author.key, value=None, shared=True))
+            group_name = (ctx.group_config.name if ctx.group_config else "") or ctx.config.name
+            actions.append(
+                ctx.act(
+                    DirectMessage,
+                    "sorry",
+                    target=e.author,
+                    text=say(ctx, NAME, "unflagged", name=display(author, e.author), group=group_name),
+                )
+            )
+        elif e.label == "ad" and not caused:
+            actions.extend(
+                self._offence(
+                    ctx,
+                    s,
+                    author,
+                    "ad",
+                    e.message_id,
+                    e.text,
+                    Verdict((Evidence("label", e.by, 0.0),)),
+                    suffix="labelled",
+                )
+            )
+        return Decision(tuple(actions))
+
+    def check(self, settings: PolicySettings, spec: CommunitySpec) -> list[tuple[str, str]]:
+        assert isinstance(settings, ModerationSettings)
+        problems = check_texts(NAME, settings)
+        roles = {r.key for r in load_playbook().roles.roles}
+        for i, r in enumerate(settings.exempt_roles):
+            if r not in roles:
+                problems.append((f"exempt_roles.{i}", f"unknown role {r!r}; roles are {sorted(roles)}"))
+        w = settings.ad_window
+        if w is not None and hhmm(w.start) >= hhmm(w.end):
+            problems.append(("ad_window.end", f"must be after start ({w.start})"))
+        return problems
+
+
+LABELS = {"ad": "ad", "not_ad": "not_ad", "not-ad": "not_ad", "notad": "not_ad", "spam": "ad", "ham": "not_ad"}
+
+
+def label_for(message: Message | Edit, label: str, *, by: str, at: datetime) -> Label:
+    """The operator's correction of ``message`` as an event for the log (its id is stable for the same label given
+    at the same moment, so a retried command is logged once)."""
+    value = LABELS.get(label.strip().lower())
+    if value is None:
+        raise ValueError(f"unknown label {label!r}: use ad or not-ad")
+    content = message.content if isinstance(message, Message) else ContentKind.TEXT
+    return Label(
+        id=stable_id("label", message.id, value, iso(at)),
+        at=at,
+        platform=message.platform,
+        group=message.group,
+        message_id=message.id,
+        label=value,
+        text=message.text,
+        author=message.actor,
+        content=content,
+        by=by,
+    )
+
+
+class _Overlay(Mapping[str, Any]):
+    """A read view of ``base`` with ``changes`` applied on top (``None`` in changes reads as missing)."""
+
+    def __init__(self, base: Mapping[str, Any], changes: dict[str, Any]) -> None:
+        self.base = base
+        self.changes = changes
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.changes:
+            v = self.changes[key]
+            if v is None:
+                raise KeyError(key)
+            return v
+        return self.base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        seen = set(self.changes)
+        yield from (k for k, v in self.changes.items() if v is not None)
+        yield from (k for k in self.base if k not in seen)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

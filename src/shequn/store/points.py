@@ -1,0 +1,76 @@
+"""The points ledger (积分流水): every award, spending and expiry of points, audited entry by entry.
+
+The ledger is derived state like the balances it explains: the engine reports each points award it applies, the
+application writes them here in the same transaction as the state, and a rebuild clears and replays them. Rows are
+keyed by the award's idempotency key, so processing the same events twice writes each entry once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from shequn.domain import AwardPoints
+from shequn.store._sql import bulk_insert, from_ms, to_ms
+from shequn.store.schema import COMMUNITY, POINTS_LEDGER
+
+_COLUMNS = (
+    "workspace_id",
+    "community_id",
+    "member_key",
+    "at_ms",
+    "points",
+    "balance",
+    "reason",
+    "policy",
+    "cause",
+    "key",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One line of a member's points ledger."""
+
+    at: datetime
+    points: int
+    balance: int  # the member's balance after this entry
+    reason: str
+    policy: str
+    cause: str
+    key: str
+
+
+class PointsStore:
+    def record(
+        self,
+        conn: Connection,
+        ws_id: int,
+        entries: Iterable[tuple[str, str, int, AwardPoints]],
+        *,
+        community_ids: dict[str, int],
+    ) -> None:
+        """Write (community, member key, balance after, award) entries; ones already written are skipped."""
+        rows = [
+            (ws_id, community_ids[c], key, to_ms(a.at), a.points, balance, a.reason[:200], a.policy, a.cause, a.key)
+            for c, key, balance, a in entries
+            if c in community_ids
+        ]
+        bulk_insert(conn, POINTS_LEDGER, _COLUMNS, rows, conflict=("workspace_id", "key"))
+
+    def entries(self, conn: Connection, ws_id: int, *, community: str, member_key: str) -> list[LedgerEntry]:
+        """A member's ledger in the order it was written (oldest first)."""
+        t, c = POINTS_LEDGER, COMMUNITY
+        q = (
+            select(t.c.at_ms, t.c.points, t.c.balance, t.c.reason, t.c.policy, t.c.cause, t.c.key)
+            .select_from(t.join(c, c.c.id == t.c.community_id))
+            .where(t.c.workspace_id == ws_id, c.c.name == community, t.c.member_key == member_key)
+            .order_by(t.c.id)
+        )
+        return [
+            LedgerEntry(from_ms(r.at_ms), r.points, r.balance, r.reason, r.policy, r.cause, r.key)
+            for r in conn.execute(q)
+        ]
