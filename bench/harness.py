@@ -41,9 +41,12 @@ class Measurement:
         return d
 
 
-def _child(fn: Callable[..., tuple[int, float, dict[str, Any]]], args: tuple[Any, ...], queue: Any) -> None:
+def _child(
+    fn: Callable[..., tuple[int, float, dict[str, Any]]], args: tuple[Any, ...], queue: Any, cores: int = 1
+) -> None:
     with contextlib.suppress(AttributeError, OSError):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the goals are stated
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, set(allowed[:cores]))  # as many cores as the goal is stated for (one by default)
     try:
         items, seconds, extra = fn(*args)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -53,12 +56,16 @@ def _child(fn: Callable[..., tuple[int, float, dict[str, Any]]], args: tuple[Any
 
 
 def measure(
-    name: str, fn: Callable[..., tuple[int, float, dict[str, Any]]], *args: Any, goal_per_s: float | None = None
+    name: str,
+    fn: Callable[..., tuple[int, float, dict[str, Any]]],
+    *args: Any,
+    goal_per_s: float | None = None,
+    cores: int = 1,
 ) -> Measurement:
-    """Run ``fn(*args)`` in a fresh process; it returns (items done, seconds timed, extra figures)."""
+    """Run ``fn(*args)`` in a fresh process on ``cores`` cores; it returns (items, seconds timed, extra figures)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(fn, args, queue))
+    proc = ctx.Process(target=_child, args=(fn, args, queue, cores))
     started = time.perf_counter()
     proc.start()
     items, seconds, peak, extra, error = queue.get()

@@ -16,6 +16,7 @@ Things to keep in mind:
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -54,6 +55,7 @@ TREND_DAYS = 30
 HEATMAP_DAYS = 28
 SEGMENT_LIMIT = 5000  # members one segment action may touch at once
 OVERVIEW_SECONDS = 3.0
+ANALYSIS_SECONDS = 60.0
 SPECS_SECONDS = 1.0
 
 
@@ -79,6 +81,7 @@ class CommunityCard:
     last_message_ms: int | None
     attention: int  # groups of this community needing attention
     kpis: tuple[tuple[str, str, float | None], ...]  # (key, name, target)
+    health: Any = None  # the analytics' CommunityHealth, when computed
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class Overview:
     attention: list[Attention]
     as_of_ms: int
     totals: dict[str, int] = field(default_factory=dict)
+    analysed: bool = False  # the analytics had been computed (else they are being computed now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +176,9 @@ class Operations:
         self._overview_cache: dict[str, tuple[float, Overview]] = {}
         self._overview_lock = threading.Lock()
         self._refreshing: set[str] = set()
+        self._analysis: dict[str, tuple[float, Any]] = {}
+        self._analysis_lock = threading.Lock()
+        self._analysing: set[str] = set()
         self._heads_checked = -SPECS_SECONDS
 
     def _communities(self, conn: Any) -> list[CommunityRecord]:
@@ -212,7 +219,44 @@ class Operations:
             self._refreshing.add(locale)
             threading.Thread(target=self._refresh_overview, args=(locale,), daemon=True).start()
         full = hit[1]
-        return Overview(full.communities, full.attention[:limit], full.as_of_ms, full.totals)
+        return Overview(full.communities, full.attention[:limit], full.as_of_ms, full.totals, full.analysed)
+
+    def analysis(self, locale: str, *, wait: bool = True) -> Any:
+        """The analytics' report of the workspace (:func:`shequn.analytics.analyze`: health, lifecycle stages, type
+        KPIs, funnel, diagnosis) in ``locale``, computed at most once per ANALYSIS_SECONDS per worker, served while
+        the next is computed. Without ``wait``, None until the first has been computed (it is started then)."""
+        hit = self._analysis.get(locale)
+        stale = hit is None or time.monotonic() - hit[0] >= ANALYSIS_SECONDS
+        if hit is None and wait:
+            with self._analysis_lock:
+                hit = self._analysis.get(locale)
+                if hit is None:
+                    hit = (time.monotonic(), self._analyze(locale))
+                    self._analysis[locale] = hit
+            return hit[1]
+        if stale and locale not in self._analysing:
+            self._analysing.add(locale)
+            threading.Thread(target=self._refresh_analysis, args=(locale,), daemon=True).start()
+        return hit[1] if hit is not None else None
+
+    def _analyze(self, locale: str) -> Any:
+        from shequn.analytics import analyze
+
+        return analyze(self.store, self.app.ws, locale=locale)
+
+    def _refresh_analysis(self, locale: str) -> None:
+        try:
+            with self._analysis_lock:
+                self._analysis[locale] = (time.monotonic(), self._analyze(locale))
+            self._changed_overview()
+        except Exception:  # the console goes on without a diagnosis; the reason is in the log
+            logging.getLogger("shequn.operations").exception("analytics failed")
+        finally:
+            self._analysing.discard(locale)
+
+    def _changed_overview(self) -> None:
+        with self._overview_lock:
+            self._overview_cache.clear()
 
     def _refresh_overview(self, locale: str) -> None:
         try:
@@ -238,7 +282,17 @@ class Operations:
             if g.community_id is not None:
                 by_community.setdefault(g.community_id, []).append(g)
         specs = {c.id: c.spec for c in communities}
-        attention = [a for g in groups if (a := self.attention(g, specs.get(g.community_id or -1), as_of))]
+        report = self.analysis(locale, wait=False)
+        health = report.groups if report is not None else {}
+        attention = [
+            a
+            for g in groups
+            if (
+                a := self.attention(
+                    g, specs.get(g.community_id or -1), as_of, health.get(f"{g.platform}:{g.platform_id}")
+                )
+            )
+        ]
         attention.sort(key=lambda a: (-a.score, a.group.id))
         flagged: dict[int, int] = {}
         for a in attention:
@@ -261,6 +315,7 @@ class Operations:
                     last_message_ms=max((g.last_message_ms for g in gs if g.last_message_ms), default=None),
                     attention=flagged.get(c.id, 0),
                     kpis=tuple((k.key, k.name.get(locale), c.spec.kpis.get(k.key)) for k in ctype.kpis),
+                    health=report.communities.get(c.name) if report is not None else None,
                 )
             )
         cards.sort(key=lambda card: (-card.attention, card.record.id))
@@ -271,12 +326,21 @@ class Operations:
             "open_tasks": sum(g.open_tasks for g in groups),
             "attention": len(attention),
         }
-        return Overview(cards, attention, as_of, totals)
+        return Overview(cards, attention, as_of, totals, analysed=report is not None)
 
-    def attention(self, g: GroupRow, spec: CommunitySpec | None, as_of: int) -> Attention | None:
-        """The facts that make a group need a look (None when there are none)."""
+    def attention(self, g: GroupRow, spec: CommunitySpec | None, as_of: int, health: Any = None) -> Attention | None:
+        """The facts that make a group need a look (None when there are none); with the analytics' ``health`` of
+        the group, also its diagnosis (dead, and the findings of high or medium severity)."""
         reasons: list[tuple[str, dict[str, Any]]] = []
         score = 0.0
+        if health is not None:
+            if health.dead:
+                reasons.append(("dead", {"since": health.dead_since or ""}))
+                score += 12
+            for f in health.findings:
+                if f.severity in ("high", "medium"):
+                    reasons.append(("finding", {"title": f.title}))
+                    score += 6 if f.severity == "high" else 3
         if g.open_tasks:
             reasons.append(("tasks", {"n": g.open_tasks}))
             score += 10 + g.open_tasks

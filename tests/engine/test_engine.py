@@ -161,3 +161,12 @@ def test_roster_snapshots_make_members_without_welcoming_them() -> None:
     assert engine.handle(replace(join("u1", T0), method=JoinMethod.ROSTER)) == []
     member = engine.state.communities["读书会"].members["sandbox:u1"]
     assert member.via == "roster" and member.active and member.number == 1
+
+
+def test_someone_known_from_a_payment_takes_their_name_when_they_join() -> None:
+    from shequn.domain import Payment
+
+    engine = engine_with(Welcome())
+    engine.handle(Payment(id="p1", at=T0, platform="sandbox", group="g1", actor="u1", payment_id="p1", amount=100))
+    engine.handle(join("u1", T0 + timedelta(minutes=1), name="小王"))
+    assert engine.state.communities["读书会"].members["sandbox:u1"].name == "小王"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from shequn.app import App
-from shequn.domain import VirtualClock
+from shequn.domain import Payment, VirtualClock
 from shequn.planner import Plan, build_plan
 from shequn.planner.plan import Item, Ref
 from shequn.playbook import load_playbook
@@ -54,10 +54,27 @@ def test_the_planned_welcome_is_what_a_newcomer_sees(sqlite_url: str) -> None:
     data = yaml.safe_load(plan.spec.to_yaml())
     data["groups"] = [{"platform": "sandbox", "id": "g1", "name": "读书会一群"}]
     app = App(sqlite_url, clock=VirtualClock(T0))
-    app.apply_spec(CommunitySpec.model_validate(data))
-    app.ingest([join("u1", T0, name="小王"), join("u2", T0 + timedelta(minutes=1), inviter="u1", name="小李")])
+    spec = CommunitySpec.model_validate(data)
+    app.apply_spec(spec)
+    # A paid community (the threshold the plan chose): newcomers pay the fee, then join and are welcomed.
+    fee = int(spec.threshold.params["fee"])
+    paid = [
+        Payment(
+            id=f"pay-{who}",
+            at=T0 - timedelta(hours=1),
+            platform="sandbox",
+            group="g1",
+            actor=who,
+            payment_id=f"pay-{who}",
+            amount=fee,
+            purpose="entry_fee",
+        )
+        for who in ("u1", "u2")
+    ]
+    app.ingest([*paid, join("u1", T0, name="小王"), join("u2", T0 + timedelta(minutes=1), inviter="u1", name="小李")])
     with app.store.transaction() as conn:
-        posts = [i.action.text for i in app.store.actions.items(conn, app.ws.id, status=ActionStatus.PENDING)]
+        items = app.store.actions.items(conn, app.ws.id, status=ActionStatus.PENDING)
+        posts = [i.action.text_or_empty for i in items if i.action.policy == "welcome"]
     app.close()
     expected = "热烈欢迎小王加入读书会一群！你是职场成长读书会的第1位书友。"
     assert posts[0] == expected + "请先把群昵称改为「昵称-城市-职业」，再跟大家做个自我介绍。大家一起欢迎新朋友！"

@@ -20,6 +20,7 @@ from shequn.cli import (
     moderation,
     plan,
     points,
+    report,
     run,
     sandbox,
     schedule,
@@ -107,8 +108,8 @@ def replay(
             same = engine.state.to_dict() == a.saved_state().to_dict()
             console.print(t("cli.replay_same" if same else "cli.replay_differs", None, events=engine.state.events))
             raise typer.Exit(0 if same else 1)
-        report = a.rebuild()
-        console.print(t("cli.replayed", None, events=report.received or sum(report.by_kind.values())))
+        rebuilt = a.rebuild()
+        console.print(t("cli.replayed", None, events=rebuilt.received or sum(rebuilt.by_kind.values())))
 
 
 app.add_typer(community.app, name="community")
@@ -126,6 +127,7 @@ app.add_typer(serve.user_app, name="user")
 app.command(name="plan")(plan.plan)
 app.command(name="run")(run.run)
 app.command(name="import")(importer.import_)
+app.command(name="report")(report.report)
 
 
 def main(argv: list[str] | None = None) -> None:

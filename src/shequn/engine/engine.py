@@ -202,8 +202,8 @@ class Engine:
                 assert isinstance(event, Join)
                 if event.method is JoinMethod.ROSTER or not self._defers_numbers(cconf):
                     self._number(member, community)
-        elif event.actor_name and event.actor_name != member.name and kind is not EventKind.NICKNAME_CHANGE:
-            member.name = event.actor_name
+        if event.actor_name and event.actor_name != member.name and kind is not EventKind.NICKNAME_CHANGE:
+            member.name = event.actor_name  # the latest display name (also for someone first known from a payment)
         self.dirty.members.add((community.name, akey))
         if kind is EventKind.MESSAGE:
             assert isinstance(event, Message)

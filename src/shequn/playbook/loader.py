@@ -22,6 +22,7 @@ from shequn.playbook.models import (
     ActivityBook,
     Cited,
     CommunityType,
+    Diagnoses,
     Documented,
     LimitsBook,
     PlatformLimits,
@@ -78,6 +79,7 @@ class Playbook:
         self.planner: PlannerBook = _read("planner.yaml", PlannerBook)
         templates: list[Template] = _read("templates.yaml", list[Template])
         self.templates: dict[str, Template] = {t.key: t for t in templates}
+        self.diagnoses: Diagnoses = _read("diagnoses.yaml", Diagnoses)
         self.types: dict[str, CommunityType] = {t.key: t for t in self.taxonomies.types}
         self.rhythm: RhythmBook = _read("rhythm.yaml", RhythmBook)
         self.topics: TopicBook = _read("topics.yaml", TopicBook)
@@ -109,6 +111,13 @@ class Playbook:
             if t.recommended_size not in sizes:
                 raise RuntimeError(f"types.yaml: {t.key}.recommended_size {t.recommended_size!r} unknown")
         self._check_planner()
+        self._check_diagnoses()
+
+    def _check_diagnoses(self) -> None:
+        for r in self.diagnoses.rules:
+            unknown = set(r.types + r.except_types) - set(self.types)
+            if unknown:
+                raise RuntimeError(f"diagnoses.yaml: rule {r.key!r} names unknown type(s) {sorted(unknown)}")
 
     def _check_planner(self) -> None:
         """planner.yaml may only name types, roles, sections and monetization modes the rest of the playbook has."""
@@ -190,6 +199,7 @@ class Playbook:
             ("rhythm", self.rhythm),
             ("topics", self.topics),
             ("activities", self.activities),
+            ("diagnoses", self.diagnoses),
         ):
             yield from _walk(name, part)
         for key, tpl in self.templates.items():

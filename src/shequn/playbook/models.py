@@ -298,6 +298,22 @@ class Game(BaseModel):
     text: Text
 
 
+class Threshold(Cited):
+    """A number a detector or a diagnosis uses (诊断阈值); ``text`` says what it means."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    value: float
+    text: Text
+
+
+class Cause(Cited):
+    """A cause the seeds give for a community going wrong (the four causes of low vitality, book 2345-2353 …)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: Text
+    text: Text
+
+
 class TopicBook(BaseModel):
     """``topics.yaml``: the topic types, the default library, the content loop and the games."""
 
@@ -440,3 +456,56 @@ class PolicyBook(BaseModel):
     about: CitedText  # what the mechanism is, in the book's words
     defaults: dict[str, Default] = Field(default_factory=dict)
     texts: dict[str, CitedText] = Field(default_factory=dict)
+
+
+class Condition(BaseModel):
+    """``signal op value``: a measured signal compared with a value (``in`` takes a list)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signal: str = Field(pattern=r"^[a-z][a-z0-9_.]*$")
+    op: str = Field(pattern=r"^(==|!=|<|<=|>|>=|in)$")
+    value: Any
+
+
+class DiagnosisRule(BaseModel):
+    """When every condition holds for a group (or community), the cause is named and the prescription given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    scope: str = Field(pattern=r"^(group|community)$")
+    severity: str = Field(pattern=r"^(high|medium|low)$")
+    judges_activity: bool  # True: never applied to a type whose activity is not judged (消费型 …)
+    when: list[Condition] = Field(min_length=1)
+    types: list[str] = Field(default_factory=list)  # only these types (empty: all)
+    except_types: list[str] = Field(default_factory=list)
+    cause: str
+    title: Text
+    prescription: CitedText
+
+
+class Diagnoses(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    thresholds: list[Threshold] = Field(min_length=1)
+    causes: list[Cause] = Field(min_length=4)
+    rules: list[DiagnosisRule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> Diagnoses:
+        causes = {c.key for c in self.causes}
+        for r in self.rules:
+            if r.cause not in causes:
+                raise ValueError(f"rule {r.key!r} names unknown cause {r.cause!r}")
+        keys = [r.key for r in self.rules]
+        if len(keys) != len(set(keys)):
+            raise ValueError("rule keys must be unique")
+        return self
+
+    def values(self) -> dict[str, float]:
+        """Threshold key → value."""
+        return {t.key: t.value for t in self.thresholds}
+
+    def cause(self, key: str) -> Cause:
+        return next(c for c in self.causes if c.key == key)

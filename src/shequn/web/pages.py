@@ -198,7 +198,17 @@ def community(request: Request, name: str, principal: Reader, ops: OpsDep, local
     pb = load_playbook()
     ctype = pb.types[record.type]
     as_of = ops.as_of_ms(groups)
-    attention = [a for g in groups if (a := ops.attention(g, record.spec, as_of))]
+    report = ops.analysis(locale)
+    health = report.communities.get(record.name) if report is not None else None
+    group_health = {k: g for k, g in report.groups.items() if g.community == record.name} if report is not None else {}
+    attention = [
+        a
+        for g in groups
+        if (a := ops.attention(g, record.spec, as_of, group_health.get(f"{g.platform}:{g.platform_id}")))
+    ]
+    group_findings = [f for g in group_health.values() for f in g.findings]
+    seen: set[str] = set()
+    group_findings = [f for f in group_findings if not (f.key in seen or seen.add(f.key))]  # type: ignore[func-returns-value]
     sections = {s.key: s for s in pb.rules.sections}
     tasks = [task for task in ops.tasks(status="open", limit=5000) if task.community_id == record.id][:50]
     return render(
@@ -207,7 +217,8 @@ def community(request: Request, name: str, principal: Reader, ops: OpsDep, local
         threshold=next((k for k in pb.thresholds.kinds if k.key == record.spec.threshold.kind), None),
         size=next((p for p in pb.sizes.policies if p.key == record.spec.size.policy), None),
         tasks=tasks, tz=record.spec.timezone, calendar=_calendar(ops.rhythm(record, groups, locale)),
-        activities=ops.activities(record),
+        activities=ops.activities(record), health=health, group_health=group_health, group_findings=group_findings,
+        kpi_values={k.key: k for k in health.kpis} if health is not None else {},
     )  # fmt: skip
 
 
@@ -235,10 +246,14 @@ def group(
         m for m in roster if m.last_active is None or to_ms(datetime.fromisoformat(m.last_active)) < silent_before
     ]
     record = ops.community(g.community) if g.community else None
-    att = ops.attention(g, record.spec if record else None, ops.as_of_ms([g]))
+    report = ops.analysis(locale)
+    key = f"{g.platform}:{g.platform_id}"
+    health = report.groups.get(key) if report is not None else None
+    tiers = {m.person: m for m in report.members.get(key, [])} if report is not None else {}
+    att = ops.attention(g, record.spec if record else None, ops.as_of_ms([g]), health)
     return render(
         request, "group.html", principal, locale, g=g, roster=roster, heat=heat, silent=silent, tz=tz,
-        attention=att, community=record,
+        attention=att, community=record, health=health, tiers=tiers,
     )  # fmt: skip
 
 

@@ -1,0 +1,409 @@
+"""The analysis run (分析): snapshot → metrics → detectors → lifecycle → type KPIs → funnel → diagnosis → Report.
+
+How it works:
+    :func:`analyze` refreshes the Parquet snapshot of the workspace's event log (:mod:`.source`), copies the small
+    tables (groups, communities, identities) into DuckDB, runs the SQL of :mod:`.metrics` over the window, and turns
+    the rows into :class:`~shequn.analytics.model.Report` with the pure functions of :mod:`.lifecycle`,
+    :mod:`.detect`, :mod:`.kpis` and :mod:`.diagnosis`.
+
+Things to keep in mind:
+    * The window defaults to the ``days`` days up to the last event (history imported or simulated is judged as of its
+      own end, not as of today); pass ``until`` for another end.
+    * Local days follow the workspace's time zone (its UTC offset at the window's end).
+
+May import: ``duckdb``, ``domain``, ``playbook``, ``i18n``, ``store``, the other analytics modules.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from shequn.analytics import detect, diagnosis, kpis, lifecycle, metrics, source
+from shequn.analytics.model import CommunityHealth, Day, GroupHealth, MemberRow, Report
+from shequn.domain import UserError
+from shequn.i18n import normalize_locale
+from shequn.playbook import load_playbook
+from shequn.store import Store, WorkspaceInfo
+
+DAY = metrics.DAY
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def analyze(
+    store: Store,
+    ws: WorkspaceInfo,
+    *,
+    days: int = 30,
+    until: datetime | date | None = None,
+    community: str | None = None,
+    locale: str | None = None,
+    cache: Path | None = None,
+    threads: int | None = None,
+) -> Report:
+    """Analyse the workspace ``ws`` of ``store`` over ``days`` days ending at ``until`` (a moment, or a date: the end
+    of that local day; default: the end of the local day of the last event)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    pb = load_playbook()
+    th = pb.diagnoses.values()
+    loc = normalize_locale(locale or ws.locale)
+    zone = ZoneInfo(ws.timezone)
+    con = source.connect(threads=threads)
+    source.attach(con, store.db.url)
+    folder = cache or source.default_cache(store.db.url, ws.id)
+    with store.transaction() as conn:  # the store's own index answers these at once; the scanner would scan
+        ends = [
+            conn.exec_driver_sql(
+                # "+workspace_id": walk the primary key, not the (workspace, uid) index (SQLite would sort it all)
+                f"SELECT seq, uid FROM event WHERE +workspace_id = {int(ws.id)} ORDER BY seq {order} LIMIT 1"
+            ).first()
+            for order in ("DESC", "ASC")
+        ]
+    top = int(ends[0][0]) if ends[0] else 0
+    first_uid = str(ends[1][1]) if ends[1] else ""
+    snap = source.refresh(con, ws.id, folder, top=top, fingerprint=first_uid)
+    timings["snapshot"] = snap.seconds
+    timings["snapshot_events_added"] = float(snap.refreshed)
+    t = time.perf_counter()
+    con.execute(
+        f"""CREATE TEMP TABLE grp AS SELECT g.id, g.platform, g.platform_id, g.name, g.role, g.community_id
+            FROM src.chat_group g WHERE g.workspace_id = {ws.id}"""
+    )
+    con.execute(f"CREATE TEMP TABLE com AS SELECT id, name, type, spec FROM src.community WHERE workspace_id = {ws.id}")
+    con.execute(
+        f"""CREATE TEMP TABLE idn AS SELECT person_id, platform, platform_id, display_name
+            FROM src.identity WHERE workspace_id = {ws.id}"""
+    )
+    con.execute("DETACH src")
+    communities = {
+        r[0]: (r[1], r[2], orjson.loads(r[3])) for r in con.execute("SELECT id, name, type, spec FROM com").fetchall()
+    }
+    if community is not None and community not in {c[0] for c in communities.values()}:
+        known = ", ".join(sorted(c[0] for c in communities.values())) or "none yet"
+        raise UserError(f"no community named {community!r} (communities: {known})", exit_code=2)
+    groups = {
+        r[0]: {"platform": r[1], "platform_id": r[2], "name": r[3], "role": r[4], "community_id": r[5]}
+        for r in con.execute("SELECT id, platform, platform_id, name, role, community_id FROM grp").fetchall()
+    }
+    # Staff named by the specs' roles (platform ids) → persons, per group of the community.
+    con.execute("CREATE TEMP TABLE spec_staff (g INTEGER, p BIGINT)")
+    staff_ids: list[tuple[int, str, str]] = []
+    for gid, g in groups.items():
+        spec = communities.get(g["community_id"], (None, None, {}))[2]
+        for role in ("architect", "decision_maker", "accountant"):
+            for who in (spec.get("roles") or {}).get(role, []):
+                staff_ids.append((gid, g["platform"], str(who)))
+    if staff_ids:
+        values = ", ".join(f"({g}, {_lit(pl)}, {_lit(who)})" for g, pl, who in staff_ids)
+        con.execute(
+            f"""INSERT INTO spec_staff SELECT v.g, i.person_id FROM (VALUES {values}) v(g, platform, platform_id)
+                JOIN idn i ON i.platform = v.platform AND i.platform_id = v.platform_id"""
+        )
+    parts = [str(p) for p in snap.parts]
+    if not parts:
+        return _empty(ws, loc, days, timings)
+    row = con.execute(
+        f"SELECT min(at_ms), max(at_ms) FROM read_parquet([{', '.join(repr(p) for p in parts)}])"
+    ).fetchone()
+    first_ms, last_ms = (int(row[0]), int(row[1])) if row and row[0] is not None else (0, 0)
+    if isinstance(until, datetime):
+        end = until.astimezone(UTC) if until.tzinfo else until.replace(tzinfo=zone).astimezone(UTC)
+    elif isinstance(until, date):  # the end of that local day
+        end = datetime(until.year, until.month, until.day, tzinfo=zone).astimezone(UTC) + timedelta(days=1)
+    else:  # the end of the local day of the last event
+        last_local = datetime.fromtimestamp(last_ms / 1000, zone)
+        end = (last_local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)).astimezone(UTC)
+    t1 = int(end.timestamp() * 1000)
+    t0 = t1 - days * DAY
+    offset = zone.utcoffset(end.replace(tzinfo=None)) or timedelta(0)
+    off = int(offset.total_seconds() * 1000)
+    metrics.prepare(con, parts, t1)
+    metrics.links(con, t0, t1)
+    metrics.person_stats(con, t0, t1, off)
+    timings["prepare"] = time.perf_counter() - t
+    t = time.perf_counter()
+    # Phone numbers and long ids inside display names are masked (no phone numbers in reports).
+    names = dict(
+        con.execute(
+            r"""SELECT person_id, regexp_replace(display_name, '(\d{3})\d{2,}(\d{2})', '\1****\2', 'g') FROM idn
+                WHERE person_id IN (SELECT p FROM cur UNION SELECT p FROM pm WHERE promo > 0)"""
+        ).fetchall()
+    )
+    grows = metrics.group_rows(con, t0, t1)
+    act = metrics.activation(con, t0, t1)
+    qs = metrics.questions(con, t1)
+    series = metrics.daily(con, off)
+    heat = metrics.heatmap(con, off)
+    mem_rows = metrics.members(con)
+    greet = metrics.greeters(con, t0, int(th["greeting_window_hours"]))
+    scout = metrics.scouts(con, t0)
+    commerce_rows = metrics.commerce(con, t0)
+    content = {r[0]: r[1:] for r in metrics.content_rows(con, t1 - 14 * DAY)}
+    cohort_rows = metrics.cohorts(con, t1, off, since=t0 - 91 * DAY)  # the cohorts a 12-week view of the window needs
+    funnel_rows = metrics.newcomers(con, t0, t1)
+    refer_rows = metrics.referrers(con, t0)
+    ads = detect.ad_accounts(metrics.ad_candidates(con), th)
+    guests = detect.guest_talks(con, t0, th)
+    explicit = {r[0]: (int(r[1]), int(r[2])) for r in con.execute("SELECT g, n, r FROM explicit").fetchall()}
+    timings["metrics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    con.close()
+
+    first_day = (first_ms + off) // DAY
+    last_day = (t1 - 1 + off) // DAY
+    w_first_day = (t0 + off) // DAY
+    day_names = [(date(1970, 1, 1) + timedelta(days=d)).isoformat() for d in range(first_day, last_day + 1)]
+    ndays = len(day_names)
+    per_g: dict[int, dict[str, list[int]]] = defaultdict(
+        lambda: {k: [0] * ndays for k in ("messages", "speakers", "joins", "leaves", "delta")}
+    )
+    for g, d, n, s, j, lv, delta in series:
+        if first_day <= d <= last_day:
+            row_ = per_g[g]
+            i = d - first_day
+            row_["messages"][i], row_["speakers"][i], row_["joins"][i] = n, s, j
+            row_["leaves"][i], row_["delta"][i] = lv, delta
+
+    types = pb.types
+    report_groups: dict[str, GroupHealth] = {}
+    members_out: dict[str, list[MemberRow]] = {}
+    by_group_members: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for r in mem_rows:
+        by_group_members[r[0]].append(r)
+    greeters = {(g, p): n for g, p, n in greet}
+    scouts = {(g, p): n for g, p, n in scout}
+    ad_people = {a.person for a in ads}
+    ad_by_group: dict[int, list[detect.AdAccount]] = defaultdict(list)
+    for a in ads:
+        for gi in a.groups:
+            ad_by_group[gi].append(a)
+    heat_by_group: dict[int, list[list[int]]] = defaultdict(lambda: [[0] * 24 for _ in range(7)])
+    for gi, dow, h, n in heat:
+        heat_by_group[gi][dow][h] += n
+    rules = lifecycle.StageRules(dead_after_days=int(th["dead_after_days"]))
+    gkey: dict[int, str] = {}
+    for gid, g in sorted(groups.items()):
+        if g["community_id"] not in communities:
+            continue
+        cname, ctype, spec = communities[g["community_id"]]
+        if community is not None and cname != community:
+            continue
+        key = f"{g['platform']}:{g['platform_id']}"
+        gkey[gid] = key
+        info = grows.get(gid, {})
+        s = per_g[gid]
+        members_series = []
+        run = 0
+        for dlt in s["delta"]:
+            run += dlt
+            members_series.append(run)
+        created = None
+        if not any(r[3] for r in by_group_members.get(gid, [])) and any(s["joins"]):
+            created = next(i for i, v in enumerate(s["joins"]) if v)
+        st = lifecycle.stages(s["messages"], members_series, s["joins"], s["leaves"], created_at=created, rules=rules)
+        stage, since = lifecycle.current(day_names, st)
+        last_msg_i = max((i for i, v in enumerate(s["messages"]) if v), default=None)
+        gh = GroupHealth(key=key, id=gid, name=g["name"] or key, community=cname, type=ctype, role=g["role"])
+        gh.stage, gh.stage_since = stage, since
+        gh.trajectory = lifecycle.changes(day_names, st)
+        gh.last_message = day_names[last_msg_i] if last_msg_i is not None else None
+        gh.silent_days = (ndays - 1 - last_msg_i) if last_msg_i is not None else ndays
+        gh.dead = stage == "dead"
+        if gh.dead:
+            gh.dead_since = day_names[last_msg_i + 1] if last_msg_i is not None and last_msg_i + 1 < ndays else since
+        gh.messages = info.get("messages", 0)
+        gh.staff_messages = info.get("staff_messages", 0)
+        gh.speakers = info.get("speakers", 0)
+        gh.members = info.get("members", 0)
+        gh.members_start = info.get("members_start", 0)
+        gh.link_dumps = info.get("link_dumps", 0)
+        gh.joins = info.get("joins", 0)
+        gh.leaves_voluntary = info.get("leaves_voluntary", 0)
+        gh.leaves_removed = info.get("leaves_removed", 0)
+        gh.net_growth = gh.joins - gh.leaves_voluntary - gh.leaves_removed
+        gh.speakers_ratio = _ratio(gh.speakers, gh.members)
+        gh.messages_per_member = _ratio(gh.messages, gh.members)
+        gh.staff_share = _ratio(gh.staff_messages, gh.messages)
+        a24, a24y, a72, a72y = act.get(gid, (0, 0, 0, 0))
+        gh.activation_24h, gh.activation_72h = _ratio(a24y, a24), _ratio(a72y, a72)
+        q, ans, unans, med = qs.get(gid, (0, 0, 0, None))
+        gh.questions, gh.answered, gh.unanswered, gh.median_answer_minutes = q, ans, unans, med
+        n_msgs, n_replies = explicit.get(gid, (0, 0))
+        gh.replies_inferred = n_msgs >= 20 and n_replies < 0.01 * n_msgs
+        group_ads = ad_by_group.get(gid, [])
+        gh.ad_accounts = len(group_ads)
+        gh.ad_messages = sum(a.promo_by_group.get(gid, 0) for a in group_ads)
+        gh.ads_per_1k = round(1000 * gh.ad_messages / gh.messages, 2) if gh.messages else None
+        gh.size_band = detect.size_band(gh.members, pb)
+        gh.guest_talks = len(guests.get(gid, []))
+        # members, tiers and roles
+        mrows = []
+        counts = []
+        active_days = sum(1 for v in s["messages"][w_first_day - first_day :] if v)
+        key_n = 0
+        silent = silent30 = 0
+        tiers = {"high": 0, "mid": 0, "low": 0, "inactive": 0}
+        for _, p, since_ms, _roster, n, dact, resp, reacts, checks, last_ms_p, is_staff in by_group_members.get(
+            gid, []
+        ):
+            if p in ad_people:
+                continue
+            tier = detect.tier(n, resp, reacts + checks, th)
+            tiers[tier] += 1
+            roles = []
+            if greeters.get((gid, p), 0) >= th["greeter_min_welcomed"]:
+                roles.append("greeter")
+            if scouts.get((gid, p), 0) >= th["scout_min_invited"]:
+                roles.append("scout")
+            if (
+                not is_staff
+                and n >= th["storyteller_min_messages"]
+                and resp >= th["storyteller_responses_per_message"] * n
+            ):
+                roles.append("storyteller")
+            tenure_ok = (t1 - since_ms) >= th["silent_min_tenure_days"] * DAY  # known only within the record
+            if n == 0 and checks == 0 and tenure_ok and not is_staff:
+                roles.append("silent")
+                silent += 1
+            sdays = int((t1 - last_ms_p) // DAY) if last_ms_p is not None else None
+            if not is_staff and (sdays is None or sdays >= 30) and tenure_ok:
+                silent30 += 1
+            if not is_staff and n > 0 and dact >= max(2, th["key_discussant_day_share"] * active_days):
+                key_n += 1
+                roles.append("key_discussant")
+            if n:
+                counts.append(n)
+            mrows.append(MemberRow(person=int(p), name=names.get(p, ""), messages=int(n), responses=int(resp),
+                                   days_active=int(dact), tier=tier, roles=roles, silent_days=sdays,
+                                   staff=bool(is_staff)))  # fmt: skip
+        mrows.sort(key=lambda m: (-m.messages, -m.responses, m.person))
+        members_out[key] = mrows
+        gh.tiers, gh.silent_members, gh.silent_30d, gh.key_discussants = tiers, silent, silent30, key_n
+        gh.top10_share, gh.gini = detect.concentration(counts)
+        gh.daily = [
+            Day(day_names[i], s["messages"][i], s["speakers"][i], s["joins"][i], s["leaves"][i], members_series[i])
+            for i in range(max(0, w_first_day - first_day), ndays)
+        ]
+        report_groups[key] = gh
+
+    # communities: KPIs, funnel, cohorts, heatmap, essentials
+    out_comms: dict[str, CommunityHealth] = {}
+    gid_by_key = {v: k for k, v in gkey.items()}
+    comm_groups: dict[str, list[GroupHealth]] = defaultdict(list)
+    for gh in report_groups.values():
+        comm_groups[gh.community].append(gh)
+    commerce_by_g: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for r in commerce_rows:
+        if r[0] is not None:
+            commerce_by_g[r[0]].append(r)
+    all_heat = [[0] * 24 for _ in range(7)]
+    funnel_by, refer_by, cohort_by = _by_group(funnel_rows), _by_group(refer_rows), _by_group(cohort_rows)
+    for _cid, (cname, ctype, spec) in sorted(communities.items()):
+        if community is not None and cname != community:
+            continue
+        ghs = sorted(comm_groups.get(cname, []), key=lambda x: x.key)
+        ids = [gid_by_key[x.key] for x in ghs]
+        ct = types[ctype]
+        ch = CommunityHealth(name=cname, type=ctype, type_name=ct.name.get(loc), activity_judged=ct.activity_judged,
+                             groups=[x.key for x in ghs])  # fmt: skip
+        ch.messages = sum(x.messages for x in ghs)
+        ch.members = sum(x.members for x in ghs)
+        ch.speakers = sum(x.speakers for x in ghs)
+        ch.joins = sum(x.joins for x in ghs)
+        ch.leaves = sum(x.leaves_voluntary + x.leaves_removed for x in ghs)
+        ch.dead_groups = sum(x.dead for x in ghs)
+        for x in ghs:
+            ch.stages[x.stage] = ch.stages.get(x.stage, 0) + 1
+        ch.essentials = detect.essentials(spec)
+        ch.heatmap = [[0] * 24 for _ in range(7)]
+        for gi in ids:
+            for dw in range(7):
+                for h in range(24):
+                    ch.heatmap[dw][h] += heat_by_group[gi][dw][h]
+                    all_heat[dw][h] += heat_by_group[gi][dw][h]
+        if ghs:
+            ch.daily = [
+                Day(ghs[0].daily[i].date, *(sum(getattr(x.daily[i], f) for x in ghs)
+                                             for f in ("messages", "speakers", "joins", "leaves", "members")))
+                for i in range(len(ghs[0].daily))
+            ]  # fmt: skip
+        ch.funnel = kpis.funnel([r for gi in ids for r in funnel_by.get(gi, [])],
+                                [r for gi in ids for r in refer_by.get(gi, [])])  # fmt: skip
+        ch.retention = kpis.retention([r for gi in ids for r in cohort_by.get(gi, [])])
+        group_kpis = {}
+        for x, gi in zip(ghs, ids, strict=True):
+            group_kpis[x.key] = kpis.compute(
+                ctype, ct, spec, x, commerce_by_g.get(gi, []), content.get(gi), guests.get(gi, []), members_out[x.key],
+                days=days, t1=t1, loc=loc,
+            )  # fmt: skip
+            x.kpis = group_kpis[x.key]
+        ch.kpis = kpis.combine(ctype, ct, spec, ghs, [r for g in ids for r in commerce_by_g.get(g, [])],
+                               [content.get(g) for g in ids], [gt for g in ids for gt in guests.get(g, [])],
+                               days=days, loc=loc)  # fmt: skip
+        out_comms[cname] = ch
+    for cname, ch in out_comms.items():
+        ghs = comm_groups.get(cname, [])
+        for x in ghs:
+            x.findings = diagnosis.diagnose_group(x, ch, loc)
+            x.health = diagnosis.health_score(x, ch)
+        ch.findings = diagnosis.diagnose_community(ch, ghs, loc)
+        ch.health = round(sum(x.health for x in ghs) / len(ghs)) if ghs else 0
+    timings["assemble"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+    local_end = end.astimezone(zone)
+    return Report(
+        workspace=ws.name,
+        timezone=ws.timezone,
+        locale=loc,
+        start=(end - timedelta(days=days)).astimezone(zone).isoformat(timespec="minutes"),
+        end=local_end.isoformat(timespec="minutes"),
+        days=days,
+        generated=datetime.now(zone).isoformat(timespec="seconds"),
+        communities=out_comms,
+        groups=report_groups,
+        members=members_out,
+        ad_accounts=[_ad_row(a, names, gkey) for a in ads if any(g in gkey for g in a.groups)],
+        heatmap=all_heat,
+        signals=diagnosis.signal_notes(loc),
+        timings={k: round(v, 3) for k, v in timings.items()},
+    )
+
+
+def _ad_row(a: detect.AdAccount, names: dict[int, str], gkey: dict[int, str]) -> dict[str, Any]:
+    return {
+        "person": a.person,
+        "name": names.get(a.person, ""),
+        "groups": [gkey.get(g, str(g)) for g in a.groups],
+        "messages": a.messages,
+        "evidence": a.evidence,
+    }
+
+
+def _by_group(rows: list[tuple[Any, ...]]) -> dict[int, list[tuple[Any, ...]]]:
+    out: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for r in rows:
+        out[r[0]].append(r)
+    return out
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def _empty(ws: WorkspaceInfo, loc: str, days: int, timings: dict[str, float]) -> Report:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return Report(ws.name, ws.timezone, loc, now, now, days, now, {}, {}, {}, [], [[0] * 24 for _ in range(7)],
+                  diagnosis.signal_notes(loc), timings)  # fmt: skip
+
+
+__all__ = ["analyze"]

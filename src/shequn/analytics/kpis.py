@@ -1,0 +1,204 @@
+"""Type KPIs (考核指标, 000_429f995354a731ff.txt) and the AARRR funnel (001_39f3881ca0c9e9e6.txt:37): pure functions.
+
+Each community type is judged by its own KPIs, defined in ``playbook/data/types.yaml``; how each is measured here:
+
+* ``coupon_to_purchase`` (消费型): members who claimed a coupon and then placed a paid order ÷ claimers;
+* ``renewal_rate`` (成长型): members who paid a renewal ÷ members staff reminded to renew (mentioned in a staff
+  message about renewal); ``cross_sell_rate``: members who bought a course or product ÷ members;
+* ``content_cadence`` (IP型): staff content posts (20+ characters or media, not replies) per week;
+  ``offline_events``: staff posts about an offline event that drew three or more replies, per month;
+  ``member_content_share``: members' content posts ÷ all content posts;
+* ``big_names_present`` (赚钱型): members (not staff) with three or more messages that drew on average at least
+  0.75 responses each; ``resource_matches``: replies between members to a resource post, per month;
+* ``active_organizer`` (兴趣型): 1 when some staff member posted on three or more of the last 14 days;
+  ``group_size``: members;
+* ``tenure`` (行业型): days since the group's record began (a lower bound for groups already there);
+  ``paid_conversion``: members who paid anything ÷ members.
+
+May import: ``analytics.model``, ``playbook``, the standard library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from shequn.analytics.model import Funnel, GroupHealth, Kpi, MemberRow
+from shequn.playbook import CommunityType
+
+DAY = 86_400_000
+
+
+def _kpi(ct: CommunityType, spec: Mapping[str, Any], key: str, value: float | None, loc: str, **detail: Any) -> Kpi:
+    k = next(k for k in ct.kpis if k.key == key)
+    target = (spec.get("kpis") or {}).get(key, k.starting_target)
+    met = None
+    if value is not None and target is not None:
+        met = value >= target if k.higher_is_better else value <= target
+    return Kpi(key, k.name.get(loc), None if value is None else round(value, 4), target, k.unit, k.higher_is_better,
+               met, detail, k.source)  # fmt: skip
+
+
+def _conversion(rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
+    first: dict[int, int] = {}
+    for _g, p, kind, _what, _amount, at in rows:
+        if kind == "coupon_claim" and (p not in first or at < first[p]):
+            first[p] = at
+    buyers = {p for _g, p, kind, what, _a, at in rows if kind == "order" and what == "paid" and p in first
+              and at >= first[p]}  # fmt: skip
+    return len(first), len(buyers)
+
+
+def _payers(rows: Sequence[tuple[Any, ...]], purposes: set[str] | None, exclude: set[str]) -> set[int]:
+    out = set()
+    for _g, p, kind, what, _amount, _at in rows:
+        if (kind == "payment" and what not in exclude and (purposes is None or what in purposes)) or (
+            kind == "order" and what == "paid" and purposes is None
+        ):
+            out.add(p)
+    return out
+
+
+def _big_names(members: Sequence[MemberRow]) -> int:
+    return sum(1 for m in members if not m.staff and m.messages >= 3 and m.responses >= 0.75 * m.messages)
+
+
+def _tenure(gh: GroupHealth, t1: int) -> tuple[float, bool]:
+    if not gh.trajectory:
+        return 0.0, True
+    first = date.fromisoformat(gh.trajectory[0]["date"])
+    end = date.fromtimestamp(t1 / 1000)
+    return float((end - first).days), gh.stage != "cold_start"
+
+
+def compute(
+    ctype: str,
+    ct: CommunityType,
+    spec: Mapping[str, Any],
+    gh: GroupHealth,
+    commerce: Sequence[tuple[Any, ...]],
+    content: Sequence[int] | None,
+    guests: Sequence[Mapping[str, Any]],
+    members: Sequence[MemberRow],
+    *,
+    days: int,
+    t1: int,
+    loc: str,
+) -> list[Kpi]:
+    """The KPIs of one group's type, measured on that group."""
+    staff_c, member_c, offline, due, matches, staff_days = content or (0, 0, 0, 0, 0, 0)
+    weeks, months = days / 7, days / 30
+    out: list[Kpi] = []
+    for k in ct.kpis:
+        key = k.key
+        if key == "coupon_to_purchase":
+            claimers, buyers = _conversion(commerce)
+            out.append(_kpi(ct, spec, key, buyers / claimers if claimers else None, loc, claimers=claimers,
+                            buyers=buyers))  # fmt: skip
+        elif key == "renewal_rate":
+            renewed = len(_payers(commerce, {"renewal"}, set()))
+            out.append(_kpi(ct, spec, key, min(1.0, renewed / due) if due else None, loc, due=due, renewed=renewed,
+                            guest_talks=len(guests)))  # fmt: skip
+        elif key == "cross_sell_rate":
+            buyers = len(_payers(commerce, None, {"renewal", "entry_fee"}))
+            out.append(_kpi(ct, spec, key, buyers / gh.members if gh.members else None, loc, buyers=buyers))
+        elif key == "content_cadence":
+            out.append(_kpi(ct, spec, key, staff_c / weeks if weeks else None, loc, posts=staff_c))
+        elif key == "offline_events":
+            out.append(_kpi(ct, spec, key, offline / months if months else None, loc, events=offline))
+        elif key == "member_content_share":
+            total = staff_c + member_c
+            out.append(_kpi(ct, spec, key, member_c / total if total else None, loc, member_posts=member_c))
+        elif key == "big_names_present":
+            out.append(_kpi(ct, spec, key, float(_big_names(members)), loc))
+        elif key == "resource_matches":
+            out.append(_kpi(ct, spec, key, matches / months if months else None, loc, matches=matches))
+        elif key == "active_organizer":
+            out.append(_kpi(ct, spec, key, 1.0 if staff_days >= 3 else 0.0, loc, staff_days_last_14=staff_days))
+        elif key == "group_size":
+            out.append(_kpi(ct, spec, key, float(gh.members), loc))
+        elif key == "tenure":
+            value, at_least = _tenure(gh, t1)
+            out.append(_kpi(ct, spec, key, value, loc, at_least=at_least))
+        elif key == "paid_conversion":
+            payers = len(_payers(commerce, None, set()))
+            out.append(_kpi(ct, spec, key, payers / gh.members if gh.members else None, loc, payers=payers))
+    return out
+
+
+def combine(
+    ctype: str,
+    ct: CommunityType,
+    spec: Mapping[str, Any],
+    groups: Sequence[GroupHealth],
+    commerce: Sequence[tuple[Any, ...]],
+    contents: Sequence[Sequence[int] | None],
+    guests: Sequence[Mapping[str, Any]],
+    *,
+    days: int,
+    loc: str,
+) -> list[Kpi]:
+    """The community's KPIs: ratios recomputed over all its groups' people, rates and counts averaged per group."""
+    out: list[Kpi] = []
+    members = sum(g.members for g in groups)
+    n = len(groups) or 1
+    for k in ct.kpis:
+        key = k.key
+        if key == "coupon_to_purchase":
+            claimers, buyers = _conversion(commerce)
+            out.append(_kpi(ct, spec, key, buyers / claimers if claimers else None, loc, claimers=claimers,
+                            buyers=buyers))  # fmt: skip
+        elif key == "renewal_rate":
+            due = sum((c or (0, 0, 0, 0))[3] for c in contents)
+            renewed = len(_payers(commerce, {"renewal"}, set()))
+            out.append(_kpi(ct, spec, key, min(1.0, renewed / due) if due else None, loc, due=due, renewed=renewed,
+                            guest_talks=len(guests)))  # fmt: skip
+        elif key == "cross_sell_rate":
+            buyers = len(_payers(commerce, None, {"renewal", "entry_fee"}))
+            out.append(_kpi(ct, spec, key, buyers / members if members else None, loc, buyers=buyers))
+        elif key == "paid_conversion":
+            payers = len(_payers(commerce, None, set()))
+            out.append(_kpi(ct, spec, key, payers / members if members else None, loc, payers=payers))
+        else:
+            values = [kp.value for g in groups for kp in g.kpis if kp.key == key and kp.value is not None]
+            value = sum(values) / len(values) if values else None
+            out.append(_kpi(ct, spec, key, value, loc, groups=n, per="group average"))
+    return out
+
+
+def funnel(rows: Sequence[tuple[Any, ...]], referrers: Sequence[tuple[int, int]]) -> Funnel:
+    """AARRR over the window's newcomers: acquired → activated (72 h) → retained (active after a week, still here)
+    → revenue (paid) ; refer = members who brought in at least one newcomer."""
+    f = Funnel()
+    seen: set[int] = set()
+    for _g, p, method, _j, activated, retained, paid, _invited in rows:
+        if p in seen:
+            continue
+        seen.add(p)
+        f.acquisition += 1
+        f.by_method[method] = f.by_method.get(method, 0) + 1
+        f.activation += bool(activated)
+        f.retention += bool(retained)
+        f.revenue += bool(paid)
+    f.refer = len({p for _g, p in referrers})
+    return f
+
+
+def retention(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Join cohorts by week: size and the share active in week 1, 4 and 12 after joining (None: not yet known)."""
+    weeks: dict[int, list[int]] = {}
+    for _g, week, size, e1, a1, e4, a4, e12, a12 in rows:
+        w = weeks.setdefault(int(week), [0] * 7)
+        for i, v in enumerate((size, e1, a1, e4, a4, e12, a12)):
+            w[i] += int(v)
+    out = []
+    for week, (size, e1, a1, e4, a4, e12, a12) in sorted(weeks.items()):
+        out.append({
+            "week": date.fromordinal(date(1970, 1, 1).toordinal() + week).isoformat(),
+            "size": size,
+            "w1": round(a1 / e1, 4) if e1 else None,
+            "w4": round(a4 / e4, 4) if e4 else None,
+            "w12": round(a12 / e12, 4) if e12 else None,
+        })  # fmt: skip
+    return out

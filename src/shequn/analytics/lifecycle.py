@@ -1,0 +1,103 @@
+"""Lifecycle stages (生命周期) of a group, day by day, from its own daily series: pure functions.
+
+Stages: ``cold_start`` (冷启动), ``growth`` (成长), ``mature`` (成熟), ``decline`` (衰退), ``dormant`` (休眠),
+``dead`` (死群). The book names the end (BK 2268-2296: 无效 / 分化 / 死亡; "活跃几天、几周或者几个月之后就变成了死群"),
+the anchors the states; the rules are relative to the group's own history, so a small quiet group is not called dying
+for being small:
+
+* **dead**: no human message for ``dead_after_days`` days;
+* **dormant**: the last 7 days average under ``dormant_share`` of the group's best 7-day average, or under one
+  message a day;
+* **decline**: under ``decline_share`` of that best, or the group lost more than 3% of its members in 7 days;
+* **cold_start**: the group began inside the record less than ``cold_start_days`` ago;
+* **growth**: net joins over 7 days of at least 5% of the members;
+* **mature**: none of the above.
+
+May import: the standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+STAGES = ("cold_start", "growth", "mature", "decline", "dormant", "dead")
+
+
+@dataclass(frozen=True, slots=True)
+class StageRules:
+    dead_after_days: int = 7
+    dormant_share: float = 0.15
+    decline_share: float = 0.5
+    cold_start_days: int = 7
+    growth_share: float = 0.05
+
+
+def stages(
+    messages: Sequence[int],
+    members: Sequence[int],
+    joins: Sequence[int],
+    leaves: Sequence[int],
+    *,
+    created_at: int | None,
+    rules: StageRules = StageRules(),
+) -> list[str]:
+    """The stage of every day (index 0 = the first day of the record); ``created_at`` is the day index the group
+    began if it began inside the record (None for groups already there when the record starts)."""
+    out: list[str] = []
+    best = 0.0
+    last_msg: int | None = None
+    win_sum = 0  # messages of the last 7 days (a running sum: long histories stay cheap)
+    net = [j - lv for j, lv in zip(joins, leaves, strict=True)]
+    net7 = 0
+    for d, n in enumerate(messages):
+        if n > 0:
+            last_msg = d
+        win_sum += n
+        net7 += net[d]
+        if d >= 7:
+            win_sum -= messages[d - 7]
+            net7 -= net[d - 7]
+        full = d >= 6
+        avg = win_sum / min(d + 1, 7)
+        silent = d - last_msg if last_msg is not None else d + 1
+        size = max(members[d], 1)
+        age = d - created_at if created_at is not None else None
+        if silent >= rules.dead_after_days and (age is None or age >= rules.dead_after_days):
+            stage = "dead"
+        elif age is not None and 0 <= age < rules.cold_start_days:
+            stage = "cold_start"
+        elif full and (avg < 1.0 or avg < rules.dormant_share * best):
+            stage = "dormant"
+        elif full and (avg < rules.decline_share * best or net7 < -0.03 * size):
+            stage = "decline"
+        elif net7 >= rules.growth_share * size and size >= 5:
+            stage = "growth"
+        else:
+            stage = "mature"
+        out.append(stage)
+        if full:
+            best = max(best, avg)
+    return out
+
+
+def current(days: Sequence[str], stage_list: Sequence[str]) -> tuple[str, str]:
+    """(the last day's stage, the date it began: the first day of its final run)."""
+    if not stage_list:
+        return "", ""
+    last = stage_list[-1]
+    i = len(stage_list) - 1
+    while i > 0 and stage_list[i - 1] == last:
+        i -= 1
+    return last, days[i]
+
+
+def changes(days: Sequence[str], stage_list: Sequence[str]) -> list[dict[str, str]]:
+    """The days a new stage began, for the trajectory shown in reports."""
+    out = []
+    prev = None
+    for d, s in zip(days, stage_list, strict=True):
+        if s != prev:
+            out.append({"date": d, "stage": s})
+            prev = s
+    return out

@@ -1,0 +1,314 @@
+"""The analytics snapshot (分析快照): the event log as typed, columnar Parquet, kept up to date incrementally.
+
+How it works:
+    DuckDB attaches the store read-only through the ``sqlite`` or ``postgres`` scanner extension that ships inside
+    the ``duckdb-ext-sqlite`` / ``duckdb-ext-postgres`` wheels (loaded from that file: nothing is downloaded, so it
+    works offline). The events the snapshot lacks (``seq`` above the last one taken) are read once, their compact
+    JSON is unpacked into typed columns (message id, reply-to, content kind, text length, question / link / contact
+    flags, join method, inviter, leave reason, amounts …) and written as one more Parquet part. Reports then read
+    the parts, never the row store: a report over ten million messages scans a few narrow columns.
+
+Things to keep in mind:
+    * The log is append-only and one process writes a workspace at a time (see :mod:`shequn.app`), so ``seq`` order
+      is commit order and "everything above the last seq" is exactly what is new.
+    * The snapshot is a cache: delete its folder and the next report rebuilds it. A snapshot whose store was replaced
+      (a different first event, or fewer events than it has) is rebuilt too. Text is not kept, only flags.
+    * Where it lives: next to a SQLite file (``shequn.db.analytics/``), else under ``$SHEQUN_ANALYTICS_CACHE`` or
+      ``~/.cache/shequn/analytics``.
+
+May import: ``duckdb``, ``store`` (URLs only), ``analytics.conversation``, the standard library.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+from sqlalchemy.engine import make_url
+
+from shequn.analytics import conversation as conv
+from shequn.domain import UserError
+
+SNAPSHOT_VERSION: Final = 7
+MAX_PARTS: Final = 24  # compact into one part beyond this many
+CHUNK: Final = 2_000_000  # events per part on a first build
+
+# The payload fields unpacked into columns, in this order (json_extract_string with a list of paths parses once).
+_FIELDS: Final = (
+    "message_id", "reply_to", "content", "text", "method", "inviter", "reason", "by", "purpose", "status",
+    "product", "from_bot", "amount", "invite_code", "emoji", "coupon_id",
+)  # fmt: skip
+
+
+def _extension(name: str) -> str:
+    """The path of a DuckDB extension shipped by the ``duckdb-ext-*`` wheels for this DuckDB version."""
+    try:
+        import duckdb_ext
+    except ImportError:
+        raise UserError(
+            f"analytics needs DuckDB's {name} extension from the duckdb-ext-{name.split('_', maxsplit=1)[0]} package "
+            f"(pip install 'duckdb-ext-{name.split('_', maxsplit=1)[0]}=={duckdb.__version__}.*')"
+        ) from None
+    for root in duckdb_ext.__path__:
+        found = glob.glob(os.path.join(root, "extensions", f"v{duckdb.__version__}", "*", f"{name}.duckdb_extension"))
+        if found:
+            return found[0]
+    raise UserError(
+        f"DuckDB {duckdb.__version__} has no shipped {name} extension here; install duckdb-ext packages of the "
+        f"same version as duckdb"
+    )
+
+
+def connect(threads: int | None = None, memory_limit: str = "1536MB") -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that never downloads anything."""
+    con = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, "memory_limit": memory_limit}
+    )
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def _libpq(url: str) -> str:
+    u = make_url(url)
+    parts = {
+        "host": u.host or "",
+        "port": str(u.port or ""),
+        "dbname": u.database or "",
+        "user": u.username or "",
+        "password": u.password or "",
+    }
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+def attach(con: duckdb.DuckDBPyConnection, url: str) -> None:
+    """Attach the store at ``url`` read-only as ``src``."""
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        path = u.database
+        if not path or path == ":memory:":
+            raise UserError("analytics needs a SQLite file, not an in-memory database")
+        con.execute(f"LOAD '{_extension('sqlite_scanner')}'")
+        quoted = str(Path(path).expanduser()).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS src (TYPE sqlite, READ_ONLY)")
+    elif backend == "postgresql":
+        con.execute(f"LOAD '{_extension('postgres_scanner')}'")
+        quoted = _libpq(url).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS src (TYPE postgres, READ_ONLY)")
+    else:
+        raise UserError(f"analytics supports SQLite and PostgreSQL stores, not {backend}")
+
+
+def default_cache(url: str, ws_id: int) -> Path:
+    u = make_url(url)
+    env = os.environ.get("SHEQUN_ANALYTICS_CACHE")
+    if u.get_backend_name() == "sqlite" and u.database and not env:
+        p = Path(u.database).expanduser().resolve()
+        return p.with_name(p.name + ".analytics") / f"ws{ws_id}"
+    base = Path(env) if env else Path.home() / ".cache" / "shequn" / "analytics"
+    key = hashlib.sha256(u.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return base / key / f"ws{ws_id}"
+
+
+def _select_sql(ws_id: int, lo: int, hi: int) -> str:
+    paths = ", ".join(f"'$.{f}'" for f in _FIELDS)
+    i = {f: n + 1 for n, f in enumerate(_FIELDS)}
+    digits = f"'{conv.FULLWIDTH_DIGITS}', '{conv.ASCII_DIGITS}'"
+
+    def rx(pattern: str) -> str:
+        return "'" + pattern.replace("'", "''") + "'"
+
+    return f"""
+    WITH raw AS (
+        SELECT seq, kind, at_ms, group_id, person_id, platform, payload FROM src.event
+        WHERE workspace_id = {int(ws_id)} AND seq > {int(lo)} AND seq <= {int(hi)} AND kind <> 'tick'
+    ), j AS (
+        SELECT seq, kind, at_ms, group_id, person_id, platform,
+               json_extract_string(payload, [{paths}]) AS f,
+               CASE WHEN kind = 'message' THEN json_extract(payload, '$.mentions')::VARCHAR[] END AS mentions
+        FROM raw
+    ), t AS (
+        SELECT *, translate(coalesce(f[{i["text"]}], ''), {digits}) AS tx FROM j
+    )
+    SELECT seq, kind, at_ms, group_id::INTEGER AS group_id, person_id::BIGINT AS person_id, platform,
+           CASE WHEN kind IN ('message', 'edit', 'delete', 'reaction') THEN f[{i["message_id"]}] END AS msg_id,
+           nullif(f[{i["reply_to"]}], '') AS reply_to,
+           CASE WHEN kind = 'message' THEN coalesce(f[{i["content"]}], 'text') END AS content,
+           CASE WHEN kind = 'message' THEN length(tx) END::INTEGER AS text_len,
+           kind = 'message' AND regexp_matches(tx, {rx(conv.QUESTION_PATTERN)}) AS question,
+           kind = 'message' AND regexp_matches(tx, {rx(conv.LINK_PATTERN)}) AS link,
+           kind = 'message' AND (regexp_matches(tx, {rx(conv.PHONE_PATTERN)})
+                                 OR regexp_matches(tx, {rx(conv.HANDLE_PATTERN)})
+                                 OR regexp_matches(tx, {rx(conv.QR_PATTERN)})) AS contact,
+           kind = 'message' AND regexp_matches(tx, {rx(conv.LINK_PATTERN)})
+               AND length(regexp_replace(tx, '(?i)(?:https?://|www\\.)\\S*', '', 'g')) < {conv.LINK_DUMP_CHARS}
+               AS link_only,
+           kind = 'message' AND regexp_matches(tx, {rx(conv.RENEWAL_PATTERN)}) AS renewal_word,
+           kind = 'message' AND regexp_matches(tx, {rx(conv.OFFLINE_PATTERN)}) AS offline_word,
+           kind = 'message' AND regexp_matches(tx, {rx(conv.RESOURCE_PATTERN)}) AS resource_word,
+           kind = 'message' AND regexp_matches(tx, {rx(conv.GREETING_PATTERN)}) AS greeting_word,
+           mentions,
+           CASE WHEN kind = 'join' THEN coalesce(f[{i["method"]}], 'unknown') END AS method,
+           nullif(f[{i["inviter"]}], '') AS inviter,
+           CASE WHEN kind = 'leave' THEN coalesce(f[{i["reason"]}], 'unknown') END AS reason,
+           nullif(f[{i["by"]}], '') AS by_id,
+           CASE WHEN kind = 'payment' THEN coalesce(f[{i["purpose"]}], 'order') END AS purpose,
+           CASE WHEN kind = 'order' THEN coalesce(f[{i["status"]}], 'created') END AS status,
+           f[{i["product"]}] AS product,
+           coalesce(f[{i["from_bot"]}] = 'true', false) AS from_bot,
+           TRY_CAST(f[{i["amount"]}] AS BIGINT) AS amount,
+           nullif(f[{i["coupon_id"]}], '') AS coupon_id
+    FROM t
+    """
+
+
+def _build(con: duckdb.DuckDBPyConnection, ws_id: int, lo: int, hi: int, prior: list[Path], out: Path) -> None:
+    """Unpack the events (lo, hi] and resolve their references to earlier messages and to people: the message a
+    reply, reaction, edit or deletion targets (its seq, author and time), the people an inviter, a remover and the
+    mentions name. Resolving once here keeps the reports free of joins on text ids."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {_select_sql(ws_id, lo, hi)}")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE sid AS SELECT platform, platform_id, person_id::BIGINT AS person_id
+            FROM src.identity WHERE workspace_id = {int(ws_id)}"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE wanted AS
+           SELECT DISTINCT group_id, coalesce(reply_to, msg_id) AS target FROM batch
+           WHERE (kind = 'message' AND reply_to IS NOT NULL) OR kind IN ('reaction', 'delete', 'edit')"""
+    )
+    old = ", ".join("'" + str(p).replace("'", "''") + "'" for p in prior)
+    earlier = (
+        f"""UNION ALL SELECT group_id, msg_id, seq, person_id, at_ms FROM read_parquet([{old}])
+            WHERE kind = 'message' AND (group_id, msg_id) IN (SELECT group_id, target FROM wanted)"""
+        if prior
+        else ""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE tgt AS
+            SELECT group_id, msg_id, min(seq) AS seq, arg_min(person_id, seq) AS p, min(at_ms) AS at_ms FROM (
+                SELECT group_id, msg_id, seq, person_id, at_ms FROM batch
+                WHERE kind = 'message' AND (group_id, msg_id) IN (SELECT group_id, target FROM wanted)
+                {earlier}) GROUP BY group_id, msg_id"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE men AS
+           SELECT x.seq, list(DISTINCT i.person_id) AS ps FROM (
+               SELECT seq, platform, unnest(mentions) AS m FROM batch WHERE len(mentions) > 0) x
+           JOIN sid i ON i.platform = x.platform AND i.platform_id = x.m GROUP BY x.seq"""
+    )
+    con.execute(
+        f"""COPY (
+            SELECT b.* EXCLUDE (mentions, inviter, by_id, reply_to, msg_id),
+                   CASE WHEN b.kind = 'message' THEN b.msg_id END AS msg_id,
+                   t.seq AS target_seq, t.p AS target_p, t.at_ms AS target_at,
+                   men.ps AS mention_ps, inv.person_id AS inviter_p, byp.person_id AS by_p
+            FROM batch b
+            LEFT JOIN tgt t ON t.group_id = b.group_id AND t.msg_id = CASE WHEN b.kind = 'message' THEN b.reply_to
+                                                                            ELSE b.msg_id END
+            LEFT JOIN men ON men.seq = b.seq
+            LEFT JOIN sid inv ON inv.platform = b.platform AND inv.platform_id = b.inviter
+            LEFT JOIN sid byp ON byp.platform = b.platform AND byp.platform_id = b.by_id
+            ORDER BY b.kind, b.group_id, b.seq
+        ) TO '{str(out).replace("'", "''")}' (FORMAT parquet, COMPRESSION zstd)"""
+    )
+    for table in ("batch", "sid", "wanted", "tgt", "men"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The Parquet parts of one workspace's event log and the small tables read fresh each time."""
+
+    folder: Path
+    parts: list[Path]
+    last_seq: int
+    refreshed: int  # events added by the last refresh
+    seconds: float
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, ws_id: int) -> str:
+    row = con.execute(
+        f"SELECT uid FROM src.event WHERE workspace_id = {int(ws_id)} ORDER BY seq LIMIT 1"
+    ).fetchone()  # fmt: skip
+    return str(row[0]) if row else ""
+
+
+def refresh(
+    con: duckdb.DuckDBPyConnection, ws_id: int, folder: Path, *, top: int | None = None, fingerprint: str | None = None
+) -> Snapshot:
+    """Bring the snapshot in ``folder`` up to the store's last event (``src`` must be attached). ``top`` (the last
+    seq) and ``fingerprint`` (the first event's uid) are read through the scanner unless the caller, who can use the
+    store's index, passes them."""
+    started = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest_path = folder / "manifest.json"
+    manifest: dict[str, Any] = {}
+    if manifest_path.exists():
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except ValueError:
+            manifest = {}
+    if top is None:
+        row = con.execute(f"SELECT coalesce(max(seq), 0) FROM src.event WHERE workspace_id = {int(ws_id)}").fetchone()
+        top = int(row[0]) if row else 0
+    fp = _fingerprint(con, ws_id) if fingerprint is None else fingerprint
+    parts = [folder / p for p in manifest.get("parts", [])]
+    valid = (
+        manifest.get("version") == SNAPSHOT_VERSION
+        and manifest.get("fingerprint") == fp
+        and manifest.get("last_seq", 0) <= top
+        and all(p.exists() for p in parts)
+    )
+    if not valid:
+        for p in folder.glob("part-*.parquet"):
+            p.unlink()
+        parts, last = [], 0
+    else:
+        last = int(manifest["last_seq"])
+    added = 0
+    spill = str(folder / "tmp").replace("'", "''")
+    con.execute(f"SET temp_directory = '{spill}'")
+    while top > last:  # in chunks of CHUNK events: memory stays bounded on a first build of a large log
+        hi = min(top, last + CHUNK)
+        name = f"part-{last + 1:012d}-{hi:012d}.parquet"
+        tmp = folder / (name + ".tmp")
+        _build(con, ws_id, last, hi, parts, tmp)
+        tmp.replace(folder / name)
+        parts.append(folder / name)
+        row = con.execute(f"SELECT count(*) FROM read_parquet('{folder / name}')").fetchone()
+        added += int(row[0]) if row else 0
+        last = hi
+    if len(parts) > MAX_PARTS:
+        name = f"part-{1:012d}-{last:012d}.parquet"
+        tmp = folder / (name + ".tmp")
+        files = ", ".join(f"'{p}'" for p in parts)
+        con.execute(
+            f"""COPY (SELECT * FROM read_parquet([{files}]) ORDER BY kind, group_id, seq)
+                TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"""
+        )
+        for p in parts:
+            p.unlink()
+        tmp.replace(folder / name)
+        parts = [folder / name]
+    manifest = {
+        "version": SNAPSHOT_VERSION,
+        "fingerprint": fp,
+        "last_seq": last,
+        "parts": [p.name for p in parts],
+    }
+    manifest_path.write_text(json.dumps(manifest))
+    return Snapshot(folder, parts, last, added, time.perf_counter() - started)
+
+
+def clear(folder: Path) -> None:
+    """Forget a snapshot (the next report rebuilds it)."""
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,80 @@
+"""The report as Markdown, short enough to paste into a chat: per community its KPIs and its findings with the
+prescription and source, then the groups that need attention.
+
+May import: ``analytics.model``, ``i18n``.
+"""
+
+from __future__ import annotations
+
+from shequn.analytics.model import Finding, Kpi, Report
+from shequn.i18n import t
+
+MAX_GROUPS = 30
+
+
+def _value(k: Kpi, loc: str) -> str:
+    if k.value is None:
+        return t("report.unknown", loc)
+    if k.unit == "ratio":
+        return f"{k.value:.0%}"
+    return f"{round(k.value, 1):g}"
+
+
+def _target(k: Kpi) -> str:
+    if k.target is None:
+        return "—"
+    return f"{k.target:.0%}" if k.unit == "ratio" else f"{k.target:g}"
+
+
+def _finding(f: Finding, loc: str) -> list[str]:
+    src = "; ".join(f"{s['source']} “{s['quote']}”" for s in f.sources)
+    return [
+        f"- **{f.title}** ({t(f'report.severity.{f.severity}', loc)})",
+        f"  - {t('report.cause', loc)}: {f.cause}",
+        f"  - {t('report.prescription', loc)}: {f.prescription}",
+        f"  - {t('report.source', loc)}: {src}",
+    ]
+
+
+def render_markdown(r: Report) -> str:
+    loc = r.locale
+    out = [f"# {t('report.title', loc)} · {r.workspace}", ""]
+    out.append(t("report.window", loc, start=r.start[:10], end=r.end[:10], days=r.days, tz=r.timezone))
+    out.append("")
+    for c in r.communities.values():
+        out.append(f"## {c.name} · {c.type_name} · {t('report.community_health', loc, score=c.health)}")
+        out.append("")
+        out.append(
+            f"{t('report.groups', loc)} {len(c.groups)} · {t('report.members', loc)} {c.members} · "
+            f"{t('report.messages', loc)} {c.messages} · {t('report.dead_groups', loc)} {c.dead_groups}"
+        )
+        out.append("")
+        out.append(f"| {t('report.col.kpi', loc)} | {t('report.col.value', loc)} | {t('report.col.target', loc)} | "
+                   f"{t('report.col.status', loc)} |")  # fmt: skip
+        out.append("|---|---|---|---|")
+        for k in c.kpis:
+            status = t("report.unknown", loc) if k.met is None else t("report.met" if k.met else "report.not_met", loc)
+            out.append(f"| {k.name} | {_value(k, loc)} | {_target(k)} | {status} |")
+        if not c.activity_judged:
+            out.append("")
+            out.append(t("report.activity_not_judged", loc, type=c.type_name))
+        out.append("")
+        for f in c.findings:
+            out.extend(_finding(f, loc))
+        out.append("")
+    flagged = [g for g in r.groups.values() if g.findings]
+    flagged.sort(key=lambda g: (g.health, g.key))
+    if flagged:
+        out.append(f"## {t('report.group_findings', loc)}")
+        out.append("")
+        for g in flagged[:MAX_GROUPS]:
+            stage = t(f"report.stage.{g.stage}", loc)
+            out.append(f"### {g.name} · {g.community} · {stage} · {t('report.community_health', loc, score=g.health)}")
+            out.append("")
+            for f in g.findings:
+                out.extend(_finding(f, loc))
+            out.append("")
+        if len(flagged) > MAX_GROUPS:
+            out.append(t("report.more_groups", loc, n=len(flagged) - MAX_GROUPS))
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,98 @@
+"""Metrics on a small hand-made history, on SQLite and PostgreSQL (DuckDB reads both through the shipped scanners)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from shequn.analytics.engine import analyze
+from shequn.app import App
+from shequn.domain import Delete, Join, JoinMethod, LeaveReason, Message, Reaction, stable_id
+from tests.conftest import T0
+from tests.support.builders import join, leave, msg, spec
+
+H = timedelta(hours=1)
+
+
+def roster(actor: str) -> Join:
+    return Join(
+        id=stable_id("roster", actor), at=T0, platform="sandbox", group="g1", actor=actor, actor_name=actor,
+        method=JoinMethod.ROSTER,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def history(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> App:
+    monkeypatch.setenv("SHEQUN_ANALYTICS_CACHE", str(tmp_path / "cache"))
+    app = App(db_url)
+    app.apply_spec(spec("读书会", "growth", roles={"architect": ["owner"]}))
+    q = msg("ann", T0 + 1 * H, "这本书适合新手吗？")
+    answer = msg("bob", T0 + 1 * H + timedelta(minutes=6), "适合", reply_to=q.message_id)
+    unanswered = msg("cat", T0 + 2 * H, "请问作业在哪里交")
+    ad = Message(
+        id=stable_id("ad"), at=T0 + 30 * H, platform="sandbox", group="g1", actor="spam", actor_name="客服13812345678",
+        message_id="ad1", text="兼职日结，加我vx：abc_123",
+    )  # fmt: skip
+    events = [
+        roster("owner"), roster("ann"), roster("bob"), roster("cat"), roster("lurker"),
+        q, answer, unanswered,
+        msg("owner", T0 + 3 * H, "欢迎大家，今天的话题是读书方法"),
+        Reaction(id=stable_id("r1"), at=T0 + 4 * H, platform="sandbox", group="g1", actor="cat",
+                 message_id=answer.message_id, emoji="👍"),
+        join("new1", T0 + 10 * H, inviter="ann"),
+        msg("new1", T0 + 12 * H, "大家好，我是新来的"),
+        join("new2", T0 + 10 * H, inviter="ann"),
+        join("spam", T0 + 29 * H, name="客服13812345678"),
+        ad,
+        Delete(id=stable_id("d1"), at=T0 + 31 * H, platform="sandbox", group="g1", actor="owner", message_id="ad1",
+               by="owner"),
+        leave("spam", T0 + 31 * H, reason=LeaveReason.REMOVED),
+        leave("new2", T0 + 40 * H),
+        msg("bob", T0 + 47 * H, "晚安"),
+    ]  # fmt: skip
+    app.ingest(events, history=True)
+    return app
+
+
+@pytest.mark.pg
+def test_metrics_of_a_small_group(history: App) -> None:
+    r = analyze(history.store, history.ws, days=3)
+    g = r.groups["sandbox:g1"]
+    assert g.community == "读书会" and g.type == "growth"
+    assert g.messages == 7  # bots and system lines aside, every message counts, the ad too
+    assert g.speakers == 6
+    assert g.members == 6  # owner, ann, bob, cat, lurker, new1 (new2 left, spam removed)
+    assert g.joins == 3  # roster snapshots are not newcomers
+    assert (g.leaves_voluntary, g.leaves_removed) == (1, 1)
+    assert g.activation_24h == pytest.approx(2 / 3, abs=1e-3)  # new1 and the ad account spoke within 24 h; new2 did not
+    assert (g.questions, g.answered, g.unanswered) == (2, 1, 1)
+    assert g.median_answer_minutes == pytest.approx(6.0)
+    assert g.ad_accounts == 1 and g.ad_messages == 1
+    assert [a["name"] for a in r.ad_accounts] == ["客服138****78"]  # phone numbers are masked
+    assert g.staff_messages == 1 and g.staff_share == pytest.approx(1 / 7, abs=1e-3)
+    rows = {m.name: m for m in r.members["sandbox:g1"]}
+    assert "scout" in rows["ann"].roles  # brought in two newcomers
+    assert "silent" not in rows["lurker"].roles  # in the group under two weeks of the window: not yet silent
+    assert rows["owner"].staff and not rows["ann"].staff
+    assert rows["bob"].responses == 1 and rows["ann"].responses == 1  # a 👍 from cat; bob's answer to ann
+    assert sum(d.messages for d in g.daily) == 7
+
+
+def test_the_snapshot_is_incremental(history: App, tmp_path: Path) -> None:
+    first = analyze(history.store, history.ws, days=3)
+    assert first.timings["snapshot_events_added"] > 0
+    again = analyze(history.store, history.ws, days=3)
+    assert again.timings["snapshot_events_added"] == 0
+    history.ingest([msg("bob", T0 + 48 * H, "早")], history=True)
+    more = analyze(history.store, history.ws, days=3)
+    assert more.timings["snapshot_events_added"] == 1
+    assert more.groups["sandbox:g1"].messages == 8
+
+
+def test_unknown_community_is_a_clear_error(history: App) -> None:
+    from shequn.domain import UserError
+
+    with pytest.raises(UserError, match="no community named"):
+        analyze(history.store, history.ws, community="nope")
