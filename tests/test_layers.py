@@ -44,6 +44,7 @@ FORBIDDEN = {
     "engine": {"shequn.store", "shequn.connectors", "shequn.app", "sqlalchemy", "duckdb", "httpx"},
     "i18n": {"shequn.store", "shequn.engine", "shequn.policies", "sqlalchemy"},
     "store": {"shequn.connectors", "shequn.app", "shequn.cli", "shequn.web"},
+    "web": {"shequn.cli"},
     "planner": {
         "shequn.engine",
         "shequn.store",

@@ -367,6 +367,15 @@ class App:
             report = IngestReport(received=len(events), added=len(added))
             return self._process(conn, engine, added, history=history, report=report)
 
+    def refresh(self) -> None:
+        """Forget the in-memory engine when the saved state has moved on without it (another process of the same
+        workspace wrote, e.g. a second web worker); the next write reloads it from the store."""
+        if self._engine is None:
+            return
+        with self.store.transaction() as conn:
+            if self.store.state.cursor(conn, self.ws.id)[0] != self._cursor:
+                self._engine = None
+
     def append_history(
         self,
         events: Iterable[Event],

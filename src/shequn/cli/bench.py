@@ -50,6 +50,55 @@ def simulate(
 
 
 @app.command()
+def serve(
+    groups: int = typer.Option(1000, help="模拟群数 · simulated groups"),
+    days: int = typer.Option(7, help="模拟天数 · simulated days"),
+    seed: int = typer.Option(1, help="随机种子 · seed"),
+    clients: int = typer.Option(50, help="并发客户端 · concurrent clients"),
+    seconds: float = typer.Option(20.0, help="压测时长（秒） · load duration in seconds"),
+    workers: int = typer.Option(2, help="shequn serve 的工作进程 · worker processes of shequn serve"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """控制台与 API 压测 · the overview's render time and API read latency under load, against shequn serve."""
+    from rich.table import Table
+
+    from shequn.bench import serve as bench_serve
+
+    r = bench_serve.run(groups=groups, days=days, seed=seed, clients=clients, seconds=seconds, workers=workers)
+    if as_json:
+        print_json(r)
+        return
+    ov, api = r["overview"], r["api"]
+    table = Table(
+        title=f"shequn bench serve ({groups} groups × {days} days, built in {r['build_seconds']} s; "
+        f"shequn serve --workers {workers})"
+    )
+    for col in ("what", "p50 ms", "p95 ms", "p99 ms", "goal", "× goal"):
+        table.add_column(col, justify="left" if col == "what" else "right")
+    table.add_row(
+        f"overview page, server ({ov['runs']} renders)", f"{ov['server_ms_p50']}", f"{ov['server_ms_p95']}", "-",
+        f"< {ov['goal_ms']:.0f} ms", f"{ov['ratio']}",
+    )  # fmt: skip
+    table.add_row(
+        f"API reads, {api['clients']} clients ({api['requests']:,} in {api['seconds']} s, {api['errors']} errors)",
+        f"{api['p50_ms']}", f"{api['p95_ms']}", f"{api['p99_ms']}",
+        f"p95 < {api['goal_p95_ms']:.0f} ms", f"{api['ratio']}",
+    )  # fmt: skip
+    for label, e in api["by_endpoint"].items():
+        table.add_row(f"  {label} ({e['n']:,})", f"{e['p50_ms']}", f"{e['p95_ms']}", f"{e['p99_ms']}", "", "")
+    table.add_row(
+        f"  server CPU per API read: {api['server_cpu_ms_per_request']} ms "
+        f"(≈ {1000 / max(api['server_cpu_ms_per_request'], 0.01):,.0f} reads/s per free core)",
+        "", "", "", "", "",
+    )  # fmt: skip
+    if (w := r["wrk"]) is not None:
+        table.add_row(
+            f"API reads through wrk, {clients} clients ({w['requests']:,} in {w['seconds']} s, {w['errors']} errors)",
+            f"{w['p50_ms']}", f"{w['p95_ms']}", f"{w['p99_ms']}", f"p95 < {api['goal_p95_ms']:.0f} ms", f"{w['ratio']}",
+        )  # fmt: skip
+    console.print(table)
+
+
 def outbox(
     groups: int = typer.Option(10_000, help="群数 · groups, each with a morning report at 08:00"),
     bots: int = typer.Option(1, help="机器人数 · bot tokens sharing the groups"),

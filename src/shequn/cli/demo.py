@@ -18,6 +18,8 @@ def demo(
     serve: bool = typer.Option(True, "--serve/--no-serve", help="构建后打开控制台 · serve the console afterwards"),
     days: int = typer.Option(30, "--days", min=1, help="模拟天数 · days of simulated history"),
     seed: int = typer.Option(7, "--seed", help="随机种子 · seed"),
+    host: str = typer.Option("127.0.0.1", "--host", help="监听地址 · address to serve on"),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="端口 · port to serve on"),
 ) -> None:
     """演示 · build a demo workspace (every community type, simulated history) and show it."""
     from shequn.simulator import simulate
@@ -47,4 +49,22 @@ def demo(
     console.print(kinds)
     console.print(t("cli.demo_built", loc, db=db))
     if serve:
-        err_console.print(t("cli.demo_no_console", loc), style="yellow")
+        _demo_owner(ctx, loc)
+        from shequn.cli.serve import run_server
+
+        run_server(ctx, host=host, port=port, secure_cookies=True)
+
+
+def _demo_owner(ctx: typer.Context, loc: str) -> None:
+    """The demo's owner account: made once with a random password, printed once (never stored in clear)."""
+    import secrets
+
+    from shequn.accounts import Accounts
+
+    with open_app(ctx) as a:
+        accounts = Accounts(a)
+        if accounts.has_owner():
+            return
+        password = secrets.token_urlsafe(12)
+        accounts.create_user("demo", password, "owner", actor="demo")
+    err_console.print(t("cli.demo_login", loc, name="demo", password=password), style="bold")

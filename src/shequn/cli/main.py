@@ -24,6 +24,7 @@ from shequn.cli import (
     run,
     sandbox,
     schedule,
+    serve,
     simulate,
 )
 from shequn.cli.common import Globals, console, err_console, open_app
@@ -121,6 +122,8 @@ app.add_typer(points.app, name="points")
 app.command(name="sandbox")(sandbox.sandbox)
 app.command(name="simulate")(simulate.simulate)
 app.command(name="demo")(demo.demo)
+app.command(name="serve")(serve.serve)
+app.add_typer(serve.user_app, name="user")
 app.command(name="plan")(plan.plan)
 app.command(name="run")(run.run)
 app.command(name="import")(importer.import_)

@@ -31,6 +31,7 @@ class ActionKind(StrEnum):
     BAN = "ban"
     SET_ANNOUNCEMENT = "set_announcement"
     CREATE_INVITE_LINK = "create_invite_link"
+    INVITE = "invite"
     TAG = "tag"
     AWARD_POINTS = "award_points"
     SET_LEVEL = "set_level"
@@ -185,6 +186,16 @@ class CreateInviteLink(Action):
     name: str
     member_limit: int = 0
     expires: datetime | None = None
+
+
+@ACTIONS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invite(Action):
+    """Bring ``target`` into ``group`` (拉人入群); most platforms leave this to a person, so it usually becomes a
+    staff task. ``text`` is the note that goes with the invitation."""
+
+    kind: ClassVar[ActionKind] = ActionKind.INVITE
+    text: str = ""
 
 
 @ACTIONS.register

@@ -39,6 +39,7 @@ class EventKind(StrEnum):
     SEGMENT_REPORT = "segment_report"
     LABEL = "label"
     TICK = "tick"
+    OPERATOR_ACTION = "operator_action"
 
 
 class ContentKind(StrEnum):
@@ -330,6 +331,21 @@ class Tick(Event):
 
     kind: ClassVar[EventKind] = EventKind.TICK
     job: str = ""
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorAction(Event):
+    """A change an operator made by hand in the console or the API (运营操作), logged like any fact so that a replay
+    gives the same state: ``op`` ``tag`` or ``untag`` with ``value`` on the member ``target`` (a platform id on
+    ``platform``) of ``community``; ``by`` names the operator."""
+
+    kind: ClassVar[EventKind] = EventKind.OPERATOR_ACTION
+    community: str
+    op: str
+    target: str
+    value: str = ""
+    by: str = ""
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:

@@ -39,6 +39,7 @@ from shequn.domain import (
     LeaveReason,
     Message,
     NicknameChange,
+    OperatorAction,
     SetLevel,
     SetRole,
     SetState,
@@ -117,6 +118,10 @@ class Engine:
             state.events += 1
             return self._run_tickers(event.at)
         state.events += 1
+        if event.kind is EventKind.OPERATOR_ACTION:
+            assert isinstance(event, OperatorAction)
+            self._apply_operator(event)
+            return []
         gkey = f"{event.platform}:{event.group}"
         gconf = self.config.groups.get(gkey)
         if gconf is None:
@@ -240,6 +245,19 @@ class Engine:
                 version = str(event.answers.get("version", "")).strip()
                 member.rules_version = int(version) if version.isdigit() else cconf.spec.rules.version
         return member
+
+    def _apply_operator(self, event: OperatorAction) -> None:
+        """A change an operator made by hand (a tag on a member): applied like an internal action."""
+        if event.community not in self.config.communities or event.op not in ("tag", "untag"):
+            log.warning("operator action %s on %s ignored", event.op, event.community)
+            return
+        community = self.state.community(event.community)
+        member = community.members.get(identity_key(event.platform, event.target))
+        if member is None:
+            log.warning("operator action for unknown member %s:%s ignored", event.platform, event.target)
+            return
+        (member.tags.add if event.op == "tag" else member.tags.discard)(event.value)
+        self.dirty.members.add((community.name, member.key))
 
     # -- ticks ----------------------------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from sqlalchemy import Connection
 
 from shequn.store.audit import AuditStore
+from shequn.store.auth import AuthStore, SessionRecord, TokenRecord, UserRecord
 from shequn.store.communities import CommunityRecord, CommunityStore
+from shequn.store.console import ConsoleStore, GroupRow, MemberRow, Segment
 from shequn.store.db import Database, mask_url, normalize_url
 from shequn.store.delivery import DeliveryStore, Outcome, Pending
 from shequn.store.events import EventStore
@@ -52,6 +54,8 @@ class Store:
         self.tasks = StaffTaskStore()
         self.audit = AuditStore()
         self.stats = StatsStore()
+        self.auth = AuthStore()
+        self.console = ConsoleStore()
         self.imports = ImportStore()
         self.points = PointsStore()
 
@@ -73,14 +77,20 @@ __all__ = [
     "Database",
     "DeliveryStore",
     "GroupRecord",
+    "GroupRow",
     "LedgerEntry",
+    "MemberRow",
     "OutboxItem",
     "Outcome",
     "Pending",
     "RunRow",
     "ScheduleStore",
+    "Segment",
+    "SessionRecord",
     "StaffTask",
     "Store",
+    "TokenRecord",
+    "UserRecord",
     "WorkspaceInfo",
     "mask_url",
     "normalize_url",

@@ -95,7 +95,10 @@ class Membership(Base):
     """A person in a community: derived by the engine from the event log, rebuilt by replay."""
 
     __tablename__ = "membership"
-    __table_args__ = (UniqueConstraint("community_id", "member_key"),)
+    __table_args__ = (
+        UniqueConstraint("community_id", "member_key"),
+        Index("ix_membership_status", "community_id", "status"),  # revision i8a: member counts (console)
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True, index=True)
@@ -308,7 +311,10 @@ class StaffTaskRow(Base):
     """A task for a person: what the bot may not do on that platform, or what needs judgement (人工任务)."""
 
     __tablename__ = "staff_task"
-    __table_args__ = (Index("ix_staff_task_status", "workspace_id", "status"),)
+    __table_args__ = (
+        Index("ix_staff_task_status", "workspace_id", "status"),
+        Index("ix_staff_task_group", "group_id", "status"),  # revision i8a: open tasks per group (console)
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
     action_id: Mapped[int | None] = mapped_column(ForeignKey("action.id"), nullable=True, unique=True)
@@ -339,6 +345,61 @@ class AuditRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="{}")
 
 
+class WebUser(Base):
+    """A person who logs in to the console (控制台用户), with a role: owner, operator or viewer."""
+
+    __tablename__ = "web_user"
+    __table_args__ = (UniqueConstraint("workspace_id", "username"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    username: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string
+    role: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(16), default="")
+    disabled: Mapped[int] = mapped_column(Integer, default=0)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    last_login_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class WebSession(Base):
+    """A login session; only the SHA-256 of the cookie's token is stored, never the token."""
+
+    __tablename__ = "web_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the session token
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_user.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    last_seen_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiToken(Base):
+    """A scoped, revocable API token (only its SHA-256 is stored; the prefix identifies it in lists)."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(100))  # space-separated: read write admin
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_used_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class WorkspaceSecret(Base):
+    """A workspace's secret by name (the webhook signing secret): needed in clear to verify HMAC signatures."""
+
+    __tablename__ = "workspace_secret"
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
@@ -360,6 +421,10 @@ EVENT = _table(EventRow)
 ACTION = _table(ActionRow)
 STAFF_TASK = _table(StaffTaskRow)
 AUDIT = _table(AuditRow)
+WEB_USER = _table(WebUser)
+WEB_SESSION = _table(WebSession)
+API_TOKEN = _table(ApiToken)
+WORKSPACE_SECRET = _table(WorkspaceSecret)
 OUTBOX_LEASE = _table(OutboxLease)
 SCHEDULER_CURSOR = _table(SchedulerCursor)
 SCHEDULE_RUN = _table(ScheduleRun)

@@ -1,0 +1,310 @@
+"""``shequn bench serve``: the console and the API under load, against ``shequn serve`` on loopback.
+
+Goals (issue 8): the overview of a 1,000-group workspace renders in under 500 ms on the server, and API reads answer
+in under 100 ms at the 95th percentile with 50 concurrent clients.
+
+How it works:
+    1. Build a workspace of ``groups`` simulated groups (every community type) in a temporary SQLite file, with an
+       owner, a session and an API token.
+    2. Start the real ``shequn serve`` in its own process on a free loopback port.
+    3. Render the overview ``overview_runs`` times one after another (session cookie), reading the server's own
+       timing from its ``Server-Timing`` header and the client's round trip.
+    4. Run ``clients`` concurrent keep-alive connections (an asyncio load generator speaking HTTP/1.1 directly,
+       so the generator costs little CPU next to the server on the same machine) for ``seconds``, cycling through
+       a fixed mix of API reads; report p50, p95 and p99 latency, overall and per endpoint.
+    Both loops are bounded in count and time and talk only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+GOAL_OVERVIEW_MS = 500.0
+GOAL_API_P95_MS = 100.0
+
+
+@dataclass
+class LoadResult:
+    latencies: dict[str, list[float]] = field(default_factory=dict)  # endpoint label → seconds
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def all(self) -> list[float]:
+        return [x for v in self.latencies.values() for x in v]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build(db: str, groups: int, days: int, seed: int) -> dict[str, Any]:
+    """The workspace, an owner with a session and a token, and ids to read."""
+    from shequn.accounts import ROLE_PERMS, Accounts, Role
+    from shequn.app import App
+    from shequn.cli.simulate import load_simulation
+    from shequn.simulator import simulate
+
+    app = App(db)
+    sim = simulate(groups=groups, days=days, seed=seed)
+    load_simulation(app, sim, process=True, quiet=True)
+    accounts = Accounts(app)
+    user = accounts.create_user("bench", "bench password", "owner", actor="bench")
+    session, _ = accounts.login(user)
+    _, token = accounts.create_token(user, "bench", ROLE_PERMS[Role.OWNER], actor="bench")
+    with app.store.transaction() as conn:
+        group_ids = [g.id for g in app.store.console.group_rows(conn, app.ws.id)]
+        people = [
+            int(p)
+            for (p,) in conn.exec_driver_sql("SELECT person_id FROM membership WHERE person_id IS NOT NULL LIMIT 2000")
+        ]
+    app.close()
+    return {"session": session, "token": token, "groups": group_ids, "people": people}
+
+
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, header: str
+) -> tuple[int, dict[str, str], bytes]:
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}\r\n\r\n".encode())
+    await writer.drain()
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    headers: dict[str, str] = {}
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, _, v = line.decode("latin-1").partition(":")
+        headers[k.strip().lower()] = v.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers, body
+
+
+async def _overview(port: int, session: str, runs: int) -> tuple[list[float], list[float]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    server_ms: list[float] = []
+    client_ms: list[float] = []
+    header = f"Cookie: shequn_session={session}\r\nCache-Control: no-cache"  # computed every time, never cached
+    for _ in range(runs):
+        started = time.perf_counter()
+        status, headers, body = await _request(reader, writer, "/", header)
+        client_ms.append((time.perf_counter() - started) * 1000)
+        if status != 200 or b"</html>" not in body:
+            raise RuntimeError(f"overview answered {status}")
+        server_ms.append(float(headers["server-timing"].split("dur=")[1]))
+    writer.close()
+    return server_ms, client_ms
+
+
+async def _load(port: int, token: str, mix: list[tuple[str, str]], clients: int, seconds: float) -> LoadResult:
+    result = LoadResult(latencies={label: [] for label, _ in mix})
+    header = f"Authorization: Bearer {token}"
+    deadline = time.perf_counter() + seconds
+    max_requests = 200_000  # bounded whatever the speed
+
+    async def client(n: int) -> None:
+        rng = random.Random(n)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < deadline and sum(map(len, result.latencies.values())) < max_requests:
+                label, path = mix[rng.randrange(len(mix))]
+                started = time.perf_counter()
+                status, _, _ = await _request(reader, writer, path, header)
+                if status != 200:
+                    result.errors += 1
+                result.latencies[label].append(time.perf_counter() - started)
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+WRK_SCRIPT = """
+local paths = {%(paths)s}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", paths[(n %% #paths) + 1], {["Authorization"] = "Bearer %(token)s"})
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%f\\n", summary.requests,
+    e.status + e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), summary.duration / 1e6))
+end
+"""
+
+
+def _wrk(port: int, token: str, paths: list[str], clients: int, seconds: float, tmp: str) -> dict[str, Any] | None:
+    """The same mix through wrk (Debian's package), when it is installed: a C load generator costs the server
+    less CPU than any Python one."""
+    import shutil
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    script = Path(tmp) / "mix.lua"
+    script.write_text(WRK_SCRIPT % {"paths": ", ".join(f'"{p}"' for p in paths), "token": token}, encoding="utf-8")
+    out = subprocess.run(
+        [wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--timeout", "10s", "-s", str(script),
+         f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, timeout=seconds + 60, check=True,
+    ).stdout  # fmt: skip
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    requests, errors, p50, p95, p99, secs = line.split()[1:]
+    return {
+        "requests": int(requests),
+        "errors": int(errors),
+        "seconds": round(float(secs), 1),
+        "per_second": round(int(requests) / float(secs), 1),
+        "p50_ms": round(int(p50) / 1000, 1),
+        "p95_ms": round(int(p95) / 1000, 1),
+        "p99_ms": round(int(p99) / 1000, 1),
+        "ratio": round(GOAL_API_P95_MS / (int(p95) / 1000), 2),
+    }
+
+
+def run(
+    groups: int = 1000,
+    days: int = 7,
+    seed: int = 1,
+    clients: int = 50,
+    seconds: float = 20.0,
+    overview_runs: int = 30,
+    workers: int = 2,
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "serve.db")
+        t0 = time.perf_counter()
+        ids = build(db, groups, days, seed)
+        build_s = time.perf_counter() - t0
+        port = _free_port()
+        shequn = str(Path(sys.executable).with_name("shequn"))
+        proc = subprocess.Popen(
+            [shequn, "--db", db, "serve", "--port", str(port), "--workers", str(workers)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "SHEQUN_LANG": "en"},
+        )
+        try:
+            _wait(port)
+            rng = random.Random(seed)
+            g = ids["groups"]
+            p = ids["people"] or [1]
+            mix = [
+                ("communities", "/api/v1/communities"),
+                ("overview (top 20)", "/api/v1/overview?limit=20"),
+            ]
+            for _ in range(200):  # many distinct ids: each read does its own work
+                mix.append(("group", f"/api/v1/groups/{rng.choice(g)}"))
+                mix.append(("roster (50)", f"/api/v1/groups/{rng.choice(g)}/members?limit=50"))
+                mix.append(("member", f"/api/v1/members/{rng.choice(p)}"))
+                mix.append(("timeline", f"/api/v1/members/{rng.choice(p)}/timeline?limit=20"))
+                mix.append(("heatmap", f"/api/v1/groups/{rng.choice(g)}/heatmap"))
+            mix.append(("tasks", "/api/v1/tasks?limit=50"))
+            mix.append(("events", "/api/v1/events?limit=50"))
+            server_ms, client_ms = asyncio.run(_overview(port, ids["session"], overview_runs))
+            asyncio.run(_load(port, ids["token"], mix[:3], 4, 2.0))  # warm-up
+            cpu0 = _cpu_seconds(proc.pid)
+            load = asyncio.run(_load(port, ids["token"], mix, clients, seconds))
+            cpu_ms = (_cpu_seconds(proc.pid) - cpu0) * 1000 / max(1, len(load.all))
+            wrk = _wrk(port, ids["token"], [path for _, path in mix], clients, seconds, tmp)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    every = load.all
+    return {
+        "groups": groups,
+        "days": days,
+        "workers": workers,
+        "wrk": wrk,
+        "build_seconds": round(build_s, 1),
+        "overview": {
+            "runs": overview_runs,
+            "server_ms_p50": round(statistics.median(server_ms), 1),
+            "server_ms_p95": round(percentile(server_ms, 95), 1),
+            "client_ms_p95": round(percentile(client_ms, 95), 1),
+            "goal_ms": GOAL_OVERVIEW_MS,
+            "ratio": round(GOAL_OVERVIEW_MS / percentile(server_ms, 95), 2),
+        },
+        "api": {
+            "clients": clients,
+            "requests": len(every),
+            "errors": load.errors,
+            "seconds": round(load.seconds, 1),
+            "per_second": round(len(every) / load.seconds, 1),
+            "server_cpu_ms_per_request": round(cpu_ms, 2),
+            "p50_ms": round(percentile(every, 50) * 1000, 1),
+            "p95_ms": round(percentile(every, 95) * 1000, 1),
+            "p99_ms": round(percentile(every, 99) * 1000, 1),
+            "goal_p95_ms": GOAL_API_P95_MS,
+            "ratio": round(GOAL_API_P95_MS / (percentile(every, 95) * 1000), 2),
+            "by_endpoint": {
+                label: {
+                    "n": len(v),
+                    "p50_ms": round(percentile(v, 50) * 1000, 1),
+                    "p95_ms": round(percentile(v, 95) * 1000, 1),
+                    "p99_ms": round(percentile(v, 99) * 1000, 1),
+                }
+                for label, v in load.latencies.items()
+                if v
+            },
+        },
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children so far, from /proc (the server's own cost, whatever
+    else the machine is doing)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    total = 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def _wait(port: int) -> None:
+    for _ in range(150):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("shequn serve did not start")

@@ -1,0 +1,786 @@
+"""Operations (运营操作) the console, the API and the command line share: what the pages show and what operators do.
+
+Reads build page-shaped models from the store's read models (:mod:`shequn.store.console`). Writes go through the
+app's pipeline: a tag is an :class:`~shequn.domain.OperatorAction` event in the log (so a replay keeps it), a message
+or an invitation is an action in the outbox under an idempotency key (or a staff task where the platform forbids the
+bot), an order from a shop is an :class:`~shequn.domain.Order` event; each is written to the audit log with who did it.
+
+Things to keep in mind:
+    * One writer at a time: every pipeline write holds :class:`WriteLock` (threads and processes alike) and first
+      lets the app drop an engine another process has overtaken (:meth:`App.refresh`).
+    * "Needing attention" uses facts only (open staff tasks, silence, capacity), measured against the workspace's
+      latest activity when that is older than now (imported history); health, lifecycle stage and diagnosis are
+      the analytics' (issue 4) and are not guessed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from shequn.app import App, IngestReport
+from shequn.domain import (
+    Action,
+    DirectMessage,
+    Invite,
+    OperatorAction,
+    Order,
+    OrderStatus,
+    Payment,
+    UserError,
+    event_from_dict,
+    split_key,
+    stable_id,
+)
+from shequn.playbook import load_playbook
+from shequn.playbook.spec import CommunitySpec, parse_spec
+from shequn.store import CommunityRecord, GroupRow, MemberRow, Segment, StaffTask
+from shequn.store._sql import from_ms
+from shequn.store.communities import ApplyOutcome
+
+DAY_MS = 86_400_000
+SILENT_DAYS = 3  # a group with no message for this long (where activity is judged) needs a look
+TREND_DAYS = 30
+HEATMAP_DAYS = 28
+SEGMENT_LIMIT = 5000  # members one segment action may touch at once
+OVERVIEW_SECONDS = 3.0
+ANALYSIS_SECONDS = 60.0
+SPECS_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """Why a group needs a look: (reason code, parameters) pairs, and a score to sort by."""
+
+    group: GroupRow
+    reasons: tuple[tuple[str, dict[str, Any]], ...]
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityCard:
+    record: CommunityRecord
+    type_name: str
+    activity_judged: bool
+    groups: int
+    members: int
+    members_ever: int
+    messages: int
+    open_tasks: int
+    last_message_ms: int | None
+    attention: int  # groups of this community needing attention
+    kpis: tuple[tuple[str, str, float | None], ...]  # (key, name, target)
+    health: Any = None  # the analytics' CommunityHealth, when computed
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    communities: list[CommunityCard]
+    attention: list[Attention]
+    as_of_ms: int
+    totals: dict[str, int] = field(default_factory=dict)
+    analysed: bool = False  # the analytics had been computed (else they are being computed now)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentResult:
+    total: int
+    members: list[MemberRow]
+    truncated: bool
+
+
+SegmentVerb = Literal["tag", "untag", "message", "invite"]
+
+
+def _offset_ms(tz: str, at: datetime) -> int:
+    off = at.astimezone(ZoneInfo(tz)).utcoffset()
+    return int(off.total_seconds() * 1000) if off else 0
+
+
+class WriteLock:
+    """One writer per workspace, across the threads of this process and across processes (several web workers):
+    a lock file beside a SQLite database, an advisory lock on PostgreSQL. Re-entrant within a thread."""
+
+    def __init__(self, app: App) -> None:
+        self._local = threading.RLock()
+        self._held = threading.local()
+        db = app.store.db
+        self._db = db
+        self._key = int.from_bytes(
+            hashlib.blake2b(f"shequn-writer:{app.ws.id}".encode(), digest_size=7).digest(), "big"
+        )
+        path = db.engine.url.database if db.is_sqlite else None
+        self._path = f"{path}.writer-lock" if path and path != ":memory:" else None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._local:
+            if getattr(self._held, "depth", 0):
+                self._held.depth += 1
+                try:
+                    yield
+                finally:
+                    self._held.depth -= 1
+                return
+            self._held.depth = 1
+            try:
+                with self._across_processes():
+                    yield
+            finally:
+                self._held.depth = 0
+
+    @contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        if self._path is not None:
+            import fcntl
+
+            fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+        elif self._db.dialect == "postgresql":
+            with self._db.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT pg_advisory_lock(%s)", (self._key,))
+                try:
+                    yield
+                finally:
+                    conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (self._key,))
+                    conn.commit()
+        else:
+            yield
+
+
+class Operations:
+    """Everything the console and the API do, for one workspace of ``app``."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.store = app.store
+        self.ws = app.ws.id
+        self.write = WriteLock(app)
+        self._records: dict[int, CommunityRecord] = {}  # parsed specs, kept while their hash is unchanged
+        self._overview_cache: dict[str, tuple[float, Overview]] = {}
+        self._overview_lock = threading.Lock()
+        self._refreshing: set[str] = set()
+        self._analysis: dict[str, tuple[float, Any]] = {}
+        self._analysis_lock = threading.Lock()
+        self._analysing: set[str] = set()
+        self._heads_checked = -SPECS_SECONDS
+
+    def _communities(self, conn: Any) -> list[CommunityRecord]:
+        """Every community, parsing a spec only when it changed (validating a spec costs milliseconds); the hashes
+        are looked at again after SPECS_SECONDS, or at once after a change made here."""
+        now = time.monotonic()
+        if now - self._heads_checked >= SPECS_SECONDS:
+            heads = self.store.console.community_heads(conn, self.ws)
+            if heads.keys() != self._records.keys() or any(self._records[c].spec_hash != h for c, h in heads.items()):
+                self._records = {r.id: r for r in self.store.communities.list(conn, self.ws)}
+            self._heads_checked = now
+        return [self._records[cid] for cid in sorted(self._records)]
+
+    # -- overview -------------------------------------------------------------------------------------------
+
+    def as_of_ms(self, groups: Sequence[GroupRow]) -> int:
+        """Now, or the latest message when history ends before now (an imported or simulated workspace)."""
+        now = self.app.now_ms()
+        latest = max((g.last_message_ms for g in groups if g.last_message_ms), default=None)
+        return min(now, latest) if latest else now
+
+    def reference_ms(self) -> int:
+        """The workspace's "now" for silence: now, or its latest message when history ends before now."""
+        with self.store.transaction() as conn:
+            return self.as_of_ms(self.store.console.group_rows(conn, self.ws))
+
+    def overview(self, locale: str, *, limit: int = 50, fresh: bool = False) -> Overview:
+        """The overview. A dashboard read by many: unless ``fresh``, an overview computed less than OVERVIEW_SECONDS
+        ago is served as it is, and an older one is served while a background thread computes the next
+        (stale-while-revalidate), so a read never waits for the whole workspace to be counted. Writes made here
+        clear it."""
+        hit = self._overview_cache.get(locale)
+        if fresh or hit is None:
+            with self._overview_lock:
+                hit = (time.monotonic(), self._overview(locale))
+                self._overview_cache[locale] = hit
+        elif time.monotonic() - hit[0] >= OVERVIEW_SECONDS and locale not in self._refreshing:
+            self._refreshing.add(locale)
+            threading.Thread(target=self._refresh_overview, args=(locale,), daemon=True).start()
+        full = hit[1]
+        return Overview(full.communities, full.attention[:limit], full.as_of_ms, full.totals, full.analysed)
+
+    def analysis(self, locale: str, *, wait: bool = True) -> Any:
+        """The analytics' report of the workspace (:func:`shequn.analytics.analyze`: health, lifecycle stages, type
+        KPIs, funnel, diagnosis) in ``locale``, computed at most once per ANALYSIS_SECONDS per worker, served while
+        the next is computed. Without ``wait``, None until the first has been computed (it is started then)."""
+        hit = self._analysis.get(locale)
+        stale = hit is None or time.monotonic() - hit[0] >= ANALYSIS_SECONDS
+        if hit is None and wait:
+            with self._analysis_lock:
+                hit = self._analysis.get(locale)
+                if hit is None:
+                    hit = (time.monotonic(), self._analyze(locale))
+                    self._analysis[locale] = hit
+            return hit[1]
+        if stale and locale not in self._analysing:
+            self._analysing.add(locale)
+            threading.Thread(target=self._refresh_analysis, args=(locale,), daemon=True).start()
+        return hit[1] if hit is not None else None
+
+    def _analyze(self, locale: str) -> Any:
+        from shequn.analytics import analyze
+
+        return analyze(self.store, self.app.ws, locale=locale)
+
+    def _refresh_analysis(self, locale: str) -> None:
+        try:
+            with self._analysis_lock:
+                self._analysis[locale] = (time.monotonic(), self._analyze(locale))
+            self._changed_overview()
+        except Exception:  # the console goes on without a diagnosis; the reason is in the log
+            logging.getLogger("shequn.operations").exception("analytics failed")
+        finally:
+            self._analysing.discard(locale)
+
+    def _changed_overview(self) -> None:
+        with self._overview_lock:
+            self._overview_cache.clear()
+
+    def _refresh_overview(self, locale: str) -> None:
+        try:
+            with self._overview_lock:
+                self._overview_cache[locale] = (time.monotonic(), self._overview(locale))
+        finally:
+            self._refreshing.discard(locale)
+
+    def _changed(self) -> None:
+        with self._overview_lock:
+            self._overview_cache.clear()
+        self._heads_checked = -SPECS_SECONDS
+
+    def _overview(self, locale: str) -> Overview:
+        pb = load_playbook()
+        with self.store.transaction() as conn:
+            communities = self._communities(conn)
+            groups = self.store.console.group_rows(conn, self.ws)
+            members = self.store.console.community_members(conn, self.ws)
+        as_of = self.as_of_ms(groups)
+        by_community: dict[int, list[GroupRow]] = {}
+        for g in groups:
+            if g.community_id is not None:
+                by_community.setdefault(g.community_id, []).append(g)
+        specs = {c.id: c.spec for c in communities}
+        report = self.analysis(locale, wait=False)
+        health = report.groups if report is not None else {}
+        attention = [
+            a
+            for g in groups
+            if (
+                a := self.attention(
+                    g, specs.get(g.community_id or -1), as_of, health.get(f"{g.platform}:{g.platform_id}")
+                )
+            )
+        ]
+        attention.sort(key=lambda a: (-a.score, a.group.id))
+        flagged: dict[int, int] = {}
+        for a in attention:
+            if a.group.community_id is not None:
+                flagged[a.group.community_id] = flagged.get(a.group.community_id, 0) + 1
+        cards = []
+        for c in communities:
+            ctype = pb.types[c.type]
+            gs = by_community.get(c.id, [])
+            cards.append(
+                CommunityCard(
+                    record=c,
+                    type_name=ctype.name.get(locale),
+                    activity_judged=ctype.activity_judged,
+                    groups=len(gs),
+                    members=members.get(c.id, (0, 0))[0],
+                    members_ever=members.get(c.id, (0, 0))[1],
+                    messages=sum(g.messages for g in gs),
+                    open_tasks=sum(g.open_tasks for g in gs),
+                    last_message_ms=max((g.last_message_ms for g in gs if g.last_message_ms), default=None),
+                    attention=flagged.get(c.id, 0),
+                    kpis=tuple((k.key, k.name.get(locale), c.spec.kpis.get(k.key)) for k in ctype.kpis),
+                    health=report.communities.get(c.name) if report is not None else None,
+                )
+            )
+        cards.sort(key=lambda card: (-card.attention, card.record.id))
+        totals = {
+            "communities": len(communities),
+            "groups": len(groups),
+            "members": sum(m[0] for m in members.values()),
+            "open_tasks": sum(g.open_tasks for g in groups),
+            "attention": len(attention),
+        }
+        return Overview(cards, attention, as_of, totals, analysed=report is not None)
+
+    def attention(self, g: GroupRow, spec: CommunitySpec | None, as_of: int, health: Any = None) -> Attention | None:
+        """The facts that make a group need a look (None when there are none); with the analytics' ``health`` of
+        the group, also its diagnosis (dead, and the findings of high or medium severity)."""
+        reasons: list[tuple[str, dict[str, Any]]] = []
+        score = 0.0
+        if health is not None:
+            if health.dead:
+                reasons.append(("dead", {"since": health.dead_since or ""}))
+                score += 12
+            for f in health.findings:
+                if f.severity in ("high", "medium"):
+                    reasons.append(("finding", {"title": f.title}))
+                    score += 6 if f.severity == "high" else 3
+        if g.open_tasks:
+            reasons.append(("tasks", {"n": g.open_tasks}))
+            score += 10 + g.open_tasks
+        pb = load_playbook()
+        judged = spec is None or pb.types[spec.type].activity_judged
+        if judged and g.community_id is not None:
+            if g.last_message_ms is None:
+                reasons.append(("never", {}))
+                score += 5
+            else:
+                days = (as_of - g.last_message_ms) // DAY_MS
+                if days >= SILENT_DAYS:
+                    reasons.append(("silent", {"days": int(days)}))
+                    score += 5 + min(days, 60) / 2
+        if spec is not None:
+            policy = next((p for p in pb.sizes.policies if p.key == spec.size.policy), None)
+            capacity = g.capacity or spec.size.capacity or (policy.capacity if policy else None)
+            warn_at = spec.size.warn_at or (policy.warn_at if policy else 0.9)
+            if capacity and g.members >= capacity * warn_at:
+                reasons.append(("capacity", {"members": g.members, "capacity": capacity}))
+                score += 4 + 4 * (g.members >= capacity)
+        if not reasons:
+            return None
+        return Attention(g, tuple(reasons), score)
+
+    # -- communities ----------------------------------------------------------------------------------------
+
+    def communities(self) -> list[CommunityRecord]:
+        with self.store.transaction() as conn:
+            return self._communities(conn)
+
+    def community(self, name: str) -> CommunityRecord:
+        found = next((c for c in self.communities() if c.name == name), None)
+        if found is None:
+            raise NotFoundError("community", name)
+        return found
+
+    def community_groups(self, record: CommunityRecord) -> list[GroupRow]:
+        with self.store.transaction() as conn:
+            return self.store.console.group_rows(conn, self.ws, community_id=record.id)
+
+    def trends(self, record: CommunityRecord, groups: Sequence[GroupRow], *, days: int = TREND_DAYS) -> dict[str, Any]:
+        """Daily messages, speakers-free counts of joins and leaves for the last ``days`` local days up to as-of."""
+        as_of = self.as_of_ms(groups)
+        tz = record.spec.timezone
+        offset = _offset_ms(tz, from_ms(as_of))
+        last_day = (as_of + offset) // DAY_MS
+        first_day = last_day - days + 1
+        kinds = ("message", "join", "leave")
+        with self.store.transaction() as conn:
+            counts = self.store.console.daily_counts(
+                conn, self.ws, group_ids=[g.id for g in groups], kinds=kinds,
+                since_ms=first_day * DAY_MS - offset, offset_ms=offset,
+            )  # fmt: skip
+        day_list = list(range(first_day, last_day + 1))
+        return {
+            "days": [(date(1970, 1, 1) + timedelta(days=d)).isoformat() for d in day_list],
+            "series": {k: [counts.get((k, d), 0) for d in day_list] for k in kinds},
+            "timezone": tz,
+        }
+
+    def rhythm(self, record: CommunityRecord, groups: Sequence[GroupRow], locale: str, *, days: int = 7) -> list[Any]:
+        """The rhythm calendar: every post the scheduler plans in the community's groups over the next ``days``
+        (its quiet hours and daily cap applied; ``capped`` ones are decided but not sent), in local time."""
+        from shequn.policies import GroupConfig
+        from shequn.schedule.plan import plan
+        from shequn.schedule.service import load_activities
+
+        now = self.app.clock.now()
+        bound = [
+            GroupConfig(
+                f"{g.platform}:{g.platform_id}", g.platform, g.platform_id, record.name, g.name, g.role, g.capacity
+            )
+            for g in groups
+        ]
+        with self.store.transaction() as conn:
+            activities = [
+                a for a in load_activities(self.store, conn, self.ws, since=now - timedelta(days=3))
+                if a.community == record.name
+            ]  # fmt: skip
+        names = self._job_names(locale)
+        return [
+            RhythmItem(o.local, o.group.name or o.group.platform_id, o.job, _job_label(o.job, names), o.status)
+            for o in plan(record.spec, bound, now, now + timedelta(days=days), activities)
+        ]
+
+    @staticmethod
+    def _job_names(locale: str) -> dict[str, str]:
+        pb = load_playbook()
+        names = {j.key: j.name.get(locale) for j in pb.rhythm.jobs}
+        for step in [*pb.activities.guest_talk.steps, *pb.activities.offline.steps]:
+            names[f"step:{step.key}"] = step.name.get(locale)
+        return names
+
+    def activities(self, record: CommunityRecord) -> list[Any]:
+        """The community's activities (guest talks, offline events) not finished or cancelled, soonest first."""
+        with self.store.transaction() as conn:
+            rows = self.store.schedule.activities(conn, self.ws, community_id=record.id)
+        live = [r for r in rows if r.status in ("planning", "scheduled")]
+        return sorted(live, key=lambda r: (r.starts_ms is None, r.starts_ms or 0, r.id))
+
+    def put_spec(self, name: str, text: str, *, actor: str) -> ApplyOutcome:
+        """Create or replace a community's spec from YAML (or JSON) text; the name in the text must match."""
+        spec = parse_spec(text, source=f"spec of {name}")
+        if spec.name != name:
+            raise UserError(f"the spec names {spec.name!r}, not {name!r}; rename is not supported here", exit_code=2)
+        with self.write():
+            self.app.refresh()
+            outcome = self.app.apply_spec(spec, actor=actor, source="api")
+        self._changed()
+        return outcome
+
+    # -- groups ---------------------------------------------------------------------------------------------
+
+    def groups(self, *, community: str | None = None) -> list[GroupRow]:
+        with self.store.transaction() as conn:
+            cid = None
+            if community is not None:
+                cid = self.store.communities.ids(conn, self.ws).get(community)
+                if cid is None:
+                    raise NotFoundError("community", community)
+            return self.store.console.group_rows(conn, self.ws, community_id=cid)
+
+    def group(self, group_id: int) -> GroupRow:
+        with self.store.transaction() as conn:
+            rows = self.store.console.group_rows(conn, self.ws, group_id=group_id)
+        if not rows:
+            raise NotFoundError("group", str(group_id))
+        return rows[0]
+
+    def roster(self, group_id: int, *, limit: int | None = None, offset: int = 0) -> list[MemberRow]:
+        with self.store.transaction() as conn:
+            rows = self.store.console.roster(conn, self.ws, group_id, limit=limit, offset=offset)
+        if not rows:
+            self.group(group_id)  # an empty page of a group that exists, or no such group
+        return rows
+
+    def heatmap(self, group: GroupRow, *, days: int = HEATMAP_DAYS) -> dict[str, Any]:
+        """Messages by weekday (Monday first) × local hour over the last ``days`` days up to as-of."""
+        tz = self._timezone_of(group)
+        as_of = group.last_message_ms or self.app.now_ms()
+        as_of = min(as_of, self.app.now_ms())
+        offset = _offset_ms(tz, from_ms(as_of))
+        with self.store.transaction() as conn:
+            hours = self.store.console.hour_counts(
+                conn, self.ws, group_id=group.id, since_ms=as_of - days * DAY_MS, offset_ms=offset
+            )
+        grid = [[0] * 24 for _ in range(7)]
+        for h, n in hours.items():
+            day = h // 24
+            grid[(day + 3) % 7][h % 24] += n  # 1970-01-01 was a Thursday (Monday = 0)
+        return {"grid": grid, "days": days, "timezone": tz, "max": max((max(r) for r in grid), default=0)}
+
+    def _timezone_of(self, group: GroupRow) -> str:
+        found = next((c for c in self.communities() if c.id == group.community_id), None)
+        return found.spec.timezone if found else self.app.ws.timezone
+
+    # -- members --------------------------------------------------------------------------------------------
+
+    def member(self, person_id: int, *, ledger: int = 50) -> dict[str, Any]:
+        """A person: identities, memberships, and per community the newest ``ledger`` entries of the points ledger
+        and the offences the moderation policy recorded; the shared blacklist's entries of their identities."""
+        console = self.store.console
+        with self.store.transaction() as conn:
+            person = console.person(conn, self.ws, person_id)
+            if person is None:
+                raise NotFoundError("member", str(person_id))
+            memberships = console.memberships_of(conn, self.ws, person_id)
+            person["memberships"] = memberships
+            person["ledger"] = {
+                m.community: self.store.points.entries(conn, self.ws, community=m.community, member_key=m.key)[
+                    -ledger:
+                ][::-1]
+                for m in memberships
+            }
+            person["violations"] = {
+                m.community: [
+                    {"at": a, "violation": v, "message_id": mid, "step": step, "why": why}
+                    for a, v, mid, step, why in (record.get("log") or [])[::-1]
+                ]
+                for m in memberships
+                if (record := console.violations(conn, m.community_id, m.key))
+            }
+            keys = {f"{i['platform']}:{i['platform_id']}" for i in person["identities"]} | {m.key for m in memberships}
+            person["blacklist"] = {k: e for k in sorted(keys) if (e := console.blacklist_entry(conn, self.ws, k))}
+        return person
+
+    def timeline(self, person_id: int, *, before_seq: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        with self.store.transaction() as conn:
+            if self.store.console.person(conn, self.ws, person_id) is None:
+                raise NotFoundError("member", str(person_id))
+            return self.store.console.timeline(conn, self.ws, person_id, before_seq=before_seq, limit=limit)
+
+    def tag_member(self, person_id: int, community: str, tag: str, *, remove: bool, actor: str) -> bool:
+        """Tag (or untag) one member of a community; True when the log took the change (False: done before)."""
+        record = self.community(community)
+        with self.store.transaction() as conn:
+            rows = [
+                m for m in self.store.console.memberships_of(conn, self.ws, person_id) if m.community_id == record.id
+            ]
+        if not rows:
+            raise NotFoundError("member", f"{person_id} in {community}")
+        report = self._tag([rows[0]], tag, remove=remove, actor=actor, key=f"{actor}:{self.app.now_ms()}")
+        return report.added > 0
+
+    # -- segments -------------------------------------------------------------------------------------------
+
+    def segment(self, segment: Segment, *, limit: int = 200) -> SegmentResult:
+        with self.store.transaction() as conn:
+            rows = list(self.store.console.members(conn, self.ws, segment))
+        return SegmentResult(len(rows), rows[:limit], len(rows) > limit)
+
+    def tags(self, *, community_id: int | None = None) -> dict[str, int]:
+        with self.store.transaction() as conn:
+            return self.store.console.tags_in_use(conn, self.ws, community_id=community_id)
+
+    def act_on_segment(
+        self,
+        segment: Segment,
+        verb: SegmentVerb,
+        *,
+        actor: str,
+        key: str,
+        value: str = "",
+        text: str = "",
+        group_id: int | None = None,
+    ) -> dict[str, int]:
+        """Tag, untag, message or invite every member of ``segment``; idempotent for the same ``key``.
+
+        Returns counts: ``members`` chosen, ``logged`` events added (tags), ``queued`` actions put in the outbox,
+        ``staff_tasks`` opened where the platform forbids the bot, ``duplicates`` already done under this key.
+        """
+        if not key or len(key) > 80:
+            raise UserError("an action needs an idempotency key of 1-80 characters", exit_code=2)
+        with self.store.transaction() as conn:
+            members = list(self.store.console.members(conn, self.ws, segment))
+        if len(members) > SEGMENT_LIMIT:
+            raise UserError(
+                f"the segment has {len(members)} members; act on at most {SEGMENT_LIMIT} at once", exit_code=2
+            )
+        out = {"members": len(members), "logged": 0, "queued": 0, "staff_tasks": 0, "duplicates": 0}
+        if verb in ("tag", "untag"):
+            tag = value.strip()
+            if not 1 <= len(tag) <= 40:
+                raise UserError("a tag needs 1-40 characters", exit_code=2)
+            report = self._tag(members, tag, remove=verb == "untag", actor=actor, key=key)
+            out["logged"], out["duplicates"] = report.added, report.duplicates
+        elif verb in ("message", "invite"):
+            body = text.strip()
+            if verb == "message" and not 1 <= len(body) <= 2000:
+                raise UserError("a message needs 1-2000 characters", exit_code=2)
+            target_group = self.group(group_id) if verb == "invite" and group_id is not None else None
+            if verb == "invite" and target_group is None:
+                raise UserError("choose the group to invite into", exit_code=2)
+            actions = [self._outreach(m, verb, body, key, actor, target_group) for m in members]
+            with self.write(), self.store.transaction() as conn:
+                report = self.app.enqueue_actions(conn, actions)
+            out["queued"], out["staff_tasks"] = report.actions, report.staff_tasks
+            out["duplicates"] = len(actions) - report.actions - report.staff_tasks
+        else:
+            raise UserError(f"unknown segment action {verb!r}; use tag, untag, message or invite", exit_code=2)
+        self._changed()
+        with self.store.transaction() as conn:
+            self.store.audit.record(
+                conn, self.ws, actor=actor, verb=f"segment.{verb}", object_type="segment", object_id=key,
+                detail={**out, "value": value, "group_id": group_id, "segment": _segment_dict(segment)},
+                now_ms=self.app.now_ms(),
+            )  # fmt: skip
+        return out
+
+    def _tag(self, members: Sequence[MemberRow], tag: str, *, remove: bool, actor: str, key: str) -> IngestReport:
+        at = self.app.clock.now()
+        op = "untag" if remove else "tag"
+        events = []
+        for m in members:
+            platform, pid = split_key(m.key)
+            events.append(
+                OperatorAction(
+                    id=stable_id("operator", key, op, tag, m.community, m.key),
+                    at=at,
+                    platform=platform,
+                    community=m.community,
+                    op=op,
+                    target=pid,
+                    value=tag,
+                    by=actor,
+                )
+            )
+        with self.write():
+            self.app.refresh()
+            report = self.app.ingest(events)
+        self._changed()
+        return report
+
+    def _outreach(self, m: MemberRow, verb: str, text: str, key: str, actor: str, group: GroupRow | None) -> Action:
+        platform, pid = split_key(m.key)
+        common = dict(
+            key=f"console:{key}:{verb}:{m.community}:{m.key}",
+            at=self.app.clock.now(),
+            community=m.community,
+            platform=platform,
+            target=pid,
+            policy="console",
+            extra={"by": actor, "member_name": m.name},
+        )
+        if verb == "message":
+            return DirectMessage(text=text, **common)  # type: ignore[arg-type]
+        assert group is not None
+        extra = {**common.pop("extra"), "group_name": group.name}  # type: ignore[dict-item]
+        return Invite(text=text, group=group.platform_id, extra=extra, **common)  # type: ignore[arg-type]
+
+    # -- staff tasks ----------------------------------------------------------------------------------------
+
+    def tasks(self, *, status: str | None = "open", limit: int = 500) -> list[StaffTask]:
+        if status not in (None, "open", "done", "cancelled"):
+            raise UserError("status is open, done or cancelled", exit_code=2)
+        with self.store.transaction() as conn:
+            return self.store.tasks.list(conn, self.ws, status=status, limit=limit)
+
+    def count_tasks(self, *, status: str = "open") -> int:
+        with self.store.transaction() as conn:
+            return self.store.console.count_tasks(conn, self.ws, status=status)
+
+    def complete_task(self, task_id: int, *, actor: str) -> None:
+        now = self.app.now_ms()
+        with self.store.transaction() as conn:
+            self.store.tasks.complete(conn, self.ws, task_id, by=actor, now_ms=now)
+            self.store.audit.record(
+                conn, self.ws, actor=actor, verb="task.done", object_type="staff_task", object_id=str(task_id),
+                now_ms=now,
+            )  # fmt: skip
+        self._changed()
+
+    # -- shop webhooks --------------------------------------------------------------------------------------
+
+    def shop_event(self, kind: Literal["order", "payment"], body: dict[str, Any], *, source: str) -> tuple[str, bool]:
+        """Log an order or a payment a shop reported; return (event id, whether it was new).
+
+        The event id is derived from the shop's own ids (and the order's status), so a retried delivery is a
+        duplicate and changes nothing.
+        """
+        platform = body.get("buyer_platform") or "shop"
+        at = body.get("at") or self.app.clock.now()
+        if isinstance(at, datetime) and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        common: dict[str, Any] = dict(
+            at=at,
+            platform=platform,
+            group=body.get("group") or "",
+            actor=body.get("buyer_id") or "",
+            actor_name=body.get("buyer_name") or "",
+            extra={"source": source},
+        )
+        event: Order | Payment
+        if kind == "order":
+            status = OrderStatus(body["status"])
+            event = Order(
+                id=stable_id("webhook", source, "order", body["order_id"], status.value),
+                order_id=body["order_id"],
+                status=status,
+                amount=body["amount"],
+                currency=body["currency"],
+                product=body.get("product") or "",
+                quantity=body.get("quantity") or 1,
+                **common,
+            )
+        else:
+            event = Payment(
+                id=stable_id("webhook", source, "payment", body["payment_id"]),
+                payment_id=body["payment_id"],
+                amount=body["amount"],
+                currency=body["currency"],
+                order_id=body.get("order_id") or "",
+                purpose=body.get("purpose") or "order",
+                **common,
+            )
+        with self.write():
+            self.app.refresh()
+            report = self.app.ingest([event])
+        self._changed()
+        if report.added:
+            with self.store.transaction() as conn:
+                self.store.audit.record(
+                    conn, self.ws, actor=f"webhook:{source}", verb=f"webhook.{kind}", object_type=kind,
+                    object_id=str(body.get("order_id") or body.get("payment_id")),
+                    detail={"amount": body["amount"], "currency": body["currency"], "event": event.id},
+                    now_ms=self.app.now_ms(),
+                )  # fmt: skip
+        return event.id, report.added > 0
+
+    # -- events and audit -----------------------------------------------------------------------------------
+
+    def events(
+        self, *, after_seq: int = 0, limit: int = 100, kind: str | None = None
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """A page of the log in its stable JSON form (every field written out)."""
+        with self.store.transaction() as conn:
+            rows = self.store.console.events_page(conn, self.ws, after_seq=after_seq, limit=limit, kind=kind)
+        return [(seq, event_from_dict(orjson.loads(payload)).to_dict()) for seq, payload in rows]
+
+    def recent_events(
+        self, *, before_seq: int | None = None, limit: int = 100, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest events first, for reading the log in the console."""
+        with self.store.transaction() as conn:
+            return self.store.console.recent_events(conn, self.ws, before_seq=before_seq, limit=limit, kind=kind)
+
+    def audit(self, *, limit: int = 200) -> list[Any]:
+        with self.store.transaction() as conn:
+            return self.store.audit.list(conn, self.ws, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class RhythmItem:
+    local: datetime  # in the community's time zone
+    group: str
+    job: str
+    label: str
+    status: str  # due | capped
+
+
+def _job_label(job: str, names: dict[str, str]) -> str:
+    """A rhythm job's name (早报, 签到 …), an activity step's (``activity:<key>:<step>[:n]``), or a custom job's key."""
+    if job in names:
+        return names[job]
+    if job.startswith("activity:"):
+        parts = job.split(":")
+        step = parts[2] if len(parts) > 2 else ""
+        return f"{parts[1]} · {names.get('step:' + step) or names.get('step:' + step.removeprefix('report_'), step)}"
+    return job.removeprefix("custom:")
+
+
+class NotFoundError(UserError):
+    """A thing asked for by name or id does not exist in this workspace."""
+
+    def __init__(self, what: str, name: str) -> None:
+        super().__init__(f"no {what} {name!r} in this workspace", exit_code=2)
+        self.what = what
+        self.name = name
+
+
+def _segment_dict(s: Segment) -> dict[str, Any]:
+    return {k: v for k, v in ((f, getattr(s, f)) for f in s.__dataclass_fields__) if v not in (None, ())}

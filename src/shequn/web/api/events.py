@@ -1,0 +1,24 @@
+"""``/api/v1/events``: the event log, in order, paged by sequence number."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from shequn.domain import EventKind
+from shequn.web.deps import OpsDep, Reader
+from shequn.web.schemas import EventOut
+
+router = APIRouter(tags=["events"])
+
+
+@router.get("/events", response_model=list[EventOut])
+async def list_events(
+    principal: Reader,
+    ops: OpsDep,
+    after: int = Query(0, ge=0, le=2**62, description="events after this seq"),
+    limit: int = Query(100, ge=1, le=1000),
+    kind: EventKind | None = None,
+) -> list[EventOut]:
+    return [
+        EventOut(seq=s, event=e) for s, e in ops.events(after_seq=after, limit=limit, kind=kind.value if kind else None)
+    ]

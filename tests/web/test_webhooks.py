@@ -1,0 +1,98 @@
+"""Shop webhooks: signed with the workspace's secret and verified, deduplicated, money as integer minor units."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shequn.web.security import sign, verify_signature
+from tests.web.conftest import Site
+
+ORDER = {
+    "order_id": "A-1001",
+    "status": "paid",
+    "amount": 19900,
+    "currency": "CNY",
+    "product": "VR 眼镜",
+    "buyer_platform": "sandbox",
+    "buyer_id": "u1",
+    "buyer_name": "成员1",
+}
+
+
+def post(site: Site, path: str, body: dict[str, object], *, secret: str | None = None, ts: int | None = None):  # type: ignore[no-untyped-def]
+    raw = orjson.dumps(body)
+    secret = secret or site.accounts.webhook_secret()
+    header = sign(secret, raw, ts if ts is not None else int(time.time()))
+    return site.client().post(
+        path, content=raw, headers={"X-Shequn-Signature": header, "Content-Type": "application/json"}
+    )
+
+
+def orders(site: Site) -> list[dict[str, object]]:
+    r = site.client().get("/api/v1/events", params={"kind": "order"}, headers=site.bearer("viewer"))
+    return [e["event"] for e in r.json()]
+
+
+def test_a_signed_order_is_logged_once(site: Site) -> None:
+    r = post(site, "/api/v1/webhooks/youzan/orders", ORDER)
+    assert r.status_code == 200 and r.json()["duplicate"] is False
+    again = post(site, "/api/v1/webhooks/youzan/orders", ORDER)
+    assert again.json() == {"event_id": r.json()["event_id"], "duplicate": True}
+    logged = orders(site)
+    assert len(logged) == 1
+    assert logged[0]["amount"] == 19900 and logged[0]["currency"] == "CNY" and logged[0]["actor"] == "u1"
+    # A new status of the same order is a new fact.
+    assert post(site, "/api/v1/webhooks/youzan/orders", {**ORDER, "status": "refunded"}).json()["duplicate"] is False
+    assert len(orders(site)) == 2
+    audit = site.client().get("/api/v1/audit", headers=site.bearer("owner")).json()
+    assert any(a["actor"] == "webhook:youzan" and a["verb"] == "webhook.order" for a in audit)
+
+
+def test_payments(site: Site) -> None:
+    body = {"payment_id": "P-1", "amount": 990, "currency": "USD", "order_id": "A-1001", "buyer_id": "u2"}
+    assert post(site, "/api/v1/webhooks/shop/payments", body).json()["duplicate"] is False
+    r = site.client().get("/api/v1/events", params={"kind": "payment"}, headers=site.bearer("viewer"))
+    [event] = [e["event"] for e in r.json()]
+    assert event["amount"] == 990 and event["currency"] == "USD" and event["payment_id"] == "P-1"
+
+
+def test_unsigned_forged_stale_or_rotated_deliveries_are_refused(site: Site) -> None:
+    c = site.client()
+    assert c.post("/api/v1/webhooks/shop/orders", json=ORDER).status_code == 401
+    assert post(site, "/api/v1/webhooks/shop/orders", ORDER, secret="whsec_guess").status_code == 401
+    assert post(site, "/api/v1/webhooks/shop/orders", ORDER, ts=int(time.time()) - 3600).status_code == 401
+    old = site.accounts.webhook_secret()
+    r = c.post("/api/v1/webhook-secret/rotate", headers=site.bearer("owner"))
+    assert r.status_code == 200 and r.json()["secret"] != old
+    assert post(site, "/api/v1/webhooks/shop/orders", ORDER, secret=old).status_code == 401
+    assert orders(site) == []
+
+
+def test_bad_money_is_refused_and_nothing_logged(site: Site) -> None:
+    for bad in ({"amount": 199.5}, {"amount": -1}, {"currency": "cny"}, {"currency": "YUAN"}, {"status": "lost"}):
+        r = post(site, "/api/v1/webhooks/shop/orders", {**ORDER, **bad})
+        assert r.status_code == 422, bad
+    r = post(site, "/api/v1/webhooks/shop/orders", {**ORDER, "extra_field": 1})
+    assert r.status_code == 422
+    raw = b"{not json"
+    header = sign(site.accounts.webhook_secret(), raw, int(time.time()))
+    r = site.client().post("/api/v1/webhooks/shop/orders", content=raw, headers={"X-Shequn-Signature": header})
+    assert r.status_code == 422
+    assert orders(site) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.binary(max_size=200), flip=st.integers(min_value=0, max_value=199), header=st.text(max_size=80))
+def test_signature_check_rejects_tampering_and_never_crashes(body: bytes, flip: int, header: str) -> None:
+    now = 1_800_000_000
+    good = sign("s3cret", body, now)
+    assert verify_signature("s3cret", good, body, now=now) is None
+    if body:
+        i = flip % len(body)
+        tampered = body[:i] + bytes([body[i] ^ 1]) + body[i + 1 :]
+        assert verify_signature("s3cret", good, tampered, now=now) is not None
+    assert isinstance(verify_signature("s3cret", header, body, now=now) or "", str)
