@@ -5,7 +5,7 @@ item citing the playbook."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import yaml
@@ -69,16 +69,21 @@ def test_the_planned_welcome_is_what_a_newcomer_sees(sqlite_url: str) -> None:
             amount=fee,
             purpose="entry_fee",
         )
-        for who in ("u1", "u2")
+        for who in ("u1", "u2", "u3")
     ]
-    app.ingest([*paid, join("u1", T0, name="小王"), join("u2", T0 + timedelta(minutes=1), inviter="u1", name="小李")])
+    joins = [join("u1", T0, name="小王"), join("u2", T0 + timedelta(minutes=1), inviter="u1", name="小李")]
+    app.ingest([*paid, *joins, join("u3", T0 + timedelta(minutes=2), name="小张")])
     with app.store.transaction() as conn:
         items = app.store.actions.items(conn, app.ws.id, status=ActionStatus.PENDING)
         posts = [i.action.text_or_empty for i in items if i.action.policy == "welcome"]
+        guides = [
+            i.action.text_or_empty for i in items if i.action.policy == "onboarding" and i.action.key.endswith("guide")
+        ]
     app.close()
     expected = "热烈欢迎小王加入读书会一群！你是职场成长读书会的第1位书友。"
     assert posts[0] == expected + "请先把群昵称改为「昵称-城市-职业」，再跟大家做个自我介绍。大家一起欢迎新朋友！"
     assert "感谢小王的邀请" in posts[1] and "第2位书友" in posts[1]
+    assert guides == [plan.newcomer_guide.text]  # the plan's 新人必知必读, once the third newcomer is in (book 1661)
 
 
 @pytest.mark.parametrize("type_key", sorted(EXAMPLES))
@@ -102,7 +107,7 @@ def test_the_rules_follow_the_answers() -> None:
     consumption, interest = plan_of("consumption"), plan_of("interest")
     section = {p.type: {r.key: r.text for r in p.rules} for p in (money, industry, growth, consumption, interest)}
     assert "先发100元红包" in section["money"]["prohibitions"]  # ads: red_packet (book 790)
-    assert "周五 14:00-18:00" in section["industry"]["prohibitions"]  # ads: window (book 1858)
+    assert "周六 14:00-18:00" in section["industry"]["prohibitions"]  # ads: window (book 1858), rhythm.yaml's day
     assert "不管什么广告都禁止" in section["growth"]["prohibitions"]  # ads: forbid (book 792)
     assert "本群是小群" in section["interest"]["red_packets"]  # 40 per group: 小群大红包 (book 796)
     assert "本群不发日常红包" in section["growth"]["red_packets"]  # 150 per group: 中群不发红包
@@ -170,9 +175,28 @@ def test_the_calendar_has_daily_and_weekly_items_with_recurrence_rules() -> None
 @pytest.mark.parametrize("type_key", sorted(EXAMPLES))
 def test_no_day_has_more_than_three_daily_posts(type_key: str) -> None:
     """Book 2210: 一天最多发文2~3则."""
-    daily = [c for c in plan_of(type_key).calendar if c.cadence == "daily"]
+    uncapped = {j.key for j in load_playbook().rhythm.jobs if not j.counts_toward_cap}  # check-in, bulletins
+    daily = [c for c in plan_of(type_key).calendar if c.cadence == "daily" and c.job not in uncapped]
     for day in range(1, 8):
         assert sum(1 for c in daily if not c.weekdays or day in c.weekdays) <= 3
+
+
+@pytest.mark.parametrize("type_key", sorted(EXAMPLES))
+def test_the_scheduler_runs_what_the_calendar_shows(type_key: str) -> None:
+    """The spec the plan writes turns on exactly the rhythm jobs of its calendar, at the calendar's times, and the
+    ad window the rules announce is the one moderation lets ads through in."""
+    plan = plan_of(type_key)
+    jobs = plan.spec.rhythm.jobs
+    planned = {c.job: c for c in plan.calendar if c.job is not None}
+    assert {k for k, j in jobs.items() if j.enabled} == set(planned)
+    for key, entry in planned.items():
+        assert jobs[key].at == entry.time
+    window = planned.get("ad_window")
+    saturday_3pm, friday_3pm = datetime(2026, 11, 28, 15, 0), datetime(2026, 11, 27, 15, 0)
+    assert plan.spec.rhythm.ad_window_open(saturday_3pm) is (window is not None)
+    assert not plan.spec.rhythm.ad_window_open(friday_3pm)
+    if "guest_talk" in {c.key for c in plan.calendar}:
+        assert (plan.spec.rhythm.guest_talk.weekday, plan.spec.rhythm.guest_talk.start) == ("sunday", "20:30")
 
 
 def test_roles_are_filled_from_the_team() -> None:

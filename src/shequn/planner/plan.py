@@ -12,8 +12,9 @@ How it works:
 Things to keep in mind:
     * Two languages: texts posted in the groups are in the community's language (``spec.locale``); everything
       else in the plan is in the document's language (``Plan.locale``).
-    * The rhythm calendar stays in the plan until the spec has a section for it; each entry carries an RFC 5545
-      ``RRULE`` so that mapping it to scheduled jobs is mechanical.
+    * The calendar's items that are rhythm jobs take their times from ``rhythm.yaml``; the plan writes the spec's
+      ``rhythm`` section only where it turns a job on or off against the type's default (and the guest-talk slot),
+      so the scheduler runs what the plan shows. Each entry also carries an RFC 5545 ``RRULE``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from shequn.planner.checks import (
 )
 from shequn.planner.recommend import Recommendation, aliases, facts_from_answers, recommend
 from shequn.playbook import Cited, load_playbook
+from shequn.playbook.models import WEEKDAYS
 from shequn.playbook.planner import CalendarItem, Essential
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies.welcome import Welcome, WelcomeSettings
@@ -80,6 +82,7 @@ class CalendarEntry:
     """A recurring item of the rhythm calendar (节奏日历)."""
 
     key: str
+    job: str | None  # the rhythm job (rhythm.yaml) it is, if any
     cadence: str
     time: str
     weekdays: tuple[int, ...]
@@ -403,6 +406,10 @@ class _Builder:
             end=f"{end // 60:02d}:{end % 60:02d}",
         )
 
+    def _jobs_on_by_default(self) -> dict[str, bool]:
+        """Whether each rhythm job runs for this type when the spec says nothing (as ``RhythmSpec.fill`` decides)."""
+        return {j.key: j.enabled and (not j.types or self.type in j.types) for j in self.pb.rhythm.jobs}
+
     def calendar(self) -> list[CalendarEntry]:
         out = []
         for item in self.p.calendar:
@@ -410,6 +417,7 @@ class _Builder:
                 out.append(
                     CalendarEntry(
                         key=item.key,
+                        job=item.job,
                         cadence=item.cadence,
                         time=item.time,
                         weekdays=tuple(item.weekdays),
@@ -423,6 +431,20 @@ class _Builder:
                 )
         order = {"daily": 0, "weekly": 1, "monthly": 2, "quarterly": 3}
         out.sort(key=lambda c: (order[c.cadence], c.weekdays[:1] if c.cadence != "daily" else (), c.time))
+        return out
+
+    def rhythm(self, calendar: list[CalendarEntry]) -> dict[str, Any]:
+        """The spec's ``rhythm`` section: the jobs the calendar turns on or off against the type's default, and the
+        weekly guest-talk slot (book 2626-2628)."""
+        planned = {c.job for c in calendar if c.job is not None}
+        jobs = {k: {"enabled": k in planned} for k, on in self._jobs_on_by_default().items() if (k in planned) != on}
+        out: dict[str, Any] = {"jobs": jobs}
+        talk = next((c for c in calendar if c.key == "guest_talk"), None)
+        if talk is not None and talk.weekdays:
+            h, m = map(int, talk.time.split(":"))
+            end = h * 60 + m + (talk.duration_minutes or 0)
+            weekday = WEEKDAYS[talk.weekdays[0] - 1]
+            out["guest_talk"] = {"weekday": weekday, "start": talk.time, "end": f"{end // 60 % 24:02d}:{end % 60:02d}"}
         return out
 
     def rules(self, nickname: str, size_policy: str, per_group: int, calendar: list[CalendarEntry]) -> list[Item]:
@@ -753,8 +775,10 @@ def build_plan(answers: Answers, *, locale: str = "zh-CN", today: date) -> Plan:
             "size": size,
             "roles": spec_roles,
             "kpis": spec_kpis,
+            "rhythm": b.rhythm(calendar),
             "policies": {
-                "welcome": {"template": texts["welcome"].text, "invited_template": texts["welcome_invited"].text}
+                "welcome": {"template": texts["welcome"].text, "invited_template": texts["welcome_invited"].text},
+                "onboarding": {"guide": texts["newcomer_guide"].text.replace("{", "{{").replace("}", "}}")},
             },
         }
     )

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shequn.playbook.models import (
+    WEEKDAYS,
     ActivityBook,
     Cited,
     CommunityType,
@@ -37,7 +38,7 @@ from shequn.playbook.models import (
     TopicBook,
     parse_source,
 )
-from shequn.playbook.planner import SECTION_KEYS, PlannerBook
+from shequn.playbook.planner import SECTION_KEYS, CalendarItem, PlannerBook
 
 M = TypeVar("M")
 
@@ -97,6 +98,7 @@ class Playbook:
             for name in (t.key, t.name.zh, t.name.en, *t.aliases):
                 self._type_names[_fold(name)] = t.key
         self._check_references()
+        self.planner = self.planner.model_copy(update={"calendar": [self._timed(c) for c in self.planner.calendar]})
 
     def _check_references(self) -> None:
         thresholds = {k.key for k in self.thresholds.kinds}
@@ -112,6 +114,22 @@ class Playbook:
                 raise RuntimeError(f"types.yaml: {t.key}.recommended_size {t.recommended_size!r} unknown")
         self._check_planner()
         self._check_diagnoses()
+
+    def _timed(self, item: CalendarItem) -> CalendarItem:
+        """A calendar item that is a rhythm job, with the job's cadence, time, days and window."""
+        if item.job is None:
+            return item
+        job = next(j for j in self.rhythm.jobs if j.key == item.job)
+        if job.days in ("daily", "weekdays"):
+            cadence, weekdays = "daily", [1, 2, 3, 4, 5] if job.days == "weekdays" else []
+        else:
+            cadence, weekdays = "weekly", [WEEKDAYS.index(job.days) + 1]
+        duration = None
+        if job.until:
+            start, end = (int(x[:2]) * 60 + int(x[3:]) for x in (job.at, job.until))
+            duration = (end - start) % 1440
+        update = {"cadence": cadence, "time": job.at, "weekdays": weekdays, "duration_minutes": duration}
+        return item.model_copy(update=update)
 
     def _check_diagnoses(self) -> None:
         for r in self.diagnoses.rules:
@@ -132,6 +150,10 @@ class Playbook:
         named: list[set[str]] = [set(s.scores) for s in p.signals]
         named += [{c.type} for c in [*p.nickname_formats, *p.conduct, *p.weekly_tasks, *p.leaders_by_type]]
         named += [set(c.types) for c in p.calendar] + [set(c.types) for c in p.first_90_days]
+        jobs = {j.key for j in self.rhythm.jobs}
+        covered = {c.job for c in p.calendar if c.job is not None}
+        if covered != jobs:  # every job the scheduler may run shows in the plan, and nothing else claims to be one
+            raise RuntimeError(f"planner.yaml: calendar jobs {sorted(covered)} are not rhythm.yaml's {sorted(jobs)}")
         for keys in named:
             if keys - types:
                 raise RuntimeError(f"planner.yaml names unknown type(s) {sorted(keys - types)}")

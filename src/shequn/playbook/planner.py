@@ -168,14 +168,21 @@ class TypedText(ByType):
 
 
 class CalendarItem(Cited):
-    """A recurring item of the rhythm calendar (节奏日历)."""
+    """A recurring item of the rhythm calendar (节奏日历).
+
+    An item that names a rhythm ``job`` (``rhythm.yaml``) is that job: its cadence, time, days and window are the
+    job's, filled in when the playbook loads, so the plan and the scheduler cannot disagree; the plan's spec turns
+    the job on or off where ``types`` differs from the job's default. Items without a job (guest talks, meet-ups,
+    clean-ups) are the operator's own appointments and carry their time here.
+    """
 
     key: str = Field(pattern=r"^[a-z_]+$")
-    cadence: Cadence
-    time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    job: str | None = None
+    cadence: Cadence = "daily"
+    time: str = Field(default="", pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$")
     weekdays: list[int] = Field(default_factory=list)  # ISO: 1 = Monday … 7 = Sunday; empty: every day
     duration_minutes: int | None = Field(default=None, gt=0)
-    types: list[str] = Field(min_length=1)
+    types: list[str] = Field(min_length=1)  # the community types it is planned for
     when: dict[str, Any] = Field(default_factory=dict)  # answer field → required value(s)
     name: Text
     description: Text
@@ -186,6 +193,14 @@ class CalendarItem(Cited):
         if any(not 1 <= d <= 7 for d in v):
             raise ValueError("weekdays are 1 (Monday) to 7 (Sunday)")
         return v
+
+    @model_validator(mode="after")
+    def _time_or_job(self) -> CalendarItem:
+        if self.job is None and not self.time:
+            raise ValueError(f"calendar item {self.key!r}: give its time, or the rhythm job it is")
+        if self.job is not None and (self.time or self.weekdays or self.duration_minutes):
+            raise ValueError(f"calendar item {self.key!r} is rhythm job {self.job!r}: its time and days are the job's")
+        return self
 
 
 class ChecklistItem(Cited):

@@ -46,6 +46,7 @@ from shequn.policies.common import (
     local_day,
     say,
 )
+from shequn.policies.text import check_template, render
 
 NAME = "onboarding"
 STALE = timedelta(hours=6)  # prompts due longer ago than this come from imported history: dropped
@@ -56,6 +57,7 @@ class OnboardingSettings(BookSettings):
     """``policies.onboarding``: guide batching, the self-introduction prompt, nickname checks, the connect task."""
 
     guide_every: int = Field(default_factory=lambda: load_playbook().default(NAME, "guide_every"), ge=0)
+    guide: str = ""  # the 新人必知必读 post in the community's own words ({group}, {community}); "": the playbook's
     intro_after_minutes: int = Field(default_factory=lambda: load_playbook().default(NAME, "intro_after_minutes"), ge=0)
     nickname_check: bool = book(NAME, "nickname_check")
     nickname_remind_hours: int = Field(
@@ -120,7 +122,8 @@ class Onboarding(Policy):
         out: list[Action] = []
         # The group's own join counter times the guide: no state of ours (roster snapshots count too, harmlessly).
         if s.guide_every and group.joins % s.guide_every == 0:
-            guide = load_playbook().template("newcomer_guide", ctx.locale).format(group=gname, community=spec.name)
+            template = s.guide or load_playbook().template("newcomer_guide", ctx.locale)
+            guide = render(template, group=gname, community=spec.name)
             out.append(ctx.act(Post, "guide", text=guide))
         out.extend(self._nickname(ctx, s, member, name, changed=False))
         if s.connect_suggest and s.connect_hours:
@@ -252,4 +255,5 @@ class Onboarding(Policy):
 
     def check(self, settings: PolicySettings, spec: CommunitySpec) -> list[tuple[str, str]]:
         assert isinstance(settings, OnboardingSettings)
-        return check_texts(NAME, settings)
+        guide = check_template(settings.guide, ("group", "community"))
+        return check_texts(NAME, settings) + ([("guide", guide)] if guide else [])
