@@ -1,5 +1,5 @@
 """The console in a real browser (Debian's Chromium driven by Playwright) against ``shequn serve`` on loopback:
-log in, open the overview of the demo workspace, follow a group needing attention to its community, build a segment
+log in, open the overview of the demo workspace, follow a group needing attention to its community's diagnosis, build a segment
 and act on it, complete a staff task, import an export, switch the language. Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def test_an_operators_day(server: str, page: Page) -> None:
     page.locator("main p a").first.click()
     expect(page.locator("#trend-chart canvas")).to_be_visible()  # ECharts drew, served by shequn itself
     expect(page.get_by_text("需要关注").first).to_be_visible()
+    expect(page.locator("#diagnosis .finding .src").first).to_contain_text(".txt:")  # a prescription and its source
     shot(page, "3-community")
 
     # A segment: silent members of one community, invited into a group (the platform leaves that to staff).

@@ -7,6 +7,7 @@ import re
 from importlib import resources
 
 import pytest
+from markupsafe import escape
 
 from shequn.i18n import catalogue
 from shequn.operations import Operations
@@ -157,3 +158,25 @@ def test_the_member_page_shows_the_points_ledger_and_offences(site: Site) -> Non
     assert offence["violation"] == "ad" and offence["step"]
     page = c.get(f"/members/{spammer.person_id}?lang=en", headers=site.session("viewer")).text
     assert "Offences (1)" in page and offence["step"] in page
+
+
+def test_the_community_and_group_pages_show_the_analytics_diagnosis(site: Site) -> None:
+    """The community page carries the diagnosis (finding, cause, prescription, the seed line it comes from) and the
+    funnel; the group page its health and lifecycle stage; all from ``shequn.analytics``."""
+    from shequn.analytics import analyze
+
+    report = analyze(site.app.store, site.app.ws, locale="en")
+    health = report.communities["读书会"]
+    c = site.client()
+    h = {**site.session("viewer"), "Accept-Language": "en"}
+    page = c.get("/communities/读书会", headers=h).text
+    assert 'id="diagnosis"' in page and f"health {health.health}</h2>" in page
+    findings = [*health.findings, *(f for g in report.groups.values() if g.community == "读书会" for f in g.findings)]
+    assert findings  # the fixture's groups are young and quiet: the diagnosis has something to say
+    for f in findings:
+        assert str(escape(f.title)) in page and str(escape(f.prescription)) in page
+        assert f.sources and all(f"[{s['source']}]" in page for s in f.sources)
+    assert 'id="funnel"' in page and f"<b>{health.funnel.acquisition:,}</b>" in page
+    group = c.get("/groups/1", headers=h).text
+    g = next(g for g in report.groups.values() if g.community == "读书会")
+    assert 'id="group-health"' in group and f"<b>{g.health}</b>" in group
