@@ -1,6 +1,7 @@
 """The console in a real browser (Debian's Chromium driven by Playwright) against ``shequn serve`` on loopback:
-log in, open the overview of the demo workspace, follow a group needing attention to its community's diagnosis, build a segment
-and act on it, complete a staff task, import an export, switch the language. Screenshots go to ``test-artifacts/``."""
+log in, open the overview of the demo workspace, follow a group needing attention to its community's diagnosis,
+build a segment and act on it, complete a staff task, import an export, switch the language. Screenshots go to
+``test-artifacts/``."""
 
 from __future__ import annotations
 
