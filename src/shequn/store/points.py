@@ -64,10 +64,12 @@ class PointsStore:
     def entries(self, conn: Connection, ws_id: int, *, community: str, member_key: str) -> list[LedgerEntry]:
         """A member's ledger in the order it was written (oldest first)."""
         t, c = POINTS_LEDGER, COMMUNITY
+        # The community's id first, so the lookup is ix_points_ledger_member's (a join lets SQLite, without
+        # statistics, scan the workspace's whole ledger instead).
+        community_id = select(c.c.id).where(c.c.workspace_id == ws_id, c.c.name == community).scalar_subquery()
         q = (
             select(t.c.at_ms, t.c.points, t.c.balance, t.c.reason, t.c.policy, t.c.cause, t.c.key)
-            .select_from(t.join(c, c.c.id == t.c.community_id))
-            .where(t.c.workspace_id == ws_id, c.c.name == community, t.c.member_key == member_key)
+            .where(t.c.community_id == community_id, t.c.member_key == member_key)
             .order_by(t.c.id)
         )
         return [
