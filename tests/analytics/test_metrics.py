@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -89,6 +90,29 @@ def test_the_snapshot_is_incremental(history: App, tmp_path: Path) -> None:
     more = analyze(history.store, history.ws, days=3)
     assert more.timings["snapshot_events_added"] == 1
     assert more.groups["sandbox:g1"].messages == 8
+
+
+def test_concurrent_analyses_copy_each_new_event_once(history: App) -> None:
+    """Console workers and ``shequn report`` may analyse at once: they take turns on the snapshot, so each new event
+    is copied once and every run sees all of them."""
+    analyze(history.store, history.ws, days=3)
+    history.ingest([msg("bob", T0 + 48 * H + timedelta(minutes=i), f"早{i}") for i in range(5)], history=True)
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            results.append(analyze(history.store, history.ws, days=3))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(r.timings["snapshot_events_added"] for r in results) == 5
+    assert {r.groups["sandbox:g1"].messages for r in results} == {12}
 
 
 def test_unknown_community_is_a_clear_error(history: App) -> None:

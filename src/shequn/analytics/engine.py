@@ -52,6 +52,24 @@ def analyze(
 ) -> Report:
     """Analyse the workspace ``ws`` of ``store`` over ``days`` days ending at ``until`` (a moment, or a date: the end
     of that local day; default: the end of the local day of the last event)."""
+    folder = cache or source.default_cache(store.db.url, ws.id)
+    with source.exclusive(folder):  # a refresh replaces the Parquet parts another run may be reading
+        return _analyze(
+            store, ws, days=days, until=until, community=community, locale=locale, folder=folder, threads=threads
+        )
+
+
+def _analyze(
+    store: Store,
+    ws: WorkspaceInfo,
+    *,
+    days: int,
+    until: datetime | date | None,
+    community: str | None,
+    locale: str | None,
+    folder: Path,
+    threads: int | None,
+) -> Report:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     pb = load_playbook()
@@ -60,7 +78,6 @@ def analyze(
     zone = ZoneInfo(ws.timezone)
     con = source.connect(threads=threads)
     source.attach(con, store.db.url)
-    folder = cache or source.default_cache(store.db.url, ws.id)
     with store.transaction() as conn:  # the store's own index answers these at once; the scanner would scan
         ends = [
             conn.exec_driver_sql(

@@ -21,12 +21,15 @@ May import: ``duckdb``, ``store`` (URLs only), ``analytics.conversation``, the s
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import hashlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -241,6 +244,18 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, ws_id: int) -> str:
         f"SELECT uid FROM src.event WHERE workspace_id = {int(ws_id)} ORDER BY seq LIMIT 1"
     ).fetchone()  # fmt: skip
     return str(row[0]) if row else ""
+
+
+@contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """Hold the snapshot in ``folder`` alone, across threads and processes (console workers, ``shequn report``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+b") as f:  # each open is its own lock: threads of one process wait too
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def refresh(
