@@ -19,6 +19,7 @@ Things to keep in mind:
     * Room version 12: the room creator is not in ``m.room.power_levels`` and cannot be muted or kicked.
     * Matrix JSON refuses floats; every number sent is an int.
     * matrix-nio returns error objects instead of raising; :func:`_check` turns them into the outbox's errors.
+    * The bot's own events are not handed on: what it said is in the outbox, and no policy should judge it.
     * On the very first start (no token) the bot does not act on the rooms' history: it takes the current token.
     * The access token never reaches a log line (only the user id does).
 """
@@ -86,8 +87,8 @@ def events_of(room: str, event: Mapping[str, Any], bot: str) -> list[Event]:
     eid = str(event.get("event_id", ""))
     sender = str(event.get("sender", ""))
     content = event.get("content") or {}
-    if not eid or not isinstance(content, Mapping):
-        return []
+    if not eid or not isinstance(content, Mapping) or (sender == bot and kind != "m.room.member"):
+        return []  # the bot's own posts are in the outbox already; the policies must not judge them
     common: dict[str, Any] = {"id": stable_id(PLATFORM, room, eid), "at": _at(event), "platform": PLATFORM}
     common["group"] = room
     if kind == "m.room.member":
@@ -115,7 +116,6 @@ def events_of(room: str, event: Mapping[str, Any], bot: str) -> list[Event]:
                 mentions=tuple(str(m) for m in mentions if isinstance(m, str)),
                 media=str(content.get("url", "")) if ckind is not ContentKind.TEXT else "",
                 thread=str(relates.get("event_id", "")) if relates.get("rel_type") == "m.thread" else "",
-                from_bot=sender == bot,
             )
         ]
     if kind == "m.room.redaction":
@@ -389,6 +389,8 @@ class MatrixConnector(Connector):
         return SendResult(platform_id=eid, detail={"room": room})
 
     async def _dm_room(self, user: str) -> str:
+        if user == self.user_id or not user:
+            raise PermanentSendError(f"matrix: no private chat with {user or 'nobody'}")
         room = self._dm.get(user) or self.cursors.get(f"dm:{user}")
         if room:
             self._dm[user] = room
