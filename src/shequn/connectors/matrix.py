@@ -241,7 +241,10 @@ class MatrixConnector(Connector):
             return self._client
         from nio import AsyncClient, AsyncClientConfig
 
-        config = AsyncClientConfig(encryption_enabled=False, store_sync_tokens=False, request_timeout=60)
+        # nio retries a failed request forever by itself; two tries, then the sync loop backs off (and says so)
+        config = AsyncClientConfig(
+            encryption_enabled=False, store_sync_tokens=False, request_timeout=60, max_timeouts=2
+        )
         client = AsyncClient(self.homeserver, self.user_id, device_id=self.device_id, config=config)
         if self._token:
             client.access_token = self._token

@@ -176,7 +176,10 @@ def test_a_crash_and_an_outage_lose_and_repeat_nothing(synapse: Synapse, tmp_pat
     db = str(tmp_path / "resume.db")
     spec = tmp_path / "community.yaml"
     spec.write_text(
-        community_yaml("续跑群", main, admin).replace("capacity: 6", "capacity: 50") + "rhythm: {enabled: false}\n",
+        community_yaml("续跑群", main, admin)
+        .replace("capacity: 6", "capacity: 50")
+        .replace("{ladder: [warn, remove]}", "{enabled: false}")  # forty lines in a row would be flooding
+        + "rhythm: {enabled: false}\n",
         encoding="utf-8",
     )
     shequn(db, "community", "apply", str(spec))
@@ -225,4 +228,4 @@ def test_a_crash_and_an_outage_lose_and_repeat_nothing(synapse: Synapse, tmp_pat
     assert len(welcomes) == len(members), welcomes
     reconnects = query(db, "select count(*) from connector_cursor where connector='matrix' and name='since'")[0][0]
     assert reconnects == 1
-    assert "retrying" in err or "reconnect" in err.lower(), err[-2000:]
+    assert "matrix sync failed" in err, err[-2000:]  # the connector noticed the outage and backed off
