@@ -200,9 +200,8 @@ class Synapse:
 
     def start(self) -> None:
         args = [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.datadir / "homeserver.yaml")]
-        self.proc = subprocess.Popen(
-            args, cwd=self.datadir, stdout=subprocess.DEVNULL, stderr=open(self.datadir / "stderr.log", "ab")
-        )
+        with open(self.datadir / "stderr.log", "ab") as stderr:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(args, cwd=self.datadir, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -227,7 +226,9 @@ class Synapse:
         nonce = httpx.get(f"{self.url}/_synapse/admin/v1/register", timeout=10).json()["nonce"]
         password = secrets.token_hex(8)
         mac = hmac.new(self.secret.encode(), digestmod=hashlib.sha1)
-        mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(), b"admin" if admin else b"notadmin"]))
+        mac.update(
+            b"\x00".join([nonce.encode(), localpart.encode(), password.encode(), b"admin" if admin else b"notadmin"])
+        )
         body = {"nonce": nonce, "username": localpart, "password": password, "admin": admin, "mac": mac.hexdigest()}
         r = httpx.post(f"{self.url}/_synapse/admin/v1/register", json=body, timeout=30)
         r.raise_for_status()

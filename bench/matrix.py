@@ -134,7 +134,9 @@ def run(messages: int = 300, ads: int = 40, members: int = 20) -> MatrixFigures:
             p.join(room)
         joined = len(people) + len(spammers)
         _wait(lambda: q("select count(*) from event where kind='join'")[0][0] >= joined, 120, "the joins")
-        _wait(lambda: q("select count(*) from action where status in ('pending','sending')")[0][0] == 0, 180, "welcomes")
+        _wait(
+            lambda: q("select count(*) from action where status in ('pending','sending')")[0][0] == 0, 180, "welcomes"
+        )
         for s in spammers:  # the spammers pose as members first (an ad as a first word is dealt with harder)
             s.say(room, "大家好")
         _wait(lambda: q("select count(*) from event where kind='message'")[0][0] >= len(spammers), 60, "hellos")

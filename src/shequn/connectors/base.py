@@ -116,12 +116,12 @@ class Connector:
         found = self.__dict__.get("_cursors")
         if found is None:
             found = self.__dict__["_cursors"] = MemoryCursors()
-        return found  # type: ignore[no-any-return]
+        return found
 
     @property
     def bound_groups(self) -> frozenset[str] | None:
         """The chat ids bound to a community (None: not told, take every chat the bot is in)."""
-        return self.__dict__.get("_groups")  # type: ignore[no-any-return]
+        return self.__dict__.get("_groups")
 
     async def start(self, sink: EventSink) -> None:
         """Begin receiving platform updates and pass each, normalized, to ``sink``."""

@@ -97,7 +97,9 @@ def events_of(room: str, event: Mapping[str, Any], bot: str) -> list[Event]:
         relates = content.get("m.relates_to") or {}
         if relates.get("rel_type") == "m.replace":
             new = content.get("m.new_content") or {}
-            return [Edit(**common, actor=sender, message_id=str(relates.get("event_id", "")), text=str(new.get("body", "")))]
+            return [
+                Edit(**common, actor=sender, message_id=str(relates.get("event_id", "")), text=str(new.get("body", "")))
+            ]
         reply = (relates.get("m.in_reply_to") or {}).get("event_id", "")
         mentions = (content.get("m.mentions") or {}).get("user_ids") or ()
         body = str(content.get("body", ""))
@@ -123,7 +125,9 @@ def events_of(room: str, event: Mapping[str, Any], bot: str) -> list[Event]:
         return [Delete(**common, actor=sender, message_id=redacts, by=sender)] if redacts else []
     if kind == "m.reaction":
         rel = content.get("m.relates_to") or {}
-        return [Reaction(**common, actor=sender, message_id=str(rel.get("event_id", "")), emoji=str(rel.get("key", "")))]
+        return [
+            Reaction(**common, actor=sender, message_id=str(rel.get("event_id", "")), emoji=str(rel.get("key", "")))
+        ]
     return []
 
 
@@ -339,7 +343,9 @@ class MatrixConnector(Connector):
         older: list[Mapping[str, Any]] = []
         token = start
         for _ in range(100):
-            resp = await client.room_messages(room_id, start=token, end=until, direction=MessageDirection.back, limit=500)
+            resp = await client.room_messages(
+                room_id, start=token, end=until, direction=MessageDirection.back, limit=500
+            )
             _check(resp, "messages")
             older.extend(e.source for e in resp.chunk)
             if not resp.chunk or not resp.end or resp.end == token:
@@ -352,9 +358,7 @@ class MatrixConnector(Connector):
 
     async def _send_message(self, room: str, action: Action, content: dict[str, Any], part: str = "") -> str:
         client = await self._connect()
-        resp = _check(
-            await client.room_send(room, "m.room.message", content, tx_id=txn_id(action, part)), "send"
-        )
+        resp = _check(await client.room_send(room, "m.room.message", content, tx_id=txn_id(action, part)), "send")
         return str(resp.event_id)
 
     @staticmethod
@@ -382,7 +386,9 @@ class MatrixConnector(Connector):
     async def _warn(self, action: Action) -> SendResult:
         if getattr(action, "public", False) or not action.target:
             mentions = (action.target,) if action.target else ()
-            return SendResult(platform_id=await self._send_message(action.group, action, self._text(action.text_or_empty, mentions)))
+            return SendResult(
+                platform_id=await self._send_message(action.group, action, self._text(action.text_or_empty, mentions))
+            )
         return await self._direct(action)
 
     @sends(ActionKind.DIRECT_MESSAGE)
@@ -457,20 +463,27 @@ class MatrixConnector(Connector):
     @sends(ActionKind.REMOVE)
     async def _kick(self, action: Action) -> SendResult:
         client = await self._connect()
-        _check(await client.room_kick(action.group, action.target, reason=str(getattr(action, "reason", "")) or None), "kick")
+        _check(
+            await client.room_kick(action.group, action.target, reason=str(getattr(action, "reason", "")) or None),
+            "kick",
+        )
         return SendResult()
 
     @sends(ActionKind.BAN)
     async def _ban(self, action: Action) -> SendResult:
         client = await self._connect()
-        _check(await client.room_ban(action.group, action.target, reason=str(getattr(action, "reason", "")) or None), "ban")
+        _check(
+            await client.room_ban(action.group, action.target, reason=str(getattr(action, "reason", "")) or None), "ban"
+        )
         return SendResult()
 
     @sends(ActionKind.INVITE)
     async def _invite(self, action: Action) -> SendResult:
         client = await self._connect()
         resp = await client.room_invite(action.group, action.target)
-        if getattr(resp, "status_code", None) == "M_FORBIDDEN" and "already in the room" in str(getattr(resp, "message", "")):
+        if getattr(resp, "status_code", None) == "M_FORBIDDEN" and "already in the room" in str(
+            getattr(resp, "message", "")
+        ):
             return SendResult(detail={"already": True})
         _check(resp, "invite")
         if action.text_or_empty:
@@ -486,7 +499,9 @@ class MatrixConnector(Connector):
     async def _pin(self, room: str, event_id: str) -> None:
         client = await self._connect()
         resp = await client.room_get_state_event(room, "m.room.pinned_events")
-        pinned = list(getattr(resp, "content", {}).get("pinned", [])) if getattr(resp, "status_code", None) is None else []
+        pinned = (
+            list(getattr(resp, "content", {}).get("pinned", [])) if getattr(resp, "status_code", None) is None else []
+        )
         if event_id not in pinned:
             pinned.append(event_id)
         _check(await client.room_put_state(room, "m.room.pinned_events", {"pinned": pinned}), "pin")

@@ -32,7 +32,7 @@ import logging
 import random
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from shequn.connectors.base import Connector, EventSink, SendResult, sends
 from shequn.domain import (
@@ -134,7 +134,7 @@ def _message(m: Mapping[str, Any]) -> list[Event]:
     sender = m.get("from") or {}
     actor = str(sender.get("id", ""))
     at = _at(m.get("date"))
-    base = {"platform": PLATFORM, "group": chat, "at": at}
+    base: dict[str, Any] = {"platform": PLATFORM, "group": chat, "at": at}
     if m.get("new_chat_members"):
         out: list[Event] = []
         for u in m["new_chat_members"]:
@@ -204,7 +204,7 @@ def _chat_member(u: Mapping[str, Any]) -> list[Event]:
     uid = str(user.get("id", ""))
     by = str((u.get("from") or {}).get("id", ""))
     was, now = old.get("status"), new.get("status")
-    base = {"platform": PLATFORM, "group": chat, "at": _at(u.get("date")), "actor": uid, "actor_name": _name(user)}
+    base: dict[str, Any] = {"platform": PLATFORM, "group": chat, "at": _at(u.get("date")), "actor": uid, "actor_name": _name(user)}
     ident = stable_id(PLATFORM, chat, "member", uid, str(u.get("date")), str(now))
     if now in _IN and was in _GONE | {None}:
         link = u.get("invite_link") or {}
@@ -290,7 +290,9 @@ class TelegramConnector(Connector):
         listen = env.get("SHEQUN_TELEGRAM_WEBHOOK_LISTEN", "")
         secret = env.get("SHEQUN_TELEGRAM_WEBHOOK_SECRET", "")
         if listen and len(secret) < 16:
-            raise UserError("SHEQUN_TELEGRAM_WEBHOOK_SECRET: webhook mode needs a secret of 16+ characters", exit_code=2)
+            raise UserError(
+                "SHEQUN_TELEGRAM_WEBHOOK_SECRET: webhook mode needs a secret of 16+ characters", exit_code=2
+            )
         return cls(token, webhook_secret=secret, listen=listen)
 
     def __repr__(self) -> str:  # never the token
@@ -341,7 +343,10 @@ class TelegramConnector(Connector):
         saved = self.cursors.get("offset")
         offset = int(saved) if saved else None
         updates = await self.bot.get_updates(
-            offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES, request_timeout=self.poll_timeout + 10
+            offset=offset,
+            timeout=self.poll_timeout,
+            allowed_updates=ALLOWED_UPDATES,
+            request_timeout=self.poll_timeout + 10,
         )
         self.stats["polls"] += 1
         for update in updates:

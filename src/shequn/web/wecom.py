@@ -21,7 +21,9 @@ _crypto: dict[tuple[str, str, str], object] = {}
 
 
 def _settings() -> tuple[str, str, str] | None:
-    token, key, corp = (os.environ.get(k, "") for k in ("SHEQUN_WECOM_TOKEN", "SHEQUN_WECOM_AES_KEY", "SHEQUN_WECOM_CORP_ID"))
+    token, key, corp = (
+        os.environ.get(k, "") for k in ("SHEQUN_WECOM_TOKEN", "SHEQUN_WECOM_AES_KEY", "SHEQUN_WECOM_CORP_ID")
+    )
     return (token, key, corp) if token and key and corp else None
 
 

@@ -17,11 +17,17 @@ from tests.support.synapse import Account, Synapse
 
 T = TypeVar("T")
 MAIN = "from shequn.cli.main import main; main()"
-LIMITS = "platforms:\n  - platform: matrix\n    limits: [{scope: bot, count: 1000, seconds: 1, documented: {url: \"https://element-hq.github.io/synapse/latest/usage/configuration/config_documentation.html#rc_message\", quote: \"rc_message relaxed for tests\"}}]\n"
+LIMITS = (
+    "platforms:\n  - platform: matrix\n    limits: [{scope: bot, count: 1000, seconds: 1, documented: {url: "
+    '"https://element-hq.github.io/synapse/latest/usage/configuration/config_documentation.html#rc_message", '
+    'quote: "rc_message relaxed for tests"}}]\n'
+)
 
 
 def shequn(db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run([sys.executable, "-c", MAIN, "--db", db, *args], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", MAIN, "--db", db, *args], capture_output=True, text=True, timeout=120, check=False
+    )
     assert out.returncode == 0, out.stderr
     return out
 

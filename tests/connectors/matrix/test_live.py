@@ -147,7 +147,9 @@ def test_a_community_runs_live_on_matrix(synapse: Synapse, tmp_path: Path) -> No
         op.say(admin, "!tasks")
         wait_for(lambda: any(f"#{task_id}" in t for t in bot_texts(op, admin, bot)), 30, "the task list")
         op.say(admin, f"!approve {task_id}")
-        wait_for(lambda: query(db, "select status, done_by from staff_task where id=?", task_id)[0][0] == "done", 30, "done")
+        wait_for(
+            lambda: query(db, "select status, done_by from staff_task where id=?", task_id)[0][0] == "done", 30, "done"
+        )
         assert query(db, "select done_by from staff_task where id=?", task_id)[0][0] == op.user_id
         wait_for(lambda: any("已通过任务" in t for t in bot_texts(op, admin, bot)), 30, "the confirmation")
 
@@ -213,12 +215,10 @@ def test_a_crash_and_an_outage_lose_and_repeat_nothing(synapse: Synapse, tmp_pat
             m.join(main)
             said.append(m.say(main, "服务器重启后"))
         wait_for(lambda: messages_logged() >= len(said), 90, "the messages after the restart", every=0.2)
-        wait_for(
-            lambda: sum("热烈欢迎" in t for t in bot_texts(op, main, bot)) >= len(members), 60, "every welcome"
-        )
+        wait_for(lambda: sum("热烈欢迎" in t for t in bot_texts(op, main, bot)) >= len(members), 60, "every welcome")
         time.sleep(1.5)  # a repeat would show up now
     finally:
-        out, err = stop_run(proc)
+        _out, err = stop_run(proc)
     assert proc.returncode == 0, err
     ids = [json.loads(p)["message_id"] for (p,) in query(db, "select payload from event where kind='message'")]
     assert sorted(ids) == sorted(said), "a message was lost or logged twice"

@@ -76,7 +76,11 @@ class FakeWeCom:
             return web.json_response({**ok, "fail_list": [], "msgid": f"msg{len(self.templates)}"})
         if path == "externalcontact/groupchat/add_join_way":
             config_id = f"cfg{len(self.join_ways) + 1}"
-            self.join_ways[config_id] = {**body, "config_id": config_id, "qr_code": f"https://wework.qpic.cn/{config_id}"}
+            self.join_ways[config_id] = {
+                **body,
+                "config_id": config_id,
+                "qr_code": f"https://wework.qpic.cn/{config_id}",
+            }
             return web.json_response({**ok, "config_id": config_id})
         if path == "externalcontact/groupchat/get_join_way":
             return web.json_response({**ok, "join_way": self.join_ways[body["config_id"]]})

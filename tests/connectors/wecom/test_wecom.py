@@ -22,8 +22,19 @@ from shequn.connectors.base import MemoryCursors
 from shequn.connectors.wecom.api import WeComAPI
 from shequn.connectors.wecom.connector import WeComConnector, handle_callback
 from shequn.connectors.wecom.crypto import CallbackCrypto, CallbackError, signature
-from shequn.domain import ActionKind, CreateInviteLink, DeleteMessage, Join, JoinMethod, Leave, LeaveReason, Mute, Post
-from shequn.domain import Remove, VirtualClock
+from shequn.domain import (
+    ActionKind,
+    CreateInviteLink,
+    DeleteMessage,
+    Join,
+    JoinMethod,
+    Leave,
+    LeaveReason,
+    Mute,
+    Post,
+    Remove,
+    VirtualClock,
+)
 from shequn.outbox import OutboxRunner, VirtualTimer
 from shequn.outbox.errors import RetryAfterError
 from shequn.playbook.spec import parse_spec
@@ -33,9 +44,12 @@ TOKEN = "QDG6eK"
 AES = base64.b64encode(bytes(range(32))).decode().rstrip("=")  # 43 characters
 CHAT = "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+SPEC = f'name: 客户群\ntype: growth\nthreshold: {{kind: none}}\ngroups:\n  - {{platform: wecom, id: "{CHAT}"}}\n'
 
 
-def change_xml(detail: str, members: list[str], *, scene: str = "JoinScene", value: str = "3", ts: int = 1795000000) -> bytes:
+def change_xml(
+    detail: str, members: list[str], *, scene: str = "JoinScene", value: str = "3", ts: int = 1795000000
+) -> bytes:
     items = "".join(f"<Item><![CDATA[{m}]]></Item>" for m in members)
     return (
         f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>"
@@ -47,7 +61,9 @@ def change_xml(detail: str, members: list[str], *, scene: str = "JoinScene", val
     ).encode()
 
 
-def envelope(crypto: CallbackCrypto, inner: bytes, *, nonce: str = "n1", ts: str | None = None) -> tuple[dict[str, str], bytes]:
+def envelope(
+    crypto: CallbackCrypto, inner: bytes, *, nonce: str = "n1", ts: str | None = None
+) -> tuple[dict[str, str], bytes]:
     ts = ts or str(int(time.time()))
     enc = crypto.encrypt(inner)
     body = f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><Encrypt><![CDATA[{enc}]]></Encrypt></xml>".encode()
@@ -65,7 +81,10 @@ def test_crypto_round_trip_and_url_verification() -> None:
     assert crypto.decrypt(enc) == b"hello"
     ts = str(int(time.time()))
     status, reply, events = handle_callback(
-        crypto, "GET", {"msg_signature": signature(TOKEN, ts, "x", enc), "timestamp": ts, "nonce": "x", "echostr": enc}, b""
+        crypto,
+        "GET",
+        {"msg_signature": signature(TOKEN, ts, "x", enc), "timestamp": ts, "nonce": "x", "echostr": enc},
+        b"",
     )
     assert (status, reply, events) == (200, b"hello", [])
 
@@ -102,7 +121,10 @@ def test_change_events() -> None:
     crypto = CallbackCrypto(TOKEN, AES, CORP)
     params, body = envelope(crypto, change_xml("add_member", ["wmA", "wmB"], value="0"))
     _, _, joins = handle_callback(crypto, "POST", params, body)
-    assert [(e.actor, e.method) for e in joins if isinstance(e, Join)] == [("wmA", JoinMethod.INVITED), ("wmB", JoinMethod.INVITED)]
+    assert [(e.actor, e.method) for e in joins if isinstance(e, Join)] == [
+        ("wmA", JoinMethod.INVITED),
+        ("wmB", JoinMethod.INVITED),
+    ]
     params, body = envelope(crypto, change_xml("del_member", ["wmA"], scene="QuitScene", value="1"), nonce="n9")
     _, _, leaves = handle_callback(crypto, "POST", params, body)
     assert isinstance(leaves[0], Leave) and leaves[0].reason is LeaveReason.REMOVED
@@ -115,12 +137,15 @@ def test_callback_through_shequn_serve(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("SHEQUN_WECOM_AES_KEY", AES)
     monkeypatch.setenv("SHEQUN_WECOM_CORP_ID", CORP)
     app = App(str(tmp_path / "w.db"))
-    app.apply_spec(parse_spec(f'name: 客户群\ntype: growth\nthreshold: {{kind: none}}\ngroups:\n  - {{platform: wecom, id: "{CHAT}"}}\n'))
+    app.apply_spec(parse_spec(SPEC))
     client = TestClient(create_app(app, secure_cookies=False))
     crypto = CallbackCrypto(TOKEN, AES, CORP)
     ts = str(int(time.time()))
     echo = crypto.encrypt(b"echo-123")
-    r = client.get("/wecom/callback", params={"msg_signature": signature(TOKEN, ts, "e", echo), "timestamp": ts, "nonce": "e", "echostr": echo})
+    r = client.get(
+        "/wecom/callback",
+        params={"msg_signature": signature(TOKEN, ts, "e", echo), "timestamp": ts, "nonce": "e", "echostr": echo},
+    )
     assert r.status_code == 200 and r.text == "echo-123"
     params, body = envelope(crypto, change_xml("add_member", ["wmA"]), nonce="s1")
     r = client.post("/wecom/callback", params=params, content=body)
@@ -183,9 +208,14 @@ def test_roster_diff_live_codes_and_mass_posts(tmp_path: Path) -> None:
 
         await wecom.sync_rosters(sink, now=T0)
         assert got == []  # the first pass takes the roster as it is
-        link = CreateInviteLink(key="l1", at=T0, platform="wecom", group=CHAT, name="poster-a", extra={"overflow_groups": ["chat2"]})
+        link = CreateInviteLink(
+            key="l1", at=T0, platform="wecom", group=CHAT, name="poster-a", extra={"overflow_groups": ["chat2"]}
+        )
         made = await wecom.send(link)
-        assert made.detail["state"] == "poster-a" and server.join_ways[made.platform_id]["chat_id_list"] == [CHAT, "chat2"]
+        assert made.detail["state"] == "poster-a" and server.join_ways[made.platform_id]["chat_id_list"] == [
+            CHAT,
+            "chat2",
+        ]
         # The callbacks missed one join (through the live code) and one leave.
         server.groups[CHAT]["member_list"] = [
             {"userid": "wmB", "type": 2, "join_time": 1795000500, "join_scene": 3, "state": "poster-a"},
@@ -200,7 +230,12 @@ def test_roster_diff_live_codes_and_mass_posts(tmp_path: Path) -> None:
         assert server.join_ways[made.platform_id]["chat_id_list"] == ["chat2"] and wecom.stats["rotations"] == 1
         # A group post is a 群发 the owner confirms.
         result = await wecom.send(Post(key="p", at=T0, platform="wecom", group=CHAT, text="本周分享预告"))
-        assert server.templates[-1] == {"chat_type": "group", "sender": "owner1", "chat_id_list": [CHAT], "text": {"content": "本周分享预告"}}
+        assert server.templates[-1] == {
+            "chat_type": "group",
+            "sender": "owner1",
+            "chat_id_list": [CHAT],
+            "text": {"content": "本周分享预告"},
+        }
         assert result.detail["awaiting_confirmation_by"] == "owner1"
         await wecom.api.close()
 
@@ -221,8 +256,10 @@ def test_what_wecom_forbids_goes_to_staff_and_the_monthly_quota_holds(tmp_path: 
         server.group(CHAT, "owner1", [])
         clock = VirtualClock(T0)
         app = App(str(tmp_path / "q.db"), clock=clock)
-        app.apply_spec(parse_spec(f'name: 客户群\ntype: growth\nthreshold: {{kind: none}}\ngroups:\n  - {{platform: wecom, id: "{CHAT}"}}\n'))
-        posts = [Post(key=f"p{i}", at=T0, community="客户群", platform="wecom", group=CHAT, text=f"#{i}") for i in range(5)]
+        app.apply_spec(parse_spec(SPEC))
+        posts = [
+            Post(key=f"p{i}", at=T0, community="客户群", platform="wecom", group=CHAT, text=f"#{i}") for i in range(5)
+        ]
         with app.store.transaction() as conn:
             app.enqueue_actions(conn, posts)
         wecom = WeComConnector(WeComAPI(CORP, SECRET, base_url=server.url))

@@ -97,7 +97,9 @@ class WeComAPI:
         out: list[str] = []
         cursor = ""
         while True:
-            data = await self.call("externalcontact/groupchat/list", {"status_filter": 0, "limit": 1000, "cursor": cursor})
+            data = await self.call(
+                "externalcontact/groupchat/list", {"status_filter": 0, "limit": 1000, "cursor": cursor}
+            )
             out += [str(g["chat_id"]) for g in data.get("group_chat_list", [])]
             cursor = str(data.get("next_cursor") or "")
             if not cursor:
@@ -122,4 +124,6 @@ class WeComAPI:
 
     async def update_join_way(self, config_id: str, chat_ids: list[str], state: str, remark: str = "") -> None:
         body = {"config_id": config_id, "scene": 2, "remark": remark, "auto_create_room": 0}
-        await self.call("externalcontact/groupchat/update_join_way", {**body, "chat_id_list": chat_ids[:5], "state": state})
+        await self.call(
+            "externalcontact/groupchat/update_join_way", {**body, "chat_id_list": chat_ids[:5], "state": state}
+        )

@@ -25,7 +25,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import orjson
 
@@ -136,7 +136,9 @@ class WeComConnector(Connector):
             self.cursors.put(f"owner:{action.group}", owner)
         data = await self.api.add_msg_template(owner, action.group, action.text_or_empty)
         msgid = str(data.get("msgid", ""))
-        return SendResult(platform_id=msgid, detail={"awaiting_confirmation_by": owner, "fail_list": data.get("fail_list", [])})
+        return SendResult(
+            platform_id=msgid, detail={"awaiting_confirmation_by": owner, "fail_list": data.get("fail_list", [])}
+        )
 
     @sends(ActionKind.CREATE_INVITE_LINK)
     async def _live_code(self, action: Action) -> SendResult:

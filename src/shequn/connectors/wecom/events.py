@@ -47,7 +47,7 @@ def change_events(msg: Mapping[str, Any]) -> list[Event]:
     change = str(msg.get("ChangeType", ""))
     ver = str(msg.get("CurMemVer") or msg.get("CreateTime") or "")
     members = [m for m in msg.get("MemChangeList") or [] if m]
-    base = {"platform": PLATFORM, "group": chat, "at": at}
+    base: dict[str, Any] = {"platform": PLATFORM, "group": chat, "at": at}
     if change == "update" and detail == "add_member":
         method = _JOIN_SCENE.get(str(msg.get("JoinScene", "")), JoinMethod.UNKNOWN)
         return [Join(id=stable_id(PLATFORM, chat, "join", m, ver), **base, actor=m, method=method) for m in members]
