@@ -204,7 +204,8 @@ def _chat_member(u: Mapping[str, Any]) -> list[Event]:
     uid = str(user.get("id", ""))
     by = str((u.get("from") or {}).get("id", ""))
     was, now = old.get("status"), new.get("status")
-    base: dict[str, Any] = {"platform": PLATFORM, "group": chat, "at": _at(u.get("date")), "actor": uid, "actor_name": _name(user)}
+    base: dict[str, Any] = {"platform": PLATFORM, "group": chat, "at": _at(u.get("date"))}
+    base.update(actor=uid, actor_name=_name(user))
     ident = stable_id(PLATFORM, chat, "member", uid, str(u.get("date")), str(now))
     if now in _IN and was in _GONE | {None}:
         link = u.get("invite_link") or {}
