@@ -8,7 +8,8 @@ form, so the admission policy lets the member in or not, exactly as if the form 
 May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``).
 
 Things to keep in mind:
-    * Anyone who can post in an admin group may use the commands: the admin group's membership is the permission.
+    * Anyone who can post in an admin group may use the commands: the admin group's membership is the permission to
+      close tasks; the admission policy still takes a ``verify`` answer only from the community's staff roles.
     * A secret's value never reaches a log line or an error message (only its name does).
 """
 
