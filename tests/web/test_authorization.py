@@ -22,6 +22,8 @@ PUBLIC = {
     ("GET", "/healthz"),
     ("POST", "/api/v1/webhooks/{source}/orders"),  # HMAC signature, see test_webhooks
     ("POST", "/api/v1/webhooks/{source}/payments"),
+    ("GET", "/wecom/callback"),  # WeCom's msg_signature, see tests/connectors/wecom
+    ("POST", "/wecom/callback"),
 }
 RANK = {"viewer": {Perm.READ}, "operator": {Perm.READ, Perm.WRITE}, "owner": {Perm.READ, Perm.WRITE, Perm.ADMIN}}
 

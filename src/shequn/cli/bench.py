@@ -192,3 +192,27 @@ def analytics(
             f"report {warm.seconds:.2f} s (goal 10 s: ×{10 / warm.seconds:.1f}), {warm.peak_mb:,.0f} MB peak "
             f"(goal 2,048 MB); pandas {peer.seconds:.2f} s: the report is ×{peer.seconds / warm.seconds:.1f} faster"
         )
+
+
+@app.command("matrix")
+def matrix(
+    messages: int = typer.Option(300, min=10, help="消息数 · ordinary messages posted while the bot runs"),
+    ads: int = typer.Option(40, min=1, help="广告数 · ads among them (each from its own account)"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """Matrix 实测 · a real Synapse and `shequn run`: ad→redaction p50/p95 and the bot's CPU per message."""
+    from shequn.bench import matrix as bench_matrix
+
+    figures = bench_matrix.run(messages=messages, ads=ads)
+    data = figures.to_json()
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]shequn bench matrix[/bold]: {data['messages']} messages, {data['ads']} ads, "
+        f"{data['redacted']} redacted in {data['seconds']} s\n"
+        f"ad → redaction: p50 {data['ad_to_redaction_p50_ms']} ms, p95 {data['ad_to_redaction_p95_ms']} ms "
+        f"(goal {data['p95_goal_ms']:.0f} ms: {data['p95_x_goal']}× goal), max {data['ad_to_redaction_max_ms']} ms\n"
+        f"CPU per message: bot {data['bot_cpu_ms_per_message']} ms, Synapse {data['synapse_cpu_ms_per_message']} ms "
+        f"(bot ÷ Synapse: {data['bot_vs_synapse']})"
+    )

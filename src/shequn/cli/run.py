@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from shequn.i18n import t
 log = logging.getLogger("shequn.run")
 
 
-def _connectors(app: Any, names: list[str]) -> dict[str, Any]:
+def _connectors(app: Any, names: list[str], env: dict[str, str]) -> dict[str, Any]:
     from shequn.connectors import REGISTRY, connector_class
+    from shequn.runtime import StoreCursors
 
     if not names:
         with app.store.transaction() as conn:
@@ -31,7 +31,13 @@ def _connectors(app: Any, names: list[str]) -> dict[str, Any]:
         if cls is None:
             known = ", ".join(sorted(REGISTRY))
             raise UserError(t("run.unknown_connector", None, name=name, known=known), exit_code=2)
-        out[name] = cls.from_env(os.environ)
+        connector = cls.from_env(env)
+        with app.store.transaction() as conn:
+            bound = frozenset(
+                g.platform_id for g in app.store.groups.list(conn, app.ws.id) if g.community and g.platform == name
+            )
+        connector.attach(cursors=StoreCursors(app, name), groups=bound)
+        out[name] = connector
     return out
 
 
@@ -69,20 +75,27 @@ def run(
     concurrency: int = typer.Option(64, min=1, help="并发发送数 · sends in flight at once"),
     max_attempts: int = typer.Option(8, min=1, help="最多尝试次数 · attempts before an action fails"),
     as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print the figures as JSON at the end"),
+    secrets: Path | None = typer.Option(
+        None, "--secrets", help="凭据文件 · KEY=VALUE file with the connectors' credentials (the environment wins)"
+    ),
+    tick: float = typer.Option(15.0, "--tick", min=0.1, help="调度间隔秒数 · seconds between scheduler passes"),
 ) -> None:
     """运行 · run the connectors, the scheduler and the outbox (Ctrl-C or SIGTERM stops after in-flight sends)."""
     from shequn.outbox import DeliverySettings, LeaseHeldError, OutboxRunner
+    from shequn.runtime import OperatorCommands, environment
 
     policies = _limits(limits)
+    env = environment(secrets)
     with open_app(ctx) as app:
-        senders = _connectors(app, connector)
+        senders = _connectors(app, connector, env)
+        commands = OperatorCommands(app)
         settings = DeliverySettings(concurrency=concurrency, max_attempts=max_attempts)
         runner = OutboxRunner(app.store, app.ws.id, senders, policies=policies, settings=settings, locale=app.ws.locale)
         service = None
         if scheduler:
             from shequn.schedule.service import SchedulerService
 
-            service = SchedulerService(app)
+            service = SchedulerService(app, every=tick)
 
         async def main() -> Any:
             stop = asyncio.Event()
@@ -94,10 +107,13 @@ def run(
 
             async def sink(event: Any) -> None:
                 app.ingest([event])
+                commands.handle(event)
                 runner.wake.set()
 
             for c in senders.values():
                 await c.start(sink)
+            if senders:
+                log.info(t("connectors.run.started", None, names=", ".join(senders)))
             tasks = []
             if service is not None:
                 tasks.append(asyncio.create_task(service.loop(stop, wake=runner.wake, until_idle=until_idle)))

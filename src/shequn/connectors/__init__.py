@@ -16,7 +16,10 @@ from shequn.domain import ActionKind
 # platform → "module:Class"; imported lazily so that a missing SDK only matters to its own platform.
 REGISTRY: dict[str, str] = {
     "sandbox": "shequn.connectors.sandbox:SandboxConnector",
-    "fake": "shequn.connectors.fake:FilePlatformConnector",  # a file-backed platform for tests and benchmarks
+    "fake": "shequn.connectors.fake:FilePlatformConnector",
+    "matrix": "shequn.connectors.matrix:MatrixConnector",
+    "telegram": "shequn.connectors.telegram:TelegramConnector",
+    "wecom": "shequn.connectors.wecom.connector:WeComConnector",  # a file-backed platform for tests and benchmarks
 }
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from shequn.domain import Action, ActionKind, Event, ShequnError
 from shequn.i18n import t
@@ -58,6 +58,30 @@ def sends(*kinds: ActionKind) -> Callable[[Callable[..., Awaitable[SendResult]]]
     return mark
 
 
+class Cursors(Protocol):
+    """Small named values a connector keeps between runs (its sync token, update offset …)."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def put(self, name: str, value: str | None) -> None: ...
+
+
+class MemoryCursors:
+    """Cursors kept in memory only (tests, and a connector nobody attached a store to)."""
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self.values: dict[str, str] = dict(values or {})
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def put(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.values.pop(name, None)
+        else:
+            self.values[name] = value
+
+
 class Connector:
     """Base of every platform connector.
 
@@ -81,6 +105,23 @@ class Connector:
                     senders[kind] = value
         cls._senders = senders
         cls.capabilities = frozenset(senders)
+
+    def attach(self, *, cursors: Cursors, groups: frozenset[str] | None = None) -> None:
+        """Give the connector where to keep its cursors and the chat ids bound to communities (``shequn run``)."""
+        self.__dict__["_cursors"] = cursors
+        self.__dict__["_groups"] = groups
+
+    @property
+    def cursors(self) -> Cursors:
+        found = self.__dict__.get("_cursors")
+        if found is None:
+            found = self.__dict__["_cursors"] = MemoryCursors()
+        return found
+
+    @property
+    def bound_groups(self) -> frozenset[str] | None:
+        """The chat ids bound to a community (None: not told, take every chat the bot is in)."""
+        return self.__dict__.get("_groups")
 
     async def start(self, sink: EventSink) -> None:
         """Begin receiving platform updates and pass each, normalized, to ``sink``."""

@@ -17,6 +17,7 @@ from shequn.store.audit import AuditStore
 from shequn.store.auth import AuthStore, SessionRecord, TokenRecord, UserRecord
 from shequn.store.communities import CommunityRecord, CommunityStore
 from shequn.store.console import ConsoleStore, GroupRow, MemberRow, Segment
+from shequn.store.cursors import CursorStore
 from shequn.store.db import Database, mask_url, normalize_url
 from shequn.store.delivery import DeliveryStore, Outcome, Pending
 from shequn.store.events import EventStore
@@ -58,6 +59,7 @@ class Store:
         self.console = ConsoleStore()
         self.imports = ImportStore()
         self.points = PointsStore()
+        self.cursors = CursorStore()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

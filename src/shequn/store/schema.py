@@ -265,6 +265,18 @@ class SchedulerCursor(Base):
     updated_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class ConnectorCursor(Base):
+    """Where a connector resumes after a restart, and what it keeps between runs (连接器游标): Matrix's sync token,
+    Telegram's update offset, WeCom's roster snapshots and live-code (群活码) state. One value per name."""
+
+    __tablename__ = "connector_cursor"
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"), primary_key=True)
+    connector: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class ScheduleRun(Base):
     """One occurrence of a scheduled job that the scheduler decided (sent, skipped by the cap, empty, missed)."""
 
@@ -427,5 +439,6 @@ API_TOKEN = _table(ApiToken)
 WORKSPACE_SECRET = _table(WorkspaceSecret)
 OUTBOX_LEASE = _table(OutboxLease)
 SCHEDULER_CURSOR = _table(SchedulerCursor)
+CONNECTOR_CURSOR = _table(ConnectorCursor)
 SCHEDULE_RUN = _table(ScheduleRun)
 ACTIVITY = _table(ActivityRow)

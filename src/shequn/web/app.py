@@ -24,7 +24,7 @@ from shequn.app import App
 from shequn.domain import UserError
 from shequn.operations import NotFoundError, Operations
 from shequn.uploads import Uploads
-from shequn.web import api, pages
+from shequn.web import api, pages, wecom
 from shequn.web.schemas import Health
 from shequn.web.security import LoginThrottle, NotAuthenticatedError, is_api
 
@@ -85,6 +85,7 @@ def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
     web.mount("/static", StaticFiles(directory=str(static)), name="static")
     web.include_router(api.router)
     web.include_router(pages.router)
+    web.include_router(wecom.router)  # issue 7: WeCom callbacks
 
     @web.get("/healthz", response_model=Health, tags=["meta"])
     async def health() -> Health:

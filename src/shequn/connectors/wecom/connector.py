@@ -1,0 +1,180 @@
+"""The WeCom customer-group connector (``platform: wecom``): what WeCom lets an app do with customer groups.
+
+How it works:
+    Facts arrive two ways: the callback (``shequn serve``'s ``/wecom/callback``, :func:`handle_callback`) for change
+    events, and :meth:`WeComConnector.sync_rosters`, run by ``shequn run`` every ``SHEQUN_WECOM_ROSTER_EVERY``
+    seconds (600), which reads every bound group's detail and logs the joins and leaves the callbacks missed (the
+    roster kept in the connector's cursors). The same pass rotates the live codes (群活码) this connector made:
+    a code points at the groups with room left, and a full one is replaced by the next.
+
+    Sends: a group post is a 群发 (``add_msg_template``) that the group's owner must confirm in WeCom; the outbox keeps
+    WeCom's quota (four a month per group, ``platform_limits.yaml``) and hands the fifth to a person. A named invite
+    link is a live code with its ``state`` (attribution: members who join through it carry the state). WeCom gives
+    apps no way to remove, mute, ban or delete in a customer group, so the connector does not declare them: the
+    outbox makes them staff tasks for the owner.
+
+Environment: ``SHEQUN_WECOM_CORP_ID``, ``SHEQUN_WECOM_SECRET`` (the customer-contact secret), optionally
+``SHEQUN_WECOM_API`` (base URL), ``SHEQUN_WECOM_ROSTER_EVERY``, ``SHEQUN_WECOM_GROUP_CAPACITY`` (200: when a live code
+moves on). The callback takes ``SHEQUN_WECOM_TOKEN`` and ``SHEQUN_WECOM_AES_KEY`` (see :mod:`shequn.web.wecom`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import ClassVar
+
+import orjson
+
+from shequn.connectors.base import Connector, EventSink, SendResult, sends
+from shequn.connectors.wecom.api import WeComAPI
+from shequn.connectors.wecom.crypto import CallbackCrypto, CallbackError
+from shequn.connectors.wecom.events import change_events, next_live_code_groups, parse_xml, roster_diff
+from shequn.domain import Action, ActionKind, Event, UserError
+
+log = logging.getLogger("shequn.connectors.wecom")
+
+
+class WeComConnector(Connector):
+    platform = "wecom"
+
+    def __init__(self, api: WeComAPI, *, roster_every: float = 600.0, capacity: int = 200) -> None:
+        self.api = api
+        self.roster_every = roster_every
+        self.capacity = capacity
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.stats = {"roster_passes": 0, "missed_joins": 0, "missed_leaves": 0, "rotations": 0}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WeComConnector:
+        missing = [k for k in ("SHEQUN_WECOM_CORP_ID", "SHEQUN_WECOM_SECRET") if not env.get(k)]
+        if missing:
+            raise UserError(f"the WeCom connector needs {', '.join(missing)}", exit_code=2)
+        api = WeComAPI(
+            env["SHEQUN_WECOM_CORP_ID"],
+            env["SHEQUN_WECOM_SECRET"],
+            base_url=env.get("SHEQUN_WECOM_API", "https://qyapi.weixin.qq.com"),
+        )
+        return cls(
+            api,
+            roster_every=float(env.get("SHEQUN_WECOM_ROSTER_EVERY", "600")),
+            capacity=int(env.get("SHEQUN_WECOM_GROUP_CAPACITY", "200")),
+        )
+
+    def __repr__(self) -> str:
+        return f"WeComConnector({self.api.corp_id!r})"
+
+    async def start(self, sink: EventSink) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._loop(sink), name="wecom-roster")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.api.close()
+
+    async def _loop(self, sink: EventSink) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.sync_rosters(sink)
+            except Exception as exc:
+                log.warning("wecom roster sync failed (%s); next pass in %.0f s", type(exc).__name__, self.roster_every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.roster_every)
+
+    # -- rosters and live codes ------------------------------------------------------------------------------
+
+    async def sync_rosters(self, sink: EventSink, now: datetime | None = None) -> dict[str, int]:
+        """Read every bound group's detail; log what the callbacks missed; rotate the live codes. Sizes by group."""
+        now = now or datetime.now(UTC)
+        bound = self.bound_groups
+        chats = sorted(bound) if bound is not None else await self.api.group_ids()
+        sizes: dict[str, int] = {}
+        for chat in chats:
+            detail = await self.api.group(chat)
+            known = orjson.loads(self.cursors.get(f"roster:{chat}") or "null")
+            members = [str(m.get("userid", "")) for m in detail.get("member_list") or []]
+            if known is not None:  # the first pass takes the roster as it is (history is an import's job)
+                diff = roster_diff(chat, known, detail, now)
+                for event in [*diff.joined, *diff.left]:
+                    await sink(event)
+                self.stats["missed_joins"] += len(diff.joined)
+                self.stats["missed_leaves"] += len(diff.left)
+            self.cursors.put(f"roster:{chat}", orjson.dumps(sorted(members)).decode())
+            if detail.get("owner"):
+                self.cursors.put(f"owner:{chat}", str(detail["owner"]))
+            sizes[chat] = len(members)
+        await self.rotate_live_codes(sizes)
+        self.stats["roster_passes"] += 1
+        return sizes
+
+    async def rotate_live_codes(self, sizes: Mapping[str, int]) -> None:
+        for config_id in orjson.loads(self.cursors.get("live_codes") or "[]"):
+            entry = orjson.loads(self.cursors.get(f"live_code:{config_id}") or "{}")
+            groups: list[str] = entry.get("groups", [])
+            chosen = next_live_code_groups(groups, sizes, self.capacity)
+            if chosen and chosen != entry.get("current"):
+                await self.api.update_join_way(config_id, chosen, entry.get("state", ""), entry.get("name", ""))
+                entry["current"] = chosen
+                self.cursors.put(f"live_code:{config_id}", orjson.dumps(entry).decode())
+                self.stats["rotations"] += 1
+
+    # -- sending --------------------------------------------------------------------------------------------
+
+    @sends(ActionKind.POST)
+    async def _mass_post(self, action: Action) -> SendResult:
+        owner = self.cursors.get(f"owner:{action.group}")
+        if not owner:
+            owner = str((await self.api.group(action.group)).get("owner", ""))
+            self.cursors.put(f"owner:{action.group}", owner)
+        data = await self.api.add_msg_template(owner, action.group, action.text_or_empty)
+        msgid = str(data.get("msgid", ""))
+        return SendResult(
+            platform_id=msgid, detail={"awaiting_confirmation_by": owner, "fail_list": data.get("fail_list", [])}
+        )
+
+    @sends(ActionKind.CREATE_INVITE_LINK)
+    async def _live_code(self, action: Action) -> SendResult:
+        """A live code (群活码) for the group and the community's other groups after it, with ``state`` = the name."""
+        name = str(getattr(action, "name", ""))[:30]
+        groups = [action.group, *[str(g) for g in action.extra.get("overflow_groups", [])]]
+        config_id = await self.api.add_join_way(groups[:5], name, remark=name)
+        detail = await self.api.get_join_way(config_id)
+        entry = {"groups": groups, "current": groups[:5], "state": name, "name": name}
+        self.cursors.put(f"live_code:{config_id}", orjson.dumps(entry).decode())
+        codes = orjson.loads(self.cursors.get("live_codes") or "[]")
+        self.cursors.put("live_codes", orjson.dumps([*codes, config_id]).decode())
+        return SendResult(platform_id=config_id, detail={"qr_code": detail.get("qr_code", ""), "state": name})
+
+    idempotent_sends: ClassVar[bool] = False
+
+
+def handle_callback(
+    crypto: CallbackCrypto, method: str, params: Mapping[str, str], body: bytes
+) -> tuple[int, bytes, list[Event]]:
+    """One request to the callback URL: (HTTP status, response body, events to log).
+
+    ``GET`` is the URL verification (answer the decrypted ``echostr``); ``POST`` a change event (answer
+    ``success``). Anything that fails the signature, the receive id, the time window or the replay guard is
+    refused with 403 and logs nothing.
+    """
+    sig, ts, nonce = params.get("msg_signature", ""), params.get("timestamp", ""), params.get("nonce", "")
+    try:
+        if method == "GET":
+            return 200, crypto.verify(sig, ts, nonce, params.get("echostr", "")), []
+        outer = parse_xml(body)
+        message = crypto.verify(sig, ts, nonce, str(outer.get("Encrypt", "")))
+        return 200, b"success", change_events(parse_xml(message))
+    except CallbackError as exc:
+        log.warning("wecom callback refused: %s", exc)
+        return 403, b"refused", []
+    except ValueError as exc:
+        log.warning("wecom callback unreadable: %s", exc)
+        return 400, b"unreadable", []

@@ -1,0 +1,208 @@
+"""The live runtime of ``shequn run`` (运行时): connectors, cursors, secrets and the operators' chat commands.
+
+Owns: reading credentials (environment first, then a secrets file), the connectors' cursors over the store
+(:class:`StoreCursors`), and the commands operators type in a community's admin group (:class:`OperatorCommands`):
+``!tasks`` lists the open staff tasks, ``!approve N`` (``!done N``, ``通过 N``) completes one and ``!reject N``
+(``驳回 N``) closes it refused; for an admission check (``verify``) the answer goes into the log as the ``verify``
+form, so the admission policy lets the member in or not, exactly as if the form had been filled in.
+May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``).
+
+Things to keep in mind:
+    * Anyone who can post in an admin group may use the commands: the admin group's membership is the permission to
+      close tasks; the admission policy still takes a ``verify`` answer only from the community's staff roles.
+    * A secret's value never reaches a log line or an error message (only its name does).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shequn.domain import Event, FormAnswer, Message, Post, UserError, stable_id
+from shequn.i18n import t
+
+if TYPE_CHECKING:
+    from shequn.app import App
+
+log = logging.getLogger("shequn.run")
+
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments, optional quotes, optional ``export``); errors name the line, never a
+    value."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror}", exit_code=2) from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("%s can be read by other users of this machine; chmod 600 it", path)
+    out: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = _LINE.match(line)
+        if m is None:
+            raise UserError(f"{path}:{n}: expected KEY=VALUE (upper-case KEY)", exit_code=2)
+        value = m[2]
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[m[1]] = value
+    return out
+
+
+def environment(secrets: Path | None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The connectors' settings: the secrets file, overridden by the process environment."""
+    base = read_secrets(secrets) if secrets is not None else {}
+    return {**base, **(os.environ if env is None else env)}
+
+
+class StoreCursors:
+    """One connector's cursors in the store (``connector_cursor``), each write its own short transaction."""
+
+    def __init__(self, app: App, connector: str) -> None:
+        self.app = app
+        self.connector = connector
+        with app.store.transaction() as conn:
+            self._cache = app.store.cursors.all(conn, app.ws.id, connector)
+
+    def get(self, name: str) -> str | None:
+        return self._cache.get(name)
+
+    def put(self, name: str, value: str | None) -> None:
+        if self._cache.get(name) == value:
+            return
+        with self.app.store.transaction() as conn:
+            self.app.store.cursors.put(conn, self.app.ws.id, self.connector, name, value, now_ms=self.app.now_ms())
+        if value is None:
+            self._cache.pop(name, None)
+        else:
+            self._cache[name] = value
+
+
+_COMMAND = re.compile(r"^\s*[!！/]?\s*(tasks|任务|approve|done|通过|完成|reject|驳回)\s*#?(\d+)?\s*$", re.IGNORECASE)
+_VERBS = {"tasks": "tasks", "任务": "tasks", "approve": "approve", "done": "approve", "通过": "approve"}
+_VERBS |= {"完成": "approve", "reject": "reject", "驳回": "reject"}
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    verb: str  # tasks, approve, reject
+    task: int | None = None
+
+
+def parse_command(text: str) -> Command | None:
+    """An operator's command, or None when the text is not one (commands start with ``!`` or are a bare verb)."""
+    if not text.strip().startswith(("!", "！", "/")) and not re.match(r"^\s*(通过|驳回|完成|任务)", text):
+        return None
+    m = _COMMAND.match(text)
+    if m is None:
+        return None
+    verb = _VERBS[m[1].lower()]
+    number = int(m[2]) if m[2] else None
+    if verb != "tasks" and number is None:
+        return None
+    return Command(verb, number)
+
+
+class OperatorCommands:
+    """Commands typed in a community's admin group (群 role ``admin``); see the module docstring."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._admin: dict[tuple[str, str], str] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        with self.app.store.transaction() as conn:
+            groups = self.app.store.groups.list(conn, self.app.ws.id)
+        self._admin = {(g.platform, g.platform_id): g.community for g in groups if g.role == "admin" and g.community}
+
+    def handle(self, event: Event) -> bool:
+        """Carry out the command ``event`` carries, if it is one from an admin group; True when it was."""
+        if not isinstance(event, Message) or event.from_bot:
+            return False
+        community = self._admin.get((event.platform, event.group))
+        if community is None:
+            return False
+        cmd = parse_command(event.text)
+        if cmd is None:
+            return False
+        locale = self._locale(community)
+        if cmd.verb == "tasks":
+            reply = self._list(locale)
+        else:
+            assert cmd.task is not None
+            reply = self._close(event, cmd, locale)
+        post = Post(
+            key=f"command:{event.id}",
+            at=event.at,
+            community=community,
+            platform=event.platform,
+            group=event.group,
+            target=event.actor,
+            policy="command",
+            cause=event.id,
+            text=reply,
+        )
+        with self.app.store.transaction() as conn:
+            self.app.enqueue_actions(conn, [post])
+        return True
+
+    def _locale(self, community: str) -> str:
+        try:
+            return self.app.community(community).spec.locale
+        except UserError:
+            return self.app.ws.locale
+
+    def _list(self, locale: str) -> str:
+        with self.app.store.transaction() as conn:
+            tasks = self.app.store.tasks.list(conn, self.app.ws.id, status="open", limit=20)
+        if not tasks:
+            return t("connectors.command.no_tasks", locale)
+        lines = [t("connectors.command.open_tasks", locale, n=len(tasks))]
+        lines += [f"#{task.id} {task.title}" for task in tasks]
+        return "\n".join(lines)
+
+    def _close(self, event: Message, cmd: Command, locale: str) -> str:
+        assert cmd.task is not None
+        with self.app.store.transaction() as conn:
+            open_ = {task.id: task for task in self.app.store.tasks.list(conn, self.app.ws.id, limit=10_000)}
+        task = open_.get(cmd.task)
+        if task is None:
+            return t("connectors.command.not_open", locale, id=cmd.task)
+        action: dict[str, Any] = dict(task.detail.get("action") or {})
+        if action.get("policy") == "admission" and str(action.get("key", "")).endswith(":verify"):
+            answer = FormAnswer(
+                id=stable_id("command", event.id),
+                at=event.at,
+                platform=str(action.get("platform", event.platform)),
+                group=str(action.get("group", "")),
+                actor=event.actor,
+                actor_name=event.actor_name,
+                form="verify",
+                answers={"member": str(action.get("target", "")), "ok": "yes" if cmd.verb == "approve" else "no"},
+            )
+            self.app.ingest([answer])
+        now = self.app.now_ms()
+        with self.app.store.transaction() as conn:
+            self.app.store.tasks.complete(conn, self.app.ws.id, task.id, by=event.actor, now_ms=now)
+            self.app.store.audit.record(
+                conn,
+                self.app.ws.id,
+                actor=f"{event.platform}:{event.actor}",
+                verb=f"task.{cmd.verb}",
+                object_type="staff_task",
+                object_id=str(task.id),
+                now_ms=now,
+            )
+        key = "connectors.command.approved" if cmd.verb == "approve" else "connectors.command.rejected"
+        return t(key, locale, id=task.id, title=task.title)
