@@ -8,7 +8,14 @@ How it works:
     a code points at the groups with room left, and a full one is replaced by the next.
 
     Sends: a group post is a 群发 (``add_msg_template``) that the group's owner must confirm in WeCom; the outbox keeps
-    WeCom's quota (four a month per group, ``platform_limits.yaml``) and hands the fifth to a person. A named invite
+    WeCom's quota (four a month per group, ``platform_limits.yaml``) and hands the fifth to a person.
+
+    Welcomes never go out as 群发: WeCom sends a group's welcome itself once a group welcome template (入群欢迎语素材)
+    is attached to the group. :meth:`WeComConnector.sync_welcome` (every roster pass) keeps one template per
+    community equal to the welcome policy's text (:mod:`.welcome`: ``{name}`` → ``%NICKNAME%``), its id in the
+    cursors (``welcome:<community>``), and opens one staff task per group and template asking the owner to attach it
+    (attaching is done in the WeCom client; no API does it). The welcome policy's per-join post is then recorded as
+    delivered by the platform (:meth:`WeComConnector.delivered_by_platform`): no API call, no quota used. A named invite
     link is a live code with its ``state`` (attribution: members who join through it carry the state). WeCom gives
     apps no way to remove, mute, ban or delete in a customer group, so the connector does not declare them: the
     outbox makes them staff tasks for the owner.
@@ -23,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -33,7 +40,12 @@ from shequn.connectors.base import Connector, EventSink, SendResult, sends
 from shequn.connectors.wecom.api import WeComAPI
 from shequn.connectors.wecom.crypto import CallbackCrypto, CallbackError
 from shequn.connectors.wecom.events import change_events, next_live_code_groups, parse_xml, roster_diff
-from shequn.domain import Action, ActionKind, Event, UserError
+from shequn.connectors.wecom.welcome import WelcomeTemplate, to_wecom
+from shequn.domain import Action, ActionKind, Event, OpenStaffTask, UserError
+from shequn.i18n import t
+from shequn.outbox.errors import PermanentSendError
+
+ActionSink = Callable[[Sequence[Action]], None]
 
 log = logging.getLogger("shequn.connectors.wecom")
 
@@ -48,6 +60,15 @@ class WeComConnector(Connector):
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.stats = {"roster_passes": 0, "missed_joins": 0, "missed_leaves": 0, "rotations": 0}
+        self.stats |= {"welcome_templates": 0, "welcome_edits": 0, "welcome_tasks": 0, "welcomes_by_platform": 0}
+        self.welcomes: list[WelcomeTemplate] = []
+        self.actions: ActionSink | None = None  # where staff tasks go (``shequn run``: the outbox)
+        self._checked: set[str] = set()  # templates compared with WeCom's copy in this process
+
+    def configure(self, welcomes: Sequence[WelcomeTemplate], actions: ActionSink | None) -> None:
+        """The communities' welcomes to keep as templates, and where to put the staff tasks this connector opens."""
+        self.welcomes = list(welcomes)
+        self.actions = actions
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WeComConnector:
@@ -86,6 +107,10 @@ class WeComConnector(Connector):
                 await self.sync_rosters(sink)
             except Exception as exc:
                 log.warning("wecom roster sync failed (%s); next pass in %.0f s", type(exc).__name__, self.roster_every)
+            try:
+                await self.sync_welcome()
+            except Exception as exc:
+                log.warning("wecom welcome template sync failed (%s)", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.roster_every)
 
@@ -126,10 +151,95 @@ class WeComConnector(Connector):
                 self.cursors.put(f"live_code:{config_id}", orjson.dumps(entry).decode())
                 self.stats["rotations"] += 1
 
+    # -- the welcome template -------------------------------------------------------------------------------
+
+    async def sync_welcome(self, now: datetime | None = None) -> dict[str, str]:
+        """Create or edit each community's welcome template and ask for it to be attached; template ids by community."""
+        now = now or datetime.now(UTC)
+        out: dict[str, str] = {}
+        for w in self.welcomes:
+            text, dropped = to_wecom(w.template, w.community)
+            if not text:
+                log.warning("wecom: the welcome of %s has nothing WeCom can send (needs %s)", w.community, dropped)
+                continue
+            entry = orjson.loads(self.cursors.get(f"welcome:{w.community}") or "{}")
+            template_id = str(entry.get("template_id", ""))
+            if template_id and template_id not in self._checked:
+                template_id = await self._still_there(template_id)
+            if not template_id:
+                template_id = await self.api.add_welcome_template(text)
+                self.stats["welcome_templates"] += 1
+            elif entry.get("text") != text:
+                await self.api.edit_welcome_template(template_id, text)
+                self.stats["welcome_edits"] += 1
+            self._checked.add(template_id)
+            if entry.get("text") != text or entry.get("template_id") != template_id:
+                if dropped:
+                    log.info(
+                        "wecom: the welcome template of %s leaves out the sentences with %s (WeCom fills only "
+                        "%%NICKNAME%%)",
+                        w.community,
+                        ", ".join("{" + d + "}" for d in dropped),
+                    )
+                entry = {"template_id": template_id, "text": text, "dropped": dropped}
+                self.cursors.put(f"welcome:{w.community}", orjson.dumps(entry).decode())
+            out[w.community] = template_id
+            self._ask_to_attach(w, template_id, text, dropped, now)
+        return out
+
+    async def _still_there(self, template_id: str) -> str:
+        """``template_id`` if WeCom still has it ("" when someone deleted it in the admin console)."""
+        try:
+            await self.api.get_welcome_template(template_id)
+        except PermanentSendError:
+            return ""
+        return template_id
+
+    def _ask_to_attach(
+        self, w: WelcomeTemplate, template_id: str, text: str, dropped: list[str], now: datetime
+    ) -> None:
+        for chat in w.groups:
+            if self.cursors.get(f"welcome_attach:{chat}") == template_id or self.actions is None:
+                continue
+            owner = self.cursors.get(f"owner:{chat}") or ""
+            fields = ", ".join("{" + d + "}" for d in dropped)
+            note = t("connectors.wecom.welcome_dropped", w.locale, fields=fields) if dropped else ""
+            task = OpenStaffTask(
+                key=f"wecom:welcome_template:{chat}:{template_id}",
+                at=now,
+                community=w.community,
+                platform=self.platform,
+                group=chat,
+                target=owner,
+                policy="welcome",
+                title=t("connectors.wecom.attach_welcome", w.locale, community=w.community),
+                instructions=t("connectors.wecom.attach_welcome_how", w.locale, text=text, note=note),
+                extra={"template_id": template_id},
+            )
+            self.actions([task])
+            self.cursors.put(f"welcome_attach:{chat}", template_id)
+            self.stats["welcome_tasks"] += 1
+
+    def delivered_by_platform(self, action: Action) -> bool:
+        """The welcome policy's posts: WeCom sends them itself through the group's welcome template."""
+        return action.kind is ActionKind.POST and action.policy == "welcome"
+
     # -- sending --------------------------------------------------------------------------------------------
 
     @sends(ActionKind.POST)
     async def _mass_post(self, action: Action) -> SendResult:
+        if self.delivered_by_platform(action):
+            self.stats["welcomes_by_platform"] += 1
+            community = action.community
+            entry = orjson.loads(self.cursors.get(f"welcome:{community}") or "{}") if community else {}
+            return SendResult(
+                detail={
+                    "delivered_by": "platform",
+                    "via": "group_welcome_template",
+                    "template_id": str(entry.get("template_id", "")),
+                    "attach_asked": self.cursors.get(f"welcome_attach:{action.group}") is not None,
+                }
+            )
         owner = self.cursors.get(f"owner:{action.group}")
         if not owner:
             owner = str((await self.api.group(action.group)).get("owner", ""))
