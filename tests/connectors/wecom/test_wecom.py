@@ -377,3 +377,67 @@ def test_welcomes_are_sent_by_wecom_and_leave_the_mass_post_quota_alone(tmp_path
         app.close()
 
     with_server(test)
+
+
+# -- 群发 confirmation followed up ------------------------------------------------------------------------------------
+
+
+def test_mass_post_confirmation_is_polled_reminded_once_and_recorded(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from shequn.domain import Message, OpenStaffTask
+    from shequn.playbook import load_playbook
+
+    documented = load_playbook().platform_limits("wecom").timing("mass_post_confirm_reminder")
+    assert documented == 4 * 3600
+
+    async def test(server: FakeWeCom) -> None:
+        server.group(CHAT, "owner1", [])
+        clock = VirtualClock(T0)
+        cursors = MemoryCursors()
+        tasks: list[Any] = []
+        events: list[Any] = []
+
+        async def sink(event: Any) -> None:
+            events.append(event)
+
+        wecom = WeComConnector(WeComAPI(CORP, SECRET, base_url=server.url), clock=clock)
+        assert wecom.remind_after == documented
+        wecom.attach(cursors=cursors)
+        wecom.configure([], tasks.extend)
+        first = await wecom.send(Post(key="p1", at=T0, community="客户群", platform="wecom", group=CHAT, text="预告"))
+        second = await wecom.send(Post(key="p2", at=T0, platform="wecom", group=CHAT, text="第二条"))
+        assert await wecom.follow_up_mass_posts(sink) == {first.platform_id: "waiting", second.platform_id: "waiting"}
+        assert tasks == [] and server.reminders == []  # not late yet
+        clock.advance(timedelta(hours=4, seconds=1))
+        await wecom.follow_up_mass_posts(sink)
+        assert [(a.key, a.target) for a in tasks] == [
+            (f"wecom:confirm:{first.platform_id}", "owner1"),
+            (f"wecom:confirm:{second.platform_id}", "owner1"),
+        ]
+        assert all(isinstance(a, OpenStaffTask) for a in tasks)
+        assert server.reminders == [first.platform_id, second.platform_id]
+        await wecom.follow_up_mass_posts(sink)
+        assert len(tasks) == 2 and len(server.reminders) == 2  # once per 群发
+        # The owner confirms the first one; a restarted connector (same cursors) records it, once.
+        server.confirm(first.platform_id, 1795003600)
+        again = WeComConnector(WeComAPI(CORP, SECRET, base_url=server.url), clock=clock)
+        again.attach(cursors=cursors)
+        assert (await again.follow_up_mass_posts(sink))[first.platform_id] == "sent"
+        assert list(await again.follow_up_mass_posts(sink)) == [second.platform_id]
+        sent = [e for e in events if isinstance(e, Message)]
+        assert len(sent) == 1 and sent[0].text == "预告" and sent[0].from_bot
+        assert sent[0].extra["action"] == "p1" and sent[0].at.timestamp() == 1795003600
+        await wecom.api.close()
+        await again.api.close()
+
+    with_server(test)
+
+
+def test_remind_after_from_the_environment() -> None:
+    env = {"SHEQUN_WECOM_CORP_ID": CORP, "SHEQUN_WECOM_SECRET": SECRET, "SHEQUN_WECOM_CONFIRM_REMIND_AFTER": "600"}
+    assert WeComConnector.from_env(env).remind_after == 600
+    from shequn.domain import UserError
+
+    with pytest.raises(UserError, match="SHEQUN_WECOM_CONFIRM_REMIND_AFTER"):
+        WeComConnector.from_env({**env, "SHEQUN_WECOM_CONFIRM_REMIND_AFTER": "4h"})

@@ -10,6 +10,13 @@ How it works:
     Sends: a group post is a 群发 (``add_msg_template``) that the group's owner must confirm in WeCom; the outbox keeps
     WeCom's quota (four a month per group, ``platform_limits.yaml``) and hands the fifth to a person.
 
+    A 群发 is followed up (:meth:`WeComConnector.follow_up_mass_posts`, every roster pass): ``get_groupmsg_task`` says
+    whether the owner sent it and ``get_groupmsg_send_result`` whether it reached the group; once it did, the post is
+    logged as the group's message (``from_bot``, at WeCom's ``send_time``, ``extra.wecom = "groupmsg_sent"``). Still
+    unconfirmed after ``mass_post_confirm_reminder`` (``platform_limits.yaml``, four hours;
+    ``SHEQUN_WECOM_CONFIRM_REMIND_AFTER`` seconds overrides it), WeCom is asked to remind the owner
+    (``remind_groupmsg_send``) and a staff task is opened, once per 群发.
+
     Welcomes never go out as 群发: WeCom sends a group's welcome itself once a group welcome template (入群欢迎语素材)
     is attached to the group. :meth:`WeComConnector.sync_welcome` (every roster pass) keeps one template per
     community equal to the welcome policy's text (:mod:`.welcome`: ``{name}`` → ``%NICKNAME%``), its id in the
@@ -41,9 +48,10 @@ from shequn.connectors.wecom.api import WeComAPI
 from shequn.connectors.wecom.crypto import CallbackCrypto, CallbackError
 from shequn.connectors.wecom.events import change_events, next_live_code_groups, parse_xml, roster_diff
 from shequn.connectors.wecom.welcome import WelcomeTemplate, to_wecom
-from shequn.domain import Action, ActionKind, Event, OpenStaffTask, UserError
+from shequn.domain import Action, ActionKind, Clock, Event, Message, OpenStaffTask, SystemClock, UserError, stable_id
 from shequn.i18n import t
 from shequn.outbox.errors import PermanentSendError
+from shequn.playbook import load_playbook
 
 ActionSink = Callable[[Sequence[Action]], None]
 
@@ -53,13 +61,25 @@ log = logging.getLogger("shequn.connectors.wecom")
 class WeComConnector(Connector):
     platform = "wecom"
 
-    def __init__(self, api: WeComAPI, *, roster_every: float = 600.0, capacity: int = 200) -> None:
+    def __init__(
+        self,
+        api: WeComAPI,
+        *,
+        roster_every: float = 600.0,
+        capacity: int = 200,
+        remind_after: float | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.api = api
+        self.clock: Clock = clock or SystemClock()
+        documented = load_playbook().platform_limits(self.platform).timing("mass_post_confirm_reminder")
+        self.remind_after = remind_after if remind_after is not None else float(documented or 14400)
         self.roster_every = roster_every
         self.capacity = capacity
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.stats = {"roster_passes": 0, "missed_joins": 0, "missed_leaves": 0, "rotations": 0}
+        self.stats |= {"mass_confirmed": 0, "mass_failed": 0, "mass_reminded": 0}
         self.stats |= {"welcome_templates": 0, "welcome_edits": 0, "welcome_tasks": 0, "welcomes_by_platform": 0}
         self.welcomes: list[WelcomeTemplate] = []
         self.actions: ActionSink | None = None  # where staff tasks go (``shequn run``: the outbox)
@@ -80,10 +100,16 @@ class WeComConnector(Connector):
             env["SHEQUN_WECOM_SECRET"],
             base_url=env.get("SHEQUN_WECOM_API", "https://qyapi.weixin.qq.com"),
         )
+        remind = env.get("SHEQUN_WECOM_CONFIRM_REMIND_AFTER", "")
+        try:
+            remind_after = float(remind) if remind else None
+        except ValueError:
+            raise UserError("SHEQUN_WECOM_CONFIRM_REMIND_AFTER: expected seconds, e.g. 14400", exit_code=2) from None
         return cls(
             api,
             roster_every=float(env.get("SHEQUN_WECOM_ROSTER_EVERY", "600")),
             capacity=int(env.get("SHEQUN_WECOM_GROUP_CAPACITY", "200")),
+            remind_after=remind_after,
         )
 
     def __repr__(self) -> str:
@@ -111,6 +137,10 @@ class WeComConnector(Connector):
                 await self.sync_welcome()
             except Exception as exc:
                 log.warning("wecom welcome template sync failed (%s)", type(exc).__name__)
+            try:
+                await self.follow_up_mass_posts(sink)
+            except Exception as exc:
+                log.warning("wecom 群发 follow-up failed (%s)", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.roster_every)
 
@@ -150,6 +180,86 @@ class WeComConnector(Connector):
                 entry["current"] = chosen
                 self.cursors.put(f"live_code:{config_id}", orjson.dumps(entry).decode())
                 self.stats["rotations"] += 1
+
+    # -- 群发 confirmation -----------------------------------------------------------------------------------
+
+    async def follow_up_mass_posts(self, sink: EventSink) -> dict[str, str]:
+        """Check every 群发 waiting for its owner; log the confirmed, remind about the late. Status by msgid."""
+        now = self.clock.now()
+        waiting: list[str] = orjson.loads(self.cursors.get("mass_pending") or "[]")
+        out: dict[str, str] = {}
+        for msgid in list(waiting):
+            entry = orjson.loads(self.cursors.get(f"mass:{msgid}") or "{}")
+            status = await self._mass_status(msgid, entry)
+            out[msgid] = status
+            if status == "waiting":
+                age = now.timestamp() - float(entry.get("sent", now.timestamp()))
+                if age >= self.remind_after and not entry.get("reminded"):
+                    await self._remind(msgid, entry, now)
+                    entry["reminded"] = True
+                    self.cursors.put(f"mass:{msgid}", orjson.dumps(entry).decode())
+                continue
+            if status == "sent":
+                at = datetime.fromtimestamp(int(entry.get("send_time") or now.timestamp()), tz=UTC)
+                await sink(
+                    Message(
+                        id=stable_id(self.platform, entry["chat"], "groupmsg", msgid),
+                        at=at,
+                        platform=self.platform,
+                        group=entry["chat"],
+                        actor=entry.get("owner", ""),
+                        message_id=msgid,
+                        text=entry.get("text", ""),
+                        from_bot=True,
+                        extra={"wecom": "groupmsg_sent", "msgid": msgid, "action": entry.get("key", "")},
+                    )
+                )
+                self.stats["mass_confirmed"] += 1
+            else:
+                log.warning("wecom 群发 %s did not reach group %s (%s)", msgid, entry.get("chat"), status)
+                self.stats["mass_failed"] += 1
+            waiting.remove(msgid)
+            self.cursors.put(f"mass:{msgid}", None)
+        self.cursors.put("mass_pending", orjson.dumps(waiting).decode())
+        return out
+
+    async def _mass_status(self, msgid: str, entry: dict[str, object]) -> str:
+        """``waiting`` (the owner has not sent it), ``sent`` (it reached the group) or why it did not."""
+        owner = str(entry.get("owner", ""))
+        tasks = await self.api.groupmsg_tasks(msgid)
+        if not any(int(task.get("status", 0)) == 2 for task in tasks if task.get("userid") == owner):
+            return "waiting"
+        rows = [r for r in await self.api.groupmsg_results(msgid, owner) if r.get("chat_id") == entry.get("chat")]
+        code = int(rows[0].get("status", 0)) if rows else 0
+        if code == 1:
+            entry["send_time"] = rows[0].get("send_time")
+            return "sent"
+        return {0: "waiting", 2: "not_a_friend", 3: "quota_used"}.get(code, f"status_{code}")
+
+    async def _remind(self, msgid: str, entry: dict[str, object], now: datetime) -> None:
+        try:
+            await self.api.remind_groupmsg(msgid)
+        except Exception as exc:  # WeCom's own reminder is a courtesy; the staff task is what counts
+            log.info("wecom remind_groupmsg_send failed (%s)", type(exc).__name__)
+        self.stats["mass_reminded"] += 1
+        if self.actions is None:
+            return
+        chat, owner = str(entry.get("chat", "")), str(entry.get("owner", ""))
+        locale = str(entry.get("locale") or "zh-CN")
+        hours = f"{self.remind_after / 3600:g}"
+        task = OpenStaffTask(
+            key=f"wecom:confirm:{msgid}",
+            at=now,
+            community=str(entry.get("community", "")),
+            platform=self.platform,
+            group=chat,
+            target=owner,
+            policy=str(entry.get("policy", "")),
+            title=t("connectors.wecom.confirm_reminder", locale, owner=owner, hours=hours),
+            instructions=t("connectors.wecom.confirm_how", locale, text=str(entry.get("text", ""))[:200]),
+            extra={"msgid": msgid},
+        )
+        self.actions([task])
 
     # -- the welcome template -------------------------------------------------------------------------------
 
@@ -246,6 +356,19 @@ class WeComConnector(Connector):
             self.cursors.put(f"owner:{action.group}", owner)
         data = await self.api.add_msg_template(owner, action.group, action.text_or_empty)
         msgid = str(data.get("msgid", ""))
+        if msgid:
+            entry = {
+                "chat": action.group,
+                "owner": owner,
+                "sent": self.clock.now().timestamp(),
+                "key": action.key,
+                "text": action.text_or_empty[:500],
+                "community": action.community,
+                "policy": action.policy,
+            }
+            self.cursors.put(f"mass:{msgid}", orjson.dumps(entry).decode())
+            waiting = orjson.loads(self.cursors.get("mass_pending") or "[]")
+            self.cursors.put("mass_pending", orjson.dumps([*waiting, msgid]).decode())
         return SendResult(
             platform_id=msgid, detail={"awaiting_confirmation_by": owner, "fail_list": data.get("fail_list", [])}
         )
