@@ -1,7 +1,8 @@
 """The live runtime of ``shequn run`` (运行时): connectors, cursors, secrets and the operators' chat commands.
 
 Owns: reading credentials (environment first, then a secrets file), the connectors' cursors over the store
-(:class:`StoreCursors`), and the commands operators type in a community's admin group (:class:`OperatorCommands`):
+(:class:`StoreCursors`), what connectors need of the workspace (:func:`configure`: WeCom's welcome templates),
+and the commands operators type in a community's admin group (:class:`OperatorCommands`):
 ``!tasks`` lists the open staff tasks, ``!approve N`` (``!done N``, ``通过 N``) completes one and ``!reject N``
 (``驳回 N``) closes it refused; for an admission check (``verify``) the answer goes into the log as the ``verify``
 form, so the admission policy lets the member in or not, exactly as if the form had been filled in.
@@ -19,16 +20,17 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shequn.domain import Event, FormAnswer, Message, Post, UserError, stable_id
+from shequn.domain import Action, Event, FormAnswer, Message, Post, UserError, stable_id
 from shequn.i18n import t
 
 if TYPE_CHECKING:
     from shequn.app import App
+    from shequn.connectors.wecom.welcome import WelcomeTemplate
 
 log = logging.getLogger("shequn.run")
 
@@ -86,6 +88,43 @@ class StoreCursors:
             self._cache.pop(name, None)
         else:
             self._cache[name] = value
+
+
+def welcome_templates(app: App) -> list[WelcomeTemplate]:
+    """Each community's welcome for its WeCom groups (communities whose welcome policy is off have none)."""
+    from shequn.connectors.wecom.welcome import WelcomeTemplate
+    from shequn.engine.config import build_community_config
+    from shequn.playbook import load_playbook
+    from shequn.policies.welcome import WelcomeSettings
+
+    out: list[WelcomeTemplate] = []
+    for record in app.communities():
+        spec = record.spec
+        groups = tuple(g.id for g in spec.groups if g.platform == "wecom" and g.role != "admin")
+        if not groups:
+            continue
+        settings = build_community_config(spec).settings.get("welcome")
+        if not isinstance(settings, WelcomeSettings) or not settings.enabled:
+            continue
+        template = settings.template or load_playbook().template("welcome", spec.locale)
+        out.append(WelcomeTemplate(spec.name, template, groups, spec.locale))
+    return out
+
+
+def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] | None = None) -> None:
+    """Tell the connectors what they need of the workspace beyond their cursors: WeCom the welcome templates to keep
+    and where the staff tasks it opens go (the outbox, so they are listed and closed like every other)."""
+    wecom = connectors.get("wecom")
+    if wecom is None or not hasattr(wecom, "configure"):
+        return
+
+    def enqueue(actions: Sequence[Action]) -> None:
+        with app.store.transaction() as conn:
+            app.enqueue_actions(conn, actions)
+        if wake is not None:
+            wake()
+
+    wecom.configure(welcome_templates(app), enqueue)
 
 
 _COMMAND = re.compile(r"^\s*[!！/]?\s*(tasks|任务|approve|done|通过|完成|reject|驳回)\s*#?(\d+)?\s*$", re.IGNORECASE)

@@ -189,3 +189,29 @@ def test_history_without_payments_still_numbers_those_who_speak() -> None:
     w.say("old", "我是老成员了")
     assert w.member("old").number == 1 and w.community().next_number == 2
     w.assert_replays()
+
+
+def test_join_requests_are_answered_and_a_pending_verification_keeps_one_open() -> None:
+    from shequn.domain import Action, AnswerJoinRequest
+
+    def answers(actions: list[Action]) -> list[tuple[str, bool]]:
+        return [(a.target, a.approve) for a in actions if isinstance(a, AnswerJoinRequest)]
+
+    w = World(
+        make_spec(
+            threshold={"kind": "task", "params": {"min_shares": 1}},
+            roles={"decision_maker": ["boss"]},
+            policies={"admission": {"task_verify": "staff"}},
+        )
+    )
+    assert answers(w.form("boss", "join_request", bio="")) == [("boss", True)]  # staff: always in
+    no_proof = w.form("u1", "join_request", bio="")
+    assert answers(no_proof) == [("u1", False)] and of(no_proof, "direct_message")
+    assert not of(no_proof, "remove")  # they are not in the group: nothing to remove
+    declined = next(a for a in no_proof if isinstance(a, AnswerJoinRequest))
+    assert declined.at > of(no_proof, "direct_message")[0].at  # the why-message goes first
+    w.form("u2", "task", shares=2, proof="https://moments/9")
+    assert answers(w.form("u2", "join_request", bio="")) == []  # waits for staff to verify the proof
+    assert answers(w.form("boss", "verify", member="u2", ok="yes")) == [("u2", True)]
+    assert "request:sandbox:u2" not in w.scope("admission")
+    w.assert_replays()

@@ -82,7 +82,7 @@ def run(
 ) -> None:
     """运行 · run the connectors, the scheduler and the outbox (Ctrl-C or SIGTERM stops after in-flight sends)."""
     from shequn.outbox import DeliverySettings, LeaseHeldError, OutboxRunner
-    from shequn.runtime import OperatorCommands, environment
+    from shequn.runtime import OperatorCommands, configure, environment
 
     policies = _limits(limits)
     env = environment(secrets)
@@ -91,6 +91,7 @@ def run(
         commands = OperatorCommands(app)
         settings = DeliverySettings(concurrency=concurrency, max_attempts=max_attempts)
         runner = OutboxRunner(app.store, app.ws.id, senders, policies=policies, settings=settings, locale=app.ws.locale)
+        configure(app, senders, runner.wake.set)
         service = None
         if scheduler:
             from shequn.schedule.service import SchedulerService

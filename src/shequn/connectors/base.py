@@ -140,6 +140,11 @@ class Connector:
         """Whether ``action`` reached the platform (its result) or not (None); only when ``can_confirm``."""
         raise NotImplementedError(f"{type(self).__name__} cannot confirm deliveries")
 
+    def delivered_by_platform(self, action: Action) -> bool:
+        """Whether the platform delivers ``action`` by itself (``send`` only records it): the outbox then counts it
+        against no rate window or quota. WeCom's welcome template is one."""
+        return False
+
     def bot_of(self, action: Action) -> str:
         """The bot account (token) that sends ``action``: the outbox's per-bot rate limits are kept per value."""
         return "default"

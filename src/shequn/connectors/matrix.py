@@ -15,6 +15,11 @@ How it works:
     to a direct room created once per member. Matrix has no invite links with member limits: those become staff
     tasks.
 
+    Matrix has no timed mute, so a ``Mute`` with ``until`` is lifted by the connector: the due unmute (the room, the
+    member or the whole room, the level to restore) is kept in the cursors (``unmute:<room>|<user>``, listed under
+    ``unmutes``), so it survives a restart, and :meth:`MatrixConnector.lift_due_mutes` restores the power level after
+    every sync once ``until`` has passed (a level someone changed by hand meanwhile is left alone).
+
 Things to keep in mind:
     * Room version 12: the room creator is not in ``m.room.power_levels`` and cannot be muted or kicked.
     * Matrix JSON refuses floats; every number sent is an int.
@@ -29,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import random
 from collections.abc import Mapping, Sequence
@@ -39,6 +45,7 @@ from shequn.connectors.base import Connector, EventSink, SendResult, sends
 from shequn.domain import (
     Action,
     ActionKind,
+    Clock,
     ContentKind,
     Delete,
     Edit,
@@ -50,6 +57,8 @@ from shequn.domain import (
     Message,
     NicknameChange,
     Reaction,
+    SystemClock,
+    Unmute,
     UserError,
     stable_id,
 )
@@ -205,7 +214,9 @@ class MatrixConnector(Connector):
         device_id: str = "SHEQUN",
         sync_timeout_ms: int = 30_000,
         backoff: tuple[float, float] = (0.5, 30.0),
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = clock or SystemClock()
         if not token and not password:
             raise UserError("the Matrix connector needs SHEQUN_MATRIX_TOKEN or SHEQUN_MATRIX_PASSWORD", exit_code=2)
         self.homeserver = homeserver.rstrip("/")
@@ -215,7 +226,7 @@ class MatrixConnector(Connector):
         self.device_id = device_id
         self.sync_timeout_ms = sync_timeout_ms
         self.backoff = backoff
-        self.stats = {"syncs": 0, "events": 0, "reconnects": 0, "gaps_filled": 0}
+        self.stats = {"syncs": 0, "events": 0, "reconnects": 0, "gaps_filled": 0, "mutes_lifted": 0}
         self._client: Any = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -285,6 +296,7 @@ class MatrixConnector(Connector):
         while not self._stopping.is_set():
             try:
                 since = await self.sync_once(sink, since)
+                await self.lift_due_mutes()
                 delay = self.backoff[0]
             except asyncio.CancelledError:
                 raise
@@ -439,6 +451,12 @@ class MatrixConnector(Connector):
         levels = await self._power_levels(room)
         users = dict(levels.get("users") or {})
         events = dict(levels.get("events") or {})
+        until: datetime | None = getattr(action, "until", None) if mute else None
+        if mute and until is not None:
+            previous = users.get(action.target) if action.target else None
+            self._schedule_unmute(room, action.target, until, previous)
+        else:  # an unmute, or a mute with no end: nothing is due any more
+            self._forget_unmute(room, action.target)
         if action.target:
             if mute:
                 users[action.target] = MUTED_LEVEL
@@ -459,6 +477,55 @@ class MatrixConnector(Connector):
                 self.cursors.put(f"hold:{room}", None)
         levels["users"], levels["events"] = users, events
         return SendResult(platform_id=await self._put_power_levels(room, _ints(levels)))
+
+    # -- timed mutes ----------------------------------------------------------------------------------------
+
+    def _schedule_unmute(self, room: str, user: str, until: datetime, previous: Any) -> None:
+        name = f"unmute:{room}|{user}"
+        old = json.loads(self.cursors.get(name) or "{}")
+        if old and "previous" in old:
+            previous = old["previous"]  # muted again before the first ran out: restore what was before both
+        entry = {"room": room, "user": user, "until": until.timestamp(), "previous": previous}
+        self.cursors.put(name, json.dumps(entry))
+        listed = json.loads(self.cursors.get("unmutes") or "[]")
+        if name not in listed:
+            self.cursors.put("unmutes", json.dumps([*listed, name]))
+
+    def _forget_unmute(self, room: str, user: str) -> None:
+        name = f"unmute:{room}|{user}"
+        listed = json.loads(self.cursors.get("unmutes") or "[]")
+        if name in listed:
+            self.cursors.put("unmutes", json.dumps([n for n in listed if n != name]))
+        self.cursors.put(name, None)
+
+    async def lift_due_mutes(self) -> int:
+        """Restore the power levels of every timed mute whose ``until`` has passed; how many were lifted."""
+        now = self.clock.now().timestamp()
+        lifted = 0
+        for name in json.loads(self.cursors.get("unmutes") or "[]"):
+            entry = json.loads(self.cursors.get(name) or "{}")
+            if not entry:
+                self._forget_unmute(*name.removeprefix("unmute:").split("|", 1))
+                continue
+            if float(entry["until"]) > now:
+                continue
+            room, user = str(entry["room"]), str(entry["user"])
+            levels = await self._power_levels(room)
+            if user:
+                users = dict(levels.get("users") or {})
+                if users.get(user) == MUTED_LEVEL:  # not changed by hand since
+                    if entry.get("previous") is None:
+                        users.pop(user, None)
+                    else:
+                        users[user] = entry["previous"]
+                    levels["users"] = users
+                    await self._put_power_levels(room, _ints(levels))
+            elif self.cursors.get(f"hold:{room}") is not None:
+                await self._mute(Unmute(key=f"unmute:{room}", at=self.clock.now(), platform=PLATFORM, group=room))
+            self._forget_unmute(room, user)
+            self.stats["mutes_lifted"] += 1
+            lifted += 1
+        return lifted
 
     @sends(ActionKind.REMOVE)
     async def _kick(self, action: Action) -> SendResult:

@@ -13,8 +13,9 @@ How it works:
     Sends map to Bot API methods: ``sendMessage`` (posts, replies, warnings, private messages; pinned with
     ``pinChatMessage``), ``deleteMessage``, ``restrictChatMember`` / ``setChatPermissions`` (mute one member or the
     whole group, with ``until_date``), ``banChatMember`` (ban; removal is a ban then ``unbanChatMember``),
-    ``createChatInviteLink`` (named links with member limits). Bots cannot add people to a group: invitations are
-    staff tasks.
+    ``createChatInviteLink`` (named links with member limits), ``approveChatJoinRequest`` /
+    ``declineChatJoinRequest`` (the admission policy's answer to a join request). Bots cannot add people to a group:
+    invitations are staff tasks.
 
 Things to keep in mind:
     * The flood limits (30 messages a second per bot, 20 a minute and about one a second per group) are the outbox's
@@ -495,6 +496,23 @@ class TelegramConnector(Connector):
             self.bot.pin_chat_message(chat_id=int(action.group), message_id=msg.message_id, disable_notification=True)
         )
         return SendResult(platform_id=str(msg.message_id))
+
+    @sends(ActionKind.ANSWER_JOIN_REQUEST)
+    async def _answer(self, action: Action) -> SendResult:
+        """Approve or decline a pending join request; one already answered (by an admin, or a resend after a crash)
+        is reported by Telegram as ``HIDE_REQUESTER_MISSING``, which means the answer is in: nothing left to do."""
+        from aiogram.exceptions import AiogramError, TelegramBadRequest
+
+        chat, user = int(action.group), int(action.target)
+        approve = bool(getattr(action, "approve", False))
+        call = self.bot.approve_chat_join_request if approve else self.bot.decline_chat_join_request
+        try:
+            await call(chat_id=chat, user_id=user)
+        except AiogramError as exc:
+            if isinstance(exc, TelegramBadRequest) and "HIDE_REQUESTER_MISSING" in str(getattr(exc, "message", exc)):
+                return SendResult(detail={"approved": approve, "already_answered": True})
+            raise _error(exc) from None
+        return SendResult(detail={"approved": approve})
 
     @sends(ActionKind.CREATE_INVITE_LINK)
     async def _link(self, action: Action) -> SendResult:

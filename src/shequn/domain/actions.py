@@ -39,6 +39,7 @@ class ActionKind(StrEnum):
     OPEN_STAFF_TASK = "open_staff_task"
     SET_STATE = "set_state"
     ADMIT = "admit"
+    ANSWER_JOIN_REQUEST = "answer_join_request"
 
 
 ACTIONS = Registry("action")
@@ -280,6 +281,16 @@ class Admit(Action):
 
     kind: ClassVar[ActionKind] = ActionKind.ADMIT
     internal: ClassVar[bool] = True
+
+
+@ACTIONS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnswerJoinRequest(Action):
+    """Let ``target`` in (``approve``) or turn them away, in answer to their request to join ``group`` (入群申请)."""
+
+    kind: ClassVar[ActionKind] = ActionKind.ANSWER_JOIN_REQUEST
+    approve: bool
+    reason: str = ""
 
 
 def action_from_dict(data: Mapping[str, Any]) -> Action:

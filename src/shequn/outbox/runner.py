@@ -9,7 +9,9 @@ How it works:
 
     1. takes the head of every scope that is due and allowed by the limits: the sliding windows per platform, bot
        and group of ``platform_limits.yaml``, pauses the platform asked for (429 ``retry_after``), and per-group
-       quotas (WeCom 群发, 4 a month: over quota the action becomes a staff task, a person posts it by hand);
+       quotas (WeCom 群发, 4 a month: over quota the action becomes a staff task, a person posts it by hand); an
+       action the connector says the platform delivers itself (``delivered_by_platform``: WeCom's welcome template)
+       is handed over without touching windows or quotas;
     2. *claims* them in one transaction: ``status = sending``, ``attempts + 1``, ``claimed_ms = now``, committed
        **before** any connector is called;
     3. sends them concurrently and records every outcome in one transaction: ``sent`` (with the platform's id),
@@ -316,6 +318,8 @@ class OutboxRunner:
         window_start = now - longest
         sends = []
         for action, at in recent:
+            if self._platform_delivers(action):
+                continue
             sender = self.senders.get(action.platform)
             bot = sender.bot_of(action) if sender else "default"
             if at >= window_start:
@@ -468,6 +472,10 @@ class OutboxRunner:
                 continue
             action = item.action
             kind = action.kind.value
+            if self._platform_delivers(action):  # nothing goes over the wire: no window, no quota is used
+                scope.busy = True
+                batch.append((scope, item))
+                continue
             if self.quotas.exhausted(lane.platform, scope.chat, kind, now):
                 over_quota.append((scope, item))
                 scope.busy = True
@@ -483,6 +491,11 @@ class OutboxRunner:
             self.quotas.record(lane.platform, scope.chat, kind, now)
             scope.busy = True
             batch.append((scope, item))
+
+    def _platform_delivers(self, action: Action) -> bool:
+        """The connector says the platform delivers ``action`` itself (WeCom's welcome template): it costs nothing."""
+        check = getattr(self.senders.get(action.platform), "delivered_by_platform", None)
+        return bool(check is not None and check(action))
 
     def _next(self, scope: _Scope, now: int) -> None:
         scope.busy = False

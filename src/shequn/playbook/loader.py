@@ -197,6 +197,8 @@ class Playbook:
                 yield f"platform_limits.{p.platform}.limits[{i}]", limit.documented
             for i, quota in enumerate(p.quotas):
                 yield f"platform_limits.{p.platform}.quotas[{i}]", quota.documented
+            for i, timing in enumerate(p.timings):
+                yield f"platform_limits.{p.platform}.timings[{i}]", timing.documented
 
     def template(self, key: str, locale: str) -> str:
         return self.templates[key].text.get(locale)

@@ -421,12 +421,27 @@ class QuotaDefault(BaseModel):
     documented: Documented
 
 
+class TimingDefault(BaseModel):
+    """How long a connector waits for something on a platform before it acts (``name``: what it waits for)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z_]+$")
+    seconds: float = Field(gt=0)
+    documented: Documented
+
+
 class PlatformLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     platform: str
     limits: list[RateLimitDefault] = Field(default_factory=list)
     quotas: list[QuotaDefault] = Field(default_factory=list)
+    timings: list[TimingDefault] = Field(default_factory=list)
+
+    def timing(self, name: str) -> float | None:
+        """Seconds of the timing ``name`` (None when the platform has none)."""
+        return next((x.seconds for x in self.timings if x.name == name), None)
 
 
 class LimitsBook(BaseModel):

@@ -13,6 +13,11 @@ How it works:
     remembered here; a staff member confirms a task proof with the ``verify`` form
     (``member=<id or name>``, ``ok=yes``).
 
+    A request to join (the ``join_request`` form: Telegram's join requests) gets the same checks before the person
+    is in: it is answered with ``AnswerJoinRequest`` (approve, or decline after a private message saying why, the
+    decline a little later so the message gets there while the request is still open). A request waiting only for
+    staff to verify a task proof stays open and is answered by the ``verify`` form.
+
 Things to keep in mind:
     * Members admitted before (they have a number) are not re-checked on a later join, except in paid communities,
       where the fee or the membership must still be valid, and against the blacklist and refusal tags.
@@ -22,6 +27,8 @@ Things to keep in mind:
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -29,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shequn.domain import (
     Action,
     Admit,
+    AnswerJoinRequest,
     DirectMessage,
     EventKind,
     FormAnswer,
@@ -59,6 +67,8 @@ from shequn.policies.moderation import BLACKLIST
 
 NAME = "admission"
 VERIFY_FORM = "verify"
+JOIN_REQUEST_FORM = "join_request"  # the connectors' form for a request to join (Telegram's chat_join_request)
+DECLINE_AFTER = timedelta(seconds=15)  # the why-message first: Telegram lets a bot write only while a request is open
 _YES = frozenset({"yes", "y", "true", "1", "ok", "是", "通过", "同意"})
 
 
@@ -130,6 +140,8 @@ class Admission(Policy):
                 return Decision((ctx.act(SetState, scope=NAME, name=f"paid:{member.key}", value=paid),))
             return NOTHING
         if isinstance(e, FormAnswer):
+            if e.form == JOIN_REQUEST_FORM:
+                return self._join_request(ctx, s, e, member)
             if e.form in s.application_forms:
                 return self._application(ctx, s, e, member)
             if e.form in s.task_forms and ctx.config.spec.threshold.kind == "task":
@@ -211,6 +223,38 @@ class Admission(Policy):
             parts.append(say(ctx, NAME, "req_inviter"))
         return chunk_names(parts, ctx.locale)
 
+    def _join_request(self, ctx: Context, s: AdmissionSettings, e: FormAnswer, member: MemberState) -> Decision:
+        spec = ctx.config.spec
+        join = Join(
+            id=e.id,
+            at=e.at,
+            platform=e.platform,
+            group=e.group,
+            actor=e.actor,
+            actor_name=e.actor_name,
+            method=JoinMethod.APPROVED,
+            inviter=str(e.answers.get("inviter", "")),
+        )
+        problem: tuple[str, str] | None = None
+        if s.blacklist and member.key in ctx.shared(BLACKLIST):
+            problem = ("blacklist", "")
+        elif s.refuse_tags and member.tags.intersection(s.refuse_tags):
+            problem = ("refused_tag", "")
+        elif not has_role(spec, STAFF_ROLES, member, e.actor):
+            problem = self._threshold(ctx, s, join, member)
+        if problem is None:
+            return Decision((ctx.act(AnswerJoinRequest, "answer", target=e.actor, approve=True),))
+        task = ctx.scope.get(f"task:{member.key}")
+        if problem[0] == "refused_task" and s.task_verify == "staff" and task and "verified_by" not in task:
+            # The proof is in, staff have not looked yet: the request stays open until they do.
+            value = {"group": e.group, "platform": e.platform, "at": iso(ctx.now)}
+            return Decision((ctx.act(SetState, scope=NAME, name=f"request:{member.key}", value=value),))
+        refused = self._refuse(ctx, join, *problem)
+        actions = [a for a in refused.actions if not isinstance(a, Remove)]
+        answer = ctx.act(AnswerJoinRequest, "answer", target=e.actor, approve=False, reason=problem[0])
+        actions.append(replace(answer, at=ctx.now + DECLINE_AFTER) if actions else answer)
+        return Decision(tuple(actions), stop=True)
+
     def _refuse(self, ctx: Context, e: Join, key: str, detail: str) -> Decision:
         actions: list[Action] = [ctx.act(Remove, "refuse", target=e.actor, reason=key)]
         if key not in ("blacklist", "refused_tag"):
@@ -291,6 +335,19 @@ class Admission(Policy):
         old = ctx.scope.get(f"task:{target.key}") or {}
         value = {**old, "ok": ok, "verified_by": e.actor, "at": iso(ctx.now)}
         actions: list[Action] = [ctx.act(SetState, scope=NAME, name=f"task:{target.key}", value=value)]
+        request = ctx.scope.get(f"request:{target.key}")
+        if request:  # their request to join waited for this verdict
+            pid = target.key.partition(":")[2]
+            answer = ctx.act(
+                AnswerJoinRequest,
+                "answer",
+                platform=str(request.get("platform", e.platform)),
+                group=str(request.get("group", "")),
+                target=pid,
+                approve=ok,
+                reason="" if ok else "refused_task",
+            )
+            actions += [answer, ctx.act(SetState, scope=NAME, name=f"request:{target.key}", value=None)]
         if ok:
             pid = target.key.partition(":")[2]
             text = say(ctx, NAME, "task_passed", group=self._group_name(ctx))

@@ -229,3 +229,49 @@ def test_a_crash_and_an_outage_lose_and_repeat_nothing(synapse: Synapse, tmp_pat
     reconnects = query(db, "select count(*) from connector_cursor where connector='matrix' and name='since'")[0][0]
     assert reconnects == 1
     assert "matrix sync failed" in err, err[-2000:]  # the connector noticed the outage and backed off
+
+
+def test_a_timed_mute_is_lifted_when_it_ends_even_after_a_restart(synapse: Synapse, tmp_path: Path) -> None:
+    """A mute with ``until`` lowers the member's level; the due unmute is kept in the store's cursors, so a connector
+    started afresh restores the level once ``until`` has passed (and not before)."""
+    import asyncio
+
+    from shequn.connectors.matrix import MUTED_LEVEL, MatrixConnector
+    from shequn.domain import Mute, VirtualClock
+    from shequn.runtime import StoreCursors
+
+    op = synapse.register("op_mute")
+    bot = synapse.register("bot_mute")
+    member = synapse.register("member_mute")
+    room = op.create_room("mute", power={bot.user_id: 100, member.user_id: 10})
+    bot.join(room)
+    member.join(room)
+    clock = VirtualClock(datetime.now(UTC))
+    app = App(str(tmp_path / "mute.db"), clock=clock)
+
+    def level() -> object:
+        return op.state(room, "m.room.power_levels").get("users", {}).get(member.user_id)
+
+    async def connector() -> MatrixConnector:
+        c = MatrixConnector(synapse.url, bot.user_id, token=bot.token, clock=clock)
+        c.attach(cursors=StoreCursors(app, "matrix"))
+        return c
+
+    async def main() -> None:
+        first = await connector()
+        until = clock.now() + timedelta(minutes=10)
+        await first.send(
+            Mute(key="m1", at=clock.now(), platform="matrix", group=room, target=member.user_id, until=until)
+        )
+        assert level() == MUTED_LEVEL
+        assert await first.lift_due_mutes() == 0  # not yet
+        await first.stop()
+        clock.advance(timedelta(minutes=10, seconds=1))
+        again = await connector()  # a new process: only the store remembers the mute
+        assert await again.lift_due_mutes() == 1
+        assert level() == 10  # the level the member had before
+        assert await again.lift_due_mutes() == 0 and StoreCursors(app, "matrix").get("unmutes") == "[]"
+        await again.stop()
+
+    asyncio.run(main())
+    app.close()

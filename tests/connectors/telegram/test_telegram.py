@@ -256,3 +256,63 @@ def test_configuration_errors_are_plain() -> None:
         TelegramConnector.from_env({})
     with pytest.raises(UserError, match="16"):
         TelegramConnector.from_env({"SHEQUN_TELEGRAM_TOKEN": TOKEN, "SHEQUN_TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1:1"})
+
+
+# -- join requests answered by the admission policy -----------------------------------------------------------------
+
+
+def _answer_join_request(tmp_path: Path, spec: str) -> RecordedSession:
+    """The recorded join request (update 700008, user 505) through the pipeline and the outbox."""
+    clock = VirtualClock(T0)
+    app = App(str(tmp_path / "jr.db"), clock=clock)
+    app.apply_spec(parse_spec(spec))
+    request = [u for u in UPDATES if "chat_join_request" in u]
+    session = RecordedSession([request], now=clock.now)
+    tg = connector(session)
+    tg.attach(cursors=MemoryCursors(), groups=frozenset({CHAT}))
+
+    async def sink(event: Any) -> None:
+        app.ingest([event])
+
+    async def main() -> None:
+        assert await tg.poll_once(sink) == 1
+        runner = OutboxRunner(app.store, app.ws.id, {"telegram": tg}, timer=VirtualTimer(clock), policies=Policies())
+        await runner.run(until_idle=True)
+
+    asyncio.run(main())
+    app.close()
+    return session
+
+
+def test_a_join_request_that_meets_the_threshold_is_approved(tmp_path: Path) -> None:
+    session = _answer_join_request(tmp_path, SPEC)
+    assert session.of("approveChatJoinRequest") == [{"chat_id": int(CHAT), "user_id": 505}]
+    assert session.of("declineChatJoinRequest") == []
+
+
+def test_a_join_request_that_fails_the_threshold_is_told_why_then_declined(tmp_path: Path) -> None:
+    paid = SPEC.replace("threshold: {kind: none}", "threshold: {kind: paid, params: {fee: 9900, currency: CNY}}")
+    session = _answer_join_request(tmp_path, paid)
+    assert session.of("approveChatJoinRequest") == []
+    assert session.of("declineChatJoinRequest") == [{"chat_id": int(CHAT), "user_id": 505}]
+    calls = [(name, params, at) for name, params, at in session.calls if name != "getUpdates"]
+    why = [(params, at) for name, params, at in calls if name == "sendMessage" and params["chat_id"] == 505]
+    assert len(why) == 1 and "99" in why[0][0]["text"]  # the fee, privately, while the request is still open
+    declined_at = next(at for name, _, at in calls if name == "declineChatJoinRequest")
+    assert why[0][1] is not None and declined_at is not None and why[0][1] < declined_at
+
+
+def test_an_answered_request_is_not_an_error() -> None:
+    session = RecordedSession()
+    session.fail("approveChatJoinRequest", 400, "Bad Request: HIDE_REQUESTER_MISSING")
+    session.fail("declineChatJoinRequest", 400, "Bad Request: USER_ID_INVALID")
+    tg = connector(session)
+    from shequn.domain import AnswerJoinRequest
+
+    def answer(approve: bool) -> AnswerJoinRequest:
+        return AnswerJoinRequest(key="a", at=T0, platform="telegram", group=CHAT, target="505", approve=approve)
+
+    result = asyncio.run(tg.send(answer(True)))
+    assert result.detail == {"approved": True, "already_answered": True}
+    with pytest.raises(PermanentSendError, match="USER_ID_INVALID"):
+        asyncio.run(tg.send(answer(False)))

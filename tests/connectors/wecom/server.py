@@ -1,6 +1,10 @@
 """A local WeCom server API (aiohttp on 127.0.0.1) answering with the documented response shapes and error codes:
 ``gettoken``; ``externalcontact/groupchat/list|get``; ``add_msg_template``; ``groupchat/add_join_way|get_join_way|
-update_join_way``; token expiry (42001) and the API rate limit (45009) on demand."""
+update_join_way``; ``group_welcome_template/add|edit|get|del`` (document 92366: ``text.content`` with ``%NICKNAME%``,
+``notify``; ``template_id`` back); ``get_groupmsg_task`` (``task_list`` of ``userid``/``status`` 0 unsent, 2 sent/
+``send_time``), ``get_groupmsg_send_result`` (``send_list`` of ``chat_id``/``userid``/``status`` 0 unsent, 1 sent/
+``send_time``) and ``remind_groupmsg_send`` (document 93338), both paged by ``next_cursor``; token expiry (42001)
+and the API rate limit (45009) on demand."""
 
 from __future__ import annotations
 
@@ -25,11 +29,19 @@ class FakeWeCom:
         self.groups: dict[str, dict[str, Any]] = {}
         self.templates: list[dict[str, Any]] = []
         self.join_ways: dict[str, dict[str, Any]] = {}
+        self.welcome_templates: dict[str, dict[str, Any]] = {}
+        self.template_ids = itertools.count(1)
+        self.confirmed: dict[str, int] = {}  # msgid → send_time, once the owner confirmed the 群发
+        self.reminders: list[str] = []
         self._runner: web.AppRunner | None = None
 
     def group(self, chat: str, owner: str, members: list[dict[str, Any]], name: str = "") -> None:
         self.groups[chat] = {"chat_id": chat, "name": name or chat, "owner": owner, "create_time": 1795000000,
                              "member_list": members, "admin_list": []}  # fmt: skip
+
+    def confirm(self, msgid: str, at: int) -> None:
+        """The group owner confirms the 群发 ``msgid`` in the WeCom client."""
+        self.confirmed[msgid] = at
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
@@ -86,5 +98,37 @@ class FakeWeCom:
             return web.json_response({**ok, "join_way": self.join_ways[body["config_id"]]})
         if path == "externalcontact/groupchat/update_join_way":
             self.join_ways[body["config_id"]].update(body)
+            return web.json_response(ok)
+        if path == "externalcontact/group_welcome_template/add":
+            template_id = f"tpl{next(self.template_ids)}"
+            self.welcome_templates[template_id] = {"text": body["text"], "notify": body.get("notify", 1)}
+            return web.json_response({**ok, "template_id": template_id})
+        if path.startswith("externalcontact/group_welcome_template/"):
+            found = self.welcome_templates.get(body.get("template_id", ""))
+            if found is None:
+                return web.json_response({"errcode": 41063, "errmsg": "template not exist"})
+            if path.endswith("/edit"):
+                found["text"] = body["text"]
+            elif path.endswith("/del"):
+                del self.welcome_templates[body["template_id"]]
+            elif path.endswith("/get"):
+                return web.json_response({**ok, "text": found["text"]})
+            return web.json_response(ok)
+        if path in ("externalcontact/get_groupmsg_task", "externalcontact/get_groupmsg_send_result"):
+            msgid = body["msgid"]
+            sent = next((t for i, t in enumerate(self.templates, 1) if f"msg{i}" == msgid), None)
+            if sent is None:
+                return web.json_response({"errcode": 41062, "errmsg": "msgid not exist"})
+            at = self.confirmed.get(msgid)
+            if path.endswith("get_groupmsg_task"):
+                task = {"userid": sent["sender"], "status": 2 if at else 0, **({"send_time": at} if at else {})}
+                return web.json_response({**ok, "next_cursor": "", "task_list": [task]})
+            rows = [
+                {"chat_id": c, "userid": sent["sender"], "status": 1 if at else 0, **({"send_time": at} if at else {})}
+                for c in sent["chat_id_list"]
+            ]
+            return web.json_response({**ok, "next_cursor": "", "send_list": rows})
+        if path == "externalcontact/remind_groupmsg_send":
+            self.reminders.append(body["msgid"])
             return web.json_response(ok)
         return web.json_response({"errcode": 60011, "errmsg": "no privilege"})

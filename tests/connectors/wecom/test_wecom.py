@@ -274,3 +274,170 @@ def test_what_wecom_forbids_goes_to_staff_and_the_monthly_quota_holds(tmp_path: 
 
     counts = with_server(test)
     assert counts.get("sent") == 4  # four 群发 a month per group; the fifth is a person's
+
+
+# -- the welcome: WeCom's group welcome template, never a 群发 ------------------------------------------------------
+
+
+def test_welcome_text_for_wecom() -> None:
+    from shequn.connectors.wecom.welcome import to_wecom
+
+    text, dropped = to_wecom("热烈欢迎{name}加入{group}！你是{community}的第{number}位成员。请改好群昵称。", "读书会")
+    assert text == "热烈欢迎%NICKNAME%加入读书会！请改好群昵称。" and dropped == ["number"]
+    text, dropped = to_wecom("Welcome {name}! You are member No. {number}. Thanks {inviter}. Say hi!", "C")
+    assert text == "Welcome %NICKNAME%! Say hi!" and dropped == ["inviter", "number"]
+    assert to_wecom("第{number}位", "C") == ("", ["number"])
+
+
+def test_welcome_template_is_created_edited_recreated_and_attached_once_per_group() -> None:
+    from shequn.connectors.wecom.welcome import WelcomeTemplate
+    from shequn.domain import OpenStaffTask
+
+    async def test(server: FakeWeCom) -> None:
+        server.group(CHAT, "owner1", [])
+        cursors = MemoryCursors({f"owner:{CHAT}": "owner1"})
+        tasks: list[Any] = []
+        wecom = WeComConnector(WeComAPI(CORP, SECRET, base_url=server.url))
+        wecom.attach(cursors=cursors)
+        welcome = WelcomeTemplate("客户群", "欢迎{name}！你是第{number}位。请改群昵称。", (CHAT, "chat2"))
+        wecom.configure([welcome], tasks.extend)
+        ids = await wecom.sync_welcome(T0)
+        assert ids == {"客户群": "tpl1"}
+        assert server.welcome_templates["tpl1"]["text"] == {"content": "欢迎%NICKNAME%！请改群昵称。"}
+        assert [(a.group, a.target, a.key) for a in tasks] == [
+            (CHAT, "owner1", f"wecom:welcome_template:{CHAT}:tpl1"),
+            ("chat2", "", "wecom:welcome_template:chat2:tpl1"),
+        ]
+        assert all(isinstance(a, OpenStaffTask) and "欢迎%NICKNAME%" in a.instructions for a in tasks)
+        assert "{number}" in tasks[0].instructions  # the staff task says what was left out
+        await wecom.sync_welcome(T0)  # nothing changed: no call that writes, no new task
+        writes = [p for p, _ in server.calls if not p.endswith("/get") and "welcome" in p]
+        assert writes == ["externalcontact/group_welcome_template/add"] and len(tasks) == 2
+        # The operator edits the welcome: the same template is edited, nobody needs to attach it again.
+        wecom.configure([WelcomeTemplate("客户群", "Hi {name}", (CHAT, "chat2"))], tasks.extend)
+        await wecom.sync_welcome(T0)
+        assert server.welcome_templates["tpl1"]["text"] == {"content": "Hi %NICKNAME%"} and len(tasks) == 2
+        # Someone deletes it in the admin console; after a restart it is made again and attaching is asked again.
+        del server.welcome_templates["tpl1"]
+        again = WeComConnector(WeComAPI(CORP, SECRET, base_url=server.url))
+        again.attach(cursors=cursors)
+        again.configure([WelcomeTemplate("客户群", "Hi {name}", (CHAT, "chat2"))], tasks.extend)
+        assert await again.sync_welcome(T0) == {"客户群": "tpl2"}
+        assert [a.key for a in tasks[2:]] == [
+            f"wecom:welcome_template:{CHAT}:tpl2",
+            "wecom:welcome_template:chat2:tpl2",
+        ]
+        await wecom.api.close()
+        await again.api.close()
+
+    with_server(test)
+
+
+def test_welcomes_are_sent_by_wecom_and_leave_the_mass_post_quota_alone(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from shequn.runtime import configure
+    from shequn.store.schema import ACTION
+
+    async def test(server: FakeWeCom) -> None:
+        server.group(CHAT, "owner1", [])
+        clock = VirtualClock(T0)
+        app = App(str(tmp_path / "w.db"), clock=clock)
+        # The newcomer guide (onboarding) is a post of its own, a 群发 like any other: left out here.
+        app.apply_spec(parse_spec(SPEC + "policies:\n  onboarding: {enabled: false}\n"))
+        wecom = WeComConnector(WeComAPI(CORP, SECRET, base_url=server.url))
+        wecom.attach(cursors=MemoryCursors(), groups=frozenset({CHAT}))
+        configure(app, {"wecom": wecom})
+        await wecom.sync_welcome(T0)
+        joins = [
+            Join(id=f"j{i}", at=T0, platform="wecom", group=CHAT, actor=f"wm{i}", method=JoinMethod.SELF)
+            for i in range(6)
+        ]
+        app.ingest(joins)
+        posts = [
+            Post(key=f"p{i}", at=T0, community="客户群", platform="wecom", group=CHAT, text=f"#{i}") for i in range(5)
+        ]
+        with app.store.transaction() as conn:
+            app.enqueue_actions(conn, posts)
+        await OutboxRunner(app.store, app.ws.id, {"wecom": wecom}, timer=VirtualTimer(clock)).run(until_idle=True)
+        with app.store.transaction() as conn:
+            found = conn.execute(select(ACTION.c.key, ACTION.c.status, ACTION.c.result))
+            rows = {r.key: (r.status, r.result) for r in found}
+            tasks = app.store.tasks.list(conn, app.ws.id, limit=100)
+        welcomes = {k: v for k, v in rows.items() if k.startswith("welcome:")}
+        assert len(welcomes) == 6 and all(status == "sent" for status, _ in welcomes.values())
+        assert all('"delivered_by":"platform"' in result.replace(" ", "") for _, result in welcomes.values())
+        # No welcome went out as a 群发, and the four 群发 of the month all went to the operator's posts.
+        assert [b["text"]["content"] for b in server.templates] == ["#0", "#1", "#2", "#3"]
+        assert [rows[f"p{i}"][0] for i in range(5)] == ["sent"] * 4 + ["staff"]
+        reasons = [t.reason for t in tasks]  # (the rest: private messages WeCom gives bots no API for)
+        assert reasons.count("outbox_quota") == 1 and reasons.count("requested") == 1  # the 5th post; attach it
+        assert wecom.stats["welcomes_by_platform"] == 6
+        await wecom.api.close()
+        app.close()
+
+    with_server(test)
+
+
+# -- 群发 confirmation followed up ------------------------------------------------------------------------------------
+
+
+def test_mass_post_confirmation_is_polled_reminded_once_and_recorded(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from shequn.domain import Message, OpenStaffTask
+    from shequn.playbook import load_playbook
+
+    documented = load_playbook().platform_limits("wecom").timing("mass_post_confirm_reminder")
+    assert documented == 4 * 3600
+
+    async def test(server: FakeWeCom) -> None:
+        server.group(CHAT, "owner1", [])
+        clock = VirtualClock(T0)
+        cursors = MemoryCursors()
+        tasks: list[Any] = []
+        events: list[Any] = []
+
+        async def sink(event: Any) -> None:
+            events.append(event)
+
+        wecom = WeComConnector(WeComAPI(CORP, SECRET, base_url=server.url), clock=clock)
+        assert wecom.remind_after == documented
+        wecom.attach(cursors=cursors)
+        wecom.configure([], tasks.extend)
+        first = await wecom.send(Post(key="p1", at=T0, community="客户群", platform="wecom", group=CHAT, text="预告"))
+        second = await wecom.send(Post(key="p2", at=T0, platform="wecom", group=CHAT, text="第二条"))
+        assert await wecom.follow_up_mass_posts(sink) == {first.platform_id: "waiting", second.platform_id: "waiting"}
+        assert tasks == [] and server.reminders == []  # not late yet
+        clock.advance(timedelta(hours=4, seconds=1))
+        await wecom.follow_up_mass_posts(sink)
+        assert [(a.key, a.target) for a in tasks] == [
+            (f"wecom:confirm:{first.platform_id}", "owner1"),
+            (f"wecom:confirm:{second.platform_id}", "owner1"),
+        ]
+        assert all(isinstance(a, OpenStaffTask) for a in tasks)
+        assert server.reminders == [first.platform_id, second.platform_id]
+        await wecom.follow_up_mass_posts(sink)
+        assert len(tasks) == 2 and len(server.reminders) == 2  # once per 群发
+        # The owner confirms the first one; a restarted connector (same cursors) records it, once.
+        server.confirm(first.platform_id, 1795003600)
+        again = WeComConnector(WeComAPI(CORP, SECRET, base_url=server.url), clock=clock)
+        again.attach(cursors=cursors)
+        assert (await again.follow_up_mass_posts(sink))[first.platform_id] == "sent"
+        assert list(await again.follow_up_mass_posts(sink)) == [second.platform_id]
+        sent = [e for e in events if isinstance(e, Message)]
+        assert len(sent) == 1 and sent[0].text == "预告" and sent[0].from_bot
+        assert sent[0].extra["action"] == "p1" and sent[0].at.timestamp() == 1795003600
+        await wecom.api.close()
+        await again.api.close()
+
+    with_server(test)
+
+
+def test_remind_after_from_the_environment() -> None:
+    env = {"SHEQUN_WECOM_CORP_ID": CORP, "SHEQUN_WECOM_SECRET": SECRET, "SHEQUN_WECOM_CONFIRM_REMIND_AFTER": "600"}
+    assert WeComConnector.from_env(env).remind_after == 600
+    from shequn.domain import UserError
+
+    with pytest.raises(UserError, match="SHEQUN_WECOM_CONFIRM_REMIND_AFTER"):
+        WeComConnector.from_env({**env, "SHEQUN_WECOM_CONFIRM_REMIND_AFTER": "4h"})

@@ -127,3 +127,54 @@ class WeComAPI:
         await self.call(
             "externalcontact/groupchat/update_join_way", {**body, "chat_id_list": chat_ids[:5], "state": state}
         )
+
+    # -- group welcome templates (入群欢迎语素材) ------------------------------------------------------------------
+
+    async def add_welcome_template(self, text: str, *, notify: bool = True) -> str:
+        """Add a group welcome template (``group_welcome_template/add``); its ``template_id``. ``notify`` asks WeCom to
+        tell the staff to apply it to their customer groups."""
+        body = {"text": {"content": text}, "notify": 1 if notify else 0}
+        return str((await self.call("externalcontact/group_welcome_template/add", body))["template_id"])
+
+    async def edit_welcome_template(self, template_id: str, text: str) -> None:
+        body = {"template_id": template_id, "text": {"content": text}}
+        await self.call("externalcontact/group_welcome_template/edit", body)
+
+    async def get_welcome_template(self, template_id: str) -> dict[str, Any]:
+        """The template (``text``, ``image`` …) as WeCom keeps it."""
+        return await self.call("externalcontact/group_welcome_template/get", {"template_id": template_id})
+
+    async def del_welcome_template(self, template_id: str) -> None:
+        await self.call("externalcontact/group_welcome_template/del", {"template_id": template_id})
+
+    # -- 群发 confirmation -----------------------------------------------------------------------------------------
+
+    async def groupmsg_tasks(self, msgid: str) -> list[dict[str, Any]]:
+        """Who must send a 群发 and whether they have (``get_groupmsg_task``: ``status`` 0 not sent, 2 sent)."""
+        out: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            data = await self.call(
+                "externalcontact/get_groupmsg_task", {"msgid": msgid, "limit": 1000, "cursor": cursor}
+            )
+            out += list(data.get("task_list") or [])
+            cursor = str(data.get("next_cursor") or "")
+            if not cursor:
+                return out
+
+    async def groupmsg_results(self, msgid: str, userid: str) -> list[dict[str, Any]]:
+        """Per customer group, whether ``userid``'s 群发 reached it (``get_groupmsg_send_result``: ``status`` 0 not
+        sent, 1 sent, 2 not a friend, 3 the customer's quota was used up)."""
+        out: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            body = {"msgid": msgid, "userid": userid, "limit": 1000, "cursor": cursor}
+            data = await self.call("externalcontact/get_groupmsg_send_result", body)
+            out += list(data.get("send_list") or [])
+            cursor = str(data.get("next_cursor") or "")
+            if not cursor:
+                return out
+
+    async def remind_groupmsg(self, msgid: str) -> None:
+        """Ask WeCom to notify the member again (``remind_groupmsg_send``; three times per 群发 in 24 hours)."""
+        await self.call("externalcontact/remind_groupmsg_send", {"msgid": msgid})

@@ -8,7 +8,21 @@ How it works:
     a code points at the groups with room left, and a full one is replaced by the next.
 
     Sends: a group post is a 群发 (``add_msg_template``) that the group's owner must confirm in WeCom; the outbox keeps
-    WeCom's quota (four a month per group, ``platform_limits.yaml``) and hands the fifth to a person. A named invite
+    WeCom's quota (four a month per group, ``platform_limits.yaml``) and hands the fifth to a person.
+
+    A 群发 is followed up (:meth:`WeComConnector.follow_up_mass_posts`, every roster pass): ``get_groupmsg_task`` says
+    whether the owner sent it and ``get_groupmsg_send_result`` whether it reached the group; once it did, the post is
+    logged as the group's message (``from_bot``, at WeCom's ``send_time``, ``extra.wecom = "groupmsg_sent"``). Still
+    unconfirmed after ``mass_post_confirm_reminder`` (``platform_limits.yaml``, four hours;
+    ``SHEQUN_WECOM_CONFIRM_REMIND_AFTER`` seconds overrides it), WeCom is asked to remind the owner
+    (``remind_groupmsg_send``) and a staff task is opened, once per 群发.
+
+    Welcomes never go out as 群发: WeCom sends a group's welcome itself once a group welcome template (入群欢迎语素材)
+    is attached to the group. :meth:`WeComConnector.sync_welcome` (every roster pass) keeps one template per
+    community equal to the welcome policy's text (:mod:`.welcome`: ``{name}`` → ``%NICKNAME%``), its id in the
+    cursors (``welcome:<community>``), and opens one staff task per group and template asking the owner to attach it
+    (attaching is done in the WeCom client; no API does it). The welcome policy's per-join post is then recorded as
+    delivered by the platform (:meth:`WeComConnector.delivered_by_platform`): no API call, no quota used. A named invite
     link is a live code with its ``state`` (attribution: members who join through it carry the state). WeCom gives
     apps no way to remove, mute, ban or delete in a customer group, so the connector does not declare them: the
     outbox makes them staff tasks for the owner.
@@ -23,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -33,7 +47,13 @@ from shequn.connectors.base import Connector, EventSink, SendResult, sends
 from shequn.connectors.wecom.api import WeComAPI
 from shequn.connectors.wecom.crypto import CallbackCrypto, CallbackError
 from shequn.connectors.wecom.events import change_events, next_live_code_groups, parse_xml, roster_diff
-from shequn.domain import Action, ActionKind, Event, UserError
+from shequn.connectors.wecom.welcome import WelcomeTemplate, to_wecom
+from shequn.domain import Action, ActionKind, Clock, Event, Message, OpenStaffTask, SystemClock, UserError, stable_id
+from shequn.i18n import t
+from shequn.outbox.errors import PermanentSendError
+from shequn.playbook import load_playbook
+
+ActionSink = Callable[[Sequence[Action]], None]
 
 log = logging.getLogger("shequn.connectors.wecom")
 
@@ -41,13 +61,34 @@ log = logging.getLogger("shequn.connectors.wecom")
 class WeComConnector(Connector):
     platform = "wecom"
 
-    def __init__(self, api: WeComAPI, *, roster_every: float = 600.0, capacity: int = 200) -> None:
+    def __init__(
+        self,
+        api: WeComAPI,
+        *,
+        roster_every: float = 600.0,
+        capacity: int = 200,
+        remind_after: float | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.api = api
+        self.clock: Clock = clock or SystemClock()
+        documented = load_playbook().platform_limits(self.platform).timing("mass_post_confirm_reminder")
+        self.remind_after = remind_after if remind_after is not None else float(documented or 14400)
         self.roster_every = roster_every
         self.capacity = capacity
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.stats = {"roster_passes": 0, "missed_joins": 0, "missed_leaves": 0, "rotations": 0}
+        self.stats |= {"mass_confirmed": 0, "mass_failed": 0, "mass_reminded": 0}
+        self.stats |= {"welcome_templates": 0, "welcome_edits": 0, "welcome_tasks": 0, "welcomes_by_platform": 0}
+        self.welcomes: list[WelcomeTemplate] = []
+        self.actions: ActionSink | None = None  # where staff tasks go (``shequn run``: the outbox)
+        self._checked: set[str] = set()  # templates compared with WeCom's copy in this process
+
+    def configure(self, welcomes: Sequence[WelcomeTemplate], actions: ActionSink | None) -> None:
+        """The communities' welcomes to keep as templates, and where to put the staff tasks this connector opens."""
+        self.welcomes = list(welcomes)
+        self.actions = actions
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WeComConnector:
@@ -59,10 +100,16 @@ class WeComConnector(Connector):
             env["SHEQUN_WECOM_SECRET"],
             base_url=env.get("SHEQUN_WECOM_API", "https://qyapi.weixin.qq.com"),
         )
+        remind = env.get("SHEQUN_WECOM_CONFIRM_REMIND_AFTER", "")
+        try:
+            remind_after = float(remind) if remind else None
+        except ValueError:
+            raise UserError("SHEQUN_WECOM_CONFIRM_REMIND_AFTER: expected seconds, e.g. 14400", exit_code=2) from None
         return cls(
             api,
             roster_every=float(env.get("SHEQUN_WECOM_ROSTER_EVERY", "600")),
             capacity=int(env.get("SHEQUN_WECOM_GROUP_CAPACITY", "200")),
+            remind_after=remind_after,
         )
 
     def __repr__(self) -> str:
@@ -86,6 +133,14 @@ class WeComConnector(Connector):
                 await self.sync_rosters(sink)
             except Exception as exc:
                 log.warning("wecom roster sync failed (%s); next pass in %.0f s", type(exc).__name__, self.roster_every)
+            try:
+                await self.sync_welcome()
+            except Exception as exc:
+                log.warning("wecom welcome template sync failed (%s)", type(exc).__name__)
+            try:
+                await self.follow_up_mass_posts(sink)
+            except Exception as exc:
+                log.warning("wecom 群发 follow-up failed (%s)", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.roster_every)
 
@@ -126,16 +181,194 @@ class WeComConnector(Connector):
                 self.cursors.put(f"live_code:{config_id}", orjson.dumps(entry).decode())
                 self.stats["rotations"] += 1
 
+    # -- 群发 confirmation -----------------------------------------------------------------------------------
+
+    async def follow_up_mass_posts(self, sink: EventSink) -> dict[str, str]:
+        """Check every 群发 waiting for its owner; log the confirmed, remind about the late. Status by msgid."""
+        now = self.clock.now()
+        waiting: list[str] = orjson.loads(self.cursors.get("mass_pending") or "[]")
+        out: dict[str, str] = {}
+        for msgid in list(waiting):
+            entry = orjson.loads(self.cursors.get(f"mass:{msgid}") or "{}")
+            status = await self._mass_status(msgid, entry)
+            out[msgid] = status
+            if status == "waiting":
+                age = now.timestamp() - float(entry.get("sent", now.timestamp()))
+                if age >= self.remind_after and not entry.get("reminded"):
+                    await self._remind(msgid, entry, now)
+                    entry["reminded"] = True
+                    self.cursors.put(f"mass:{msgid}", orjson.dumps(entry).decode())
+                continue
+            if status == "sent":
+                at = datetime.fromtimestamp(int(entry.get("send_time") or now.timestamp()), tz=UTC)
+                await sink(
+                    Message(
+                        id=stable_id(self.platform, entry["chat"], "groupmsg", msgid),
+                        at=at,
+                        platform=self.platform,
+                        group=entry["chat"],
+                        actor=entry.get("owner", ""),
+                        message_id=msgid,
+                        text=entry.get("text", ""),
+                        from_bot=True,
+                        extra={"wecom": "groupmsg_sent", "msgid": msgid, "action": entry.get("key", "")},
+                    )
+                )
+                self.stats["mass_confirmed"] += 1
+            else:
+                log.warning("wecom 群发 %s did not reach group %s (%s)", msgid, entry.get("chat"), status)
+                self.stats["mass_failed"] += 1
+            waiting.remove(msgid)
+            self.cursors.put(f"mass:{msgid}", None)
+        self.cursors.put("mass_pending", orjson.dumps(waiting).decode())
+        return out
+
+    async def _mass_status(self, msgid: str, entry: dict[str, object]) -> str:
+        """``waiting`` (the owner has not sent it), ``sent`` (it reached the group) or why it did not."""
+        owner = str(entry.get("owner", ""))
+        tasks = await self.api.groupmsg_tasks(msgid)
+        if not any(int(task.get("status", 0)) == 2 for task in tasks if task.get("userid") == owner):
+            return "waiting"
+        rows = [r for r in await self.api.groupmsg_results(msgid, owner) if r.get("chat_id") == entry.get("chat")]
+        code = int(rows[0].get("status", 0)) if rows else 0
+        if code == 1:
+            entry["send_time"] = rows[0].get("send_time")
+            return "sent"
+        return {0: "waiting", 2: "not_a_friend", 3: "quota_used"}.get(code, f"status_{code}")
+
+    async def _remind(self, msgid: str, entry: dict[str, object], now: datetime) -> None:
+        try:
+            await self.api.remind_groupmsg(msgid)
+        except Exception as exc:  # WeCom's own reminder is a courtesy; the staff task is what counts
+            log.info("wecom remind_groupmsg_send failed (%s)", type(exc).__name__)
+        self.stats["mass_reminded"] += 1
+        if self.actions is None:
+            return
+        chat, owner = str(entry.get("chat", "")), str(entry.get("owner", ""))
+        locale = str(entry.get("locale") or "zh-CN")
+        hours = f"{self.remind_after / 3600:g}"
+        task = OpenStaffTask(
+            key=f"wecom:confirm:{msgid}",
+            at=now,
+            community=str(entry.get("community", "")),
+            platform=self.platform,
+            group=chat,
+            target=owner,
+            policy=str(entry.get("policy", "")),
+            title=t("connectors.wecom.confirm_reminder", locale, owner=owner, hours=hours),
+            instructions=t("connectors.wecom.confirm_how", locale, text=str(entry.get("text", ""))[:200]),
+            extra={"msgid": msgid},
+        )
+        self.actions([task])
+
+    # -- the welcome template -------------------------------------------------------------------------------
+
+    async def sync_welcome(self, now: datetime | None = None) -> dict[str, str]:
+        """Create or edit each community's welcome template and ask for it to be attached; template ids by community."""
+        now = now or datetime.now(UTC)
+        out: dict[str, str] = {}
+        for w in self.welcomes:
+            text, dropped = to_wecom(w.template, w.community)
+            if not text:
+                log.warning("wecom: the welcome of %s has nothing WeCom can send (needs %s)", w.community, dropped)
+                continue
+            entry = orjson.loads(self.cursors.get(f"welcome:{w.community}") or "{}")
+            template_id = str(entry.get("template_id", ""))
+            if template_id and template_id not in self._checked:
+                template_id = await self._still_there(template_id)
+            if not template_id:
+                template_id = await self.api.add_welcome_template(text)
+                self.stats["welcome_templates"] += 1
+            elif entry.get("text") != text:
+                await self.api.edit_welcome_template(template_id, text)
+                self.stats["welcome_edits"] += 1
+            self._checked.add(template_id)
+            if entry.get("text") != text or entry.get("template_id") != template_id:
+                if dropped:
+                    log.info(
+                        "wecom: the welcome template of %s leaves out the sentences with %s (WeCom fills only "
+                        "%%NICKNAME%%)",
+                        w.community,
+                        ", ".join("{" + d + "}" for d in dropped),
+                    )
+                entry = {"template_id": template_id, "text": text, "dropped": dropped}
+                self.cursors.put(f"welcome:{w.community}", orjson.dumps(entry).decode())
+            out[w.community] = template_id
+            self._ask_to_attach(w, template_id, text, dropped, now)
+        return out
+
+    async def _still_there(self, template_id: str) -> str:
+        """``template_id`` if WeCom still has it ("" when someone deleted it in the admin console)."""
+        try:
+            await self.api.get_welcome_template(template_id)
+        except PermanentSendError:
+            return ""
+        return template_id
+
+    def _ask_to_attach(
+        self, w: WelcomeTemplate, template_id: str, text: str, dropped: list[str], now: datetime
+    ) -> None:
+        for chat in w.groups:
+            if self.cursors.get(f"welcome_attach:{chat}") == template_id or self.actions is None:
+                continue
+            owner = self.cursors.get(f"owner:{chat}") or ""
+            fields = ", ".join("{" + d + "}" for d in dropped)
+            note = t("connectors.wecom.welcome_dropped", w.locale, fields=fields) if dropped else ""
+            task = OpenStaffTask(
+                key=f"wecom:welcome_template:{chat}:{template_id}",
+                at=now,
+                community=w.community,
+                platform=self.platform,
+                group=chat,
+                target=owner,
+                policy="welcome",
+                title=t("connectors.wecom.attach_welcome", w.locale, community=w.community),
+                instructions=t("connectors.wecom.attach_welcome_how", w.locale, text=text, note=note),
+                extra={"template_id": template_id},
+            )
+            self.actions([task])
+            self.cursors.put(f"welcome_attach:{chat}", template_id)
+            self.stats["welcome_tasks"] += 1
+
+    def delivered_by_platform(self, action: Action) -> bool:
+        """The welcome policy's posts: WeCom sends them itself through the group's welcome template."""
+        return action.kind is ActionKind.POST and action.policy == "welcome"
+
     # -- sending --------------------------------------------------------------------------------------------
 
     @sends(ActionKind.POST)
     async def _mass_post(self, action: Action) -> SendResult:
+        if self.delivered_by_platform(action):
+            self.stats["welcomes_by_platform"] += 1
+            community = action.community
+            entry = orjson.loads(self.cursors.get(f"welcome:{community}") or "{}") if community else {}
+            return SendResult(
+                detail={
+                    "delivered_by": "platform",
+                    "via": "group_welcome_template",
+                    "template_id": str(entry.get("template_id", "")),
+                    "attach_asked": self.cursors.get(f"welcome_attach:{action.group}") is not None,
+                }
+            )
         owner = self.cursors.get(f"owner:{action.group}")
         if not owner:
             owner = str((await self.api.group(action.group)).get("owner", ""))
             self.cursors.put(f"owner:{action.group}", owner)
         data = await self.api.add_msg_template(owner, action.group, action.text_or_empty)
         msgid = str(data.get("msgid", ""))
+        if msgid:
+            entry = {
+                "chat": action.group,
+                "owner": owner,
+                "sent": self.clock.now().timestamp(),
+                "key": action.key,
+                "text": action.text_or_empty[:500],
+                "community": action.community,
+                "policy": action.policy,
+            }
+            self.cursors.put(f"mass:{msgid}", orjson.dumps(entry).decode())
+            waiting = orjson.loads(self.cursors.get("mass_pending") or "[]")
+            self.cursors.put("mass_pending", orjson.dumps([*waiting, msgid]).decode())
         return SendResult(
             platform_id=msgid, detail={"awaiting_confirmation_by": owner, "fail_list": data.get("fail_list", [])}
         )
