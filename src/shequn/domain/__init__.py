@@ -60,6 +60,7 @@ from shequn.domain.events import (
     stable_id,
 )
 from shequn.domain.keys import group_key, identity_key, split_key
+from shequn.domain.logrow import LogRow, iso_ms
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 
 __all__ = [
@@ -91,6 +92,7 @@ __all__ = [
     "Label",
     "Leave",
     "LeaveReason",
+    "LogRow",
     "MemberState",
     "MemberStatus",
     "Message",
@@ -123,6 +125,7 @@ __all__ = [
     "event_from_dict",
     "group_key",
     "identity_key",
+    "iso_ms",
     "split_key",
     "stable_id",
 ]
