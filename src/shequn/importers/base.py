@@ -302,7 +302,7 @@ class LocalTimes:
         not change (every day but the few with a daylight-saving switch) is one subtraction."""
         key = (y, mo, d)
         day = self._days[key] if key in self._days else self._day(y, mo, d)
-        if day is None:
+        if day is None or h > 23 or mi > 59 or s > 59:  # a switch that day, or a time datetime() refuses
             return to_ms(self.utc(y, mo, d, h, mi, s))
         return day[0] + ((h * 60 + mi) * 60 + s) * 1000 - day[1]
 

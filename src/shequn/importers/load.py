@@ -2,9 +2,12 @@
 build the derived state, and count what happened per group and per event kind.
 
 How it works:
-    :class:`Importer` chains the parsers of the planned sources into one stream of events, which
-    :meth:`shequn.app.App.append_history` writes in a single transaction (``atomic=True``): a truncated or corrupt
-    file, or any failure of the store, leaves the store exactly as it was. In the same transaction the groups found
+    :class:`Importer` chains the parsers of the planned sources into one stream of log rows
+    (:mod:`shequn.domain.logrow`: the event's id, kind, time, group, author and its JSON form, ready for the log),
+    in batches of 20,000 parsed ahead in a thread, which :meth:`shequn.app.App.append_rows` writes in a single
+    transaction: a truncated or corrupt file, or any failure of the store, leaves the store exactly as it was. The
+    sources' sizes tell the store how big the load is (a load much bigger than the log builds the log's indexes
+    once at the end: ``shequn.store.events.BulkLoad``). In the same transaction the groups found
     get their names and, with ``--community``, are bound to it. After the commit the engine catches up on the new
     events (or replays the whole log when a group that already had history was just bound: its history must count).
 

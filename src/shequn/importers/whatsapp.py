@@ -8,7 +8,8 @@ How it works:
     fewest steps back in time wins (ties: day first). Records with ``Name: text`` are messages; the others are
     system lines, and those that say who was added, joined, left or was removed become joins and leaves.
     ``<Media omitted>``, ``image omitted``, ``<attached: …>`` … give the media kind; "This message was deleted"
-    a message and its deletion; ``<This message was edited>`` an edit.
+    a message and its deletion; ``<This message was edited>`` an edit. The text is read a megabyte at a time and
+    one multi-line regular expression finds the headers in it; messages are written straight into their log rows.
 
 Things to keep in mind:
     * WhatsApp exports carry no ids: a person is known by the name (or phone number) the export shows, and the
@@ -60,6 +61,7 @@ _MARK_CHARS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
 
 _ORDERS = ("dmy", "mdy", "ymd", "ydm")
 _INFER_RECORDS = 5000
+CHUNK = 1 << 20  # bytes read at a time
 
 _SYSTEM_ACTOR_TEXT = (
     "Messages and calls are end-to-end encrypted",
@@ -454,7 +456,7 @@ def rows(ctx: Context) -> Iterator[LogRow]:
     more: list[str] | None = None  # its continuation lines,
     current_line = 0  # and its line number
     finditer = _HEADERS.finditer
-    for line, text in text_chunks(ctx):
+    for line, text in text_chunks(ctx, size=CHUNK):
         pos = 0  # where the text not yet read begins (always at the start of a line)
         counted = 0  # the position up to which line numbers were counted
         for m in finditer(text):
