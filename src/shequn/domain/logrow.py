@@ -2,13 +2,14 @@
 
 How it works:
     A :data:`LogRow` is a plain tuple ``(id, kind, at_ms, platform, group, actor, actor_name, payload)`` where
-    ``payload`` is the event's compact JSON text (``Event.to_dict(compact=True)`` through orjson) — exactly what the
-    log's ``payload`` column holds. Importers of big exports build rows directly (no event object, no second
-    encoding) and the store writes them as they are; ``shequn.importers.base.log_row`` makes one from any event and
-    ``event_from_row`` reads one back, so both forms stay interchangeable.
+    ``payload`` is the event's compact JSON form (``Event.to_dict(compact=True)`` through orjson), as UTF-8 bytes —
+    exactly the text the log's ``payload`` column holds (bytes: half the memory of a ``str`` with one emoji in it,
+    and no decoding before SQLite stores it as text). Importers of big exports build rows directly (no event object,
+    no second encoding) and the store writes them as they are; ``shequn.importers.base.log_row`` makes one from any
+    event and ``event_from_row`` reads one back, so both forms stay interchangeable.
 
 Things to keep in mind:
-    * A parser that builds payloads by hand must write them as :func:`log_row` would (same keys, same order, defaults
+    * A parser that builds payloads by hand must write them as ``log_row`` would (same keys, same order, defaults
       left out); the importers' tests check every fixture's rows against ``log_row(event_from_row(row))``.
     * Standard library only, as the rest of the domain: the JSON encoding lives with the importers.
     * :func:`iso_ms` is :func:`shequn.domain.records.iso` for a UTC time given in milliseconds, with a per-day cache
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-LogRow = tuple[str, str, int, str, str, str, str, str]  # id, kind, at_ms, platform, group, actor, actor_name, payload
+LogRow = tuple[str, str, int, str, str, str, str, bytes]  # id, kind, at_ms, platform, group, actor, actor_name, payload
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAYS: dict[int, str] = {}

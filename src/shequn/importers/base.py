@@ -254,7 +254,7 @@ def log_row(e: Event) -> LogRow:
         e.group,
         e.actor,
         e.actor_name,
-        orjson.dumps(e.to_dict(compact=True)).decode(),
+        orjson.dumps(e.to_dict(compact=True)),
     )
 
 

@@ -4,7 +4,7 @@ build the derived state, and count what happened per group and per event kind.
 How it works:
     :class:`Importer` chains the parsers of the planned sources into one stream of log rows
     (:mod:`shequn.domain.logrow`: the event's id, kind, time, group, author and its JSON form, ready for the log),
-    in batches of 20,000 parsed ahead in a thread, which :meth:`shequn.app.App.append_rows` writes in a single
+    in batches of 5,000 parsed ahead in a thread, which :meth:`shequn.app.App.append_rows` writes in a single
     transaction: a truncated or corrupt file, or any failure of the store, leaves the store exactly as it was. The
     sources' sizes tell the store how big the load is (a load much bigger than the log builds the log's indexes
     once at the end: ``shequn.store.events.BulkLoad``). In the same transaction the groups found
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 GroupKey = tuple[str, str]  # (platform, platform id)
 RowKey = tuple[str, str, str]  # (platform, group, kind)
-BATCH = 20_000  # rows written at once
+BATCH = 5000  # rows written at once (a few MB: memory stays flat)
 
 
 @dataclass(slots=True)

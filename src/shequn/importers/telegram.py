@@ -227,7 +227,7 @@ def _message_row(ctx: Context, chat: _Chat, m: dict[str, Any]) -> LogRow | None:
         d["media"] = photo
     if thread:
         d["thread"] = thread
-    return (eid, "message", at_ms, PLATFORM, group, actor, name, _DUMPS(d).decode())
+    return (eid, "message", at_ms, PLATFORM, group, actor, name, _DUMPS(d))
 
 
 def _fallback(ctx: Context) -> str:

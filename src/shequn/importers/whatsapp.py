@@ -316,7 +316,7 @@ class _Reader:
                     d["mentions"] = list(mentions)
         if media:
             d["media"] = media
-        row: LogRow = (eid, "message", at_ms, PLATFORM, self.group, actor, name, self._dumps(d).decode())
+        row: LogRow = (eid, "message", at_ms, PLATFORM, self.group, actor, name, self._dumps(d))
         if deleted:
             return [row, log_row(Delete(
                 id=f"{eid}-del", at=_at(at_ms), platform=PLATFORM, group=self.group, actor=actor, actor_name=name,

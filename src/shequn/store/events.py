@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import orjson
 from orjson import dumps
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from shequn.domain import Event, LogRow, event_from_dict
@@ -44,6 +45,7 @@ class BulkLoad:
         self.unique = True  # whether rows are deduplicated as they go in
         self._deferred: list[tuple[str, str]] = []  # (name, CREATE INDEX statement) to run again
         self._before = 0
+        self._cache_size: int | None = None
 
     def __enter__(self) -> BulkLoad:
         conn = self.conn
@@ -57,7 +59,12 @@ class BulkLoad:
         ).all()
         if UNIQUE_INDEX not in {name for name, _ in indexes}:
             return self  # a schema this code does not know: leave it alone
+        _sort_in_files(conn)
         _begin(conn)
+        # Appending to a table whose indexes are dropped touches few pages: a small page cache is enough, and the
+        # memory goes to the index builds at the end.
+        self._cache_size = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+        conn.exec_driver_sql("PRAGMA cache_size = -16384")
         for name, sql in indexes:
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
             self._deferred.append((name, sql))
@@ -108,7 +115,32 @@ class BulkLoad:
         return removed
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        if self._cache_size is not None:
+            self.conn.exec_driver_sql(f"PRAGMA cache_size = {self._cache_size}")
+
+
+_TEMP_STORE: dict[int, int] = {}  # DBAPI connection id → the temp_store to give back when it returns to the pool
+
+
+def _sort_in_files(conn: Connection) -> None:
+    """Until the connection returns to the pool, let SQLite sort through temporary files (the OS keeps them in its
+    cache) instead of the heap: building the indexes of a big log with ``temp_store=MEMORY`` would hold the whole
+    sort resident (hundreds of MB). Only possible before the transaction has begun."""
+    raw = conn.connection.dbapi_connection
+    if raw is None or raw.in_transaction:
+        return
+    if not event.contains(conn.engine, "checkin", _give_back_temp_store):
+        event.listen(conn.engine, "checkin", _give_back_temp_store)
+    _TEMP_STORE[id(raw)] = int(conn.exec_driver_sql("PRAGMA temp_store").scalar_one())
+    conn.exec_driver_sql("PRAGMA temp_store = FILE")
+
+
+def _give_back_temp_store(dbapi_conn: Any, _record: Any) -> None:
+    value = _TEMP_STORE.pop(id(dbapi_conn), None)
+    if value is not None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA temp_store = {value}")
+        cur.close()
 
 
 def _begin(conn: Connection) -> None:
@@ -215,14 +247,14 @@ class EventStore:
         pids = {k: known[f"{k[0]}:{k[1]}"] for k in names}
         gget = gids.get
         pget = pids.get
+        now = now_ms
 
-        def values_of(rs: Sequence[LogRow]) -> list[tuple[object, ...]]:
-            return [(ws_id, r[0], r[1], r[2], r[3], gget((r[3], r[4])), pget((r[3], r[5])), r[7], now_ms) for r in rs]
-
-        values = values_of(rows)
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        sql = f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
         if conn.dialect.name == "sqlite":
+            values = [(ws_id, r[0], r[1], r[2], r[3], gget((r[3], r[4])), pget((r[3], r[5])), r[7], now) for r in rows]
+            # The payload goes in as UTF-8 bytes and is stored as text (CAST only relabels the bytes).
+            marks = ", ".join(["?"] * (len(_COLUMNS) - 2) + ["CAST(? AS TEXT)", "?"])
+            sql = f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({marks})"
             if not unique:
                 conn.exec_driver_sql(sql, values)
                 return list(rows)
@@ -239,9 +271,10 @@ class EventStore:
             q = f"SELECT uid FROM event WHERE workspace_id = {mark} AND uid IN ({', '.join([mark] * len(part))})"
             existing.update(u for (u,) in conn.exec_driver_sql(q, (ws_id, *part)))
         fresh = _first_of(rows, {r[0] for r in rows} - existing)
-        if len(fresh) != len(rows):
-            values = values_of(fresh)
-        bulk_insert(conn, EVENT, _COLUMNS, values, conflict=("workspace_id", "uid"))
+        texts = [
+            (ws_id, r[0], r[1], r[2], r[3], gget((r[3], r[4])), pget((r[3], r[5])), r[7].decode(), now) for r in fresh
+        ]
+        bulk_insert(conn, EVENT, _COLUMNS, texts, conflict=("workspace_id", "uid"))
         return fresh
 
     def bulk_load(self, conn: Connection, expected: int) -> BulkLoad:
