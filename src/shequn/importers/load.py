@@ -226,8 +226,7 @@ class Importer:
                 report.bound.append(key)
 
         expected = sum(_expected_rows(item) for item in planned)
-        batches = stream() if os.environ.get("SHEQUN_NOPREFETCH") else prefetched(stream())
-        self.app.append_rows(batches, on_batch=tally, before_commit=finish, expected=expected)
+        self.app.append_rows(prefetched(stream()), on_batch=tally, before_commit=finish, expected=expected)
         self.progress.stage("import.progress.state")
         if report.replayed:
             self.app.rebuild()
