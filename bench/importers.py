@@ -7,8 +7,12 @@ default, in the layouts the apps write: WhatsApp's ``dd/mm/yyyy, HH:MM - Name: t
 media and system lines; Telegram Desktop's pretty-printed JSON with ``text_entities``, replies and service
 messages) and kept in the temporary folder for the next run.
 
-shequn's figure is the import into the event log (parse, ids, identities, one transaction into SQLite); building
-the derived state afterwards (``catch_up``, the engine over the new events) is reported beside it.
+shequn's figure is the whole import into the event log, up to and including the commit: reading and parsing the
+file, event ids, the groups and identities (persons) found, writing the log in one transaction, building the log's
+indexes (a big load builds them once at the end, ``store/events.py``), naming and binding the groups, and the commit
+with its WAL checkpoint. At the end of it every event is in the log with its identity, deduplicated and queryable.
+Building the derived state afterwards (``catch_up``: the engine over the new events, members and memberships) is
+not in the figure; it is reported beside it (``derived_state_s``).
 The peers come from the ``bench`` extra (``pip install -e '.[bench]'``); a peer that is not installed is reported
 as such, not skipped silently.
 """

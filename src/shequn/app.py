@@ -17,6 +17,7 @@ Things to keep in mind:
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import orjson
 from sqlalchemy import Connection
 
 from shequn.connectors import StaffReason, capabilities, describe, route
-from shequn.domain import Action, Clock, Event, SystemClock, UserError
+from shequn.domain import Action, Clock, Event, LogRow, SystemClock, UserError
 from shequn.domain.state import State
 from shequn.engine import Engine, WorkspaceConfig, build_community_config
 from shequn.i18n import system_locale
@@ -39,6 +40,7 @@ from shequn.store._sql import to_ms
 from shequn.store.communities import ApplyOutcome
 
 BATCH = 2000
+RowKey = tuple[str, str, str]  # (platform, group, kind)
 
 
 @contextmanager
@@ -438,6 +440,57 @@ class App:
             else:
                 load(None)
         report.by_kind = {str(k): n for k, n in report.by_kind.items()}
+        return report
+
+    def append_rows(
+        self,
+        batches: Iterable[list[LogRow]],
+        *,
+        on_batch: Callable[[dict[RowKey, int], dict[RowKey, int]], None] | None = None,
+        before_commit: Callable[[Connection], None] | None = None,
+        expected: int = 0,
+    ) -> IngestReport:
+        """Append history given as log rows (:mod:`shequn.domain.logrow`) in one transaction, without running the
+        engine (:meth:`catch_up` processes it): the import path.
+
+        Any error, from the store or from the iterator of ``rows``, leaves the store exactly as before.
+
+        Args:
+            batches: the history, in the order to log it, in lists of rows (a list is written at once: a few
+                thousand rows each).
+            on_batch: called after each batch with what it received and what it added to the log (duplicates left
+                out), counted by (platform, group, kind); a correction at the end may count negatively.
+            before_commit: called with the connection after the last batch, before the commit, to make further
+                changes in the same transaction (binding the imported groups); the engine is then reloaded from the
+                store on next use.
+            expected: about how many rows are coming (0: unknown); a load much bigger than the log lets the store
+                build the log's indexes once at the end instead of row by row (:meth:`EventStore.bulk_load`).
+        """
+        report = IngestReport()
+        events = self.store.events
+        ws = self.ws.id
+        now = self.now_ms()
+
+        def flush(conn: Connection, batch: list[LogRow], unique: bool) -> None:
+            added = events.append_rows(conn, ws, batch, now_ms=now, unique=unique)
+            report.received += len(batch)
+            report.added += len(added)
+            if on_batch is not None:
+                received = Counter((r[3], r[4], r[1]) for r in batch)
+                on_batch(received, received if len(added) == len(batch) else Counter((r[3], r[4], r[1]) for r in added))
+
+        with paused_gc(), self._transaction() as conn:
+            with events.bulk_load(conn, expected) as load:
+                for batch in batches:
+                    flush(conn, batch, load.unique)
+                removed = load.finish()
+            if removed:
+                report.added -= sum(removed.values())
+                if on_batch is not None:
+                    on_batch({}, {k: -n for k, n in removed.items()})
+            if before_commit is not None:
+                before_commit(conn)
+            self._engine = None
         return report
 
     def catch_up(self) -> IngestReport:

@@ -61,6 +61,7 @@ from shequn.domain.events import (
     stable_id,
 )
 from shequn.domain.keys import group_key, identity_key, split_key
+from shequn.domain.logrow import LogRow, iso_ms
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "Label",
     "Leave",
     "LeaveReason",
+    "LogRow",
     "MemberState",
     "MemberStatus",
     "Message",
@@ -125,6 +127,7 @@ __all__ = [
     "event_from_dict",
     "group_key",
     "identity_key",
+    "iso_ms",
     "split_key",
     "stable_id",
 ]

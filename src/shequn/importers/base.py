@@ -21,11 +21,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
 from pathlib import Path
 from typing import IO, Any, cast
 from zoneinfo import ZoneInfo
 
-from shequn.domain import UserError, stable_id
+import orjson
+
+from shequn.domain import Event, LogRow, UserError, event_from_dict, stable_id
 from shequn.i18n import t
 from shequn.importers.pii import Masker
 
@@ -225,6 +228,7 @@ class ContentIds:
         self.platform = platform
         self.group = group
         self._seen: OrderedDict[int, dict[tuple[str, str, str], int]] = OrderedDict()
+        self._prefix = f"{platform}\x1f{group}\x1f"
 
     def make(self, at_ms: int, author: str, text: str, kind: str = "m") -> str:
         bucket = self._seen.get(at_ms)
@@ -235,7 +239,28 @@ class ContentIds:
         key = (kind, author, text)
         n = bucket.get(key, 0)
         bucket[key] = n + 1
-        return stable_id(self.platform, self.group, kind, str(at_ms), author, text, str(n))
+        # stable_id(platform, group, kind, str(at_ms), author, text, str(n)), without building the parts twice
+        data = f"{self._prefix}{kind}\x1f{at_ms}\x1f{author}\x1f{text}\x1f{n}".encode()
+        return blake2b(data, digest_size=12).hexdigest()
+
+
+def log_row(e: Event) -> LogRow:
+    """The log row of an event (:mod:`shequn.domain.logrow`): its payload is the log's compact JSON form."""
+    return (
+        e.id,
+        e.kind.value,
+        to_ms(e.at),
+        e.platform,
+        e.group,
+        e.actor,
+        e.actor_name,
+        orjson.dumps(e.to_dict(compact=True)),
+    )
+
+
+def event_from_row(row: LogRow) -> Event:
+    """The event a log row holds (read from its payload)."""
+    return event_from_dict(orjson.loads(row[7]))
 
 
 def items(value: Any) -> list[Any]:
@@ -270,6 +295,32 @@ class LocalTimes:
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
         self._last: tuple[tuple[int, ...], datetime] | None = None
+        self._days: dict[tuple[int, int, int], tuple[int, int] | None] = {}
+
+    def ms(self, y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> int:
+        """:meth:`utc` in milliseconds since the epoch, without a datetime per call: a day whose UTC offset does
+        not change (every day but the few with a daylight-saving switch) is one subtraction."""
+        key = (y, mo, d)
+        day = self._days[key] if key in self._days else self._day(y, mo, d)
+        if day is None or h > 23 or mi > 59 or s > 59:  # a switch that day, or a time datetime() refuses
+            return to_ms(self.utc(y, mo, d, h, mi, s))
+        return day[0] + ((h * 60 + mi) * 60 + s) * 1000 - day[1]
+
+    def _day(self, y: int, mo: int, d: int) -> tuple[int, int] | None:
+        """(local midnight as if UTC, the offset) in ms, or None when the offset changes that day."""
+        start = datetime(y, mo, d)
+        offsets = {
+            self.tz.utcoffset(start + timedelta(hours=hour)) for hour in (0, 6, 12, 18, 24)
+        }  # a switch moves the offset for hours: one of these sees it
+        if len(self._days) > 4096:
+            self._days.clear()
+        found: tuple[int, int] | None = None
+        if len(offsets) == 1:
+            (offset,) = offsets
+            if offset is not None:
+                found = (to_ms(start.replace(tzinfo=UTC)), offset // timedelta(milliseconds=1))
+        self._days[(y, mo, d)] = found
+        return found
 
     def utc(self, y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
         key = (y, mo, d, h, mi, s)
@@ -293,6 +344,52 @@ def sniff_encoding(head: bytes, *, chinese: bool = False) -> str:
         if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
             return "gb18030" if chinese else "utf-8"
     return "utf-8"
+
+
+def text_chunks(ctx: Context, *, size: int = 1 << 20) -> Iterator[tuple[int, str]]:
+    """The text of an export in pieces of about ``size`` bytes that end at a line end, decoded, with ``\r\n`` and
+    ``\r`` read as ``\n`` (as :func:`text_lines` reads them), each with the number of its first line.
+
+    Raises:
+        ExportError: when the bytes are not text in the sniffed encoding (naming the line).
+    """
+    encoding = sniff_encoding(ctx.source.head(65536))
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    left = ""
+    with ctx.open() as raw:
+        ctx.where = ""
+        while True:
+            data = raw.read(size)
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                good = data[: max(0, exc.start)].decode(encoding, errors="replace")
+                bad = line + left.count("\n") + good.count("\n")
+                raise ctx.error("not_text", where=f"line {bad}", encoding=encoding) from None
+            if left:
+                text = left + text
+            if "\r" in text:
+                if data and text.endswith("\r"):  # a "\r\n" may be cut in two
+                    text, left = text[:-1], "\r"
+                else:
+                    left = ""
+                text = text.replace("\r\n", "\n").replace("\r", "\n")
+            else:
+                left = ""
+            if not data:
+                if text:
+                    yield line, text
+                return
+            cut = text.rfind("\n") + 1
+            if cut == 0:
+                left = text + left
+                continue
+            if cut < len(text):
+                left = text[cut:] + left
+                text = text[:cut]
+            yield line, text
+            line += text.count("\n")
 
 
 def text_lines(ctx: Context, *, chinese: bool = False) -> Iterator[tuple[int, str]]:

@@ -15,26 +15,36 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from shequn.domain import Event
+from shequn.domain import Event, LogRow
 from shequn.importers import discord, matrix, qq, slack, telegram, wechat, whatsapp
-from shequn.importers.base import Context, ExportError, Source, sniff_encoding
+from shequn.importers.base import Context, ExportError, Source, log_row, sniff_encoding
 
 
 @dataclass(frozen=True, slots=True)
 class Format:
-    """One export format: its name for ``--format``, its platform, and its parser."""
+    """One export format: its name for ``--format``, its platform, and its parser.
+
+    ``parse`` gives events; ``rows`` gives log rows (what the import writes). A format whose parser builds rows
+    itself (the big ones: WhatsApp, Telegram) names it in ``row_parser`` and its ``parse`` reads those rows back.
+    """
 
     name: str
     platform: str
     parse: Callable[[Context], Iterator[Event]]
     tool: str
+    row_parser: Callable[[Context], Iterator[LogRow]] | None = None
+
+    def rows(self, ctx: Context) -> Iterator[LogRow]:
+        if self.row_parser is not None:
+            return self.row_parser(ctx)
+        return map(log_row, self.parse(ctx))
 
 
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("whatsapp", "whatsapp", whatsapp.parse, "WhatsApp .txt / .zip"),
-        Format("telegram", "telegram", telegram.parse, "Telegram Desktop JSON"),
+        Format("whatsapp", "whatsapp", whatsapp.parse, "WhatsApp .txt / .zip", whatsapp.rows),
+        Format("telegram", "telegram", telegram.parse, "Telegram Desktop JSON", telegram.rows),
         Format("discord-json", "discord", discord.parse_json, "DiscordChatExporter JSON"),
         Format("discord-csv", "discord", discord.parse_csv, "DiscordChatExporter CSV"),
         Format("slack", "slack", slack.parse, "Slack workspace export .zip"),

@@ -2,9 +2,12 @@
 build the derived state, and count what happened per group and per event kind.
 
 How it works:
-    :class:`Importer` chains the parsers of the planned sources into one stream of events, which
-    :meth:`shequn.app.App.append_history` writes in a single transaction (``atomic=True``): a truncated or corrupt
-    file, or any failure of the store, leaves the store exactly as it was. In the same transaction the groups found
+    :class:`Importer` chains the parsers of the planned sources into one stream of log rows
+    (:mod:`shequn.domain.logrow`: the event's id, kind, time, group, author and its JSON form, ready for the log),
+    in batches of 5,000 parsed ahead in a thread, which :meth:`shequn.app.App.append_rows` writes in a single
+    transaction: a truncated or corrupt file, or any failure of the store, leaves the store exactly as it was. The
+    sources' sizes tell the store how big the load is (a load much bigger than the log builds the log's indexes
+    once at the end: ``shequn.store.events.BulkLoad``). In the same transaction the groups found
     get their names and, with ``--community``, are bound to it. After the commit the engine catches up on the new
     events (or replays the whole log when a group that already had history was just bound: its history must count).
 
@@ -23,11 +26,12 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection
 
-from shequn.domain import Event, UserError
+from shequn.domain import LogRow, UserError
 from shequn.i18n import t
 from shequn.importers.base import Chat, Context, ExportError, Options
 from shequn.importers.detect import Planned
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
     from shequn.app import App
 
 GroupKey = tuple[str, str]  # (platform, platform id)
+RowKey = tuple[str, str, str]  # (platform, group, kind)
+BATCH = 5000  # rows written at once (a few MB: memory stays flat)
 
 
 @dataclass(slots=True)
@@ -152,43 +158,41 @@ class Importer:
         with store.transaction() as conn:
             before_seq = store.imports.last_seq(conn)
 
-        def stream() -> Iterator[Event]:
-            total = messages = 0
-            tick = 0
+        counts = {"rows": 0, "messages": 0}
+
+        def stream() -> Iterator[list[LogRow]]:
+            total = 0
             for item in planned:
                 ctx = Context(item.source, self.options, self.progress.bytes)
+                rows = _guarded(ctx, item.format.rows)
                 read = 0
-                for e in _guarded(ctx, item.format.parse):
-                    key = (e.platform, e.group)
-                    tally = report.groups.get(key)
-                    if tally is None:
-                        tally = report.groups[key] = GroupTally(e.platform, e.group)
-                    kind = e.kind.value
-                    tally.received[kind] = tally.received.get(kind, 0) + 1
-                    read += 1
-                    total += 1
-                    if kind == "message":
-                        messages += 1
-                    tick += 1
-                    if tick >= 2048:
-                        tick = 0
-                        self.progress.events(total, messages)
-                    yield e
+                while batch := list(islice(rows, BATCH)):
+                    read += len(batch)
+                    yield batch
                 for key, chat in ctx.chats.items():
                     chats[key] = chat
                 report.sources.append((item.source.name, item.format.name, read))
+                total += read
                 report.notes.extend(ctx.notes)
-            self.progress.events(total, messages)
             if self.options.group is not None and total == 0 and chats:
                 found = ", ".join(sorted(f"{c.name} ({c.id})" if c.name != c.id else c.id for c in chats.values()))
                 raise UserError(t("import.err.no_group", None, group=self.options.group, found=found), exit_code=2)
 
-        def added(events: list[Event]) -> None:
+        def tally(received: dict[RowKey, int], added: dict[RowKey, int]) -> None:
             groups = report.groups
-            for e in events:
-                tally = groups[(e.platform, e.group)]
-                kind = e.kind.value
-                tally.added[kind] = tally.added.get(kind, 0) + 1
+            for (platform, group, kind), n in received.items():
+                g = groups.get((platform, group))
+                if g is None:
+                    g = groups[(platform, group)] = GroupTally(platform, group)
+                g.received[kind] = g.received.get(kind, 0) + n
+                counts["rows"] += n
+                if kind == "message":
+                    counts["messages"] += n
+            for (platform, group, kind), n in added.items():
+                g = groups[(platform, group)]
+                g.added[kind] = g.added.get(kind, 0) + n
+            if received:
+                self.progress.events(counts["rows"], counts["messages"])
 
         def finish(conn: Connection) -> None:
             ws = self.app.ws.id
@@ -221,7 +225,8 @@ class Importer:
                     )
                 report.bound.append(key)
 
-        self.app.append_history(prefetched(stream()), atomic=True, on_added=added, before_commit=finish)
+        expected = sum(_expected_rows(item) for item in planned)
+        self.app.append_rows(prefetched(stream()), on_batch=tally, before_commit=finish, expected=expected)
         self.progress.stage("import.progress.state")
         if report.replayed:
             self.app.rebuild()
@@ -233,12 +238,12 @@ class Importer:
 _DONE = object()
 
 
-def prefetched(events: Iterator[Event], *, chunk: int = 2048, depth: int = 16) -> Iterator[Event]:
-    """The events of ``events``, parsed ahead in a thread.
+def prefetched(batches: Iterator[list[LogRow]], *, depth: int = 4) -> Iterator[list[LogRow]]:
+    """The batches of ``batches``, parsed ahead in a thread.
 
-    SQLite works with the GIL released (``sqlite3_step``), and waits on the disk: meanwhile the next events are
-    parsed. An exception in the parser is raised here, in the caller's transaction; if the caller stops early the
-    parser stops too.
+    SQLite works with the GIL released (``sqlite3_step``), and waits on the disk: meanwhile the next rows are
+    parsed (when a second core is free). An exception in the parser is raised here, in the caller's transaction; if
+    the caller stops early the parser stops too.
     """
     out: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -253,16 +258,10 @@ def prefetched(events: Iterator[Event], *, chunk: int = 2048, depth: int = 16) -
         return False
 
     def work() -> None:
-        batch: list[Event] = []
         try:
-            for e in events:
-                batch.append(e)
-                if len(batch) >= chunk:
-                    if not put(batch):
-                        return
-                    batch = []
-            if batch and not put(batch):
-                return
+            for batch in batches:
+                if not put(batch):
+                    return
             put(_DONE)
         except BaseException as exc:  # handed to the consumer, which raises it in its transaction
             put(exc)
@@ -276,14 +275,23 @@ def prefetched(events: Iterator[Event], *, chunk: int = 2048, depth: int = 16) -
                 break
             if isinstance(item, BaseException):
                 raise item
-            yield from item
+            yield item
     finally:
         stop.set()
         thread.join()
 
 
-def _guarded(ctx: Context, parse: Callable[[Context], Iterator[Event]]) -> Iterator[Event]:
-    """The parser's events; anything it raises becomes an :class:`ExportError` naming the file and place."""
+def _expected_rows(item: Planned) -> int:
+    """About how many rows a source holds (from its size: ~100 bytes a message in a text export, ~400 in JSON)."""
+    try:
+        size = item.source.size()
+    except OSError:
+        return 0
+    return size // (100 if item.format.name in ("whatsapp", "qq-txt", "memotrace-txt") else 400)
+
+
+def _guarded(ctx: Context, parse: Callable[[Context], Iterator[LogRow]]) -> Iterator[LogRow]:
+    """The parser's rows; anything it raises becomes an :class:`ExportError` naming the file and place."""
     try:
         yield from parse(ctx)
     except UserError:

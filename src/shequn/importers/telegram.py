@@ -23,7 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from hashlib import blake2b
 from typing import Any
+
+import orjson
 
 from shequn.domain import (
     ContentKind,
@@ -33,10 +36,22 @@ from shequn.domain import (
     JoinMethod,
     Leave,
     LeaveReason,
+    LogRow,
     Message,
     Reaction,
+    iso_ms,
 )
-from shequn.importers.base import ContentIds, Context, LocalTimes, from_unix, items, platform_id, to_ms
+from shequn.importers.base import (
+    ContentIds,
+    Context,
+    LocalTimes,
+    event_from_row,
+    from_unix,
+    items,
+    log_row,
+    platform_id,
+    to_ms,
+)
 from shequn.importers.jsonstream import array_items
 
 PLATFORM = "telegram"
@@ -117,10 +132,16 @@ class _Chat:
         self.ids = ContentIds(PLATFORM, group)
         self.names: dict[str, str] = {}  # display name → user id, as seen
         self.topics: set[int] = set()
+        self.message_prefix = f"{PLATFORM}\x1f{group}\x1fm\x1f"  # platform_id(PLATFORM, group, "m", …) before the id
 
 
 def parse(ctx: Context) -> Iterator[Event]:
-    """Events of a Telegram Desktop export (one chat, or every chat of a full-account export)."""
+    """Events of a Telegram Desktop export (its rows, read back)."""
+    return map(event_from_row, rows(ctx))
+
+
+def rows(ctx: Context) -> Iterator[LogRow]:
+    """Log rows of a Telegram Desktop export (one chat, or every chat of a full-account export)."""
     times = LocalTimes(ctx.options.tz)
     chats: dict[str, _Chat] = {}
     last: tuple[int, _Chat | None] = (-1, None)
@@ -139,7 +160,74 @@ def parse(ctx: Context) -> Iterator[Event]:
         state_or_none = last[1]
         if state_or_none is None:
             continue
-        yield from _events(ctx, state_or_none, times, item)
+        row = _message_row(ctx, state_or_none, item)
+        if row is not None:
+            yield row
+        else:
+            for e in _events(ctx, state_or_none, times, item):
+                yield log_row(e)
+
+
+_PLAIN_KEYS = frozenset(
+    {"id", "type", "date", "date_unixtime", "from", "from_id", "text", "text_entities", "reply_to_message_id"}
+)
+_DUMPS = orjson.dumps
+
+
+def _message_row(ctx: Context, chat: _Chat, m: dict[str, Any]) -> LogRow | None:
+    """The row of a plain message (text, a reply, a photo: nearly every message of a big export), written straight
+    from the item as :func:`_events` would encode it; None for anything else (service messages, edits, reactions,
+    media kinds, forwards, mentions, masking …), which takes the full path."""
+    if m.get("type") != "message" or ctx.options.mask is not None:
+        return None
+    photo = None
+    if not _PLAIN_KEYS.issuperset(m):
+        if "photo" not in m or not _PLAIN_KEYS.issuperset(k for k in m if k not in ("photo", "width", "height")):
+            return None
+        photo = m["photo"]
+        if not isinstance(photo, str) or not photo:
+            return None
+    mid = m.get("id")
+    unix = m.get("date_unixtime")
+    name = m.get("from")
+    raw_from = m.get("from_id")
+    text = m.get("text", "")
+    if not isinstance(mid, int) or not isinstance(unix, str) or not unix.isdigit() or len(unix) > 11:
+        return None
+    if not isinstance(name, str) or not name or not isinstance(raw_from, str) or not isinstance(text, str):
+        return None
+    if raw_from.startswith("user") and raw_from[4:].isdigit():
+        actor = raw_from[4:]
+    else:
+        return None
+    chat.names[name] = actor
+    at_ms = int(unix) * 1000
+    message_id = str(mid)
+    group = chat.group
+    eid = blake2b(f"{chat.message_prefix}{message_id}".encode(), digest_size=12).hexdigest()
+    # Message.to_dict(compact=True), written out: the fields in declaration order, defaults left out.
+    d: dict[str, Any] = {"kind": "message", "id": eid, "at": iso_ms(at_ms), "platform": PLATFORM}
+    if group:
+        d["group"] = group
+    d["actor"] = actor
+    d["actor_name"] = name
+    d["message_id"] = message_id
+    if photo is not None:
+        d["content"] = "image"
+    if text:
+        d["text"] = text
+    reply = m.get("reply_to_message_id")
+    thread = ""
+    if reply is not None:
+        if isinstance(reply, int) and reply in chat.topics:
+            thread = str(reply)
+        else:
+            d["reply_to"] = str(reply)
+    if photo is not None:
+        d["media"] = photo
+    if thread:
+        d["thread"] = thread
+    return (eid, "message", at_ms, PLATFORM, group, actor, name, _DUMPS(d))
 
 
 def _fallback(ctx: Context) -> str:

@@ -8,7 +8,8 @@ How it works:
     fewest steps back in time wins (ties: day first). Records with ``Name: text`` are messages; the others are
     system lines, and those that say who was added, joined, left or was removed become joins and leaves.
     ``<Media omitted>``, ``image omitted``, ``<attached: …>`` … give the media kind; "This message was deleted"
-    a message and its deletion; ``<This message was edited>`` an edit.
+    a message and its deletion; ``<This message was edited>`` an edit. The text is read a megabyte at a time and
+    one multi-line regular expression finds the headers in it; messages are written straight into their log rows.
 
 Things to keep in mind:
     * WhatsApp exports carry no ids: a person is known by the name (or phone number) the export shows, and the
@@ -22,28 +23,45 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from shequn.domain import ContentKind, Delete, Edit, Event, Join, JoinMethod, Leave, LeaveReason, Message
-from shequn.importers.base import ContentIds, Context, LocalTimes, text_lines, to_ms
+import orjson
+
+from shequn.domain import (
+    ContentKind,
+    Delete,
+    Edit,
+    Event,
+    Join,
+    JoinMethod,
+    Leave,
+    LeaveReason,
+    LogRow,
+    Message,
+    iso_ms,
+)
+from shequn.importers.base import ContentIds, Context, LocalTimes, event_from_row, log_row, text_chunks
 
 PLATFORM = "whatsapp"
 
 _SP = r"[ \u202f\u00a0]"
-HEADER = re.compile(
-    r"^[\u200e\u200f\u202a-\u202e\ufeff]*\[?"
+_HEAD = (
+    r"(?P<head>[\u200e\u200f\u202a-\u202e\ufeff]*\[?"
     r"(?P<a>\d{1,4})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<c>\d{1,4})\.?,?" + _SP + r"+"
     r"(?:(?P<cn>上午|下午|凌晨|中午|晚上)" + _SP + r"*)?"
     r"(?P<h>\d{1,2})[:.](?P<mi>\d{2})(?:[:.](?P<s>\d{2}))?"
     r"(?:" + _SP + r"*(?P<ampm>[AaPp]\.?" + _SP + r"?[Mm]\.?))?"
-    r"(?:\]" + _SP + r"?(?:[-–]" + _SP + r")?|" + _SP + r"+[-–]" + _SP + r"+)"
+    r"(?:\]" + _SP + r"?(?:[-–]" + _SP + r")?|" + _SP + r"+[-–]" + _SP + r"+))"
     r"(?P<rest>.*)$"
 )
+HEADER = re.compile("^" + _HEAD)  # a line that begins a record
+_HEADERS = re.compile("^" + _HEAD, re.MULTILINE)  # the records of a piece of text
 _AUTHOR = re.compile(r"^(?P<author>[^:\u200e]{1,120}?):(?: |(?=[^\d\s])|$)(?P<text>.*)$")
 _MARK_CHARS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
 
 _ORDERS = ("dmy", "mdy", "ymd", "ydm")
 _INFER_RECORDS = 5000
+CHUNK = 1 << 20  # bytes read at a time
 
 _SYSTEM_ACTOR_TEXT = (
     "Messages and calls are end-to-end encrypted",
@@ -110,10 +128,15 @@ class _Record:
     more: list[str] = field(default_factory=list)
 
 
-def _clock(m: re.Match[str]) -> tuple[int, int, int]:
-    h = int(m.group("h"))
-    ampm = m.group("ampm")
-    cn = m.group("cn")
+# The groups of HEADER, by position (``Match.groups()``): the hot loop reads a tuple, not names.
+_G_HEAD, _G_A, _G_B, _G_C, _G_CN, _G_H, _G_MI, _G_S, _G_AMPM, _G_REST = 0, 1, 3, 4, 5, 6, 7, 8, 9, 10
+Groups = tuple[str, ...]
+
+
+def _clock(g: Groups) -> tuple[int, int, int]:
+    h = int(g[_G_H])
+    ampm = g[_G_AMPM]
+    cn = g[_G_CN]
     if ampm:
         pm = ampm[0] in "Pp"
         h = h % 12 + (12 if pm else 0)
@@ -122,7 +145,7 @@ def _clock(m: re.Match[str]) -> tuple[int, int, int]:
             h += 12
         elif cn in ("上午", "凌晨") and h == 12:
             h = 0
-    return h, int(m.group("mi")), int(m.group("s") or 0)
+    return h, int(g[_G_MI]), int(g[_G_S] or 0)
 
 
 def _ymd(parts: tuple[str, str, str], order: str) -> tuple[int, int, int] | None:
@@ -178,8 +201,12 @@ def infer_order(records: list[_Record]) -> str:
     return next(o for o in candidates if scores.get(o) == best)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class _Reader:
-    """Turns records into events for one group."""
+    """Turns records into log rows for one group: messages are written straight into their row (the hot path of
+    big exports); the rarer events are built as events and encoded (:func:`log_row`)."""
 
     def __init__(self, ctx: Context, group: str) -> None:
         self.ctx = ctx
@@ -189,52 +216,76 @@ class _Reader:
         self.order = "dmy"
         self.authors: dict[str, str] = {}  # name as written → id as stored
         self.digits: dict[str, str] = {}  # digits of phone-number authors → author
+        self._who: dict[str, tuple[str, str]] = {}  # name as written → (id, display name) as stored
         self._dates: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+        self._heads: dict[str, tuple[int, str]] = {}  # a record's date and time as written → (ms, ISO text)
+        self._masked = ctx.options.mask is not None
+        self._dumps = orjson.dumps
 
-    def events(self, r: _Record) -> list[Event]:
-        ctx = self.ctx
-        ctx.line = r.line
-        ymd = self._dates.get(r.parts)
+    def when(self, g: Groups) -> tuple[int, str]:
+        """(ms since the epoch, ISO text) of a record's date and time."""
+        head = g[_G_HEAD]
+        known = self._heads.get(head)
+        if known is not None:
+            return known
+        parts = (g[_G_A], g[_G_B], g[_G_C])
+        ymd = self._dates.get(parts)
         if ymd is None:
-            ymd = _ymd(r.parts, self.order)
+            ymd = _ymd(parts, self.order)
             if ymd is None:
-                raise ctx.error("bad_time", value="/".join(r.parts), expected=f"a date in {self.order} order")
+                raise self.ctx.error("bad_time", value="/".join(parts), expected=f"a date in {self.order} order")
             if len(self._dates) > 4096:
                 self._dates.clear()
-            self._dates[r.parts] = ymd
-        at = self.times.utc(*ymd, *r.clock)
-        at_ms = to_ms(at)
-        first = r.rest.strip(_MARK_CHARS)
+            self._dates[parts] = ymd
+        at_ms = self.times.ms(*ymd, *_clock(g))
+        if len(self._heads) > 4096:
+            self._heads.clear()
+        known = self._heads[head] = (at_ms, iso_ms(at_ms))
+        return known
+
+    def rows(self, g: Groups, more: list[str] | None) -> list[LogRow]:
+        """The rows of one record (its header's groups and its continuation lines); ``ctx.line`` is its line."""
+        at_ms, at_iso = self.when(g)
+        first = g[_G_REST].strip(_MARK_CHARS)
         if ": " in first:  # nearly always a message; system lines rarely hold ": "
             if ("encrypted" in first or "secured" in first) and any(f": {s}" in first for s in _SYSTEM_ACTOR_TEXT):
-                return [self._system(at, at_ms, _joined(first, r.more))]
+                return [self._system(at_ms, _joined(first, more))]
+            i = first.find(":")
+            if 0 < i <= 120 and first[i + 1] == " " and "\u200e" not in first[:i]:  # what _AUTHOR matches, sooner
+                body = first[i + 2 :]
+                if more:
+                    body = "\n".join([body, *more])
+                return self._message(at_ms, at_iso, first[:i].strip(), body.strip(_MARK_CHARS))
             m = _AUTHOR.match(first)
             if m is not None:
                 body = m.group("text")
-                if r.more:
-                    body = "\n".join([body, *r.more])
-                return self._message(at, at_ms, m.group("author").strip(), body.strip(_MARK_CHARS))
-            return self._system_events(at, at_ms, first, _joined(first, r.more))
+                if more:
+                    body = "\n".join([body, *more])
+                return self._message(at_ms, at_iso, m.group("author").strip(), body.strip(_MARK_CHARS))
+            return self._system_rows(at_ms, first, _joined(first, more))
         if first.startswith(_SYSTEM_ACTOR_TEXT) or _system_line(first):
-            return self._system_events(at, at_ms, first, _joined(first, r.more))
+            return self._system_rows(at_ms, first, _joined(first, more))
         m = _AUTHOR.match(first)  # "Name:text" without a space
         if m is None:
-            return self._system_events(at, at_ms, first, _joined(first, r.more))
+            return self._system_rows(at_ms, first, _joined(first, more))
         body = m.group("text")
-        if r.more:
-            body = "\n".join([body, *r.more])
-        return self._message(at, at_ms, m.group("author").strip(), body.strip(_MARK_CHARS))
+        if more:
+            body = "\n".join([body, *more])
+        return self._message(at_ms, at_iso, m.group("author").strip(), body.strip(_MARK_CHARS))
 
     def _actor(self, author: str) -> tuple[str, str]:
-        known = self.authors.get(author)
-        if known is None:
-            known = self.authors[author] = self.ctx.mask_id(author)
-            digits = re.sub(r"\D", "", author)
-            if author.startswith("+") and len(digits) >= 7:
-                self.digits[digits] = author
-        return known, self.ctx.mask_text(author)
+        who = self._who.get(author)
+        if who is None:
+            known = self.authors.get(author)
+            if known is None:
+                known = self.authors[author] = self.ctx.mask_id(author)
+                digits = re.sub(r"\D", "", author)
+                if author.startswith("+") and len(digits) >= 7:
+                    self.digits[digits] = author
+            who = self._who[author] = (known, self.ctx.mask_text(author))
+        return who
 
-    def _message(self, at: datetime, at_ms: int, author: str, body: str) -> list[Event]:
+    def _message(self, at_ms: int, at_iso: str, author: str, body: str) -> list[LogRow]:
         actor, name = self._actor(author)
         content, media, text = _classify(body)
         deleted = len(text) < 40 and text.strip().lower() in _DELETED
@@ -243,32 +294,40 @@ class _Reader:
             text = text[: -len(_EDITED)].rstrip()
         if deleted:
             content, text = ContentKind.OTHER, ""
-        text = self.ctx.mask_text(text)
+        if self._masked:
+            text = self.ctx.mask_text(text)
         eid = self.ids.make(at_ms, actor, text if not deleted else "\x00deleted")
-        message = Message(
-            id=eid,
-            at=at,
-            platform=PLATFORM,
-            group=self.group,
-            actor=actor,
-            actor_name=name,
-            message_id=eid,
-            content=content,
-            text=text,
-            mentions=self._mentions(text) if "@" in text else (),
-            media=media,
-        )
+        # Message.to_dict(compact=True), written out: the fields in declaration order, defaults left out.
+        d: dict[str, object] = {"kind": "message", "id": eid, "at": at_iso, "platform": PLATFORM}
+        if self.group:
+            d["group"] = self.group
+        if actor:
+            d["actor"] = actor
+        if name:
+            d["actor_name"] = name
+        d["message_id"] = eid
+        if content is not ContentKind.TEXT:
+            d["content"] = content.value
+        if text:
+            d["text"] = text
+            if "@" in text:
+                mentions = self._mentions(text)
+                if mentions:
+                    d["mentions"] = list(mentions)
+        if media:
+            d["media"] = media
+        row: LogRow = (eid, "message", at_ms, PLATFORM, self.group, actor, name, self._dumps(d))
         if deleted:
-            return [message, Delete(
-                id=f"{eid}-del", at=at, platform=PLATFORM, group=self.group, actor=actor, actor_name=name,
+            return [row, log_row(Delete(
+                id=f"{eid}-del", at=_at(at_ms), platform=PLATFORM, group=self.group, actor=actor, actor_name=name,
                 message_id=eid, by=actor,
-            )]  # fmt: skip
+            ))]  # fmt: skip
         if edited:
-            return [message, Edit(
-                id=f"{eid}-edit", at=at, platform=PLATFORM, group=self.group, actor=actor, actor_name=name,
+            return [row, log_row(Edit(
+                id=f"{eid}-edit", at=_at(at_ms), platform=PLATFORM, group=self.group, actor=actor, actor_name=name,
                 message_id=eid, text=text,
-            )]  # fmt: skip
-        return [message]
+            ))]  # fmt: skip
+        return [row]
 
     def _mentions(self, text: str) -> tuple[str, ...]:
         found: list[str] = []
@@ -281,64 +340,57 @@ class _Reader:
                 found.append(self.authors[author])
         return tuple(found)
 
-    def _system(self, at: datetime, at_ms: int, text: str) -> Message:
+    def _system(self, at_ms: int, text: str) -> LogRow:
         text = self.ctx.mask_text(text)
         eid = self.ids.make(at_ms, "", text, kind="s")
-        return Message(
-            id=eid, at=at, platform=PLATFORM, group=self.group, message_id=eid, content=ContentKind.SYSTEM, text=text
-        )
+        return log_row(Message(
+            id=eid, at=_at(at_ms), platform=PLATFORM, group=self.group, message_id=eid, content=ContentKind.SYSTEM,
+            text=text,
+        ))  # fmt: skip
 
-    def _system_events(self, at: datetime, at_ms: int, first: str, text: str) -> list[Event]:
+    def _system_rows(self, at_ms: int, first: str, text: str) -> list[LogRow]:
         if ": " not in first:
             m = _JOIN_LINK.match(first)
             if m:
-                return [self._join(at, at_ms, m.group("who"), "", JoinMethod.SELF)]
+                return [self._join(at_ms, m.group("who"), "", JoinMethod.SELF)]
             m = _LEFT.match(first)
             if m:
-                return [self._leave(at, at_ms, m.group("who"), "", LeaveReason.VOLUNTARY)]
+                return [self._leave(at_ms, m.group("who"), "", LeaveReason.VOLUNTARY)]
             m = _JOIN_ADDED.match(first)
             if m:
-                return [self._join(at, at_ms, w, m.group("by"), JoinMethod.INVITED) for w in _names(m.group("who"))]
+                return [self._join(at_ms, w, m.group("by"), JoinMethod.INVITED) for w in _names(m.group("who"))]
             m = _REMOVED.match(first)
             if m:
-                return [self._leave(at, at_ms, w, m.group("by"), LeaveReason.REMOVED) for w in _names(m.group("who"))]
-        return [self._system(at, at_ms, text)]
+                return [self._leave(at_ms, w, m.group("by"), LeaveReason.REMOVED) for w in _names(m.group("who"))]
+        return [self._system(at_ms, text)]
 
     def _person(self, who: str) -> tuple[str, str]:
         if who.lower() == "you":  # the exporting account: its id is not in the export
             return "", "You"
         return self._actor(who)
 
-    def _join(self, at: datetime, at_ms: int, who: str, by: str, method: JoinMethod) -> Join:
+    def _join(self, at_ms: int, who: str, by: str, method: JoinMethod) -> LogRow:
         actor, name = self._person(who)
         inviter = self._person(by)[0] if by else ""
-        return Join(
-            id=self.ids.make(at_ms, actor or name, inviter, kind="join"),
-            at=at,
-            platform=PLATFORM,
-            group=self.group,
-            actor=actor,
-            actor_name=name,
-            method=method,
-            inviter=inviter,
-        )
+        return log_row(Join(
+            id=self.ids.make(at_ms, actor or name, inviter, kind="join"), at=_at(at_ms), platform=PLATFORM,
+            group=self.group, actor=actor, actor_name=name, method=method, inviter=inviter,
+        ))  # fmt: skip
 
-    def _leave(self, at: datetime, at_ms: int, who: str, by: str, reason: LeaveReason) -> Leave:
+    def _leave(self, at_ms: int, who: str, by: str, reason: LeaveReason) -> LogRow:
         actor, name = self._person(who)
         remover = self._person(by)[0] if by else ""
-        return Leave(
-            id=self.ids.make(at_ms, actor or name, remover, kind="leave"),
-            at=at,
-            platform=PLATFORM,
-            group=self.group,
-            actor=actor,
-            actor_name=name,
-            reason=reason,
-            by=remover,
-        )
+        return log_row(Leave(
+            id=self.ids.make(at_ms, actor or name, remover, kind="leave"), at=_at(at_ms), platform=PLATFORM,
+            group=self.group, actor=actor, actor_name=name, reason=reason, by=remover,
+        ))  # fmt: skip
 
 
-def _joined(first: str, more: list[str]) -> str:
+def _at(at_ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=at_ms)
+
+
+def _joined(first: str, more: list[str] | None) -> str:
     return "\n".join([first, *more]) if more else first
 
 
@@ -389,45 +441,82 @@ def _classify(body: str) -> tuple[ContentKind, str, str]:
     return ContentKind.TEXT, "", body
 
 
-def parse(ctx: Context) -> Iterator[Event]:
-    """Events of one WhatsApp text export."""
+def rows(ctx: Context) -> Iterator[LogRow]:
+    """The log rows of one WhatsApp text export.
+
+    The text is read in pieces of a megabyte; one regular expression finds every record's header in a piece, and
+    the text between two headers is the continuation of the first record's message.
+    """
     group = group_name(ctx)
     ctx.chat(PLATFORM, group, group)
     reader = _Reader(ctx, group)
-    pending: list[_Record] = []  # records read before the date order is known
+    pending: list[tuple[int, Groups, list[str] | None]] = []  # records read before the date order is known
     inferred = False
-    current: _Record | None = None
-    seen_header = False
-    for n, line in text_lines(ctx):
-        m = HEADER.match(line)
-        if m is None:
+    current: Groups | None = None  # the record being read: its header's groups,
+    more: list[str] | None = None  # its continuation lines,
+    current_line = 0  # and its line number
+    finditer = _HEADERS.finditer
+    for line, text in text_chunks(ctx, size=CHUNK):
+        pos = 0  # where the text not yet read begins (always at the start of a line)
+        counted = 0  # the position up to which line numbers were counted
+        for m in finditer(text):
+            start = m.start()
+            if start != pos:  # lines that are not headers: the message before goes on (or the export is not one)
+                gap = text[pos : start - 1].split("\n")
+                if current is None:
+                    for k, piece in enumerate(gap):
+                        if piece.strip():
+                            ctx.line = line + text.count("\n", counted, pos) + k
+                            raise ctx.error("not_whatsapp", expected="12/31/20, 23:59 - Name: text")
+                elif more is None:
+                    more = gap
+                else:
+                    more.extend(gap)
+            line += text.count("\n", counted, start)
+            counted = start
+            if current is not None:
+                if inferred:
+                    ctx.line = current_line
+                    yield from reader.rows(current, more)
+                else:
+                    pending.append((current_line, current, more))
+                    if len(pending) >= _INFER_RECORDS:
+                        reader.order = _infer(pending)
+                        inferred = True
+                        for ctx.line, g, lines in pending:
+                            yield from reader.rows(g, lines)
+                        pending = []
+            current = m.groups()
+            more = None
+            current_line = line
+            pos = m.end() + 1
+        if pos < len(text):  # the piece ends with continuation lines
+            tail = text[pos:-1] if text.endswith("\n") else text[pos:]
             if current is None:
-                if not line.strip():
-                    continue
-                raise ctx.error("not_whatsapp", expected="12/31/20, 23:59 - Name: text")
-            current.more.append(line)
-            continue
-        seen_header = True
-        record = _Record(n, (m.group("a"), m.group("b"), m.group("c")), _clock(m), m.group("rest"))
-        if current is not None:
-            if inferred:
-                yield from reader.events(current)
+                for k, piece in enumerate(tail.split("\n")):
+                    if piece.strip():
+                        ctx.line = line + text.count("\n", counted, pos) + k
+                        raise ctx.error("not_whatsapp", expected="12/31/20, 23:59 - Name: text")
+            elif more is None:
+                more = tail.split("\n")
             else:
-                pending.append(current)
-                if len(pending) >= _INFER_RECORDS:
-                    reader.order = infer_order(pending)
-                    inferred = True
-                    for r in pending:
-                        yield from reader.events(r)
-                    pending = []
-        current = record
-    if not seen_header:
+                more.extend(tail.split("\n"))
+    if current is None:
         raise ctx.error("not_whatsapp", where="line 1", expected="12/31/20, 23:59 - Name: text")
-    if current is not None:
-        pending.append(current)
+    pending.append((current_line, current, more))
     if not inferred:
-        reader.order = infer_order(pending)
-        if len(_allowed(pending[0].parts)) > 1:
+        reader.order = _infer(pending)
+        head = pending[0][1]
+        if len(_allowed((head[_G_A], head[_G_B], head[_G_C]))) > 1:
             ctx.notes.append(f"{ctx.source.name}: date order {reader.order}")
-    for r in pending:
-        yield from reader.events(r)
+    for ctx.line, g, lines in pending:
+        yield from reader.rows(g, lines)
+
+
+def _infer(pending: list[tuple[int, Groups, list[str] | None]]) -> str:
+    return infer_order([_Record(n, (g[_G_A], g[_G_B], g[_G_C]), _clock(g), "") for n, g, _ in pending])
+
+
+def parse(ctx: Context) -> Iterator[Event]:
+    """Events of one WhatsApp text export (its rows, read back)."""
+    return map(event_from_row, rows(ctx))

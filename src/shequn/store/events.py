@@ -3,18 +3,152 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import orjson
 from orjson import dumps
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, event, func, select
+from sqlalchemy.exc import IntegrityError
 
-from shequn.domain import Event, event_from_dict
+from shequn.domain import Event, LogRow, event_from_dict
 from shequn.store._sql import bulk_insert, chunks, to_ms
 from shequn.store.groups import GroupStore
 from shequn.store.people import PeopleStore
 from shequn.store.schema import EVENT
 
 _COLUMNS = ("workspace_id", "uid", "kind", "at_ms", "platform", "group_id", "person_id", "payload", "ingested_ms")
+
+
+RowKey = tuple[str, str, str]  # (platform, group, kind)
+
+# A load of at least this many rows, and more than twice the rows the log holds, builds the log's indexes once at the
+# end (a sort) instead of row by row (a random B-tree insert per row and index).
+DEFER_INDEXES_FROM = 200_000
+UNIQUE_INDEX = "ux_event_uid"
+
+
+class BulkLoad:
+    """A big load of history in one transaction (a context manager; :meth:`finish` before the end).
+
+    On SQLite, when the load is big compared with the log (``expected`` rows, see ``DEFER_INDEXES_FROM``), the log's
+    indexes (ids, group and time, person) are dropped at the start and built again by :meth:`finish`: sorting the
+    table once is much cheaper than millions of random inserts into three B-trees. Meanwhile rows are inserted as
+    they come (``unique`` is False); if the unique index of ids cannot be built again, the rows that repeat an id
+    already logged (or logged earlier in the load) are removed first, as ``ON CONFLICT DO NOTHING`` would have
+    skipped them. DDL is transactional in SQLite: a load that fails rolls the indexes back with everything else,
+    and other connections keep reading the last committed state, indexes included.
+    """
+
+    def __init__(self, conn: Connection, expected: int) -> None:
+        self.conn = conn
+        self.expected = expected
+        self.unique = True  # whether rows are deduplicated as they go in
+        self._deferred: list[tuple[str, str]] = []  # (name, CREATE INDEX statement) to run again
+        self._before = 0
+        self._cache_size: int | None = None
+
+    def __enter__(self) -> BulkLoad:
+        conn = self.conn
+        if conn.dialect.name != "sqlite" or self.expected < DEFER_INDEXES_FROM:
+            return self
+        self._before = conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM event").scalar_one()
+        if self.expected <= 2 * self._before:
+            return self
+        indexes = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event' AND sql IS NOT NULL"
+        ).all()
+        if UNIQUE_INDEX not in {name for name, _ in indexes}:
+            return self  # a schema this code does not know: leave it alone
+        _sort_in_files(conn)
+        _begin(conn)
+        # Appending to a table whose indexes are dropped touches few pages: a small page cache is enough, and the
+        # memory goes to the index builds at the end.
+        self._cache_size = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+        conn.exec_driver_sql("PRAGMA cache_size = -16384")
+        for name, sql in indexes:
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
+            self._deferred.append((name, sql))
+        self.unique = False
+        return self
+
+    def finish(self) -> dict[RowKey, int]:
+        """Build the indexes dropped at the start; return the rows removed as repeated ids, counted by (platform,
+        group, kind)."""
+        conn = self.conn
+        removed: dict[RowKey, int] = {}
+        for name, sql in self._deferred:
+            if name != UNIQUE_INDEX:
+                conn.exec_driver_sql(sql)
+        for name, sql in self._deferred:
+            if name != UNIQUE_INDEX:
+                continue
+            try:
+                with conn.begin_nested():
+                    conn.exec_driver_sql(sql)
+            except IntegrityError:
+                removed = self._drop_repeats()
+                conn.exec_driver_sql(sql)
+        self._deferred = []
+        self.unique = True
+        return removed
+
+    def _drop_repeats(self) -> dict[RowKey, int]:
+        """Remove the rows of this load whose id was logged before them (before the load or earlier in it)."""
+        conn = self.conn
+        conn.exec_driver_sql("CREATE INDEX _event_uid_seq ON event (workspace_id, uid, seq)")
+        repeat = (
+            "e.seq > ? AND EXISTS (SELECT 1 FROM event d WHERE d.workspace_id = e.workspace_id AND d.uid = e.uid"
+            " AND d.seq < e.seq)"
+        )
+        removed = {
+            (platform, group or "", kind): int(n)
+            for platform, group, kind, n in conn.exec_driver_sql(
+                "SELECT e.platform, g.platform_id, e.kind, COUNT(*) FROM event e"
+                f" LEFT JOIN chat_group g ON g.id = e.group_id WHERE {repeat} GROUP BY 1, 2, 3",
+                (self._before,),
+            )
+        }
+        conn.exec_driver_sql(
+            f"DELETE FROM event WHERE seq IN (SELECT e.seq FROM event e WHERE {repeat})", (self._before,)
+        )
+        conn.exec_driver_sql("DROP INDEX _event_uid_seq")
+        return removed
+
+    def __exit__(self, *exc: object) -> None:
+        if self._cache_size is not None:
+            self.conn.exec_driver_sql(f"PRAGMA cache_size = {self._cache_size}")
+
+
+_TEMP_STORE: dict[int, int] = {}  # DBAPI connection id → the temp_store to give back when it returns to the pool
+
+
+def _sort_in_files(conn: Connection) -> None:
+    """Until the connection returns to the pool, let SQLite sort through temporary files (the OS keeps them in its
+    cache) instead of the heap: building the indexes of a big log with ``temp_store=MEMORY`` would hold the whole
+    sort resident (hundreds of MB). Only possible before the transaction has begun."""
+    raw = conn.connection.dbapi_connection
+    if raw is None or raw.in_transaction:
+        return
+    if not event.contains(conn.engine, "checkin", _give_back_temp_store):
+        event.listen(conn.engine, "checkin", _give_back_temp_store)
+    _TEMP_STORE[id(raw)] = int(conn.exec_driver_sql("PRAGMA temp_store").scalar_one())
+    conn.exec_driver_sql("PRAGMA temp_store = FILE")
+
+
+def _give_back_temp_store(dbapi_conn: Any, _record: Any) -> None:
+    value = _TEMP_STORE.pop(id(dbapi_conn), None)
+    if value is not None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA temp_store = {value}")
+        cur.close()
+
+
+def _begin(conn: Connection) -> None:
+    """Make sure the SQLite transaction has begun (Python's driver begins it lazily, at the first write): DDL run
+    before it would be committed at once, outside the load's transaction."""
+    raw = conn.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        conn.exec_driver_sql("UPDATE workspace SET id = id WHERE 0")  # a write that changes nothing: BEGIN
 
 
 class EventStore:
@@ -91,6 +225,62 @@ class EventStore:
         added.sort(key=lambda pair: pair[0])
         return added
 
+    def append_rows(
+        self, conn: Connection, ws_id: int, rows: Sequence[LogRow], *, now_ms: int, unique: bool = True
+    ) -> list[LogRow]:
+        """Bulk history: add the rows whose id the log does not hold yet; return those added, in order.
+
+        The rows are written as they are (their payload is already the log's JSON form); groups and identities are
+        created on first sight. With ``unique=False`` (a load that dropped the unique index of ids, see
+        :meth:`defer_indexes`) every row is inserted and the duplicates go when the index is rebuilt.
+        """
+        if not rows:
+            return []
+        gkeys = {(r[3], r[4]) for r in rows if r[4]}
+        found = self.groups.ids(conn, ws_id, gkeys, now_ms=now_ms)
+        gids = {k: found[f"{k[0]}:{k[1]}"] for k in gkeys}
+        names = {(r[3], r[5]): r[6] for r in reversed(rows) if r[5]}  # the first name each identity shows
+        nameless = {k for k, v in names.items() if not v}
+        if nameless:
+            names.update({(r[3], r[5]): r[6] for r in reversed(rows) if r[6] and (r[3], r[5]) in nameless})
+        known = self.people.resolve(conn, ws_id, ((p, a, n) for (p, a), n in names.items()), now_ms=now_ms)
+        pids = {k: known[f"{k[0]}:{k[1]}"] for k in names}
+        gget = gids.get
+        pget = pids.get
+        now = now_ms
+
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        if conn.dialect.name == "sqlite":
+            values = [(ws_id, r[0], r[1], r[2], r[3], gget((r[3], r[4])), pget((r[3], r[5])), r[7], now) for r in rows]
+            # The payload goes in as UTF-8 bytes and is stored as text (CAST only relabels the bytes).
+            marks = ", ".join(["?"] * (len(_COLUMNS) - 2) + ["CAST(? AS TEXT)", "?"])
+            sql = f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({marks})"
+            if not unique:
+                conn.exec_driver_sql(sql, values)
+                return list(rows)
+            # Skip known ids in the insert itself; look at what was skipped only when the count says something was
+            # (a fresh import pays no lookup per row). One writer: the rows above the last seq are the new ones.
+            before = conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM event").scalar_one()
+            inserted = conn.exec_driver_sql(sql + " ON CONFLICT (workspace_id, uid) DO NOTHING", values).rowcount
+            if inserted == len(rows):
+                return list(rows)
+            new = {u for (u,) in conn.exec_driver_sql("SELECT uid FROM event WHERE seq > ?", (before,))}
+            return _first_of(rows, new)
+        existing: set[str] = set()
+        for part in chunks([r[0] for r in rows], 5000):
+            q = f"SELECT uid FROM event WHERE workspace_id = {mark} AND uid IN ({', '.join([mark] * len(part))})"
+            existing.update(u for (u,) in conn.exec_driver_sql(q, (ws_id, *part)))
+        fresh = _first_of(rows, {r[0] for r in rows} - existing)
+        texts = [
+            (ws_id, r[0], r[1], r[2], r[3], gget((r[3], r[4])), pget((r[3], r[5])), r[7].decode(), now) for r in fresh
+        ]
+        bulk_insert(conn, EVENT, _COLUMNS, texts, conflict=("workspace_id", "uid"))
+        return fresh
+
+    def bulk_load(self, conn: Connection, expected: int) -> BulkLoad:
+        """The set-up for a big load of history into the log in the caller's transaction (see :class:`BulkLoad`)."""
+        return BulkLoad(conn, expected)
+
     def scan(
         self, conn: Connection, ws_id: int, *, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
     ) -> Iterator[tuple[int, Event]]:
@@ -126,3 +316,14 @@ class EventStore:
         t = EVENT
         q = select(t.c.kind, func.count()).where(t.c.workspace_id == ws_id).group_by(t.c.kind)
         return {k: int(n) for k, n in conn.execute(q)}
+
+
+def _first_of(rows: Sequence[LogRow], ids: set[str]) -> list[LogRow]:
+    """The rows whose id is in ``ids``, each id once (its first row)."""
+    out: list[LogRow] = []
+    left = set(ids)
+    for r in rows:
+        if r[0] in left:
+            left.discard(r[0])
+            out.append(r)
+    return out

@@ -200,7 +200,7 @@ class EventRow(Base):
 
     __tablename__ = "event"
     __table_args__ = (
-        UniqueConstraint("workspace_id", "uid"),
+        Index("ux_event_uid", "workspace_id", "uid", unique=True),  # revision p1a: a bulk load may defer it
         Index("ix_event_group_at", "group_id", "at_ms"),
     )
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
