@@ -5,7 +5,7 @@ SQLite cannot drop a table constraint: the table is rebuilt (rows, seqs and inde
 constraint for the index.
 
 Revision ID: p1a
-Revises: i8a
+Revises: i7a
 Create Date: 2026-11-23 21:30:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "p1a"
-down_revision = "i8a"
+down_revision = "i7a"
 branch_labels = None
 depends_on = None
 
