@@ -50,6 +50,7 @@ POLICY_FILES = (
     "discipline.yaml",
     "membership.yaml",
     "faq.yaml",
+    "growth.yaml",
 )
 
 

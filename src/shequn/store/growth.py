@@ -1,0 +1,247 @@
+"""Growth tables: invite links, campaigns (referral contests, group fills, live codes), settlements, chapters; and
+the joins and leaves of a community read from the event log for attribution."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, insert, select, update
+
+from shequn.domain import UserError
+from shequn.store._sql import dumps, insert_ignore, loads
+from shequn.store.schema import CHAPTER, EVENT, GROUP, GROWTH_CAMPAIGN, INVITE_LINK, SETTLEMENT
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    id: int
+    community_id: int
+    code: str
+    owner: str
+    channel: str
+    platform: str
+    group: str
+    campaign: str
+    url: str
+    created_ms: int
+    revoked_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRecord:
+    id: int
+    community_id: int
+    key: str
+    kind: str
+    params: dict[str, Any]
+    state: dict[str, Any]
+    start_ms: int
+    created_ms: int
+    closed_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChapterRecord:
+    id: int
+    template_id: int
+    community_id: int | None
+    name: str
+    leader: str
+    city: str
+    stage: str
+    history: list[dict[str, Any]]
+    created_ms: int
+    updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRow:
+    """A join or a leave from the log: (kind, at, platform, actor, invite code, inviter, method, group platform id)."""
+
+    kind: str
+    at_ms: int
+    platform: str
+    actor: str
+    invite_code: str
+    inviter: str
+    method: str
+    group: str
+
+
+def _link(r: Any) -> LinkRecord:
+    return LinkRecord(
+        r.id, r.community_id, r.code, r.owner, r.channel, r.platform, r.group_platform_id, r.campaign, r.url,
+        r.created_ms, r.revoked_ms,
+    )  # fmt: skip
+
+
+def _campaign(r: Any) -> CampaignRecord:
+    return CampaignRecord(
+        r.id, r.community_id, r.key, r.kind, loads(r.params), loads(r.state), r.start_ms, r.created_ms, r.closed_ms
+    )
+
+
+class GrowthStore:
+    # -- invite links ---------------------------------------------------------------------------------------
+
+    def add_link(self, conn: Connection, ws_id: int, *, community_id: int, code: str, owner: str = "",
+                 channel: str = "member", platform: str = "", group: str = "", campaign: str = "", url: str = "",
+                 now_ms: int) -> LinkRecord:  # fmt: skip
+        t = INVITE_LINK
+        res = conn.execute(
+            insert_ignore(conn, t, ["workspace_id", "code"]).values(
+                workspace_id=ws_id, community_id=community_id, code=code, owner=owner, channel=channel,
+                platform=platform, group_platform_id=group, campaign=campaign, url=url, created_ms=now_ms)
+        )  # fmt: skip
+        if not res.rowcount:
+            raise UserError(f"the invite code {code!r} exists already", exit_code=2)
+        found = self.link(conn, ws_id, code)
+        assert found is not None
+        return found
+
+    def link(self, conn: Connection, ws_id: int, code: str) -> LinkRecord | None:
+        t = INVITE_LINK
+        r = conn.execute(select(t).where(t.c.workspace_id == ws_id, t.c.code == code)).first()
+        return _link(r) if r else None
+
+    def links(
+        self, conn: Connection, ws_id: int, *, community_id: int | None = None, owner: str | None = None
+    ) -> list[LinkRecord]:
+        t = INVITE_LINK
+        q = select(t).where(t.c.workspace_id == ws_id)
+        if community_id is not None:
+            q = q.where(t.c.community_id == community_id)
+        if owner is not None:
+            q = q.where(t.c.owner == owner)
+        return [_link(r) for r in conn.execute(q.order_by(t.c.id))]
+
+    def set_url(self, conn: Connection, link_id: int, url: str) -> None:
+        conn.execute(update(INVITE_LINK).where(INVITE_LINK.c.id == link_id).values(url=url))
+
+    def revoke(self, conn: Connection, ws_id: int, code: str, *, now_ms: int) -> bool:
+        t = INVITE_LINK
+        res = conn.execute(
+            update(t).where(t.c.workspace_id == ws_id, t.c.code == code, t.c.revoked_ms.is_(None))
+            .values(revoked_ms=now_ms)
+        )  # fmt: skip
+        return bool(res.rowcount)
+
+    # -- campaigns and settlements --------------------------------------------------------------------------
+
+    def put_campaign(self, conn: Connection, ws_id: int, *, community_id: int, key: str, kind: str,
+                     params: dict[str, Any], start_ms: int, now_ms: int) -> CampaignRecord:  # fmt: skip
+        t = GROWTH_CAMPAIGN
+        old = self.campaign(conn, ws_id, key)
+        if old is None:
+            conn.execute(
+                insert(t).values(workspace_id=ws_id, community_id=community_id, key=key, kind=kind,
+                                 params=dumps(params), state="{}", start_ms=start_ms, created_ms=now_ms)
+            )  # fmt: skip
+        else:
+            if old.kind != kind or old.community_id != community_id:
+                raise UserError(f"the campaign {key!r} exists already as a {old.kind} of another setup", exit_code=2)
+            conn.execute(update(t).where(t.c.id == old.id).values(params=dumps(params)))
+        found = self.campaign(conn, ws_id, key)
+        assert found is not None
+        return found
+
+    def campaign(self, conn: Connection, ws_id: int, key: str) -> CampaignRecord | None:
+        t = GROWTH_CAMPAIGN
+        r = conn.execute(select(t).where(t.c.workspace_id == ws_id, t.c.key == key)).first()
+        return _campaign(r) if r else None
+
+    def campaigns(
+        self, conn: Connection, ws_id: int, *, kind: str | None = None, community_id: int | None = None
+    ) -> list[CampaignRecord]:
+        t = GROWTH_CAMPAIGN
+        q = select(t).where(t.c.workspace_id == ws_id)
+        if kind:
+            q = q.where(t.c.kind == kind)
+        if community_id is not None:
+            q = q.where(t.c.community_id == community_id)
+        return [_campaign(r) for r in conn.execute(q.order_by(t.c.id))]
+
+    def set_campaign_state(self, conn: Connection, campaign_id: int, state: dict[str, Any]) -> None:
+        conn.execute(update(GROWTH_CAMPAIGN).where(GROWTH_CAMPAIGN.c.id == campaign_id).values(state=dumps(state)))
+
+    def close_campaign(self, conn: Connection, campaign_id: int, *, now_ms: int) -> None:
+        t = GROWTH_CAMPAIGN
+        conn.execute(update(t).where(t.c.id == campaign_id, t.c.closed_ms.is_(None)).values(closed_ms=now_ms))
+
+    def add_settlement(
+        self, conn: Connection, campaign_id: int, *, start_ms: int, end_ms: int, result: dict[str, Any], now_ms: int
+    ) -> bool:
+        """Record a settled period; False when it was settled before (settling twice changes nothing)."""
+        res = conn.execute(
+            insert_ignore(conn, SETTLEMENT, ["campaign_id", "period_end_ms"]).values(
+                campaign_id=campaign_id, period_start_ms=start_ms, period_end_ms=end_ms, result=dumps(result),
+                created_ms=now_ms)
+        )  # fmt: skip
+        return bool(res.rowcount)
+
+    def settlements(self, conn: Connection, campaign_id: int) -> list[tuple[int, int, dict[str, Any]]]:
+        t = SETTLEMENT
+        q = select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.period_end_ms)
+        return [(r.period_start_ms, r.period_end_ms, loads(r.result)) for r in conn.execute(q)]
+
+    # -- the benchmark-group programme ----------------------------------------------------------------------
+
+    def put_chapter(self, conn: Connection, ws_id: int, *, template_id: int, name: str, leader: str, city: str,
+                    stage: str, note: str, now_ms: int) -> ChapterRecord:  # fmt: skip
+        t = CHAPTER
+        old = self.chapter(conn, ws_id, name)
+        entry = {"stage": stage, "at_ms": now_ms, "note": note}
+        if old is None:
+            conn.execute(
+                insert(t).values(workspace_id=ws_id, template_id=template_id, name=name, leader=leader, city=city,
+                                 stage=stage, history=dumps([entry]), created_ms=now_ms, updated_ms=now_ms)
+            )  # fmt: skip
+        else:
+            history = old.history + ([entry] if stage != old.stage or note else [])
+            conn.execute(
+                update(t).where(t.c.id == old.id).values(
+                    leader=leader or old.leader, city=city or old.city, stage=stage, history=dumps(history),
+                    updated_ms=now_ms)
+            )  # fmt: skip
+        found = self.chapter(conn, ws_id, name)
+        assert found is not None
+        return found
+
+    def set_chapter_community(self, conn: Connection, chapter_id: int, community_id: int) -> None:
+        conn.execute(update(CHAPTER).where(CHAPTER.c.id == chapter_id).values(community_id=community_id))
+
+    def chapter(self, conn: Connection, ws_id: int, name: str) -> ChapterRecord | None:
+        t = CHAPTER
+        r = conn.execute(select(t).where(t.c.workspace_id == ws_id, t.c.name == name)).first()
+        return self._chapter(r) if r else None
+
+    def chapters(self, conn: Connection, ws_id: int) -> list[ChapterRecord]:
+        t = CHAPTER
+        return [self._chapter(r) for r in conn.execute(select(t).where(t.c.workspace_id == ws_id).order_by(t.c.id))]
+
+    @staticmethod
+    def _chapter(r: Any) -> ChapterRecord:
+        return ChapterRecord(r.id, r.template_id, r.community_id, r.name, r.leader, r.city, r.stage,
+                             loads(r.history), r.created_ms, r.updated_ms)  # fmt: skip
+
+    # -- joins and leaves from the log ----------------------------------------------------------------------
+
+    def joins(self, conn: Connection, ws_id: int, community_id: int) -> Iterator[JoinRow]:
+        """The joins (roster snapshots excluded) and leaves in the community's groups, in log order."""
+        e, g = EVENT, GROUP
+        q = (
+            select(e.c.kind, e.c.at_ms, e.c.platform, e.c.payload, g.c.platform_id)
+            .select_from(e.join(g, and_(g.c.id == e.c.group_id, g.c.community_id == community_id)))
+            .where(e.c.workspace_id == ws_id, e.c.kind.in_(("join", "leave")))
+            .order_by(e.c.seq)
+        )
+        for kind, at_ms, platform, payload, gid in conn.execute(q):
+            p = orjson.loads(payload)
+            method = p.get("method", "")
+            if kind == "join" and method == "roster":
+                continue
+            yield JoinRow(kind, at_ms, platform, p.get("actor", ""), p.get("invite_code", ""), p.get("inviter", ""),
+                          method, gid)  # fmt: skip
