@@ -4,7 +4,7 @@ How it works:
     * :func:`fill_progress`: "今天如果群满400人，那么群主就发500元红包" (book 2620): a target member count and a reward;
       the progress, and whether the target was reached (the reward is then a staff task: bots cannot send red
       packets).
-    * :func:`ab_candidates`: "从中筛选出互动积极、能够提出比较好的建议的用户，过滤到第二个群" (book 2620): the members of
+    * :func:`ab_candidates`: "筛选出互动积极、能够提出比较好的建议的用户，过滤到第二个群" (book 2620): the members of
       group A who engage most (messages, replies received, suggestions) and are not in group B yet.
     * :func:`promotions`: the upgrade path 粉丝群 → 会员群 → 管理群 → 核心群 (book 2065) as levels with rules: a
       member in a group of one level who meets the next level's rule (paid, level, points, tenure, tags, roles) is

@@ -140,11 +140,8 @@ def attribute(
             referrer = j.inviter
             channel = "member" if j.inviter else (j.method or "unknown")
         flags: list[str] = []
-        if referrer:
-            if referrer == j.member or (
-                people and people.get(referrer) is not None and people.get(referrer) == people.get(j.member)
-            ):
-                flags.append("self_invite")
+        if referrer and (referrer == j.member or _same_person(people, referrer, j.member)):
+            flags.append("self_invite")
         if j.member in first:
             flags.append("rejoin")
         first.add(j.member)
@@ -168,6 +165,11 @@ def attribute(
             confirmed = None
         out.append(Attribution(j.at_ms, j.member, referrer, channel, j.code, tuple(flags), confirmed))
     return out
+
+
+def _same_person(people: Mapping[str, object], a: str, b: str) -> bool:
+    pa = people.get(a)
+    return pa is not None and pa == people.get(b)
 
 
 # -- the referral tree -----------------------------------------------------------------------------------------
@@ -271,14 +273,10 @@ def leaderboard(
     order = sorted(people, key=lambda r: (-confirmed.get(r, 0), reached.get(r, 1 << 62), r))
     if limit is not None:
         order = order[:limit]
-    return [
-        Rank(i + 1, r, confirmed.get(r, 0), pending.get(r, 0), rejected.get(r, {})) for i, r in enumerate(order)
-    ]
+    return [Rank(i + 1, r, confirmed.get(r, 0), pending.get(r, 0), rejected.get(r, {})) for i, r in enumerate(order)]
 
 
-def periods(
-    start: datetime, now: datetime, *, weekday: int, at: str, tz: str
-) -> list[tuple[datetime, datetime]]:
+def periods(start: datetime, now: datetime, *, weekday: int, at: str, tz: str) -> list[tuple[datetime, datetime]]:
     """The settlement periods completed by ``now``: the first from ``start`` to the first ``weekday`` ``at`` (local
     time in ``tz``; Monday = 0, so Friday = 4) after it, then week by week (book 2533: 每周五下午5点结算)."""
     zone = ZoneInfo(tz)

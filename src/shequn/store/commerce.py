@@ -74,9 +74,24 @@ class IntroRecord:
 
 def _order(r: Any) -> OrderRecord:
     return OrderRecord(
-        r.id, r.community_id, r.source, r.order_id, r.sku, r.member_key, r.quantity, r.amount, r.currency, r.status,
-        r.tier, r.coupon, r.discount, r.referrer, r.payment_id, r.created_ms, r.paid_ms,
-    )  # fmt: skip
+        r.id,
+        r.community_id,
+        r.source,
+        r.order_id,
+        r.sku,
+        r.member_key,
+        r.quantity,
+        r.amount,
+        r.currency,
+        r.status,
+        r.tier,
+        r.coupon,
+        r.discount,
+        r.referrer,
+        r.payment_id,
+        r.created_ms,
+        r.paid_ms,
+    )
 
 
 class CommerceStore:
@@ -88,13 +103,22 @@ class CommerceStore:
         """Create or update a product; True when it was new."""
         t = PRODUCT
         res = conn.execute(
-            update(t).where(t.c.workspace_id == ws_id, t.c.sku == sku)
+            update(t)
+            .where(t.c.workspace_id == ws_id, t.c.sku == sku)
             .values(spec=dumps(spec), community_id=community_id, updated_ms=now_ms)
-        )  # fmt: skip
+        )
         if res.rowcount:
             return False
-        conn.execute(insert(t).values(workspace_id=ws_id, sku=sku, community_id=community_id, spec=dumps(spec),
-                                      created_ms=now_ms, updated_ms=now_ms))  # fmt: skip
+        conn.execute(
+            insert(t).values(
+                workspace_id=ws_id,
+                sku=sku,
+                community_id=community_id,
+                spec=dumps(spec),
+                created_ms=now_ms,
+                updated_ms=now_ms,
+            )
+        )
         return True
 
     def product(self, conn: Connection, ws_id: int, sku: str) -> dict[str, Any] | None:
@@ -111,16 +135,47 @@ class CommerceStore:
 
     # -- orders ---------------------------------------------------------------------------------------------
 
-    def add_order(self, conn: Connection, ws_id: int, *, community_id: int | None, source: str, order_id: str,
-                  sku: str, member: str, quantity: int, amount: int, currency: str, status: str, tier: str = "",
-                  coupon: str = "", discount: int = 0, referrer: str = "", now_ms: int) -> OrderRecord:  # fmt: skip
+    def add_order(
+        self,
+        conn: Connection,
+        ws_id: int,
+        *,
+        community_id: int | None,
+        source: str,
+        order_id: str,
+        sku: str,
+        member: str,
+        quantity: int,
+        amount: int,
+        currency: str,
+        status: str,
+        tier: str = "",
+        coupon: str = "",
+        discount: int = 0,
+        referrer: str = "",
+        now_ms: int,
+    ) -> OrderRecord:
         conn.execute(
             insert(SHOP_ORDER).values(
-                workspace_id=ws_id, community_id=community_id, source=source, order_id=order_id, sku=sku,
-                member_key=member, quantity=quantity, amount=amount, currency=currency, status=status, tier=tier,
-                coupon=coupon, discount=discount, referrer=referrer, payment_id="", created_ms=now_ms,
-                updated_ms=now_ms)
-        )  # fmt: skip
+                workspace_id=ws_id,
+                community_id=community_id,
+                source=source,
+                order_id=order_id,
+                sku=sku,
+                member_key=member,
+                quantity=quantity,
+                amount=amount,
+                currency=currency,
+                status=status,
+                tier=tier,
+                coupon=coupon,
+                discount=discount,
+                referrer=referrer,
+                payment_id="",
+                created_ms=now_ms,
+                updated_ms=now_ms,
+            )
+        )
         found = self.order(conn, ws_id, order_id, source=source)
         assert found is not None
         return found
@@ -189,8 +244,11 @@ class CommerceStore:
         t = COUPON
         res = conn.execute(update(t).where(t.c.workspace_id == ws_id, t.c.code == code).values(spec=dumps(spec)))
         if not res.rowcount:
-            conn.execute(insert(t).values(workspace_id=ws_id, code=code, community_id=community_id,
-                                          spec=dumps(spec), created_ms=now_ms))  # fmt: skip
+            conn.execute(
+                insert(t).values(
+                    workspace_id=ws_id, code=code, community_id=community_id, spec=dumps(spec), created_ms=now_ms
+                )
+            )
 
     def coupon(self, conn: Connection, ws_id: int, code: str) -> tuple[int, dict[str, Any]] | None:
         t = COUPON
@@ -222,9 +280,10 @@ class CommerceStore:
     def redeem(self, conn: Connection, coupon_id: int, member: str, order_row: int, *, now_ms: int) -> None:
         t = COUPON_CLAIM
         conn.execute(
-            update(t).where(t.c.coupon_id == coupon_id, t.c.member_key == member, t.c.order_row_id.is_(None))
+            update(t)
+            .where(t.c.coupon_id == coupon_id, t.c.member_key == member, t.c.order_row_id.is_(None))
             .values(order_row_id=order_row, redeemed_ms=now_ms)
-        )  # fmt: skip
+        )
 
     def release(self, conn: Connection, order_row: int) -> None:
         """A cancelled order gives its coupon back."""
@@ -235,12 +294,13 @@ class CommerceStore:
         """coupon code → (claimed, redeemed by an order, redeemed by a paid order)."""
         c, cc, o = COUPON, COUPON_CLAIM, SHOP_ORDER
         q = (
-            select(c.c.code, func.count(), func.count(cc.c.order_row_id),
-                   func.count(o.c.id).filter(o.c.status == "paid"))
+            select(
+                c.c.code, func.count(), func.count(cc.c.order_row_id), func.count(o.c.id).filter(o.c.status == "paid")
+            )
             .select_from(cc.join(c, c.c.id == cc.c.coupon_id).outerjoin(o, o.c.id == cc.c.order_row_id))
             .where(c.c.workspace_id == ws_id)
             .group_by(c.c.code)
-        )  # fmt: skip
+        )
         return {code: (int(a), int(b), int(p)) for code, a, b, p in conn.execute(q)}
 
     # -- commissions ----------------------------------------------------------------------------------------
@@ -252,9 +312,16 @@ class CommerceStore:
         for who, level, amount, currency in rows:
             res = conn.execute(
                 insert_ignore(conn, COMMISSION, ["order_row_id", "beneficiary"]).values(
-                    workspace_id=ws_id, order_row_id=order_row, beneficiary=who, level=level, amount=amount,
-                    currency=currency, status="due", created_ms=now_ms)
-            )  # fmt: skip
+                    workspace_id=ws_id,
+                    order_row_id=order_row,
+                    beneficiary=who,
+                    level=level,
+                    amount=amount,
+                    currency=currency,
+                    status="due",
+                    created_ms=now_ms,
+                )
+            )
             n += res.rowcount or 0
         return n
 
@@ -265,19 +332,28 @@ class CommerceStore:
         """(beneficiary, currency, orders, amount due, amount void) per beneficiary."""
         t = COMMISSION
         q = (
-            select(t.c.beneficiary, t.c.currency, func.count(),
-                   func.coalesce(func.sum(t.c.amount).filter(t.c.status == "due"), 0),
-                   func.coalesce(func.sum(t.c.amount).filter(t.c.status == "void"), 0))
-            .where(t.c.workspace_id == ws_id).group_by(t.c.beneficiary, t.c.currency)
-        )  # fmt: skip
+            select(
+                t.c.beneficiary,
+                t.c.currency,
+                func.count(),
+                func.coalesce(func.sum(t.c.amount).filter(t.c.status == "due"), 0),
+                func.coalesce(func.sum(t.c.amount).filter(t.c.status == "void"), 0),
+            )
+            .where(t.c.workspace_id == ws_id)
+            .group_by(t.c.beneficiary, t.c.currency)
+        )
         return [(b, c, int(n), int(d), int(v)) for b, c, n, d, v in conn.execute(q)]
 
     # -- refused deliveries ---------------------------------------------------------------------------------
 
-    def reject(self, conn: Connection, ws_id: int, *, source: str, kind: str, ref: str, reason: str, detail: str,
-               now_ms: int) -> None:  # fmt: skip
-        conn.execute(insert(WEBHOOK_REJECTION).values(workspace_id=ws_id, source=source, kind=kind, ref=ref[:200],
-                                                      reason=reason, detail=detail, at_ms=now_ms))  # fmt: skip
+    def reject(
+        self, conn: Connection, ws_id: int, *, source: str, kind: str, ref: str, reason: str, detail: str, now_ms: int
+    ) -> None:
+        conn.execute(
+            insert(WEBHOOK_REJECTION).values(
+                workspace_id=ws_id, source=source, kind=kind, ref=ref[:200], reason=reason, detail=detail, at_ms=now_ms
+            )
+        )
 
     def rejections(self, conn: Connection, ws_id: int, *, limit: int = 200) -> list[Rejection]:
         t = WEBHOOK_REJECTION
@@ -286,10 +362,29 @@ class CommerceStore:
 
     # -- resources and introductions ------------------------------------------------------------------------
 
-    def add_resource(self, conn: Connection, ws_id: int, *, community_id: int, member: str, side: str, text: str,
-                     tags: Sequence[str], now_ms: int) -> int:  # fmt: skip
-        res = conn.execute(insert(RESOURCE).values(workspace_id=ws_id, community_id=community_id, member_key=member,
-                                                   side=side, text=text, tags=dumps(list(tags)), created_ms=now_ms))  # fmt: skip
+    def add_resource(
+        self,
+        conn: Connection,
+        ws_id: int,
+        *,
+        community_id: int,
+        member: str,
+        side: str,
+        text: str,
+        tags: Sequence[str],
+        now_ms: int,
+    ) -> int:
+        res = conn.execute(
+            insert(RESOURCE).values(
+                workspace_id=ws_id,
+                community_id=community_id,
+                member_key=member,
+                side=side,
+                text=text,
+                tags=dumps(list(tags)),
+                created_ms=now_ms,
+            )
+        )
         return int(res.inserted_primary_key[0])  # type: ignore[index]
 
     def resources(self, conn: Connection, ws_id: int, community_id: int) -> list[tuple[int, str, str, str, list[str]]]:
@@ -302,18 +397,58 @@ class CommerceStore:
         t = RESOURCE
         conn.execute(update(t).where(t.c.workspace_id == ws_id, t.c.id == resource_id).values(closed_ms=now_ms))
 
-    def add_intro(self, conn: Connection, ws_id: int, *, community_id: int, a: str, b: str, need_id: int | None,
-                  offer_id: int | None, status: str, by: str, note: str, now_ms: int) -> int:  # fmt: skip
-        res = conn.execute(insert(INTRODUCTION).values(
-            workspace_id=ws_id, community_id=community_id, a_key=a, b_key=b, need_id=need_id, offer_id=offer_id,
-            status=status, value=0, currency="CNY", note=note, by=by, created_ms=now_ms, updated_ms=now_ms))  # fmt: skip
+    def add_intro(
+        self,
+        conn: Connection,
+        ws_id: int,
+        *,
+        community_id: int,
+        a: str,
+        b: str,
+        need_id: int | None,
+        offer_id: int | None,
+        status: str,
+        by: str,
+        note: str,
+        now_ms: int,
+    ) -> int:
+        res = conn.execute(
+            insert(INTRODUCTION).values(
+                workspace_id=ws_id,
+                community_id=community_id,
+                a_key=a,
+                b_key=b,
+                need_id=need_id,
+                offer_id=offer_id,
+                status=status,
+                value=0,
+                currency="CNY",
+                note=note,
+                by=by,
+                created_ms=now_ms,
+                updated_ms=now_ms,
+            )
+        )
         return int(res.inserted_primary_key[0])  # type: ignore[index]
 
-    def set_intro(self, conn: Connection, ws_id: int, intro_id: int, *, status: str, value: int, currency: str,
-                  note: str, now_ms: int) -> None:  # fmt: skip
+    def set_intro(
+        self,
+        conn: Connection,
+        ws_id: int,
+        intro_id: int,
+        *,
+        status: str,
+        value: int,
+        currency: str,
+        note: str,
+        now_ms: int,
+    ) -> None:
         t = INTRODUCTION
-        res = conn.execute(update(t).where(t.c.workspace_id == ws_id, t.c.id == intro_id).values(
-            status=status, value=value, currency=currency, note=note, updated_ms=now_ms))  # fmt: skip
+        res = conn.execute(
+            update(t)
+            .where(t.c.workspace_id == ws_id, t.c.id == intro_id)
+            .values(status=status, value=value, currency=currency, note=note, updated_ms=now_ms)
+        )
         if not res.rowcount:
             raise UserError(f"no introduction #{intro_id} in this workspace", exit_code=2)
 
@@ -323,7 +458,28 @@ class CommerceStore:
         if community_id is not None:
             q = q.where(t.c.community_id == community_id)
         return [
-            IntroRecord(r.id, r.community_id, r.need_id, r.offer_id, r.a_key, r.b_key, r.status, r.value, r.currency,
-                        r.note, r.by, r.created_ms, r.updated_ms)
+            IntroRecord(
+                r.id,
+                r.community_id,
+                r.need_id,
+                r.offer_id,
+                r.a_key,
+                r.b_key,
+                r.status,
+                r.value,
+                r.currency,
+                r.note,
+                r.by,
+                r.created_ms,
+                r.updated_ms,
+            )
             for r in conn.execute(q.order_by(t.c.id))
-        ]  # fmt: skip
+        ]
+
+    def payers(self, conn: Connection, ws_id: int, community_id: int) -> set[str]:
+        """Members with a paid order in the community."""
+        t = SHOP_ORDER
+        q = select(t.c.member_key).where(
+            t.c.workspace_id == ws_id, t.c.community_id == community_id, t.c.status == "paid"
+        )
+        return {r[0] for r in conn.execute(q.distinct())}

@@ -3,16 +3,25 @@ the joins and leaves of a community read from the event log for attribution."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, distinct, func, insert, select, update
 
 from shequn.domain import UserError
 from shequn.store._sql import dumps, insert_ignore, loads
-from shequn.store.schema import CHAPTER, EVENT, GROUP, GROWTH_CAMPAIGN, INVITE_LINK, SETTLEMENT
+from shequn.store.schema import (
+    CHAPTER,
+    EVENT,
+    GROUP,
+    GROUP_MEMBER,
+    GROWTH_CAMPAIGN,
+    INVITE_LINK,
+    SETTLEMENT,
+    STAFF_TASK,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +82,18 @@ class JoinRow:
 
 def _link(r: Any) -> LinkRecord:
     return LinkRecord(
-        r.id, r.community_id, r.code, r.owner, r.channel, r.platform, r.group_platform_id, r.campaign, r.url,
-        r.created_ms, r.revoked_ms,
-    )  # fmt: skip
+        r.id,
+        r.community_id,
+        r.code,
+        r.owner,
+        r.channel,
+        r.platform,
+        r.group_platform_id,
+        r.campaign,
+        r.url,
+        r.created_ms,
+        r.revoked_ms,
+    )
 
 
 def _campaign(r: Any) -> CampaignRecord:
@@ -87,15 +105,36 @@ def _campaign(r: Any) -> CampaignRecord:
 class GrowthStore:
     # -- invite links ---------------------------------------------------------------------------------------
 
-    def add_link(self, conn: Connection, ws_id: int, *, community_id: int, code: str, owner: str = "",
-                 channel: str = "member", platform: str = "", group: str = "", campaign: str = "", url: str = "",
-                 now_ms: int) -> LinkRecord:  # fmt: skip
+    def add_link(
+        self,
+        conn: Connection,
+        ws_id: int,
+        *,
+        community_id: int,
+        code: str,
+        owner: str = "",
+        channel: str = "member",
+        platform: str = "",
+        group: str = "",
+        campaign: str = "",
+        url: str = "",
+        now_ms: int,
+    ) -> LinkRecord:
         t = INVITE_LINK
         res = conn.execute(
             insert_ignore(conn, t, ["workspace_id", "code"]).values(
-                workspace_id=ws_id, community_id=community_id, code=code, owner=owner, channel=channel,
-                platform=platform, group_platform_id=group, campaign=campaign, url=url, created_ms=now_ms)
-        )  # fmt: skip
+                workspace_id=ws_id,
+                community_id=community_id,
+                code=code,
+                owner=owner,
+                channel=channel,
+                platform=platform,
+                group_platform_id=group,
+                campaign=campaign,
+                url=url,
+                created_ms=now_ms,
+            )
+        )
         if not res.rowcount:
             raise UserError(f"the invite code {code!r} exists already", exit_code=2)
         found = self.link(conn, ws_id, code)
@@ -124,22 +163,41 @@ class GrowthStore:
     def revoke(self, conn: Connection, ws_id: int, code: str, *, now_ms: int) -> bool:
         t = INVITE_LINK
         res = conn.execute(
-            update(t).where(t.c.workspace_id == ws_id, t.c.code == code, t.c.revoked_ms.is_(None))
+            update(t)
+            .where(t.c.workspace_id == ws_id, t.c.code == code, t.c.revoked_ms.is_(None))
             .values(revoked_ms=now_ms)
-        )  # fmt: skip
+        )
         return bool(res.rowcount)
 
     # -- campaigns and settlements --------------------------------------------------------------------------
 
-    def put_campaign(self, conn: Connection, ws_id: int, *, community_id: int, key: str, kind: str,
-                     params: dict[str, Any], start_ms: int, now_ms: int) -> CampaignRecord:  # fmt: skip
+    def put_campaign(
+        self,
+        conn: Connection,
+        ws_id: int,
+        *,
+        community_id: int,
+        key: str,
+        kind: str,
+        params: dict[str, Any],
+        start_ms: int,
+        now_ms: int,
+    ) -> CampaignRecord:
         t = GROWTH_CAMPAIGN
         old = self.campaign(conn, ws_id, key)
         if old is None:
             conn.execute(
-                insert(t).values(workspace_id=ws_id, community_id=community_id, key=key, kind=kind,
-                                 params=dumps(params), state="{}", start_ms=start_ms, created_ms=now_ms)
-            )  # fmt: skip
+                insert(t).values(
+                    workspace_id=ws_id,
+                    community_id=community_id,
+                    key=key,
+                    kind=kind,
+                    params=dumps(params),
+                    state="{}",
+                    start_ms=start_ms,
+                    created_ms=now_ms,
+                )
+            )
         else:
             if old.kind != kind or old.community_id != community_id:
                 raise UserError(f"the campaign {key!r} exists already as a {old.kind} of another setup", exit_code=2)
@@ -177,9 +235,13 @@ class GrowthStore:
         """Record a settled period; False when it was settled before (settling twice changes nothing)."""
         res = conn.execute(
             insert_ignore(conn, SETTLEMENT, ["campaign_id", "period_end_ms"]).values(
-                campaign_id=campaign_id, period_start_ms=start_ms, period_end_ms=end_ms, result=dumps(result),
-                created_ms=now_ms)
-        )  # fmt: skip
+                campaign_id=campaign_id,
+                period_start_ms=start_ms,
+                period_end_ms=end_ms,
+                result=dumps(result),
+                created_ms=now_ms,
+            )
+        )
         return bool(res.rowcount)
 
     def settlements(self, conn: Connection, campaign_id: int) -> list[tuple[int, int, dict[str, Any]]]:
@@ -189,23 +251,49 @@ class GrowthStore:
 
     # -- the benchmark-group programme ----------------------------------------------------------------------
 
-    def put_chapter(self, conn: Connection, ws_id: int, *, template_id: int, name: str, leader: str, city: str,
-                    stage: str, note: str, now_ms: int) -> ChapterRecord:  # fmt: skip
+    def put_chapter(
+        self,
+        conn: Connection,
+        ws_id: int,
+        *,
+        template_id: int,
+        name: str,
+        leader: str,
+        city: str,
+        stage: str,
+        note: str,
+        now_ms: int,
+    ) -> ChapterRecord:
         t = CHAPTER
         old = self.chapter(conn, ws_id, name)
         entry = {"stage": stage, "at_ms": now_ms, "note": note}
         if old is None:
             conn.execute(
-                insert(t).values(workspace_id=ws_id, template_id=template_id, name=name, leader=leader, city=city,
-                                 stage=stage, history=dumps([entry]), created_ms=now_ms, updated_ms=now_ms)
-            )  # fmt: skip
+                insert(t).values(
+                    workspace_id=ws_id,
+                    template_id=template_id,
+                    name=name,
+                    leader=leader,
+                    city=city,
+                    stage=stage,
+                    history=dumps([entry]),
+                    created_ms=now_ms,
+                    updated_ms=now_ms,
+                )
+            )
         else:
             history = old.history + ([entry] if stage != old.stage or note else [])
             conn.execute(
-                update(t).where(t.c.id == old.id).values(
-                    leader=leader or old.leader, city=city or old.city, stage=stage, history=dumps(history),
-                    updated_ms=now_ms)
-            )  # fmt: skip
+                update(t)
+                .where(t.c.id == old.id)
+                .values(
+                    leader=leader or old.leader,
+                    city=city or old.city,
+                    stage=stage,
+                    history=dumps(history),
+                    updated_ms=now_ms,
+                )
+            )
         found = self.chapter(conn, ws_id, name)
         assert found is not None
         return found
@@ -224,8 +312,18 @@ class GrowthStore:
 
     @staticmethod
     def _chapter(r: Any) -> ChapterRecord:
-        return ChapterRecord(r.id, r.template_id, r.community_id, r.name, r.leader, r.city, r.stage,
-                             loads(r.history), r.created_ms, r.updated_ms)  # fmt: skip
+        return ChapterRecord(
+            r.id,
+            r.template_id,
+            r.community_id,
+            r.name,
+            r.leader,
+            r.city,
+            r.stage,
+            loads(r.history),
+            r.created_ms,
+            r.updated_ms,
+        )
 
     # -- joins and leaves from the log ----------------------------------------------------------------------
 
@@ -243,5 +341,59 @@ class GrowthStore:
             method = p.get("method", "")
             if kind == "join" and method == "roster":
                 continue
-            yield JoinRow(kind, at_ms, platform, p.get("actor", ""), p.get("invite_code", ""), p.get("inviter", ""),
-                          method, gid)  # fmt: skip
+            yield JoinRow(
+                kind, at_ms, platform, p.get("actor", ""), p.get("invite_code", ""), p.get("inviter", ""), method, gid
+            )
+
+    def group_activity(
+        self, conn: Connection, ws_id: int, group_ids: Sequence[int], *, since_ms: int
+    ) -> dict[int, tuple[int, int, int, int, int]]:
+        """group id → (members now, messages, speakers, voluntary leaves since ``since_ms``, open staff tasks)."""
+        if not group_ids:
+            return {}
+        e, gm, st = EVENT, GROUP_MEMBER, STAFF_TASK
+        ids = list(group_ids)
+        out = {gid: [0, 0, 0, 0, 0] for gid in ids}
+        for gid, n in conn.execute(
+            select(gm.c.group_id, func.count()).where(gm.c.group_id.in_(ids)).group_by(gm.c.group_id)
+        ):
+            out[gid][0] = int(n)
+        q = (
+            select(e.c.group_id, func.count(), func.count(distinct(e.c.person_id)))
+            .where(e.c.group_id.in_(ids), e.c.at_ms >= since_ms, e.c.kind == "message")
+            .group_by(e.c.group_id)
+        )
+        for gid, n, speakers in conn.execute(q):
+            out[gid][1], out[gid][2] = int(n), int(speakers)
+        q = select(e.c.group_id, e.c.payload).where(e.c.group_id.in_(ids), e.c.at_ms >= since_ms, e.c.kind == "leave")
+        for gid, payload in conn.execute(q):
+            if orjson.loads(payload).get("reason", "unknown") in ("voluntary", "unknown"):
+                out[gid][3] += 1
+        q = (
+            select(st.c.group_id, func.count())
+            .where(st.c.group_id.in_(ids), st.c.status == "open")
+            .group_by(st.c.group_id)
+        )
+        for gid, n in conn.execute(q):
+            out[gid][4] = int(n)
+        return {gid: (v[0], v[1], v[2], v[3], v[4]) for gid, v in out.items()}
+
+    def messages(
+        self, conn: Connection, ws_id: int, group_id: int, *, since_ms: int
+    ) -> list[tuple[str, str, str, str]]:
+        """(member key, message id, replied-to message id, text) of a group's messages since ``since_ms``."""
+        e = EVENT
+        q = (
+            select(e.c.platform, e.c.payload)
+            .where(e.c.group_id == group_id, e.c.at_ms >= since_ms, e.c.kind == "message")
+            .order_by(e.c.seq)
+        )
+        out = []
+        for platform, payload in conn.execute(q):
+            p = orjson.loads(payload)
+            if p.get("from_bot"):
+                continue
+            out.append(
+                (f"{platform}:{p.get('actor', '')}", p.get("message_id", ""), p.get("reply_to", ""), p.get("text", ""))
+            )
+        return out
