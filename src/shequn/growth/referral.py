@@ -131,7 +131,7 @@ def attribute(
     recent: dict[str, deque[int]] = {}
     people = person_of or {}
     out: list[Attribution] = []
-    for j in sorted(joins, key=lambda x: (x.at_ms, x.member)):
+    for j in sorted(joins, key=lambda x: (x.at_ms, x.member, x.code, x.inviter)):
         link = links.get(j.code) if j.code else None
         if link is not None:
             referrer = link.owner
