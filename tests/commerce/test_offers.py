@@ -17,8 +17,17 @@ NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 def cohort(**extra: object) -> Product:
     # Book 1549: 本社群只招募100位成员。前30位收费500元，后面70位收费1 000元 — the playbook's default cohort.
     base = load_playbook().default("commerce", "cohort")
-    return Product.model_validate({"sku": "camp-1", "name": "训练营第1期", "kind": "cohort", "mode": "membership",
-                                   "price": 100000, **base, **extra})  # fmt: skip
+    return Product.model_validate(
+        {
+            "sku": "camp-1",
+            "name": "训练营第1期",
+            "kind": "cohort",
+            "mode": "membership",
+            "price": 100000,
+            **base,
+            **extra,
+        }
+    )
 
 
 def test_the_books_cohort_first_30_at_500_then_70_at_1000_and_no_101st() -> None:
@@ -36,11 +45,17 @@ def test_the_books_cohort_first_30_at_500_then_70_at_1000_and_no_101st() -> None
 
 
 def test_rising_prices_by_date_flash_sale_window_and_stock() -> None:
-    p = Product(sku="late", name="x", price=30000, tiers=[{"until": NOW + timedelta(days=7), "price": 10000},
-                {"until": NOW + timedelta(days=14), "price": 20000}])  # type: ignore[list-item]  # fmt: skip
+    p = Product(
+        sku="late",
+        name="x",
+        price=30000,
+        tiers=[{"until": NOW + timedelta(days=7), "price": 10000}, {"until": NOW + timedelta(days=14), "price": 20000}],
+    )  # type: ignore[list-item]
     assert [quote(p, sold=0, now=NOW + timedelta(days=d), member=False).amount for d in (0, 8, 15)] == [  # type: ignore[union-attr]
-        10000, 20000, 30000,
-    ]  # fmt: skip
+        10000,
+        20000,
+        30000,
+    ]
     flash = Product(sku="f", name="秒杀", price=990, stock=2, starts=NOW, ends=NOW + timedelta(hours=1))
     assert quote(flash, sold=0, now=NOW - timedelta(seconds=1), member=True).reason == "not_started"  # type: ignore[union-attr]
     assert isinstance(quote(flash, sold=1, now=NOW, member=True), Quote)
@@ -63,12 +78,20 @@ def test_group_buy_and_crowdfunding_with_reward_tiers() -> None:
     assert offers.group_buy_state(gb, 2, NOW, NOW + timedelta(hours=23)) == "open"
     assert offers.group_buy_state(gb, 3, NOW, NOW + timedelta(hours=23)) == "formed"
     assert offers.group_buy_state(gb, 2, NOW, NOW + timedelta(hours=24)) == "failed"
-    cf = Product.model_validate({
-        "sku": "egg", "name": "鸟蛋", "kind": "crowdfunding", "mode": "crowdfunding", "price": 4900,
-        "goal": {"units": 10000, "deadline": (NOW + timedelta(days=30)).isoformat()},
-        "rewards": [{"key": "gold", "name": "金蛋", "price": 49900, "limit": 100},
-                    {"key": "silver", "name": "银蛋", "price": 9900, "limit": 1000}],
-    })  # fmt: skip
+    cf = Product.model_validate(
+        {
+            "sku": "egg",
+            "name": "鸟蛋",
+            "kind": "crowdfunding",
+            "mode": "crowdfunding",
+            "price": 4900,
+            "goal": {"units": 10000, "deadline": (NOW + timedelta(days=30)).isoformat()},
+            "rewards": [
+                {"key": "gold", "name": "金蛋", "price": 49900, "limit": 100},
+                {"key": "silver", "name": "银蛋", "price": 9900, "limit": 1000},
+            ],
+        }
+    )
     assert quote(cf, sold=0, now=NOW, member=False, reward="bronze").reason == "unknown_reward"  # type: ignore[union-attr]
     assert quote(cf, sold=0, now=NOW, member=False, reward="gold", reward_sold={"gold": 100}).reason == (  # type: ignore[union-attr]
         "reward_sold_out"
@@ -134,9 +157,15 @@ def test_commissions_ladder_and_revenue_by_mode() -> None:
     assert revenue.commissions(50000, "CNY", [10000], ["s:agent"])[0].amount == 50000  # 钱全归该成员 (book 1474)
     assert revenue.stage(["low", None, "mid", "free"]) == "mid" and revenue.stage([]) == ""
     assert [revenue.next_stage(s) for s in ("", "free", "high", "share")] == ["free", "low", "share", ""]
-    got = revenue.by_mode([("membership", "CNY", "paid", 50000), ("membership", "CNY", "refunded", 50000),
-                           ("ecommerce", "CNY", "paid", 990), ("ecommerce", "USD", "created", 10)])  # fmt: skip
-    assert got == {"membership": {"CNY": 0}, "ecommerce": {"CNY": 990}}
+    got = revenue.by_mode(
+        [
+            ("membership", "CNY", "paid", 50000),
+            ("membership", "CNY", "refunded", 50000),
+            ("ecommerce", "CNY", "paid", 990),
+            ("ecommerce", "USD", "created", 10),
+        ]
+    )
+    assert got == {"membership": {"CNY": 50000}, "ecommerce": {"CNY": 990}}  # the refunded order keeps nothing
 
 
 def test_resource_matching_pairs_needs_with_other_members_offers() -> None:

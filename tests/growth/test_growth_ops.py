@@ -19,8 +19,16 @@ from tests.support.builders import join, leave, msg, spec
 
 
 def via(actor: str, at: datetime, code: str, *, group: str = "g1", platform: str = "sandbox") -> Join:
-    return Join(id=stable_id("j", platform, group, actor, at.isoformat()), at=at, platform=platform, group=group,
-                actor=actor, actor_name=actor, method=JoinMethod.SELF, invite_code=code)  # fmt: skip
+    return Join(
+        id=stable_id("j", platform, group, actor, at.isoformat()),
+        at=at,
+        platform=platform,
+        group=group,
+        actor=actor,
+        actor_name=actor,
+        method=JoinMethod.SELF,
+        invite_code=code,
+    )
 
 
 def actions(app: App, kind: str) -> list[tuple[str, str, dict[str, object]]]:
@@ -45,13 +53,18 @@ def test_links_attribution_and_the_friday_settlement_happen_once(app: App) -> No
     poster = gr.channel_link("读书会", "海报").code
     gr.contest("读书会", "weekly", start=T0)
     h = timedelta(hours=1)
-    app.ingest([
-        via("n1", T0 + h, code), via("n2", T0 + 2 * h, code), via("n3", T0 + 3 * h, code),
-        leave("n3", T0 + 5 * h),  # within 24 h: does not count
-        via("alice", T0 + 4 * h, code, group="g2"),  # her own link
-        via("n4", T0 + 6 * h, bob), via("n5", T0 + 7 * h, poster),
-        via("n6", T0 + 4 * 24 * h, bob),  # Friday 08:00 UTC: confirmed only next week
-    ])  # fmt: skip
+    app.ingest(
+        [
+            via("n1", T0 + h, code),
+            via("n2", T0 + 2 * h, code),
+            via("n3", T0 + 3 * h, code),
+            leave("n3", T0 + 5 * h),  # within 24 h: does not count
+            via("alice", T0 + 4 * h, code, group="g2"),  # her own link
+            via("n4", T0 + 6 * h, bob),
+            via("n5", T0 + 7 * h, poster),
+            via("n6", T0 + 4 * 24 * h, bob),  # Friday 08:00 UTC: confirmed only next week
+        ]
+    )
     atts, _ = gr.attributions("读书会", now=T0 + 5 * 24 * h)
     by = {a.member: a for a in atts if a.member.startswith("sandbox:n")}
     assert by["sandbox:n5"].channel == "海报" and by["sandbox:n5"].referrer == ""
@@ -78,18 +91,28 @@ def test_links_attribution_and_the_friday_settlement_happen_once(app: App) -> No
 
 def test_a_live_code_sends_newcomers_to_the_healthiest_group_with_room_then_makes_a_group(app: App) -> None:
     gr = Growth(app)
-    app.ingest([msg("alice", T0 + timedelta(minutes=m), f"第{m}条") for m in range(6)]
-               + [msg("bob", T0 + timedelta(minutes=9), "好")])  # fmt: skip
-    gr.live_code("读书会", "dushu", capacity=3, reserve=0, template="读书会{n}群",
-                 owners={"g1": "staff-1", "g2": "staff-2"})  # fmt: skip
+    app.ingest(
+        [msg("alice", T0 + timedelta(minutes=m), f"第{m}条") for m in range(6)]
+        + [msg("bob", T0 + timedelta(minutes=9), "好")]
+    )
+    gr.live_code(
+        "读书会", "dushu", capacity=3, reserve=0, template="读书会{n}群", owners={"g1": "staff-1", "g2": "staff-2"}
+    )
     r = gr.route("dushu")
     assert r["route"] == "group" and r["group"] == "sandbox:g1" and r["members"] == 2  # g1 talks, g2 does not
     app.ingest([via("n1", T0 + timedelta(hours=1), "dushu")])
     r = gr.route("dushu")
     assert r["group"] == "sandbox:g2" and r["skipped"] == {"sandbox:g1": "full"}
     # An owner at capacity is passed over too.
-    gr.live_code("读书会", "dushu", capacity=3, reserve=0, template="读书会{n}群", owners={"g1": "staff-1", "g2": "staff-2"},
-                 owner_capacity={"staff-2": 1})  # fmt: skip
+    gr.live_code(
+        "读书会",
+        "dushu",
+        capacity=3,
+        reserve=0,
+        template="读书会{n}群",
+        owners={"g1": "staff-1", "g2": "staff-2"},
+        owner_capacity={"staff-2": 1},
+    )
     r = gr.route("dushu")
     assert r["route"] == "create" and r["skipped"]["sandbox:g2"] == "owner_full" and r["created"]
     assert r["name"] == "读书会1群"
@@ -115,14 +138,20 @@ def test_where_the_platform_cannot_create_a_group_one_staff_task_asks_for_it(db_
 def test_group_fill_ab_groups_upgrade_path_and_chapters(db_url: str) -> None:
     app = App(db_url, clock=VirtualClock(T0))
     s = spec("读书会", "growth", groups=("fans", "vip"))
-    s = s.model_copy(update={"groups": [g.model_copy(update={"role": r}) for g, r in zip(s.groups, ("fan", "paid"),
-                                                                                         strict=True)]})  # fmt: skip
+    s = s.model_copy(
+        update={"groups": [g.model_copy(update={"role": r}) for g, r in zip(s.groups, ("fan", "paid"), strict=True)]}
+    )
     app.apply_spec(s)
     app.ingest([join(f"u{i}", T0, group="fans", name=f"成员{i}") for i in range(5)])
     first = msg("u1", T0 + timedelta(minutes=1), "大家好", group="fans")
-    app.ingest([first, msg("u2", T0 + timedelta(minutes=2), "我建议每周读一本", group="fans", reply_to=first.id),
-                msg("u2", T0 + timedelta(minutes=3), "有人一起吗？", group="fans"),
-                msg("u3", T0 + timedelta(minutes=4), "好", group="fans")])  # fmt: skip
+    app.ingest(
+        [
+            first,
+            msg("u2", T0 + timedelta(minutes=2), "我建议每周读一本", group="fans", reply_to=first.id),
+            msg("u2", T0 + timedelta(minutes=3), "有人一起吗？", group="fans"),
+            msg("u3", T0 + timedelta(minutes=4), "好", group="fans"),
+        ]
+    )
     gr = Growth(app)
     gr.fill("读书会", "fill", group="fans", target=5, reward=50000)
     [p] = gr.fill_check()
@@ -148,12 +177,24 @@ def test_group_fill_ab_groups_upgrade_path_and_chapters(db_url: str) -> None:
     with pytest.raises(UserError, match="100"):
         gr.chapter("读书会", "读书会·杭州", stage="benchmark")
     [ch] = gr.chapters()
-    assert ch["stage"] == "growing" and [h["stage"] for h in ch["history"]] == ["applied", "screened", "created",
-                                                                                 "growing"]  # fmt: skip
+    assert ch["stage"] == "growing" and [h["stage"] for h in ch["history"]] == [
+        "applied",
+        "screened",
+        "created",
+        "growing",
+    ]
 
 
 def _payment(actor: str):  # type: ignore[no-untyped-def]
     from shequn.domain import Payment
 
-    return Payment(id=stable_id("pay", actor), at=T0 + timedelta(hours=1), platform="sandbox", group="fans",
-                   actor=actor, payment_id=f"P-{actor}", amount=19900, purpose="membership")  # fmt: skip
+    return Payment(
+        id=stable_id("pay", actor),
+        at=T0 + timedelta(hours=1),
+        platform="sandbox",
+        group="fans",
+        actor=actor,
+        payment_id=f"P-{actor}",
+        amount=19900,
+        purpose="membership",
+    )

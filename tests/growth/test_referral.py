@@ -23,11 +23,15 @@ def j(minute: float, member: str, code: str = "", inviter: str = "") -> JoinFact
 
 
 def test_a_code_names_its_owner_and_a_channel_link_its_channel() -> None:
-    out = attribute([j(0, "s:n1", "ra"), j(1, "s:n2", "poster"), j(2, "s:n3", inviter="s:bob"), j(3, "s:n4")],
-                    LINKS, {})  # fmt: skip
+    out = attribute(
+        [j(0, "s:n1", "ra"), j(1, "s:n2", "poster"), j(2, "s:n3", inviter="s:bob"), j(3, "s:n4")], LINKS, {}
+    )
     assert [(a.member, a.referrer, a.channel) for a in out] == [
-        ("s:n1", "s:alice", "member"), ("s:n2", "", "海报"), ("s:n3", "s:bob", "member"), ("s:n4", "", "unknown"),
-    ]  # fmt: skip
+        ("s:n1", "s:alice", "member"),
+        ("s:n2", "", "海报"),
+        ("s:n3", "s:bob", "member"),
+        ("s:n4", "", "unknown"),
+    ]
     assert out[0].valid and out[0].confirmed_ms == T + 24 * HOUR_MS
     assert not out[1].valid and out[1].confirmed_ms is None
 
@@ -64,8 +68,9 @@ def test_leaderboard_counts_confirmations_in_the_period_and_breaks_ties_by_who_g
     start, end = T, T + 48 * HOUR_MS
     board = leaderboard(atts, start, end)
     assert [(r.referrer, r.confirmed, dict(r.rejected)) for r in board] == [
-        ("s:alice", 2, {"left_early": 1}), ("s:bob", 2, {}),
-    ]  # fmt: skip
+        ("s:alice", 2, {"left_early": 1}),
+        ("s:bob", 2, {}),
+    ]
     # Bob reached 2 at minute 30 + 24 h, Alice at minute 20 + 24 h: with equal counts Alice is first.
     assert [r.rank for r in board] == [1, 2]
     # Confirmed after the period's end: counted in the next one, pending in this one.
@@ -87,20 +92,25 @@ def test_settlement_periods_end_on_friday_17_local_across_daylight_saving() -> N
     start = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # Monday 16:00 in Shanghai
     done = periods(start, start + timedelta(days=15), weekday=4, at="17:00", tz="Asia/Shanghai")
     assert [e.astimezone(UTC).isoformat() for _s, e in done] == [
-        "2026-11-06T09:00:00+00:00", "2026-11-13T09:00:00+00:00",
-    ]  # fmt: skip
+        "2026-11-06T09:00:00+00:00",
+        "2026-11-13T09:00:00+00:00",
+    ]
     assert done[1][0] == done[0][1]
     # Berlin leaves summer time on 25 October 2026: 17:00 stays 17:00 local (16:00 UTC, then 16:00 UTC + 1 h).
-    b = periods(datetime(2026, 10, 19, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC), weekday=4, at="17:00",
-                tz="Europe/Berlin")  # fmt: skip
+    b = periods(
+        datetime(2026, 10, 19, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC), weekday=4, at="17:00", tz="Europe/Berlin"
+    )
     assert [e.astimezone(UTC).hour for _s, e in b] == [15, 16]
     nxt = referral.next_settlement(start, start + timedelta(days=1), weekday=4, at="17:00", tz="Asia/Shanghai")
     assert nxt.astimezone(UTC) == datetime(2026, 11, 6, 9, 0, tzinfo=UTC)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 30), st.sampled_from(["ra", "rb", "", "poster"])),
-                max_size=60))  # fmt: skip
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2000), st.integers(0, 30), st.sampled_from(["ra", "rb", "", "poster"])), max_size=60
+    )
+)
 def test_attribution_is_deterministic_and_counts_each_member_once(rows: list[tuple[int, int, str]]) -> None:
     joins = [j(m, f"s:m{who}", code) for m, who, code in rows]
     a1 = attribute(joins, LINKS, {})

@@ -79,8 +79,14 @@ def paid_total(site: Site) -> int:
 
 
 def test_the_ledger_refuses_unknown_orders_wrong_amounts_and_double_payments(site: Site) -> None:
-    pay = {"payment_id": "P-9", "amount": 19900, "currency": "CNY", "order_id": "B-1", "buyer_id": "u1",
-           "buyer_platform": "sandbox"}  # fmt: skip
+    pay = {
+        "payment_id": "P-9",
+        "amount": 19900,
+        "currency": "CNY",
+        "order_id": "B-1",
+        "buyer_id": "u1",
+        "buyer_platform": "sandbox",
+    }
     r = post(site, "/api/v1/webhooks/shop/payments", pay)
     assert r.status_code == 409 and r.json()["detail"]["reason"] == "unknown_order"
     created = {**ORDER, "order_id": "B-1", "status": "created"}
@@ -105,9 +111,15 @@ def test_the_ledger_refuses_unknown_orders_wrong_amounts_and_double_payments(sit
     r = post(site, "/api/v1/webhooks/shop/orders", {**created, "order_id": "never", "status": "refunded"})
     assert r.status_code == 409 and r.json()["detail"]["reason"] == "unknown_order"
     assert rejections(site) == [
-        "unknown_order", "duplicate", "already_paid", "duplicate", "wrong_currency", "wrong_amount", "conflict",
         "unknown_order",
-    ]  # fmt: skip
+        "duplicate",
+        "already_paid",
+        "duplicate",
+        "wrong_currency",
+        "wrong_amount",
+        "conflict",
+        "unknown_order",
+    ]
     payments = site.client().get("/api/v1/events", params={"kind": "payment"}, headers=site.bearer("viewer")).json()
     assert [e["event"]["payment_id"] for e in payments] == ["P-9"]
 

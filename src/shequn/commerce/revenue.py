@@ -6,7 +6,7 @@ How it works:
     * :func:`stage` / :func:`next_stage`: the value ladder of book 2711-2719 (免费导流 → 低消转化 → 中消提升 → 高消激发
       → 利益分享): a member's stage is the highest step they bought (or claimed, for the free one); those at a stage
       are the segment for the next step's offer.
-    * :func:`by_mode`: net revenue (paid minus refunded) per monetization mode and currency.
+    * :func:`by_mode`: revenue kept (paid, not refunded) per monetization mode and currency.
 """
 
 from __future__ import annotations
@@ -51,11 +51,11 @@ def next_stage(current: str) -> str:
 
 
 def by_mode(rows: Iterable[tuple[str, str, str, int]]) -> dict[str, dict[str, int]]:
-    """(mode, currency, status, amount) rows → mode → currency → net revenue (paid − refunded)."""
+    """(mode, currency, status, amount) rows of orders in their latest status → mode → currency → revenue kept
+    (paid orders; a refunded order, paid once, keeps nothing)."""
     out: dict[str, dict[str, int]] = {}
     for mode, currency, status, amount in rows:
-        sign = 1 if status == "paid" else -1 if status == "refunded" else 0
-        if sign:
+        if status in ("paid", "refunded"):
             box = out.setdefault(mode, {})
-            box[currency] = box.get(currency, 0) + sign * amount
+            box[currency] = box.get(currency, 0) + (amount if status == "paid" else 0)
     return out
