@@ -211,21 +211,19 @@ class Growth:
                 else:
                     inviter = f"{r.platform}:{r.inviter}" if r.inviter else ""
                     joins.append(referral.JoinFact(r.at_ms, key, r.invite_code, inviter, r.group, r.method))
-            people = self.store.console.person_ids(
-                conn,
-                self.ws,
-                {j.member for j in joins}
-                | {x.owner for x in links.values() if x.owner}
-                | {j.inviter for j in joins if j.inviter},
-            )
+            people = self.store.growth.persons(conn, self.ws)
         for v in leaves.values():
             v.sort()
-        state = self._state(record.name)
-        names = {k: m.name for k, m in state.members.items() if m.name}
         out = referral.attribute(
             joins, links, leaves, rules=rules or referral.rules_from(), now_ms=now_ms, person_of=people
         )
-        return out, names
+        return out, {}
+
+    def names(self, community: str, keys: Sequence[str]) -> dict[str, str]:
+        """Display names of the members asked about."""
+        record = self._community(community)
+        with self.store.transaction() as conn:
+            return self.store.growth.names(conn, record.id, keys)
 
     def tree(self, community: str) -> referral.Tree:
         return referral.tree(self.attributions(community)[0])
@@ -304,9 +302,9 @@ class Growth:
         done = referral.periods(start, now, weekday=c.params["weekday"], at=c.params["at"], tz=tz)
         begin = done[-1][1] if done else start
         end = referral.next_settlement(start, now, weekday=c.params["weekday"], at=c.params["at"], tz=tz)
-        atts, names = self.attributions(record.name, now=now, rules=self._rules(c))
+        atts, _ = self.attributions(record.name, now=now, rules=self._rules(c))
         ranks = referral.leaderboard(atts, to_ms(begin), to_ms(end), limit=limit)
-        return Board(key, record.name, begin, end, ranks, names)
+        return Board(key, record.name, begin, end, ranks, self.names(record.name, [r.referrer for r in ranks]))
 
     def settle(self, *, now: datetime | None = None, key: str | None = None) -> list[dict[str, Any]]:
         """Settle every period of every open contest (or of ``key``) that has ended by ``now``; idempotent."""
@@ -329,10 +327,11 @@ class Growth:
             todo = [(s, e) for s, e in periods if to_ms(e) not in settled]
             if not todo:
                 continue
-            atts, names = self.attributions(record.name, now=now, rules=self._rules(c))
+            atts, _ = self.attributions(record.name, now=now, rules=self._rules(c))
             groups = [g for g in self._groups(record) if g.role in ("main", "fan", "paid", "member")]
             for start, end in todo:
                 ranks = referral.leaderboard(atts, to_ms(start), to_ms(end))
+                names = self.names(record.name, [r.referrer for r in ranks[:100]])
                 result = self._result(c, record, start, end, ranks, names)
                 actions = self._settle_actions(c, record, groups, result, end)
                 with self.app.transaction() as conn:

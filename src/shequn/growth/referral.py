@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 HOUR_MS = 3_600_000
@@ -54,9 +55,9 @@ class InviteLink:
     campaign: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class JoinFact:
-    """One join as the event log has it (roster snapshots excluded by the caller)."""
+class JoinFact(NamedTuple):
+    """One join as the event log has it (roster snapshots excluded by the caller). A named tuple: a million are
+    made and sorted per attribution, and tuples sort by their fields without a key function."""
 
     at_ms: int
     member: str
@@ -75,9 +76,8 @@ class Rules:
     burst_minutes: int = 10
 
 
-@dataclass(frozen=True, slots=True)
-class Attribution:
-    """Where one join came from and whether it counts as a referral."""
+class Attribution(NamedTuple):
+    """Where one join came from and whether it counts as a referral (a named tuple: cheap to make by the million)."""
 
     at_ms: int
     member: str
@@ -127,49 +127,51 @@ def attribute(
     """
     stay = rules.min_stay_hours * HOUR_MS
     window = rules.burst_minutes * MINUTE_MS
+    burst_max = rules.burst_max
     first: set[str] = set(seen)
     recent: dict[str, deque[int]] = {}
     people = person_of or {}
+    person = people.get
+    link_of = links.get
+    left = leaves.get
     out: list[Attribution] = []
-    for j in sorted(joins, key=lambda x: (x.at_ms, x.member, x.code, x.inviter)):
-        link = links.get(j.code) if j.code else None
+    append = out.append
+    for j in sorted(joins):  # by time, then member, code …: the same order whatever order they came in
+        at, member, code, inviter = j.at_ms, j.member, j.code, j.inviter
+        link = link_of(code) if code else None
         if link is not None:
             referrer = link.owner
-            channel = link.channel if link.owner == "" else "member"
+            channel = link.channel if referrer == "" else "member"
         else:
-            referrer = j.inviter
-            channel = "member" if j.inviter else (j.method or "unknown")
-        flags: list[str] = []
-        if referrer and (referrer == j.member or _same_person(people, referrer, j.member)):
-            flags.append("self_invite")
-        if j.member in first:
-            flags.append("rejoin")
-        first.add(j.member)
-        source = j.code or referrer
+            referrer = inviter
+            channel = "member" if inviter else (j.method or "unknown")
+        flags: tuple[str, ...] = ()
+        if referrer and (referrer == member or ((pr := person(referrer)) is not None and pr == person(member))):
+            flags += ("self_invite",)
+        if member in first:
+            flags += ("rejoin",)
+        else:
+            first.add(member)
+        source = code or referrer
         if source:
             q = recent.get(source)
             if q is None:
                 q = recent[source] = deque()
-            q.append(j.at_ms)
-            while q[0] <= j.at_ms - window:
+            q.append(at)
+            while q[0] <= at - window:
                 q.popleft()
-            if len(q) > rules.burst_max:
-                flags.append("burst")
-        confirmed: int | None = j.at_ms + stay
-        gone = leaves.get(j.member)
+            if len(q) > burst_max:
+                flags += ("burst",)
+        gone = left(member)
         if gone:
-            i = bisect.bisect_left(gone, j.at_ms)
-            if i < len(gone) and gone[i] < j.at_ms + stay:
-                flags.append("left_early")
-        if flags or not referrer or (now_ms is not None and confirmed is not None and confirmed > now_ms):
+            i = bisect.bisect_left(gone, at)
+            if i < len(gone) and gone[i] < at + stay:
+                flags += ("left_early",)
+        confirmed: int | None = at + stay
+        if flags or not referrer or (now_ms is not None and at + stay > now_ms):
             confirmed = None
-        out.append(Attribution(j.at_ms, j.member, referrer, channel, j.code, tuple(flags), confirmed))
+        append(Attribution(at, member, referrer, channel, code, flags, confirmed))
     return out
-
-
-def _same_person(people: Mapping[str, object], a: str, b: str) -> bool:
-    pa = people.get(a)
-    return pa is not None and pa == people.get(b)
 
 
 # -- the referral tree -----------------------------------------------------------------------------------------

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, and_, distinct, func, insert, select, update
+from sqlalchemy import Connection, distinct, func, insert, select, update
 
 from shequn.domain import UserError
 from shequn.store._sql import dumps, insert_ignore, loads
 from shequn.store.schema import (
     CHAPTER,
     EVENT,
-    GROUP,
     GROUP_MEMBER,
     GROWTH_CAMPAIGN,
     INVITE_LINK,
+    MEMBERSHIP,
     SETTLEMENT,
     STAFF_TASK,
 )
@@ -66,8 +66,7 @@ class ChapterRecord:
     updated_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class JoinRow:
+class JoinRow(NamedTuple):
     """A join or a leave from the log: (kind, at, platform, actor, invite code, inviter, method, group platform id)."""
 
     kind: str
@@ -328,22 +327,39 @@ class GrowthStore:
     # -- joins and leaves from the log ----------------------------------------------------------------------
 
     def joins(self, conn: Connection, ws_id: int, community_id: int) -> Iterator[JoinRow]:
-        """The joins (roster snapshots excluded) and leaves in the community's groups, in log order."""
-        e, g = EVENT, GROUP
-        q = (
-            select(e.c.kind, e.c.at_ms, e.c.platform, e.c.payload, g.c.platform_id)
-            .select_from(e.join(g, and_(g.c.id == e.c.group_id, g.c.community_id == community_id)))
-            .where(e.c.workspace_id == ws_id, e.c.kind.in_(("join", "leave")))
-            .order_by(e.c.seq)
+        """The joins (roster snapshots excluded) and leaves in the community's groups, in log order.
+
+        Attribution reads every join of a community, a million rows for a big one: the fields come out of the JSON
+        in the database (SQLite's ``json_extract``, PostgreSQL's ``->>``) and through the driver's cursor in
+        batches, not through row objects one by one."""
+        if conn.dialect.name == "postgresql":
+            mark = "%s"
+
+            def field(name: str) -> str:
+                return f"coalesce(e.payload::json->>'{name}', '')"
+        else:
+            mark = "?"
+
+            def field(name: str) -> str:
+                return f"coalesce(json_extract(e.payload, '$.{name}'), '')"
+
+        sql = (
+            f"SELECT e.kind, e.at_ms, e.platform, {field('actor')}, {field('invite_code')}, {field('inviter')}, "
+            f"{field('method')}, g.platform_id FROM event e "
+            f"JOIN chat_group g ON g.id = e.group_id AND g.community_id = {mark} "
+            f"WHERE e.workspace_id = {mark} AND e.kind IN ('join', 'leave') ORDER BY e.seq"
         )
-        for kind, at_ms, platform, payload, gid in conn.execute(q):
-            p = orjson.loads(payload)
-            method = p.get("method", "")
-            if kind == "join" and method == "roster":
-                continue
-            yield JoinRow(
-                kind, at_ms, platform, p.get("actor", ""), p.get("invite_code", ""), p.get("inviter", ""), method, gid
-            )
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, (community_id, ws_id))
+            make = JoinRow._make
+            while batch := cursor.fetchmany(20_000):
+                for row in batch:
+                    if row[0] == "join" and row[6] == "roster":
+                        continue
+                    yield make(row)
+        finally:
+            cursor.close()
 
     def group_activity(
         self, conn: Connection, ws_id: int, group_ids: Sequence[int], *, since_ms: int
@@ -396,4 +412,35 @@ class GrowthStore:
             out.append(
                 (f"{platform}:{p.get('actor', '')}", p.get("message_id", ""), p.get("reply_to", ""), p.get("text", ""))
             )
+        return out
+
+    def names(self, conn: Connection, community_id: int, keys: Sequence[str]) -> dict[str, str]:
+        """member key → display name, for the members asked about (a leaderboard's, a tree's)."""
+        m = MEMBERSHIP
+        out: dict[str, str] = {}
+        wanted = sorted(set(keys))
+        for i in range(0, len(wanted), 500):
+            q = select(m.c.member_key, m.c.data).where(
+                m.c.community_id == community_id, m.c.member_key.in_(wanted[i : i + 500])
+            )
+            for key, data in conn.execute(q):
+                name = orjson.loads(data).get("name", "")
+                if name:
+                    out[key] = name
+        return out
+
+    def persons(self, conn: Connection, ws_id: int) -> dict[str, int]:
+        """identity key → person id for every identity of the workspace (one streaming query: attribution needs
+        most of them, and a query per chunk of keys costs more)."""
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        out: dict[str, int] = {}
+        try:
+            cursor.execute(
+                f"SELECT platform || ':' || platform_id, person_id FROM identity WHERE workspace_id = {mark}", (ws_id,)
+            )
+            while batch := cursor.fetchmany(50_000):
+                out.update(batch)
+        finally:
+            cursor.close()
         return out
