@@ -703,6 +703,15 @@ class Shop:
                 now_ms=self.app.now_ms(),
             )
 
+    def report_measures(self, community: str | None = None) -> dict[str, Any]:
+        """The measures for the report, per community; empty when the workspace sells nothing (no products,
+        orders, coupons or introductions: the report then shows the funnels only)."""
+        with self.store.transaction() as conn:
+            if not self.store.commerce.any(conn, self.ws):
+                return {}
+        measures: dict[str, Any] = self.measures(community)["communities"]
+        return measures
+
     # -- the measures ---------------------------------------------------------------------------------------
 
     def measures(self, community: str | None = None) -> dict[str, Any]:

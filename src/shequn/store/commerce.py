@@ -483,3 +483,10 @@ class CommerceStore:
             t.c.workspace_id == ws_id, t.c.community_id == community_id, t.c.status == "paid"
         )
         return {r[0] for r in conn.execute(q.distinct())}
+
+    def any(self, conn: Connection, ws_id: int) -> bool:
+        """Whether the workspace has any product, order, coupon or introduction."""
+        for t in (PRODUCT, SHOP_ORDER, COUPON, INTRODUCTION):
+            if conn.execute(select(t.c.id).where(t.c.workspace_id == ws_id).limit(1)).first() is not None:
+                return True
+        return False
