@@ -199,8 +199,8 @@ class Growth:
         now_ms = to_ms(now) if now else self.app.now_ms()
         with self.store.transaction() as conn:
             links = {
-                x.code: referral.InviteLink(x.code, record.name, x.owner, x.channel, x.platform, x.group, x.campaign)
-                for x in self.store.growth.links(conn, self.ws, community_id=record.id)
+                code: referral.InviteLink(code, record.name, owner, channel)
+                for code, owner, channel in self.store.growth.link_table(conn, self.ws, record.id)
             }
             joins: list[referral.JoinFact] = []
             leaves: dict[str, list[int]] = {}
