@@ -59,6 +59,7 @@ class Board:
     end: datetime
     ranks: list[referral.Rank]
     names: dict[str, str]
+    timezone: str = "Asia/Shanghai"
 
 
 class Growth:
@@ -304,7 +305,8 @@ class Growth:
         end = referral.next_settlement(start, now, weekday=c.params["weekday"], at=c.params["at"], tz=tz)
         atts, _ = self.attributions(record.name, now=now, rules=self._rules(c))
         ranks = referral.leaderboard(atts, to_ms(begin), to_ms(end), limit=limit)
-        return Board(key, record.name, begin, end, ranks, self.names(record.name, [r.referrer for r in ranks]))
+        names = self.names(record.name, [r.referrer for r in ranks])
+        return Board(key, record.name, begin, end, ranks, names, tz)
 
     def settle(self, *, now: datetime | None = None, key: str | None = None) -> list[dict[str, Any]]:
         """Settle every period of every open contest (or of ``key``) that has ended by ``now``; idempotent."""

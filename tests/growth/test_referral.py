@@ -119,3 +119,17 @@ def test_attribution_is_deterministic_and_counts_each_member_once(rows: list[tup
     board = leaderboard(a1, 0, 1 << 60)
     valid = {a.member for a in a1 if a.confirmed_ms is not None}
     assert sum(r.confirmed for r in board) == len(valid)
+
+
+def test_the_sandbox_joins_through_an_invite_code() -> None:
+    from shequn.connectors.sandbox import SandboxSession
+    from shequn.engine import build_community_config
+    from shequn.policies import Welcome
+    from tests.conftest import T0
+    from tests.support.builders import spec
+
+    s = SandboxSession(build_community_config(spec()), start=T0, policies=[Welcome()])
+    s.run_script(["/join 小王", "/join 小李 via rABC by 小王", "/join 小张 via poster"], source="x")
+    members = s.engine.state.communities["读书会"].members
+    assert members["sandbox:u2"].invite_code == "rABC" and members["sandbox:u2"].inviter == "sandbox:u1"
+    assert members["sandbox:u3"].invite_code == "poster" and members["sandbox:u3"].inviter == ""

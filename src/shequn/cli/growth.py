@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -172,7 +173,8 @@ def board(
         )
         return
     table(
-        f"{key} · {b.community} · {b.start:%Y-%m-%d %H:%M} → {b.end:%Y-%m-%d %H:%M} UTC",
+        f"{key} · {b.community} · {b.start.astimezone(ZoneInfo(b.timezone)):%Y-%m-%d %H:%M} → "
+        f"{b.end.astimezone(ZoneInfo(b.timezone)):%Y-%m-%d %H:%M} ({b.timezone})",
         ["#", "referrer", "name", "confirmed", "pending", "rejected"],
         [
             [
