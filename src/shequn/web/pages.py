@@ -569,7 +569,7 @@ def growth(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) 
     boards = [gr.leaderboard(c.key, limit=10) for c in contests]
     history = {c.key: gr.settlements(c.key) for c in contests}
     measures = shop.measures()["communities"]
-    report = ops.analysis(locale, wait=False)
+    report = ops.analysis(locale)  # as the community page: computed once, then served from the cache
     funnels: dict[str, dict[str, Any]] = {}
     for name in measures:
         health = report.communities.get(name) if report is not None else None
