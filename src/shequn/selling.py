@@ -224,6 +224,62 @@ class Shop:
             }
         return out
 
+    def group_buy_check(self) -> list[dict[str, Any]]:
+        """Every group-buy (成团) that failed to form in time: its unpaid orders are cancelled and each paid one
+        becomes a staff task to refund it (the shop's refund then arrives as a webhook); once per order."""
+        from shequn.domain import OpenStaffTask
+
+        now_ms = self.app.now_ms()
+        now = from_ms(now_ms)
+        out: list[dict[str, Any]] = []
+        for p in self.products():
+            if p.group_buy is None:
+                continue
+            with self.store.transaction() as conn:
+                orders = self.store.commerce.orders(conn, self.ws, sku=p.sku, status=["created", "paid"])
+            if not orders:
+                continue
+            opened = from_ms(min(o.created_ms for o in orders))
+            paid = [o for o in orders if o.status == "paid"]
+            state = offers.group_buy_state(p, len({o.member for o in paid}), opened, now)
+            out.append(
+                {
+                    "sku": p.sku,
+                    "state": state,
+                    "buyers": len({o.member for o in paid}),
+                    "needed": p.group_buy.min_buyers,
+                }
+            )
+            if state != "failed":
+                continue
+            record = self.app.community(p.community) if p.community else None
+            loc = record.spec.locale if record else None
+            tasks = [
+                OpenStaffTask(
+                    key=f"group_buy:{p.sku}:refund:{o.order_id}",
+                    at=now,
+                    community=p.community,
+                    platform=o.member.partition(":")[0],
+                    target=o.member.partition(":")[2],
+                    policy="group_buy",
+                    title=t(
+                        "commerce.refund_task",
+                        loc,
+                        order=o.order_id,
+                        sku=p.sku,
+                        amount=f"{o.amount / 100:.2f} {o.currency}",
+                    ),
+                )
+                for o in paid
+            ]
+            with self.app.transaction() as conn:
+                for o in orders:
+                    if o.status == "created":
+                        self.store.commerce.set_status(conn, o.id, "cancelled", now_ms=now_ms)
+                        self.store.commerce.release(conn, o.id)
+                self.app.enqueue_actions(conn, tasks)
+        return out
+
     # -- buying ---------------------------------------------------------------------------------------------
 
     def quote(self, sku: str, who: str = "", *, quantity: int = 1, reward: str = "") -> offers.Quote | offers.Refusal:

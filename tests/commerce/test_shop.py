@@ -166,3 +166,26 @@ def test_bad_product_file_names_the_product_and_writes_nothing(
     assert code == 2 and "product 2 (bad)" in err and "price" in err
     code, out, _err = cli("shop", "list", "--json")
     assert code == 0 and out.strip() == "[]"
+
+
+def test_a_group_buy_that_does_not_form_cancels_and_refunds(shop: Shop) -> None:
+    s = shop
+    s.put_product(
+        {
+            "sku": "gb",
+            "name": "拼团水果",
+            "community": "训练营",
+            "price": 5000,
+            "group_buy": {"min_buyers": 3, "hours": 24},
+        }
+    )
+    a, b = s.buy("gb", "sandbox:g1"), s.buy("gb", "sandbox:g2")
+    pay(s, a.order_id, 5000, "GB-1", "g1")
+    assert [r["state"] for r in s.group_buy_check()] == ["open"]
+    s.app.clock.advance(timedelta(hours=25))  # type: ignore[attr-defined]
+    assert [r["state"] for r in s.group_buy_check()] == ["failed"]
+    s.group_buy_check()  # again: nothing more
+    status = {o.order_id: o.status for o in s.orders(sku="gb")}
+    assert status == {a.order_id: "paid", b.order_id: "cancelled"}
+    refunds = [p for _k, _s, p in actions(s.app, "open_staff_task") if p["policy"] == "group_buy"]
+    assert len(refunds) == 1 and a.order_id in str(refunds[0]["title"])

@@ -455,3 +455,18 @@ def measures(
         console.print("  ladder: " + " · ".join(f"{x['stage']} {x['members']}" for x in c["ladder"]))
     if m["rejections"]:
         console.print(f"rejected deliveries: {m['rejections']}")
+
+
+@app.command("groupbuy-check")
+def groupbuy_check(ctx: typer.Context, at: str = AT, as_json: bool = JSON) -> None:
+    """拼团检查：未成团则取消未付订单并交办退款 · failed group-buys: unpaid orders cancelled, refunds to staff."""
+    with shop(ctx, at) as s:
+        rows = s.group_buy_check()
+    if as_json:
+        print_json(rows)
+    else:
+        table(
+            "group-buys",
+            ["sku", "state", "buyers", "needed"],
+            [[r["sku"], r["state"], r["buyers"], r["needed"]] for r in rows],
+        )
