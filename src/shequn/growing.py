@@ -205,13 +205,16 @@ class Growth:
             }
             joins: list[referral.JoinFact] = []
             leaves: dict[str, list[int]] = {}
-            for r in self.store.growth.joins(conn, self.ws, record.id):
-                key = f"{r.platform}:{r.actor}"
-                if r.kind == "leave":
-                    leaves.setdefault(key, []).append(r.at_ms)
+            new = tuple.__new__  # JoinFact without its Python-level __new__ (a million joins)
+            for kind, at_ms, platform, actor, code, inviter, method, group in self.store.growth.joins(
+                conn, self.ws, record.id
+            ):
+                key = f"{platform}:{actor}"
+                if kind == "leave":
+                    leaves.setdefault(key, []).append(at_ms)
                 else:
-                    inviter = f"{r.platform}:{r.inviter}" if r.inviter else ""
-                    joins.append(referral.JoinFact(r.at_ms, key, r.invite_code, inviter, r.group, r.method))
+                    who = f"{platform}:{inviter}" if inviter else ""
+                    joins.append(new(referral.JoinFact, (at_ms, key, code, who, group, method)))
             people = self.store.growth.persons(conn, self.ws)
         for v in leaves.values():
             v.sort()

@@ -136,6 +136,7 @@ def attribute(
     left = leaves.get
     out: list[Attribution] = []
     append = out.append
+    new = tuple.__new__  # named tuples made without their Python-level __new__: a million per attribution
     for j in sorted(joins):  # by time, then member, code …: the same order whatever order they came in
         at, member, code, inviter = j.at_ms, j.member, j.code, j.inviter
         link = link_of(code) if code else None
@@ -170,7 +171,7 @@ def attribute(
         confirmed: int | None = at + stay
         if flags or not referrer or (now_ms is not None and at + stay > now_ms):
             confirmed = None
-        append(Attribution(at, member, referrer, channel, code, flags, confirmed))
+        append(new(Attribution, (at, member, referrer, channel, code, flags, confirmed)))
     return out
 
 
