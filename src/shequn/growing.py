@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shequn.app import App
+from shequn.app import App, paused_gc
 from shequn.domain import Action, CreateInviteLink, Invite, OpenStaffTask, Post, UserError
 from shequn.domain.records import iso
 from shequn.domain.state import CommunityState, MemberState
@@ -198,7 +198,7 @@ class Growth:
         """Every join of the community attributed (with the fraud checks), and the members' names."""
         record = self._community(community)
         now_ms = to_ms(now) if now else self.app.now_ms()
-        with self.store.transaction() as conn:
+        with paused_gc(), self.store.transaction() as conn:  # a million joins: see App.append_history
             links = {
                 code: referral.InviteLink(code, record.name, owner, channel)
                 for code, owner, channel in self.store.growth.link_table(conn, self.ws, record.id)
