@@ -306,8 +306,10 @@ class Growth:
         done = referral.periods(start, now, weekday=c.params["weekday"], at=c.params["at"], tz=tz)
         begin = done[-1][1] if done else start
         end = referral.next_settlement(start, now, weekday=c.params["weekday"], at=c.params["at"], tz=tz)
-        atts, _ = self.attributions(record.name, now=now, rules=self._rules(c))
-        ranks = referral.leaderboard(atts, to_ms(begin), to_ms(end), limit=limit)
+        with paused_gc():  # freed by reference counting before the collector runs again (a million tuples)
+            atts, _ = self.attributions(record.name, now=now, rules=self._rules(c))
+            ranks = referral.leaderboard(atts, to_ms(begin), to_ms(end), limit=limit)
+            del atts
         names = self.names(record.name, [r.referrer for r in ranks])
         return Board(key, record.name, begin, end, ranks, names, tz)
 
@@ -332,10 +334,12 @@ class Growth:
             todo = [(s, e) for s, e in periods if to_ms(e) not in settled]
             if not todo:
                 continue
-            atts, _ = self.attributions(record.name, now=now, rules=self._rules(c))
+            with paused_gc():  # the attributions are freed before the collector runs again (see leaderboard)
+                atts, _ = self.attributions(record.name, now=now, rules=self._rules(c))
+                boards = [(s, e, referral.leaderboard(atts, to_ms(s), to_ms(e))) for s, e in todo]
+                del atts
             groups = [g for g in self._groups(record) if g.role in ("main", "fan", "paid", "member")]
-            for start, end in todo:
-                ranks = referral.leaderboard(atts, to_ms(start), to_ms(end))
+            for start, end, ranks in boards:
                 names = self.names(record.name, [r.referrer for r in ranks[:100]])
                 result = self._result(c, record, start, end, ranks, names)
                 actions = self._settle_actions(c, record, groups, result, end)

@@ -259,6 +259,18 @@ def leaderboard(
     out, by reason. Ties go to whoever reached their count first. ``eligible`` limits the board to a campaign's
     members (e.g. the 10,000 members of one community).
     """
+    enabled = gc.isenabled()
+    gc.disable()  # as in attribute(): no cycles, and the attributions alive are many
+    try:
+        return _leaderboard(attributions, start_ms, end_ms, eligible, limit)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _leaderboard(
+    attributions: Iterable[Attribution], start_ms: int, end_ms: int, eligible: Iterable[str] | None, limit: int | None
+) -> list[Rank]:
     allowed = set(eligible) if eligible is not None else None
     confirmed: dict[str, int] = {}
     reached: dict[str, int] = {}
