@@ -369,6 +369,20 @@ class App:
             report = IngestReport(received=len(events), added=len(added))
             return self._process(conn, engine, added, history=history, report=report)
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A store transaction for a write that logs events with rows of its own (an order and its payment event):
+        pass it to :meth:`ingest_in`; if anything fails, the rows, the events and the engine's state all roll back."""
+        with self._transaction() as conn:
+            yield conn
+
+    def ingest_in(self, conn: Connection, events: Sequence[Event]) -> IngestReport:
+        """:meth:`ingest` in the caller's transaction (from :meth:`transaction`)."""
+        engine = self._engine_for(conn)
+        added = self.store.events.append(conn, self.ws.id, events, now_ms=self.now_ms())
+        report = IngestReport(received=len(events), added=len(added))
+        return self._process(conn, engine, added, history=False, report=report)
+
     def refresh(self) -> None:
         """Forget the in-memory engine when the saved state has moved on without it (another process of the same
         workspace wrote, e.g. a second web worker); the next write reloads it from the store."""

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -35,9 +35,6 @@ from shequn.domain import (
     DirectMessage,
     Invite,
     OperatorAction,
-    Order,
-    OrderStatus,
-    Payment,
     UserError,
     event_from_dict,
     split_key,
@@ -679,57 +676,17 @@ class Operations:
     def shop_event(self, kind: Literal["order", "payment"], body: dict[str, Any], *, source: str) -> tuple[str, bool]:
         """Log an order or a payment a shop reported; return (event id, whether it was new).
 
-        The event id is derived from the shop's own ids (and the order's status), so a retried delivery is a
-        duplicate and changes nothing.
+        The delivery is checked against the order ledger (:meth:`shequn.selling.Shop.deliver`): an unknown order, a
+        wrong amount or currency, a second payment for a paid order raise :class:`shequn.selling.RejectedError`
+        (recorded with the reason, nothing credited); a repeated delivery is a duplicate and changes nothing.
         """
-        platform = body.get("buyer_platform") or "shop"
-        at = body.get("at") or self.app.clock.now()
-        if isinstance(at, datetime) and at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        common: dict[str, Any] = dict(
-            at=at,
-            platform=platform,
-            group=body.get("group") or "",
-            actor=body.get("buyer_id") or "",
-            actor_name=body.get("buyer_name") or "",
-            extra={"source": source},
-        )
-        event: Order | Payment
-        if kind == "order":
-            status = OrderStatus(body["status"])
-            event = Order(
-                id=stable_id("webhook", source, "order", body["order_id"], status.value),
-                order_id=body["order_id"],
-                status=status,
-                amount=body["amount"],
-                currency=body["currency"],
-                product=body.get("product") or "",
-                quantity=body.get("quantity") or 1,
-                **common,
-            )
-        else:
-            event = Payment(
-                id=stable_id("webhook", source, "payment", body["payment_id"]),
-                payment_id=body["payment_id"],
-                amount=body["amount"],
-                currency=body["currency"],
-                order_id=body.get("order_id") or "",
-                purpose=body.get("purpose") or "order",
-                **common,
-            )
+        from shequn.selling import Shop
+
         with self.write():
             self.app.refresh()
-            report = self.app.ingest([event])
+            delivery = Shop(self.app).deliver(kind, body, source=source)
         self._changed()
-        if report.added:
-            with self.store.transaction() as conn:
-                self.store.audit.record(
-                    conn, self.ws, actor=f"webhook:{source}", verb=f"webhook.{kind}", object_type=kind,
-                    object_id=str(body.get("order_id") or body.get("payment_id")),
-                    detail={"amount": body["amount"], "currency": body["currency"], "event": event.id},
-                    now_ms=self.app.now_ms(),
-                )  # fmt: skip
-        return event.id, report.added > 0
+        return delivery.event_id, not delivery.duplicate
 
     # -- events and audit -----------------------------------------------------------------------------------
 

@@ -53,11 +53,75 @@ def test_a_signed_order_is_logged_once(site: Site) -> None:
 
 
 def test_payments(site: Site) -> None:
+    created = {**ORDER, "status": "created", "amount": 990, "currency": "USD"}
+    assert post(site, "/api/v1/webhooks/shop/orders", created).status_code == 200
     body = {"payment_id": "P-1", "amount": 990, "currency": "USD", "order_id": "A-1001", "buyer_id": "u2"}
     assert post(site, "/api/v1/webhooks/shop/payments", body).json()["duplicate"] is False
     r = site.client().get("/api/v1/events", params={"kind": "payment"}, headers=site.bearer("viewer"))
     [event] = [e["event"] for e in r.json()]
     assert event["amount"] == 990 and event["currency"] == "USD" and event["payment_id"] == "P-1"
+    # A payment with no order (an entry fee, a membership) has nothing to check against; once only.
+    fee = {"payment_id": "P-2", "amount": 9900, "currency": "CNY", "purpose": "entry_fee", "buyer_id": "u3"}
+    assert post(site, "/api/v1/webhooks/shop/payments", fee).json()["duplicate"] is False
+    assert post(site, "/api/v1/webhooks/shop/payments", fee).json()["duplicate"] is True
+
+
+def rejections(site: Site) -> list[str]:
+    from shequn.selling import Shop
+
+    return [r["reason"] for r in Shop(site.app).rejections()]
+
+
+def paid_total(site: Site) -> int:
+    from shequn.selling import Shop
+
+    return sum(o.amount for o in Shop(site.app).orders() if o.status == "paid")
+
+
+def test_the_ledger_refuses_unknown_orders_wrong_amounts_and_double_payments(site: Site) -> None:
+    pay = {
+        "payment_id": "P-9",
+        "amount": 19900,
+        "currency": "CNY",
+        "order_id": "B-1",
+        "buyer_id": "u1",
+        "buyer_platform": "sandbox",
+    }
+    r = post(site, "/api/v1/webhooks/shop/payments", pay)
+    assert r.status_code == 409 and r.json()["detail"]["reason"] == "unknown_order"
+    created = {**ORDER, "order_id": "B-1", "status": "created"}
+    assert post(site, "/api/v1/webhooks/shop/orders", created).status_code == 200
+    # The same order reported again with another amount is a conflict, not a new order.
+    r = post(site, "/api/v1/webhooks/shop/orders", {**created, "amount": 100})
+    assert r.status_code == 409 and r.json()["detail"]["reason"] == "conflict"
+    r = post(site, "/api/v1/webhooks/shop/payments", {**pay, "amount": 19800})
+    assert r.status_code == 409 and r.json()["detail"]["reason"] == "wrong_amount"
+    r = post(site, "/api/v1/webhooks/shop/payments", {**pay, "currency": "USD"})
+    assert r.status_code == 409 and r.json()["detail"]["reason"] == "wrong_currency"
+    assert paid_total(site) == 0
+    assert post(site, "/api/v1/webhooks/shop/payments", pay).json()["duplicate"] is False
+    assert paid_total(site) == 19900
+    again = post(site, "/api/v1/webhooks/shop/payments", pay)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    r = post(site, "/api/v1/webhooks/shop/payments", {**pay, "payment_id": "P-10"})
+    assert r.status_code == 409 and r.json()["detail"]["reason"] == "already_paid"
+    # The shop's "paid" status for the order paid above adds nothing either.
+    assert post(site, "/api/v1/webhooks/shop/orders", {**created, "status": "paid"}).json()["duplicate"] is True
+    assert paid_total(site) == 19900
+    r = post(site, "/api/v1/webhooks/shop/orders", {**created, "order_id": "never", "status": "refunded"})
+    assert r.status_code == 409 and r.json()["detail"]["reason"] == "unknown_order"
+    assert rejections(site) == [
+        "unknown_order",
+        "duplicate",
+        "already_paid",
+        "duplicate",
+        "wrong_currency",
+        "wrong_amount",
+        "conflict",
+        "unknown_order",
+    ]
+    payments = site.client().get("/api/v1/events", params={"kind": "payment"}, headers=site.bearer("viewer")).json()
+    assert [e["event"]["payment_id"] for e in payments] == ["P-9"]
 
 
 def test_unsigned_forged_stale_or_rotated_deliveries_are_refused(site: Site) -> None:

@@ -168,6 +168,8 @@ def _analyze(
     content = {r[0]: r[1:] for r in metrics.content_rows(con, t1 - 14 * DAY)}
     cohort_rows = metrics.cohorts(con, t1, off, since=t0 - 91 * DAY)  # the cohorts a 12-week view of the window needs
     funnel_rows = metrics.newcomers(con, t0, t1)
+    with store.transaction() as conn:  # invite links name the acquisition channel of a join (issue 9)
+        channels = {x.code: x.channel for x in store.growth.links(conn, ws.id)}
     refer_rows = metrics.referrers(con, t0)
     ads = detect.ad_accounts(metrics.ad_candidates(con), th)
     guests = detect.guest_talks(con, t0, th)
@@ -355,7 +357,8 @@ def _analyze(
                 for i in range(len(ghs[0].daily))
             ]  # fmt: skip
         ch.funnel = kpis.funnel([r for gi in ids for r in funnel_by.get(gi, [])],
-                                [r for gi in ids for r in refer_by.get(gi, [])])  # fmt: skip
+                                [r for gi in ids for r in refer_by.get(gi, [])],
+                                channels, tz_offset_ms=off)  # fmt: skip
         ch.retention = kpis.retention([r for gi in ids for r in cohort_by.get(gi, [])])
         group_kpis = {}
         for x, gi in zip(ghs, ids, strict=True):

@@ -21,7 +21,7 @@ May import: ``analytics.model``, ``playbook``, the standard library.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from shequn.analytics.model import Funnel, GroupHealth, Kpi, MemberRow
@@ -167,22 +167,47 @@ def combine(
     return out
 
 
-def funnel(rows: Sequence[tuple[Any, ...]], referrers: Sequence[tuple[int, int]]) -> Funnel:
+def funnel(
+    rows: Sequence[tuple[Any, ...]],
+    referrers: Sequence[tuple[int, int]],
+    channels: Mapping[str, str] | None = None,
+    *,
+    tz_offset_ms: int = 0,
+) -> Funnel:
     """AARRR over the window's newcomers: acquired → activated (72 h) → retained (active after a week, still here)
-    → revenue (paid) ; refer = members who brought in at least one newcomer."""
+    → revenue (paid) → refer (brought in someone); ``refer`` also counts every member who brought in a newcomer.
+
+    The same stages per acquisition channel (``by_channel``: the channel of the invite link a newcomer came
+    through, ``channels`` maps codes to channels; a personal link is ``member``; without a known code, the join
+    method) and per join-week cohort (``by_cohort``, weeks starting on Monday, local time)."""
     f = Funnel()
     seen: set[int] = set()
-    for _g, p, method, _j, activated, retained, paid, _invited in rows:
+    codes = channels or {}
+    for row in rows:
+        _g, p, method, joined, activated, retained, paid, invited = row[:8]
         if p in seen:
             continue
         seen.add(p)
+        code = row[8] if len(row) > 8 else ""
         f.acquisition += 1
         f.by_method[method] = f.by_method.get(method, 0) + 1
         f.activation += bool(activated)
         f.retention += bool(retained)
         f.revenue += bool(paid)
+        stages = (1, int(bool(activated)), int(bool(retained)), int(bool(paid)), int(bool(invited)))
+        channel = codes.get(code) or (f"code:{code}" if code else method)
+        day = date.fromordinal(date(1970, 1, 1).toordinal() + (int(joined) + tz_offset_ms) // 86_400_000)
+        week = (day - timedelta(days=day.weekday())).isoformat()
+        for key, box in ((channel, f.by_channel), (week, f.by_cohort)):
+            counts = box.setdefault(key, dict.fromkeys(FUNNEL_STAGES, 0))
+            for stage, n in zip(FUNNEL_STAGES, stages, strict=True):
+                counts[stage] += n
     f.refer = len({p for _g, p in referrers})
+    f.by_cohort = dict(sorted(f.by_cohort.items()))
     return f
+
+
+FUNNEL_STAGES = ("acquisition", "activation", "retention", "revenue", "refer")
 
 
 def retention(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:

@@ -46,7 +46,7 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE mtr AS
            WITH e AS (
-               SELECT group_id AS g, person_id AS p, at_ms, seq, kind, method, reason, inviter_p,
+               SELECT group_id AS g, person_id AS p, at_ms, seq, kind, method, reason, inviter_p, invite_code,
                       lag(kind) OVER (PARTITION BY group_id, person_id ORDER BY at_ms, seq) AS prev
                FROM ev WHERE kind IN ('join', 'leave') AND group_id IS NOT NULL AND person_id IS NOT NULL)
            SELECT * FROM e
@@ -344,10 +344,11 @@ def cohorts(con: duckdb.DuckDBPyConnection, t1: int, off: int, since: int) -> li
 
 def newcomers(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> list[tuple[Any, ...]]:
     """Newcomers of the window for the funnel: (g, p, method, joined, active in 72 h, active after a week and still
-    here, paid, invited someone)."""
+    here, paid, invited someone, invite code of their first join)."""
     D = f"{DAY}::BIGINT"  # noqa: N806 (SQL fragment)
     return con.execute(
-        f"""WITH nc AS (SELECT g, p, min(at_ms) AS j, arg_min(method, at_ms) AS method FROM mtr
+        f"""WITH nc AS (SELECT g, p, min(at_ms) AS j, arg_min(method, at_ms) AS method,
+                               arg_min(coalesce(invite_code, ''), at_ms) AS code FROM mtr
                         WHERE kind = 'join' AND method <> 'roster' AND at_ms >= {t0} GROUP BY g, p),
                  act AS (SELECT nc.g, nc.p, bool_or(e.at_ms < nc.j + 3 * {D}) AS a72,
                                 bool_or(e.at_ms >= nc.j + 7 * {D}) AS later
@@ -357,7 +358,7 @@ def newcomers(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> list[tuple[An
                           AND (kind = 'payment' OR (kind = 'order' AND status = 'paid'))),
                  inv AS (SELECT DISTINCT g, inviter_p AS p FROM mtr WHERE kind = 'join' AND at_ms >= {t0})
             SELECT nc.g, nc.p, nc.method, nc.j, coalesce(act.a72, false),
-                   coalesce(act.later, false) AND cur.p IS NOT NULL, paid.p IS NOT NULL, inv.p IS NOT NULL
+                   coalesce(act.later, false) AND cur.p IS NOT NULL, paid.p IS NOT NULL, inv.p IS NOT NULL, nc.code
             FROM nc LEFT JOIN act USING (g, p) LEFT JOIN cur USING (g, p) LEFT JOIN paid ON paid.p = nc.p
                  LEFT JOIN inv ON inv.g = nc.g AND inv.p = nc.p"""
     ).fetchall()

@@ -137,6 +137,8 @@ class Funnel:
     revenue: int = 0
     refer: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
+    by_channel: dict[str, dict[str, int]] = field(default_factory=dict)  # acquisition channel → stage → newcomers
+    by_cohort: dict[str, dict[str, int]] = field(default_factory=dict)  # join week (Monday) → stage → newcomers
 
 
 @dataclass(slots=True)
@@ -184,6 +186,7 @@ class Report:
     heatmap: list[list[int]]
     signals: dict[str, str]  # what each detector looks at, in words (for the report's "how we judge")
     timings: dict[str, float] = field(default_factory=dict)
+    commerce: dict[str, Any] = field(default_factory=dict)  # community → commerce measures (issue 9), when known
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -201,4 +204,5 @@ class Report:
             "heatmap": self.heatmap,
             "signals": self.signals,
             "timings": self.timings,
+            "commerce": self.commerce,
         }

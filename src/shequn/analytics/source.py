@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url
 from shequn.analytics import conversation as conv
 from shequn.domain import UserError
 
-SNAPSHOT_VERSION: Final = 7
+SNAPSHOT_VERSION: Final = 8  # 8: joins' invite codes (issue 9: the funnel by acquisition channel)
 MAX_PARTS: Final = 24  # compact into one part beyond this many
 CHUNK: Final = 2_000_000  # events per part on a first build
 
@@ -170,7 +170,8 @@ def _select_sql(ws_id: int, lo: int, hi: int) -> str:
            f[{i["product"]}] AS product,
            coalesce(f[{i["from_bot"]}] = 'true', false) AS from_bot,
            TRY_CAST(f[{i["amount"]}] AS BIGINT) AS amount,
-           nullif(f[{i["coupon_id"]}], '') AS coupon_id
+           nullif(f[{i["coupon_id"]}], '') AS coupon_id,
+           CASE WHEN kind = 'join' THEN nullif(f[{i["invite_code"]}], '') END AS invite_code
     FROM t
     """
 

@@ -99,6 +99,7 @@ def serve(
     console.print(table)
 
 
+@app.command("outbox")
 def outbox(
     groups: int = typer.Option(10_000, help="群数 · groups, each with a morning report at 08:00"),
     bots: int = typer.Option(1, help="机器人数 · bot tokens sharing the groups"),
@@ -151,6 +152,7 @@ def import_(
                 console.print(f"  {m.name}: {m.extra}")
 
 
+@app.command("moderation")
 def moderation(
     groups: int = typer.Option(60, help="模拟群数 · simulated groups"),
     days: int = typer.Option(30, help="模拟天数 · simulated days"),
@@ -170,6 +172,7 @@ def moderation(
         bench_moderation.report(rows, console)
 
 
+@app.command("analytics")
 def analytics(
     groups: int = typer.Option(1000, help="模拟群数 · simulated groups"),
     days: int = typer.Option(440, help="模拟天数 · simulated days (440 gives about 10 million messages)"),
@@ -216,3 +219,26 @@ def matrix(
         f"CPU per message: bot {data['bot_cpu_ms_per_message']} ms, Synapse {data['synapse_cpu_ms_per_message']} ms "
         f"(bot ÷ Synapse: {data['bot_vs_synapse']})"
     )
+
+
+@app.command("referral")
+def referral(
+    joins: int = typer.Option(1_000_000, help="入群次数 · joins to attribute"),
+    links: int = typer.Option(100_000, help="邀请链接数 · personal invite links"),
+    seed: int = typer.Option(1, help="随机种子 · seed"),
+    store: bool = typer.Option(True, "--store/--no-store", help="也测经由存储的归因 · also through the store"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """推荐归因与排行榜 · attribution of 1M joins through 100k links; a 10,000-member campaign's leaderboard."""
+    from shequn.bench import referral as bench_referral
+    from shequn.bench.harness import report
+
+    rows = bench_referral.run(joins=joins, links=links, seed=seed, store=store)
+    if as_json:
+        print_json([m.to_json() for m in rows])
+        return
+    report(f"shequn bench referral ({joins:,} joins, {links:,} links, seed {seed}; 1 core)", rows, console,
+           unit="joins")  # fmt: skip
+    for m in rows:
+        if m.extra:
+            console.print(f"  {m.name}: {m.extra}")

@@ -16,6 +16,7 @@ from shequn.cli import (
     demo,
     event,
     events,
+    growth,
     importer,
     moderation,
     plan,
@@ -25,6 +26,7 @@ from shequn.cli import (
     sandbox,
     schedule,
     serve,
+    shop,
     simulate,
 )
 from shequn.cli.common import Globals, console, err_console, open_app
@@ -128,6 +130,10 @@ app.command(name="plan")(plan.plan)
 app.command(name="run")(run.run)
 app.command(name="import")(importer.import_)
 app.command(name="report")(report.report)
+app.add_typer(growth.referral_app, name="referral")
+app.add_typer(growth.livecode_app, name="livecode")
+app.add_typer(growth.growth_app, name="growth")
+app.add_typer(shop.app, name="shop")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,6 +41,9 @@ def report(
         raise UserError(f"--output: folder {output.parent} does not exist", exit_code=2)
     with open_app(ctx) as a:
         result = analyze(a.store, a.ws, days=days, until=end, community=community, locale=locale)
+        from shequn.selling import Shop
+
+        result.commerce = Shop(a).report_measures(community)
     if not result.groups and not result.communities:
         raise UserError(t("report.no_data", loc))
     text = render(result, fmt)

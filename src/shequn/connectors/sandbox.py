@@ -8,7 +8,7 @@ makes the sandbox refuse what that platform refuses, so the staff tasks it would
 Commands (one per line; plain text speaks as the current member)::
 
     /as NAME                 speak as NAME from now on
-    /join [NAME] [by INVITER]  NAME (or the current member) joins the current group
+    /join [NAME] [by INVITER] [via CODE]  NAME (or the current member) joins the current group (CODE: an invite code)
     /leave [NAME]            leave the current group
     /nick NEW                change the current member's nickname
     /image [CAPTION] /link URL /redpacket [AMOUNT] [TEXT]   send other content kinds (a red packet of AMOUNT yuan)
@@ -364,7 +364,12 @@ class SandboxSession:
         return []
 
     def _join(self, args: list[str], rest: str) -> list[Output]:
-        inviter = ""
+        inviter = code = ""
+        if "via" in args:  # an invite link's code or a live code (referral attribution, issue 9)
+            i = args.index("via")
+            if i + 1 >= len(args):
+                raise ValueError("usage: /join [NAME] [by INVITER] [via CODE]")
+            code, args = args[i + 1], args[:i] + args[i + 2 :]
         if "by" in args:
             i = args.index("by")
             if i + 1 >= len(args):
@@ -384,6 +389,7 @@ class SandboxSession:
                 actor_name=self.names[who],
                 method=method,
                 inviter=inviter,
+                invite_code=code,
             )
         )
 

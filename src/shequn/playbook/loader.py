@@ -51,6 +51,7 @@ POLICY_FILES = (
     "discipline.yaml",
     "membership.yaml",
     "faq.yaml",
+    "growth.yaml",
 )
 
 

@@ -130,7 +130,39 @@ def _glance(r: Report, loc: str) -> str:
     )
 
 
-def _community(i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str) -> str:
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    return (
+        "<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"
+        + "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in r) + "</tr>" for r in rows) + "</table>"
+    )  # fmt: skip
+
+
+def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str) -> str:
+    """Growth and commerce (issue 9): the funnel by channel and by join week, the commerce measures."""
+    from shequn.reports import growth
+
+    parts = [f"<h3>{escape(t('growth.report.title', loc))}</h3>"]
+    if commerce:
+        parts.append('<div class="cards">' + "".join(
+            f'<div class="card"><b>{escape(v)}</b><span>{escape(k)}</span></div>'
+            for k, v in growth.commerce_lines(commerce, loc)[:5]) + "</div>")  # fmt: skip
+        rest = growth.commerce_lines(commerce, loc)[5:]
+        if rest:
+            parts.append("<p>" + " · ".join(f"{escape(k)}{_colon(loc)}{escape(v)}" for k, v in rest) + "</p>")
+    if c.funnel.by_channel:
+        parts.append('<div class="grid">')
+        for by in ("channel", "cohort"):
+            head, rows = growth.funnel_rows(c, loc, by=by)
+            parts.append(f"<div><h3>{escape(t(f'growth.report.by_{by}', loc))}</h3>{_table(head, rows)}</div>")
+        parts.append("</div>")
+    else:
+        parts.append(f"<p>{escape(t('growth.report.no_joins', loc))}</p>")
+    return "".join(parts)
+
+
+def _community(
+    i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str, commerce: dict[str, Any] | None = None
+) -> str:
     kpis = "".join(
         f'<div class="kpi {"met" if k.met else "miss" if k.met is False else ""}"><span>{escape(k.name)}</span>'
         f"<b>{escape(_kpi_value(k, loc))}</b><span class='note'>{escape(t('report.col.target', loc))} "
@@ -180,6 +212,7 @@ def _community(i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str) 
         f'<div><h3>{escape(t("report.funnel", loc))}</h3><div id="funnel-{i}" class="chart"></div></div>'
         f'<div><h3>{escape(t("report.heatmap", loc))}</h3><div id="heat-{i}" class="chart"></div></div>'
         f"<div><h3>{escape(t('report.retention', loc))}</h3><table>{ret_head}{ret_rows}</table></div></div>"
+        f"{_growth(c, commerce, loc)}"
         f"<h3>{escape(t('report.diagnosis', loc))}</h3>{findings}{group_f}</section>"
     )
 
@@ -224,7 +257,10 @@ def render_html(r: Report) -> str:
                      ("report.members", members), ("report.messages", messages), ("report.dead_groups", dead),
                      ("report.ad_accounts", len(r.ad_accounts)))
     )  # fmt: skip
-    sections = "".join(_community(i, c, by_comm.get(c.name, []), loc) for i, c in enumerate(r.communities.values()))
+    sections = "".join(
+        _community(i, c, by_comm.get(c.name, []), loc, r.commerce.get(c.name))
+        for i, c in enumerate(r.communities.values())
+    )
     how = "".join(f"<li>{escape(v)}</li>" for v in r.signals.values())
     data = orjson.dumps(_data(r, loc)).decode().replace("</", "<\\/")
     title = f"{t('report.title', loc)} · {r.workspace}"

@@ -1,12 +1,14 @@
 """The report as Markdown, short enough to paste into a chat: per community its KPIs and its findings with the
 prescription and source, then the groups that need attention.
 
-May import: ``analytics.model``, ``i18n``.
+May import: ``analytics``, ``commerce`` (names of modes and ladder steps), ``i18n``.
 """
 
 from __future__ import annotations
 
-from shequn.analytics.model import Finding, Kpi, Report
+from typing import Any
+
+from shequn.analytics.model import CommunityHealth, Finding, Kpi, Report
 from shequn.i18n import t
 
 MAX_GROUPS = 30
@@ -36,6 +38,21 @@ def _finding(f: Finding, loc: str) -> list[str]:
     ]
 
 
+def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str) -> list[str]:
+    from shequn.reports import growth
+
+    out = [f"### {t('growth.report.title', loc)}", ""]
+    if commerce:
+        out += [f"- {k}: {v}" for k, v in growth.commerce_lines(commerce, loc)] + [""]
+    for by in ("channel", "cohort"):
+        head, rows = growth.funnel_rows(c, loc, by=by)
+        if not rows:
+            continue
+        out += [f"**{t(f'growth.report.by_{by}', loc)}**", "", "| " + " | ".join(head) + " |",
+                "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows] + [""]  # fmt: skip
+    return out
+
+
 def render_markdown(r: Report) -> str:
     loc = r.locale
     out = [f"# {t('report.title', loc)} · {r.workspace}", ""]
@@ -59,6 +76,7 @@ def render_markdown(r: Report) -> str:
             out.append("")
             out.append(t("report.activity_not_judged", loc, type=c.type_name))
         out.append("")
+        out.extend(_growth(c, r.commerce.get(c.name), loc))
         for f in c.findings:
             out.extend(_finding(f, loc))
         out.append("")

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from shequn.store.audit import AuditStore
 from shequn.store.auth import AuthStore, SessionRecord, TokenRecord, UserRecord
+from shequn.store.commerce import CommerceStore, OrderRecord
 from shequn.store.communities import CommunityRecord, CommunityStore
 from shequn.store.console import ConsoleStore, GroupRow, MemberRow, Segment
 from shequn.store.cursors import CursorStore
@@ -22,6 +23,7 @@ from shequn.store.db import Database, mask_url, normalize_url
 from shequn.store.delivery import DeliveryStore, Outcome, Pending
 from shequn.store.events import EventStore
 from shequn.store.groups import GroupRecord, GroupStore
+from shequn.store.growth import GrowthStore
 from shequn.store.imports import ImportStore
 from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
 from shequn.store.people import PeopleStore
@@ -60,6 +62,8 @@ class Store:
         self.imports = ImportStore()
         self.points = PointsStore()
         self.cursors = CursorStore()
+        self.growth = GrowthStore()
+        self.commerce = CommerceStore()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -82,6 +86,7 @@ __all__ = [
     "GroupRow",
     "LedgerEntry",
     "MemberRow",
+    "OrderRecord",
     "OutboxItem",
     "Outcome",
     "Pending",

@@ -412,6 +412,210 @@ class WorkspaceSecret(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+# -- growth and commerce (revision i9a) -----------------------------------------------------------------------
+
+
+class InviteLinkRow(Base):
+    """An invite link or code (邀请链接 / 渠道码): a member's personal one, or a channel's."""
+
+    __tablename__ = "invite_link"
+    __table_args__ = (UniqueConstraint("workspace_id", "code"), Index("ix_invite_link_owner", "community_id", "owner"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    code: Mapped[str] = mapped_column(String(128))
+    owner: Mapped[str] = mapped_column(String(300), default="")  # member key of the referrer ("" a channel link)
+    channel: Mapped[str] = mapped_column(String(64), default="member")
+    platform: Mapped[str] = mapped_column(String(32), default="")
+    group_platform_id: Mapped[str] = mapped_column(String(255), default="")
+    campaign: Mapped[str] = mapped_column(String(100), default="")
+    url: Mapped[str] = mapped_column(Text, default="")  # the platform's link once created (Telegram, WeCom)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    revoked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class GrowthCampaignRow(Base):
+    """A growth campaign: a referral contest, a group-fill campaign or a live code (活码), with its settings."""
+
+    __tablename__ = "growth_campaign"
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))  # referral | group_fill | live_code
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    state: Mapped[str] = mapped_column(Text, default="{}")  # e.g. a group-fill's reached groups
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class SettlementRow(Base):
+    """One settled period of a referral contest (结算): the ranking and what was thrown out."""
+
+    __tablename__ = "referral_settlement"
+    __table_args__ = (UniqueConstraint("campaign_id", "period_end_ms"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("growth_campaign.id"))
+    period_start_ms: Mapped[int] = mapped_column(BigInteger)
+    period_end_ms: Mapped[int] = mapped_column(BigInteger)
+    result: Mapped[str] = mapped_column(Text)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChapterRow(Base):
+    """A chapter of the benchmark-group programme (标杆社群, book 2311-2331): a leader, a city, a stage."""
+
+    __tablename__ = "chapter"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("community.id"))  # the community it replicates
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), nullable=True)  # once created
+    name: Mapped[str] = mapped_column(String(200))
+    leader: Mapped[str] = mapped_column(String(300), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    stage: Mapped[str] = mapped_column(String(32))
+    history: Mapped[str] = mapped_column(Text, default="[]")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProductRow(Base):
+    """A product or offer (产品 / 报价) and its definition (JSON, see ``commerce.offers.Product``)."""
+
+    __tablename__ = "product"
+    __table_args__ = (UniqueConstraint("workspace_id", "sku"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), nullable=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[str] = mapped_column(Text)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShopOrderRow(Base):
+    """An order in the commerce ledger (订单): amount due in minor units with its currency, status, payment."""
+
+    __tablename__ = "shop_order"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "source", "order_id"),
+        Index("ix_shop_order_product", "workspace_id", "sku", "status"),
+        Index("ix_shop_order_member", "workspace_id", "member_key"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), nullable=True)
+    source: Mapped[str] = mapped_column(String(40))
+    order_id: Mapped[str] = mapped_column(String(128))
+    sku: Mapped[str] = mapped_column(String(64), default="")
+    member_key: Mapped[str] = mapped_column(String(300), default="")
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[str] = mapped_column(String(64), default="")
+    coupon: Mapped[str] = mapped_column(String(64), default="")
+    discount: Mapped[int] = mapped_column(BigInteger, default=0)
+    referrer: Mapped[str] = mapped_column(String(300), default="")
+    payment_id: Mapped[str] = mapped_column(String(128), default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    paid_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CouponRow(Base):
+    """A coupon (优惠券) and its definition (JSON, see ``commerce.coupons.Coupon``)."""
+
+    __tablename__ = "coupon"
+    __table_args__ = (UniqueConstraint("workspace_id", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), nullable=True)
+    code: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[str] = mapped_column(Text)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CouponClaimRow(Base):
+    """A member's claim of a coupon (领券) and its redemption (核销) by an order."""
+
+    __tablename__ = "coupon_claim"
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupon.id"), primary_key=True)
+    member_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    claimed_ms: Mapped[int] = mapped_column(BigInteger)
+    order_row_id: Mapped[int | None] = mapped_column(ForeignKey("shop_order.id"), nullable=True)
+    redeemed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class CommissionRow(Base):
+    """A distributor's commission on a paid order (分销佣金); voided when the order is refunded."""
+
+    __tablename__ = "commission"
+    __table_args__ = (UniqueConstraint("order_row_id", "beneficiary"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"), index=True)
+    order_row_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id"))
+    beneficiary: Mapped[str] = mapped_column(String(300))
+    level: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))  # due | void
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookRejectionRow(Base):
+    """A shop delivery that was refused or deduplicated, with the reason (nothing was credited)."""
+
+    __tablename__ = "webhook_rejection"
+    __table_args__ = (Index("ix_webhook_rejection_ws_at", "workspace_id", "at_ms"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    source: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ResourceRow(Base):
+    """What a member offers or needs (资源 / 需求), for resource matching."""
+
+    __tablename__ = "resource"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
+    member_key: Mapped[str] = mapped_column(String(300))
+    side: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    tags: Mapped[str] = mapped_column(Text, default="[]")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class IntroductionRow(Base):
+    """An introduction between two members (资源对接) and its outcome."""
+
+    __tablename__ = "introduction"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id"), nullable=True)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id"), nullable=True)
+    a_key: Mapped[str] = mapped_column(String(300))
+    b_key: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16))
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    note: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(200), default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
@@ -442,3 +646,15 @@ SCHEDULER_CURSOR = _table(SchedulerCursor)
 CONNECTOR_CURSOR = _table(ConnectorCursor)
 SCHEDULE_RUN = _table(ScheduleRun)
 ACTIVITY = _table(ActivityRow)
+INVITE_LINK = _table(InviteLinkRow)
+GROWTH_CAMPAIGN = _table(GrowthCampaignRow)
+SETTLEMENT = _table(SettlementRow)
+CHAPTER = _table(ChapterRow)
+PRODUCT = _table(ProductRow)
+SHOP_ORDER = _table(ShopOrderRow)
+COUPON = _table(CouponRow)
+COUPON_CLAIM = _table(CouponClaimRow)
+COMMISSION = _table(CommissionRow)
+WEBHOOK_REJECTION = _table(WebhookRejectionRow)
+RESOURCE = _table(ResourceRow)
+INTRODUCTION = _table(IntroductionRow)

@@ -43,6 +43,7 @@ NAV = (
     ("segments", "/segments"),
     ("events", "/events"),
     ("imports", "/imports"),
+    ("growth", "/growth"),
     ("settings", "/settings"),
 )
 KINDS = tuple(k.value for k in EventKind)
@@ -551,3 +552,54 @@ def settings_user_change(
 def settings_rotate(principal: Admin, accounts: AccountsDep) -> Response:
     accounts.rotate_webhook_secret(actor=principal.actor)
     return _redirect("/settings")
+
+
+# -- growth and commerce (issue 9) --------------------------------------------------------------------------------
+
+
+@router.get("/growth")
+def growth(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) -> Response:
+    """Referral boards, each community's funnel by channel and cohort, the commerce measures, products, refusals."""
+    from shequn.growing import Growth
+    from shequn.reports import growth as rg
+    from shequn.selling import Shop
+
+    gr, shop = Growth(ops.app), Shop(ops.app)
+    contests = [c for c in gr.contests() if c.closed_ms is None]
+    boards = [gr.leaderboard(c.key, limit=10) for c in contests]
+    history = {c.key: gr.settlements(c.key) for c in contests}
+    measures = shop.measures()["communities"]
+    report = ops.analysis(locale)  # as the community page: computed once, then served from the cache
+    funnels: dict[str, dict[str, Any]] = {}
+    for name in measures:
+        health = report.communities.get(name) if report is not None else None
+        if health is not None and health.funnel.by_channel:
+            funnels[name] = {by: rg.funnel_rows(health, locale, by=by) for by in ("channel", "cohort")}
+    lines = {name: rg.commerce_lines(m, locale) for name, m in measures.items()}
+    tz = ops.app.ws.timezone
+    return render(
+        request,
+        "growth.html",
+        principal,
+        locale,
+        boards=boards,
+        history=history,
+        measures=measures,
+        lines=lines,
+        funnels=funnels,
+        products=[shop.status(p.sku) for p in shop.products()],
+        rejections=shop.rejections(limit=50),
+        tz=tz,
+        zone=ZoneInfo(tz),
+        money=rg.money,
+    )
+
+
+@router.post("/growth/settle")
+def growth_settle(principal: Writer, ops: OpsDep) -> Response:
+    from shequn.growing import Growth
+
+    with ops.write():
+        ops.app.refresh()
+        Growth(ops.app).settle()
+    return _redirect("/growth")

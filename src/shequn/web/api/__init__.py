@@ -10,6 +10,7 @@ from shequn.web.api import (
     communities,
     events,
     groups,
+    growth,
     imports,
     members,
     meta,
@@ -21,7 +22,21 @@ from shequn.web.api import (
 )
 
 router = APIRouter(prefix="/api/v1")
-for module in (meta, communities, groups, members, events, tasks, segments, imports, tokens, users, audit, webhooks):
+for module in (
+    meta,
+    communities,
+    groups,
+    members,
+    events,
+    tasks,
+    segments,
+    imports,
+    tokens,
+    users,
+    audit,
+    webhooks,
+    growth,
+):
     router.include_router(module.router)
 
 __all__ = ["router"]
