@@ -233,7 +233,9 @@ class Operations:
             return hit[1]
         if stale and locale not in self._analysing:
             self._analysing.add(locale)
-            threading.Thread(target=self._refresh_analysis, args=(locale,), daemon=True).start()
+            # Not a daemon: the interpreter waits for it at exit, instead of ending the process under DuckDB's own
+            # threads ("terminate called without an active exception"). A run takes seconds.
+            threading.Thread(target=self._refresh_analysis, args=(locale,), daemon=False).start()
         return hit[1] if hit is not None else None
 
     def _analyze(self, locale: str) -> Any:
