@@ -1,12 +1,14 @@
 """The live runtime of ``shequn run`` (运行时): connectors, cursors, secrets and the operators' chat commands.
 
 Owns: reading credentials (environment first, then a secrets file), the connectors' cursors over the store
-(:class:`StoreCursors`), what connectors need of the workspace (:func:`configure`: WeCom's welcome templates),
+(:class:`StoreCursors`), what connectors need of the workspace (:func:`configure`: WeCom's welcome templates), the
+periodic work of growth and selling (:func:`growth_pass`),
 and the commands operators type in a community's admin group (:class:`OperatorCommands`):
 ``!tasks`` lists the open staff tasks, ``!approve N`` (``!done N``, ``通过 N``) completes one and ``!reject N``
 (``驳回 N``) closes it refused; for an admission check (``verify``) the answer goes into the log as the ``verify``
 form, so the admission policy lets the member in or not, exactly as if the form had been filled in.
-May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``).
+May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``), and
+``growing`` and ``selling`` for :func:`growth_pass`.
 
 Things to keep in mind:
     * Anyone who can post in an admin group may use the commands: the admin group's membership is the permission to
@@ -22,6 +24,7 @@ import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -245,3 +248,27 @@ class OperatorCommands:
             )
         key = "connectors.command.approved" if cmd.verb == "approve" else "connectors.command.rejected"
         return t(key, locale, id=task.id, title=task.title)
+
+
+def growth_pass(app: App, now: datetime | None = None) -> dict[str, int]:
+    """What growth and selling do on their own, once per pass of ``shequn run``: settle the referral periods that have
+    ended (every Friday 17:00 by default, book 2533), announce group-fill campaigns that reached their target, cancel
+    the group-buys that did not form. Each step is idempotent, so a pass may repeat; one failing is logged and the
+    others still run."""
+    from shequn.growing import Growth
+    from shequn.selling import Shop
+
+    growth, shop = Growth(app), Shop(app)
+    steps: dict[str, Callable[[], Sequence[Any]]] = {
+        "settled": lambda: growth.settle(now=now),
+        "filled": growth.fill_check,
+        "group_buys": shop.group_buy_check,
+    }
+    done: dict[str, int] = {}
+    for name, step in steps.items():
+        try:
+            done[name] = len(step())
+        except Exception:  # the rhythm and the outbox go on; the reason is in the log
+            log.exception("growth pass: %s failed", name)
+            done[name] = 0
+    return done

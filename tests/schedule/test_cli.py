@@ -14,6 +14,7 @@ from shequn.cli.main import main
 from shequn.connectors.fake import read_shown
 from shequn.domain import VirtualClock
 from tests.schedule.conftest import local
+from tests.support.builders import join
 
 
 class Cli:
@@ -264,3 +265,37 @@ def test_a_time_poll_then_fixing_the_time(cli: Cli) -> None:
     shown = json.loads(cli("event", "show", "salon", "--json")[1])
     assert code == 0 and shown["activity"]["status"] == "scheduled" and shown["votes"] == [0, 3]
     assert [r["step"] for r in shown["run_of_show"]][:3] == ["poll", "announce", "invite_contest"]
+
+
+def test_shequn_run_settles_the_referral_contest_on_friday_at_five(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Book 2533 (每周五下午5点结算): nobody types a command; ``shequn run`` settles the week once, with the ranking."""
+    from shequn.domain import Join, JoinMethod, stable_id
+    from shequn.growing import Growth
+
+    monkeypatch.setenv("SHEQUN_FAKE_PATH", str(tmp_path / "platform.jsonl"))
+    app = App(cli.db, clock=cli.clock)  # type: ignore[attr-defined]
+    growth = Growth(app)
+    app.ingest([join("alice", cli.clock.now(), group="g1", platform="fake")])  # type: ignore[attr-defined]
+    code = growth.link("读书会", "alice").code
+    growth.contest("读书会", "weekly", start=cli.clock.now())  # type: ignore[attr-defined]
+    at = cli.clock.now() + timedelta(hours=1)  # type: ignore[attr-defined]
+    app.ingest(
+        [
+            Join(id=stable_id("j", who), at=at, platform="fake", group="g1", actor=who, actor_name=who,
+                 method=JoinMethod.SELF, invite_code=code)
+            for who in ("n1", "n2")
+        ]
+    )  # fmt: skip
+    app.close()
+    cli.clock.advance(timedelta(days=4, hours=9))  # type: ignore[attr-defined]  # Friday 16:00: not yet
+    assert cli("run", "--until-idle", "--json")[0] == 0
+    assert Growth(App(cli.db, clock=cli.clock)).settlements("weekly") == []  # type: ignore[attr-defined]
+    cli.clock.advance(timedelta(hours=1, minutes=1))  # type: ignore[attr-defined]  # Friday 17:01
+    assert cli("run", "--until-idle", "--json")[0] == 0
+    assert cli("run", "--until-idle", "--json")[0] == 0
+    [settled] = Growth(App(cli.db, clock=cli.clock)).settlements("weekly")  # type: ignore[attr-defined]
+    assert "alice" in str(settled).lower()
+    posted = [r for r in read_shown(tmp_path / "platform.jsonl") if ":referral:" in r["key"] or "referral" in r["key"]]
+    assert {r["group"] for r in posted} == {"g1", "g2"}  # the ranking, once in each group

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -15,6 +16,7 @@ from shequn.domain import UserError
 from shequn.i18n import t
 
 log = logging.getLogger("shequn.run")
+GROWTH_EVERY = 60.0  # seconds between growth passes (settlements fall on the minute)
 
 
 def _connectors(app: Any, names: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -82,7 +84,7 @@ def run(
 ) -> None:
     """运行 · run the connectors, the scheduler and the outbox (Ctrl-C or SIGTERM stops after in-flight sends)."""
     from shequn.outbox import DeliverySettings, LeaseHeldError, OutboxRunner
-    from shequn.runtime import OperatorCommands, configure, environment
+    from shequn.runtime import OperatorCommands, configure, environment, growth_pass
 
     policies = _limits(limits)
     env = environment(secrets)
@@ -106,6 +108,13 @@ def run(
             if seconds is not None:
                 loop.call_later(seconds, stop.set)
 
+            async def growth_loop(stop: asyncio.Event) -> None:
+                while not stop.is_set():
+                    if any(growth_pass(app).values()):
+                        runner.wake.set()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), GROWTH_EVERY)
+
             async def sink(event: Any) -> None:
                 app.ingest([event])
                 commands.handle(event)
@@ -118,8 +127,11 @@ def run(
             tasks = []
             if service is not None:
                 tasks.append(asyncio.create_task(service.loop(stop, wake=runner.wake, until_idle=until_idle)))
+                if not until_idle:
+                    tasks.append(asyncio.create_task(growth_loop(stop)))
             try:
                 if service is not None and until_idle:
+                    growth_pass(app)
                     service.tick()  # decide what is due now before the outbox looks for idleness
                 stats = await runner.run(stop, until_idle=until_idle)
             finally:
