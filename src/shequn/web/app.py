@@ -25,8 +25,8 @@ from shequn.domain import UserError
 from shequn.operations import NotFoundError, Operations
 from shequn.uploads import Uploads
 from shequn.web import api, pages, wecom
-from shequn.web.schemas import Health
 from shequn.web.routes import flatten
+from shequn.web.schemas import Health
 from shequn.web.security import LoginThrottle, NotAuthenticatedError, is_api
 
 CSP = (
