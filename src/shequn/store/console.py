@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, select, text
+from sqlalchemy import Connection, TextClause, func, literal, select, text
 
 from shequn.domain.records import parse_iso
 from shequn.store._sql import chunks, loads, to_ms
@@ -60,6 +60,36 @@ _HOUR_COUNTS = text(
     "SELECT (at_ms + :offset) / :hour AS hour, count(*) AS n FROM event "
     "WHERE group_id = :gid AND at_ms >= :since AND kind = 'message' GROUP BY 1"
 )
+
+
+def _group_rows_sql(by_community: bool, by_group: bool) -> TextClause:
+    """Groups with their counters. Plain SQL: this runs on every page and API read. Member counts come from the
+    group_member primary key, one group at a time."""
+    where = ["g.workspace_id = :ws"]
+    if by_community:
+        where.append("g.community_id = :cid")
+    if by_group:
+        where.append("g.id = :gid")
+    tasks_where = "st.workspace_id = :ws AND st.status = 'open' AND st.group_id IS NOT NULL"
+    if by_group:
+        tasks_where += " AND st.group_id = :gid"
+    return text(f"""
+        SELECT g.id, g.platform, g.platform_id, g.name, g.role, g.capacity, g.state, g.community_id,
+               c.name AS community_name,
+               (SELECT count(*) FROM group_member gm WHERE gm.group_id = g.id) AS members,
+               coalesce(gs.messages, 0) AS messages, coalesce(gs.joins, 0) AS joins, gs.last_message_ms,
+               coalesce(t.n, 0) AS open_tasks
+        FROM chat_group g
+        LEFT JOIN community c ON c.id = g.community_id
+        LEFT JOIN group_state gs ON gs.group_id = g.id
+        LEFT JOIN (SELECT st.group_id, count(*) AS n FROM staff_task st WHERE {tasks_where}
+                   GROUP BY st.group_id) t ON t.group_id = g.id
+        WHERE {" AND ".join(where)}
+        ORDER BY g.id
+    """)
+
+
+_GROUP_ROWS = {(c, g): _group_rows_sql(c, g) for c in (False, True) for g in (False, True)}
 _COMMUNITY_HEADS = text("SELECT id, spec_hash FROM community WHERE workspace_id = :ws")
 
 
@@ -162,33 +192,7 @@ class ConsoleStore:
     def group_rows(
         self, conn: Connection, ws_id: int, *, community_id: int | None = None, group_id: int | None = None
     ) -> list[GroupRow]:
-        # Plain SQL, not Core: this runs on every page and API read, and building the statement cost more than
-        # running it. Member counts come from the group_member primary key, one group at a time.
-        where = ["g.workspace_id = :ws"]
-        params: dict[str, Any] = {"ws": ws_id}
-        if community_id is not None:
-            where.append("g.community_id = :cid")
-            params["cid"] = community_id
-        if group_id is not None:
-            where.append("g.id = :gid")
-            params["gid"] = group_id
-        tasks_where = "st.workspace_id = :ws AND st.status = 'open' AND st.group_id IS NOT NULL"
-        if group_id is not None:
-            tasks_where += " AND st.group_id = :gid"
-        sql = f"""
-            SELECT g.id, g.platform, g.platform_id, g.name, g.role, g.capacity, g.state, g.community_id,
-                   c.name AS community_name,
-                   (SELECT count(*) FROM group_member gm WHERE gm.group_id = g.id) AS members,
-                   coalesce(gs.messages, 0) AS messages, coalesce(gs.joins, 0) AS joins, gs.last_message_ms,
-                   coalesce(t.n, 0) AS open_tasks
-            FROM chat_group g
-            LEFT JOIN community c ON c.id = g.community_id
-            LEFT JOIN group_state gs ON gs.group_id = g.id
-            LEFT JOIN (SELECT st.group_id, count(*) AS n FROM staff_task st WHERE {tasks_where}
-                       GROUP BY st.group_id) t ON t.group_id = g.id
-            WHERE {" AND ".join(where)}
-            ORDER BY g.id
-        """
+        params = {"ws": ws_id, "cid": community_id, "gid": group_id}
         return [
             GroupRow(
                 r.id,
@@ -206,7 +210,7 @@ class ConsoleStore:
                 r.last_message_ms,
                 int(r.open_tasks),
             )
-            for r in conn.execute(text(sql), params)
+            for r in conn.execute(_GROUP_ROWS[(community_id is not None, group_id is not None)], params)
         ]
 
     def violations(self, conn: Connection, community_id: int, member_key: str) -> dict[str, Any] | None:

@@ -202,6 +202,7 @@ class EventRow(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "uid"),
         Index("ix_event_group_at", "group_id", "at_ms"),
+        Index("ix_event_group_kind_at", "group_id", "kind", "at_ms"),  # counts by kind from the index alone
     )
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
