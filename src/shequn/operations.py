@@ -530,7 +530,7 @@ class Operations:
 
     def timeline(self, person_id: int, *, before_seq: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
         with self.store.transaction() as conn:
-            if self.store.console.person(conn, self.ws, person_id) is None:
+            if not self.store.console.person_exists(conn, self.ws, person_id):
                 raise NotFoundError("member", str(person_id))
             return self.store.console.timeline(conn, self.ws, person_id, before_seq=before_seq, limit=limit)
 

@@ -35,20 +35,24 @@ _MEMBER_COLUMNS = (
 )
 # From the group to its members, then each membership by its unique key: CROSS JOIN keeps SQLite (which has no
 # statistics here) from starting at every membership of the community instead (3 ms against 1 ms for the largest
-# group); PostgreSQL plans it as any join.
-_ROSTER = (
-    f"SELECT {_MEMBER_COLUMNS} FROM chat_group g JOIN community c ON c.id = g.community_id "
+# group); PostgreSQL plans it as any join. A page sorts the members' numbers alone, then reads its own rows.
+_ROSTER_FROM = (
+    "FROM chat_group g JOIN community c ON c.id = g.community_id "
     "JOIN group_member gm ON gm.group_id = g.id CROSS JOIN membership m "
     "WHERE g.id = :gid AND c.workspace_id = :ws AND m.community_id = g.community_id "
-    "AND m.member_key = gm.member_key ORDER BY m.number"
+    "AND m.member_key = gm.member_key ORDER BY m.number, m.id"
 )
-_ROSTER_ALL = text(_ROSTER)  # (SQLite has no OFFSET without LIMIT)
-_ROSTER_PAGE = text(_ROSTER + " LIMIT :limit OFFSET :offset")
+_ROSTER_ALL = text(f"SELECT {_MEMBER_COLUMNS} {_ROSTER_FROM}")  # (SQLite has no OFFSET without LIMIT)
+_ROSTER_PAGE = text(
+    f"SELECT {_MEMBER_COLUMNS} FROM (SELECT m.id {_ROSTER_FROM} LIMIT :limit OFFSET :offset) page "
+    "CROSS JOIN membership m JOIN community c ON c.id = m.community_id WHERE m.id = page.id ORDER BY m.number, m.id"
+)
 _MEMBERSHIPS_OF = text(
     f"SELECT {_MEMBER_COLUMNS} FROM membership m JOIN community c ON c.id = m.community_id "
     "WHERE m.person_id = :pid AND c.workspace_id = :ws ORDER BY m.id"
 )
 _PERSON = text("SELECT id, display_name, created_ms FROM person WHERE workspace_id = :ws AND id = :pid")
+_PERSON_EXISTS = text("SELECT 1 FROM person WHERE workspace_id = :ws AND id = :pid")
 _IDENTITIES = text("SELECT platform, platform_id, display_name FROM identity WHERE person_id = :pid ORDER BY id")
 _TIMELINE = (
     "SELECT e.seq, e.kind, e.at_ms, e.payload, e.group_id, g.name AS group_name "
@@ -145,27 +149,33 @@ class MemberRow:
         return self.key.partition(":")[2]
 
 
+_EXTRA_KEYS = ("inviter", "invite_code", "rules_version")
+
+
 def _member(r: Any) -> MemberRow:
-    data = loads(r.data)
+    # Positional, in _MEMBER_COLUMNS' order (a roster page builds fifty of these per request).
+    _id, community_id, person_id, member_key, number, status, joined_ms, left_ms, points, level, raw, community = r
+    data = loads(raw)
+    get = data.get
     return MemberRow(
-        community_id=r.community_id,
-        community=r.community_name,
-        person_id=r.person_id,
-        key=r.member_key,
-        number=r.number,
-        name=data.get("name", ""),
-        status=r.status,
-        joined_ms=r.joined_ms,
-        left_ms=r.left_ms,
-        points=r.points,
-        level=r.level,
-        roles=tuple(data.get("roles", ())),
-        tags=tuple(data.get("tags", ())),
-        messages=int(data.get("messages", 0)),
-        last_active=data.get("last_active_at"),
-        via=data.get("via", ""),
-        groups=tuple(data.get("groups", ())),
-        extra={k: v for k, v in data.items() if k in ("inviter", "invite_code", "rules_version")},
+        community_id,
+        community,
+        person_id,
+        member_key,
+        number,
+        get("name", ""),
+        status,
+        joined_ms,
+        left_ms,
+        points,
+        level,
+        tuple(get("roles", ())),
+        tuple(get("tags", ())),
+        int(get("messages", 0)),
+        get("last_active_at"),
+        get("via", ""),
+        tuple(get("groups", ())),
+        {k: data[k] for k in _EXTRA_KEYS if k in data},
     )
 
 
@@ -337,6 +347,9 @@ class ConsoleStore:
             for x in conn.execute(_IDENTITIES, {"pid": person_id})
         ]
         return {"id": r.id, "display_name": r.display_name, "created_ms": r.created_ms, "identities": identities}
+
+    def person_exists(self, conn: Connection, ws_id: int, person_id: int) -> bool:
+        return conn.execute(_PERSON_EXISTS, {"ws": ws_id, "pid": person_id}).first() is not None
 
     def timeline(
         self, conn: Connection, ws_id: int, person_id: int, *, before_seq: int | None = None, limit: int = 50
