@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, func, literal, select, text
+from sqlalchemy import Connection, func, literal, select, text
 
 from shequn.domain.records import parse_iso
-from shequn.store._sql import chunks, loads, to_ms
+from shequn.store._sql import Read, chunks, loads, to_ms
 from shequn.store.schema import (
     COMMUNITY,
     EVENT,
@@ -27,8 +27,9 @@ from shequn.store.schema import (
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 
-# The reads every API call makes, as statements built once: building a Core ``select`` costs more than SQLite takes
-# to run it (about 0.15 ms a statement), and plain SQL compiles once per dialect.
+# The reads every API call makes, as plain SQL run on the DBAPI cursor (:class:`~shequn.store._sql.Read`): building
+# a Core ``select`` costs more than SQLite takes to run it (about 0.15 ms a statement), and SQLAlchemy's execution
+# layer another 60 µs.
 _MEMBER_COLUMNS = (
     "m.id, m.community_id, m.person_id, m.member_key, m.number, m.status, m.joined_ms, m.left_ms, m.points, "
     "m.level, m.data, c.name AS community_name"
@@ -42,31 +43,31 @@ _ROSTER_FROM = (
     "WHERE g.id = :gid AND c.workspace_id = :ws AND m.community_id = g.community_id "
     "AND m.member_key = gm.member_key ORDER BY m.number, m.id"
 )
-_ROSTER_ALL = text(f"SELECT {_MEMBER_COLUMNS} {_ROSTER_FROM}")  # (SQLite has no OFFSET without LIMIT)
-_ROSTER_PAGE = text(
+_ROSTER_ALL = Read(f"SELECT {_MEMBER_COLUMNS} {_ROSTER_FROM}")  # (SQLite has no OFFSET without LIMIT)
+_ROSTER_PAGE = Read(
     f"SELECT {_MEMBER_COLUMNS} FROM (SELECT m.id {_ROSTER_FROM} LIMIT :limit OFFSET :offset) page "
     "CROSS JOIN membership m JOIN community c ON c.id = m.community_id WHERE m.id = page.id ORDER BY m.number, m.id"
 )
-_MEMBERSHIPS_OF = text(
+_MEMBERSHIPS_OF = Read(
     f"SELECT {_MEMBER_COLUMNS} FROM membership m JOIN community c ON c.id = m.community_id "
     "WHERE m.person_id = :pid AND c.workspace_id = :ws ORDER BY m.id"
 )
-_PERSON = text("SELECT id, display_name, created_ms FROM person WHERE workspace_id = :ws AND id = :pid")
-_PERSON_EXISTS = text("SELECT 1 FROM person WHERE workspace_id = :ws AND id = :pid")
-_IDENTITIES = text("SELECT platform, platform_id, display_name FROM identity WHERE person_id = :pid ORDER BY id")
+_PERSON = Read("SELECT id, display_name, created_ms FROM person WHERE workspace_id = :ws AND id = :pid")
+_PERSON_EXISTS = Read("SELECT 1 FROM person WHERE workspace_id = :ws AND id = :pid")
+_IDENTITIES = Read("SELECT platform, platform_id, display_name FROM identity WHERE person_id = :pid ORDER BY id")
 _TIMELINE = (
     "SELECT e.seq, e.kind, e.at_ms, e.payload, e.group_id, g.name AS group_name "
     "FROM event e LEFT JOIN chat_group g ON g.id = e.group_id WHERE e.workspace_id = :ws AND e.person_id = :pid"
 )
-_TIMELINE_NEWEST = text(_TIMELINE + " ORDER BY e.seq DESC LIMIT :limit")
-_TIMELINE_BEFORE = text(_TIMELINE + " AND e.seq < :before ORDER BY e.seq DESC LIMIT :limit")
-_HOUR_COUNTS = text(
+_TIMELINE_NEWEST = Read(_TIMELINE + " ORDER BY e.seq DESC LIMIT :limit")
+_TIMELINE_BEFORE = Read(_TIMELINE + " AND e.seq < :before ORDER BY e.seq DESC LIMIT :limit")
+_HOUR_COUNTS = Read(
     "SELECT (at_ms + :offset) / :hour AS hour, count(*) AS n FROM event "
     "WHERE group_id = :gid AND at_ms >= :since AND kind = 'message' GROUP BY 1"
 )
 
 
-def _group_rows_sql(by_community: bool, by_group: bool) -> TextClause:
+def _group_rows_sql(by_community: bool, by_group: bool) -> Read:
     """Groups with their counters. Plain SQL: this runs on every page and API read. Member counts come from the
     group_member primary key, one group at a time."""
     where = ["g.workspace_id = :ws"]
@@ -77,7 +78,7 @@ def _group_rows_sql(by_community: bool, by_group: bool) -> TextClause:
     tasks_where = "st.workspace_id = :ws AND st.status = 'open' AND st.group_id IS NOT NULL"
     if by_group:
         tasks_where += " AND st.group_id = :gid"
-    return text(f"""
+    return Read(f"""
         SELECT g.id, g.platform, g.platform_id, g.name, g.role, g.capacity, g.state, g.community_id,
                c.name AS community_name,
                (SELECT count(*) FROM group_member gm WHERE gm.group_id = g.id) AS members,
@@ -94,7 +95,11 @@ def _group_rows_sql(by_community: bool, by_group: bool) -> TextClause:
 
 
 _GROUP_ROWS = {(c, g): _group_rows_sql(c, g) for c in (False, True) for g in (False, True)}
-_COMMUNITY_HEADS = text("SELECT id, spec_hash FROM community WHERE workspace_id = :ws")
+_VIOLATIONS = Read("SELECT value FROM policy_state WHERE community_id = :c AND scope = 'moderation' AND name = :n")
+_BLACKLIST = Read(
+    "SELECT value FROM workspace_policy_state WHERE workspace_id = :ws AND scope = 'blacklist' AND name = :n"
+)
+_COMMUNITY_HEADS = Read("SELECT id, spec_hash FROM community WHERE workspace_id = :ws")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,36 +208,26 @@ class ConsoleStore:
         self, conn: Connection, ws_id: int, *, community_id: int | None = None, group_id: int | None = None
     ) -> list[GroupRow]:
         params = {"ws": ws_id, "cid": community_id, "gid": group_id}
+        statement = _GROUP_ROWS[(community_id is not None, group_id is not None)]
         return [
             GroupRow(
-                r.id,
-                r.platform,
-                r.platform_id,
-                r.name,
-                r.role,
-                r.capacity,
-                r.state,
-                r.community_id,
-                r.community_name,
-                int(r.members),
-                int(r.messages),
-                int(r.joins),
-                r.last_message_ms,
-                int(r.open_tasks),
+                gid, platform, pid, name, role, cap, state, cid, cname, int(n), int(msgs), int(joins), last, int(t)
             )
-            for r in conn.execute(_GROUP_ROWS[(community_id is not None, group_id is not None)], params)
+            for gid, platform, pid, name, role, cap, state, cid, cname, n, msgs, joins, last, t in statement.rows(
+                conn, params
+            )
         ]
 
     def violations(self, conn: Connection, community_id: int, member_key: str) -> dict[str, Any] | None:
         """The moderation policy's record of a member's offences in a community ({"n", "log"}), if any."""
-        sql = "SELECT value FROM policy_state WHERE community_id = :c AND scope = 'moderation' AND name = :n"
-        value = conn.execute(text(sql), {"c": community_id, "n": f"o:{member_key}"}).scalar()
+        row = _VIOLATIONS.first(conn, {"c": community_id, "n": f"o:{member_key}"})
+        value = row[0] if row else None
         return loads(value) if value else None
 
     def blacklist_entry(self, conn: Connection, ws_id: int, member_key: str) -> dict[str, Any] | None:
         """The workspace's shared blacklist entry of an identity, if it is listed."""
-        sql = "SELECT value FROM workspace_policy_state WHERE workspace_id = :ws AND scope = 'blacklist' AND name = :n"
-        value = conn.execute(text(sql), {"ws": ws_id, "n": member_key}).scalar()
+        row = _BLACKLIST.first(conn, {"ws": ws_id, "n": member_key})
+        value = row[0] if row else None
         return loads(value) if value else None
 
     def count_tasks(self, conn: Connection, ws_id: int, *, status: str) -> int:
@@ -241,7 +236,7 @@ class ConsoleStore:
 
     def community_heads(self, conn: Connection, ws_id: int) -> dict[int, str]:
         """community id → spec hash (to tell when a cached spec is stale)."""
-        return {r.id: r.spec_hash for r in conn.execute(_COMMUNITY_HEADS, {"ws": ws_id})}
+        return {cid: spec_hash for cid, spec_hash in _COMMUNITY_HEADS.rows(conn, {"ws": ws_id})}
 
     def community_members(self, conn: Connection, ws_id: int) -> dict[int, tuple[int, int]]:
         """community id → (active members, members ever)."""
@@ -276,11 +271,11 @@ class ConsoleStore:
         """Everyone in the group now, by member number (a page of them with ``limit``)."""
         params = {"gid": group_id, "ws": ws_id, "offset": offset, "limit": limit}
         if limit is None:
-            return [_member(r) for r in conn.execute(_ROSTER_ALL, params).all()[offset:]]
-        return [_member(r) for r in conn.execute(_ROSTER_PAGE, params)]
+            return [_member(r) for r in _ROSTER_ALL.rows(conn, params)[offset:]]
+        return [_member(r) for r in _ROSTER_PAGE.rows(conn, params)]
 
     def memberships_of(self, conn: Connection, ws_id: int, person_id: int) -> list[MemberRow]:
-        return [_member(r) for r in conn.execute(_MEMBERSHIPS_OF, {"pid": person_id, "ws": ws_id})]
+        return [_member(r) for r in _MEMBERSHIPS_OF.rows(conn, {"pid": person_id, "ws": ws_id})]
 
     def membership(self, conn: Connection, ws_id: int, community_id: int, member_key: str) -> MemberRow | None:
         m = MEMBERSHIP
@@ -339,17 +334,17 @@ class ConsoleStore:
     # -- people ---------------------------------------------------------------------------------------------
 
     def person(self, conn: Connection, ws_id: int, person_id: int) -> dict[str, Any] | None:
-        r = conn.execute(_PERSON, {"ws": ws_id, "pid": person_id}).first()
+        r = _PERSON.first(conn, {"ws": ws_id, "pid": person_id})
         if r is None:
             return None
         identities = [
-            {"platform": x.platform, "platform_id": x.platform_id, "display_name": x.display_name}
-            for x in conn.execute(_IDENTITIES, {"pid": person_id})
+            {"platform": platform, "platform_id": platform_id, "display_name": name}
+            for platform, platform_id, name in _IDENTITIES.rows(conn, {"pid": person_id})
         ]
-        return {"id": r.id, "display_name": r.display_name, "created_ms": r.created_ms, "identities": identities}
+        return {"id": r[0], "display_name": r[1], "created_ms": r[2], "identities": identities}
 
     def person_exists(self, conn: Connection, ws_id: int, person_id: int) -> bool:
-        return conn.execute(_PERSON_EXISTS, {"ws": ws_id, "pid": person_id}).first() is not None
+        return _PERSON_EXISTS.first(conn, {"ws": ws_id, "pid": person_id}) is not None
 
     def timeline(
         self, conn: Connection, ws_id: int, person_id: int, *, before_seq: int | None = None, limit: int = 50
@@ -357,15 +352,10 @@ class ConsoleStore:
         """The person's events, newest first, with the group's name."""
         params = {"ws": ws_id, "pid": person_id, "limit": limit, "before": before_seq}
         return [
-            {
-                "seq": r.seq,
-                "kind": r.kind,
-                "at_ms": r.at_ms,
-                "group_id": r.group_id,
-                "group": r.group_name or "",
-                "event": loads(r.payload),
-            }
-            for r in conn.execute(_TIMELINE_NEWEST if before_seq is None else _TIMELINE_BEFORE, params)
+            {"seq": seq, "kind": kind, "at_ms": at_ms, "group_id": gid, "group": group or "", "event": loads(payload)}
+            for seq, kind, at_ms, payload, gid, group in (
+                _TIMELINE_NEWEST if before_seq is None else _TIMELINE_BEFORE
+            ).rows(conn, params)
         ]
 
     def events_page(
@@ -456,4 +446,4 @@ class ConsoleStore:
     ) -> dict[int, int]:
         """Local hour number since the epoch → messages in the group since ``since_ms``."""
         params = {"offset": offset_ms, "hour": HOUR_MS, "gid": group_id, "since": since_ms}
-        return {int(h): int(n) for h, n in conn.execute(_HOUR_COUNTS, params)}
+        return {int(h): int(n) for h, n in _HOUR_COUNTS.rows(conn, params)}

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from shequn.domain import AwardPoints
-from shequn.store._sql import bulk_insert, from_ms, to_ms
+from shequn.store._sql import Read, bulk_insert, from_ms, to_ms
 from shequn.store.schema import POINTS_LEDGER
 
 _COLUMNS = (
@@ -32,7 +32,7 @@ _COLUMNS = (
 
 # The community's id first, so the lookup is ix_points_ledger_member's (a join lets SQLite, without statistics, scan
 # the workspace's whole ledger instead). Built once: a Core select costs more to build than to run.
-_ENTRIES = text(
+_ENTRIES = Read(
     'SELECT at_ms, points, balance, reason, policy, cause, "key" FROM points_ledger '
     "WHERE community_id = (SELECT id FROM community WHERE workspace_id = :ws AND name = :community) "
     "AND member_key = :key ORDER BY id"
@@ -72,6 +72,6 @@ class PointsStore:
     def entries(self, conn: Connection, ws_id: int, *, community: str, member_key: str) -> list[LedgerEntry]:
         """A member's ledger in the order it was written (oldest first)."""
         return [
-            LedgerEntry(from_ms(r.at_ms), r.points, r.balance, r.reason, r.policy, r.cause, r.key)
-            for r in conn.execute(_ENTRIES, {"ws": ws_id, "community": community, "key": member_key})
+            LedgerEntry(from_ms(at_ms), *rest)
+            for at_ms, *rest in _ENTRIES.rows(conn, {"ws": ws_id, "community": community, "key": member_key})
         ]
