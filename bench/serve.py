@@ -234,7 +234,10 @@ def run(
             cpu0 = _cpu_seconds(proc.pid)
             load = asyncio.run(_load(port, ids["token"], mix, clients, seconds))
             cpu_ms = (_cpu_seconds(proc.pid) - cpu0) * 1000 / max(1, len(load.all))
+            cpu0 = _cpu_seconds(proc.pid)
             wrk = _wrk(port, ids["token"], [path for _, path in mix], clients, seconds, tmp)
+            if wrk is not None:
+                wrk["server_cpu_ms_per_request"] = round((_cpu_seconds(proc.pid) - cpu0) * 1000 / wrk["requests"], 2)
         finally:
             proc.send_signal(signal.SIGINT)
             try:

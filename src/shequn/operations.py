@@ -479,11 +479,11 @@ class Operations:
 
     def heatmap(self, group: GroupRow, *, days: int = HEATMAP_DAYS) -> dict[str, Any]:
         """Messages by weekday (Monday first) × local hour over the last ``days`` days up to as-of."""
-        tz = self._timezone_of(group)
         as_of = group.last_message_ms or self.app.now_ms()
         as_of = min(as_of, self.app.now_ms())
-        offset = _offset_ms(tz, from_ms(as_of))
         with self.store.transaction() as conn:
+            tz = self._timezone_of(group, conn)
+            offset = _offset_ms(tz, from_ms(as_of))
             hours = self.store.console.hour_counts(
                 conn, self.ws, group_id=group.id, since_ms=as_of - days * DAY_MS, offset_ms=offset
             )
@@ -493,8 +493,8 @@ class Operations:
             grid[(day + 3) % 7][h % 24] += n  # 1970-01-01 was a Thursday (Monday = 0)
         return {"grid": grid, "days": days, "timezone": tz, "max": max((max(r) for r in grid), default=0)}
 
-    def _timezone_of(self, group: GroupRow) -> str:
-        found = next((c for c in self.communities() if c.id == group.community_id), None)
+    def _timezone_of(self, group: GroupRow, conn: Any) -> str:
+        found = next((c for c in self._communities(conn) if c.id == group.community_id), None)
         return found.spec.timezone if found else self.app.ws.timezone
 
     # -- members --------------------------------------------------------------------------------------------
@@ -529,7 +529,7 @@ class Operations:
 
     def timeline(self, person_id: int, *, before_seq: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
         with self.store.transaction() as conn:
-            if self.store.console.person(conn, self.ws, person_id) is None:
+            if not self.store.console.person_exists(conn, self.ws, person_id):
                 raise NotFoundError("member", str(person_id))
             return self.store.console.timeline(conn, self.ws, person_id, before_seq=before_seq, limit=limit)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from shequn.domain import VirtualClock
-from shequn.operations import Operations
+from shequn.operations import NotFoundError, Operations
 from shequn.store import ActionStatus, Segment
 from shequn.store._sql import to_ms
 from tests.conftest import T0
@@ -129,3 +129,27 @@ def test_the_api_completes_a_task_in_one_call(site: Site) -> None:
     assert c.post(f"/api/v1/tasks/{first['id']}/done", headers=site.bearer("operator")).json() == {"done": True}
     again = c.post(f"/api/v1/tasks/{first['id']}/done", headers=site.bearer("operator"))
     assert again.status_code == 422
+
+
+def test_the_hot_reads_on_both_databases(any_site: Site) -> None:
+    """The reads the API serves on every call (plain SQL on the DBAPI cursor, in each database's parameter style):
+    a roster page in member-number order, a profile, a timeline, the unknown person."""
+    ops = Operations(any_site.app)
+    g1 = next(g for g in ops.groups() if g.platform_id == "g1")
+    assert ops.group(g1.id) == g1 and g1.members == 8
+    everyone = ops.roster(g1.id)
+    assert len(everyone) == 8 and [m.number for m in everyone] == sorted(m.number for m in everyone)
+    assert ops.roster(g1.id, limit=3, offset=2) == everyone[2:5]
+    assert ops.roster(g1.id, offset=6) == everyone[6:]
+    first = everyone[0]
+    assert first.person_id is not None and first.name and first.community == "读书会"
+    person = ops.member(first.person_id)
+    assert [m.key for m in person["memberships"]] == [first.key]
+    assert person["identities"][0]["platform_id"] == first.platform_id
+    timeline = ops.timeline(first.person_id, limit=100)
+    assert timeline and [e["seq"] for e in timeline] == sorted((e["seq"] for e in timeline), reverse=True)
+    assert ops.timeline(first.person_id, before_seq=timeline[0]["seq"], limit=100) == timeline[1:]
+    with pytest.raises(NotFoundError):
+        ops.timeline(10**9)
+    with pytest.raises(NotFoundError):
+        ops.member(10**9)

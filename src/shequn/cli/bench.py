@@ -93,7 +93,8 @@ def serve(
     )  # fmt: skip
     if (w := r["wrk"]) is not None:
         table.add_row(
-            f"API reads through wrk, {clients} clients ({w['requests']:,} in {w['seconds']} s, {w['errors']} errors)",
+            f"API reads through wrk, {clients} clients ({w['requests']:,} in {w['seconds']} s, {w['errors']} errors; "
+            f"server CPU {w['server_cpu_ms_per_request']} ms per read)",
             f"{w['p50_ms']}", f"{w['p95_ms']}", f"{w['p99_ms']}", f"p95 < {api['goal_p95_ms']:.0f} ms", f"{w['ratio']}",
         )  # fmt: skip
     console.print(table)

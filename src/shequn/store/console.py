@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, desc, func, literal, select, text
+from sqlalchemy import Connection, func, literal, select, text
 
 from shequn.domain.records import parse_iso
-from shequn.store._sql import chunks, loads, to_ms
+from shequn.store._sql import Read, chunks, loads, to_ms
 from shequn.store.schema import (
     COMMUNITY,
     EVENT,
@@ -22,11 +22,84 @@ from shequn.store.schema import (
     GROUP_MEMBER,
     IDENTITY,
     MEMBERSHIP,
-    PERSON,
 )
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
+
+# The reads every API call makes, as plain SQL run on the DBAPI cursor (:class:`~shequn.store._sql.Read`): building
+# a Core ``select`` costs more than SQLite takes to run it (about 0.15 ms a statement), and SQLAlchemy's execution
+# layer another 60 µs.
+_MEMBER_COLUMNS = (
+    "m.id, m.community_id, m.person_id, m.member_key, m.number, m.status, m.joined_ms, m.left_ms, m.points, "
+    "m.level, m.data, c.name AS community_name"
+)
+# From the group to its members, then each membership by its unique key: CROSS JOIN keeps SQLite (which has no
+# statistics here) from starting at every membership of the community instead (3 ms against 1 ms for the largest
+# group); PostgreSQL plans it as any join. A page sorts the members' numbers alone, then reads its own rows.
+_ROSTER_FROM = (
+    "FROM chat_group g JOIN community c ON c.id = g.community_id "
+    "JOIN group_member gm ON gm.group_id = g.id CROSS JOIN membership m "
+    "WHERE g.id = :gid AND c.workspace_id = :ws AND m.community_id = g.community_id "
+    "AND m.member_key = gm.member_key ORDER BY m.number, m.id"
+)
+_ROSTER_ALL = Read(f"SELECT {_MEMBER_COLUMNS} {_ROSTER_FROM}")  # (SQLite has no OFFSET without LIMIT)
+_ROSTER_PAGE = Read(
+    f"SELECT {_MEMBER_COLUMNS} FROM (SELECT m.id {_ROSTER_FROM} LIMIT :limit OFFSET :offset) page "
+    "CROSS JOIN membership m JOIN community c ON c.id = m.community_id WHERE m.id = page.id ORDER BY m.number, m.id"
+)
+_MEMBERSHIPS_OF = Read(
+    f"SELECT {_MEMBER_COLUMNS} FROM membership m JOIN community c ON c.id = m.community_id "
+    "WHERE m.person_id = :pid AND c.workspace_id = :ws ORDER BY m.id"
+)
+_PERSON = Read("SELECT id, display_name, created_ms FROM person WHERE workspace_id = :ws AND id = :pid")
+_PERSON_EXISTS = Read("SELECT 1 FROM person WHERE workspace_id = :ws AND id = :pid")
+_IDENTITIES = Read("SELECT platform, platform_id, display_name FROM identity WHERE person_id = :pid ORDER BY id")
+_TIMELINE = (
+    "SELECT e.seq, e.kind, e.at_ms, e.payload, e.group_id, g.name AS group_name "
+    "FROM event e LEFT JOIN chat_group g ON g.id = e.group_id WHERE e.workspace_id = :ws AND e.person_id = :pid"
+)
+_TIMELINE_NEWEST = Read(_TIMELINE + " ORDER BY e.seq DESC LIMIT :limit")
+_TIMELINE_BEFORE = Read(_TIMELINE + " AND e.seq < :before ORDER BY e.seq DESC LIMIT :limit")
+_HOUR_COUNTS = Read(
+    "SELECT (at_ms + :offset) / :hour AS hour, count(*) AS n FROM event "
+    "WHERE group_id = :gid AND at_ms >= :since AND kind = 'message' GROUP BY 1"
+)
+
+
+def _group_rows_sql(by_community: bool, by_group: bool) -> Read:
+    """Groups with their counters. Plain SQL: this runs on every page and API read. Member counts come from the
+    group_member primary key, one group at a time."""
+    where = ["g.workspace_id = :ws"]
+    if by_community:
+        where.append("g.community_id = :cid")
+    if by_group:
+        where.append("g.id = :gid")
+    tasks_where = "st.workspace_id = :ws AND st.status = 'open' AND st.group_id IS NOT NULL"
+    if by_group:
+        tasks_where += " AND st.group_id = :gid"
+    return Read(f"""
+        SELECT g.id, g.platform, g.platform_id, g.name, g.role, g.capacity, g.state, g.community_id,
+               c.name AS community_name,
+               (SELECT count(*) FROM group_member gm WHERE gm.group_id = g.id) AS members,
+               coalesce(gs.messages, 0) AS messages, coalesce(gs.joins, 0) AS joins, gs.last_message_ms,
+               coalesce(t.n, 0) AS open_tasks
+        FROM chat_group g
+        LEFT JOIN community c ON c.id = g.community_id
+        LEFT JOIN group_state gs ON gs.group_id = g.id
+        LEFT JOIN (SELECT st.group_id, count(*) AS n FROM staff_task st WHERE {tasks_where}
+                   GROUP BY st.group_id) t ON t.group_id = g.id
+        WHERE {" AND ".join(where)}
+        ORDER BY g.id
+    """)
+
+
+_GROUP_ROWS = {(c, g): _group_rows_sql(c, g) for c in (False, True) for g in (False, True)}
+_VIOLATIONS = Read("SELECT value FROM policy_state WHERE community_id = :c AND scope = 'moderation' AND name = :n")
+_BLACKLIST = Read(
+    "SELECT value FROM workspace_policy_state WHERE workspace_id = :ws AND scope = 'blacklist' AND name = :n"
+)
+_COMMUNITY_HEADS = Read("SELECT id, spec_hash FROM community WHERE workspace_id = :ws")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,27 +154,33 @@ class MemberRow:
         return self.key.partition(":")[2]
 
 
+_EXTRA_KEYS = ("inviter", "invite_code", "rules_version")
+
+
 def _member(r: Any) -> MemberRow:
-    data = loads(r.data)
+    # Positional, in _MEMBER_COLUMNS' order (a roster page builds fifty of these per request).
+    _id, community_id, person_id, member_key, number, status, joined_ms, left_ms, points, level, raw, community = r
+    data = loads(raw)
+    get = data.get
     return MemberRow(
-        community_id=r.community_id,
-        community=r.community_name,
-        person_id=r.person_id,
-        key=r.member_key,
-        number=r.number,
-        name=data.get("name", ""),
-        status=r.status,
-        joined_ms=r.joined_ms,
-        left_ms=r.left_ms,
-        points=r.points,
-        level=r.level,
-        roles=tuple(data.get("roles", ())),
-        tags=tuple(data.get("tags", ())),
-        messages=int(data.get("messages", 0)),
-        last_active=data.get("last_active_at"),
-        via=data.get("via", ""),
-        groups=tuple(data.get("groups", ())),
-        extra={k: v for k, v in data.items() if k in ("inviter", "invite_code", "rules_version")},
+        community_id,
+        community,
+        person_id,
+        member_key,
+        number,
+        get("name", ""),
+        status,
+        joined_ms,
+        left_ms,
+        points,
+        level,
+        tuple(get("roles", ())),
+        tuple(get("tags", ())),
+        int(get("messages", 0)),
+        get("last_active_at"),
+        get("via", ""),
+        tuple(get("groups", ())),
+        {k: data[k] for k in _EXTRA_KEYS if k in data},
     )
 
 
@@ -128,63 +207,27 @@ class ConsoleStore:
     def group_rows(
         self, conn: Connection, ws_id: int, *, community_id: int | None = None, group_id: int | None = None
     ) -> list[GroupRow]:
-        # Plain SQL, not Core: this runs on every page and API read, and building the statement cost more than
-        # running it. Member counts come from the group_member primary key, one group at a time.
-        where = ["g.workspace_id = :ws"]
-        params: dict[str, Any] = {"ws": ws_id}
-        if community_id is not None:
-            where.append("g.community_id = :cid")
-            params["cid"] = community_id
-        if group_id is not None:
-            where.append("g.id = :gid")
-            params["gid"] = group_id
-        tasks_where = "st.workspace_id = :ws AND st.status = 'open' AND st.group_id IS NOT NULL"
-        if group_id is not None:
-            tasks_where += " AND st.group_id = :gid"
-        sql = f"""
-            SELECT g.id, g.platform, g.platform_id, g.name, g.role, g.capacity, g.state, g.community_id,
-                   c.name AS community_name,
-                   (SELECT count(*) FROM group_member gm WHERE gm.group_id = g.id) AS members,
-                   coalesce(gs.messages, 0) AS messages, coalesce(gs.joins, 0) AS joins, gs.last_message_ms,
-                   coalesce(t.n, 0) AS open_tasks
-            FROM chat_group g
-            LEFT JOIN community c ON c.id = g.community_id
-            LEFT JOIN group_state gs ON gs.group_id = g.id
-            LEFT JOIN (SELECT st.group_id, count(*) AS n FROM staff_task st WHERE {tasks_where}
-                       GROUP BY st.group_id) t ON t.group_id = g.id
-            WHERE {" AND ".join(where)}
-            ORDER BY g.id
-        """
+        params = {"ws": ws_id, "cid": community_id, "gid": group_id}
+        statement = _GROUP_ROWS[(community_id is not None, group_id is not None)]
         return [
             GroupRow(
-                r.id,
-                r.platform,
-                r.platform_id,
-                r.name,
-                r.role,
-                r.capacity,
-                r.state,
-                r.community_id,
-                r.community_name,
-                int(r.members),
-                int(r.messages),
-                int(r.joins),
-                r.last_message_ms,
-                int(r.open_tasks),
+                gid, platform, pid, name, role, cap, state, cid, cname, int(n), int(msgs), int(joins), last, int(t)
             )
-            for r in conn.execute(text(sql), params)
+            for gid, platform, pid, name, role, cap, state, cid, cname, n, msgs, joins, last, t in statement.rows(
+                conn, params
+            )
         ]
 
     def violations(self, conn: Connection, community_id: int, member_key: str) -> dict[str, Any] | None:
         """The moderation policy's record of a member's offences in a community ({"n", "log"}), if any."""
-        sql = "SELECT value FROM policy_state WHERE community_id = :c AND scope = 'moderation' AND name = :n"
-        value = conn.execute(text(sql), {"c": community_id, "n": f"o:{member_key}"}).scalar()
+        row = _VIOLATIONS.first(conn, {"c": community_id, "n": f"o:{member_key}"})
+        value = row[0] if row else None
         return loads(value) if value else None
 
     def blacklist_entry(self, conn: Connection, ws_id: int, member_key: str) -> dict[str, Any] | None:
         """The workspace's shared blacklist entry of an identity, if it is listed."""
-        sql = "SELECT value FROM workspace_policy_state WHERE workspace_id = :ws AND scope = 'blacklist' AND name = :n"
-        value = conn.execute(text(sql), {"ws": ws_id, "n": member_key}).scalar()
+        row = _BLACKLIST.first(conn, {"ws": ws_id, "n": member_key})
+        value = row[0] if row else None
         return loads(value) if value else None
 
     def count_tasks(self, conn: Connection, ws_id: int, *, status: str) -> int:
@@ -193,8 +236,7 @@ class ConsoleStore:
 
     def community_heads(self, conn: Connection, ws_id: int) -> dict[int, str]:
         """community id → spec hash (to tell when a cached spec is stale)."""
-        c = COMMUNITY
-        return {r.id: r.spec_hash for r in conn.execute(select(c.c.id, c.c.spec_hash).where(c.c.workspace_id == ws_id))}
+        return {cid: spec_hash for cid, spec_hash in _COMMUNITY_HEADS.rows(conn, {"ws": ws_id})}
 
     def community_members(self, conn: Connection, ws_id: int) -> dict[int, tuple[int, int]]:
         """community id → (active members, members ever)."""
@@ -227,21 +269,13 @@ class ConsoleStore:
         self, conn: Connection, ws_id: int, group_id: int, *, limit: int | None = None, offset: int = 0
     ) -> list[MemberRow]:
         """Everyone in the group now, by member number (a page of them with ``limit``)."""
-        m, gm, g = MEMBERSHIP, GROUP_MEMBER, GROUP
-        q = (
-            self._member_query(ws_id)
-            .join(gm, and_(gm.c.member_key == m.c.member_key, gm.c.group_id == group_id))
-            .join(g, and_(g.c.id == gm.c.group_id, g.c.community_id == m.c.community_id))
-            .order_by(m.c.number)
-            .offset(offset)
-        )
-        if limit is not None:
-            q = q.limit(limit)
-        return [_member(r) for r in conn.execute(q)]
+        params = {"gid": group_id, "ws": ws_id, "offset": offset, "limit": limit}
+        if limit is None:
+            return [_member(r) for r in _ROSTER_ALL.rows(conn, params)[offset:]]
+        return [_member(r) for r in _ROSTER_PAGE.rows(conn, params)]
 
     def memberships_of(self, conn: Connection, ws_id: int, person_id: int) -> list[MemberRow]:
-        q = self._member_query(ws_id).where(MEMBERSHIP.c.person_id == person_id).order_by(MEMBERSHIP.c.id)
-        return [_member(r) for r in conn.execute(q)]
+        return [_member(r) for r in _MEMBERSHIPS_OF.rows(conn, {"pid": person_id, "ws": ws_id})]
 
     def membership(self, conn: Connection, ws_id: int, community_id: int, member_key: str) -> MemberRow | None:
         m = MEMBERSHIP
@@ -300,41 +334,28 @@ class ConsoleStore:
     # -- people ---------------------------------------------------------------------------------------------
 
     def person(self, conn: Connection, ws_id: int, person_id: int) -> dict[str, Any] | None:
-        p = PERSON
-        r = conn.execute(select(p).where(p.c.workspace_id == ws_id, p.c.id == person_id)).first()
+        r = _PERSON.first(conn, {"ws": ws_id, "pid": person_id})
         if r is None:
             return None
-        i = IDENTITY
         identities = [
-            {"platform": x.platform, "platform_id": x.platform_id, "display_name": x.display_name}
-            for x in conn.execute(select(i).where(i.c.person_id == person_id).order_by(i.c.id))
+            {"platform": platform, "platform_id": platform_id, "display_name": name}
+            for platform, platform_id, name in _IDENTITIES.rows(conn, {"pid": person_id})
         ]
-        return {"id": r.id, "display_name": r.display_name, "created_ms": r.created_ms, "identities": identities}
+        return {"id": r[0], "display_name": r[1], "created_ms": r[2], "identities": identities}
+
+    def person_exists(self, conn: Connection, ws_id: int, person_id: int) -> bool:
+        return _PERSON_EXISTS.first(conn, {"ws": ws_id, "pid": person_id}) is not None
 
     def timeline(
         self, conn: Connection, ws_id: int, person_id: int, *, before_seq: int | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """The person's events, newest first, with the group's name."""
-        e, g = EVENT, GROUP
-        q = (
-            select(e.c.seq, e.c.kind, e.c.at_ms, e.c.payload, e.c.group_id, g.c.name.label("group_name"))
-            .select_from(e.outerjoin(g, g.c.id == e.c.group_id))
-            .where(e.c.workspace_id == ws_id, e.c.person_id == person_id)
-            .order_by(desc(e.c.seq))
-            .limit(limit)
-        )
-        if before_seq is not None:
-            q = q.where(e.c.seq < before_seq)
+        params = {"ws": ws_id, "pid": person_id, "limit": limit, "before": before_seq}
         return [
-            {
-                "seq": r.seq,
-                "kind": r.kind,
-                "at_ms": r.at_ms,
-                "group_id": r.group_id,
-                "group": r.group_name or "",
-                "event": loads(r.payload),
-            }
-            for r in conn.execute(q)
+            {"seq": seq, "kind": kind, "at_ms": at_ms, "group_id": gid, "group": group or "", "event": loads(payload)}
+            for seq, kind, at_ms, payload, gid, group in (
+                _TIMELINE_NEWEST if before_seq is None else _TIMELINE_BEFORE
+            ).rows(conn, params)
         ]
 
     def events_page(
@@ -424,11 +445,5 @@ class ConsoleStore:
         self, conn: Connection, ws_id: int, *, group_id: int, since_ms: int, offset_ms: int
     ) -> dict[int, int]:
         """Local hour number since the epoch → messages in the group since ``since_ms``."""
-        e = EVENT
-        hour = ((e.c.at_ms + literal(offset_ms)) // literal(HOUR_MS)).label("hour")
-        q = (
-            select(hour, func.count())
-            .where(e.c.group_id == group_id, e.c.at_ms >= since_ms, e.c.kind == "message")
-            .group_by(hour)
-        )
-        return {int(h): int(n) for h, n in conn.execute(q)}
+        params = {"offset": offset_ms, "hour": HOUR_MS, "gid": group_id, "since": since_ms}
+        return {int(h): int(n) for h, n in _HOUR_COUNTS.rows(conn, params)}

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from shequn.domain import AwardPoints
-from shequn.store._sql import bulk_insert, from_ms, to_ms
-from shequn.store.schema import COMMUNITY, POINTS_LEDGER
+from shequn.store._sql import Read, bulk_insert, from_ms, to_ms
+from shequn.store.schema import POINTS_LEDGER
 
 _COLUMNS = (
     "workspace_id",
@@ -28,6 +28,14 @@ _COLUMNS = (
     "policy",
     "cause",
     "key",
+)
+
+# The community's id first, so the lookup is ix_points_ledger_member's (a join lets SQLite, without statistics, scan
+# the workspace's whole ledger instead). Built once: a Core select costs more to build than to run.
+_ENTRIES = Read(
+    'SELECT at_ms, points, balance, reason, policy, cause, "key" FROM points_ledger '
+    "WHERE community_id = (SELECT id FROM community WHERE workspace_id = :ws AND name = :community) "
+    "AND member_key = :key ORDER BY id"
 )
 
 
@@ -63,16 +71,7 @@ class PointsStore:
 
     def entries(self, conn: Connection, ws_id: int, *, community: str, member_key: str) -> list[LedgerEntry]:
         """A member's ledger in the order it was written (oldest first)."""
-        t, c = POINTS_LEDGER, COMMUNITY
-        # The community's id first, so the lookup is ix_points_ledger_member's (a join lets SQLite, without
-        # statistics, scan the workspace's whole ledger instead).
-        community_id = select(c.c.id).where(c.c.workspace_id == ws_id, c.c.name == community).scalar_subquery()
-        q = (
-            select(t.c.at_ms, t.c.points, t.c.balance, t.c.reason, t.c.policy, t.c.cause, t.c.key)
-            .where(t.c.community_id == community_id, t.c.member_key == member_key)
-            .order_by(t.c.id)
-        )
         return [
-            LedgerEntry(from_ms(r.at_ms), r.points, r.balance, r.reason, r.policy, r.cause, r.key)
-            for r in conn.execute(q)
+            LedgerEntry(from_ms(at_ms), *rest)
+            for at_ms, *rest in _ENTRIES.rows(conn, {"ws": ws_id, "community": community, "key": member_key})
         ]

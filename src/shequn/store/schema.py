@@ -202,6 +202,7 @@ class EventRow(Base):
     __table_args__ = (
         Index("ux_event_uid", "workspace_id", "uid", unique=True),  # revision p1a: a bulk load may defer it
         Index("ix_event_group_at", "group_id", "at_ms"),
+        Index("ix_event_group_kind_at", "group_id", "kind", "at_ms"),  # counts by kind from the index alone
     )
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))

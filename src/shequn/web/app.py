@@ -25,6 +25,7 @@ from shequn.domain import UserError
 from shequn.operations import NotFoundError, Operations
 from shequn.uploads import Uploads
 from shequn.web import api, pages, wecom
+from shequn.web.routes import flatten
 from shequn.web.schemas import Health
 from shequn.web.security import LoginThrottle, NotAuthenticatedError, is_api
 
@@ -83,9 +84,8 @@ def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
 
     static = resources.files("shequn.web").joinpath("static")
     web.mount("/static", StaticFiles(directory=str(static)), name="static")
-    web.include_router(api.router)
-    web.include_router(pages.router)
-    web.include_router(wecom.router)  # issue 7: WeCom callbacks
+    for router in (api.router, pages.router, wecom.router):  # issue 7: WeCom callbacks
+        flatten(web.router, router)  # one flat route table: see shequn.web.routes
 
     @web.get("/healthz", response_model=Health, tags=["meta"])
     async def health() -> Health:

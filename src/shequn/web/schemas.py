@@ -1,10 +1,19 @@
-"""The API's request and response shapes (one model per use, as the OpenAPI schema publishes them)."""
+"""The API's request and response shapes (one model per use, as the OpenAPI schema publishes them).
+
+The busiest reads answer with :func:`json_response`: the body built as plain dicts in the model's shape (the
+``*_json`` functions below, which the models' ``of`` constructors use too) and serialized by orjson, the route still
+declaring its ``response_model`` for the schema. Building Pydantic models, validating them again (FastAPI does for
+a returned model) and serializing them cost more than the read's SQL; ``tests/web/test_api_shapes.py`` checks every
+such answer against its model.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from shequn.store import GroupRow, MemberRow, StaffTask, TokenRecord, UserRecord
@@ -13,6 +22,73 @@ from shequn.store._sql import from_ms
 
 def _t(ms: int | None) -> datetime | None:
     return from_ms(ms) if ms is not None else None
+
+
+def json_response(content: Any) -> Response:
+    """``content`` (dicts, lists, datetimes) as JSON, datetimes written as Pydantic writes them (UTC as ``Z``)."""
+    return Response(orjson.dumps(content, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+
+def group_json(g: GroupRow) -> dict[str, Any]:
+    """A group as :class:`GroupOut`."""
+    return {
+        "id": g.id,
+        "platform": g.platform,
+        "platform_id": g.platform_id,
+        "name": g.name,
+        "role": g.role,
+        "capacity": g.capacity,
+        "state": g.state,
+        "community": g.community,
+        "members": g.members,
+        "messages": g.messages,
+        "joins": g.joins,
+        "last_message_at": _t(g.last_message_ms),
+        "open_tasks": g.open_tasks,
+    }
+
+
+def member_json(m: MemberRow) -> dict[str, Any]:
+    """A membership as :class:`MemberOut`."""
+    key = m.key
+    platform, _, platform_id = key.partition(":")
+    return {
+        "person_id": m.person_id,
+        "community": m.community,
+        "key": key,
+        "platform": platform,
+        "platform_id": platform_id,
+        "number": m.number,
+        "name": m.name,
+        "status": m.status,
+        "joined_at": _t(m.joined_ms),
+        "left_at": _t(m.left_ms),
+        "points": m.points,
+        "level": m.level,
+        "roles": m.roles,
+        "tags": m.tags,
+        "messages": m.messages,
+        "last_active_at": datetime.fromisoformat(m.last_active) if m.last_active else None,
+        "via": m.via,
+        "groups": m.groups,
+    }
+
+
+def task_json(t: StaffTask) -> dict[str, Any]:
+    """A staff task as :class:`TaskOut`."""
+    return {
+        "id": t.id,
+        "kind": t.kind,
+        "reason": t.reason,
+        "title": t.title,
+        "status": t.status,
+        "community_id": t.community_id,
+        "group_id": t.group_id,
+        "created_at": from_ms(t.created_ms),
+        "done_at": _t(t.done_ms),
+        "done_by": t.done_by,
+        "action": t.detail.get("action"),
+    }
 
 
 class _Out(BaseModel):
@@ -56,21 +132,7 @@ class GroupOut(_Out):
 
     @classmethod
     def of(cls, g: GroupRow) -> GroupOut:
-        return cls(
-            id=g.id,
-            platform=g.platform,
-            platform_id=g.platform_id,
-            name=g.name,
-            role=g.role,
-            capacity=g.capacity,
-            state=g.state,
-            community=g.community,
-            members=g.members,
-            messages=g.messages,
-            joins=g.joins,
-            last_message_at=_t(g.last_message_ms),
-            open_tasks=g.open_tasks,
-        )
+        return cls(**group_json(g))
 
 
 class AttentionOut(_Out):
@@ -108,26 +170,7 @@ class MemberOut(_Out):
 
     @classmethod
     def of(cls, m: MemberRow) -> MemberOut:
-        return cls(
-            person_id=m.person_id,
-            community=m.community,
-            key=m.key,
-            platform=m.platform,
-            platform_id=m.platform_id,
-            number=m.number,
-            name=m.name,
-            status=m.status,
-            joined_at=_t(m.joined_ms),
-            left_at=_t(m.left_ms),
-            points=m.points,
-            level=m.level,
-            roles=list(m.roles),
-            tags=list(m.tags),
-            messages=m.messages,
-            last_active_at=datetime.fromisoformat(m.last_active) if m.last_active else None,
-            via=m.via,
-            groups=list(m.groups),
-        )
+        return cls(**member_json(m))
 
 
 class IdentityOut(_Out):
@@ -183,19 +226,7 @@ class TaskOut(_Out):
 
     @classmethod
     def of(cls, t: StaffTask) -> TaskOut:
-        return cls(
-            id=t.id,
-            kind=t.kind,
-            reason=t.reason,
-            title=t.title,
-            status=t.status,
-            community_id=t.community_id,
-            group_id=t.group_id,
-            created_at=from_ms(t.created_ms),
-            done_at=_t(t.done_ms),
-            done_by=t.done_by,
-            action=t.detail.get("action"),
-        )
+        return cls(**task_json(t))
 
 
 class SegmentIn(BaseModel):

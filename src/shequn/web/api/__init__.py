@@ -1,5 +1,5 @@
 """The HTTP API, versioned under ``/api/v1``: one router per resource, each route thin (parse, authorize, call one
-operation, answer)."""
+operation, answer). The modules' routes are copied onto one flat router (:mod:`shequn.web.routes`)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from shequn.web.api import (
     users,
     webhooks,
 )
+from shequn.web.routes import flatten
 
 router = APIRouter(prefix="/api/v1")
 for module in (
@@ -37,6 +38,6 @@ for module in (
     webhooks,
     growth,
 ):
-    router.include_router(module.router)
+    flatten(router, module.router)
 
 __all__ = ["router"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Body, Query
+from fastapi.responses import Response
 
 from shequn.operations import CommunityCard
 from shequn.store._sql import from_ms
@@ -10,64 +13,72 @@ from shequn.web.deps import FreshDep, LocaleDep, OpsDep, Reader, Writer
 from shequn.web.schemas import (
     ActivityOut,
     ApplyOut,
-    AttentionOut,
     CommunityOut,
     GroupOut,
     OverviewOut,
     RhythmOut,
     SpecOut,
+    group_json,
+    json_response,
 )
 
 router = APIRouter(tags=["communities"])
 
 
-def _card(c: CommunityCard) -> CommunityOut:
+def _card(c: CommunityCard) -> dict[str, Any]:
+    """A community's card as :class:`CommunityOut`."""
     spec = c.record.spec
-    return CommunityOut(
-        name=c.record.name,
-        type=c.record.type,
-        type_name=c.type_name,
-        locale=spec.locale,
-        timezone=spec.timezone,
-        groups=c.groups,
-        members=c.members,
-        members_ever=c.members_ever,
-        messages=c.messages,
-        open_tasks=c.open_tasks,
-        last_message_at=from_ms(c.last_message_ms) if c.last_message_ms else None,
-        kpi_targets=dict(spec.kpis),
-        attention_groups=c.attention,
-    )
+    return {
+        "name": c.record.name,
+        "type": c.record.type,
+        "type_name": c.type_name,
+        "locale": spec.locale,
+        "timezone": spec.timezone,
+        "groups": c.groups,
+        "members": c.members,
+        "members_ever": c.members_ever,
+        "messages": c.messages,
+        "open_tasks": c.open_tasks,
+        "last_message_at": from_ms(c.last_message_ms) if c.last_message_ms else None,
+        "kpi_targets": dict(spec.kpis),
+        "attention_groups": c.attention,
+    }
 
 
 @router.get("/overview", response_model=OverviewOut)
 async def overview(
     principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep, limit: int = Query(50, ge=1, le=1000)
-) -> OverviewOut:
+) -> Response:
     """Every community with its figures, and the groups needing attention first (computed at most every few
     seconds; ``Cache-Control: no-cache`` asks for it computed now)."""
     ov = ops.overview(locale, limit=limit, fresh=fresh)
-    return OverviewOut(
-        as_of=from_ms(ov.as_of_ms),
-        totals=ov.totals,
-        communities=[_card(c) for c in ov.communities],
-        attention=[
-            AttentionOut(group=GroupOut.of(a.group), reasons=[{"code": c, **p} for c, p in a.reasons], score=a.score)
-            for a in ov.attention
-        ],
+    return json_response(
+        {
+            "as_of": from_ms(ov.as_of_ms),
+            "totals": ov.totals,
+            "communities": [_card(c) for c in ov.communities],
+            "attention": [
+                {
+                    "group": group_json(a.group),
+                    "reasons": [{"code": c, **p} for c, p in a.reasons],
+                    "score": float(a.score),
+                }
+                for a in ov.attention
+            ],
+        }
     )
 
 
 @router.get("/communities", response_model=list[CommunityOut])
-async def list_communities(principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep) -> list[CommunityOut]:
-    return [_card(c) for c in ops.overview(locale, limit=1, fresh=fresh).communities]
+async def list_communities(principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep) -> Response:
+    return json_response([_card(c) for c in ops.overview(locale, limit=1, fresh=fresh).communities])
 
 
 @router.get("/communities/{name}", response_model=CommunityOut)
-async def get_community(name: str, principal: Reader, ops: OpsDep, locale: LocaleDep) -> CommunityOut:
+async def get_community(name: str, principal: Reader, ops: OpsDep, locale: LocaleDep) -> Response:
     ops.community(name)
     card = next(c for c in ops.overview(locale, limit=1).communities if c.record.name == name)
-    return _card(card)
+    return json_response(_card(card))
 
 
 @router.get("/communities/{name}/spec", response_model=SpecOut)

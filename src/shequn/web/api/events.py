@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from shequn.domain import EventKind
 from shequn.web.deps import OpsDep, Reader
-from shequn.web.schemas import EventOut
+from shequn.web.schemas import EventOut, json_response
 
 router = APIRouter(tags=["events"])
 
@@ -18,7 +19,6 @@ async def list_events(
     after: int = Query(0, ge=0, le=2**62, description="events after this seq"),
     limit: int = Query(100, ge=1, le=1000),
     kind: EventKind | None = None,
-) -> list[EventOut]:
-    return [
-        EventOut(seq=s, event=e) for s, e in ops.events(after_seq=after, limit=limit, kind=kind.value if kind else None)
-    ]
+) -> Response:
+    page = ops.events(after_seq=after, limit=limit, kind=kind.value if kind else None)
+    return json_response([{"seq": s, "event": e} for s, e in page])

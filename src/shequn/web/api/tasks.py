@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 
 from shequn.web.deps import OpsDep, Reader, Writer
-from shequn.web.schemas import TaskOut
+from shequn.web.schemas import TaskOut, json_response, task_json
 
 router = APIRouter(tags=["staff tasks"])
 
@@ -18,8 +19,8 @@ async def list_tasks(
     ops: OpsDep,
     status: Literal["open", "done", "cancelled"] = "open",
     limit: int = Query(500, ge=1, le=5000),
-) -> list[TaskOut]:
-    return [TaskOut.of(t) for t in ops.tasks(status=status, limit=limit)]
+) -> Response:
+    return json_response([task_json(t) for t in ops.tasks(status=status, limit=limit)])
 
 
 @router.post("/tasks/{task_id}/done", response_model=dict[str, bool])
