@@ -197,6 +197,7 @@ class Engine:
                 member.status = MemberStatus.ACTIVE
                 member.groups.add(group.key)
                 group.members.setdefault(akey, event.at)
+                self.dirty.presence.add((community.name, akey))
                 self._number(member, community)
             else:
                 assert isinstance(event, Join)
@@ -229,10 +230,12 @@ class Engine:
             member.groups.add(group.key)
             group.members[akey] = event.at
             group.joins += 1
+            self.dirty.presence.add((community.name, akey))
         elif kind is EventKind.LEAVE:
             assert isinstance(event, Leave)
             member.groups.discard(group.key)
             group.members.pop(akey, None)
+            self.dirty.presence.add((community.name, akey))
             if not member.groups:
                 member.status = _LEAVE_STATUS.get(event.reason, MemberStatus.LEFT)
                 member.left_at = event.at
@@ -377,6 +380,8 @@ class Dirty:
     """The parts of the state changed since the engine last handed them over for saving."""
 
     members: set[tuple[str, str]] = field(default_factory=set)  # (community, member key)
+    # (community, member key) whose groups changed (joined, left, first seen in a group): a subset of ``members``
+    presence: set[tuple[str, str]] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)  # group keys
     communities: set[str] = field(default_factory=set)  # communities whose counters changed
     policy: set[tuple[str, str, str]] = field(default_factory=set)  # (community, scope, name)
