@@ -31,6 +31,7 @@ from shequn.store.schema import (
     WORKSPACE_POLICY_STATE,
 )
 
+
 def _member_row(community_id: int, person_id: int | None, m: MemberState) -> tuple[Any, ...]:
     """A ``membership`` row (columns as :data:`_MEMBERSHIP_COLUMNS`): the figures queried in their own columns, the
     rest as JSON (the keys of :meth:`MemberState.to_dict` that have no column)."""
@@ -202,19 +203,22 @@ class StateStore:
         self, conn: Connection, state: State, policy: set[tuple[str, str, str]], community_ids: dict[str, int]
     ) -> None:
         t = POLICY_STATE
-        gone = [(community_ids[c], s, n) for c, s, n in policy if n not in state.communities[c].policy.get(s, {})]
-        for part in chunks(gone, 300):
-            conn.execute(delete(t).where(tuple_(t.c.community_id, t.c.scope, t.c.name).in_(part)))
-        upsert(
-            conn,
-            t,
-            [
-                dict(community_id=community_ids[c], scope=s, name=n, value=dumps(state.communities[c].policy[s][n]))
-                for c, s, n in sorted(policy)
-                if n in state.communities[c].policy.get(s, {})
-            ],
-            ["community_id", "scope", "name"],
-        )
+        gone: list[tuple[int, str, str]] = []
+        rows: list[tuple[int, str, str, str]] = []
+        communities = state.communities
+        for c, s, n in sorted(policy):
+            scope = communities[c].policy.get(s)
+            if scope is not None and n in scope:
+                rows.append((community_ids[c], s, n, dumps(scope[n])))
+            else:
+                gone.append((community_ids[c], s, n))
+        if gone:
+            # One executemany by primary key (a row per forgotten name).
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            conn.exec_driver_sql(
+                f"DELETE FROM {t.name} WHERE community_id = {mark} AND scope = {mark} AND name = {mark}", gone
+            )
+        upsert_tuples(conn, t, ("community_id", "scope", "name", "value"), rows, ("community_id", "scope", "name"))
 
     @staticmethod
     def _save_workspace(conn: Connection, ws_id: int, state: State, names: AbstractSet[tuple[str, str]]) -> None:
