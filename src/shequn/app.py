@@ -289,6 +289,7 @@ class App:
             last_seq=last_seq,
             now_ms=self.now_ms(),
             workspace=dirty.workspace,
+            presence=dirty.presence,
         )
         if dirty.ledger:
             self.store.points.record(

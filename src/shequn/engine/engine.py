@@ -19,7 +19,7 @@ Things to keep in mind:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -51,7 +51,7 @@ from shequn.domain import (
 from shequn.domain.records import iso
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 from shequn.engine.config import WorkspaceConfig
-from shequn.policies import CommunityConfig, Context, Policy, PolicySettings, default_policies
+from shequn.policies import NOTHING, CommunityConfig, Context, Decision, Policy, PolicySettings, default_policies
 
 log = logging.getLogger("shequn.engine")
 
@@ -64,6 +64,8 @@ _ACTIVITY = frozenset({EventKind.MESSAGE, EventKind.REACTION, EventKind.EDIT, Ev
 _ABSENT = frozenset({EventKind.FORM_ANSWER, EventKind.ORDER, EventKind.PAYMENT, EventKind.COUPON_CLAIM})
 _NO = frozenset({"no", "false", "0", "否", "不同意"})
 _NO_SCOPE: Mapping[str, Any] = MappingProxyType({})  # a policy with no state yet reads this (read-only by contract)
+# One policy's turn in a plan: its name, its settings for the community, and what to call (decide or on_tick).
+_Step = tuple[str, PolicySettings, Callable[[Context], Decision]]
 
 
 class Engine:
@@ -100,9 +102,7 @@ class Engine:
         self._defers: dict[str, bool] = {}  # community → numbers wait for an Admit (an admitting policy is on)
         self._previous: datetime | None = None  # the actor's activity before the event being handled
         # (community, event kind or None for ticks) → (its config, the policies that act and their settings)
-        self._plans: dict[
-            tuple[str, EventKind | None], tuple[CommunityConfig, list[tuple[Policy, PolicySettings]]]
-        ] = {}
+        self._plans: dict[tuple[str, EventKind | None], tuple[CommunityConfig, list[_Step]]] = {}
 
     @property
     def has_tickers(self) -> bool:
@@ -148,9 +148,9 @@ class Engine:
             workspace=state.workspace,
             previous_active_at=self._previous,
         )
-        return self._run(policies, ctx, tick=False)
+        return self._run(policies, ctx)
 
-    def _plan(self, cconf: CommunityConfig, kind: EventKind | None) -> list[tuple[Policy, PolicySettings]]:
+    def _plan(self, cconf: CommunityConfig, kind: EventKind | None) -> list[_Step]:
         """The policies that act for ``kind`` (None: on ticks) in a community, in order, with their settings.
 
         Worked out once per community and kind: a disabled policy, or one its settings make inert, costs nothing.
@@ -158,7 +158,11 @@ class Engine:
         entry = self._plans.get((cconf.name, kind))
         if entry is None or entry[0] is not cconf:
             candidates = self._tickers if kind is None else self._by_kind.get(kind, [])
-            plan = [(p, s) for p in candidates if (s := cconf.settings.get(p.name)) is not None and p.active(s)]
+            plan: list[_Step] = []
+            for p in candidates:
+                s = cconf.settings.get(p.name)
+                if s is not None and p.active(s):
+                    plan.append((p.name, s, p.decide if kind is not None else p.on_tick))
             entry = self._plans[(cconf.name, kind)] = (cconf, plan)
         return entry[1]
 
@@ -197,6 +201,7 @@ class Engine:
                 member.status = MemberStatus.ACTIVE
                 member.groups.add(group.key)
                 group.members.setdefault(akey, event.at)
+                self.dirty.presence.add((community.name, akey))
                 self._number(member, community)
             else:
                 assert isinstance(event, Join)
@@ -229,10 +234,12 @@ class Engine:
             member.groups.add(group.key)
             group.members[akey] = event.at
             group.joins += 1
+            self.dirty.presence.add((community.name, akey))
         elif kind is EventKind.LEAVE:
             assert isinstance(event, Leave)
             member.groups.discard(group.key)
             group.members.pop(akey, None)
+            self.dirty.presence.add((community.name, akey))
             if not member.groups:
                 member.status = _LEAVE_STATUS.get(event.reason, MemberStatus.LEFT)
                 member.left_at = event.at
@@ -279,22 +286,21 @@ class Engine:
             if not plan:
                 continue
             ctx = Context(now=now, config=cconf, community=self.state.community(name), workspace=self.state.workspace)
-            out.extend(self._run(plan, ctx, tick=True))
+            out.extend(self._run(plan, ctx))
         return out
 
     # -- running policies ----------------------------------------------------------------------------------
 
-    def _run(self, plan: Iterable[tuple[Policy, PolicySettings]], ctx: Context, *, tick: bool) -> list[Action]:
+    def _run(self, plan: Iterable[_Step], ctx: Context) -> list[Action]:
         out: list[Action] = []
         community = ctx.community
         scopes = community.policy
-        for policy, s in plan:
-            name = policy.name
+        for name, s, decide in plan:
             ctx.policy = name
             ctx.settings = s
             ctx.scope = scopes.get(name) or _NO_SCOPE
             try:
-                decision = policy.on_tick(ctx) if tick else policy.decide(ctx)
+                decision = decide(ctx)
             except Exception:
                 self.errors += 1
                 log.exception(
@@ -303,14 +309,17 @@ class Engine:
                     ctx.event.id if ctx.event else f"tick {iso(ctx.now)}",
                 )
                 continue
-            for action in decision.actions:
+            if decision is NOTHING:
+                continue  # the common case: nothing decided, nothing to apply
+            actions, stop, changes = decision
+            for action in actions:
                 if action.internal:
                     self._apply_internal(action, community)
                 else:
                     out.append(action)
-            if decision.state:
-                self._apply_state(name, decision.state, community)
-            if decision.stop:
+            if changes:
+                self._apply_state(name, changes, community)
+            if stop:
                 break
         return out
 
@@ -377,6 +386,8 @@ class Dirty:
     """The parts of the state changed since the engine last handed them over for saving."""
 
     members: set[tuple[str, str]] = field(default_factory=set)  # (community, member key)
+    # (community, member key) whose groups changed (joined, left, first seen in a group): a subset of ``members``
+    presence: set[tuple[str, str]] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)  # group keys
     communities: set[str] = field(default_factory=set)  # communities whose counters changed
     policy: set[tuple[str, str, str]] = field(default_factory=set)  # (community, scope, name)

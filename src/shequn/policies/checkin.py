@@ -129,10 +129,20 @@ _KEYWORDS: PerSettings[tuple[tuple[str, ...], tuple[str, ...]]] = PerSettings(
 
 def is_checkin_message(config: CommunityConfig, text: str) -> bool:
     """Whether a message is a check-in under the community's check-in settings."""
+    last = _LAST_CHECKIN
+    if last[1] is text and last[0] is config:
+        return bool(last[2])  # several policies ask about the same message in a row
     s = config.settings.get(NAME)
     if not isinstance(s, CheckinSettings) or not s.enabled or not text:
-        return False
-    return text[:24].lstrip()[:16].lower().startswith(_KEYWORDS(s)[0])
+        found = False
+    else:
+        found = text[:24].lstrip()[:16].lower().startswith(_KEYWORDS(s)[0])
+    last[:] = (config, text, found)
+    return found
+
+
+# The last answer of is_checkin_message, by identity of its arguments (both immutable): [config, text, answer].
+_LAST_CHECKIN: list[object] = [None, None, False]
 
 
 def announcement(config: CommunityConfig, community: CommunityState, now: datetime) -> str:

@@ -52,6 +52,19 @@ def upsert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], index
     if not rows:
         return
     columns = list(rows[0])
+    upsert_tuples(conn, table, columns, [tuple(r[c] for c in columns) for r in rows], index_elements)
+
+
+def upsert_tuples(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    index_elements: Sequence[str],
+) -> None:
+    """:func:`upsert` for rows given as tuples in the order of ``columns`` (the hot path: no dict per row)."""
+    if not rows:
+        return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     others = [c for c in columns if c not in index_elements]
     action = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)}" if others else "DO NOTHING"
@@ -59,7 +72,7 @@ def upsert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], index
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
         f"ON CONFLICT ({', '.join(index_elements)}) {action}"
     )
-    conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows])
+    conn.exec_driver_sql(sql, list(rows))
 
 
 def bulk_insert(

@@ -191,16 +191,21 @@ class EventStore:
             for e in batch
         ]
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        if not with_seq and conn.dialect.name == "sqlite":
-            # The bulk path on SQLite: insert, skipping known ids, and look at what was skipped only when the count
-            # says something was (a fresh import pays no lookup per event). One writer: the rows with a seq above
-            # the last one before the insert are exactly the new ones.
+        if conn.dialect.name == "sqlite":
+            # SQLite: insert, skipping known ids, then read back what was added by its seqs (a range of the primary
+            # key), not by looking every id up. One writer (the write lock is taken first): the rows with a seq
+            # above the last one before the insert are exactly the new ones. Bulk loads skip the read back unless
+            # the count says something was skipped (a fresh import pays no lookup per event).
+            _begin(conn)
             before = conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM event").scalar_one()
             sql = (
                 f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))}) "
                 "ON CONFLICT (workspace_id, uid) DO NOTHING"
             )
             inserted = conn.exec_driver_sql(sql, rows).rowcount
+            if with_seq:
+                got = conn.exec_driver_sql("SELECT seq, uid FROM event WHERE seq > ? ORDER BY seq", (before,))
+                return [(seq, fresh[uid]) for seq, uid in got]
             if inserted != len(rows):
                 new = {u for (u,) in conn.exec_driver_sql("SELECT uid FROM event WHERE seq > ?", (before,))}
                 rows = [r for r in rows if r[1] in new]

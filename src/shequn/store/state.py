@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, select, tuple_
 
 from shequn.domain import split_key
+from shequn.domain.records import iso
 from shequn.domain.state import GroupState, MemberState, MemberStatus, State
-from shequn.store._sql import chunks, dumps, from_ms, loads, to_ms, upsert
+from shequn.store._sql import chunks, dumps, from_ms, loads, to_ms, upsert, upsert_tuples
 from shequn.store.groups import GroupStore
 from shequn.store.people import PeopleStore
 from shequn.store.schema import (
@@ -30,23 +31,48 @@ from shequn.store.schema import (
     WORKSPACE_POLICY_STATE,
 )
 
-_MEMBER_COLUMNS = {"key", "number", "status", "joined_at", "left_at", "points", "level"}
 
-
-def _member_row(community_id: int, person_id: int | None, m: MemberState) -> dict[str, Any]:
-    d = m.to_dict()
-    return dict(
-        community_id=community_id,
-        person_id=person_id,
-        member_key=m.key,
-        number=m.number,
-        status=m.status.value,
-        joined_ms=to_ms(m.joined_at) if m.joined_at else None,
-        left_ms=to_ms(m.left_at) if m.left_at else None,
-        points=m.points,
-        level=m.level,
-        data=dumps({k: v for k, v in d.items() if k not in _MEMBER_COLUMNS}),
+def _member_row(community_id: int, person_id: int | None, m: MemberState) -> tuple[Any, ...]:
+    """A ``membership`` row (columns as :data:`_MEMBERSHIP_COLUMNS`): the figures queried in their own columns, the
+    rest as JSON (the keys of :meth:`MemberState.to_dict` that have no column)."""
+    data = {
+        "name": m.name,
+        "via": m.via,
+        "inviter": m.inviter,
+        "invite_code": m.invite_code,
+        "groups": sorted(m.groups),
+        "roles": sorted(m.roles),
+        "tags": sorted(m.tags),
+        "messages": m.messages,
+        "last_active_at": iso(m.last_active_at) if m.last_active_at else None,
+        "rules_version": m.rules_version,
+    }
+    return (
+        community_id,
+        person_id,
+        m.key,
+        m.number,
+        m.status.value,
+        to_ms(m.joined_at) if m.joined_at else None,
+        to_ms(m.left_at) if m.left_at else None,
+        m.points,
+        m.level,
+        dumps(data),
     )
+
+
+_MEMBERSHIP_COLUMNS = (
+    "community_id",
+    "person_id",
+    "member_key",
+    "number",
+    "status",
+    "joined_ms",
+    "left_ms",
+    "points",
+    "level",
+    "data",
+)
 
 
 class StateStore:
@@ -74,13 +100,20 @@ class StateStore:
         last_seq: int,
         now_ms: int,
         workspace: AbstractSet[tuple[str, str]] = frozenset(),
+        presence: set[tuple[str, str]] | None = None,
     ) -> None:
-        """Write the named parts of ``state`` and move the cursor to ``last_seq``."""
+        """Write the named parts of ``state`` and move the cursor to ``last_seq``.
+
+        ``presence`` names the members (among ``members``) whose groups changed: only their group presence rows
+        are rewritten (None: every member in ``members``).
+        """
+        if presence is None:
+            presence = members
         group_ids = self.groups.ids(
-            conn, ws_id, (split_key(k) for k in groups | self._member_groups(state, members)), now_ms=now_ms
+            conn, ws_id, (split_key(k) for k in groups | self._member_groups(state, presence)), now_ms=now_ms
         )
         if members:
-            self._save_members(conn, ws_id, state, members, community_ids, group_ids, now_ms=now_ms)
+            self._save_members(conn, ws_id, state, members, presence, community_ids, group_ids, now_ms=now_ms)
         if groups:
             upsert(
                 conn,
@@ -128,6 +161,7 @@ class StateStore:
         ws_id: int,
         state: State,
         members: set[tuple[str, str]],
+        presence: set[tuple[str, str]],
         community_ids: dict[str, int],
         group_ids: dict[str, int],
         *,
@@ -135,54 +169,56 @@ class StateStore:
     ) -> None:
         keys = sorted(members)
         persons = self.people.resolve(conn, ws_id, ((*split_key(k), "") for _, k in keys), now_ms=now_ms)
-        upsert(
+        communities = state.communities
+        upsert_tuples(
             conn,
             MEMBERSHIP,
-            [_member_row(community_ids[c], persons.get(k), state.communities[c].members[k]) for c, k in keys],
-            ["community_id", "member_key"],
+            _MEMBERSHIP_COLUMNS,
+            [_member_row(community_ids[c], persons.get(k), communities[c].members[k]) for c, k in keys],
+            ("community_id", "member_key"),
         )
-        # Group presence: drop the rows of these members in their communities' groups, then write what is true now.
+        if not presence:
+            return
+        # Group presence of the members whose groups changed: drop their rows in their communities' groups, then
+        # write what is true now.
+        moved = sorted(presence)
         gm, g = GROUP_MEMBER, GROUP
         by_community: dict[str, list[str]] = defaultdict(list)
-        for c, k in keys:
+        for c, k in moved:
             by_community[c].append(k)
         for c, ks in by_community.items():
             community_groups = select(g.c.id).where(g.c.community_id == community_ids[c])
             for part in chunks(ks, 500):
                 conn.execute(delete(gm).where(gm.c.member_key.in_(part), gm.c.group_id.in_(community_groups)))
         rows = []
-        for c, k in keys:
-            m = state.communities[c].members[k]
+        groups = state.groups
+        for c, k in moved:
+            m = communities[c].members[k]
             for gkey in m.groups:
-                joined = state.groups[gkey].members.get(k)
-                rows.append(
-                    dict(
-                        group_id=group_ids[gkey],
-                        member_key=k,
-                        person_id=persons.get(k),
-                        joined_ms=to_ms(joined) if joined else None,
-                    )
-                )
-        if rows:
-            upsert(conn, gm, rows, ["group_id", "member_key"])
+                joined = groups[gkey].members.get(k)
+                rows.append((group_ids[gkey], k, persons.get(k), to_ms(joined) if joined else None))
+        upsert_tuples(conn, gm, ("group_id", "member_key", "person_id", "joined_ms"), rows, ("group_id", "member_key"))
 
     def _save_policy(
         self, conn: Connection, state: State, policy: set[tuple[str, str, str]], community_ids: dict[str, int]
     ) -> None:
         t = POLICY_STATE
-        gone = [(community_ids[c], s, n) for c, s, n in policy if n not in state.communities[c].policy.get(s, {})]
-        for part in chunks(gone, 300):
-            conn.execute(delete(t).where(tuple_(t.c.community_id, t.c.scope, t.c.name).in_(part)))
-        upsert(
-            conn,
-            t,
-            [
-                dict(community_id=community_ids[c], scope=s, name=n, value=dumps(state.communities[c].policy[s][n]))
-                for c, s, n in sorted(policy)
-                if n in state.communities[c].policy.get(s, {})
-            ],
-            ["community_id", "scope", "name"],
-        )
+        gone: list[tuple[int, str, str]] = []
+        rows: list[tuple[int, str, str, str]] = []
+        communities = state.communities
+        for c, s, n in sorted(policy):
+            scope = communities[c].policy.get(s)
+            if scope is not None and n in scope:
+                rows.append((community_ids[c], s, n, dumps(scope[n])))
+            else:
+                gone.append((community_ids[c], s, n))
+        if gone:
+            # One executemany by primary key (a row per forgotten name).
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            conn.exec_driver_sql(
+                f"DELETE FROM {t.name} WHERE community_id = {mark} AND scope = {mark} AND name = {mark}", gone
+            )
+        upsert_tuples(conn, t, ("community_id", "scope", "name", "value"), rows, ("community_id", "scope", "name"))
 
     @staticmethod
     def _save_workspace(conn: Connection, ws_id: int, state: State, names: AbstractSet[tuple[str, str]]) -> None:
