@@ -3,6 +3,7 @@ error (5xx). Each example runs with a fresh owner token, so an example that revo
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -49,5 +50,6 @@ def test_no_server_error(fuzz_site: Site) -> None:
         try:
             run()
         except Exception as exc:  # collect every operation's failure, then report them together
-            failures.append(f"{operation.label}: {type(exc).__name__}: {str(exc)[:800]}")
+            detail = "".join(traceback.format_exception(exc))[-3000:]  # with a flaky run's own exception
+            failures.append(f"{operation.label}: {type(exc).__name__}: {str(exc)[:800]}\n{detail}")
     assert not failures, "\n\n".join(failures)
