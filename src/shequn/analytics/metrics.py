@@ -32,7 +32,8 @@ HOUR = 3_600_000
 
 
 def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
-    """The views every metric reads: events, human messages, membership transitions, presence at ``t1``."""
+    """The views every metric reads: events, human messages (``msg``, and who spoke when: ``mall``), membership
+    events (``mev``) and transitions (``mtr``), presence at ``t1``."""
     files = ", ".join("'" + p.replace("'", "''") + "'" for p in parts) or "''"
     if parts:
         con.execute(f"CREATE OR REPLACE VIEW ev AS SELECT * FROM read_parquet([{files}]) WHERE at_ms < {t1}")
@@ -43,19 +44,29 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
            FROM ev WHERE kind = 'message' AND NOT from_bot AND content <> 'system'
                 AND group_id IS NOT NULL AND person_id IS NOT NULL"""
     )
+    # Row order of these two in-memory copies does not matter (they are only aggregated and joined): let DuckDB
+    # fill them in parallel without keeping the Parquet order.
+    con.execute("SET preserve_insertion_order = false")
+    # Joins, leaves and deletions, read from the Parquet once (membership, staff, guests and funnels use them).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE mev AS
+           SELECT group_id, person_id, at_ms, seq, kind, method, reason, inviter_p, invite_code, by_p, target_p
+           FROM ev WHERE kind IN ('join', 'leave', 'delete')"""
+    )
+    # Who spoke when, over the whole record: read from the Parquet once, then aggregated in memory (presence,
+    # silence, the daily series and activation all need it).
+    con.execute("CREATE OR REPLACE TEMP TABLE mall AS SELECT g, p, at_ms FROM msg")
+    con.execute("SET preserve_insertion_order = true")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE mtr AS
            WITH e AS (
                SELECT group_id AS g, person_id AS p, at_ms, seq, kind, method, reason, inviter_p, invite_code,
                       lag(kind) OVER (PARTITION BY group_id, person_id ORDER BY at_ms, seq) AS prev
-               FROM ev WHERE kind IN ('join', 'leave') AND group_id IS NOT NULL AND person_id IS NOT NULL)
+               FROM mev WHERE kind IN ('join', 'leave') AND group_id IS NOT NULL AND person_id IS NOT NULL)
            SELECT * FROM e
            WHERE (kind = 'join' AND (prev IS NULL OR prev = 'leave'))
               OR (kind = 'leave' AND prev IS DISTINCT FROM 'leave')"""
     )
-    # Who spoke when, over the whole record: read from the Parquet once, then aggregated in memory (presence,
-    # silence, the daily series and activation all need it).
-    con.execute("CREATE OR REPLACE TEMP TABLE mall AS SELECT g, p, at_ms FROM msg")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE gp AS "
         "SELECT g, p, min(at_ms) AS first_ms, max(at_ms) AS last_ms FROM mall GROUP BY g, p"
@@ -75,7 +86,7 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
            SELECT DISTINCT g, p FROM (
                SELECT group_id AS g,
                       CASE kind WHEN 'leave' THEN by_p WHEN 'delete' THEN person_id ELSE inviter_p END AS p
-               FROM ev
+               FROM mev
                WHERE (kind = 'leave' AND reason IN ('removed', 'banned') AND by_p <> person_id)
                   OR (kind = 'delete' AND target_p <> person_id)
                   OR (kind = 'join' AND method = 'added_by_staff')
