@@ -64,9 +64,7 @@ def stages(
         full = d >= 6
         avg = win_sum / (d + 1 if d < 7 else 7)
         silent = d - last_msg if last_msg is not None else d + 1
-        size = members[d]
-        if size < 1:
-            size = 1
+        size = members[d] if members[d] > 1 else 1
         age = d - created_at if created_at is not None else None
         if silent >= dead_after and (age is None or age >= dead_after):
             stage = "dead"
