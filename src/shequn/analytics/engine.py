@@ -16,8 +16,11 @@ May import: ``duckdb``, ``domain``, ``playbook``, ``i18n``, ``store``, the other
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,10 +56,24 @@ def analyze(
     """Analyse the workspace ``ws`` of ``store`` over ``days`` days ending at ``until`` (a moment, or a date: the end
     of that local day; default: the end of the local day of the last event)."""
     folder = cache or source.default_cache(store.db.url, ws.id)
-    with source.exclusive(folder):  # a refresh replaces the Parquet parts another run may be reading
+    with source.exclusive(folder), _no_cyclic_gc():  # a refresh replaces the Parquet parts another run may be reading
         return _analyze(
             store, ws, days=days, until=until, community=community, locale=locale, folder=folder, threads=threads
         )
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector: a report allocates about a million small objects (rows, members)
+    and frees none of them while it runs, so each collection would walk the growing heap again for nothing (it cost
+    a third of the assembly on 10 million messages). Reference counting still frees everything at once."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _analyze(
