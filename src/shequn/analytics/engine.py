@@ -224,13 +224,13 @@ def _analyze(
         by_group_members[r[0]].append(r)
     # Per group, the people who welcomed / invited enough newcomers for the role (sets: the member loop is hot).
     greeters: dict[int, set[int]] = defaultdict(set)
-    for g, p, n in greet:
-        if n >= th["greeter_min_welcomed"]:
-            greeters[g].add(p)
+    for gi, pi, k in greet:
+        if k >= th["greeter_min_welcomed"]:
+            greeters[gi].add(pi)
     scouts: dict[int, set[int]] = defaultdict(set)
-    for g, p, n in scout:
-        if n >= th["scout_min_invited"]:
-            scouts[g].add(p)
+    for gi, pi, k in scout:
+        if k >= th["scout_min_invited"]:
+            scouts[gi].add(pi)
     story_min, story_share = th["storyteller_min_messages"], th["storyteller_responses_per_message"]
     tenure_min = th["silent_min_tenure_days"] * DAY
     key_share = th["key_discussant_day_share"]
@@ -300,7 +300,7 @@ def _analyze(
         gh.size_band = detect.size_band(gh.members, pb)
         gh.guest_talks = len(guests.get(gid, []))
         # members, tiers and roles
-        mrows = []
+        mrows: list[MemberRow] = []
         counts = []
         active_days = sum(1 for v in s["messages"][w_first_day - first_day :] if v)
         key_n = 0
