@@ -359,7 +359,8 @@ def cohorts(con: duckdb.DuckDBPyConnection, t1: int, off: int, since: int) -> li
 
 def newcomers(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> list[tuple[Any, ...]]:
     """Newcomers of the window for the funnel: (g, p, method, joined, active in 72 h, active after a week and still
-    here, paid, invited someone, invite code of their first join)."""
+    here, paid, invited someone, invite code of their first join), in the order they joined (the funnel lists its
+    channels in the order first seen: a fixed order, whatever order DuckDB's threads finish in)."""
     D = f"{DAY}::BIGINT"  # noqa: N806 (SQL fragment)
     return con.execute(
         f"""WITH nc AS (SELECT g, p, min(at_ms) AS j, arg_min(method, at_ms) AS method,
@@ -376,7 +377,8 @@ def newcomers(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> list[tuple[An
             SELECT nc.g, nc.p, nc.method, nc.j, coalesce(act.a72, false),
                    coalesce(act.later, false) AND cur.p IS NOT NULL, paid.p IS NOT NULL, inv.p IS NOT NULL, nc.code
             FROM nc LEFT JOIN act USING (g, p) LEFT JOIN cur USING (g, p) LEFT JOIN paid ON paid.p = nc.p
-                 LEFT JOIN inv ON inv.g = nc.g AND inv.p = nc.p"""
+                 LEFT JOIN inv ON inv.g = nc.g AND inv.p = nc.p
+            ORDER BY nc.g, nc.j, nc.p"""
     ).fetchall()
 
 
