@@ -43,6 +43,9 @@ def build(groups: int, days: int, seed: int) -> tuple[int, float, dict[str, Any]
 
     path = workspace(groups, days, seed)
     if path.exists():
+        from shequn.store import Store
+
+        Store(f"sqlite:///{path}", migrate=True)  # a workspace cached by an older version gets the new tables
         return 0, 0.0, {"cached": True}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".building.db")

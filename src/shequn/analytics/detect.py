@@ -60,7 +60,7 @@ def guest_talks(con: duckdb.DuckDBPyConnection, t0: int, th: Mapping[str, float]
     """Per group: guest talks in the window as ``{"at": ms, "person": id, "messages": n}``."""
     k = int(th["guest_talk_min_messages"])
     rows = con.execute(
-        f"""WITH guests AS (SELECT DISTINCT group_id AS g, person_id AS p FROM ev
+        f"""WITH guests AS (SELECT DISTINCT group_id AS g, person_id AS p FROM mev
                             WHERE kind = 'join' AND method = 'added_by_staff'),
                  m AS (SELECT w.g, w.p, w.at_ms,
                               count(*) OVER (PARTITION BY w.g, w.p ORDER BY w.at_ms
@@ -76,7 +76,8 @@ def guest_talks(con: duckdb.DuckDBPyConnection, t0: int, th: Mapping[str, float]
 
 
 def tier(messages: int, responses: int, other_acts: int, th: Mapping[str, float]) -> str:
-    """The activity tier of one member (BK 2264: 高活跃 / 中活跃 / 低活跃 / 不活跃)."""
+    """The activity tier of one member (BK 2264: 高活跃 / 中活跃 / 低活跃 / 不活跃); the engine's member loop inlines
+    it (keep the two alike)."""
     if messages >= th["tier_high_messages"] and responses >= th["tier_high_responses"]:
         return "high"
     if messages >= th["tier_mid_messages"]:

@@ -50,6 +50,9 @@ def stages(
     win_sum = 0  # messages of the last 7 days (a running sum: long histories stay cheap)
     net = [j - lv for j, lv in zip(joins, leaves, strict=True)]
     net7 = 0
+    # the rules as locals and no builtin calls per day: this runs for every day of every group's record
+    dead_after, cold_days = rules.dead_after_days, rules.cold_start_days
+    dormant_share, decline_share, growth_share = rules.dormant_share, rules.decline_share, rules.growth_share
     for d, n in enumerate(messages):
         if n > 0:
             last_msg = d
@@ -59,25 +62,25 @@ def stages(
             win_sum -= messages[d - 7]
             net7 -= net[d - 7]
         full = d >= 6
-        avg = win_sum / min(d + 1, 7)
+        avg = win_sum / (d + 1 if d < 7 else 7)
         silent = d - last_msg if last_msg is not None else d + 1
-        size = max(members[d], 1)
+        size = members[d] if members[d] > 1 else 1
         age = d - created_at if created_at is not None else None
-        if silent >= rules.dead_after_days and (age is None or age >= rules.dead_after_days):
+        if silent >= dead_after and (age is None or age >= dead_after):
             stage = "dead"
-        elif age is not None and 0 <= age < rules.cold_start_days:
+        elif age is not None and 0 <= age < cold_days:
             stage = "cold_start"
-        elif full and (avg < 1.0 or avg < rules.dormant_share * best):
+        elif full and (avg < 1.0 or avg < dormant_share * best):
             stage = "dormant"
-        elif full and (avg < rules.decline_share * best or net7 < -0.03 * size):
+        elif full and (avg < decline_share * best or net7 < -0.03 * size):
             stage = "decline"
-        elif net7 >= rules.growth_share * size and size >= 5:
+        elif net7 >= growth_share * size and size >= 5:
             stage = "growth"
         else:
             stage = "mature"
         out.append(stage)
-        if full:
-            best = max(best, avg)
+        if full and avg > best:
+            best = avg
     return out
 
 

@@ -32,7 +32,8 @@ HOUR = 3_600_000
 
 
 def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
-    """The views every metric reads: events, human messages, membership transitions, presence at ``t1``."""
+    """The views every metric reads: events, human messages (``msg``, and who spoke when: ``mall``), membership
+    events (``mev``) and transitions (``mtr``), presence at ``t1``."""
     files = ", ".join("'" + p.replace("'", "''") + "'" for p in parts) or "''"
     if parts:
         con.execute(f"CREATE OR REPLACE VIEW ev AS SELECT * FROM read_parquet([{files}]) WHERE at_ms < {t1}")
@@ -43,20 +44,32 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
            FROM ev WHERE kind = 'message' AND NOT from_bot AND content <> 'system'
                 AND group_id IS NOT NULL AND person_id IS NOT NULL"""
     )
+    # Row order of these two in-memory copies does not matter (they are only aggregated and joined): let DuckDB
+    # fill them in parallel without keeping the Parquet order.
+    con.execute("SET preserve_insertion_order = false")
+    # Joins, leaves and deletions, read from the Parquet once (membership, staff, guests and funnels use them).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE mev AS
+           SELECT group_id, person_id, at_ms, seq, kind, method, reason, inviter_p, invite_code, by_p, target_p
+           FROM ev WHERE kind IN ('join', 'leave', 'delete')"""
+    )
+    # Who spoke when, over the whole record: read from the Parquet once, then aggregated in memory (presence,
+    # silence, the daily series and activation all need it).
+    con.execute("CREATE OR REPLACE TEMP TABLE mall AS SELECT g, p, at_ms FROM msg")
+    con.execute("SET preserve_insertion_order = true")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE mtr AS
            WITH e AS (
                SELECT group_id AS g, person_id AS p, at_ms, seq, kind, method, reason, inviter_p, invite_code,
                       lag(kind) OVER (PARTITION BY group_id, person_id ORDER BY at_ms, seq) AS prev
-               FROM ev WHERE kind IN ('join', 'leave') AND group_id IS NOT NULL AND person_id IS NOT NULL)
+               FROM mev WHERE kind IN ('join', 'leave') AND group_id IS NOT NULL AND person_id IS NOT NULL)
            SELECT * FROM e
            WHERE (kind = 'join' AND (prev IS NULL OR prev = 'leave'))
               OR (kind = 'leave' AND prev IS DISTINCT FROM 'leave')"""
     )
-    # Per group and person: first and last message ever (one scan serves presence and silence).
     con.execute(
         "CREATE OR REPLACE TEMP TABLE gp AS "
-        "SELECT g, p, min(at_ms) AS first_ms, max(at_ms) AS last_ms FROM msg GROUP BY g, p"
+        "SELECT g, p, min(at_ms) AS first_ms, max(at_ms) AS last_ms FROM mall GROUP BY g, p"
     )
     # Present at t1: the last transition is a join, or they spoke and no membership event names them.
     con.execute(
@@ -73,7 +86,7 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
            SELECT DISTINCT g, p FROM (
                SELECT group_id AS g,
                       CASE kind WHEN 'leave' THEN by_p WHEN 'delete' THEN person_id ELSE inviter_p END AS p
-               FROM ev
+               FROM mev
                WHERE (kind = 'leave' AND reason IN ('removed', 'banned') AND by_p <> person_id)
                   OR (kind = 'delete' AND target_p <> person_id)
                   OR (kind = 'join' AND method = 'added_by_staff')
@@ -196,7 +209,8 @@ def activation(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> dict[int, tu
         f"""WITH nc AS (SELECT g, p, min(at_ms) AS j FROM mtr
                         WHERE kind = 'join' AND method <> 'roster' AND at_ms >= {t0} GROUP BY g, p),
                  fm AS (SELECT nc.g, nc.p, nc.j, min(m.at_ms) AS first FROM nc
-                        LEFT JOIN msg m ON m.g = nc.g AND m.p = nc.p AND m.at_ms >= nc.j GROUP BY nc.g, nc.p, nc.j)
+                        LEFT JOIN mall m ON m.g = nc.g AND m.p = nc.p AND m.at_ms >= nc.j AND m.at_ms >= {t0}
+                        GROUP BY nc.g, nc.p, nc.j)
             SELECT g, count(*) FILTER (WHERE j + {DAY} <= {t1}),
                       count(*) FILTER (WHERE j + {DAY} <= {t1} AND first < j + {DAY}),
                       count(*) FILTER (WHERE j + {3 * DAY} <= {t1}),
@@ -225,7 +239,7 @@ def daily(con: duckdb.DuckDBPyConnection, off: int) -> list[tuple[Any, ...]]:
     speakers only inside the window (``wmsg``): the lifecycle needs message counts, the charts the window."""
     return con.execute(
         f"""WITH m AS (SELECT a.g, a.d, a.n, coalesce(b.s, 0) AS s
-                       FROM (SELECT g, (at_ms + {off}) // {DAY} AS d, count(*) AS n FROM msg GROUP BY 1, 2) a
+                       FROM (SELECT g, (at_ms + {off}) // {DAY} AS d, count(*) AS n FROM mall GROUP BY 1, 2) a
                        LEFT JOIN (SELECT g, (at_ms + {off}) // {DAY} AS d, count(DISTINCT p) AS s FROM wmsg
                                   GROUP BY 1, 2) b ON a.g = b.g AND a.d = b.d),
                  t AS (SELECT g, (at_ms + {off}) // {DAY} AS d,
@@ -250,13 +264,14 @@ def heatmap(con: duckdb.DuckDBPyConnection, off: int) -> list[tuple[int, int, in
 
 def members(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     """Current members with their window figures: (g, p, since, roster, n, days, responses, reactions, checkins,
-    last message ever, staff)."""
+    last message ever, staff), per group by messages, then responses (most first), then person."""
     return con.execute(
         """SELECT c.g, c.p, c.since_ms, c.roster, coalesce(pm.n, 0), coalesce(pm.days, 0),
                   coalesce(r.responses, 0), coalesce(a.reactions, 0), coalesce(a.checkins, 0), lm.last_ms,
                   s.p IS NOT NULL
            FROM cur c LEFT JOIN pm USING (g, p) LEFT JOIN resp r USING (g, p) LEFT JOIN acts a USING (g, p)
-                LEFT JOIN lastmsg lm USING (g, p) LEFT JOIN staff s USING (g, p)"""
+                LEFT JOIN lastmsg lm USING (g, p) LEFT JOIN staff s USING (g, p)
+           ORDER BY c.g, 5 DESC, 7 DESC, c.p"""
     ).fetchall()
 
 
@@ -344,7 +359,8 @@ def cohorts(con: duckdb.DuckDBPyConnection, t1: int, off: int, since: int) -> li
 
 def newcomers(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> list[tuple[Any, ...]]:
     """Newcomers of the window for the funnel: (g, p, method, joined, active in 72 h, active after a week and still
-    here, paid, invited someone, invite code of their first join)."""
+    here, paid, invited someone, invite code of their first join), in the order they joined (the funnel lists its
+    channels in the order first seen: a fixed order, whatever order DuckDB's threads finish in)."""
     D = f"{DAY}::BIGINT"  # noqa: N806 (SQL fragment)
     return con.execute(
         f"""WITH nc AS (SELECT g, p, min(at_ms) AS j, arg_min(method, at_ms) AS method,
@@ -353,14 +369,16 @@ def newcomers(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> list[tuple[An
                  act AS (SELECT nc.g, nc.p, bool_or(e.at_ms < nc.j + 3 * {D}) AS a72,
                                 bool_or(e.at_ms >= nc.j + 7 * {D}) AS later
                          FROM ev e JOIN nc ON nc.g = e.group_id AND nc.p = e.person_id
-                         WHERE e.kind IN ('message', 'check_in') AND e.at_ms >= nc.j GROUP BY 1, 2),
+                         WHERE e.kind IN ('message', 'check_in') AND e.at_ms >= {t0} AND e.at_ms >= nc.j
+                         GROUP BY 1, 2),
                  paid AS (SELECT DISTINCT person_id AS p FROM ev WHERE at_ms >= {t0}
                           AND (kind = 'payment' OR (kind = 'order' AND status = 'paid'))),
                  inv AS (SELECT DISTINCT g, inviter_p AS p FROM mtr WHERE kind = 'join' AND at_ms >= {t0})
             SELECT nc.g, nc.p, nc.method, nc.j, coalesce(act.a72, false),
                    coalesce(act.later, false) AND cur.p IS NOT NULL, paid.p IS NOT NULL, inv.p IS NOT NULL, nc.code
             FROM nc LEFT JOIN act USING (g, p) LEFT JOIN cur USING (g, p) LEFT JOIN paid ON paid.p = nc.p
-                 LEFT JOIN inv ON inv.g = nc.g AND inv.p = nc.p"""
+                 LEFT JOIN inv ON inv.g = nc.g AND inv.p = nc.p
+            ORDER BY nc.g, nc.j, nc.p"""
     ).fetchall()
 
 
