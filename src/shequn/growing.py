@@ -699,16 +699,7 @@ class Growth:
             text = t("growth.ab_invite", record.spec.locale, group=b.name or b.platform_id)
             self._enqueue(
                 [
-                    Invite(
-                        key=f"ab:{a.key}:{b.key}:{e.member}",
-                        at=at,
-                        community=record.name,
-                        platform=b.platform,
-                        group=b.platform_id,
-                        target=e.member.partition(":")[2],
-                        policy="ab_groups",
-                        text=text,
-                    )
+                    _invite(f"ab:{a.key}:{b.key}:{e.member}", at, record, b, e.member, "ab_groups", text)
                     for e, _s in picked
                 ]
             )
@@ -761,18 +752,7 @@ class Growth:
                 if target is None:
                     continue
                 text = t("growth.promote_invite", record.spec.locale, group=target.name or target.platform_id)
-                acts.append(
-                    Invite(
-                        key=f"upgrade:{p.member}:{p.target}",
-                        at=at,
-                        community=record.name,
-                        platform=target.platform,
-                        group=target.platform_id,
-                        target=p.member.partition(":")[2],
-                        policy="upgrade",
-                        text=text,
-                    )
-                )
+                acts.append(_invite(f"upgrade:{p.member}:{p.target}", at, record, target, p.member, "upgrade", text))
             self._enqueue(acts)
         return [{"member": p.member, "name": p.name, "from": p.source, "to": p.target} for p in found]
 
@@ -848,6 +828,22 @@ class Growth:
             }
             for c in rows
         ]
+
+
+def _invite(
+    key: str, at: datetime, record: CommunityRecord, group: GroupRecord, member: str, policy: str, text: str
+) -> Invite:
+    """An invitation of ``member`` (a member key, ``platform:id``) into ``group``."""
+    return Invite(
+        key=key,
+        at=at,
+        community=record.name,
+        platform=group.platform,
+        group=group.platform_id,
+        target=member.partition(":")[2],
+        policy=policy,
+        text=text,
+    )
 
 
 def _engagement(rows: Sequence[tuple[str, str, str, str]]) -> dict[str, tuple[int, int, int]]:

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 
 from shequn.app import App
+from shequn.domain import VirtualClock
 
 # soft_wrap: long lines are left to the terminal, so an error stays one line when piped or captured.
 console = Console(highlight=False, soft_wrap=True)
@@ -26,10 +28,11 @@ class Globals:
 
 
 @contextmanager
-def open_app(ctx: typer.Context) -> Iterator[App]:
-    """The app for the global ``--db`` and ``--workspace``, closed afterwards."""
+def open_app(ctx: typer.Context, *, at: datetime | None = None) -> Iterator[App]:
+    """The app for the global ``--db`` and ``--workspace``, closed afterwards; with ``at`` (a command's ``--at``), on a
+    clock standing at that moment."""
     g: Globals = ctx.obj if isinstance(ctx.obj, Globals) else ctx.find_root().obj
-    app = App(g.db, workspace=g.workspace)
+    app = App(g.db, workspace=g.workspace, clock=VirtualClock(at)) if at else App(g.db, workspace=g.workspace)
     try:
         yield app
     finally:

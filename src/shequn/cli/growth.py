@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from shequn.cli.common import Globals, console, print_json
+from shequn.cli.common import console, open_app, print_json
 from shequn.domain import UserError
 
 if TYPE_CHECKING:
@@ -40,17 +40,10 @@ def parse_at(at: str | None) -> datetime | None:
 
 @contextmanager
 def growth(ctx: typer.Context, at: str | None = None) -> Iterator[Growth]:
-    from shequn.app import App
-    from shequn.domain import VirtualClock
     from shequn.growing import Growth
 
-    g: Globals = ctx.find_root().obj
-    when = parse_at(at)
-    app = App(g.db, workspace=g.workspace, clock=VirtualClock(when) if when else None)
-    try:
+    with open_app(ctx, at=parse_at(at)) as app:
         yield Growth(app)
-    finally:
-        app.close()
 
 
 def pairs(values: list[str], what: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import typer
 
-from shequn.cli.common import Globals, console, print_json
+from shequn.cli.common import console, open_app, print_json
 from shequn.cli.growth import AT, COMMUNITY, JSON, parse_at, table
 from shequn.domain import UserError
 
@@ -25,17 +25,10 @@ app = typer.Typer(help="社群电商 · selling: products, orders, coupons, comm
 
 @contextmanager
 def shop(ctx: typer.Context, at: str | None = None) -> Iterator[Shop]:
-    from shequn.app import App
-    from shequn.domain import VirtualClock
     from shequn.selling import Shop
 
-    g: Globals = ctx.find_root().obj
-    when = parse_at(at)
-    a = App(g.db, workspace=g.workspace, clock=VirtualClock(when) if when else None)
-    try:
-        yield Shop(a)
-    finally:
-        a.close()
+    with open_app(ctx, at=parse_at(at)) as app:
+        yield Shop(app)
 
 
 def _yaml(path: Path) -> Any:
