@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -240,10 +237,10 @@ class Operations:
         return hit[1] if hit is not None else None
 
     def _analyze(self, locale: str) -> Any:
-        """The analysis, computed in a child process: DuckDB's SQLite scanner is a second copy of SQLite, and beside
-        this server's own connections to the same file it breaks SQLite's locks and WAL shared memory (a bus error
-        under load). The child is spawned once and kept."""
-        return _analysis_pool().submit(_analyze_in_child, self.store.db.url, self.app.ws, locale).result()
+        """The analysis, computed apart from this server's connections (:mod:`shequn.analytics.apart`)."""
+        from shequn.analytics.apart import analyze_apart
+
+        return analyze_apart(self.store.db.url, self.app.ws, locale=locale)
 
     def _refresh_analysis(self, locale: str) -> None:
         try:
@@ -745,19 +742,3 @@ class NotFoundError(UserError):
 
 def _segment_dict(s: Segment) -> dict[str, Any]:
     return {k: v for k, v in ((f, getattr(s, f)) for f in s.__dataclass_fields__) if v not in (None, ())}
-
-
-@cache
-def _analysis_pool() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-
-
-def _analyze_in_child(url: str, ws: Any, locale: str) -> Any:
-    from shequn.analytics import analyze
-    from shequn.store import Store
-
-    store = Store(url, migrate=False)
-    try:
-        return analyze(store, ws, locale=locale)
-    finally:
-        store.close()

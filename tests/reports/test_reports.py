@@ -84,3 +84,21 @@ def test_chromium_draws_the_charts_offline(demo: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     # ECharts replaced each chart's empty div with its canvas: the script ran, with no network.
     assert proc.stdout.count("<canvas") >= 1 + 3 * 6, proc.stdout.count("<canvas")
+
+
+def test_analysis_apart_is_the_same_report_from_another_process(demo: str) -> None:
+    """The command line and the console analyse a SQLite store in a child process (DuckDB's copy of SQLite must not
+    share a process with the caller's connections): the report is the one an in-process analysis gives."""
+    import os
+
+    from shequn.analytics.apart import _pool, analyze_apart
+
+    app = App(demo)
+    apart = analyze_apart(app.store.db.url, app.ws, days=21, locale="en")
+    here = analyze(app.store, app.ws, days=21, locale="en")
+    assert _pool().submit(os.getpid).result() != os.getpid()
+    a, b = json.loads(render(apart, "json")), json.loads(render(here, "json"))
+    for when in ("generated", "timings"):  # when each was made and how long it took: all that may differ
+        assert a.pop(when) and b.pop(when)
+    assert a == b and a["groups"]
+    app.close()

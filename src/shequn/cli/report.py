@@ -23,7 +23,7 @@ def report(
     locale: str | None = typer.Option(None, "--locale", help="语言 · zh-CN or en (default: the workspace's)"),
 ) -> None:
     """诊断报告 · how each community is doing by its type, and what to do next."""
-    from shequn.analytics.engine import analyze
+    from shequn.analytics.apart import analyze_apart
     from shequn.reports import FORMATS, render
 
     loc = system_locale()
@@ -40,7 +40,8 @@ def report(
     if output is not None and not output.parent.exists():
         raise UserError(f"--output: folder {output.parent} does not exist", exit_code=2)
     with open_app(ctx) as a:
-        result = analyze(a.store, a.ws, days=days, until=end, community=community, locale=locale)
+        # Apart from this process's own connections to the store (see shequn.analytics.apart).
+        result = analyze_apart(a.store.db.url, a.ws, days=days, until=end, community=community, locale=locale)
         from shequn.selling import Shop
 
         result.commerce = Shop(a).report_measures(community)
