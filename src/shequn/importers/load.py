@@ -242,9 +242,13 @@ def prefetched(batches: Iterator[list[LogRow]], *, depth: int = 4) -> Iterator[l
     """The batches of ``batches``, parsed ahead in a thread.
 
     SQLite works with the GIL released (``sqlite3_step``), and waits on the disk: meanwhile the next rows are
-    parsed (when a second core is free). An exception in the parser is raised here, in the caller's transaction; if
-    the caller stops early the parser stops too.
+    parsed (when a second core is free; on a single core, a process pinned to one, the batches are read in place).
+    An exception in the parser is raised here, in the caller's transaction; if the caller stops early the parser
+    stops too.
     """
+    if _cpus() < 2:  # nothing runs beside the parser: a thread would only add hand-overs and GIL switches
+        yield from batches
+        return
     out: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -279,6 +283,14 @@ def prefetched(batches: Iterator[list[LogRow]], *, depth: int = 4) -> Iterator[l
     finally:
         stop.set()
         thread.join()
+
+
+def _cpus() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _expected_rows(item: Planned) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -20,6 +21,9 @@ _COLUMNS = ("workspace_id", "uid", "kind", "at_ms", "platform", "group_id", "per
 
 
 RowKey = tuple[str, str, str]  # (platform, group, kind)
+_GROUP = itemgetter(3, 4)  # (platform, group) of a log row
+_PERSON = itemgetter(3, 5)  # (platform, actor)
+_NAME = itemgetter(6)  # actor_name
 
 # A load of at least this many rows, and more than twice the rows the log holds, builds the log's indexes once at the
 # end (a sort) instead of row by row (a random B-tree insert per row and index).
@@ -241,13 +245,20 @@ class EventStore:
         """
         if not rows:
             return []
-        gkeys = {(r[3], r[4]) for r in rows if r[4]}
+        # The sets and maps of a batch are built by C loops (itemgetter, zip): no Python code per row.
+        gkeys = set(map(_GROUP, rows))
+        gkeys -= {k for k in gkeys if not k[1]}
         found = self.groups.ids(conn, ws_id, gkeys, now_ms=now_ms)
         gids = {k: found[f"{k[0]}:{k[1]}"] for k in gkeys}
-        names = {(r[3], r[5]): r[6] for r in reversed(rows) if r[5]}  # the first name each identity shows
+        backwards = rows[::-1]
+        names = dict(
+            zip(map(_PERSON, backwards), map(_NAME, backwards), strict=True)
+        )  # the first name each identity shows
+        for k in [k for k in names if not k[1]]:
+            del names[k]
         nameless = {k for k, v in names.items() if not v}
         if nameless:
-            names.update({(r[3], r[5]): r[6] for r in reversed(rows) if r[6] and (r[3], r[5]) in nameless})
+            names.update({(r[3], r[5]): r[6] for r in backwards if r[6] and (r[3], r[5]) in nameless})
         known = self.people.resolve(conn, ws_id, ((p, a, n) for (p, a), n in names.items()), now_ms=now_ms)
         pids = {k: known[f"{k[0]}:{k[1]}"] for k in names}
         gget = gids.get
