@@ -234,8 +234,9 @@ def questions(con: duckdb.DuckDBPyConnection, t1: int) -> dict[int, tuple[int, i
     return {r[0]: (int(r[1]), int(r[2]), int(r[3]), float(r[4]) if r[4] is not None else None) for r in rows}
 
 
-def daily(con: duckdb.DuckDBPyConnection, off: int) -> list[tuple[Any, ...]]:
-    """(group, local day number, messages, speakers, joins, leaves, member change) for every day of the record;
+def daily(con: duckdb.DuckDBPyConnection, off: int) -> dict[str, Any]:
+    """Columns ``g``, ``d`` (local day number), ``n`` (messages), ``s`` (speakers), ``j`` (joins), ``l`` (leaves),
+    ``delta`` (member change) as numpy arrays, one entry per group and day with anything, over the whole record;
     speakers only inside the window (``wmsg``): the lifecycle needs message counts, the charts the window."""
     return con.execute(
         f"""WITH m AS (SELECT a.g, a.d, a.n, coalesce(b.s, 0) AS s
@@ -247,32 +248,38 @@ def daily(con: duckdb.DuckDBPyConnection, off: int) -> list[tuple[Any, ...]]:
                               count(*) FILTER (WHERE kind = 'leave') AS l,
                               sum(CASE WHEN kind = 'join' THEN 1 WHEN prev = 'join' THEN -1 ELSE 0 END) AS delta
                        FROM mtr GROUP BY 1, 2)
-            SELECT coalesce(m.g, t.g), coalesce(m.d, t.d), coalesce(m.n, 0), coalesce(m.s, 0), coalesce(t.j, 0),
-                   coalesce(t.l, 0), coalesce(t.delta, 0)
-            FROM m FULL OUTER JOIN t ON m.g = t.g AND m.d = t.d ORDER BY 1, 2"""
-    ).fetchall()
+            SELECT coalesce(m.g, t.g)::BIGINT AS g, coalesce(m.d, t.d)::BIGINT AS d, coalesce(m.n, 0)::BIGINT AS n,
+                   coalesce(m.s, 0)::BIGINT AS s, coalesce(t.j, 0)::BIGINT AS j, coalesce(t.l, 0)::BIGINT AS l,
+                   coalesce(t.delta, 0)::BIGINT AS delta
+            FROM m FULL OUTER JOIN t ON m.g = t.g AND m.d = t.d"""
+    ).fetchnumpy()
 
 
-def heatmap(con: duckdb.DuckDBPyConnection, off: int) -> list[tuple[int, int, int, int]]:
-    """(group, weekday Monday=0, local hour, messages) over the window."""
-    rows = con.execute(
-        f"""SELECT g, (((at_ms + {off}) // {DAY}) + 3) % 7 AS dow, ((at_ms + {off}) % {DAY}) // {HOUR} AS h,
-                   count(*) FROM wmsg GROUP BY 1, 2, 3"""
-    ).fetchall()
-    return [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows]
-
-
-def members(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
-    """Current members with their window figures: (g, p, since, roster, n, days, responses, reactions, checkins,
-    last message ever, staff), per group by messages, then responses (most first), then person."""
+def heatmap(con: duckdb.DuckDBPyConnection, off: int) -> dict[str, Any]:
+    """Columns ``g``, ``dow`` (weekday, Monday=0), ``h`` (local hour), ``n`` (messages) over the window, as numpy
+    arrays."""
     return con.execute(
-        """SELECT c.g, c.p, c.since_ms, c.roster, coalesce(pm.n, 0), coalesce(pm.days, 0),
-                  coalesce(r.responses, 0), coalesce(a.reactions, 0), coalesce(a.checkins, 0), lm.last_ms,
-                  s.p IS NOT NULL
+        f"""SELECT g::BIGINT AS g, ((((at_ms + {off}) // {DAY}) + 3) % 7)::BIGINT AS dow,
+                   (((at_ms + {off}) % {DAY}) // {HOUR})::BIGINT AS h, count(*)::BIGINT AS n
+            FROM wmsg GROUP BY 1, 2, 3"""
+    ).fetchnumpy()
+
+
+def members(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Current members with their window figures, as numpy columns: ``g``, ``p``, ``since_ms``, ``roster``, ``n``,
+    ``days``, ``responses``, ``reactions``, ``checkins``, ``last_ms`` (last message ever; ``never`` where they never
+    spoke), ``staff``; per group by messages, then responses (most first), then person."""
+    return con.execute(
+        """SELECT c.g::BIGINT AS g, c.p::BIGINT AS p, c.since_ms::BIGINT AS since_ms,
+                  coalesce(c.roster, false) AS roster,
+                  coalesce(pm.n, 0)::BIGINT AS n, coalesce(pm.days, 0)::BIGINT AS days,
+                  coalesce(r.responses, 0)::BIGINT AS responses, coalesce(a.reactions, 0)::BIGINT AS reactions,
+                  coalesce(a.checkins, 0)::BIGINT AS checkins, coalesce(lm.last_ms, 0)::BIGINT AS last_ms,
+                  lm.last_ms IS NULL AS never, s.p IS NOT NULL AS staff
            FROM cur c LEFT JOIN pm USING (g, p) LEFT JOIN resp r USING (g, p) LEFT JOIN acts a USING (g, p)
                 LEFT JOIN lastmsg lm USING (g, p) LEFT JOIN staff s USING (g, p)
            ORDER BY c.g, 5 DESC, 7 DESC, c.p"""
-    ).fetchall()
+    ).fetchnumpy()
 
 
 def greeters(con: duckdb.DuckDBPyConnection, t0: int, window_h: int) -> list[tuple[int, int, int]]:
