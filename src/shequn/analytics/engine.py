@@ -43,10 +43,6 @@ _TIERS = ("high", "mid", "low", "inactive")
 _ROLES = ("greeter", "scout", "storyteller", "silent", "key_discussant")  # the order a member's roles are listed in
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def analyze(
     store: Store,
     ws: WorkspaceInfo,
@@ -125,9 +121,9 @@ def _analyze(
             FROM src.chat_group g WHERE g.workspace_id = {ws.id}"""
     )
     con.execute(f"CREATE TEMP TABLE com AS SELECT id, name, type, spec FROM src.community WHERE workspace_id = {ws.id}")
+    # Names only (the platform ids, the wide part, are not needed: spec staff are looked up through the store).
     con.execute(
-        f"""CREATE TEMP TABLE idn AS SELECT person_id, platform, platform_id, display_name
-            FROM src.identity WHERE workspace_id = {ws.id}"""
+        f"CREATE TEMP TABLE idn AS SELECT person_id, display_name FROM src.identity WHERE workspace_id = {ws.id}"
     )
     con.execute("DETACH src")
     communities = {
@@ -149,11 +145,11 @@ def _analyze(
             for who in (spec.get("roles") or {}).get(role, []):
                 staff_ids.append((gid, g["platform"], str(who)))
     if staff_ids:
-        values = ", ".join(f"({g}, {_lit(pl)}, {_lit(who)})" for g, pl, who in staff_ids)
-        con.execute(
-            f"""INSERT INTO spec_staff SELECT v.g, i.person_id FROM (VALUES {values}) v(g, platform, platform_id)
-                JOIN idn i ON i.platform = v.platform AND i.platform_id = v.platform_id"""
-        )
+        with store.transaction() as conn:  # through the store's index on (platform, platform id)
+            persons = store.people.lookup(conn, ws.id, [(pl, who) for _, pl, who in staff_ids])
+        found = [(g, persons[(pl, who)]) for g, pl, who in staff_ids if (pl, who) in persons]
+        if found:
+            con.execute("INSERT INTO spec_staff VALUES " + ", ".join(f"({int(g)}, {int(p)})" for g, p in found))
     parts = [str(p) for p in snap.parts]
     if not parts:
         return _empty(ws, loc, days, timings)
