@@ -174,7 +174,7 @@ def _analyze(
     t0 = t1 - days * DAY
     offset = zone.utcoffset(end.replace(tzinfo=None)) or timedelta(0)
     off = int(offset.total_seconds() * 1000)
-    metrics.prepare(con, parts, t1)
+    metrics.prepare(con, parts, t1, off)
     metrics.links(con, t0, t1)
     metrics.person_stats(con, t0, t1, off)
     timings["prepare"] = time.perf_counter() - t
