@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from shequn.analytics import lifecycle
 
 
@@ -28,3 +35,44 @@ def test_decline_and_dormancy_are_relative_to_the_groups_own_best() -> None:
     assert st[9] == "mature" and st[19] == "decline" and st[29] == "dormant"
     quiet = lifecycle.stages([3] * n, [20] * n, [0] * n, [0] * n, created_at=None)
     assert set(quiet[7:]) == {"mature"}  # small and steady is not dying
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(
+                st.tuples(st.integers(0, 14) | st.integers(0, 80), st.integers(0, 6), st.integers(0, 6)),
+                min_size=30,
+                max_size=30,
+            ),
+            st.integers(-1, 29),
+            st.integers(0, 300),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(1, 14),
+)
+def test_the_table_of_many_groups_is_the_per_group_stages(groups: list[Any], dead_after: int) -> None:
+    """``stages_table`` (every group at once, as reports use it) gives each group exactly ``stages``."""
+    rules = lifecycle.StageRules(dead_after_days=dead_after)
+    msgs = [[m for m, _, _ in days] for days, _, _ in groups]
+    joins = [[j for _, j, _ in days] for days, _, _ in groups]
+    leaves = [[lv for _, _, lv in days] for days, _, _ in groups]
+    members = [list(itertools.accumulate((j - lv for j, lv in zip(js, ls, strict=True)), initial=start))[1:]
+               for js, ls, (_, _, start) in zip(joins, leaves, groups, strict=True)]  # fmt: skip
+    created = [c for _, c, _ in groups]
+    table = lifecycle.stages_table(
+        np.array(msgs), np.array(members), np.array(joins), np.array(leaves), np.array(created), rules
+    )
+    for i in range(len(groups)):
+        expected = lifecycle.stages(
+            msgs[i], members[i], joins[i], leaves[i], created_at=None if created[i] < 0 else created[i], rules=rules
+        )
+        got = [lifecycle.STAGES[c] for c in table[i].tolist()]
+        assert got == expected
+        starts = lifecycle.runs(table[i].tolist())
+        assert [{"date": str(d), "stage": got[d]} for d in starts] == lifecycle.changes(
+            [str(d) for d in range(30)], expected
+        )

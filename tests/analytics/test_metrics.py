@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,34 @@ def test_unknown_community_is_a_clear_error(history: App) -> None:
 
     with pytest.raises(UserError, match="no community named"):
         analyze(history.store, history.ws, community="nope")
+
+
+def test_the_parts_totals_give_the_figures_of_the_messages(
+    history: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports take the whole record's figures (first and last message per person, messages per day) from the
+    totals kept beside each part; with those totals gone (every part read message by message) the report is the
+    same, whether the window ends after every part or inside the last one."""
+    from shequn.analytics import metrics
+
+    analyze(history.store, history.ws, days=3)
+    history.ingest([msg("bob", T0 + 50 * H + timedelta(minutes=i), f"早{i}") for i in range(3)], history=True)
+    first = analyze(history.store, history.ws, days=3)  # a second part: the new messages
+    folder = Path(str(tmp_path / "cache"))
+    assert len(list(folder.rglob("part-*.parquet"))) == 2 and len(list(folder.rglob("agg-*.parquet"))) == 4
+
+    def plain(r: Any) -> dict[str, Any]:
+        d = r.to_dict()
+        d.pop("timings"), d.pop("generated")
+        return dict(d)
+
+    until = T0 + 50 * H + timedelta(minutes=1)  # ends inside the second part (after its first message)
+    with_totals = [plain(first), plain(analyze(history.store, history.ws, days=3, until=until))]
+    monkeypatch.setattr(metrics, "aggregate_paths", lambda part: (part.with_name("none-a"), part.with_name("none-b")))
+    without = [
+        plain(analyze(history.store, history.ws, days=3)),
+        plain(analyze(history.store, history.ws, days=3, until=until)),
+    ]
+    assert with_totals == without
+    assert sum(d["messages"] for d in with_totals[1]["groups"]["sandbox:g1"]["daily"]) == 8
+    assert first.groups["sandbox:g1"].messages == 10 and sum(d.messages for d in first.groups["sandbox:g1"].daily) == 10

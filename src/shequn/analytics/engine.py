@@ -26,9 +26,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from shequn.analytics import detect, diagnosis, kpis, lifecycle, metrics, source
+from shequn.analytics.lifecycle import STAGES
 from shequn.analytics.model import CommunityHealth, Day, GroupHealth, MemberRow, Report
 from shequn.domain import UserError
 from shequn.i18n import normalize_locale
@@ -36,10 +39,8 @@ from shequn.playbook import load_playbook
 from shequn.store import Store, WorkspaceInfo
 
 DAY = metrics.DAY
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+_TIERS = ("high", "mid", "low", "inactive")
+_ROLES = ("greeter", "scout", "storyteller", "silent", "key_discussant")  # the order a member's roles are listed in
 
 
 def analyze(
@@ -66,12 +67,18 @@ def analyze(
 def _no_cyclic_gc() -> Iterator[None]:
     """Pause Python's cyclic garbage collector: a report allocates about a million small objects (rows, members)
     and frees none of them while it runs, so each collection would walk the growing heap again for nothing (it cost
-    a third of the assembly on 10 million messages). Reference counting still frees everything at once."""
+    a third of the assembly on 10 million messages). Reference counting still frees everything at once.
+
+    On the way out, everything allocated meanwhile is moved to the oldest generation (``freeze`` then ``unfreeze``:
+    two list splices, nothing collected or leaked): the report is long-lived, and left in the youngest generation
+    the first collection afterwards (in the renderer) would walk its million objects twice for nothing."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if was:
             gc.enable()
 
@@ -114,9 +121,9 @@ def _analyze(
             FROM src.chat_group g WHERE g.workspace_id = {ws.id}"""
     )
     con.execute(f"CREATE TEMP TABLE com AS SELECT id, name, type, spec FROM src.community WHERE workspace_id = {ws.id}")
+    # Names only (the platform ids, the wide part, are not needed: spec staff are looked up through the store).
     con.execute(
-        f"""CREATE TEMP TABLE idn AS SELECT person_id, platform, platform_id, display_name
-            FROM src.identity WHERE workspace_id = {ws.id}"""
+        f"CREATE TEMP TABLE idn AS SELECT person_id, display_name FROM src.identity WHERE workspace_id = {ws.id}"
     )
     con.execute("DETACH src")
     communities = {
@@ -138,11 +145,11 @@ def _analyze(
             for who in (spec.get("roles") or {}).get(role, []):
                 staff_ids.append((gid, g["platform"], str(who)))
     if staff_ids:
-        values = ", ".join(f"({g}, {_lit(pl)}, {_lit(who)})" for g, pl, who in staff_ids)
-        con.execute(
-            f"""INSERT INTO spec_staff SELECT v.g, i.person_id FROM (VALUES {values}) v(g, platform, platform_id)
-                JOIN idn i ON i.platform = v.platform AND i.platform_id = v.platform_id"""
-        )
+        with store.transaction() as conn:  # through the store's index on (platform, platform id)
+            persons = store.people.lookup(conn, ws.id, [(pl, who) for _, pl, who in staff_ids])
+        found = [(g, persons[(pl, who)]) for g, pl, who in staff_ids if (pl, who) in persons]
+        if found:
+            con.execute("INSERT INTO spec_staff VALUES " + ", ".join(f"({int(g)}, {int(p)})" for g, p in found))
     parts = [str(p) for p in snap.parts]
     if not parts:
         return _empty(ws, loc, days, timings)
@@ -167,7 +174,7 @@ def _analyze(
     t0 = t1 - days * DAY
     offset = zone.utcoffset(end.replace(tzinfo=None)) or timedelta(0)
     off = int(offset.total_seconds() * 1000)
-    metrics.prepare(con, parts, t1)
+    metrics.prepare(con, parts, t1, off)
     metrics.links(con, t0, t1)
     metrics.person_stats(con, t0, t1, off)
     timings["prepare"] = time.perf_counter() - t
@@ -184,7 +191,7 @@ def _analyze(
     qs = metrics.questions(con, t1)
     series = metrics.daily(con, off)
     heat = metrics.heatmap(con, off)
-    mem_rows = metrics.members(con)
+    mem = metrics.members(con)
     greet = metrics.greeters(con, t0, int(th["greeting_window_hours"]))
     scout = metrics.scouts(con, t0)
     commerce_rows = metrics.commerce(con, t0)
@@ -206,44 +213,95 @@ def _analyze(
     w_first_day = (t0 + off) // DAY
     day_names = [(date(1970, 1, 1) + timedelta(days=d)).isoformat() for d in range(first_day, last_day + 1)]
     ndays = len(day_names)
-    per_g: dict[int, dict[str, list[int]]] = defaultdict(
-        lambda: {k: [0] * ndays for k in ("messages", "speakers", "joins", "leaves", "delta")}
-    )
-    for g, d, n, s, j, lv, delta in series:
-        if first_day <= d <= last_day:
-            row_ = per_g[g]
-            i = d - first_day
-            row_["messages"][i], row_["speakers"][i], row_["joins"][i] = n, s, j
-            row_["leaves"][i], row_["delta"][i] = lv, delta
+    w0 = max(0, w_first_day - first_day)  # the window's first day in the series
+    # The daily series of every group as dense (group × day) matrices: rows follow ``gids`` (the groups, by id).
+    gids = np.array(sorted(groups), dtype=np.int64)
+    n_g = len(gids)
+    row_of = {int(g): i for i, g in enumerate(gids.tolist())}
+    mat = {k: np.zeros((n_g, max(ndays, 0)), dtype=np.int64) for k in ("n", "s", "j", "l", "delta")}
+    gi_s, ok = _rows(gids, series["g"])
+    di = series["d"] - first_day
+    ok &= (di >= 0) & (di < ndays)
+    for k, m in mat.items():
+        m[gi_s[ok], di[ok]] = series[k][ok]
+    members_mat = np.cumsum(mat["delta"], axis=1)
+    has_msg, has_join = mat["n"] > 0, mat["j"] > 0
+    if ndays > 0:
+        last_msg_idx = np.where(has_msg.any(axis=1), ndays - 1 - np.argmax(has_msg[:, ::-1], axis=1), -1)
+        first_join = np.where(has_join.any(axis=1), np.argmax(has_join, axis=1), -1)
+    else:
+        last_msg_idx = first_join = np.full(n_g, -1, dtype=np.int64)
+    active_days = has_msg[:, w0:].sum(axis=1)
+
+    gi_m, ok_m = _rows(gids, mem["g"])
+    # A group is created inside the record (its first join day) unless a current member came from a roster.
+    roster_any = np.zeros(n_g, dtype=bool)
+    roster_any[gi_m[mem["roster"] & ok_m]] = True
+    created = np.where(roster_any, -1, first_join)
+    stage_rules = lifecycle.StageRules(dead_after_days=int(th["dead_after_days"]))
+    stage_tab = lifecycle.stages_table(mat["n"], members_mat, mat["j"], mat["l"], created, stage_rules)
 
     types = pb.types
     report_groups: dict[str, GroupHealth] = {}
     members_out: dict[str, list[MemberRow]] = {}
-    by_group_members: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for r in mem_rows:
-        by_group_members[r[0]].append(r)
-    # Per group, the people who welcomed / invited enough newcomers for the role (sets: the member loop is hot).
-    greeters: dict[int, set[int]] = defaultdict(set)
-    for gi, pi, k in greet:
-        if k >= th["greeter_min_welcomed"]:
-            greeters[gi].add(pi)
-    scouts: dict[int, set[int]] = defaultdict(set)
-    for gi, pi, k in scout:
-        if k >= th["scout_min_invited"]:
-            scouts[gi].add(pi)
-    story_min, story_share = th["storyteller_min_messages"], th["storyteller_responses_per_message"]
-    tenure_min = th["silent_min_tenure_days"] * DAY
-    key_share = th["key_discussant_day_share"]
-    high_n, high_resp, mid_n = th["tier_high_messages"], th["tier_high_responses"], th["tier_mid_messages"]
     ad_people = {a.person for a in ads}
     ad_by_group: dict[int, list[detect.AdAccount]] = defaultdict(list)
     for a in ads:
         for gi in a.groups:
             ad_by_group[gi].append(a)
-    heat_by_group: dict[int, list[list[int]]] = defaultdict(lambda: [[0] * 24 for _ in range(7)])
-    for gi, dow, h, n in heat:
-        heat_by_group[gi][dow][h] += n
-    rules = lifecycle.StageRules(dead_after_days=int(th["dead_after_days"]))
+    # Members: tiers, roles and silence for every member of every group at once (hundreds of thousands of rows).
+    keep = ok_m & ~np.isin(mem["p"], np.array(sorted(ad_people), dtype=np.int64))
+    mc = {k: v[keep] for k, v in mem.items()}
+    gi_k = gi_m[keep]
+    n_, resp_, staff_ = mc["n"], mc["responses"], mc["staff"]
+    lively = mc["reactions"] + mc["checkins"]
+    tier_code = np.select(
+        [
+            (n_ >= th["tier_high_messages"]) & (resp_ >= th["tier_high_responses"]),
+            n_ >= th["tier_mid_messages"],
+            (n_ > 0) | (lively > 0),
+        ],
+        [0, 1, 2],
+        3,
+    )  # fmt: skip  (= detect.tier)
+    tenure_ok = (t1 - mc["since_ms"]) >= th["silent_min_tenure_days"] * DAY  # known only within the record
+    sdays = (t1 - mc["last_ms"]) // DAY
+    never = mc["never"]
+    silent_f = (n_ == 0) & (mc["checkins"] == 0) & tenure_ok & ~staff_
+    silent30_f = ~staff_ & (never | (sdays >= 30)) & tenure_ok
+    key_days = np.maximum(2, th["key_discussant_day_share"] * active_days)
+    key_f = ~staff_ & (n_ > 0) & (mc["days"] >= key_days[gi_k])
+    story_f = ~staff_ & (n_ >= th["storyteller_min_messages"]) & (resp_ >= th["storyteller_responses_per_message"] * n_)
+    greet_f = _pairs_in(gids, gi_k, mc["p"], [(g, p) for g, p, k in greet if k >= th["greeter_min_welcomed"]])
+    scout_f = _pairs_in(gids, gi_k, mc["p"], [(g, p) for g, p, k in scout if k >= th["scout_min_invited"]])
+    role_mask = greet_f * 1 + scout_f * 2 + story_f * 4 + silent_f * 8 + key_f * 16
+    role_lists = [[r for bit, r in enumerate(_ROLES) if m >> bit & 1] for m in range(1 << len(_ROLES))]
+    all_rows = list(
+        map(
+            MemberRow,
+            mc["p"].tolist(),
+            [names.get(p, "") for p in mc["p"].tolist()],
+            n_.tolist(),
+            resp_.tolist(),
+            mc["days"].tolist(),
+            np.array(_TIERS, dtype=object)[tier_code].tolist(),
+            [list(role_lists[m]) if m else [] for m in role_mask.tolist()],
+            np.where(never, -1, sdays).tolist(),
+            staff_.tolist(),
+        )
+    )
+    for mrow in all_rows:
+        if mrow.silent_days == -1:  # never spoke in the record
+            mrow.silent_days = None
+    bounds = np.searchsorted(gi_k, np.arange(n_g + 1))
+    tier_counts = np.zeros((n_g, 4), dtype=np.int64)
+    np.add.at(tier_counts, (gi_k, tier_code), 1)
+    silent_n = np.bincount(gi_k, weights=silent_f, minlength=n_g).astype(np.int64)
+    silent30_n = np.bincount(gi_k, weights=silent30_f, minlength=n_g).astype(np.int64)
+    key_n = np.bincount(gi_k, weights=key_f, minlength=n_g).astype(np.int64)
+    heat_mat = np.zeros((n_g, 7, 24), dtype=np.int64)
+    gi_h, ok_h = _rows(gids, heat["g"])
+    np.add.at(heat_mat, (gi_h[ok_h], heat["dow"][ok_h], heat["h"][ok_h]), heat["n"][ok_h])
     gkey: dict[int, str] = {}
     for gid, g in sorted(groups.items()):
         if g["community_id"] not in communities:
@@ -254,21 +312,14 @@ def _analyze(
         key = f"{g['platform']}:{g['platform_id']}"
         gkey[gid] = key
         info = grows.get(gid, {})
-        s = per_g[gid]
-        members_series = []
-        run = 0
-        for dlt in s["delta"]:
-            run += dlt
-            members_series.append(run)
-        created = None
-        if not any(r[3] for r in by_group_members.get(gid, [])) and any(s["joins"]):
-            created = next(i for i, v in enumerate(s["joins"]) if v)
-        st = lifecycle.stages(s["messages"], members_series, s["joins"], s["leaves"], created_at=created, rules=rules)
-        stage, since = lifecycle.current(day_names, st)
-        last_msg_i = max((i for i, v in enumerate(s["messages"]) if v), default=None)
+        i_g = row_of[gid]
+        stage_row = stage_tab[i_g].tolist()
+        starts = lifecycle.runs(stage_row)
+        stage, since = (STAGES[stage_row[-1]], day_names[starts[-1]]) if starts else ("", "")
+        last_msg_i = int(last_msg_idx[i_g]) if last_msg_idx[i_g] >= 0 else None
         gh = GroupHealth(key=key, id=gid, name=g["name"] or key, community=cname, type=ctype, role=g["role"])
         gh.stage, gh.stage_since = stage, since
-        gh.trajectory = lifecycle.changes(day_names, st)
+        gh.trajectory = [{"date": day_names[i], "stage": STAGES[stage_row[i]]} for i in starts]
         gh.last_message = day_names[last_msg_i] if last_msg_i is not None else None
         gh.silent_days = (ndays - 1 - last_msg_i) if last_msg_i is not None else ndays
         gh.dead = stage == "dead"
@@ -299,59 +350,17 @@ def _analyze(
         gh.ads_per_1k = round(1000 * gh.ad_messages / gh.messages, 2) if gh.messages else None
         gh.size_band = detect.size_band(gh.members, pb)
         gh.guest_talks = len(guests.get(gid, []))
-        # members, tiers and roles
-        mrows: list[MemberRow] = []
-        counts = []
-        active_days = sum(1 for v in s["messages"][w_first_day - first_day :] if v)
-        key_n = 0
-        silent = silent30 = 0
-        tiers = {"high": 0, "mid": 0, "low": 0, "inactive": 0}
-        g_greeters, g_scouts = greeters.get(gid, ()), scouts.get(gid, ())
-        key_days = max(2, key_share * active_days)
-        add, name_of = mrows.append, names.get
-        # Rows come ordered as the report lists them: most messages first, then most responses, then person id.
-        # This loop runs once per member of every group (hundreds of thousands): locals only, detect.tier inlined.
-        for _, p, since_ms, _roster, n, dact, resp, reacts, checks, last_ms_p, is_staff in by_group_members.get(
-            gid, ()
-        ):
-            if p in ad_people:
-                continue
-            if n >= high_n and resp >= high_resp:  # = detect.tier(n, resp, reacts + checks, th)
-                tier = "high"
-            elif n >= mid_n:
-                tier = "mid"
-            elif n > 0 or reacts + checks > 0:
-                tier = "low"
-            else:
-                tier = "inactive"
-            tiers[tier] += 1
-            roles = []
-            if p in g_greeters:
-                roles.append("greeter")
-            if p in g_scouts:
-                roles.append("scout")
-            if not is_staff and n >= story_min and resp >= story_share * n:
-                roles.append("storyteller")
-            tenure_ok = (t1 - since_ms) >= tenure_min  # known only within the record
-            if n == 0 and checks == 0 and tenure_ok and not is_staff:
-                roles.append("silent")
-                silent += 1
-            sdays = int((t1 - last_ms_p) // DAY) if last_ms_p is not None else None
-            if not is_staff and (sdays is None or sdays >= 30) and tenure_ok:
-                silent30 += 1
-            if not is_staff and n > 0 and dact >= key_days:
-                key_n += 1
-                roles.append("key_discussant")
-            if n:
-                counts.append(n)
-            add(MemberRow(p, name_of(p, ""), n, resp, dact, tier, roles, sdays, is_staff))
-        members_out[key] = mrows
-        gh.tiers, gh.silent_members, gh.silent_30d, gh.key_discussants = tiers, silent, silent30, key_n
-        gh.top10_share, gh.gini = detect.concentration(counts)
-        gh.daily = [
-            Day(day_names[i], s["messages"][i], s["speakers"][i], s["joins"][i], s["leaves"][i], members_series[i])
-            for i in range(max(0, w_first_day - first_day), ndays)
-        ]
+        # members (ordered as the report lists them: most messages first, then most responses, then person id)
+        lo, hi = int(bounds[i_g]), int(bounds[i_g + 1])
+        members_out[key] = all_rows[lo:hi]
+        tc = tier_counts[i_g].tolist()
+        gh.tiers = {"high": tc[0], "mid": tc[1], "low": tc[2], "inactive": tc[3]}
+        gh.silent_members, gh.silent_30d = int(silent_n[i_g]), int(silent30_n[i_g])
+        gh.key_discussants = int(key_n[i_g])
+        counts = n_[lo:hi]
+        gh.top10_share, gh.gini = detect.concentration(counts[counts > 0].tolist())
+        cols = [mat[k][i_g, w0:].tolist() for k in ("n", "s", "j", "l")] + [members_mat[i_g, w0:].tolist()]
+        gh.daily = [Day(day_names[w0 + i], *v) for i, v in enumerate(zip(*cols, strict=True))]
         report_groups[key] = gh
 
     # communities: KPIs, funnel, cohorts, heatmap, essentials
@@ -364,7 +373,7 @@ def _analyze(
     for r in commerce_rows:
         if r[0] is not None:
             commerce_by_g[r[0]].append(r)
-    all_heat = [[0] * 24 for _ in range(7)]
+    all_heat = np.zeros((7, 24), dtype=np.int64)
     funnel_by, refer_by, cohort_by = _by_group(funnel_rows), _by_group(refer_rows), _by_group(cohort_rows)
     for _cid, (cname, ctype, spec) in sorted(communities.items()):
         if community is not None and cname != community:
@@ -383,18 +392,14 @@ def _analyze(
         for x in ghs:
             ch.stages[x.stage] = ch.stages.get(x.stage, 0) + 1
         ch.essentials = detect.essentials(spec)
-        ch.heatmap = [[0] * 24 for _ in range(7)]
-        for gi in ids:
-            for dw in range(7):
-                for h in range(24):
-                    ch.heatmap[dw][h] += heat_by_group[gi][dw][h]
-                    all_heat[dw][h] += heat_by_group[gi][dw][h]
+        rows_c = [row_of[gi] for gi in ids]
+        c_heat = heat_mat[rows_c].sum(axis=0)
+        all_heat += c_heat
+        ch.heatmap = c_heat.tolist()
         if ghs:
-            ch.daily = [
-                Day(ghs[0].daily[i].date, *(sum(getattr(x.daily[i], f) for x in ghs)
-                                             for f in ("messages", "speakers", "joins", "leaves", "members")))
-                for i in range(len(ghs[0].daily))
-            ]  # fmt: skip
+            sums = [mat[k][rows_c, w0:].sum(axis=0).tolist() for k in ("n", "s", "j", "l")]
+            sums.append(members_mat[rows_c, w0:].sum(axis=0).tolist())
+            ch.daily = [Day(x.date, *v) for x, v in zip(ghs[0].daily, zip(*sums, strict=True), strict=True)]
         ch.funnel = kpis.funnel([r for gi in ids for r in funnel_by.get(gi, [])],
                                 [r for gi in ids for r in refer_by.get(gi, [])],
                                 channels, tz_offset_ms=off)  # fmt: skip
@@ -432,7 +437,7 @@ def _analyze(
         groups=report_groups,
         members=members_out,
         ad_accounts=[_ad_row(a, names, gkey) for a in ads if any(g in gkey for g in a.groups)],
-        heatmap=all_heat,
+        heatmap=all_heat.tolist(),
         signals=diagnosis.signal_notes(loc),
         timings={k: round(v, 3) for k, v in timings.items()},
     )
@@ -446,6 +451,30 @@ def _ad_row(a: detect.AdAccount, names: dict[int, str], gkey: dict[int, str]) ->
         "messages": a.messages,
         "evidence": a.evidence,
     }
+
+
+def _rows(gids: npt.NDArray[np.int64], g: npt.NDArray[Any]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """The row of each group id ``g`` in the sorted ``gids``, and whether it is there at all."""
+    g = np.asarray(g, dtype=np.int64)
+    if not len(gids):
+        return np.zeros(len(g), dtype=np.intp), np.zeros(len(g), dtype=bool)
+    i = np.minimum(np.searchsorted(gids, g), len(gids) - 1)
+    return i, gids[i] == g
+
+
+def _pairs_in(
+    gids: npt.NDArray[np.int64], rows: npt.NDArray[np.intp], people: npt.NDArray[np.int64], pairs: list[tuple[int, int]]
+) -> npt.NDArray[np.bool_]:
+    """Whether each (group row, person) is one of ``pairs`` (group id, person)."""
+    out = np.zeros(len(rows), dtype=bool)
+    if not pairs:
+        return out
+    wanted = {(int(g), int(p)) for g, p in pairs}
+    g_of = gids[rows] if len(gids) else np.zeros(0, dtype=np.int64)
+    cand = np.flatnonzero(np.isin(people, np.array(sorted({p for _, p in wanted}), dtype=np.int64)))
+    for i, g, p in zip(cand.tolist(), g_of[cand].tolist(), people[cand].tolist(), strict=True):
+        out[i] = (g, p) in wanted
+    return out
 
 
 def _by_group(rows: list[tuple[Any, ...]]) -> dict[int, list[tuple[Any, ...]]]:

@@ -13,13 +13,16 @@ for being small:
 * **growth**: net joins over 7 days of at least 5% of the members;
 * **mature**: none of the above.
 
-May import: the standard library only.
+May import: the standard library, ``numpy`` (:func:`stages_table`, the same rules for every group at once).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 STAGES = ("cold_start", "growth", "mature", "decline", "dormant", "dead")
 
@@ -82,6 +85,67 @@ def stages(
         if full and avg > best:
             best = avg
     return out
+
+
+def stages_table(
+    messages: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    joins: npt.NDArray[np.int64],
+    leaves: npt.NDArray[np.int64],
+    created_at: npt.NDArray[np.int64],
+    rules: StageRules = StageRules(),
+) -> npt.NDArray[np.int8]:
+    """:func:`stages` for many groups at once: one row per group, one column per day (``created_at`` -1 where the
+    group was there when the record starts); each cell is the stage's index in :data:`STAGES`. The same arithmetic
+    as :func:`stages` day by day (same float operations, same order of the rules), vectorised over the groups: a
+    report over a thousand groups and a year and more of days would otherwise loop half a million times."""
+    n_groups, n_days = messages.shape
+    out = np.empty((n_groups, n_days), dtype=np.int8)
+    best = np.zeros(n_groups)
+    last_msg = np.full(n_groups, -1, dtype=np.int64)  # silent = d - (-1) = d + 1 before any message
+    win_sum = np.zeros(n_groups, dtype=np.int64)
+    net = joins - leaves
+    net7 = np.zeros(n_groups, dtype=np.int64)
+    has_created = created_at >= 0
+    no_created = ~has_created
+    never = np.zeros(n_groups, dtype=bool)
+    dead_i, cold_i, dormant_i = STAGES.index("dead"), STAGES.index("cold_start"), STAGES.index("dormant")
+    decline_i, growth_i, mature_i = STAGES.index("decline"), STAGES.index("growth"), STAGES.index("mature")
+    for d in range(n_days):
+        n = messages[:, d]
+        last_msg[n > 0] = d
+        win_sum += n
+        net7 += net[:, d]
+        if d >= 7:
+            win_sum -= messages[:, d - 7]
+            net7 -= net[:, d - 7]
+        full = d >= 6
+        avg = win_sum / (d + 1 if d < 7 else 7)
+        silent = d - last_msg
+        size = np.maximum(members[:, d], 1)
+        age = d - created_at
+        dead = (silent >= rules.dead_after_days) & (no_created | (age >= rules.dead_after_days))
+        cold = has_created & (age >= 0) & (age < rules.cold_start_days)
+        if full:
+            dormant = (avg < 1.0) | (avg < rules.dormant_share * best)
+            decline = (avg < rules.decline_share * best) | (net7 < -0.03 * size)
+        else:
+            dormant = decline = never
+        growth = (net7 >= rules.growth_share * size) & (size >= 5)
+        out[:, d] = np.select(
+            [dead, cold, dormant, decline, growth], [dead_i, cold_i, dormant_i, decline_i, growth_i], mature_i
+        )
+        if full:
+            np.maximum(best, avg, out=best)
+    return out
+
+
+def runs(stage_row: Sequence[int]) -> list[int]:
+    """The day indexes where a new stage begins in one row of :func:`stages_table` (0 first, if any day)."""
+    row = np.asarray(stage_row)
+    if not len(row):
+        return []
+    return [0, *(np.flatnonzero(row[1:] != row[:-1]) + 1).tolist()]
 
 
 def current(days: Sequence[str], stage_list: Sequence[str]) -> tuple[str, str]:

@@ -16,35 +16,44 @@ Definitions (what an operator reads in the report's "how we judge" section):
   data) replies are inferred (:mod:`shequn.analytics.replies`).
 * **response** to a message: a reply or a reaction from someone else.
 
-May import: ``duckdb``, ``analytics.replies``, the standard library.
+May import: ``duckdb``, ``analytics.replies``, ``analytics.source`` (names only), the standard library.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from shequn.analytics import replies
+from shequn.analytics.source import HUMAN_MESSAGE, aggregate_paths
 
 DAY = 86_400_000
 HOUR = 3_600_000
 
 
-def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
-    """The views every metric reads: events, human messages (``msg``, and who spoke when: ``mall``), membership
-    events (``mev``) and transitions (``mtr``), presence at ``t1``."""
-    files = ", ".join("'" + p.replace("'", "''") + "'" for p in parts) or "''"
+def _list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int, off: int = 0) -> None:
+    """The views every metric reads: events, human messages (``msg``), membership events (``mev``) and transitions
+    (``mtr``), presence at ``t1``; over the whole record before ``t1``: each person's first and last message in each
+    group (``gp``) and each group's messages per local day (``dn``, days of the UTC offset ``off``).
+
+    ``gp`` and ``dn`` come from the parts' totals (:func:`shequn.analytics.source.aggregates`) where a part ends
+    before ``t1`` (and, for ``dn``, where ``off`` is whole hours), else from the part's messages."""
+    files = _list(parts) if parts else "['']"
     if parts:
-        con.execute(f"CREATE OR REPLACE VIEW ev AS SELECT * FROM read_parquet([{files}]) WHERE at_ms < {t1}")
+        con.execute(f"CREATE OR REPLACE VIEW ev AS SELECT * FROM read_parquet({files}) WHERE at_ms < {t1}")
     con.execute(
-        """CREATE OR REPLACE VIEW msg AS
+        f"""CREATE OR REPLACE VIEW msg AS
            SELECT seq, group_id AS g, person_id AS p, at_ms, target_seq, target_p, target_at, content, text_len,
                   question, link, contact, link_only, renewal_word, offline_word, resource_word, mention_ps
-           FROM ev WHERE kind = 'message' AND NOT from_bot AND content <> 'system'
-                AND group_id IS NOT NULL AND person_id IS NOT NULL"""
+           FROM ev WHERE {HUMAN_MESSAGE}"""
     )
-    # Row order of these two in-memory copies does not matter (they are only aggregated and joined): let DuckDB
+    # Row order of these in-memory copies does not matter (they are only aggregated and joined): let DuckDB
     # fill them in parallel without keeping the Parquet order.
     con.execute("SET preserve_insertion_order = false")
     # Joins, leaves and deletions, read from the Parquet once (membership, staff, guests and funnels use them).
@@ -53,9 +62,48 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
            SELECT group_id, person_id, at_ms, seq, kind, method, reason, inviter_p, invite_code, by_p, target_p
            FROM ev WHERE kind IN ('join', 'leave', 'delete')"""
     )
-    # Who spoke when, over the whole record: read from the Parquet once, then aggregated in memory (presence,
-    # silence, the daily series and activation all need it).
-    con.execute("CREATE OR REPLACE TEMP TABLE mall AS SELECT g, p, at_ms FROM msg")
+    # The parts wholly before t1 (their footers' last event time), whose totals stand for their messages.
+    done: list[str] = []
+    if parts:
+        done = [
+            str(r[0])
+            for r in con.execute(
+                f"""SELECT file_name FROM parquet_metadata({files}) WHERE path_in_schema = 'at_ms' GROUP BY file_name
+                    HAVING count(*) = count(stats_max_value) AND max(stats_max_value::BIGINT) < {t1}"""
+            ).fetchall()
+            if all(a.exists() for a in aggregate_paths(Path(str(r[0]))))
+        ]
+    rest = [p for p in parts if p not in set(done)]  # the last part, when the window ends inside it
+    raw = (
+        f"""(SELECT group_id AS g, person_id AS p, at_ms FROM read_parquet({_list(rest)})
+             WHERE at_ms < {t1} AND {HUMAN_MESSAGE})"""
+        if rest
+        else "(SELECT NULL::INTEGER AS g, NULL::BIGINT AS p, NULL::BIGINT AS at_ms WHERE false)"
+    )
+    gp_done = [str(aggregate_paths(Path(p))[0]) for p in done]
+    gh_done = [str(aggregate_paths(Path(p))[1]) for p in done]
+    gp_totals = f"SELECT g, p, first_ms, last_ms FROM read_parquet({_list(gp_done)}) UNION ALL" if done else ""
+    gh_totals = (
+        f"SELECT g, (h * {HOUR} + {off}) // {DAY} AS d, n FROM read_parquet({_list(gh_done)}) UNION ALL" if done else ""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE gp AS
+            SELECT g, p, min(first_ms) AS first_ms, max(last_ms) AS last_ms FROM (
+                {gp_totals} SELECT g, p, min(at_ms) AS first_ms, max(at_ms) AS last_ms FROM {raw} GROUP BY g, p)
+            GROUP BY g, p"""
+    )
+    if off % HOUR == 0:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE dn AS
+                SELECT g, d, sum(n)::BIGINT AS n FROM (
+                    {gh_totals} SELECT g, (at_ms + {off}) // {DAY} AS d, count(*) AS n FROM {raw} GROUP BY 1, 2)
+                GROUP BY g, d"""
+        )
+    else:  # local days that do not follow UTC hours: from every message
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE dn AS
+                SELECT g, (at_ms + {off}) // {DAY} AS d, count(*) AS n FROM msg GROUP BY 1, 2"""
+        )
     con.execute("SET preserve_insertion_order = true")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE mtr AS
@@ -66,10 +114,6 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[str], t1: int) -> None:
            SELECT * FROM e
            WHERE (kind = 'join' AND (prev IS NULL OR prev = 'leave'))
               OR (kind = 'leave' AND prev IS DISTINCT FROM 'leave')"""
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE gp AS "
-        "SELECT g, p, min(at_ms) AS first_ms, max(at_ms) AS last_ms FROM mall GROUP BY g, p"
     )
     # Present at t1: the last transition is a join, or they spoke and no membership event names them.
     con.execute(
@@ -209,7 +253,7 @@ def activation(con: duckdb.DuckDBPyConnection, t0: int, t1: int) -> dict[int, tu
         f"""WITH nc AS (SELECT g, p, min(at_ms) AS j FROM mtr
                         WHERE kind = 'join' AND method <> 'roster' AND at_ms >= {t0} GROUP BY g, p),
                  fm AS (SELECT nc.g, nc.p, nc.j, min(m.at_ms) AS first FROM nc
-                        LEFT JOIN mall m ON m.g = nc.g AND m.p = nc.p AND m.at_ms >= nc.j AND m.at_ms >= {t0}
+                        LEFT JOIN wmsg m ON m.g = nc.g AND m.p = nc.p AND m.at_ms >= nc.j
                         GROUP BY nc.g, nc.p, nc.j)
             SELECT g, count(*) FILTER (WHERE j + {DAY} <= {t1}),
                       count(*) FILTER (WHERE j + {DAY} <= {t1} AND first < j + {DAY}),
@@ -234,12 +278,13 @@ def questions(con: duckdb.DuckDBPyConnection, t1: int) -> dict[int, tuple[int, i
     return {r[0]: (int(r[1]), int(r[2]), int(r[3]), float(r[4]) if r[4] is not None else None) for r in rows}
 
 
-def daily(con: duckdb.DuckDBPyConnection, off: int) -> list[tuple[Any, ...]]:
-    """(group, local day number, messages, speakers, joins, leaves, member change) for every day of the record;
+def daily(con: duckdb.DuckDBPyConnection, off: int) -> dict[str, Any]:
+    """Columns ``g``, ``d`` (local day number), ``n`` (messages), ``s`` (speakers), ``j`` (joins), ``l`` (leaves),
+    ``delta`` (member change) as numpy arrays, one entry per group and day with anything, over the whole record;
     speakers only inside the window (``wmsg``): the lifecycle needs message counts, the charts the window."""
     return con.execute(
         f"""WITH m AS (SELECT a.g, a.d, a.n, coalesce(b.s, 0) AS s
-                       FROM (SELECT g, (at_ms + {off}) // {DAY} AS d, count(*) AS n FROM mall GROUP BY 1, 2) a
+                       FROM dn a
                        LEFT JOIN (SELECT g, (at_ms + {off}) // {DAY} AS d, count(DISTINCT p) AS s FROM wmsg
                                   GROUP BY 1, 2) b ON a.g = b.g AND a.d = b.d),
                  t AS (SELECT g, (at_ms + {off}) // {DAY} AS d,
@@ -247,32 +292,38 @@ def daily(con: duckdb.DuckDBPyConnection, off: int) -> list[tuple[Any, ...]]:
                               count(*) FILTER (WHERE kind = 'leave') AS l,
                               sum(CASE WHEN kind = 'join' THEN 1 WHEN prev = 'join' THEN -1 ELSE 0 END) AS delta
                        FROM mtr GROUP BY 1, 2)
-            SELECT coalesce(m.g, t.g), coalesce(m.d, t.d), coalesce(m.n, 0), coalesce(m.s, 0), coalesce(t.j, 0),
-                   coalesce(t.l, 0), coalesce(t.delta, 0)
-            FROM m FULL OUTER JOIN t ON m.g = t.g AND m.d = t.d ORDER BY 1, 2"""
-    ).fetchall()
+            SELECT coalesce(m.g, t.g)::BIGINT AS g, coalesce(m.d, t.d)::BIGINT AS d, coalesce(m.n, 0)::BIGINT AS n,
+                   coalesce(m.s, 0)::BIGINT AS s, coalesce(t.j, 0)::BIGINT AS j, coalesce(t.l, 0)::BIGINT AS l,
+                   coalesce(t.delta, 0)::BIGINT AS delta
+            FROM m FULL OUTER JOIN t ON m.g = t.g AND m.d = t.d"""
+    ).fetchnumpy()
 
 
-def heatmap(con: duckdb.DuckDBPyConnection, off: int) -> list[tuple[int, int, int, int]]:
-    """(group, weekday Monday=0, local hour, messages) over the window."""
-    rows = con.execute(
-        f"""SELECT g, (((at_ms + {off}) // {DAY}) + 3) % 7 AS dow, ((at_ms + {off}) % {DAY}) // {HOUR} AS h,
-                   count(*) FROM wmsg GROUP BY 1, 2, 3"""
-    ).fetchall()
-    return [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows]
-
-
-def members(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
-    """Current members with their window figures: (g, p, since, roster, n, days, responses, reactions, checkins,
-    last message ever, staff), per group by messages, then responses (most first), then person."""
+def heatmap(con: duckdb.DuckDBPyConnection, off: int) -> dict[str, Any]:
+    """Columns ``g``, ``dow`` (weekday, Monday=0), ``h`` (local hour), ``n`` (messages) over the window, as numpy
+    arrays."""
     return con.execute(
-        """SELECT c.g, c.p, c.since_ms, c.roster, coalesce(pm.n, 0), coalesce(pm.days, 0),
-                  coalesce(r.responses, 0), coalesce(a.reactions, 0), coalesce(a.checkins, 0), lm.last_ms,
-                  s.p IS NOT NULL
+        f"""SELECT g::BIGINT AS g, ((((at_ms + {off}) // {DAY}) + 3) % 7)::BIGINT AS dow,
+                   (((at_ms + {off}) % {DAY}) // {HOUR})::BIGINT AS h, count(*)::BIGINT AS n
+            FROM wmsg GROUP BY 1, 2, 3"""
+    ).fetchnumpy()
+
+
+def members(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Current members with their window figures, as numpy columns: ``g``, ``p``, ``since_ms``, ``roster``, ``n``,
+    ``days``, ``responses``, ``reactions``, ``checkins``, ``last_ms`` (last message ever; ``never`` where they never
+    spoke), ``staff``; per group by messages, then responses (most first), then person."""
+    return con.execute(
+        """SELECT c.g::BIGINT AS g, c.p::BIGINT AS p, c.since_ms::BIGINT AS since_ms,
+                  coalesce(c.roster, false) AS roster,
+                  coalesce(pm.n, 0)::BIGINT AS n, coalesce(pm.days, 0)::BIGINT AS days,
+                  coalesce(r.responses, 0)::BIGINT AS responses, coalesce(a.reactions, 0)::BIGINT AS reactions,
+                  coalesce(a.checkins, 0)::BIGINT AS checkins, coalesce(lm.last_ms, 0)::BIGINT AS last_ms,
+                  lm.last_ms IS NULL AS never, s.p IS NOT NULL AS staff
            FROM cur c LEFT JOIN pm USING (g, p) LEFT JOIN resp r USING (g, p) LEFT JOIN acts a USING (g, p)
                 LEFT JOIN lastmsg lm USING (g, p) LEFT JOIN staff s USING (g, p)
            ORDER BY c.g, 5 DESC, 7 DESC, c.p"""
-    ).fetchall()
+    ).fetchnumpy()
 
 
 def greeters(con: duckdb.DuckDBPyConnection, t0: int, window_h: int) -> list[tuple[int, int, int]]:

@@ -66,6 +66,13 @@ class PeopleStore:
             found[key] = looked[key]
         return found
 
+    def lookup(self, conn: Connection, ws_id: int, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The persons of existing identities, (platform, platform id) → person id (read only: unknown pairs are
+        left out, nothing is created)."""
+        wanted = set(pairs)
+        looked = self._lookup(conn, ws_id, [(p, x, "") for p, x in sorted(wanted)])
+        return {pair: looked[key] for pair in wanted if (key := identity_key(*pair)) in looked}
+
     def _lookup(self, conn: Connection, ws_id: int, triples: list[tuple[str, str, str]]) -> dict[str, int]:
         i = IDENTITY
         found: dict[str, int] = {}
