@@ -20,7 +20,9 @@ Things to keep in mind:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -34,6 +36,35 @@ _Handler = Callable[["Connector", Any], Awaitable["SendResult"]]
 
 # Actions that are a person's job whatever the platform.
 ALWAYS_STAFF = frozenset({ActionKind.OPEN_STAFF_TASK})
+
+
+class BackgroundLoop:
+    """A connector's one background loop (sync, polling, roster passes): started with the connector, cancelled and
+    awaited when it stops; its pauses (a retry's back-off, the time between passes) end as soon as it stops."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return not self._stopping.is_set()
+
+    def start(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(work, name=name)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
 
 class UnsupportedActionError(ShequnError):

@@ -32,7 +32,6 @@ Things to keep in mind:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -41,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from shequn.connectors.base import Connector, EventSink, SendResult, sends
+from shequn.connectors.base import BackgroundLoop, Connector, EventSink, SendResult, sends
 from shequn.domain import (
     Action,
     ActionKind,
@@ -228,8 +227,7 @@ class MatrixConnector(Connector):
         self.backoff = backoff
         self.stats = {"syncs": 0, "events": 0, "reconnects": 0, "gaps_filled": 0, "mutes_lifted": 0}
         self._client: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._background = BackgroundLoop()
         self._dm: dict[str, str] = {}
 
     @classmethod
@@ -276,16 +274,10 @@ class MatrixConnector(Connector):
 
     async def start(self, sink: EventSink) -> None:
         await self._connect()
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._sync_loop(sink), name="matrix-sync")
+        self._background.start(self._sync_loop(sink), name="matrix-sync")
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -293,7 +285,7 @@ class MatrixConnector(Connector):
     async def _sync_loop(self, sink: EventSink) -> None:
         since = self.cursors.get("since")
         delay = self.backoff[0]
-        while not self._stopping.is_set():
+        while self._background.running:
             try:
                 since = await self.sync_once(sink, since)
                 await self.lift_due_mutes()
@@ -303,8 +295,7 @@ class MatrixConnector(Connector):
             except Exception as exc:  # the homeserver or the network: try again later from the same token
                 self.stats["reconnects"] += 1
                 log.warning("matrix sync failed (%s); retrying in %.1f s", type(exc).__name__, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay * (0.8 + 0.4 * random.random()))
+                await self._background.pause(delay * (0.8 + 0.4 * random.random()))
                 delay = min(delay * 2, self.backoff[1])
 
     async def sync_once(self, sink: EventSink, since: str | None) -> str | None:

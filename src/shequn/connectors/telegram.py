@@ -27,7 +27,6 @@ Things to keep in mind:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import random
@@ -35,7 +34,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shequn.connectors.base import Connector, EventSink, SendResult, sends
+from shequn.connectors.base import BackgroundLoop, Connector, EventSink, SendResult, sends
 from shequn.domain import (
     Action,
     ActionKind,
@@ -279,8 +278,7 @@ class TelegramConnector(Connector):
         self.poll_timeout = poll_timeout
         self.backoff = backoff
         self.stats = {"polls": 0, "updates": 0, "reconnects": 0, "webhook_refused": 0}
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._background = BackgroundLoop()
         self._runner: Any = None
         self._sink: EventSink | None = None
 
@@ -307,19 +305,13 @@ class TelegramConnector(Connector):
 
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
-        self._stopping.clear()
         if self.listen:
             await self._serve_webhook()
         else:
-            self._task = asyncio.create_task(self._poll_loop(sink), name="telegram-poll")
+            self._background.start(self._poll_loop(sink), name="telegram-poll")
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -327,7 +319,7 @@ class TelegramConnector(Connector):
 
     async def _poll_loop(self, sink: EventSink) -> None:
         delay = self.backoff[0]
-        while not self._stopping.is_set():
+        while self._background.running:
             try:
                 await self.poll_once(sink)
                 delay = self.backoff[0]
@@ -336,8 +328,7 @@ class TelegramConnector(Connector):
             except Exception as exc:
                 self.stats["reconnects"] += 1
                 log.warning("telegram getUpdates failed (%s); retrying in %.1f s", type(exc).__name__, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay * (0.8 + 0.4 * random.random()))
+                await self._background.pause(delay * (0.8 + 0.4 * random.random()))
                 delay = min(delay * 2, self.backoff[1])
 
     async def poll_once(self, sink: EventSink) -> int:

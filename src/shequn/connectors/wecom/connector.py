@@ -34,8 +34,6 @@ moves on). The callback takes ``SHEQUN_WECOM_TOKEN`` and ``SHEQUN_WECOM_AES_KEY`
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -43,7 +41,7 @@ from typing import ClassVar
 
 import orjson
 
-from shequn.connectors.base import Connector, EventSink, SendResult, sends
+from shequn.connectors.base import BackgroundLoop, Connector, EventSink, SendResult, sends
 from shequn.connectors.wecom.api import WeComAPI
 from shequn.connectors.wecom.crypto import CallbackCrypto, CallbackError
 from shequn.connectors.wecom.events import change_events, next_live_code_groups, parse_xml, roster_diff
@@ -76,8 +74,7 @@ class WeComConnector(Connector):
         self.remind_after = remind_after if remind_after is not None else float(documented or 14400)
         self.roster_every = roster_every
         self.capacity = capacity
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._background = BackgroundLoop()
         self.stats = {"roster_passes": 0, "missed_joins": 0, "missed_leaves": 0, "rotations": 0}
         self.stats |= {"mass_confirmed": 0, "mass_failed": 0, "mass_reminded": 0}
         self.stats |= {"welcome_templates": 0, "welcome_edits": 0, "welcome_tasks": 0, "welcomes_by_platform": 0}
@@ -116,19 +113,14 @@ class WeComConnector(Connector):
         return f"WeComConnector({self.api.corp_id!r})"
 
     async def start(self, sink: EventSink) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._loop(sink), name="wecom-roster")
+        self._background.start(self._passes(sink), name="wecom-roster")
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
         await self.api.close()
 
-    async def _loop(self, sink: EventSink) -> None:
-        while not self._stopping.is_set():
+    async def _passes(self, sink: EventSink) -> None:
+        while self._background.running:
             try:
                 await self.sync_rosters(sink)
             except Exception as exc:
@@ -141,8 +133,7 @@ class WeComConnector(Connector):
                 await self.follow_up_mass_posts(sink)
             except Exception as exc:
                 log.warning("wecom 群发 follow-up failed (%s)", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.roster_every)
+            await self._background.pause(self.roster_every)
 
     # -- rosters and live codes ------------------------------------------------------------------------------
 
