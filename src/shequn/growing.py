@@ -61,6 +61,26 @@ class Board:
     names: dict[str, str]
     timezone: str = "Asia/Shanghai"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The board as the API and ``shequn referral board --json`` give it."""
+        return {
+            "campaign": self.campaign,
+            "community": self.community,
+            "start": self.start.isoformat(),
+            "settles": self.end.isoformat(),
+            "ranks": [
+                {
+                    "rank": r.rank,
+                    "referrer": r.referrer,
+                    "name": self.names.get(r.referrer, ""),
+                    "confirmed": r.confirmed,
+                    "pending": r.pending,
+                    "rejected": dict(r.rejected),
+                }
+                for r in self.ranks
+            ],
+        }
+
 
 class Growth:
     """Growth operations for one workspace of ``app``."""

@@ -143,27 +143,10 @@ def board(
     """本期推荐榜 · the leaderboard of the running period: confirmed, pending (under 24 h) and rejected invites."""
     with growth(ctx, at) as gr:
         b = gr.leaderboard(key, now=parse_at(at), limit=limit)
-    rows: list[dict[str, Any]] = [
-        {
-            "rank": r.rank,
-            "referrer": r.referrer,
-            "name": b.names.get(r.referrer, ""),
-            "confirmed": r.confirmed,
-            "pending": r.pending,
-            "rejected": dict(r.rejected),
-        }
-        for r in b.ranks
-    ]
+    board = b.to_dict()
+    rows: list[dict[str, Any]] = board["ranks"]
     if as_json:
-        print_json(
-            {
-                "campaign": key,
-                "community": b.community,
-                "start": b.start.isoformat(),
-                "settles": b.end.isoformat(),
-                "ranks": rows,
-            }
-        )
+        print_json(board)
         return
     table(
         f"{key} · {b.community} · {b.start.astimezone(ZoneInfo(b.timezone)):%Y-%m-%d %H:%M} → "

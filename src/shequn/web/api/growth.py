@@ -44,24 +44,7 @@ def board(principal: Reader, ops: OpsDep, key: str = Key, limit: int = Query(20,
     """The running period's leaderboard: confirmed invites, pending ones (younger than 24 h), rejected by reason."""
     from shequn.growing import Growth
 
-    b = Growth(ops.app).leaderboard(key, limit=limit)
-    return {
-        "campaign": b.campaign,
-        "community": b.community,
-        "start": b.start.isoformat(),
-        "settles": b.end.isoformat(),
-        "ranks": [
-            {
-                "rank": r.rank,
-                "referrer": r.referrer,
-                "name": b.names.get(r.referrer, ""),
-                "confirmed": r.confirmed,
-                "pending": r.pending,
-                "rejected": dict(r.rejected),
-            }
-            for r in b.ranks
-        ],
-    }
+    return Growth(ops.app).leaderboard(key, limit=limit).to_dict()
 
 
 @router.get("/growth/contests/{key}/settlements", response_model=list[dict[str, Any]])
