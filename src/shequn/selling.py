@@ -640,33 +640,20 @@ class Shop:
         if new == current:
             return []
         platform, _, pid = order.member.partition(":")
-        out: list[Event] = []
-        if current:
-            out.append(
-                OperatorAction(
-                    id=stable_id("ladder", order.order_id, "untag", current),
-                    at=at,
-                    platform=platform,
-                    community=record.name,
-                    op="untag",
-                    target=pid,
-                    value=f"stage:{current}",
-                    by="shop",
-                )
-            )
-        out.append(
-            OperatorAction(
-                id=stable_id("ladder", order.order_id, "tag", new),
+
+        def stage(op: str, value: str) -> Event:
+            return OperatorAction(
+                id=stable_id("ladder", order.order_id, op, value),
                 at=at,
                 platform=platform,
                 community=record.name,
-                op="tag",
+                op=op,
                 target=pid,
-                value=f"stage:{new}",
+                value=f"stage:{value}",
                 by="shop",
             )
-        )
-        return out
+
+        return [*([stage("untag", current)] if current else []), stage("tag", new)]
 
     def _tree(self, community: str) -> referral.Tree:
         from shequn.growing import Growth
