@@ -96,7 +96,7 @@ class Growth:
         return self.app.community(name)
 
     def _state(self, community: str) -> CommunityState:
-        return self.app.saved_state().communities.get(community) or CommunityState(community)
+        return self.app.saved_state().community(community)
 
     def member(self, community: str, who: str, state: CommunityState | None = None) -> MemberState:
         """A member by ``platform:id``, platform id or name (a clear error when none or several match)."""

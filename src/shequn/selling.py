@@ -105,7 +105,7 @@ class Shop:
     # -- helpers --------------------------------------------------------------------------------------------
 
     def _state(self, community: str) -> CommunityState:
-        return self.app.saved_state().communities.get(community) or CommunityState(community)
+        return self.app.saved_state().community(community)
 
     def _member(self, community: str, who: str) -> MemberState | None:
         members = self._state(community).members
@@ -776,7 +776,7 @@ class Shop:
             rejections = self.store.commerce.rejections(conn, self.ws, limit=10_000)
         out: dict[str, Any] = {}
         for r in records:
-            cs = state.communities.get(r.name) or CommunityState(r.name)
+            cs = state.community(r.name)
             orders = [o for o in all_orders if o.community_id == r.id]
             rows = [(products.get(o.sku, {}).get("mode", "ecommerce"), o.currency, o.status, o.amount) for o in orders]
             by_mode = revenue.by_mode(rows)
@@ -829,7 +829,7 @@ class Shop:
                 "ladder": ladder,
                 "introductions": {s: sum(1 for i in ci if i.status == s) for s in matching.OUTCOMES},
             }
-        member_keys = {m for r in records for m in (state.communities.get(r.name) or CommunityState(r.name)).members}
+        member_keys = {m for r in records for m in state.community(r.name).members}
         out_all: dict[str, Any] = {"communities": out}
         out_all["commissions"] = [
             {"beneficiary": b, "currency": c, "orders": n, "due": d, "void": v}
