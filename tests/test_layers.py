@@ -10,6 +10,11 @@ import pytest
 import shequn
 
 ROOT = Path(shequn.__file__).parent
+# Growth and commerce rules are pure, as policies are: no store, no platform, no I/O.
+_PURE_RULES = {
+    "shequn.engine", "shequn.store", "shequn.connectors", "shequn.app", "shequn.cli", "shequn.web",
+    "sqlalchemy", "duckdb", "httpx",
+}  # fmt: skip
 
 # package → what it must never import (shequn packages or third-party I/O libraries)
 FORBIDDEN = {
@@ -55,28 +60,8 @@ FORBIDDEN = {
         "duckdb",
         "httpx",
     },
-    "growth": {
-        "shequn.engine",
-        "shequn.store",
-        "shequn.connectors",
-        "shequn.app",
-        "shequn.cli",
-        "shequn.web",
-        "sqlalchemy",
-        "duckdb",
-        "httpx",
-    },
-    "commerce": {
-        "shequn.engine",
-        "shequn.store",
-        "shequn.connectors",
-        "shequn.app",
-        "shequn.cli",
-        "shequn.web",
-        "sqlalchemy",
-        "duckdb",
-        "httpx",
-    },
+    "growth": _PURE_RULES,
+    "commerce": _PURE_RULES,
     "outbox": {"shequn.connectors", "shequn.schedule", "shequn.app", "shequn.cli", "shequn.web"},
     "schedule": {"shequn.connectors", "shequn.outbox", "shequn.app", "shequn.cli", "shequn.web", "httpx"},
 }
