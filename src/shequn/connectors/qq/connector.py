@@ -41,6 +41,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -290,6 +291,8 @@ class QQConnector(Connector):
 
     async def _hand_on(self, event: Event, raw: Mapping[str, Any]) -> None:
         assert self._sink is not None
+        if isinstance(event, Join) and not event.actor_name:
+            event = replace(event, actor_name=await self._name_of(event.group, event.actor))
         if isinstance(event, Message):
             if event.id in self._seen:
                 self.stats["repeats"] += 1
@@ -300,6 +303,17 @@ class QQConnector(Connector):
         else:
             await self._sink(event)
         self.stats["events"] += 1
+
+    async def _name_of(self, group: str, user: str) -> str:
+        """A newcomer's name (``group_increase`` carries none): their group card, else their QQ nickname."""
+        link = self._link
+        if link is None:
+            return ""
+        with contextlib.suppress(LinkDownError, TimeoutError):
+            info = await link.call("get_group_member_info", {"group_id": _int(group), "user_id": _int(user)})
+            if info.ok and isinstance(info.data, Mapping):
+                return str(info.data.get("card") or info.data.get("nickname") or "")
+        return ""
 
     def _remember(self, event_id: str) -> None:
         self._seen[event_id] = None
