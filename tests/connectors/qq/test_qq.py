@@ -36,7 +36,7 @@ from shequn.domain import (
     UserError,
 )
 from shequn.outbox.errors import PermanentSendError
-from tests.connectors.qq.onebot import BOT, FakeOneBot
+from tests.support.onebot import BOT, FakeOneBot
 
 GROUP = 123456789
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ from shequn.playbook import load_playbook
 from shequn.schedule.activities import Activity, ActivityKind, new_secret
 from shequn.store._sql import to_ms
 from tests.connectors.matrix.live import MAIN, query, shequn, stop_run, wait_for
-from tests.connectors.qq.onebot import FakeOneBot, ThreadedOneBot
+from tests.support.onebot import FakeOneBot, ThreadedOneBot
 
 pytestmark = pytest.mark.slow
 MAIN_GROUP, ADMIN_GROUP = 123456789, 987654321

@@ -55,6 +55,8 @@ class FakeOneBot:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.refused = 0
         self.connections = 0
+        self.said_at: dict[int, float] = {}  # message id → when it was pushed (perf_counter: the benchmark's clock)
+        self.recalled_at: dict[int, float] = {}  # message id → when delete_msg arrived for it
         self._ids = itertools.count(1001)
         self._socket: Any = None
         self._runner: web.AppRunner | None = None
@@ -102,6 +104,7 @@ class FakeOneBot:
             },
         }
         self.groups[gid].messages.append(record)
+        self.said_at[mid] = time.perf_counter()
         await self.push({"post_type": "message", **record})
         return mid
 
@@ -249,6 +252,7 @@ class FakeOneBot:
 
     async def api_delete_msg(self, p: dict[str, Any]) -> Any:
         mid = int(p["message_id"])
+        self.recalled_at.setdefault(mid, time.perf_counter())
         for gid, g in self.groups.items():
             for m in g.messages:
                 if m["message_id"] == mid:
