@@ -65,3 +65,12 @@ def test_group_number_without_a_known_name_binds_the_chats_of_the_export(tmp_pat
     out = shequn(db, "import", str(EXPORT), "--group", "987654321")
     assert "987654321" in out.stderr
     assert groups_of(db) == {"987654321": 6}
+
+
+def test_qq_numbers_in_text_are_masked_like_phone_numbers() -> None:
+    from shequn.importers.pii import Masker
+
+    m = Masker(b"k")
+    assert m.text("加我QQ：123456789 详聊") == "加我QQ：12*****89 详聊"
+    assert m.text("扣扣 10086123，或 qq号12345") == "扣扣 10****23，或 qq号12*45"
+    assert m.text("第 2024 期，共 123456 人") == "第 2024 期，共 123456 人"  # numbers without the label stay
