@@ -102,6 +102,10 @@ def test_a_reading_club_runs_live_in_qq_groups(fake: ThreadedOneBot, tmp_path: P
         assert [a["approve"] for a in bot.answered if a["user_id"] == 700] == [True]
         fake(bot.join(MAIN_GROUP, 700, "小广告"))
         wait_for(lambda: any("欢迎" in t and "小广告" in t for t in bot.texts(MAIN_GROUP)), 30, "the welcome")
+        # The rules, privately (a temporary session through the group); a private 同意 accepts them.
+        wait_for(lambda: any(p["user_id"] == 700 and p.get("group_id") == MAIN_GROUP for p in bot.private), 30, "rules")
+        fake(bot.private_message(700, "同意"))
+        wait_for(lambda: len([p for p in bot.private if p["user_id"] == 700]) >= 2, 30, "the thanks for accepting")
 
         # One that does not fit is refused, with the policy's words as QQ's reason.
         fake(bot.request(MAIN_GROUP, 701, "问题：你为什么加入读书会？\n答案：加我微信"))

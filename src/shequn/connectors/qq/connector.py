@@ -109,7 +109,8 @@ class QQConnector(Connector):
         self.url = url
         self.listen = listen
         self._token = token
-        self.locale = locale
+        self.locale = locale  # the refusal reasons applicants read
+        self.staff_locale: str | None = None  # the reasons staff tasks carry (``shequn run``: the workspace's)
         self.backoff = backoff
         self.call_timeout = call_timeout
         self.history_pages = history_pages
@@ -449,7 +450,8 @@ class QQConnector(Connector):
         return SendError(f"qq: {api}: {detail}")
 
     def _why(self, key: str, api: str, detail: str, group: str) -> str:
-        return t(key, self.locale, impl=self.implementation, api=api, detail=detail, group=group)
+        locale = self.staff_locale or self.locale
+        return t(key, locale, impl=self.implementation, api=api, detail=detail, group=group)
 
     async def _role(self, group: str, *, refresh: bool = False) -> str:
         """The bot's role in ``group`` (owner, admin, member; "" when the implementation will not say)."""

@@ -226,4 +226,4 @@ def events_of(raw: Raw, self_id: str = "", dm: Mapping[str, str] | None = None) 
 
     ``dm`` maps a person to the group the bot last wrote to them about (where a private reply belongs)."""
     handler = HANDLERS.get(detail_of(raw))
-    return handler(raw, self_id, dm or {}) if handler else []
+    return handler(raw, self_id, {} if dm is None else dm) if handler else []
