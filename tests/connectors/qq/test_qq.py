@@ -132,10 +132,14 @@ def test_compose_puts_the_reply_then_the_mentions_then_the_text() -> None:
 
 
 def test_configuration_errors_are_plain() -> None:
-    with pytest.raises(UserError, match="SHEQUN_ONEBOT_WS or SHEQUN_ONEBOT_LISTEN"):
+    with pytest.raises(UserError, match=r"SHEQUN_ONEBOT_WS.*SHEQUN_ONEBOT_LISTEN"):
         QQConnector.from_env({})
     with pytest.raises(UserError, match="SHEQUN_ONEBOT_TOKEN"):
         QQConnector.from_env({"SHEQUN_ONEBOT_LISTEN": "127.0.0.1:6700"})
+    with pytest.raises(UserError, match="SHEQUN_ONEBOT_LISTEN"):
+        QQConnector.from_env({"SHEQUN_ONEBOT_LISTEN": "localhost", "SHEQUN_ONEBOT_TOKEN": "long-enough"})
+    with pytest.raises(UserError, match="SHEQUN_ONEBOT_WS"):
+        QQConnector.from_env({"SHEQUN_ONEBOT_WS": "http://127.0.0.1:3001"})
     c = QQConnector.from_env({"SHEQUN_ONEBOT_WS": "ws://127.0.0.1:3001", "SHEQUN_ONEBOT_TOKEN": "s3cret-token"})
     assert "s3cret" not in repr(c)
 

@@ -69,7 +69,6 @@ _IDEMPOTENT = frozenset(
         "set_group_whole_ban",
         "set_group_add_request",
         "set_essence_msg",
-        "set_group_card",
     }
 )
 MAX_BAN = 30 * 24 * 3600  # set_group_ban takes at most 30 days
@@ -99,13 +98,13 @@ class QQConnector(Connector):
         session: Any = None,
     ) -> None:
         if bool(url) == bool(listen):
-            raise UserError(
-                "the QQ connector needs SHEQUN_ONEBOT_WS or SHEQUN_ONEBOT_LISTEN (one of them)", exit_code=2
-            )
+            raise UserError(t("connectors.qq.config.one_of", None), exit_code=2)
         if listen and len(token) < 8:
-            raise UserError("SHEQUN_ONEBOT_TOKEN: listening needs an access token of 8+ characters", exit_code=2)
+            raise UserError(t("connectors.qq.config.token", None), exit_code=2)
         if listen and not listen.rpartition(":")[2].isdigit():
-            raise UserError("SHEQUN_ONEBOT_LISTEN: expected host:port, e.g. 127.0.0.1:6700", exit_code=2)
+            raise UserError(t("connectors.qq.config.listen", None, value=listen), exit_code=2)
+        if url and not url.startswith(("ws://", "wss://")):
+            raise UserError(t("connectors.qq.config.url", None), exit_code=2)
         self.url = url
         self.listen = listen
         self._token = token
@@ -248,8 +247,12 @@ class QQConnector(Connector):
                     await self._deliver(getter.result())
                 while not queue.empty():  # what arrived before the socket closed is still owed
                     await self._deliver(queue.get_nowait())
-            except LinkDownError:
-                pass
+            except (LinkDownError, TimeoutError) as exc:
+                log.warning(
+                    "onebot: the link dropped (%s); %s",
+                    type(exc).__name__,
+                    "redialling" if self.url else "waiting for the implementation to reconnect",
+                )
             finally:
                 self._connected.clear()
                 self._link = None
@@ -326,6 +329,9 @@ class QQConnector(Connector):
         post, kind = detail_of(frame)
         group = str(frame.get("group_id") or "")
         user = str(frame.get("user_id") or "")
+        bound = self.bound_groups
+        if bound is not None and group not in bound:
+            return
         if post == "request" and kind == "group" and frame.get("sub_type", "add") == "add":
             self.cursors.put(f"flag:{group}|{user}", f"{frame.get('sub_type', 'add')}|{frame.get('flag', '')}")
         elif post == "notice" and user == self.self_id and group:
