@@ -7,8 +7,8 @@ and the commands operators type in a community's admin group (:class:`OperatorCo
 ``!tasks`` lists the open staff tasks, ``!approve N`` (``!done N``, ``通过 N``) completes one and ``!reject N``
 (``驳回 N``) closes it refused; for an admission check (``verify``) the answer goes into the log as the ``verify``
 form, so the admission policy lets the member in or not, exactly as if the form had been filled in.
-May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``), and
-``growing`` and ``selling`` for :func:`growth_pass`.
+May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``), and the
+growth and shop services (:mod:`shequn.services.growth`, :mod:`shequn.services.shop`) for :func:`growth_pass`.
 
 Things to keep in mind:
     * Anyone who can post in an admin group may use the commands: the admin group's membership is the permission to
@@ -255,8 +255,8 @@ def growth_pass(app: App, now: datetime | None = None) -> dict[str, int]:
     ended (every Friday 17:00 by default, book 2533), announce group-fill campaigns that reached their target, cancel
     the group-buys that did not form. Each step is idempotent, so a pass may repeat; one failing is logged and the
     others still run."""
-    from shequn.growing import Growth
-    from shequn.selling import Shop
+    from shequn.services.growth import Growth
+    from shequn.services.shop import Shop
 
     growth, shop = Growth(app), Shop(app)
     steps: dict[str, Callable[[], Sequence[Any]]] = {
