@@ -127,7 +127,20 @@ def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] 
         if wake is not None:
             wake()
 
-    wecom.configure(welcome_templates(app), enqueue)
+    wecom.configure(welcome_templates(app), enqueue, media_rooms=moderated_groups(app, "wecom"))
+
+
+def moderated_groups(app: App, platform: str) -> frozenset[str]:
+    """The chat ids on ``platform`` whose community moderates: the groups whose images a connector reads (QR codes)."""
+    from shequn.engine.config import build_community_config
+    from shequn.policies.moderation import ModerationSettings
+
+    out: set[str] = set()
+    for record in app.communities():
+        settings = build_community_config(record.spec).settings.get("moderation")
+        if isinstance(settings, ModerationSettings) and settings.enabled:
+            out |= {g.id for g in record.spec.groups if g.platform == platform}
+    return frozenset(out)
 
 
 _COMMAND = re.compile(r"^\s*[!！/]?\s*(tasks|任务|approve|done|通过|完成|reject|驳回)\s*#?(\d+)?\s*$", re.IGNORECASE)
