@@ -99,7 +99,7 @@ def body_text(msgtype: str, body: Mapping[str, Any]) -> tuple[str, str]:
     if msgtype in ("text", "markdown", "todo"):
         return _s(body, "title", "content") if msgtype == "todo" else _s(body, "content"), ""
     if msgtype in ("link", "docmsg"):
-        return _s(body, "title", "description", "link_url", "image_url"), ""
+        return _s(body, "title", "description", "link_url"), ""
     if msgtype == "news":
         items = body.get("item") or []
         return " ".join(_item_text("link", i) for i in items if isinstance(i, dict)), ""
