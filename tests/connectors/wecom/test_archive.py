@@ -439,3 +439,45 @@ def test_a_reply_on_wecom_is_handed_over_and_a_scheduled_post_stays_a_mass_post(
     welcome = Post(key="w", at=at, platform="wecom", group=CHAT, policy="welcome", cause="e2", text="欢迎")
     assert staff_reason(reply) is StaffReason.CAPABILITY_MISSING
     assert staff_reason(scheduled) is None and staff_reason(welcome) is None
+
+
+@pytest.mark.parametrize(("lang", "words"), [("zh-CN", "找不到"), ("en", "does not exist")])
+def test_shequn_run_refuses_to_start_without_the_library(tmp_path: Path, key1: Any, lang: str, words: str) -> None:
+    db = str(tmp_path / "w.db")
+    app = App(db)
+    app.apply_spec(parse_spec(SPEC))
+    app.close()
+    fake = FakeArchive(tmp_path / "archive", {1: key1})
+    env = {**os.environ, **fake.env(tmp_path / "nowhere.so", {1: write_key(key1, tmp_path / "v1.pem")})}
+    env |= {"SHEQUN_WECOM_SECRET": SECRET, "SHEQUN_LANG": lang}
+    out = subprocess.run(
+        [sys.executable, "-c", MAIN, "--db", db, "run", "-c", "wecom", "--for", "5"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert out.returncode == 2 and "SHEQUN_WECOM_FINANCE_SDK" in out.stderr and words in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_shequn_run_with_a_wrong_key_says_so_and_skips_nothing(tmp_path: Path, sdk_lib: Path, key1: Any) -> None:
+    db = str(tmp_path / "w.db")
+    app = App(db)
+    app.apply_spec(parse_spec(SPEC))
+    app.close()
+    fake = FakeArchive(tmp_path / "archive", {1: key1})
+    fake.text(CHAT, "wmA", "早")
+    wrong = write_key(new_key(), tmp_path / "wrong.pem")
+    with wecom_api() as api:
+        env = {
+            **os.environ,
+            **fake.env(sdk_lib, {1: wrong}),
+            "SHEQUN_WECOM_SECRET": SECRET,
+            "SHEQUN_WECOM_API": api.url,
+        }
+        env |= {"SHEQUN_LANG": "en"}
+        out = subprocess.run(
+            [sys.executable, "-c", MAIN, "--db", db, "run", "-c", "wecom", "--no-scheduler", "--for", "3"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "SHEQUN_WECOM_ARCHIVE_KEYS" in out.stderr and str(wrong) in out.stderr and "version 1" in out.stderr
+    assert logged(db) == [] and not query(db, "select 1 from connector_cursor where name='archive_seq'")
