@@ -481,3 +481,46 @@ def test_shequn_run_with_a_wrong_key_says_so_and_skips_nothing(tmp_path: Path, s
     assert out.returncode == 0, out.stderr
     assert "SHEQUN_WECOM_ARCHIVE_KEYS" in out.stderr and str(wrong) in out.stderr and "version 1" in out.stderr
     assert logged(db) == [] and not query(db, "select 1 from connector_cursor where name='archive_seq'")
+
+
+def test_the_archive_copy_of_a_confirmed_mass_post_counts_once() -> None:
+    from shequn.connectors.wecom.archive import mass_post_twin
+    from shequn.domain import stable_id
+
+    cursors = MemoryCursors()
+    cursors.put("mass_recent", '["msgGZ1"]')
+    cursors.put("mass:msgGZ1", orjson.dumps({"chat": CHAT, "owner": "owner1", "text": "本周读书会周六晚八点"}).decode())
+    copy = message_event({**BASE, "from": "owner1", "roomid": CHAT, "msgtime": 1, "msgtype": "text",
+                          "text": {"content": "本周读书会周六晚八点"}}, 5)  # fmt: skip
+    assert isinstance(copy, Message)
+    twin = mass_post_twin(copy, cursors)
+    assert twin is not None and twin.from_bot and twin.id == stable_id("wecom", CHAT, "groupmsg", "msgGZ1")
+    other = message_event({**BASE, "from": "wmA", "roomid": CHAT, "msgtime": 1, "msgtype": "text",
+                           "text": {"content": "本周读书会周六晚八点"}}, 6)  # fmt: skip
+    assert isinstance(other, Message) and mass_post_twin(other, cursors) is None  # a member quoting it is a member
+
+
+def test_staff_tasks_gather_per_group_until_the_batch_is_closed(tmp_path: Path) -> None:
+    from shequn.domain import DeleteMessage, Remove
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    app = App(str(tmp_path / "b.db"))
+    app.apply_spec(parse_spec(SPEC))
+    burst = [
+        DeleteMessage(key=f"d{i}", at=at, community="读书会", platform="wecom", group=CHAT, message_id=f"m{i}")
+        for i in range(3)
+    ]
+    with app.store.transaction() as conn:
+        app.enqueue_actions(conn, [*burst, Remove(key="r", at=at, community="读书会", platform="wecom", group=CHAT,
+                                                  target="wmAD")])  # fmt: skip
+        app.enqueue_actions(conn, burst)  # decided again: nothing added
+        tasks = app.store.tasks.list(conn, app.ws.id)
+    assert len(tasks) == 1 and tasks[0].kind == "batch" and len(tasks[0].detail["items"]) == 4
+    assert "4" in tasks[0].title
+    with app.store.transaction() as conn:
+        app.store.tasks.complete(conn, app.ws.id, tasks[0].id, by="owner1", now_ms=0)
+        app.enqueue_actions(conn, [DeleteMessage(key="d9", at=at, community="读书会", platform="wecom", group=CHAT,
+                                                 message_id="m9")])  # fmt: skip
+        opened = app.store.tasks.list(conn, app.ws.id)
+    assert len(opened) == 1 and opened[0].id != tasks[0].id and len(opened[0].detail["items"]) == 1
+    app.close()
