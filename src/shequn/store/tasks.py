@@ -13,6 +13,7 @@ from shequn.store._sql import dumps, loads
 from shequn.store.schema import STAFF_TASK
 
 BATCH = "batch"  # the kind of a task gathering one group's items (see add_to_batch)
+BATCH_ITEMS = 200  # a fuller batch is left as it is and a new one opened (each add rewrites the batch's detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,8 @@ class StaffTaskStore:
             .order_by(t.c.id.desc())
             .limit(1)
         ).first()
-        if row is None:
+        detail = loads(row.detail) if row is not None else {}
+        if row is None or len(detail.get("items", [])) >= BATCH_ITEMS:
             detail = {"batch": True, "items": [item]}
             return self.open(
                 conn,
@@ -101,7 +103,6 @@ class StaffTaskStore:
                 community_id=community_id,
                 group_id=group_id,
             ), True
-        detail = loads(row.detail)
         items = [*detail.get("items", []), item]
         conn.execute(
             update(t).where(t.c.id == row.id).values(detail=dumps({**detail, "items": items}), title=title(len(items)))

@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from shequn.connectors.base import Cursors
 from shequn.connectors.wecom.finance import FinanceError, FinanceSDK
 from shequn.connectors.wecom.messages import PLATFORM, is_media, message_event
 from shequn.domain import Event, Message, stable_id
@@ -151,7 +152,7 @@ class ArchivePuller:
     async def pull(
         self,
         sink: Sink,
-        cursors: Any,
+        cursors: Cursors,
         bound: frozenset[str] | None,
         needs_media: Callable[[str], bool] = lambda room: False,
     ) -> int:
@@ -188,7 +189,11 @@ class ArchivePuller:
         return sent
 
     async def _event(
-        self, row: Mapping[str, Any], bound: frozenset[str] | None, needs_media: Callable[[str], bool], cursors: Any
+        self,
+        row: Mapping[str, Any],
+        bound: frozenset[str] | None,
+        needs_media: Callable[[str], bool],
+        cursors: Cursors,
     ) -> Event | None:
         self.stats["messages"] += 1
         version = int(row.get("publickey_ver", 0) or 0)
@@ -235,7 +240,7 @@ class ArchivePuller:
         return replace(event, text=text, extra={**event.extra, "media_checked": True, "qr": True, "qr_text": codes})
 
 
-def mass_post_twin(event: Message, cursors: Any) -> Message | None:
+def mass_post_twin(event: Message, cursors: Cursors) -> Message | None:
     """The archive's copy of a 群发 shequn asked the owner to send, as the follow-up logs it (same id), or None."""
     if not event.text:
         return None
