@@ -381,12 +381,23 @@ def test_shequn_run_lives_on_the_archive_and_a_sigkill_loses_and_repeats_nothing
             assert proc.poll() is None, proc.communicate()[1]
         finally:
             _, err = stop_run(proc)
+        # A third start resumes from the saved sequence number, not from the archive's beginning.
+        saved, calls = fake.seq, len(fake.calls())
+        for i in range(340, 345):
+            fake.text(CHAT, f"wm{i % 7}", f"今天读到第{i}页", msgtime=t0 + i * 60_000)
+        proc = start(db, env)
+        try:
+            ours = [m for m, room in zip(fake.msgids, rooms(fake), strict=True) if room == CHAT]
+            wait_for(lambda: {e.get("message_id") for e in logged(db)} >= set(ours) or proc.poll() is not None, 60,
+                     "the last messages")  # fmt: skip
+            wait_for(lambda: cursor(db) == str(fake.seq) or proc.poll() is not None, 30, "the cursor")
+        finally:
+            stop_run(proc, signal.SIGKILL)
+        assert fake.calls()[calls][0] == saved
     events = logged(db)
     ids = [e["message_id"] for e in events]
     assert sorted(ids) == sorted(ours)  # nothing lost, nothing twice; nothing of the other group
-    assert query(db, "select value from connector_cursor where connector='wecom' and name='archive_seq'") == [
-        (str(fake.seq),)
-    ]
+    assert cursor(db) == str(fake.seq)
     assert "Traceback" not in err
     app = App(db)
     with app.store.transaction() as conn:
@@ -421,6 +432,13 @@ def room_of(fake: FakeArchive, entry: dict[str, Any]) -> str:
     raw = bytes.fromhex(entry["encrypt_chat_msg"])
     plain = bytes(b ^ key[i % len(key)] for i, b in enumerate(raw))[3:]
     return str(orjson.loads(plain).get("roomid", ""))
+
+
+def cursor(db: str) -> str | None:
+    with contextlib.suppress(Exception):
+        rows = query(db, "select value from connector_cursor where connector='wecom' and name='archive_seq'")
+        return str(rows[0][0]) if rows else None
+    return None
 
 
 def batch_tasks(db: str) -> list[dict[str, Any]]:
