@@ -342,6 +342,7 @@ def logged(db: str) -> list[dict[str, Any]]:
     return []
 
 
+@pytest.mark.slow
 def test_shequn_run_lives_on_the_archive_and_a_sigkill_loses_and_repeats_nothing(
     tmp_path: Path, sdk_lib: Path, key1: Any
 ) -> None:
@@ -459,6 +460,7 @@ def test_a_reply_on_wecom_is_handed_over_and_a_scheduled_post_stays_a_mass_post(
     assert staff_reason(scheduled) is None and staff_reason(welcome) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("lang", "words"), [("zh-CN", "找不到"), ("en", "does not exist")])
 def test_shequn_run_refuses_to_start_without_the_library(tmp_path: Path, key1: Any, lang: str, words: str) -> None:
     db = str(tmp_path / "w.db")
@@ -476,6 +478,7 @@ def test_shequn_run_refuses_to_start_without_the_library(tmp_path: Path, key1: A
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_shequn_run_with_a_wrong_key_says_so_and_skips_nothing(tmp_path: Path, sdk_lib: Path, key1: Any) -> None:
     db = str(tmp_path / "w.db")
     app = App(db)
