@@ -224,7 +224,9 @@ class OperatorCommands:
         if not tasks:
             return t("connectors.command.no_tasks", locale)
         lines = [t("connectors.command.open_tasks", locale, n=len(tasks))]
-        lines += [f"#{task.id} {task.title}" for task in tasks]
+        for task in tasks:
+            lines.append(f"#{task.id} {task.title}")
+            lines += batch_lines(task.detail)
         return "\n".join(lines)
 
     def _close(self, event: Message, cmd: Command, locale: str) -> str:
@@ -261,6 +263,20 @@ class OperatorCommands:
             )
         key = "connectors.command.approved" if cmd.verb == "approve" else "connectors.command.rejected"
         return t(key, locale, id=task.id, title=task.title)
+
+
+def batch_lines(detail: Mapping[str, Any], limit: int = 10) -> list[str]:
+    """A batched staff task's items, one line each (what to do, who, what they wrote), for the task list."""
+    items = list(detail.get("items") or [])
+    out = []
+    for item in items[:limit]:
+        evidence = item.get("evidence") or {}
+        said = str(evidence.get("text", "")).replace("\n", " ")[:40]
+        who = str(evidence.get("actor_name") or evidence.get("actor") or item.get("action", {}).get("target", ""))
+        out.append(f"  · {item.get('what', '')}" + (f" — {who}" if who else "") + (f": {said}" if said else ""))
+    if len(items) > limit:
+        out.append(f"  · … +{len(items) - limit}")
+    return out
 
 
 def growth_pass(app: App, now: datetime | None = None) -> dict[str, int]:

@@ -545,3 +545,18 @@ def test_staff_tasks_gather_per_group_until_the_batch_is_closed(tmp_path: Path) 
         opened = app.store.tasks.list(conn, app.ws.id)
     assert len(opened) == 1 and opened[0].id != tasks[0].id and len(opened[0].detail["items"]) == 1
     app.close()
+
+
+def test_the_task_list_shows_a_batchs_items_with_their_evidence() -> None:
+    from shequn.runtime import batch_lines
+
+    detail = {
+        "batch": True,
+        "items": [
+            {"what": "撤回消息", "action": {"kind": "delete_message"}, "evidence": {"actor": "wmAD", "text": AD}},
+            *[{"what": "回复", "action": {"kind": "post", "target": f"wm{i}"}} for i in range(11)],
+        ],
+    }
+    lines = batch_lines(detail)
+    assert lines[0] == f"  · 撤回消息 — wmAD: {AD[:40]}" and lines[1] == "  · 回复 — wm0"
+    assert len(lines) == 11 and lines[-1] == "  · … +2"
