@@ -63,9 +63,9 @@ def _free_port() -> int:
 
 def build(db: str, groups: int, days: int, seed: int) -> dict[str, Any]:
     """The workspace, an owner with a session and a token, and ids to read."""
-    from shequn.accounts import ROLE_PERMS, Accounts, Role
     from shequn.app import App
     from shequn.cli.simulate import load_simulation
+    from shequn.services.accounts import ROLE_PERMS, Accounts, Role
     from shequn.simulator import simulate
 
     app = App(db)

@@ -28,11 +28,11 @@ from typing import IO
 import orjson
 from sqlalchemy import Connection
 
-from shequn.connectors import StaffReason, capabilities, describe, route
-from shequn.domain import Action, Clock, Event, LogRow, SystemClock, UserError
+from shequn.connectors import StaffReason, batches_staff_tasks, describe, staff_reason
+from shequn.domain import Action, Clock, Event, LogRow, Message, SystemClock, UserError
 from shequn.domain.state import State
 from shequn.engine import Engine, WorkspaceConfig, build_community_config
-from shequn.i18n import system_locale
+from shequn.i18n import system_locale, t
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies import GroupConfig, Policy, default_policies
@@ -307,7 +307,7 @@ class App:
         to_send: list[Action] = []
         to_staff: list[tuple[Action, StaffReason]] = []
         for a in actions:
-            reason = route(a, capabilities(a.platform))
+            reason = staff_reason(a)
             if reason is None:
                 to_send.append(a)
             else:
@@ -331,6 +331,10 @@ class App:
                     continue  # decided before: its task exists already
                 community = engine.config.communities.get(a.community) if engine else None
                 locale = community.locale if community else self.ws.locale
+                if reason is StaffReason.CAPABILITY_MISSING and batches_staff_tasks(a.platform):
+                    self._batch_task(conn, a, reason, locale, ids[a.key], cids, gids, now)
+                    report.staff_tasks += 1
+                    continue
                 self.store.tasks.open(
                     conn,
                     self.ws.id,
@@ -344,6 +348,43 @@ class App:
                     now_ms=now,
                 )
                 report.staff_tasks += 1
+
+    def _batch_task(
+        self,
+        conn: Connection,
+        a: Action,
+        reason: StaffReason,
+        locale: str,
+        action_id: int,
+        cids: dict[str, int],
+        gids: dict[str, int],
+        now: int,
+    ) -> None:
+        """Add ``a`` to its group's open batch of staff tasks, with the message that caused it as evidence."""
+        item: dict[str, object] = {"reason": reason.value, "what": describe(reason, a, locale)}
+        item["action"] = a.to_dict(compact=True)
+        cause = self.store.events.get(conn, self.ws.id, a.cause) if a.cause else None
+        if isinstance(cause, Message):
+            item["evidence"] = {
+                "at": cause.at.isoformat(),
+                "actor": cause.actor,
+                "actor_name": cause.actor_name,
+                "message_id": cause.message_id,
+                "content": cause.content.value,
+                "text": cause.text[:500],
+                "media": cause.media,
+            }
+        platform, group = a.platform, a.group
+        self.store.tasks.add_to_batch(
+            conn,
+            self.ws.id,
+            group_id=gids.get(f"{platform}:{group}"),
+            item=item,
+            title=lambda n: t("staff_task.batch", locale, platform=platform, group=group, n=n),
+            action_id=action_id,
+            community_id=cids.get(a.community),
+            now_ms=now,
+        )
 
     def enqueue_actions(self, conn: Connection, actions: Sequence[Action]) -> IngestReport:
         """Put actions decided outside the engine (the scheduler's) in the outbox, in the caller's transaction; an

@@ -272,7 +272,7 @@ def test_shequn_run_settles_the_referral_contest_on_friday_at_five(
 ) -> None:
     """Book 2533 (每周五下午5点结算): nobody types a command; ``shequn run`` settles the week once, with the ranking."""
     from shequn.domain import Join, JoinMethod, stable_id
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     monkeypatch.setenv("SHEQUN_FAKE_PATH", str(tmp_path / "platform.jsonl"))
     app = App(cli.db, clock=cli.clock)  # type: ignore[attr-defined]

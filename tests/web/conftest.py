@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from shequn.accounts import ROLE_PERMS, Accounts, Role
 from shequn.app import App
 from shequn.domain import VirtualClock
+from shequn.services.accounts import ROLE_PERMS, Accounts, Role
 from shequn.web import create_app
 from tests.conftest import T0
 from tests.support.builders import join, msg, spec

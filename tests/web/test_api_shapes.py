@@ -13,7 +13,7 @@ import orjson
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 
-from shequn.operations import Operations
+from shequn.services.console import Operations
 from shequn.store import Segment
 from shequn.web.schemas import GroupOut, MemberOut, TaskOut, group_json, json_response, member_json, task_json
 from tests.web.conftest import Site

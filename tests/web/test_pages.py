@@ -10,7 +10,7 @@ import pytest
 from markupsafe import escape
 
 from shequn.i18n import catalogue
-from shequn.operations import Operations
+from shequn.services.console import Operations
 from shequn.store import Segment
 from tests.web.conftest import Site
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from shequn.accounts import ROLE_PERMS, Accounts, Role, sha256
 from shequn.app import App
+from shequn.services.accounts import ROLE_PERMS, Accounts, Role, sha256
 from shequn.store import Store
 from shequn.store.schema import Base
 

@@ -67,13 +67,13 @@ def test_payments(site: Site) -> None:
 
 
 def rejections(site: Site) -> list[str]:
-    from shequn.selling import Shop
+    from shequn.services.shop import Shop
 
     return [r["reason"] for r in Shop(site.app).rejections()]
 
 
 def paid_total(site: Site) -> int:
-    from shequn.selling import Shop
+    from shequn.services.shop import Shop
 
     return sum(o.amount for o in Shop(site.app).orders() if o.status == "paid")
 

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 
-from shequn.accounts import ROLE_PERMS, Accounts, Role
 from shequn.app import App
 from shequn.domain import VirtualClock
 from shequn.engine import replay
+from shequn.services.accounts import ROLE_PERMS, Accounts, Role
 from shequn.web.security import sign
 from tests.web.conftest import populate
 from tests.web.test_browser import SHEQUN, free_port

@@ -222,6 +222,27 @@ def matrix(
     )
 
 
+@app.command("wecom")
+def wecom_archive(
+    messages: int = typer.Option(2000, min=10, help="消息数 · archive messages pulled"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """企业微信会话存档 · the archive's pull → event path: CPU per message (fake Finance SDK, compiled with gcc)."""
+    from shequn.bench import wecom_archive as bench_archive
+
+    data = bench_archive.run(messages=messages).to_json()
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]shequn bench wecom[/bold]: {data['messages']} messages\n"
+        f"pull → event (RSA, DecryptData, the event): {data['pull_cpu_ms_per_message']} ms CPU per message "
+        f"({data['pull_seconds']} s)\n"
+        f"pull → event → App.ingest (policies, SQLite): {data['ingest_cpu_ms_per_message']} ms CPU per message "
+        f"({data['ingest_seconds']} s)"
+    )
+
+
 @app.command("onebot")
 def onebot(
     messages: int = typer.Option(300, min=10, help="消息数 · ordinary messages posted while the bot runs"),

@@ -21,7 +21,7 @@ GROWTH_EVERY = 60.0  # seconds between growth passes (settlements fall on the mi
 
 def _connectors(app: Any, names: list[str], env: dict[str, str]) -> dict[str, Any]:
     from shequn.connectors import REGISTRY, connector_class
-    from shequn.runtime import StoreCursors
+    from shequn.services.live import StoreCursors
 
     if not names:
         with app.store.transaction() as conn:
@@ -84,7 +84,7 @@ def run(
 ) -> None:
     """运行 · run the connectors, the scheduler and the outbox (Ctrl-C or SIGTERM stops after in-flight sends)."""
     from shequn.outbox import DeliverySettings, LeaseHeldError, OutboxRunner
-    from shequn.runtime import OperatorCommands, configure, environment, growth_pass
+    from shequn.services.live import OperatorCommands, configure, environment, growth_pass
 
     policies = _limits(limits)
     env = environment(secrets)

@@ -23,8 +23,8 @@ def run_server(ctx: typer.Context, *, host: str, port: int, secure_cookies: bool
     """
     import uvicorn
 
-    from shequn.accounts import Accounts
     from shequn.cli.common import Globals
+    from shequn.services.accounts import Accounts
     from shequn.web import create_app
 
     options = dict(host=host, port=port, log_level="warning", access_log=False, server_header=False)
@@ -79,7 +79,7 @@ def user_create(
 ) -> None:
     """新建用户 · create a console user (the first one: --role owner). Password from the prompt, --password-stdin
     or $SHEQUN_PASSWORD."""
-    from shequn.accounts import Accounts
+    from shequn.services.accounts import Accounts
 
     password = _password(password_stdin)
     with open_app(ctx) as a:
@@ -92,7 +92,7 @@ def user_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", 
     """列出用户 · list console users."""
     from rich.table import Table
 
-    from shequn.accounts import Accounts
+    from shequn.services.accounts import Accounts
 
     with open_app(ctx) as a:
         users = Accounts(a).users()
@@ -110,7 +110,7 @@ def user_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", 
 @user_app.command("role")
 def user_role(ctx: typer.Context, username: str = typer.Argument(...), role: str = typer.Argument(...)) -> None:
     """改角色 · change a user's role."""
-    from shequn.accounts import Accounts
+    from shequn.services.accounts import Accounts
 
     with open_app(ctx) as a:
         Accounts(a).set_role(username, role, actor="cli")
@@ -126,7 +126,7 @@ def user_password(
     ),
 ) -> None:
     """重设密码 · set a user's password (their sessions end)."""
-    from shequn.accounts import Accounts
+    from shequn.services.accounts import Accounts
 
     password = _password(password_stdin)
     with open_app(ctx) as a:

@@ -11,7 +11,7 @@ import importlib
 from functools import cache
 
 from shequn.connectors.base import Connector, SendResult, StaffReason, UnsupportedActionError, describe, route, sends
-from shequn.domain import ActionKind
+from shequn.domain import Action, ActionKind
 
 # platform → "module:Class"; imported lazily so that a missing SDK only matters to its own platform.
 REGISTRY: dict[str, str] = {
@@ -41,15 +41,32 @@ def capabilities(platform: str) -> frozenset[ActionKind] | None:
     return cls.capabilities if cls else None
 
 
+def staff_reason(action: Action) -> StaffReason | None:
+    """Why ``action`` goes to a person (:func:`route`, and what its connector hands over), or None to send it."""
+    cls = connector_class(action.platform)
+    reason = route(action, cls.capabilities if cls else None)
+    if reason is None and cls is not None and cls.hands_over(action):
+        return StaffReason.CAPABILITY_MISSING
+    return reason
+
+
+def batches_staff_tasks(platform: str) -> bool:
+    """Whether the staff tasks of ``platform`` gather into one open task per group (one pass for a burst)."""
+    cls = connector_class(platform)
+    return bool(cls and cls.batch_staff_tasks)
+
+
 __all__ = [
     "REGISTRY",
     "Connector",
     "SendResult",
     "StaffReason",
     "UnsupportedActionError",
+    "batches_staff_tasks",
     "capabilities",
     "connector_class",
     "describe",
     "route",
     "sends",
+    "staff_reason",
 ]

@@ -125,6 +125,7 @@ class Connector:
     capabilities: ClassVar[frozenset[ActionKind]] = frozenset()
     idempotent_sends: ClassVar[bool] = False  # the platform deduplicates a resend of the same action key
     can_confirm: ClassVar[bool] = False  # confirm() can tell whether an action reached the platform
+    batch_staff_tasks: ClassVar[bool] = False  # what the bot may not do gathers into one task per group (WeCom)
     _senders: ClassVar[dict[ActionKind, _Handler]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -170,6 +171,12 @@ class Connector:
     async def confirm(self, action: Action) -> SendResult | None:
         """Whether ``action`` reached the platform (its result) or not (None); only when ``can_confirm``."""
         raise NotImplementedError(f"{type(self).__name__} cannot confirm deliveries")
+
+    @classmethod
+    def hands_over(cls, action: Action) -> bool:
+        """Whether an action of a kind it declares must still go to a person (WeCom: a post that answers an event
+        is a reply, which WeCom gives apps no way to send)."""
+        return False
 
     def delivered_by_platform(self, action: Action) -> bool:
         """Whether the platform delivers ``action`` by itself (``send`` only records it): the outbox then counts it

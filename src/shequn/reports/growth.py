@@ -1,7 +1,7 @@
 """The report's growth-and-commerce block of a community (issue 9): the AARRR funnel per acquisition channel and per
 join-week cohort, revenue (by monetization mode, per member), coupon claim → purchase, the renewal rate, the value
 ladder's stages. Rows for the HTML and Markdown renderers; the figures come from the analysis (``Funnel``) and from
-``Report.commerce`` (filled by :func:`shequn.selling.Shop.measures` where the caller has the store)."""
+``Report.commerce`` (filled by :func:`shequn.services.shop.Shop.measures` where the caller has the store)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Console and API security records: web users (控制台用户), login sessions, API tokens, workspace secrets.
 
 Only hashes of session and API tokens are stored (SHA-256 of a high-entropy random token: a fast hash is right for
-those); passwords arrive here already hashed with argon2 by :mod:`shequn.accounts`. The webhook signing secret is
-kept in clear because verifying an HMAC needs it.
+those); passwords arrive here already hashed with argon2 by :mod:`shequn.services.accounts`. The webhook signing
+secret is kept in clear because verifying an HMAC needs it.
 """
 
 from __future__ import annotations

@@ -19,11 +19,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from shequn import __version__
-from shequn.accounts import Perm, Principal, parse_scopes
 from shequn.domain import EventKind, UserError
 from shequn.i18n import t as translate
-from shequn.operations import NotFoundError, SegmentVerb
 from shequn.playbook import load_playbook
+from shequn.services.accounts import Perm, Principal, parse_scopes
+from shequn.services.console import NotFoundError, SegmentVerb
 from shequn.store import Segment
 from shequn.store._sql import from_ms, to_ms
 from shequn.web.deps import AccountsDep, Admin, FreshDep, LocaleDep, OpsDep, Reader, Writer, locale_of
@@ -560,9 +560,9 @@ def settings_rotate(principal: Admin, accounts: AccountsDep) -> Response:
 @router.get("/growth")
 def growth(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) -> Response:
     """Referral boards, each community's funnel by channel and cohort, the commerce measures, products, refusals."""
-    from shequn.growing import Growth
     from shequn.reports import growth as rg
-    from shequn.selling import Shop
+    from shequn.services.growth import Growth
+    from shequn.services.shop import Shop
 
     gr, shop = Growth(ops.app), Shop(ops.app)
     contests = [c for c in gr.contests() if c.closed_ms is None]
@@ -597,7 +597,7 @@ def growth(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) 
 
 @router.post("/growth/settle")
 def growth_settle(principal: Writer, ops: OpsDep) -> Response:
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     with ops.write():
         ops.app.refresh()

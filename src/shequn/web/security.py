@@ -29,7 +29,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from starlette.datastructures import FormData
 
-from shequn.accounts import Accounts, Perm, Principal, same
+from shequn.services.accounts import Accounts, Perm, Principal, same
 
 SESSION_COOKIE = "shequn_session"
 LOGIN_COOKIE = "shequn_login"

@@ -238,7 +238,7 @@ def test_a_timed_mute_is_lifted_when_it_ends_even_after_a_restart(synapse: Synap
 
     from shequn.connectors.matrix import MUTED_LEVEL, MatrixConnector
     from shequn.domain import Mute, VirtualClock
-    from shequn.runtime import StoreCursors
+    from shequn.services.live import StoreCursors
 
     op = synapse.register("op_mute")
     bot = synapse.register("bot_mute")

@@ -337,7 +337,7 @@ def test_welcome_template_is_created_edited_recreated_and_attached_once_per_grou
 def test_welcomes_are_sent_by_wecom_and_leave_the_mass_post_quota_alone(tmp_path: Path) -> None:
     from sqlalchemy import select
 
-    from shequn.runtime import configure
+    from shequn.services.live import configure
     from shequn.store.schema import ACTION
 
     async def test(server: FakeWeCom) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Request, UploadFile
 
-from shequn.uploads import MAX_UPLOAD_BYTES, Uploads
+from shequn.services.uploads import MAX_UPLOAD_BYTES, Uploads
 from shequn.web.deps import Reader, Writer
 from shequn.web.schemas import ImportJobOut
 

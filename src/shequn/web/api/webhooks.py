@@ -3,8 +3,8 @@
 These are platform callbacks: they answer without a login because they verify their own signature (HMAC-SHA256 with
 the workspace's webhook secret over ``"<t>.<body>"``, see :mod:`shequn.web.security`). A delivery repeated by the
 shop is recognised by its ids and changes nothing (``duplicate: true``). Every delivery is checked against the order
-ledger (:mod:`shequn.selling`): an unknown order, a wrong amount or currency, a second payment for a paid order answer
-409 with the reason, which is recorded; nothing is credited.
+ledger (:mod:`shequn.services.shop`): an unknown order, a wrong amount or currency, a second payment for a paid order
+answer 409 with the reason, which is recorded; nothing is credited.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ async def _verified(
 
 
 def _ingest(ops: OpsDep, kind: Literal["order", "payment"], data: BaseModel, source: str) -> WebhookOut:
-    from shequn.selling import RejectedError
+    from shequn.services.shop import RejectedError
 
     try:
         event_id, added = ops.shop_event(kind, data.model_dump(), source=source)

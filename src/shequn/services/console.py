@@ -248,7 +248,7 @@ class Operations:
                 self._analysis[locale] = (time.monotonic(), self._analyze(locale))
             self._changed_overview()
         except Exception:  # the console goes on without a diagnosis; the reason is in the log
-            logging.getLogger("shequn.operations").exception("analytics failed")
+            logging.getLogger("shequn.services.console").exception("analytics failed")
         finally:
             self._analysing.discard(locale)
 
@@ -677,11 +677,12 @@ class Operations:
     def shop_event(self, kind: Literal["order", "payment"], body: dict[str, Any], *, source: str) -> tuple[str, bool]:
         """Log an order or a payment a shop reported; return (event id, whether it was new).
 
-        The delivery is checked against the order ledger (:meth:`shequn.selling.Shop.deliver`): an unknown order, a
-        wrong amount or currency, a second payment for a paid order raise :class:`shequn.selling.RejectedError`
-        (recorded with the reason, nothing credited); a repeated delivery is a duplicate and changes nothing.
+        The delivery is checked against the order ledger (:meth:`shequn.services.shop.Shop.deliver`): an unknown
+        order, a wrong amount or currency, a second payment for a paid order raise
+        :class:`shequn.services.shop.RejectedError` (recorded with the reason, nothing credited); a repeated delivery is
+        a duplicate and changes nothing.
         """
-        from shequn.selling import Shop
+        from shequn.services.shop import Shop
 
         with self.write():
             self.app.refresh()

@@ -656,7 +656,7 @@ class Shop:
         return [*([stage("untag", current)] if current else []), stage("tag", new)]
 
     def _tree(self, community: str) -> referral.Tree:
-        from shequn.growing import Growth
+        from shequn.services.growth import Growth
 
         return Growth(self.app).tree(community)
 

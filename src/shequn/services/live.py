@@ -7,8 +7,8 @@ and the commands operators type in a community's admin group (:class:`OperatorCo
 ``!tasks`` lists the open staff tasks, ``!approve N`` (``!done N``, ``通过 N``) completes one and ``!reject N``
 (``驳回 N``) closes it refused; for an admission check (``verify``) the answer goes into the log as the ``verify``
 form, so the admission policy lets the member in or not, exactly as if the form had been filled in.
-May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``), and
-``growing`` and ``selling`` for :func:`growth_pass`.
+May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``), and the
+growth and shop services (:mod:`shequn.services.growth`, :mod:`shequn.services.shop`) for :func:`growth_pass`.
 
 Things to keep in mind:
     * Anyone who can post in an admin group may use the commands: the admin group's membership is the permission to
@@ -131,7 +131,20 @@ def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] 
         if wake is not None:
             wake()
 
-    wecom.configure(welcome_templates(app), enqueue)
+    wecom.configure(welcome_templates(app), enqueue, media_rooms=moderated_groups(app, "wecom"))
+
+
+def moderated_groups(app: App, platform: str) -> frozenset[str]:
+    """The chat ids on ``platform`` whose community moderates: the groups whose images a connector reads (QR codes)."""
+    from shequn.engine.config import build_community_config
+    from shequn.policies.moderation import ModerationSettings
+
+    out: set[str] = set()
+    for record in app.communities():
+        settings = build_community_config(record.spec).settings.get("moderation")
+        if isinstance(settings, ModerationSettings) and settings.enabled:
+            out |= {g.id for g in record.spec.groups if g.platform == platform}
+    return frozenset(out)
 
 
 _COMMAND = re.compile(r"^\s*[!！/]?\s*(tasks|任务|approve|done|通过|完成|reject|驳回)\s*#?(\d+)?\s*$", re.IGNORECASE)
@@ -215,7 +228,9 @@ class OperatorCommands:
         if not tasks:
             return t("connectors.command.no_tasks", locale)
         lines = [t("connectors.command.open_tasks", locale, n=len(tasks))]
-        lines += [f"#{task.id} {task.title}" for task in tasks]
+        for task in tasks:
+            lines.append(f"#{task.id} {task.title}")
+            lines += batch_lines(task.detail)
         return "\n".join(lines)
 
     def _close(self, event: Message, cmd: Command, locale: str) -> str:
@@ -254,13 +269,27 @@ class OperatorCommands:
         return t(key, locale, id=task.id, title=task.title)
 
 
+def batch_lines(detail: Mapping[str, Any], limit: int = 10) -> list[str]:
+    """A batched staff task's items, one line each (what to do, who, what they wrote), for the task list."""
+    items = list(detail.get("items") or [])
+    out = []
+    for item in items[:limit]:
+        evidence = item.get("evidence") or {}
+        said = str(evidence.get("text", "")).replace("\n", " ")[:40]
+        who = str(evidence.get("actor_name") or evidence.get("actor") or item.get("action", {}).get("target", ""))
+        out.append(f"  · {item.get('what', '')}" + (f" — {who}" if who else "") + (f": {said}" if said else ""))
+    if len(items) > limit:
+        out.append(f"  · … +{len(items) - limit}")
+    return out
+
+
 def growth_pass(app: App, now: datetime | None = None) -> dict[str, int]:
     """What growth and selling do on their own, once per pass of ``shequn run``: settle the referral periods that have
     ended (every Friday 17:00 by default, book 2533), announce group-fill campaigns that reached their target, cancel
     the group-buys that did not form. Each step is idempotent, so a pass may repeat; one failing is logged and the
     others still run."""
-    from shequn.growing import Growth
-    from shequn.selling import Shop
+    from shequn.services.growth import Growth
+    from shequn.services.shop import Shop
 
     growth, shop = Growth(app), Shop(app)
     steps: dict[str, Callable[[], Sequence[Any]]] = {
