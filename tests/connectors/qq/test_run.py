@@ -21,7 +21,7 @@ from shequn.playbook import load_playbook
 from shequn.schedule.activities import Activity, ActivityKind, new_secret
 from shequn.store._sql import to_ms
 from tests.connectors.matrix.live import MAIN, query, shequn, stop_run, wait_for
-from tests.support.onebot import FakeOneBot, ThreadedOneBot
+from tests.support.onebot import BOT, FakeOneBot, ThreadedOneBot
 
 pytestmark = pytest.mark.slow
 MAIN_GROUP, ADMIN_GROUP = 123456789, 987654321
@@ -241,4 +241,46 @@ def test_the_reverse_socket_refuses_a_wrong_token_and_sends_over_the_right_one(
         out, err = stop_run(proc)
     assert proc.returncode == 0, err
     assert bot.refused == 1
+    assert TOKEN not in out + err
+
+
+def test_a_killed_run_resumes_and_what_the_bot_may_not_do_goes_to_staff(fake: ThreadedOneBot, tmp_path: Path) -> None:
+    import signal
+
+    bot = fake.bot
+    bot.groups[MAIN_GROUP].members[BOT]["role"] = "member"  # the operator forgot to make the bot an admin
+    port = fake(bot.serve())
+    db = str(tmp_path / "qq.db")
+    (tmp_path / "club.yaml").write_text(spec(datetime.now(UTC) + timedelta(hours=3)), encoding="utf-8")
+    shequn(db, "community", "apply", str(tmp_path / "club.yaml"))
+    env = {"SHEQUN_ONEBOT_WS": f"ws://127.0.0.1:{port}/", "SHEQUN_ONEBOT_TOKEN": TOKEN}
+    proc = start(db, env)
+    try:
+        wait_for(lambda: len(bot.of("get_group_msg_history")) + len(bot.of("get_group_member_list")) >= 2, 60, "setup")
+        fake(bot.say(MAIN_GROUP, 556, "大家早上好"))
+        ad = fake(bot.say(MAIN_GROUP, 555, AD))  # an ad as first words: recall and ban, neither allowed
+        wait_for(lambda: len(query(db, "select id from staff_task")) >= 2, 30, "both staff tasks")
+        tasks = query(db, "select kind, title from staff_task order by id")
+        assert {k for k, _ in tasks} >= {"delete_message", "ban"}, tasks
+        for kind in ("delete_message", "ban"):  # the reason names the group and the missing right
+            title = next(title for k, title in tasks if k == kind)
+            assert str(MAIN_GROUP) in title and ("不是管理员" in title or "not an admin" in title), title
+        assert bot.of("set_group_kick") == []  # the bot's role is known: refused before asking QQ
+        assert any(m["message_id"] == ad for m in bot.groups[MAIN_GROUP].messages)
+        wait_for(lambda: messages(db, "大家早上好") == 1, 30, "the first message logged")
+    finally:
+        stop_run(proc, signal.SIGKILL)
+    # While shequn is down, the group goes on; a restart picks up from the last message it handed on.
+    for text in ("停机时一", "停机时二", "停机时三"):
+        fake(bot.say(MAIN_GROUP, 556, text))
+    proc = start(db, env)
+    try:
+        wait_for(lambda: all(messages(db, t) == 1 for t in ("停机时一", "停机时二", "停机时三")), 60, "the gap")
+        fake(bot.say(MAIN_GROUP, 556, "重启之后"))
+        wait_for(lambda: messages(db, "重启之后") == 1, 30, "live again")
+        assert messages(db, "大家早上好") == 1 and messages(db, AD) == 1
+        assert len(query(db, "select id from staff_task")) == len(tasks)  # nothing decided twice
+    finally:
+        out, err = stop_run(proc)
+    assert proc.returncode == 0, err
     assert TOKEN not in out + err
