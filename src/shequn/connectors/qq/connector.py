@@ -233,8 +233,10 @@ class QQConnector(Connector):
             reader = asyncio.create_task(link.run(), name="onebot-read")
             self._link = link
             self.stats["connections"] += 1
+            filled = False
             try:
                 await self._on_connect(link)
+                filled = True
                 self._connected.set()
                 while True:
                     getter = asyncio.ensure_future(queue.get())
@@ -245,8 +247,6 @@ class QQConnector(Connector):
                         getter.cancel()
                         break
                     await self._deliver(getter.result())
-                while not queue.empty():  # what arrived before the socket closed is still owed
-                    await self._deliver(queue.get_nowait())
             except (LinkDownError, TimeoutError) as exc:
                 log.warning(
                     "onebot: the link dropped (%s); %s",
@@ -260,6 +260,12 @@ class QQConnector(Connector):
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reader
+                # What arrived before the socket closed is still owed. Until the gap was filled, group messages wait
+                # for the next fill (handing them on first would move the resume point past the gap).
+                while not queue.empty():
+                    frame = queue.get_nowait()
+                    if filled or detail_of(frame) != ("message", "group"):
+                        await self._deliver(frame)
 
     async def _on_connect(self, link: Link) -> None:
         login = await link.call("get_login_info")
@@ -407,6 +413,12 @@ class QQConnector(Connector):
             if reached:
                 break
             anchor = fresh[0].get("message_seq", fresh[0].get("message_id"))
+        else:
+            log.warning(
+                "onebot: the gap in group %s is longer than %d pages; older messages are not filled in",
+                group,
+                self.history_pages,
+            )
         for page in reversed(pages):
             for m in page:
                 frame = {**m, "post_type": "message", "message_type": "group", "group_id": m.get("group_id") or group}
