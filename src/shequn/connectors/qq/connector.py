@@ -494,8 +494,10 @@ class QQConnector(Connector):
         result = await self._say(action.group, compose(action.text_or_empty, mentions=mentions))
         if getattr(action, "pin", False) and result.platform_id:
             params = {"message_id": _int(result.platform_id)}
-            with contextlib.suppress(PermanentSendError):  # the post is out; an essence the bot may not set is no loss
+            try:
                 await self._call("set_essence_msg", params, group=action.group, admin=True)
+            except (SendError, TimeoutError) as exc:  # the post is out: retrying the action would post it twice
+                log.warning("onebot: the post in group %s is out but not made essence: %s", action.group, exc)
         return result
 
     @sends(ActionKind.REPLY)
