@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "matrix": "shequn.connectors.matrix:MatrixConnector",
     "telegram": "shequn.connectors.telegram:TelegramConnector",
     "wecom": "shequn.connectors.wecom.connector:WeComConnector",  # a file-backed platform for tests and benchmarks
+    "qq": "shequn.connectors.qq.connector:QQConnector",  # QQ groups through OneBot v11 (NapCat, Lagrange.OneBot …)
 }
 
 

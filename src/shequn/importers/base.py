@@ -151,11 +151,14 @@ class Options:
         group: for exports that do not name their group: its name (and id); for exports holding several groups:
             the one to import (by name or id).
         mask: masks phone numbers, WeChat ids and e-mail addresses (``--mask-pii``), or None.
+        live: the names live groups have on their platform → their ids (``(platform, name)`` → id): the QQ
+            connector keeps each group's QQ name, so an export that names its group but has no number is matched.
     """
 
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     group: str | None = None
     mask: Masker | None = None
+    live: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
