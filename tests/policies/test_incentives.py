@@ -128,12 +128,26 @@ def test_levels_promote_announce_and_keep_with_hysteresis() -> None:
     w.wait(DAY)
     out = w.checkin("u1")
     assert w.member("u1").level == 2 and "青铜级" in texts(of(out, "post", "levels"))[0]
-    w.say("u1", "兑换 书")  # 60 → 40 points: below 90% of 50
-    assert w.member("u1").level == 1
-    down = [a for a in w.sent if a.policy == "levels" and a.kind.value == "direct_message"]
-    assert down and "再攒10积分" in down[0].text_or_empty
     text = bulletin(w.config.communities["读书会"], w.community(), w.now)
-    assert "【等级公示" in text and "u1【新成员】40分，距【青铜级】还差10分" in text
+    assert "【等级公示" in text and "u1【青铜级】60分" in text
+    w.assert_replays()
+
+
+def test_spending_points_on_a_reward_never_costs_a_level() -> None:
+    # Levels follow contribution (book 1239: 根据贡献及参与度): the 20 points spent were earned all the same.
+    w = World(make_spec(policies={"checkin": {"points": 30, "streak_bonus": {}}, "points": {"rewards": {"书": 20}}}))
+    w.join("u1")
+    w.checkin("u1")
+    w.wait(DAY)
+    w.checkin("u1")
+    assert w.member("u1").level == 2
+    w.say("u1", "兑换 书")  # the balance drops from 60 to 40, below 90% of the 50 the level asks
+    assert w.member("u1").points == 40 and w.member("u1").level == 2
+    w.wait(DAY, tick=timedelta(hours=1))  # the daily placement keeps it too
+    assert w.member("u1").level == 2
+    assert not [a for a in w.sent if a.policy == "levels" and a.kind.value == "direct_message"]
+    text = bulletin(w.config.communities["读书会"], w.community(), w.now)
+    assert "u1【青铜级】60分" in text
     w.assert_replays()
 
 

@@ -39,6 +39,7 @@ from shequn.policies.common import (
     hhmm,
     local,
     say,
+    spend,
     text_of,
 )
 
@@ -263,7 +264,7 @@ class Checkin(Policy):
         new = Record(old.last, old.streak, old.total, old.best, old.cards + 1)
         return Decision(
             (
-                ctx.act(AwardPoints, "buy", target=e.actor, points=-s.makeup_cost, reason="spend:makeup_card"),
+                *spend(ctx, member, e.actor, s.makeup_cost, "spend:makeup_card", "buy"),
                 ctx.act(SetState, "card", scope=NAME, name=key, value=new.to_json()),
                 ctx.act(
                     Post,
