@@ -139,6 +139,9 @@ class RuleSection(Cited):
     name: Text
     purpose: Text
     default: Text  # default wording, ready to post
+    # The default wording under another ad rule (policies.moderation.ads: forbid | window), so the default rules
+    # announce what moderation enforces; ``{window}`` is the ad window (rhythm.jobs.ad_window) in words.
+    by_ads: dict[str, Text] = Field(default_factory=dict)
 
 
 class RuleBook(BaseModel):

@@ -213,8 +213,21 @@ class RhythmSpec(_Model):
             return False
         return in_window(local.hour * 60 + local.minute, ad.at, ad.until)
 
-    def fill(self, community_type: str) -> None:
-        """Fill every default in place (called by the community spec's validator); raise ValueError on conflicts."""
+    def ad_window_words(self, locale: str) -> str:
+        """The ad window in words, "周六 14:00-18:00" (empty when the job is off)."""
+        ad = self.job("ad_window")
+        if not ad.enabled or not ad.at or not ad.until or not ad.days:
+            return ""
+        labels = load_playbook().rhythm.labels
+        key = f"days_{ad.days}" if ad.days in ("daily", "weekdays") else f"weekday_{WEEKDAYS.index(ad.days)}"
+        days = labels[key].get(locale)
+        return labels["window"].get(locale).format(days=days, start=ad.at, until=ad.until)
+
+    def fill(self, community_type: str, ads: object = None) -> None:
+        """Fill every default in place (called by the community spec's validator); raise ValueError on conflicts.
+
+        ``ads`` is the community's ad rule (``policies.moderation.ads``): when given, the ad-window job is on
+        exactly when it is ``window``, so what the scheduler announces is what moderation enforces (book 1858)."""
         pb = load_playbook()
         book = pb.rhythm
         known = {j.key: j for j in book.jobs}
@@ -232,6 +245,8 @@ class RhythmSpec(_Model):
             if days not in ("daily", "weekdays", *WEEKDAYS):
                 raise ValueError(f"rhythm.jobs.{key}.days: use daily, weekdays or a weekday name, not {days!r}")
             on = given.enabled
+            if on is None and key == "ad_window" and ads is not None:
+                on = ads == "window"
             if on is None:
                 on = default.enabled and (not default.types or community_type in default.types)
             job = JobSpec.model_construct(
@@ -335,8 +350,17 @@ class CommunitySpec(_Model):
         unknown = set(self.rules.sections) - sections.keys()
         if unknown:
             raise ValueError(f"rules.sections: unknown section(s) {sorted(unknown)}; sections are {list(sections)}")
-        # Fill every missing default in place, keeping the book's section order.
-        filled = {k: self.rules.sections.get(k) or s.default.get(self.locale) for k, s in sections.items()}
+        self.rhythm.fill(self.type, (self.policies.get("moderation") or {}).get("ads"))
+        # Fill every missing default in place, keeping the book's section order; the default wording of the
+        # prohibitions follows the ad rule moderation enforces (forbid, red packet, or the rhythm's ad window).
+        ads = (self.policies.get("moderation") or {}).get("ads")
+        if ads is None:
+            ads = "window" if self.rhythm.job("ad_window").enabled else "red_packet"
+        window = self.rhythm.ad_window_words(self.locale)
+        filled = {
+            k: self.rules.sections.get(k) or s.by_ads.get(ads, s.default).get(self.locale).replace("{window}", window)
+            for k, s in sections.items()
+        }
         kinds = {k.key: k for k in pb.thresholds.kinds}
         kind = self.threshold.kind or ctype.recommended_threshold
         if kind not in kinds:
@@ -360,7 +384,6 @@ class CommunitySpec(_Model):
             if (g.platform, g.id) in seen:
                 raise ValueError(f"groups: {g.platform}:{g.id} is listed twice")
             seen.add((g.platform, g.id))
-        self.rhythm.fill(self.type)
         # Assign through __dict__ so validate_assignment does not re-enter this validator.
         self.rules.__dict__["sections"] = filled
         self.threshold.__dict__.update(kind=kind, params=params)
