@@ -188,7 +188,7 @@ def test_the_calendar_has_daily_and_weekly_items_with_recurrence_rules() -> None
     assert growth["guest_talk"].rrule == "FREQ=WEEKLY;BYDAY=SU;BYHOUR=20;BYMINUTE=30"
     assert growth["guest_talk"].duration_minutes == 90 and growth["guest_talk"].when == "每周日 20:30"
     assert growth["offline_meetup"].rrule == "FREQ=MONTHLY;BYDAY=1SA;BYHOUR=14;BYMINUTE=0"
-    assert growth["cleanup"].rrule == "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1;BYHOUR=20;BYMINUTE=0"
+    assert growth["cleanup"].rrule == "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=1;BYHOUR=20;BYMINUTE=0"
     interest = {c.key: c for c in plan_of("interest").calendar}
     assert interest["games"].rrule == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=14;BYMINUTE=0"  # book 1688
     consumption = {c.key for c in plan_of("consumption").calendar}

@@ -255,7 +255,7 @@ def rrule(item: CalendarItem) -> str:
     if item.cadence == "weekly":
         return f"FREQ=WEEKLY;BYDAY={days or 'MO'};{at}"
     interval = ";INTERVAL=3" if item.cadence == "quarterly" else ""
-    on = f"BYDAY=1{RRULE_DAYS[item.weekdays[0] - 1]}" if item.weekdays else "BYMONTHDAY=-1"
+    on = f"BYDAY=1{RRULE_DAYS[item.weekdays[0] - 1]}" if item.weekdays else "BYMONTHDAY=1"  # as the clean-up runs
     return f"FREQ=MONTHLY{interval};{on};{at}"
 
 
