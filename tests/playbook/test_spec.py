@@ -72,3 +72,14 @@ def test_bad_specs_name_file_line_and_field(body: str, expected: str) -> None:
         parse_spec(body, source="spec.yaml")
     assert expected in str(info.value)
     assert info.value.exit_code == 2
+
+
+def test_the_default_rules_announce_only_what_is_enforced() -> None:
+    """The weekly task's escalation (794) is announced only with the tasks policy on; the ad rule follows moderation."""
+    off = CommunitySpec.model_validate({"name": "x", "type": "growth"})
+    assert "没有必做的作业" in off.rules.sections["tasks"] and "三周没完成" not in off.rules.sections["tasks"]
+    on = CommunitySpec.model_validate({"name": "x", "type": "growth", "policies": {"tasks": {"enabled": True}}})
+    assert "三周没完成" in on.rules.sections["tasks"]
+    assert "先发100元红包" in off.rules.sections["prohibitions"]  # growth: red packet (790) by default
+    money = CommunitySpec.model_validate({"name": "x", "type": "money"})
+    assert "周六 14:00-18:00" in money.rules.sections["prohibitions"]  # its rhythm announces the ad window (1858)

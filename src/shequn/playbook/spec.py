@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shequn.domain import UserError
 from shequn.playbook.loader import load_playbook
-from shequn.playbook.models import WEEKDAYS
+from shequn.playbook.models import WEEKDAYS, RuleSection
 
 Locale = Literal["zh-CN", "en"]
 GroupRole = Literal["main", "chitchat", "core", "admin", "paid", "fan", "temporary"]
@@ -351,16 +351,9 @@ class CommunitySpec(_Model):
         if unknown:
             raise ValueError(f"rules.sections: unknown section(s) {sorted(unknown)}; sections are {list(sections)}")
         self.rhythm.fill(self.type, (self.policies.get("moderation") or {}).get("ads"))
-        # Fill every missing default in place, keeping the book's section order; the default wording of the
-        # prohibitions follows the ad rule moderation enforces (forbid, red packet, or the rhythm's ad window).
-        ads = (self.policies.get("moderation") or {}).get("ads")
-        if ads is None:
-            ads = "window" if self.rhythm.job("ad_window").enabled else "red_packet"
-        window = self.rhythm.ad_window_words(self.locale)
-        filled = {
-            k: self.rules.sections.get(k) or s.by_ads.get(ads, s.default).get(self.locale).replace("{window}", window)
-            for k, s in sections.items()
-        }
+        # Fill every missing default in place, keeping the book's section order.
+        defaults = self.default_rules()
+        filled = {k: self.rules.sections.get(k) or defaults[k] for k in sections}
         kinds = {k.key: k for k in pb.thresholds.kinds}
         kind = self.threshold.kind or ctype.recommended_threshold
         if kind not in kinds:
@@ -390,6 +383,23 @@ class CommunitySpec(_Model):
         self.size.__dict__["policy"] = size_key
         self.__dict__["kpis"] = {**kpis, **self.kpis}
         return self
+
+    def default_rules(self) -> dict[str, str]:
+        """The playbook's wording of each rule section for this community (its rhythm filled in): the prohibitions
+        follow the ad rule moderation enforces (forbid, red packet, or the rhythm's ad window), and a section whose
+        policy is off (the weekly task) says so, so the default rules never announce what nothing enforces."""
+        pb = load_playbook()
+        ads = (self.policies.get("moderation") or {}).get("ads")
+        if ads is None:
+            ads = "window" if self.rhythm.job("ad_window").enabled else "red_packet"
+        window = self.rhythm.ad_window_words(self.locale)
+
+        def wording(s: RuleSection) -> str:
+            on = (self.policies.get(s.policy) or {}).get("enabled", pb.default(s.policy, "enabled")) if s.policy else 1
+            text = s.when_off if s.when_off is not None and not on else s.by_ads.get(ads, s.default)
+            return text.get(self.locale).replace("{window}", window)
+
+        return {s.key: wording(s) for s in pb.rules.sections}
 
     def to_yaml(self) -> str:
         """The spec as YAML, complete (every default written out), in a stable order."""
