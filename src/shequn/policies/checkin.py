@@ -29,6 +29,7 @@ from shequn.domain import Action, AwardPoints, CheckIn, EventKind, Message, Post
 from shequn.domain.state import CommunityState, MemberState
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
+from shequn.policies.acks import ack
 from shequn.policies.base import NOTHING, CommunityConfig, Context, Decision, Policy, PolicySettings
 from shequn.policies.common import (
     BookSettings,
@@ -243,7 +244,7 @@ class Checkin(Policy):
         text = say(
             ctx, NAME, "done", name=name, streak=new.streak, total=new.total, beat=beat, extra="".join(extra)
         ).strip()
-        actions.append(ctx.act(Post, "done", text=text, mentions=(e.actor,)))
+        actions.append(ack(ctx, "done", text, (e.actor,)))
         return Decision(tuple(actions), state=changes)
 
     def _buy(self, ctx: Context, s: CheckinSettings, member: MemberState) -> Decision:

@@ -24,10 +24,11 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shequn.domain import Action, DirectMessage, EventKind, Post, SetLevel, SetState
+from shequn.domain import Action, DirectMessage, EventKind, SetLevel, SetState
 from shequn.domain.state import CommunityState, MemberState
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
+from shequn.policies.acks import ack
 from shequn.policies.base import NOTHING, CommunityConfig, Context, Decision, Policy, PolicySettings, decided
 from shequn.policies.common import BookSettings, PerSettings, book, check_texts, day, earned, local, say, text_of
 
@@ -205,7 +206,7 @@ class Levels(Policy):
         title = title_of(ctx.config, new, ctx.locale)
         name = member.name or pid
         if new > old and old > 0 and s.announce and announce and ctx.event is not None:
-            out.append(ctx.act(Post, "up", text=say(ctx, NAME, "up", name=name, title=title), mentions=(pid,)))
+            out.append(ack(ctx, "up", say(ctx, NAME, "up", name=name, title=title), (pid,)))
         elif new < old:
             previous = title_of(ctx.config, old, ctx.locale)
             lv = next(x for x in s.ladder if x.level == old)
