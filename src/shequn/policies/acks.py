@@ -3,8 +3,9 @@
 How it works:
     The check-in's 签到成功, a level-up and a badge granted are acknowledgements: instead of a post each, the policy
     that makes one records its line (:func:`ack`) in this policy's state, per group; on the first tick
-    ``batch_minutes`` after the first line of a batch, the lines gathered go out as one post in that group (with
-    everyone named in them mentioned) and the batch is cleared. With ``batch_minutes: 0`` each is posted at once.
+    ``batch_minutes`` after the first line of a batch (or when the quiet hours end), the lines gathered go out as one
+    post in that group (with everyone named in them mentioned) and the batch is cleared. With ``batch_minutes: 0``
+    each is posted at once.
 
 Things to keep in mind:
     * ``p:<group key>``: the batch waiting (since when, the lines, the people mentioned). It is policy state, so a
@@ -21,8 +22,9 @@ from pydantic import Field
 from shequn.domain import Action, Post, SetState
 from shequn.domain.records import iso, parse_iso
 from shequn.playbook import load_playbook
+from shequn.playbook.spec import in_window
 from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings
-from shequn.policies.common import BookSettings
+from shequn.policies.common import BookSettings, local
 
 NAME = "acks"
 
@@ -61,6 +63,10 @@ class Acks(Policy):
         s = ctx.settings
         assert isinstance(s, AcksSettings)
         out: list[Action] = []
+        quiet = ctx.config.spec.rhythm.quiet_hours
+        lt = local(ctx.now, ctx.config.spec)
+        if quiet is not None and in_window(lt.hour * 60 + lt.minute, quiet.start, quiet.end):
+            return NOTHING  # 其他时间不打扰群友: what was gathered late at night goes out when the quiet hours end
         for name, batch in sorted(ctx.scope.items()):
             if not name.startswith("p:") or ctx.now < parse_iso(batch["since"]) + timedelta(minutes=s.batch_minutes):
                 continue

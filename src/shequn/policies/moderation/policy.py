@@ -294,7 +294,7 @@ class Moderation(Policy):
         rule = ad_rule(s, ctx.config.spec)
         if isinstance(e, Payment):
             if e.purpose in AD_PURPOSES and rule != "forbid":
-                return Decision((self._credit(ctx, s, member, e.amount),))
+                return Decision((self._credit(ctx, s, member, e.amount, rule),))
             return NOTHING
         if _EXEMPT(s, ctx.config.spec).holds(member, e.actor):
             return NOTHING
@@ -304,7 +304,7 @@ class Moderation(Policy):
                     return NOTHING  # a red packet buys no ad where ads are forbidden (792)
                 amount = e.extra.get("amount")
                 fen = int(amount) if isinstance(amount, int | str) and str(amount).isdigit() else s.red_packet_fen
-                return Decision((self._credit(ctx, s, member, fen),))
+                return Decision((self._credit(ctx, s, member, fen, rule),))
             text, content, media, mid = e.text, e.content, e.media, e.message_id or e.id
             qr = bool(e.extra.get("qr"))
         elif isinstance(e, Edit):
@@ -374,15 +374,16 @@ class Moderation(Policy):
         return flood, [ws, count, h, rs, reps, t]
 
     @staticmethod
-    def _credit(ctx: Context, s: ModerationSettings, member: MemberState, fen: int) -> SetState:
+    def _credit(ctx: Context, s: ModerationSettings, member: MemberState, fen: int, rule: AdRule) -> SetState:
         """Record a red packet or an ad fee.
 
-        One of at least ``red_packet_fen`` permits one ad (book 790: 先发100元红包); smaller amounts are credit for the
-        per-character fee (按字数每个字1元). Both last ``paid_ad_minutes``.
+        Under ``red_packet``, one of at least ``red_packet_fen`` permits one ad (book 790: 先发100元红包) and smaller
+        amounts are credit for the per-character fee (按字数每个字1元); under ``window`` it all is credit for the
+        window's red packet per member. Both last ``paid_ad_minutes``.
         """
         until = ctx.now + timedelta(minutes=s.paid_ad_minutes)
         money_, permits = _credit_of(ctx, member)
-        if s.red_packet_fen and fen >= s.red_packet_fen:
+        if rule == "red_packet" and s.red_packet_fen and fen >= s.red_packet_fen:
             permits += 1
         else:
             money_ += fen
