@@ -234,3 +234,13 @@ def test_acknowledgements_are_gathered_into_one_post_per_few_minutes() -> None:
     assert "p:sandbox:g1" not in w.scope("acks")
     assert not of(w.wait(timedelta(minutes=10), tick=timedelta(minutes=1)), "post")  # sent once
     w.assert_replays()
+
+
+def test_acknowledgements_gathered_from_history_are_dropped_not_posted() -> None:
+    w = World(make_spec())
+    w.join("u1")
+    w.wait(timedelta(hours=16))
+    w.checkin("u1")
+    w.clock.set(w.now + timedelta(days=2))  # history: no ticks in between
+    assert not of(w.tick(), "post") and "p:sandbox:g1" not in w.scope("acks")
+    w.assert_replays()

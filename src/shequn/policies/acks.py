@@ -10,6 +10,7 @@ How it works:
 Things to keep in mind:
     * ``p:<group key>``: the batch waiting (since when, the lines, the people mentioned). It is policy state, so a
       restart or a replay of the log has the same batch and flushes it on the same tick (never an in-memory timer).
+    * A batch older than :data:`STALE` (gathered from imported history, or before a long stop) is dropped unposted.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySetti
 from shequn.policies.common import BookSettings, local
 
 NAME = "acks"
+STALE = timedelta(hours=12)  # a batch older than this is dropped, not posted (a night's quiet hours are shorter)
 
 
 class AcksSettings(BookSettings):
@@ -68,7 +70,11 @@ class Acks(Policy):
         if quiet is not None and in_window(lt.hour * 60 + lt.minute, quiet.start, quiet.end):
             return NOTHING  # 其他时间不打扰群友: what was gathered late at night goes out when the quiet hours end
         for name, batch in sorted(ctx.scope.items()):
-            if not name.startswith("p:") or ctx.now < parse_iso(batch["since"]) + timedelta(minutes=s.batch_minutes):
+            since = parse_iso(batch["since"]) if name.startswith("p:") else None
+            if since is None or ctx.now < since + timedelta(minutes=s.batch_minutes):
+                continue
+            if ctx.now - since > STALE:  # gathered from imported history, or before a long stop: old news
+                out.append(ctx.act(SetState, f"{name}@{batch['since']}:stale", scope=NAME, name=name, value=None))
                 continue
             platform, _, group = name[2:].partition(":")
             text = "\n".join(batch["lines"])
