@@ -83,3 +83,15 @@ def test_the_default_rules_announce_only_what_is_enforced() -> None:
     assert "先发100元红包" in off.rules.sections["prohibitions"]  # growth: red packet (790) by default
     money = CommunitySpec.model_validate({"name": "x", "type": "money"})
     assert "周六 14:00-18:00" in money.rules.sections["prohibitions"]  # its rhythm announces the ad window (1858)
+
+
+def test_the_default_removal_rules_name_the_policies_that_remove_people() -> None:
+    club = CommunitySpec.model_validate(
+        {"name": "x", "type": "industry", "size": {"policy": "one_in_one_out", "capacity": 5},
+         "policies": {"cleanup": {"enabled": True, "every": "month"}}}
+    )  # fmt: skip
+    removal = club.rules.sections["removal"]
+    assert "本群人数严格控制在5人，要进一个，就得出一个" in removal  # 003:497, as capacity enforces it
+    assert "30天以上没有发言" in removal and "每月一次的定期清理" in removal and "20:00点名" in removal
+    plain = CommunitySpec.model_validate({"name": "x", "type": "industry"}).rules.sections["removal"]
+    assert "就得出一个" not in plain and "定期清理" not in plain

@@ -492,21 +492,13 @@ class _Builder:
         out["prohibitions"] = (text, [base, ads, conduct])
         # 3 踢人方案
         removal, cites = p.rule_text("removal.base"), []
-        extra = ""
-        policy = {s.key: s for s in self.pb.sizes.policies}[spec.size.policy]
-        if policy.mode == "one_in_one_out":
-            rt = p.rule_text("removal.one_in_one_out")
-            extra += fill(rt.text.get(loc), capacity=spec.size.capacity or policy.capacity)
-            cites.append(rt)
+        if {s.key: s for s in self.pb.sizes.policies}[spec.size.policy].mode == "one_in_one_out":
+            cites.append(p.rule_text("removal.one_in_one_out"))
         cleanup = settings["cleanup"]
         assert isinstance(cleanup, CleanupSettings)
         if cleanup.enabled:
-            rt = p.rule_text("removal.cleanup")
-            every = t(f"planner.every.{cleanup.every}", loc)
-            extra += fill(
-                rt.text.get(loc), silent_days=cleanup.silent_days, every=every, roll_call_at=cleanup.roll_call_at
-            )
-            cites.append(rt)
+            cites.append(p.rule_text("removal.cleanup"))
+        extra = spec.removal_extra()  # the same words as a spec's own default rules
         out["removal"] = (fill(removal.text.get(loc), extra=extra), [removal, *cites])
         # 4 任务方案
         task = p.for_type("weekly_tasks", self.type)

@@ -399,7 +399,27 @@ class CommunitySpec(_Model):
             text = s.when_off if s.when_off is not None and not on else s.by_ads.get(ads, s.default)
             return text.get(self.locale).replace("{window}", window)
 
-        return {s.key: wording(s) for s in pb.rules.sections}
+        out = {s.key: wording(s) for s in pb.rules.sections}
+        out["removal"] += self.removal_extra()
+        return out
+
+    def removal_extra(self) -> str:
+        """What the removal section adds for the policies that remove people beyond the ladder: one in, one out
+        (003:497) for that size policy, and the clean-up (1795) when it is on, with its own figures."""
+        pb, loc = load_playbook(), self.locale
+        extra = ""
+        key = self.size.policy or pb.types[self.type].recommended_size
+        size = next(p for p in pb.sizes.policies if p.key == key)
+        if size.mode == "one_in_one_out":
+            capacity = self.size.capacity or size.capacity
+            extra += pb.planner.rule_text("removal.one_in_one_out").text.get(loc).format(capacity=capacity)
+        cleanup = {k: pb.default("cleanup", k) for k in ("enabled", "every", "silent_days", "roll_call_at")}
+        cleanup.update(self.policies.get("cleanup") or {})
+        if cleanup["enabled"]:
+            every = pb.rhythm.labels[f"every_{cleanup['every']}"].get(loc)
+            text = pb.planner.rule_text("removal.cleanup").text.get(loc)
+            extra += text.format(silent_days=cleanup["silent_days"], every=every, roll_call_at=cleanup["roll_call_at"])
+        return extra
 
     def to_yaml(self) -> str:
         """The spec as YAML, complete (every default written out), in a stable order."""
