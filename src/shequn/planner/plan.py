@@ -51,9 +51,9 @@ from shequn.policies.welcome import Welcome, WelcomeSettings
 PHASES = ("before_launch", "week_1", "weeks_2_4", "month_2", "month_3")
 RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-# charging model → the monetization mode it already is
 # The policies whose settings the rules text is rendered from.
 _ENFORCING: dict[str, Policy] = {p.name: p for p in (Moderation(), Cleanup(), Tasks())}
+# charging model → the monetization mode it already is
 CHARGING_MODE = {"entry_fee": "membership", "membership": "membership", "products": "ecommerce", "courses": "product"}
 
 

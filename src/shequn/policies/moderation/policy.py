@@ -4,8 +4,10 @@ How it works:
     For each message (and each edit) of a member who does not run the group, the policy looks for flooding (刷屏),
     forbidden topics and ads. An ad is what the :class:`~.detect.Detector`'s evidence, the poster's history
     (newcomer or established) and the classifier learned from the operators' labels score at or above the
-    community's threshold. A paid ad passes: a red packet of the configured amount (or the per-character fee) in
-    the last hour, or the weekly ad window with its red packet. Anything else is an offence: the message is deleted
+    community's threshold. What passes is the community's one ad rule (``ads``, :func:`ad_rule`): nothing where
+    ads are forbidden (792); after a red packet of the configured amount or the per-character fee in the last hour
+    (790); or only inside the rhythm's weekly ad window (``rhythm.jobs.ad_window``, the one the scheduler
+    announces), with its red packet per member (1858). Anything else is an offence: the message is deleted
     and the member climbs the ladder (remind → private warning → public notice with the evidence → removal with
     the workspace-wide blacklist and an announcement). The event stops there: a removed ad earns no points.
 
@@ -91,15 +93,6 @@ class Flood(BaseModel):
 AdRule = Literal["forbid", "red_packet", "window"]
 
 
-def ad_rule(settings: ModerationSettings, spec: CommunitySpec) -> AdRule:
-    """What the community does about members' ads: ``forbid`` (792: 禁止一切广告, nothing passes), ``red_packet``
-    (790: a red packet first, the alternative to forbidding) or ``window`` (1858: only in the weekly ad window,
-    with a red packet per member). Left out, it follows the rhythm: ``window`` when the ad-window job is on."""
-    if settings.ads is not None:
-        return settings.ads
-    return "window" if spec.rhythm.job("ad_window").enabled else "red_packet"
-
-
 class ModerationSettings(BookSettings):
     """``policies.moderation``: the ladder, the detection threshold, paid ads, flooding, word lists, weights."""
 
@@ -172,6 +165,15 @@ class ModerationSettings(BookSettings):
         pattern = _compiled(self)[1]
         m = pattern.search(norm) if pattern is not None else None
         return m.group(0) if m else ""
+
+
+def ad_rule(settings: ModerationSettings, spec: CommunitySpec) -> AdRule:
+    """What the community does about members' ads: ``forbid`` (792: 禁止一切广告, nothing passes), ``red_packet``
+    (790: a red packet first, the alternative to forbidding) or ``window`` (1858: only in the weekly ad window,
+    with a red packet per member). Left out, it follows the rhythm: ``window`` when the ad-window job is on."""
+    if settings.ads is not None:
+        return settings.ads
+    return "window" if spec.rhythm.job("ad_window").enabled else "red_packet"
 
 
 def _compile(s: ModerationSettings) -> tuple[Detector, re.Pattern[str] | None]:
