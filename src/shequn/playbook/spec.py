@@ -415,8 +415,9 @@ class CommunitySpec(_Model):
             extra += pb.planner.rule_text("removal.one_in_one_out").text.get(loc).format(capacity=capacity)
         cleanup = {k: pb.default("cleanup", k) for k in ("enabled", "every", "silent_days", "roll_call_at")}
         cleanup.update(self.policies.get("cleanup") or {})
-        if cleanup["enabled"]:
-            every = pb.rhythm.labels[f"every_{cleanup['every']}"].get(loc)
+        every_words = pb.rhythm.labels.get(f"every_{cleanup['every']}")
+        if cleanup["enabled"] and every_words is not None:  # a wrong period is the cleanup policy's to report
+            every = every_words.get(loc)
             text = pb.planner.rule_text("removal.cleanup").text.get(loc)
             extra += text.format(silent_days=cleanup["silent_days"], every=every, roll_call_at=cleanup["roll_call_at"])
         return extra
