@@ -12,6 +12,7 @@ from shequn.playbook import load_lexicon
 from shequn.policies.moderation import Detector, Verdict
 from shequn.policies.moderation import classifier as clf
 from shequn.policies.moderation.detect import COMMON_WORDS
+from shequn.policies.moderation.policy import ModerationSettings, ad_rule
 from tests.policies.harness import World, kinds, make_spec, of, texts
 
 AD = "➕V：money20459，招代理，一件代发，日赚500"
@@ -116,21 +117,69 @@ def test_a_paid_ad_passes_with_a_red_packet_or_the_per_character_fee() -> None:
 
 
 def test_the_weekly_ad_window_allows_ads_with_a_red_packet_per_member() -> None:
-    # T0 is Monday 2026-11-02 16:00 in Shanghai; the window is Monday 14:00-18:00, 10 fen per member.
+    # T0 is Monday 2026-11-02 16:00 in Shanghai; the window is Monday 14:00-18:00 (the rhythm's ad_window job, the
+    # one the scheduler announces), 10 fen per member.
     spec = make_spec(
-        policies={
-            "moderation": {"ad_window": {"weekday": 1, "start": "14:00", "end": "18:00", "fee_per_member_fen": 10}}
-        }
+        rhythm={"jobs": {"ad_window": {"days": "monday", "at": "14:00", "until": "18:00"}}},
+        policies={"moderation": {"ads": "window", "ad_fee_per_member_fen": 10}},
     )
+    assert spec.rhythm.jobs["ad_window"].enabled  # ads: window turns the announcement on
     w = World(spec)
     regular(w, "seller", 3, days=0)
     w.wait(timedelta(days=7) - timedelta(minutes=9))
-    assert of(w.say("seller", "加我vx：abc_77215 低价代购"), "delete_message")  # no red packet yet
+    first = w.say("seller", "加我vx：abc_77215 低价代购")  # no red packet yet
+    assert of(first, "delete_message") and "广告时间（周一 14:00-18:00）" in texts(of(first, "post", "moderation"))[0]
     w.say("seller", "", content=ContentKind.RED_PACKET, extra={"amount": 10})
     assert not of(w.say("seller", "加我vx：abc_77215 低价代购"), "delete_message")
-    w.wait(timedelta(hours=3))  # 19:00: the window is closed
-    w.say("seller", "", content=ContentKind.RED_PACKET, extra={"amount": 10})
+    w.wait(timedelta(hours=3))  # 19:00: the window is closed, and no red packet buys an ad outside it
+    w.say("seller", "", content=ContentKind.RED_PACKET, extra={"amount": 10000})
     assert of(w.say("seller", "加我vx：abc_77215 低价代购"), "delete_message")
+    w.assert_replays()
+
+
+def test_the_ad_window_announced_for_a_money_group_is_the_one_enforced() -> None:
+    # A 赚钱型 community's rhythm announces the Saturday 14:00-18:00 window by default (book 1858): moderation
+    # enforces that same window, and the default rules say so.
+    spec = make_spec(name="渠道群", type="money")
+    assert ad_rule(ModerationSettings(), spec) == "window"
+    assert (
+        "广告时间以外发广告" in spec.rules.sections["prohibitions"]
+        and "周六 14:00-18:00" in spec.rules.sections["prohibitions"]
+    )
+    w = World(spec)  # T0: Monday 16:00
+    regular(w, "seller", 3, days=0)
+    w.say("seller", "", content=ContentKind.RED_PACKET, extra={"amount": 10000})
+    assert of(w.say("seller", "加我vx：abc_77215 低价代购"), "delete_message")  # ¥100 outside the window: removed
+    w.wait(timedelta(days=5, hours=-1))  # Saturday 15:00
+    w.say("seller", "", content=ContentKind.RED_PACKET, extra={"amount": 100})
+    assert not of(w.say("seller", "加我vx：abc_77215 低价代购"), "delete_message")  # inside it: let through
+    w.assert_replays()
+
+
+def test_ads_forbidden_means_no_red_packet_buys_one() -> None:
+    # 792 禁止一切广告 is the alternative to 790's paid ads, not an addition.
+    spec = make_spec(policies={"moderation": {"ads": "forbid"}})
+    assert (
+        "不管什么广告都禁止" in spec.rules.sections["prohibitions"]
+        and "红包" not in spec.rules.sections["prohibitions"]
+    )
+    w = World(spec)
+    regular(w, "seller")
+    w.say("seller", "", content=ContentKind.RED_PACKET, extra={"amount": 10000})
+    w.pay("seller", 10000, "ad_fee")
+    out = w.say("seller", "加我vx：abc_77215，低价代购")
+    assert of(out, "delete_message") and "红包" not in texts(of(out, "post", "moderation"))[0]
+    assert "c:sandbox:seller" not in w.scope("moderation")
+    w.assert_replays()
+
+
+def test_the_ad_rule_and_the_ad_window_cannot_disagree() -> None:
+    spec = make_spec(policies={"moderation": {"ads": "forbid"}}, rhythm={"jobs": {"ad_window": {"enabled": True}}})
+    with pytest.raises(UserError, match=r"policies.moderation.ads: forbid, but rhythm.jobs.ad_window is on"):
+        build_community_config(spec)
+    spec = make_spec(policies={"moderation": {"ads": "window"}}, rhythm={"jobs": {"ad_window": {"enabled": False}}})
+    with pytest.raises(UserError, match=r"policies.moderation.ads: window needs the ad window"):
+        build_community_config(spec)
 
 
 def test_flooding_and_repeating_are_offences() -> None:
@@ -230,7 +279,7 @@ def test_bad_moderation_settings_name_the_field() -> None:
     assert "policies.moderation.ladder.1: Input should be" in text
     with pytest.raises(UserError, match=r"policies.moderation.exempt_roles.0: unknown role 'king'"):
         build_community_config(make_spec(policies={"moderation": {"exempt_roles": ["king"]}}))
-    with pytest.raises(UserError, match=r"policies.moderation.ad_window.end: must be after start"):
+    with pytest.raises(UserError, match=r"policies.moderation.ad_window: the weekly ad window is one setting"):
         build_community_config(
-            make_spec(policies={"moderation": {"ad_window": {"weekday": 5, "start": "18:00", "end": "14:00"}}})
+            make_spec(policies={"moderation": {"ad_window": {"weekday": 5, "start": "14:00", "end": "18:00"}}})
         )

@@ -139,6 +139,13 @@ class RuleSection(Cited):
     name: Text
     purpose: Text
     default: Text  # default wording, ready to post
+    # The default wording under another ad rule (policies.moderation.ads: forbid | window), so the default rules
+    # announce what moderation enforces; ``{window}`` is the ad window (rhythm.jobs.ad_window) in words.
+    by_ads: dict[str, Text] = Field(default_factory=dict)
+    # The default wording while the policy that enforces the section is off (the weekly task: policies.tasks), so the
+    # default rules never announce what nothing enforces.
+    policy: str = ""
+    when_off: Text | None = None
 
 
 class RuleBook(BaseModel):

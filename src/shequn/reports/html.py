@@ -77,7 +77,8 @@ def _pct(v: float | None) -> str:
 def _kpi_value(k: Kpi, loc: str) -> str:
     if k.value is None:
         return t("report.unknown", loc)
-    return f"{k.value:.0%}" if k.unit == "ratio" else f"{round(k.value, 1):g}"
+    shown = f"{k.value:.0%}" if k.unit == "ratio" else f"{round(k.value, 1):g}"
+    return t("report.estimated", loc, value=shown) if k.estimated else shown
 
 
 def _health_bar(score: int) -> str:

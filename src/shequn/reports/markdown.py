@@ -17,9 +17,8 @@ MAX_GROUPS = 30
 def _value(k: Kpi, loc: str) -> str:
     if k.value is None:
         return t("report.unknown", loc)
-    if k.unit == "ratio":
-        return f"{k.value:.0%}"
-    return f"{round(k.value, 1):g}"
+    shown = f"{k.value:.0%}" if k.unit == "ratio" else f"{round(k.value, 1):g}"
+    return t("report.estimated", loc, value=shown) if k.estimated else shown
 
 
 def _target(k: Kpi) -> str:

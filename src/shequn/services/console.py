@@ -718,7 +718,7 @@ class RhythmItem:
     group: str
     job: str
     label: str
-    status: str  # due | capped
+    status: str  # due | capped | held
 
 
 def _job_label(job: str, names: dict[str, str]) -> str:

@@ -434,7 +434,7 @@ class RhythmOut(_Out):
     group: str
     job: str
     label: str
-    status: Literal["due", "capped"]
+    status: Literal["due", "capped", "held"]
 
 
 class ActivityOut(_Out):
