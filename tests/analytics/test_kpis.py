@@ -16,7 +16,7 @@ from shequn.app import App
 from shequn.domain import Payment, VirtualClock, stable_id
 from shequn.playbook import load_playbook
 from shequn.reports.markdown import render_markdown
-from shequn.selling import Shop
+from shequn.services.shop import Shop
 from tests.conftest import T0
 from tests.support.builders import join, msg, spec
 

@@ -51,6 +51,7 @@ def spec(at: datetime) -> str:
             "  moderation: {ladder: [warn, remove]}",
             '  admission: {screening: {answer: "读书|阅读"}}',
             '  checkin: {opens_at: "00:00"}',
+            "  acks: {batch_minutes: 0}",  # the check-in answered at once (by default gathered for 5 minutes)
             "rhythm:",
             f'  quiet_hours: {{start: "{quiet[0]}", end: "{quiet[1]}"}}',
             "  jobs:",
