@@ -51,7 +51,8 @@ def array_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around, 
     if body[:1] not in (b"{", b"["):
         raise ctx.error("bad_json", where="byte 0", expected="{")
     first_line = body.split(b"\n", 1)[0]
-    if len(first_line) > 4096 or (len(head) == 65536 and head.count(b"\n") < 8):
+    pretty = first_line.rstrip().endswith((b"{", b"["))  # a small file on one line is minified too
+    if not pretty or len(first_line) > 4096 or (len(head) == 65536 and head.count(b"\n") < 8):
         yield from _ijson_items(ctx, arrays)
     else:
         yield from _pretty_items(ctx, arrays)
