@@ -9,7 +9,7 @@ How it works:
     * A session or API token is 32 random bytes; the store keeps only its SHA-256. A session carries its own CSRF
       token. API tokens look like ``sq_<prefix>_<secret>``: the prefix names the token in lists and logs.
     * Permissions: ``read`` (viewer), ``write`` (operator: acting on members, tasks, specs, imports), ``admin``
-      (owner: users, tokens of others, the webhook secret, the audit log). A token's scopes are capped by its
+      (owner: users, tokens of others, the shops' webhook secrets, the audit log). A token's scopes are capped by its
       creator's role *at the time of use*, so demoting or disabling a user also narrows their tokens.
 
 Things to keep in mind:
@@ -342,23 +342,33 @@ class Accounts:
         self.forget()
         return done
 
-    # -- the webhook secret ---------------------------------------------------------------------------------
+    # -- the shops' webhook secrets -------------------------------------------------------------------------
 
-    def webhook_secret(self) -> str:
-        """The workspace's webhook signing secret (made on first use)."""
+    def webhook_secret(self, shop: str) -> str:
+        """The secret ``shop`` signs its webhooks with (made on first use; one per shop, so a shop's secret signs
+        nothing for another)."""
         with self.store.transaction() as conn:
-            value = self.store.auth.secret(conn, self.ws, WEBHOOK_SECRET)
+            value = self.store.auth.secret(conn, self.ws, _shop_key(shop))
             if value is None:
                 value = "whsec_" + secrets.token_urlsafe(32)
-                self.store.auth.set_secret(conn, self.ws, WEBHOOK_SECRET, value, now_ms=self.app.now_ms())
+                self.store.auth.set_secret(conn, self.ws, _shop_key(shop), value, now_ms=self.app.now_ms())
         return value
 
-    def rotate_webhook_secret(self, *, actor: str) -> str:
+    def shop_secret(self, shop: str) -> str | None:
+        """``shop``'s secret if an owner made one (what a delivery is verified with; never made here)."""
+        with self.store.transaction() as conn:
+            return self.store.auth.secret(conn, self.ws, _shop_key(shop))
+
+    def rotate_webhook_secret(self, shop: str, *, actor: str) -> str:
         value = "whsec_" + secrets.token_urlsafe(32)
         with self.store.transaction() as conn:
-            self.store.auth.set_secret(conn, self.ws, WEBHOOK_SECRET, value, now_ms=self.app.now_ms())
-            self._audit(conn, actor, "secret.rotate", "secret", WEBHOOK_SECRET)
+            self.store.auth.set_secret(conn, self.ws, _shop_key(shop), value, now_ms=self.app.now_ms())
+            self._audit(conn, actor, "secret.rotate", "secret", _shop_key(shop))
         return value
+
+
+def _shop_key(shop: str) -> str:
+    return f"{WEBHOOK_SECRET}:{shop}"
 
 
 def check_password(password: str) -> None:

@@ -27,7 +27,7 @@ def test_two_workers_write_one_at_a_time(db_url: str) -> None:
     accounts = Accounts(app)
     owner = accounts.create_user("owner", "a long password", "owner", actor="test")
     _, token = accounts.create_token(owner, "t", ROLE_PERMS[Role.OWNER], actor="test")
-    secret = accounts.webhook_secret()
+    secret = accounts.webhook_secret("shop")
     app.close()
     port = free_port()
     proc = subprocess.Popen([SHEQUN, "--db", db_url, "serve", "--port", str(port), "--workers", "2"],
@@ -51,10 +51,10 @@ def test_two_workers_write_one_at_a_time(db_url: str) -> None:
         def order(i: int) -> int:
             raw = orjson.dumps({"order_id": f"o{i}", "amount": 100 + i, "currency": "CNY", "buyer_id": f"u{i % 12}",
                                 "buyer_platform": "sandbox"})  # fmt: skip
-            headers = {"X-Shequn-Signature": sign(secret, raw, int(time.time())), "Content-Type": "application/json"}
-            return httpx.post(
-                base + "/api/v1/webhooks/shop/orders", content=raw, headers=headers, timeout=60
-            ).status_code
+            path = "/api/v1/webhooks/shop/orders"
+            signature = sign(secret, "POST", path, raw, int(time.time()))
+            headers = {"X-Shequn-Signature": signature, "Content-Type": "application/json"}
+            return httpx.post(base + path, content=raw, headers=headers, timeout=60).status_code
 
         with ThreadPoolExecutor(max_workers=16) as pool:
             codes = list(pool.map(tag, range(16))) + list(pool.map(order, range(16)))

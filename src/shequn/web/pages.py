@@ -481,14 +481,22 @@ def segment_act(
 
 
 @router.get("/settings")
-def settings(request: Request, principal: Reader, ops: OpsDep, accounts: AccountsDep, locale: LocaleDep) -> Response:
+def settings(
+    request: Request,
+    principal: Reader,
+    ops: OpsDep,
+    accounts: AccountsDep,
+    locale: LocaleDep,
+    shop: str = Query("", max_length=40, pattern=r"^([a-z0-9][a-z0-9_-]*)?$"),
+) -> Response:
     admin = principal.can(Perm.ADMIN)
     return render(
         request, "settings.html", principal, locale,
         tokens=accounts.tokens(user_id=None if admin else principal.user.id),
         users=accounts.users() if admin else [],
         audit=ops.audit(limit=100) if admin else [],
-        secret=accounts.webhook_secret() if admin else "",
+        shop=shop if admin else "",
+        secret=accounts.webhook_secret(shop) if admin and shop else "",
         new_token=request.query_params.get("new_token", ""),
         tz=ops.app.ws.timezone,
     )  # fmt: skip
@@ -549,9 +557,11 @@ def settings_user_change(
 
 
 @router.post("/settings/webhook-secret")
-def settings_rotate(principal: Admin, accounts: AccountsDep) -> Response:
-    accounts.rotate_webhook_secret(actor=principal.actor)
-    return _redirect("/settings")
+def settings_rotate(
+    principal: Admin, accounts: AccountsDep, shop: str = Form(max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+) -> Response:
+    accounts.rotate_webhook_secret(shop, actor=principal.actor)
+    return _redirect(f"/settings?shop={shop}")
 
 
 # -- growth and commerce (issue 9) --------------------------------------------------------------------------------

@@ -8,8 +8,11 @@ How it works:
       session's CSRF token in ``X-CSRF-Token`` or a ``csrf`` form field. Bearer tokens are not sent by browsers on
       their own, so they need none.
     * The login form is protected by a double-submit token (a cookie and a form field that must match).
-    * Webhooks are signed like ``t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` and accepted within
-      five minutes of ``t``.
+    * Webhooks are signed with the shop's own secret like ``t=<unix seconds>,v2=<hex HMAC-SHA256(secret,
+      "<t>.<METHOD>.<path>.<body>")>`` and accepted within five minutes of ``t``: the signature binds the shop
+      (its path) and the kind of delivery as well as the body, so a captured delivery replayed to another shop's
+      path, or another endpoint, does not verify. The header is checked before the body is read (a request
+      without a well-formed, current signature costs nothing), the body is read up to WEBHOOK_MAX_BYTES only.
 
 Things to keep in mind:
     * The cookie is ``Secure`` unless the server was started with ``secure_cookies=False`` (plain HTTP on a LAN).
@@ -37,6 +40,7 @@ LANG_COOKIE = "shequn_lang"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIGNATURE_HEADER = "X-Shequn-Signature"
 SIGNATURE_TOLERANCE_S = 300
+WEBHOOK_MAX_BYTES = 64 * 1024
 
 
 class NotAuthenticatedError(Exception):
@@ -133,14 +137,20 @@ class LoginThrottle:
                 self._failures.pop(k, None)
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The signature header value for ``body`` sent at ``timestamp`` (what a shop computes)."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
+def _mac(secret: str, timestamp: int, method: str, path: str, body: bytes) -> str:
+    message = f"{timestamp}.{method.upper()}.{path}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str, header: str, body: bytes, *, now: float | None = None) -> str | None:
-    """None when ``header`` signs ``body`` with ``secret`` within the tolerance; else what is wrong."""
+def sign(secret: str, method: str, path: str, body: bytes, timestamp: int) -> str:
+    """The signature header value for ``body`` sent with ``method`` to ``path`` at ``timestamp`` (what a shop
+    computes; ``path`` as the request line has it, e.g. ``/api/v1/webhooks/youzan/orders``)."""
+    return f"t={timestamp},v2={_mac(secret, timestamp, method, path, body)}"
+
+
+def signature_timestamp(header: str, *, now: float | None = None) -> tuple[int, str | None]:
+    """(``t``, None) when ``header`` is a well-formed v2 signature within the tolerance; else (0, what is wrong).
+    Checked before the body is read."""
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
         k, _, v = item.strip().partition("=")
@@ -148,11 +158,28 @@ def verify_signature(secret: str, header: str, body: bytes, *, now: float | None
     try:
         ts = int(parts.get("t", [""])[0])
     except ValueError:
-        return "signature header lacks t=<unix seconds>"
+        return 0, "signature header lacks t=<unix seconds>"
+    if "v2" not in parts:
+        return (
+            0,
+            "signature header lacks v2=<hex HMAC-SHA256 of t.METHOD.path.body> (v1, over the body only, is refused)",
+        )
     if abs((now if now is not None else time.time()) - ts) > SIGNATURE_TOLERANCE_S:
-        return "signature timestamp is outside the five-minute tolerance"
-    expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, v) for v in parts.get("v1", [])):
+        return 0, "signature timestamp is outside the five-minute tolerance"
+    return ts, None
+
+
+def verify_signature(
+    secret: str, header: str, method: str, path: str, body: bytes, *, now: float | None = None
+) -> str | None:
+    """None when ``header`` signs ``method``, ``path`` and ``body`` with ``secret`` within the tolerance; else what
+    is wrong."""
+    ts, problem = signature_timestamp(header, now=now)
+    if problem:
+        return problem
+    expected = _mac(secret, ts, method, path, body)
+    given = [v for item in header.split(",") if (kv := item.strip().partition("="))[0] == "v2" for v in (kv[2],)]
+    if not any(hmac.compare_digest(expected, v) for v in given):
         return "signature does not match"
     return None
 
