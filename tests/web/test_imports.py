@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.web.conftest import Site
+from tests.web.conftest import Site, asgi_post
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TELEGRAM = DATA / "telegram" / "chat-miner" / "test_single_export.json"
@@ -96,3 +96,22 @@ def test_the_console_page_uploads_and_shows_the_report(site: Site) -> None:
     with WHATSAPP.open("rb") as f:
         r = c.post("/imports", files={"file": (WHATSAPP.name, f)}, headers={"Cookie": h["Cookie"]})
     assert r.status_code == 403
+
+
+def test_an_upload_is_refused_before_its_body_is_read(site: Site) -> None:
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="chat.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+    form = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    status, pulled = asgi_post(site, "/api/v1/imports", form, chunks=3200, first=head)  # 200 MiB if read
+    assert status == 401 and pulled == 0
+    h = site.session("operator")
+    for path in ("/api/v1/imports", "/imports"):  # a session without the CSRF token: refused at the file's headers
+        status, pulled = asgi_post(site, path, {**form, "Cookie": h["Cookie"]}, chunks=3200, first=head)
+        assert status == 403 and pulled == 1, (path, status, pulled)
+    big = {**form, **site.bearer("operator"), "Content-Length": str(5 * 2**30)}
+    status, pulled = asgi_post(site, "/api/v1/imports", big, chunks=3200, first=head)
+    assert status == 413 and pulled == 0
+    assert not any(site.web.state.uploads.folder.rglob("chat.txt"))

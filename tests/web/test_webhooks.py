@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shequn.web.security import sign, verify_signature
-from tests.web.conftest import Site
+from tests.web.conftest import Site, asgi_post
 
 ORDER = {
     "order_id": "A-1001",
@@ -223,31 +223,3 @@ def test_limits_and_signature_come_before_the_body(site: Site) -> None:
     assert status == 413 and pulled <= 2
     status, pulled = asgi_post(site, path, {"X-Shequn-Signature": "t=1,v2=00"}, chunks=1000)
     assert status == 401 and pulled == 0  # refused on its header: not a byte of the body was read
-
-
-def asgi_post(site: Site, path: str, headers: dict[str, str], *, chunks: int) -> tuple[int, int]:
-    """POST ``chunks`` chunks of 64 KiB without a declared length straight to the ASGI app (a test client reads
-    the whole body before the app sees it); return (status, chunks the app pulled)."""
-    import asyncio
-
-    pulled = 0
-    status = 0
-
-    async def receive() -> dict[str, object]:
-        nonlocal pulled
-        pulled += 1
-        return {"type": "http.request", "body": b" " * 65536, "more_body": pulled < chunks}
-
-    async def send(message: dict[str, object]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = int(message["status"])  # type: ignore[call-overload]
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "https",
-        "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 1), "server": ("testserver", 443), "state": {},
-    }  # fmt: skip
-    asyncio.run(site.web(scope, receive, send))  # type: ignore[arg-type]
-    return status, pulled

@@ -13,10 +13,11 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from shequn import __version__
 from shequn.accounts import Perm, Principal, parse_scopes
@@ -312,24 +313,17 @@ async def imports(request: Request, principal: Reader, ops: OpsDep, locale: Loca
 
 
 @router.post("/imports")
-def import_upload(
-    request: Request,
-    principal: Writer,
-    file: UploadFile = File(),
-    community: str = Form("", max_length=100),
-    group: str = Form("", max_length=200),
-    tz: str = Form("", max_length=64),
-    mask_pii: bool = Form(False),
-) -> Response:
-    from shequn.web.api.imports import save_upload
+async def import_upload(request: Request, principal: Writer) -> Response:
+    from shequn.web.api.imports import receive_upload
 
-    uploads = request.app.state.uploads
-    job, path = save_upload(uploads, file)
-    uploads.start(
-        job, path, original=file.filename or "export", actor=principal.actor, community=community or None,
-        group=group or None, tz=tz or None, mask_pii=mask_pii,
+    up = await receive_upload(request, principal)
+    f = up.fields
+    await run_in_threadpool(
+        request.app.state.uploads.start, up.job, up.path, original=up.filename, actor=principal.actor,
+        community=f.get("community") or None, group=f.get("group") or None, tz=f.get("tz") or None,
+        mask_pii=up.flag("mask_pii"),
     )  # fmt: skip
-    return _redirect(f"/imports/{job}")
+    return _redirect(f"/imports/{up.job}")
 
 
 @router.get("/imports/{job}")
