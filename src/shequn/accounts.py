@@ -380,4 +380,4 @@ def check_password(password: str) -> None:
 
 def same(a: str, b: str) -> bool:
     """Constant-time string comparison."""
-    return hmac.compare_digest(a.encode(), b.encode())
+    return hmac.compare_digest(a.encode("utf-8", "surrogateescape"), b.encode("utf-8", "surrogateescape"))

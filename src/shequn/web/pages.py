@@ -20,7 +20,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from shequn import __version__
-from shequn.accounts import Perm, Principal, parse_scopes
+from shequn.accounts import Perm, Principal, parse_scopes, same
 from shequn.domain import EventKind, UserError
 from shequn.i18n import t as translate
 from shequn.operations import NotFoundError, SegmentVerb
@@ -158,7 +158,7 @@ def login(
         response.set_cookie(LOGIN_COOKIE, token, **cookie_args(request, max_age=3600))
         return response
 
-    if not cookie or not secrets.compare_digest(cookie, csrf):
+    if not cookie or not same(cookie, csrf):
         return again("web.login.expired", 403)
     if throttle.blocked(f"user:{username}", client):
         return again("web.login.throttled", 429)

@@ -183,9 +183,25 @@ def verify_signature(
         return problem
     expected = _mac(secret, ts, method, path, body)
     given = [v for item in header.split(",") if (kv := item.strip().partition("="))[0] == "v2" for v in (kv[2],)]
-    if not any(hmac.compare_digest(expected, v) for v in given):
+    if not any(hmac.compare_digest(expected.encode(), v.encode("utf-8", "surrogateescape")) for v in given):
         return "signature does not match"
     return None
+
+
+async def read_at_most(request: Request, limit: int) -> bytes:
+    """The body, refused (413) when its declared length or, as it streams, its actual length passes ``limit``
+    bytes (what a client declares is not trusted, nor needed)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"a body here may have at most {limit // 1024} KiB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"a body here may have at most {limit // 1024} KiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def cookie_args(request: Request, *, max_age: int | None = None) -> dict[str, Any]:

@@ -19,7 +19,13 @@ from pydantic import BaseModel, ValidationError
 
 from shequn.web.deps import AccountsDep, OpsDep
 from shequn.web.schemas import OrderIn, PaymentIn, WebhookOut
-from shequn.web.security import SIGNATURE_HEADER, WEBHOOK_MAX_BYTES, signature_timestamp, verify_signature
+from shequn.web.security import (
+    SIGNATURE_HEADER,
+    WEBHOOK_MAX_BYTES,
+    read_at_most,
+    signature_timestamp,
+    verify_signature,
+)
 
 router = APIRouter(tags=["webhooks"])
 Source = Path(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$", description="the shop's name")
@@ -38,7 +44,7 @@ async def _verified(
         problem = f"no webhook secret for shop {source!r}: an owner creates one (GET /api/v1/webhook-secret?shop=...)"
     if problem or secret is None:
         raise HTTPException(401, problem)
-    body = await _read_at_most(request, WEBHOOK_MAX_BYTES)
+    body = await read_at_most(request, WEBHOOK_MAX_BYTES)
     problem = verify_signature(secret, signature or "", request.method, request.url.path, body)
     if problem:
         raise HTTPException(401, problem)
@@ -50,18 +56,6 @@ async def _verified(
         raise HTTPException(
             422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         ) from None
-
-
-async def _read_at_most(request: Request, limit: int) -> bytes:
-    """The body, refused (413) as soon as it passes ``limit`` bytes: what a client declares is not trusted."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"a webhook body may have at most {limit // 1024} KiB")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _ingest(ops: OpsDep, kind: Literal["order", "payment"], data: BaseModel, source: str) -> WebhookOut:
