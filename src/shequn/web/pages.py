@@ -160,13 +160,13 @@ def login(
 
     if not cookie or not same(cookie, csrf):
         return again("web.login.expired", 403)
-    if throttle.blocked(f"user:{username}", client):
+    attempt = throttle.begin(f"user:{username}", client)
+    if attempt is None:
         return again("web.login.throttled", 429)
     user = accounts.authenticate(username, password)
     if user is None:
-        throttle.fail(f"user:{username}", client)
         return again("web.login.failed", 401)
-    throttle.clear(f"user:{username}")
+    throttle.succeeded(attempt, f"user:{username}")
     token, _ = accounts.login(user)
     response = _redirect(_safe_next(next))
     response.set_cookie(SESSION_COOKIE, token, **cookie_args(request, max_age=14 * 86400))

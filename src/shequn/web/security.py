@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -107,38 +104,30 @@ class Authorize:
         return f"Authorize({self.perm.value})"
 
 
-@dataclass
 class LoginThrottle:
-    """At most ``attempts`` failed logins per user name and per client address in ``window`` seconds."""
+    """At most ``attempts`` password checks per user name and per client address in ``window`` seconds, counted in
+    the store: every worker process sees the same count (a count per process let ``--workers 2`` check twice as
+    many passwords).
 
-    attempts: int = 10
-    window: float = 900.0
+    An attempt counts as a failure from the moment it begins (committed before it is counted), and is forgotten
+    when it succeeds: of several attempts racing in several processes, no more than ``attempts`` get through."""
 
-    def __post_init__(self) -> None:
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, accounts: Accounts, *, attempts: int = 10, window: float = 900.0) -> None:
+        self.accounts = accounts
+        self.attempts = attempts
+        self.window_ms = int(window * 1000)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
-        while q and q[0] < now - self.window:
-            q.popleft()
-        return q
+    def begin(self, *keys: str) -> list[int] | None:
+        """Count an attempt for ``keys``; None (and nothing counted) when one of them is over the limit."""
+        ids = self.accounts.login_failed(keys, window_ms=self.window_ms)
+        if self.accounts.login_failures(keys, window_ms=self.window_ms) > self.attempts:
+            self.accounts.login_cleared((), ids)
+            return None
+        return ids
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return any(len(self._recent(k, now)) >= self.attempts for k in keys)
-
-    def fail(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for k in keys:
-                self._recent(k, now).append(now)
-
-    def clear(self, *keys: str) -> None:
-        with self._lock:
-            for k in keys:
-                self._failures.pop(k, None)
+    def succeeded(self, attempt: list[int], *keys: str) -> None:
+        """The attempt was right: it is no failure, and the failures of ``keys`` (the user name) are forgotten."""
+        self.accounts.login_cleared(keys, attempt)
 
 
 def _mac(secret: str, timestamp: int, method: str, path: str, body: bytes) -> str:
