@@ -115,3 +115,17 @@ def test_an_upload_is_refused_before_its_body_is_read(site: Site) -> None:
     status, pulled = asgi_post(site, "/api/v1/imports", big, chunks=3200, first=head)
     assert status == 413 and pulled == 0
     assert not any(site.web.state.uploads.folder.rglob("chat.txt"))
+
+
+def test_an_uploaded_export_nested_deeply_fails_clearly(site: Site, tmp_path: Path) -> None:
+    nested = tmp_path / "result.json"
+    nest = "[" * 20_000 + "]" * 20_000  # 1 GB in the server before (ijson's prefixes), and kept
+    nested.write_text(
+        '{"name": "g", "type": "private_group", "id": 1, "messages": [{"id": 1, "type": "message", '
+        f'"date": "2020-01-01T00:00:00", "date_unixtime": "1577836800", "from": "a", "text": {nest}}}]}}',
+        encoding="utf-8",
+    )
+    before = messages(site)
+    failed = wait(site, upload(site, nested)["id"])
+    assert failed["status"] == "failed" and "1024" in failed["error"], failed["error"]
+    assert messages(site) == before
