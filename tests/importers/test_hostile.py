@@ -235,6 +235,17 @@ def test_valid_json_with_wrong_types_says_so(tmp_path: Path, pretty: bool) -> No
     assert "malformed" not in err
 
 
+@pytest.mark.parametrize("pretty", [True, False])
+@pytest.mark.parametrize(("value", "found"), [("{}", "object"), ("5", "number"), ('"x"', "string")])
+def test_a_message_list_that_is_no_list_says_so(tmp_path: Path, pretty: bool, value: str, found: str) -> None:
+    path = tmp_path / "result.json"
+    sep = "\n " if pretty else ""
+    body = "{" + sep + '"name": "g",' + sep + '"type": "private_group",' + sep + '"messages": ' + value + "\n}\n"
+    path.write_text(body if pretty else body.replace("\n", ""), encoding="utf-8")
+    code, err = _import(tmp_path, path)
+    assert code == 2 and f"messages should be array, not {found}" in err, err
+
+
 def test_a_bad_qq_date_names_the_date(tmp_path: Path) -> None:
     path = tmp_path / "qq.txt"
     path.write_text(

@@ -153,6 +153,8 @@ def _pretty_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around
                 key = _key(ctx, s[:-1].rstrip())
                 if frames and not frames[-1].is_array and key is None:
                     raise ctx.error("bad_json", expected='"key":')
+                if key in arrays and s.endswith(b"{"):
+                    raise ctx.error("wrong_type", field=key, expected="array", found="object")
                 frame = _Frame(key, s.endswith(b"["))
                 frames.append(frame)
                 if len(frames) > MAX_DEPTH:
@@ -167,6 +169,8 @@ def _pretty_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around
             if not frames:
                 raise ctx.error("bad_json", expected="{")
             value = _scalar_line(ctx, s, in_array=frames[-1].is_array)
+            if wrong := sorted(arrays & value.keys()):
+                raise ctx.error("wrong_type", field=wrong[0], expected="array", found=json_type(value[wrong[0]]))
             if not frames[-1].is_array:
                 frames[-1].data.update(value)
         if not done:
@@ -379,6 +383,8 @@ def _ijson_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around,
                         depth = 1
                         start = raw.offset
                         continue
+                    if event == "start_map" and top is not None and not top.is_array and key in arrays:
+                        raise ctx.error("wrong_type", field=key, expected="array", found="object")
                     frames.append(_Frame(key if top is not None and not top.is_array else None, event == "start_array"))
                     if len(frames) > MAX_DEPTH:
                         raise too_deep(ctx, f"byte {raw.offset}")
@@ -388,6 +394,8 @@ def _ijson_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around,
                     if frames and not closed.is_array and closed.key is not None and not frames[-1].is_array:
                         frames[-1].data[closed.key] = closed.data
                 elif frames and not frames[-1].is_array and key is not None:
+                    if key in arrays:
+                        raise ctx.error("wrong_type", field=key, expected="array", found=json_type(value))
                     frames[-1].data[key] = value
                     key = None
                 elif frames and frames[-1].is_array and frames[-1].key in arrays:
