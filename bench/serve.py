@@ -130,7 +130,12 @@ async def _overview(port: int, session: str, runs: int) -> tuple[list[float], li
 
 
 async def _load(
-    port: int, token: str, mix: list[tuple[str, str]], clients: int, seconds: float, writes: list[tuple[int, str]],
+    port: int,
+    token: str,
+    mix: list[tuple[str, str]],
+    clients: int,
+    seconds: float,
+    writes: list[tuple[int, str]],
     write_share: float = 0.0,
 ) -> LoadResult:
     result = LoadResult(latencies={label: [] for label, _ in [*mix, ("write: tag a member", "")]})
