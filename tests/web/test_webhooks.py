@@ -226,3 +226,16 @@ def test_limits_and_signature_come_before_the_body(site: Site) -> None:
     assert status == 413 and pulled <= 2
     status, pulled = asgi_post(site, path, {"X-Shequn-Signature": "t=1,v2=00"}, chunks=1000)
     assert status == 401 and pulled == 0  # refused on its header: not a byte of the body was read
+
+
+def test_the_settings_page_shows_and_rotates_a_shops_secret(site: Site) -> None:
+    c = site.client()
+    h = site.session("owner")
+    page = c.get("/settings?shop=shopa&lang=en", headers=h)
+    secret = site.accounts.webhook_secret("shopa")
+    assert page.status_code == 200 and secret in page.text and 'name="shop" value="shopa"' in page.text
+    assert site.accounts.webhook_secret("shopb") not in c.get("/settings?shop=shopa", headers=h).text
+    r = c.post("/settings/webhook-secret", data={"csrf": h["X-CSRF-Token"], "shop": "shopa"}, headers=h)
+    assert r.status_code == 303 and r.headers["location"] == "/settings?shop=shopa"
+    assert site.accounts.webhook_secret("shopa") != secret
+    assert c.get("/settings?shop=shopa", headers=site.session("viewer")).text.count("whsec_") == 0
