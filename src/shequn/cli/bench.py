@@ -57,6 +57,7 @@ def serve(
     clients: int = typer.Option(50, help="并发客户端 · concurrent clients"),
     seconds: float = typer.Option(20.0, help="压测时长（秒） · load duration in seconds"),
     workers: int = typer.Option(2, help="shequn serve 的工作进程 · worker processes of shequn serve"),
+    writes: float = typer.Option(0.0, min=0.0, max=1.0, help="写请求占比（给成员打标签） · share of writes (tags)"),
     as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
 ) -> None:
     """控制台与 API 压测 · the overview's render time and API read latency under load, against shequn serve."""
@@ -64,7 +65,9 @@ def serve(
 
     from shequn.bench import serve as bench_serve
 
-    r = bench_serve.run(groups=groups, days=days, seed=seed, clients=clients, seconds=seconds, workers=workers)
+    r = bench_serve.run(
+        groups=groups, days=days, seed=seed, clients=clients, seconds=seconds, workers=workers, writes=writes
+    )
     if as_json:
         print_json(r)
         return

@@ -15,11 +15,14 @@ from shequn.i18n import t
 user_app = typer.Typer(help="控制台用户 · console users and their roles", no_args_is_help=True)
 
 
-def run_server(ctx: typer.Context, *, host: str, port: int, secure_cookies: bool, workers: int = 1) -> None:
+def run_server(
+    ctx: typer.Context, *, host: str, port: int, secure_cookies: bool, workers: int = 1, trusted_proxies: str = ""
+) -> None:
     """Serve the console for the workspace of the global options until interrupted.
 
     With several workers each process builds its own app (:mod:`shequn.web.factory`); writes stay one at a time
-    through the operations' cross-process lock.
+    through the operations' cross-process lock. ``X-Forwarded-For`` (the client's address, which login throttling
+    counts by) is believed only from the addresses in ``trusted_proxies`` (uvicorn trusted any local client).
     """
     import uvicorn
 
@@ -27,7 +30,9 @@ def run_server(ctx: typer.Context, *, host: str, port: int, secure_cookies: bool
     from shequn.services.accounts import Accounts
     from shequn.web import create_app
 
-    options = dict(host=host, port=port, log_level="warning", access_log=False, server_header=False)
+    proxies = ",".join(p.strip() for p in trusted_proxies.split(",") if p.strip())
+    options = dict(host=host, port=port, log_level="warning", access_log=False, server_header=False,
+                   proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)  # fmt: skip
     with open_app(ctx) as a:  # opening migrates the store once, before any worker starts
         if not Accounts(a).has_owner():
             err_console.print(t("cli.serve_no_owner", None), style="yellow")
@@ -49,9 +54,17 @@ def serve(
         True, "--secure-cookies/--insecure-cookies", help="仅 HTTPS 发送会话 Cookie · session cookie only over HTTPS"
     ),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="工作进程数 · worker processes (one per core)"),
+    trusted_proxies: str = typer.Option(
+        "",
+        "--trusted-proxies",
+        envvar="SHEQUN_TRUSTED_PROXIES",
+        help="只信任这些反向代理的 X-Forwarded-For · trust X-Forwarded-For only from these proxies (IPs or CIDRs, "
+        "comma-separated; none by default)",
+    ),
 ) -> None:
     """运行控制台与 API · serve the console and the HTTP API (127.0.0.1:8000 by default)."""
-    run_server(ctx, host=host, port=port, secure_cookies=secure_cookies, workers=workers)
+    run_server(ctx, host=host, port=port, secure_cookies=secure_cookies, workers=workers,
+               trusted_proxies=trusted_proxies)  # fmt: skip
 
 
 def _password(from_stdin: bool) -> str:

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from shequn.domain import ContentKind, Event, Join, JoinMethod, Leave, LeaveReason, Message
 from shequn.i18n import t
-from shequn.importers.base import ContentIds, Context, LocalTimes, platform_id, text_lines, to_ms
+from shequn.importers.base import Body, ContentIds, Context, LocalTimes, platform_id, text_lines, to_ms
 
 PLATFORM = "qq"
 BANNER = "消息记录（此消息记录为文本格式，不支持重新导入）"
@@ -93,7 +93,7 @@ def parse(ctx: Context) -> Iterator[Event]:
                 yield from _record(ctx, chat, *record)
             if chat is None:
                 chat = _Chat(ctx, "")
-            record = (n, m, [])
+            record = (n, m, Body(ctx, n))
             continue
         if line.startswith("消息对象:") or line.startswith("消息对象："):
             if record is not None and chat is not None:
@@ -123,7 +123,8 @@ def _record(ctx: Context, chat: _Chat, line: int, m: re.Match[str], body: list[s
     try:
         at = chat.times.utc(*(int(m.group(k)) for k in ("y", "mo", "d", "h", "mi", "s")))
     except ValueError:
-        raise ctx.error("bad_time", value=line, expected="2016-05-24 21:42:13") from None
+        when = " ".join(m.group(0).split(" ", 2)[:2])
+        raise ctx.error("bad_time", value=when, expected="2016-05-24 21:42:13") from None
     at_ms = to_ms(at)
     qq = m.group("qq") or m.group("email") or ""
     nick = m.group("nick").strip()

@@ -32,9 +32,11 @@ import orjson
 
 from shequn.domain import ContentKind, Delete, Event, Join, JoinMethod, Leave, LeaveReason, Message
 from shequn.importers.base import (
+    Body,
     ContentIds,
     Context,
     LocalTimes,
+    bounded_lines,
     from_unix,
     platform_id,
     sniff_encoding,
@@ -323,7 +325,7 @@ def _csv_rows(ctx: Context, expected: Sequence[str]) -> Iterator[tuple[int, dict
 
     with ctx.open() as raw:
         stream = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding=encoding, newline="")
-        reader = csv.reader(stream)
+        reader = csv.reader(bounded_lines(ctx, stream))
         try:
             header = next(reader, None)
             ctx.where = "line 1"
@@ -482,7 +484,7 @@ def parse_memotrace_txt(ctx: Context) -> Iterator[Event]:
         if m:
             if record is not None:
                 yield from _txt_record(ctx, chat, *record)
-            record = (n, m.group(1), m.group(2), [])
+            record = (n, m.group(1), m.group(2), Body(ctx, n))
             continue
         if record is None:
             if not line.strip():

@@ -40,7 +40,16 @@ from shequn.domain import (
     Message,
     iso_ms,
 )
-from shequn.importers.base import ContentIds, Context, LocalTimes, event_from_row, log_row, text_chunks
+from shequn.importers.base import (
+    MIN_YEAR,
+    Body,
+    ContentIds,
+    Context,
+    LocalTimes,
+    event_from_row,
+    log_row,
+    text_chunks,
+)
 
 PLATFORM = "whatsapp"
 
@@ -149,11 +158,12 @@ def _clock(g: Groups) -> tuple[int, int, int]:
 
 
 def _ymd(parts: tuple[str, str, str], order: str) -> tuple[int, int, int] | None:
-    a, b, c = parts
-    values = dict(zip(order, (int(a), int(b), int(c)), strict=True))
-    y, mo, d = values["y"], values["m"], values["d"]
-    if y < 100:
+    written = dict(zip(order, parts, strict=True))
+    y, mo, d = int(written["y"]), int(written["m"]), int(written["d"])
+    if len(written["y"]) <= 2:
         y += 2000
+    elif y < MIN_YEAR:  # "0000" is no date of a chat (read as 2000 before)
+        return None
     if not (1 <= mo <= 12 and 1 <= d <= 31) or y > 2200:
         return None
     if d > 28:
@@ -469,7 +479,7 @@ def rows(ctx: Context) -> Iterator[LogRow]:
                             ctx.line = line + text.count("\n", counted, pos) + k
                             raise ctx.error("not_whatsapp", expected="12/31/20, 23:59 - Name: text")
                 elif more is None:
-                    more = gap
+                    more = Body(ctx, current_line, gap)
                 else:
                     more.extend(gap)
             line += text.count("\n", counted, start)
@@ -498,7 +508,7 @@ def rows(ctx: Context) -> Iterator[LogRow]:
                         ctx.line = line + text.count("\n", counted, pos) + k
                         raise ctx.error("not_whatsapp", expected="12/31/20, 23:59 - Name: text")
             elif more is None:
-                more = tail.split("\n")
+                more = Body(ctx, current_line, tail.split("\n"))
             else:
                 more.extend(tail.split("\n"))
     if current is None:

@@ -7,7 +7,9 @@ bot), an order from a shop is an :class:`~shequn.domain.Order` event; each is wr
 
 Things to keep in mind:
     * One writer at a time: every pipeline write holds :class:`WriteLock` (threads and processes alike) and first
-      lets the app drop an engine another process has overtaken (:meth:`App.refresh`).
+      lets the app catch up with another process's writes (:meth:`App.refresh`). Event writes waiting for the lock
+      (tags from many clients at once) are committed together by whichever gets it (:class:`GroupCommit`): under
+      load a write waits for one transaction, not for every write queued before it.
     * "Needing attention" uses facts only (open staff tasks, silence, capacity), measured against the workspace's
       latest activity when that is older than now (imported history); health, lifecycle stage and diagnosis are
       the analytics' (issue 4) and are not guessed here.
@@ -161,6 +163,68 @@ class WriteLock:
             yield
 
 
+@dataclass(slots=True)
+class _Pending:
+    events: list[Any]
+    report: IngestReport | None = None
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Event writes that queue for the writer lock, written together by whichever thread gets it (group commit).
+
+    Each waiter puts its events in the queue, then takes the lock; the first to get it writes every queued write in
+    one transaction (one refresh, one commit) and hands each its own report; the others find theirs done as soon as
+    they get the lock. If the shared transaction fails, each write is tried again on its own, so one bad write
+    fails alone."""
+
+    def __init__(self, app: App, lock: WriteLock) -> None:
+        self.app = app
+        self.lock = lock
+        self._queue: list[_Pending] = []
+        self._mutex = threading.Lock()
+
+    def ingest(self, events: Sequence[Any]) -> IngestReport:
+        mine = _Pending(list(events))
+        with self._mutex:
+            self._queue.append(mine)
+        with self.lock():
+            if mine.report is None and mine.error is None:
+                with self._mutex:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.report is not None
+        return mine.report
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            self._write_all(batch)
+        finally:
+            for p in batch:
+                if p.report is None and p.error is None:
+                    p.error = RuntimeError("the write was interrupted")
+
+    def _write_all(self, batch: list[_Pending]) -> None:
+        self.app.refresh()
+        if len(batch) > 1:
+            try:
+                with self.app.transaction() as conn:
+                    reports = [self.app.ingest_in(conn, p.events) for p in batch]
+            except Exception:
+                pass
+            else:
+                for p, report in zip(batch, reports, strict=True):
+                    p.report = report
+                return
+        for p in batch:
+            try:
+                p.report = self.app.ingest(p.events)
+            except BaseException as exc:  # handed to the thread that asked for this write
+                p.error = exc
+
+
 class Operations:
     """Everything the console and the API do, for one workspace of ``app``."""
 
@@ -169,6 +233,7 @@ class Operations:
         self.store = app.store
         self.ws = app.ws.id
         self.write = WriteLock(app)
+        self.commit = GroupCommit(app, self.write)
         self._records: dict[int, CommunityRecord] = {}  # parsed specs, kept while their hash is unchanged
         self._overview_cache: dict[str, tuple[float, Overview]] = {}
         self._overview_lock = threading.Lock()
@@ -627,9 +692,7 @@ class Operations:
                     by=actor,
                 )
             )
-        with self.write():
-            self.app.refresh()
-            report = self.app.ingest(events)
+        report = self.commit.ingest(events)
         self._changed()
         return report
 

@@ -482,7 +482,9 @@ class Shop:
                     verdict = ledger.Verdict(True, credit=True)  # a shop's own order, reported once paid
                 else:
                     verdict = ledger.check_order(view, status=status, amount=amount, currency=currency)
-                event_id = stable_id("webhook", source, "order", oid, status)
+                # One order, one fact per status, whichever shop reports it: an order made here and reported by
+                # two shops is credited once (its id is the order's own source, not the reporting shop).
+                event_id = stable_id("webhook", order.source if order else source, "order", oid, status)
                 ref = oid
             else:
                 pid, oid = str(body["payment_id"]), str(body.get("order_id") or "")

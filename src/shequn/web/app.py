@@ -79,7 +79,7 @@ def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
     web.state.accounts = Accounts(app)
     web.state.uploads = Uploads(web.state.ops)
     web.state.secure_cookies = secure_cookies
-    web.state.throttle = LoginThrottle()
+    web.state.throttle = LoginThrottle(web.state.accounts)
     web.openapi_url = "/api/v1/openapi.json"  # what app.openapi() puts in "servers"-free schemas; route is ours
 
     static = resources.files("shequn.web").joinpath("static")

@@ -13,16 +13,17 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from shequn import __version__
 from shequn.domain import EventKind, UserError
 from shequn.i18n import t as translate
 from shequn.playbook import load_playbook
-from shequn.services.accounts import Perm, Principal, parse_scopes
+from shequn.services.accounts import Perm, Principal, parse_scopes, same
 from shequn.services.console import NotFoundError, SegmentVerb
 from shequn.store import Segment
 from shequn.store._sql import from_ms, to_ms
@@ -157,15 +158,15 @@ def login(
         response.set_cookie(LOGIN_COOKIE, token, **cookie_args(request, max_age=3600))
         return response
 
-    if not cookie or not secrets.compare_digest(cookie, csrf):
+    if not cookie or not same(cookie, csrf):
         return again("web.login.expired", 403)
-    if throttle.blocked(f"user:{username}", client):
+    attempt = throttle.begin(f"user:{username}", client)
+    if attempt is None:
         return again("web.login.throttled", 429)
     user = accounts.authenticate(username, password)
     if user is None:
-        throttle.fail(f"user:{username}", client)
         return again("web.login.failed", 401)
-    throttle.clear(f"user:{username}")
+    throttle.succeeded(attempt, f"user:{username}")
     token, _ = accounts.login(user)
     response = _redirect(_safe_next(next))
     response.set_cookie(SESSION_COOKIE, token, **cookie_args(request, max_age=14 * 86400))
@@ -312,24 +313,17 @@ async def imports(request: Request, principal: Reader, ops: OpsDep, locale: Loca
 
 
 @router.post("/imports")
-def import_upload(
-    request: Request,
-    principal: Writer,
-    file: UploadFile = File(),
-    community: str = Form("", max_length=100),
-    group: str = Form("", max_length=200),
-    tz: str = Form("", max_length=64),
-    mask_pii: bool = Form(False),
-) -> Response:
-    from shequn.web.api.imports import save_upload
+async def import_upload(request: Request, principal: Writer) -> Response:
+    from shequn.web.api.imports import receive_upload
 
-    uploads = request.app.state.uploads
-    job, path = save_upload(uploads, file)
-    uploads.start(
-        job, path, original=file.filename or "export", actor=principal.actor, community=community or None,
-        group=group or None, tz=tz or None, mask_pii=mask_pii,
+    up = await receive_upload(request, principal)
+    f = up.fields
+    await run_in_threadpool(
+        request.app.state.uploads.start, up.job, up.path, original=up.filename, actor=principal.actor,
+        community=f.get("community") or None, group=f.get("group") or None, tz=f.get("tz") or None,
+        mask_pii=up.flag("mask_pii"),
     )  # fmt: skip
-    return _redirect(f"/imports/{job}")
+    return _redirect(f"/imports/{up.job}")
 
 
 @router.get("/imports/{job}")
@@ -481,14 +475,22 @@ def segment_act(
 
 
 @router.get("/settings")
-def settings(request: Request, principal: Reader, ops: OpsDep, accounts: AccountsDep, locale: LocaleDep) -> Response:
+def settings(
+    request: Request,
+    principal: Reader,
+    ops: OpsDep,
+    accounts: AccountsDep,
+    locale: LocaleDep,
+    shop: str = Query("", max_length=40, pattern=r"^([a-z0-9][a-z0-9_-]*)?$"),
+) -> Response:
     admin = principal.can(Perm.ADMIN)
     return render(
         request, "settings.html", principal, locale,
         tokens=accounts.tokens(user_id=None if admin else principal.user.id),
         users=accounts.users() if admin else [],
         audit=ops.audit(limit=100) if admin else [],
-        secret=accounts.webhook_secret() if admin else "",
+        shop=shop if admin else "",
+        secret=accounts.webhook_secret(shop) if admin and shop else "",
         new_token=request.query_params.get("new_token", ""),
         tz=ops.app.ws.timezone,
     )  # fmt: skip
@@ -549,9 +551,11 @@ def settings_user_change(
 
 
 @router.post("/settings/webhook-secret")
-def settings_rotate(principal: Admin, accounts: AccountsDep) -> Response:
-    accounts.rotate_webhook_secret(actor=principal.actor)
-    return _redirect("/settings")
+def settings_rotate(
+    principal: Admin, accounts: AccountsDep, shop: str = Form(max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+) -> Response:
+    accounts.rotate_webhook_secret(shop, actor=principal.actor)
+    return _redirect(f"/settings?shop={shop}")
 
 
 # -- growth and commerce (issue 9) --------------------------------------------------------------------------------

@@ -152,6 +152,11 @@ def test_callback_through_shequn_serve(tmp_path: Path, monkeypatch: pytest.Monke
     r = client.post("/wecom/callback", params=params, content=body)
     assert r.status_code == 200 and r.text == "success"
     assert client.post("/wecom/callback", params=params, content=body).status_code == 403  # replay
+    stale = {**params, "timestamp": str(int(time.time()) - 3600)}
+    assert client.post("/wecom/callback", params=stale, content=body).status_code == 403
+    assert client.post("/wecom/callback", params=params, content=b"x" * 70_000).status_code == 413
+    odd = {**params, "msg_signature": "\xe9" * 40}
+    assert client.post("/wecom/callback", params=odd, content=body).status_code == 403  # not a crash
     joins = [e for e in app.events() if isinstance(e, Join)]
     assert [(e.actor, e.group) for e in joins] == [("wmA", CHAT)]
     with app.store.transaction() as conn:
