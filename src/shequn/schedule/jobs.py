@@ -11,7 +11,7 @@ from shequn.engine import build_community_config
 from shequn.playbook import load_playbook
 from shequn.policies import CommunityConfig, checkin, levels
 from shequn.schedule.content import JobContext, register, render
-from shequn.schedule.digest import Digest, compute_digest
+from shequn.schedule.digest import Digest, compute_digest, withdrawn
 from shequn.schedule.plan import _case_day
 from shequn.schedule.topics import TopicPick, base_topic, todays_topic
 
@@ -36,7 +36,8 @@ def _bots(ctx: JobContext) -> frozenset[str]:
 
 
 def _digest(ctx: JobContext, start: datetime, end: datetime) -> Digest:
-    return compute_digest(ctx.events(start, end), start, end, bots=_bots(ctx))
+    taken_back = withdrawn(ctx.data.community_state(ctx.spec.name))
+    return compute_digest(ctx.events(start, end), start, end, bots=_bots(ctx), taken_back=taken_back)
 
 
 def _names(ctx: JobContext, names: Sequence[str]) -> str:
