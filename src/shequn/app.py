@@ -33,6 +33,7 @@ from shequn.domain import Action, Clock, Event, LogRow, SystemClock, UserError
 from shequn.domain.state import State
 from shequn.engine import Engine, WorkspaceConfig, build_community_config
 from shequn.i18n import system_locale
+from shequn.outbox.order import settle
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies import GroupConfig, Policy, default_policies
@@ -273,7 +274,8 @@ class App:
             if engine.dirty.members and len(engine.dirty.members) >= BATCH:
                 self._save(conn, engine, last)
         self._save(conn, engine, last)
-        self._enqueue(conn, chunk, report)
+        # A member this batch removes or bans gets no welcome or rules DM decided in the same batch.
+        self._enqueue(conn, settle(chunk), report)
         return report
 
     def _save(self, conn: Connection, engine: Engine, last_seq: int) -> None:
