@@ -33,7 +33,7 @@ from shequn.domain import Action, Clock, Event, LogRow, SystemClock, UserError
 from shequn.domain.state import State
 from shequn.engine import Engine, WorkspaceConfig, build_community_config
 from shequn.i18n import system_locale
-from shequn.outbox.order import settle
+from shequn.outbox.order import courtesy_to, settle, thrown_out
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies import GroupConfig, Policy, default_policies
@@ -317,6 +317,10 @@ class App:
         report.actions += len(
             self.store.actions.enqueue(conn, self.ws.id, to_send, group_ids=gids, community_ids=cids, now_ms=now)
         )
+        out = thrown_out(actions)
+        if out:  # what earlier batches decided for them and is still waiting goes nowhere either
+            waiting = self.store.actions.pending_words(conn, self.ws.id, sorted({p for p, _ in out}))
+            self.store.actions.drop(conn, [i for i, w in waiting if courtesy_to(w, out)], reason="member removed")
         if to_staff:
             ids = self.store.actions.enqueue(
                 conn,

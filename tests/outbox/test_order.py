@@ -17,8 +17,8 @@ def test_deletion_and_ban_go_before_the_welcome_and_the_rules_dm(sqlite_url: str
     app = workspace(sqlite_url, groups=1)
     common = {"community": "读书会", "platform": "fake"}
     decided = [  # in the order the policies decided them: the join's courtesy, then the first message's ad
-        Post(key="welcome", at=T0, group="g0", target="acct", text="欢迎", **common),
-        DirectMessage(key="rules-dm", at=T0, target="acct", text="群规", **common),
+        Post(key="welcome", at=T0, group="g0", target="newbie", text="欢迎", **common),
+        DirectMessage(key="rules-dm", at=T0, target="newbie", text="群规", **common),
         Post(key="guide", at=T0, group="g0", text="新人必读", **common),
         DeleteMessage(key="delete", at=T0 + timedelta(seconds=1), group="g0", message_id="m1", **common),
         Ban(key="ban", at=T0 + timedelta(seconds=1), group="g0", target="acct", **common),

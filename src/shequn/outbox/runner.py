@@ -59,7 +59,7 @@ from shequn.domain import Action, Clock, SystemClock, VirtualClock
 from shequn.i18n import t
 from shequn.outbox.errors import PermanentSendError, QuotaExhaustedError, RetryAfterError
 from shequn.outbox.limits import Policies, QuotaBook, RateLimiter
-from shequn.outbox.order import urgent
+from shequn.outbox.order import held, urgent
 from shequn.store import ActionStatus, Outcome, Pending, Store
 from shequn.store._sql import to_ms
 
@@ -132,6 +132,7 @@ class DeliverySettings:
     poll_seconds: float = 1.0  # how often new rows are looked for when idle
     lease_seconds: float = 30.0
     send_timeout: float = 60.0
+    courtesy_hold: float = 3.0  # seconds a newcomer's welcome and rules wait (an ad account's removal takes them back)
 
 
 @dataclass(slots=True)
@@ -372,6 +373,8 @@ class OutboxRunner:
             if lane is None:
                 lane = self._lanes[(action.platform, bot)] = _Lane(action.platform, bot)
             scope = self._scopes[key] = _Scope(action.platform, key[1], lane)
+        if held(action):  # counted from when it reached the outbox: history caught up late is held all the same
+            item.due_ms = max(item.due_ms, self.now_ms()) + round(self.settings.courtesy_hold * 1000)
         insort(scope.items, (item.due_ms, item.id, item), key=lambda x: (x[0], x[1]))
         if not scope.busy and (scope.items[0][2] is item or urgent(action)):
             self._push(scope, max(item.due_ms, item.next_ms))
