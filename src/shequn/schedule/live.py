@@ -25,6 +25,7 @@ from shequn.domain import (
     Action,
     Attendance,
     AttendanceStatus,
+    CommunityState,
     DirectMessage,
     Event,
     EventKind,
@@ -43,7 +44,7 @@ from shequn.playbook.spec import CommunitySpec
 from shequn.policies import GroupConfig
 from shequn.schedule.activities import Activity, ActivityKind, FeeMode, checklist_key
 from shequn.schedule.content import JobContext, render
-from shequn.schedule.digest import compute_digest
+from shequn.schedule.digest import Digest, Said, compute_digest
 
 _REGISTER = re.compile(r"^\s*(?:报名|接龙|\+1|join)\s*(?:[+＋]\s*(\d{1,2}))?", re.IGNORECASE)
 _RATE = re.compile(r"^\s*(?:评分|rate)\s*([1-5])\b", re.IGNORECASE)
@@ -212,12 +213,13 @@ def summary(ctx: JobContext) -> Sequence[Action] | None:
     if a.starts is None or a.ends is None:
         return None
     d = compute_digest(_window_events(ctx, a, a.starts, a.ends), a.starts, a.ends, bots=frozenset({"shequn"}))
-    lines = [ctx.label("summary_stats", "activities", messages=d.messages, speakers=d.speakers, questions=d.questions)]
+    asked = _members_asked(d, a)
+    lines = [ctx.label("summary_stats", "activities", messages=d.messages, speakers=d.speakers, questions=len(asked))]
     if a.summary:
         lines.insert(0, a.summary)
-    if d.asked:
+    if asked:
         lines.append(ctx.label("summary_questions", "activities"))
-        lines += [f"· {q.text}" for q in d.asked[:10]]
+        lines += [f"· {q.text}" for q in asked[:10]]
     actions: list[Action] = [ctx.post(_text(ctx, a, "summary", summary="\n".join(lines)))]
     if ctx.occ.group.key == a.home:  # 上传群文件 and the channels outside the group: a person's job
         title = render(load_playbook().activities.guest_talk.steps[-2].name.get(ctx.locale)) + f" · {a.title}"
@@ -248,7 +250,7 @@ def segment_report(ctx: JobContext) -> Sequence[Action] | None:
             ended=end,
             messages=d.messages,
             speakers=d.speakers,
-            questions=d.questions,
+            questions=len(_members_asked(d, a)),
             joins=d.joins,
         )
     )
@@ -271,7 +273,9 @@ def segment_report(ctx: JobContext) -> Sequence[Action] | None:
                 via="chat",
             )
         )
-    ctx.detail.update(messages=d.messages, speakers=d.speakers, questions=d.questions, attendees=len(spoke))
+    ctx.detail.update(
+        messages=d.messages, speakers=d.speakers, questions=len(_members_asked(d, a)), attendees=len(spoke)
+    )
     return None
 
 
@@ -350,6 +354,22 @@ class LiveItem:
     events: list[Event] = field(default_factory=list)
 
 
+def _in_before(state: CommunityState | None, gkey: str, when: datetime) -> set[str]:
+    """The members (platform ids) who were in the group before ``when``: present, even if silent, so not late."""
+    if state is None:
+        return set()
+    return {
+        key.partition(":")[2]
+        for key, m in state.members.items()
+        if gkey in m.groups and (m.joined_at is None or m.joined_at < when)
+    }
+
+
+def _members_asked(d: Digest, a: Activity) -> list[Said]:
+    """The questions members asked (the guest's own lines are the talk, not questions)."""
+    return [q for q in d.asked if not a.guest_id or q.actor != a.guest_id]
+
+
 def live(
     spec: CommunitySpec,
     a: Activity,
@@ -368,12 +388,14 @@ def live(
     if a.kind is ActivityKind.GUEST_TALK and a.starts and a.ends:
         talk_start, talk_end = a.starts, a.ends
         early = talk_start - timedelta(minutes=30)
+        state = label.data.community_state(spec.name)
         for gkey in a.groups:
             g = groups.get(gkey)
             if g is None:
                 continue
             evs = events_of.get(gkey, ())
             seen_before = {e.actor for e in evs if e.at < talk_start + timedelta(minutes=5) and e.at >= early}
+            seen_before |= _in_before(state, gkey, talk_start)
             for e in evs:
                 if not (start < e.at <= end) or not e.actor or e.actor == "shequn":
                     continue
