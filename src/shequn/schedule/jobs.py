@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
-from shequn.domain import Action, Post, UserError
+from shequn.domain import Action, Post, UserError, stable_id
 from shequn.engine import build_community_config
 from shequn.playbook import load_playbook
 from shequn.policies import CommunityConfig, checkin, levels
+from shequn.policies.games import round_event
 from shequn.schedule.content import JobContext, register, render
 from shequn.schedule.digest import Digest, compute_digest, withdrawn
 from shequn.schedule.plan import _case_day
@@ -214,6 +215,21 @@ def games(ctx: JobContext) -> Sequence[Action] | None:
     lines = "\n".join(
         ctx.label("item", n=i, name=g.name.get(ctx.locale), text=g.text.get(ctx.locale)) for i, g in enumerate(picks, 1)
     )
+    # The post promises a red packet for right answers: the games policy checks them (book 1688).
+    config = _policy_config(ctx)
+    if config is not None and config.settings["games"].enabled:
+        minutes = config.settings["games"].answer_minutes  # type: ignore[attr-defined]
+        g = ctx.occ.group
+        ctx.emitted.append(
+            round_event(
+                event_id=stable_id("game_round", ctx.occ.key),
+                at=ctx.occ.at,
+                platform=g.platform,
+                group=g.platform_id,
+                games=[p.key for p in picks],
+                minutes=minutes,
+            )
+        )
     return [ctx.post(render(ctx.template(_job("games").text), games=lines, **_common(ctx)))]
 
 
