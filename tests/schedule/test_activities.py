@@ -190,11 +190,16 @@ def test_a_member_there_before_the_talk_is_not_late_and_the_guests_lines_are_no_
         join("new", local(SUNDAY, "20:50"), name="新来的"),
         msg("guest", local(SUNDAY, "21:40"), "还有别的问题吗？"),
         msg("u1", local(SUNDAY, "21:35"), "提问：一天读多久合适？"),
+        join("spam", local(SUNDAY, "21:31"), name="推广号"),
+        msg("spam", local(SUNDAY, "21:32"), "请问有人要代购吗？加我薇 lily2023"),  # an ad account: banned
     ]
     drive(app, service, local(SUNDAY, "19:00"), events=live, every=timedelta(minutes=20))
     drive(app, service, local(SUNDAY, "22:30"), events=live, every=timedelta(minutes=5))
     drive(app, service, local(SUNDAY + 1, "10:00"), events=live, every=timedelta(minutes=20))
     by_key = dict((k, a) for k, a in outbox(app) if k.startswith("activity:talk-1:"))
+    queued = " ".join(a.text_or_empty for k, a in by_key.items() if ":queue:" in k)
+    assert "一天读多久合适" in queued and "代购" not in queued and "lily2023" not in queued
+    assert not any(":catchup:" in k and k.endswith(":spam") for k in by_key)  # no courtesy to the banned
     assert "activity:talk-1:catchup:sandbox:g1:new" in by_key  # joined during the talk: caught up
     assert not any(":catchup:" in k and k.endswith(":old") for k in by_key), sorted(by_key)  # present before
     summary = by_key["activity:talk-1:summary:sandbox:g1"].text_or_empty

@@ -42,9 +42,10 @@ from shequn.domain import (
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies import GroupConfig
+from shequn.policies.moderation.evidence import mask_contacts
 from shequn.schedule.activities import Activity, ActivityKind, FeeMode, checklist_key
 from shequn.schedule.content import JobContext, render
-from shequn.schedule.digest import Digest, Said, compute_digest
+from shequn.schedule.digest import Digest, Said, Withdrawn, compute_digest, withdrawn
 
 _REGISTER = re.compile(r"^\s*(?:报名|接龙|\+1|join)\s*(?:[+＋]\s*(\d{1,2}))?", re.IGNORECASE)
 _RATE = re.compile(r"^\s*(?:评分|rate)\s*([1-5])\b", re.IGNORECASE)
@@ -184,8 +185,11 @@ def queue(ctx: JobContext) -> Sequence[Action] | None:
     every = timedelta(minutes=load_playbook().activities.guest_talk.queue_every_minutes)
     since = qa if ctx.occ.n <= 1 else ctx.occ.at - every
     asked = []
+    gone = _taken_back(ctx)
     for e in _window_events(ctx, a, since, ctx.occ.at):
         if isinstance(e, Message) and e.actor != a.guest_id and e.text and is_question(e.text):
+            if (e.message_id or e.id) in gone.messages or f"{e.platform}:{e.actor}" in gone.people:
+                continue  # an ad dressed as a question, deleted: not for the guest to read out
             asked.append(e)
     before = 0
     if ctx.occ.n > 1:
@@ -195,7 +199,8 @@ def queue(ctx: JobContext) -> Sequence[Action] | None:
     if not asked:
         return None
     lines = [
-        f"{before + i}. {e.actor_name or e.actor}：{' '.join(e.text.split())[:120]}" for i, e in enumerate(asked, 1)
+        f"{before + i}. {e.actor_name or e.actor}：{' '.join(mask_contacts(e.text).split())[:120]}"
+        for i, e in enumerate(asked, 1)
     ]
     return [ctx.post(ctx.label("queue", "activities", questions="\n".join(lines)))]
 
@@ -212,7 +217,8 @@ def summary(ctx: JobContext) -> Sequence[Action] | None:
     a = _activity(ctx)
     if a.starts is None or a.ends is None:
         return None
-    d = compute_digest(_window_events(ctx, a, a.starts, a.ends), a.starts, a.ends, bots=frozenset({"shequn"}))
+    events = _window_events(ctx, a, a.starts, a.ends)
+    d = compute_digest(events, a.starts, a.ends, bots=frozenset({"shequn"}), taken_back=_taken_back(ctx))
     asked = _members_asked(d, a)
     lines = [ctx.label("summary_stats", "activities", messages=d.messages, speakers=d.speakers, questions=len(asked))]
     if a.summary:
@@ -237,7 +243,7 @@ def segment_report(ctx: JobContext) -> Sequence[Action] | None:
     _, start, end = seg
     g = ctx.occ.group
     events = ctx.data.events(g.key, start, end)
-    d = compute_digest(events, start, end, bots=frozenset({"shequn"}))
+    d = compute_digest(events, start, end, bots=frozenset({"shequn"}), taken_back=_taken_back(ctx))
     ctx.emitted.append(
         SegmentReport(
             id=stable_id("segment", a.key, name, g.key),
@@ -365,6 +371,10 @@ def _in_before(state: CommunityState | None, gkey: str, when: datetime) -> set[s
     }
 
 
+def _taken_back(ctx: JobContext) -> Withdrawn:
+    return withdrawn(ctx.data.community_state(ctx.spec.name))
+
+
 def _members_asked(d: Digest, a: Activity) -> list[Said]:
     """The questions members asked (the guest's own lines are the talk, not questions)."""
     return [q for q in d.asked if not a.guest_id or q.actor != a.guest_id]
@@ -389,6 +399,7 @@ def live(
         talk_start, talk_end = a.starts, a.ends
         early = talk_start - timedelta(minutes=30)
         state = label.data.community_state(spec.name)
+        gone = withdrawn(state).people
         for gkey in a.groups:
             g = groups.get(gkey)
             if g is None:
@@ -437,6 +448,7 @@ def live(
                 if (
                     a.catch_up
                     and e.actor not in seen_before
+                    and f"{e.platform}:{e.actor}" not in gone
                     and e.actor != a.guest_id
                     and (
                         (isinstance(e, Join) and late <= e.at < talk_end)
