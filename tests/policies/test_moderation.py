@@ -283,3 +283,7 @@ def test_mask_contacts_masks_every_form_of_contact_but_keeps_dates() -> None:
     assert mask_contacts("会议 2024-11-23 20:30，11-02 16:01 见，群里 200 人") == (
         "会议 2024-11-23 20:30，11-02 16:01 见，群里 200 人"
     )
+
+
+def test_mask_contacts_leaves_ordinary_words_alone() -> None:
+    assert mask_contacts("the involvement of everyone, 张薇的报告") == "the involvement of everyone, 张薇的报告"

@@ -1,11 +1,11 @@
 """Game time (红包+趣味游戏, book 1688): answers checked, the winner named, the red packet a staff task.
 
 How it works:
-    The scheduler's game-time post logs a ``game_round`` form (no actor) in the group with the games it asked and
-    the patterns of their right answers (``topics.yaml``) and how long answers count. This policy keeps the open
-    round per group; each member's message in that time is checked against the games nobody has won yet, and the
-    first right answer gets a post naming the member and a staff task to send them the red packet (bots cannot send
-    red packets on the platforms of the book). A new round replaces the old one.
+    The scheduler's game-time post logs a ``game_round`` form (no actor) in the group with the games it asked
+    (their right answers are patterns in ``topics.yaml``); answers count for ``answer_minutes``. This policy keeps
+    the open round per group; each member's message in that time is checked against the games nobody has won yet,
+    and the first right answer gets a post naming the member and a staff task to send them the red packet (bots
+    cannot send red packets on the platforms of the book). A new round replaces the old one.
 
 Things to keep in mind:
     * State: ``r:<group>`` the open round (until, the games and who won each).
@@ -15,8 +15,8 @@ Things to keep in mind:
 from __future__ import annotations
 
 import re
-from datetime import timedelta
-from typing import Any, ClassVar
+from datetime import datetime, timedelta
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -37,17 +37,10 @@ class GamesSettings(BookSettings):
     answer_minutes: int = Field(default_factory=lambda: load_playbook().default(NAME, "answer_minutes"), ge=1)
 
 
-def round_event(*, event_id: str, at: Any, platform: str, group: str, games: list[str], minutes: int) -> FormAnswer:
-    """The fact the game-time post logs: which games (playbook keys) were asked and for how long answers count."""
-    return FormAnswer(
-        id=event_id,
-        at=at,
-        platform=platform,
-        group=group,
-        actor="",
-        form=ROUND_FORM,
-        answers={"games": ",".join(games), "minutes": str(minutes)},
-    )
+def round_event(event_id: str, at: datetime, platform: str, group: str, games: list[str]) -> FormAnswer:
+    """The fact the game-time post logs: which games (playbook keys) were asked, in which group."""
+    answers = {"games": ",".join(games)}
+    return FormAnswer(id=event_id, at=at, platform=platform, group=group, actor="", form=ROUND_FORM, answers=answers)
 
 
 def _right(game: str, text: str, locale: str) -> bool:
@@ -73,9 +66,8 @@ class Games(Policy):
         if isinstance(e, FormAnswer):
             if e.form != ROUND_FORM or e.actor:
                 return NOTHING
-            minutes = int(e.answers.get("minutes") or s.answer_minutes)
             games = [g for g in str(e.answers.get("games", "")).split(",") if g]
-            value = {"until": iso(e.at + timedelta(minutes=minutes)), "games": games, "won": {}}
+            value = {"until": iso(e.at + timedelta(minutes=s.answer_minutes)), "games": games, "won": {}}
             return Decision((), False, {key: value})
         if not isinstance(e, Message) or e.from_bot or not e.text or ctx.member is None:
             return NOTHING

@@ -218,18 +218,9 @@ def games(ctx: JobContext) -> Sequence[Action] | None:
     # The post promises a red packet for right answers: the games policy checks them (book 1688).
     config = _policy_config(ctx)
     if config is not None and config.settings["games"].enabled:
-        minutes = config.settings["games"].answer_minutes  # type: ignore[attr-defined]
         g = ctx.occ.group
-        ctx.emitted.append(
-            round_event(
-                event_id=stable_id("game_round", ctx.occ.key),
-                at=ctx.occ.at,
-                platform=g.platform,
-                group=g.platform_id,
-                games=[p.key for p in picks],
-                minutes=minutes,
-            )
-        )
+        round_id = stable_id("game_round", ctx.occ.key)
+        ctx.emitted.append(round_event(round_id, ctx.occ.at, g.platform, g.platform_id, [p.key for p in picks]))
     return [ctx.post(render(ctx.template(_job("games").text), games=lines, **_common(ctx)))]
 
 

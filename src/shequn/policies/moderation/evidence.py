@@ -23,8 +23,9 @@ from shequn.policies.moderation.detect import Verdict
 _NUMBER = re.compile(r"(?<![\w.])\d(?:[\s\-_.·•,，、/|*~+=#()]{0,3}\d){4,}(?![\w])")
 _DATE_OR_TIME = re.compile(r"^(?:19|20)\d\d[-/.年]\d{1,2}(?:[-/.月]\d{1,2})?|^\d{1,2}[:：]\d{2}")
 _HANDLE = re.compile(
-    r"(?P<word>(?:微信号?|weixin|wechat|wx|vx|v信|qq号?|扣扣|企鹅|q号|whats\s*app|telegram|tg|line\s*id|"
-    r"[+➕]\s*[vq]|[薇威卫维]信?|v|q)\s*(?:[:：]|是|号|id)?\s*)(?P<id>[a-z][a-z0-9_\-]{3,29})(?![a-z0-9_\-])",
+    r"(?<![a-z0-9])(?P<word>(?:微信号?|weixin|wechat|wx|vx|v信|qq号?|扣扣|企鹅|q号|whats\s*app|telegram|tg|line\s*id|"
+    r"[+➕]\s*[vq]|[薇威卫维]信?|v|q)\s*(?:[:：]|是|号|id)?\s*)"
+    r"(?P<id>(?=[a-z0-9_\-]*[\d_])[a-z][a-z0-9_\-]{3,29})(?![a-z0-9_\-])",  # an id has a digit or an underscore
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}", re.IGNORECASE)

@@ -430,8 +430,8 @@ class Moderation(Policy):
         record = ctx.scope.get(f"o:{member.key}") or {"n": 0, "log": []}
         n = int(record["n"]) + 1
         step_i = min(n - 1, len(s.ladder) - 1)
-        first_ad = violation == "ad" and verdict is not None and member.messages <= 1
-        if first_ad and verdict is not None and (verdict.score >= s.severe or "newcomer" in verdict.kinds()):
+        ad_account = verdict is not None and (verdict.score >= s.severe or "newcomer" in verdict.kinds())
+        if violation == "ad" and member.messages <= 1 and ad_account:
             # Broken windows (book 1735): an ad as a newcomer's first word, or one this blatant as anyone's first,
             # is an ad account, cleared at once.
             step_i = len(s.ladder) - 1
