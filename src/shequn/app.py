@@ -33,6 +33,7 @@ from shequn.domain import Action, Clock, Event, LogRow, Message, SystemClock, Us
 from shequn.domain.state import State
 from shequn.engine import Engine, WorkspaceConfig, build_community_config
 from shequn.i18n import system_locale, t
+from shequn.outbox.order import courtesy_to, settle, thrown_out
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies import GroupConfig, Policy, default_policies
@@ -276,7 +277,8 @@ class App:
             if engine.dirty.members and len(engine.dirty.members) >= BATCH:
                 self._save(conn, engine, last)
         self._save(conn, engine, last)
-        self._enqueue(conn, chunk, report)
+        # A member this batch removes or bans gets no welcome or rules DM decided in the same batch.
+        self._enqueue(conn, settle(chunk), report)
         return report
 
     def _save(self, conn: Connection, engine: Engine, last_seq: int) -> None:
@@ -318,6 +320,10 @@ class App:
         report.actions += len(
             self.store.actions.enqueue(conn, self.ws.id, to_send, group_ids=gids, community_ids=cids, now_ms=now)
         )
+        out = thrown_out(actions)
+        if out:  # what earlier batches decided for them and is still waiting goes nowhere either
+            waiting = self.store.actions.pending_words(conn, self.ws.id, sorted({p for p, _ in out}))
+            self.store.actions.drop(conn, [i for i, w in waiting if courtesy_to(w, out)], reason="member removed")
         if to_staff:
             ids = self.store.actions.enqueue(
                 conn,

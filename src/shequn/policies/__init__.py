@@ -21,6 +21,7 @@ from shequn.policies.capacity import Capacity
 from shequn.policies.checkin import Checkin
 from shequn.policies.cleanup import Cleanup
 from shequn.policies.faq import Faq
+from shequn.policies.games import Games
 from shequn.policies.leaderboard import Leaderboard
 from shequn.policies.levels import Levels
 from shequn.policies.membership import Membership
@@ -55,6 +56,7 @@ def default_policies() -> list[Policy]:
         Levels(),
         Badges(),
         Leaderboard(),
+        Games(),
         Faq(),
         Tasks(),
         Cleanup(),
@@ -75,6 +77,7 @@ __all__ = [
     "Context",
     "Decision",
     "Faq",
+    "Games",
     "GroupConfig",
     "Leaderboard",
     "Levels",

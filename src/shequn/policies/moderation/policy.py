@@ -65,7 +65,7 @@ from shequn.policies.common import (
     money,
     say,
 )
-from shequn.policies.moderation import classifier
+from shequn.policies.moderation import classifier, evidence
 from shequn.policies.moderation.detect import COMMON_WORDS, WEIGHTS, Detector, Evidence, Verdict, normalize
 
 NAME = "moderation"
@@ -460,12 +460,16 @@ class Moderation(Policy):
         record = ctx.scope.get(f"o:{member.key}") or {"n": 0, "log": []}
         n = int(record["n"]) + 1
         step_i = min(n - 1, len(s.ladder) - 1)
-        if violation == "ad" and verdict is not None and verdict.score >= s.severe and member.messages <= 1:
-            step_i = len(s.ladder) - 1  # broken windows: an ad as the first word is an ad account, cleared at once
+        ad_account = verdict is not None and (verdict.score >= s.severe or "newcomer" in verdict.kinds())
+        if violation == "ad" and member.messages <= 1 and ad_account:
+            # Broken windows (book 1735): an ad as a newcomer's first word, or one this blatant as anyone's first,
+            # is an ad account, cleared at once.
+            step_i = len(s.ladder) - 1
         step = s.ladder[step_i]
         name = display(member, pid)
         what = say(ctx, NAME, f"v_{violation}")
-        excerpt = text.strip().replace("\n", " ")[:60]
+        # What is posted or kept names the offence, its time and what was found, never the ad's text.
+        excerpt = evidence.summary(verdict, violation, local(ctx.now, ctx.config.spec), ctx.locale)
         why = verdict.describe() if verdict is not None else violation
         log = [*record["log"], [iso(ctx.now), violation, mid, step, why]][-_LOG_KEEP:]
         p = f"{suffix}:" if suffix else ""
