@@ -42,16 +42,27 @@ def _import(tmp: Path, *paths: Path, lang: str = "en", timeout: float = 120) -> 
     return done.returncode, done.stderr
 
 
+# The child's own peak (VmHWM of the image it runs), written as it exits. Not ``wait4``'s ``ru_maxrss``: Linux keeps
+# in it the memory the child had before ``exec``, a copy of the forking test process (hundreds of MB late in a run).
+MEASURED_CHILD = (
+    "import atexit, sys\n"
+    "def peak():\n"
+    "    hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
+    "    open(sys.argv[1], 'w').write(hwm.split()[1])\n"
+    "atexit.register(peak)\n"
+    "from shequn.cli.main import main\n"
+    "main(sys.argv[2:])\n"
+)
+
+
 def _measured(tmp: Path, *paths: Path) -> tuple[int, str, float]:
-    """:func:`_import` with the child's own peak resident memory in MB (``wait4`` on its pid)."""
-    with (tmp / "stderr.txt").open("wb") as err:
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, "import", *map(str, paths)],
-            env=_env(tmp), stdout=subprocess.DEVNULL, stderr=err, cwd=tmp,
-        )  # fmt: skip
-        _pid, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, (tmp / "stderr.txt").read_text(), usage.ru_maxrss / 1024
+    """:func:`_import` with the child's own peak resident memory in MB."""
+    peak = tmp / "peak_kb.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED_CHILD, str(peak), "import", *map(str, paths)],
+        env=_env(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp, timeout=300, check=False,
+    )  # fmt: skip
+    return done.returncode, done.stderr, int(peak.read_text()) / 1024
 
 
 def _store_is_empty(tmp: Path) -> bool:

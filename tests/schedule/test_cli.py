@@ -187,7 +187,9 @@ def test_the_sandbox_shows_the_rhythm_and_a_talk_with_its_clock(cli: Cli, tmp_pa
         "/as 小王\n/time +55m\n提问：每天读多久？\n/time +30m\n",
         encoding="utf-8",
     )
-    cli("community", "create", "--type", "消费型", "--name", "夜读")  # no entry threshold: the cast is admitted
+    spec = tmp_path / "yedu.yaml"  # 消费型: no entry threshold, the cast is admitted; game time turned on
+    spec.write_text("name: 夜读\ntype: consumption\nrhythm: {jobs: {games: {enabled: true}}}\n", encoding="utf-8")
+    assert cli("community", "apply", str(spec))[0] == 0
     code, out, err = cli("sandbox", "-c", "夜读", "--script", str(script), "--json", "--start", "2026-11-02T03:00:00Z")
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]

@@ -93,7 +93,10 @@ def test_the_reports_republish_nothing_moderation_or_admission_took_back() -> No
     from shequn.engine import build_community_config
     from tests.support.builders import spec
 
-    community = build_community_config(spec(threshold={"kind": "invitation"}, roles={"architect": ["群主"]}))
+    reports_on = {"jobs": {"morning_report": {"enabled": True}, "evening_report": {"enabled": True}}}
+    community = build_community_config(
+        spec(threshold={"kind": "invitation"}, roles={"architect": ["群主"]}, rhythm=reports_on)
+    )
     s = SandboxSession(community, start=T0)
     script = [
         "/join 群主",

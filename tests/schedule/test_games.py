@@ -13,7 +13,9 @@ RIGHT = {"lyrics": "芬芳美丽满枝桠", "riddle": "水", "idioms": "意气�
 
 
 def test_game_time_checks_the_answers_names_the_winner_and_opens_the_red_packet_as_a_task() -> None:
-    s = SandboxSession(build_community_config(spec()), start=T0)
+    # Game time is on by default for 兴趣型 and IP型; a 成长型's Tuesday has three posts before 14:00 (the cap).
+    games_on = {"max_posts_per_day": 4, "jobs": {"games": {"enabled": True}}}
+    s = SandboxSession(build_community_config(spec(rhythm=games_on)), start=T0)
     out = s.run_script(["/join 小王", "/join 小李", "/time 2026-11-03 14:01"], source="t")
     [post] = [o.text for o in out if o.kind == "post" and "【游戏时间】" in o.text]
     asked = [g for g in load_playbook().topics.games if g.text.get("zh-CN") in post]

@@ -311,6 +311,7 @@ groups:
   - {{platform: wecom, id: "{CHAT}", name: 微信一群}}
 policies:
   checkin: {{opens_at: "00:00"}}
+  acks: {{batch_minutes: 0}}  # the check-in answered at once (by default gathered for 5 minutes)
 """
 
 
