@@ -23,6 +23,7 @@ from shequn import __version__
 from shequn.domain import EventKind, UserError
 from shequn.i18n import t as translate
 from shequn.playbook import load_playbook
+from shequn.policies.moderation.evidence import mask_contacts
 from shequn.services.accounts import Perm, Principal, parse_scopes, same
 from shequn.services.console import NotFoundError, SegmentVerb
 from shequn.store import Segment
@@ -38,6 +39,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.filters["masked"] = mask_contacts  # a member's words shown to staff: contact details masked, as everywhere
 NAV = (
     ("overview", "/"),
     ("tasks", "/tasks"),
