@@ -121,6 +121,12 @@ def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] 
     qq = connectors.get("qq")
     if qq is not None and hasattr(qq, "staff_locale"):
         qq.staff_locale = app.ws.locale  # the reasons it gives go into staff tasks, read in the workspace's language
+    discord = connectors.get("discord")
+    if discord is not None and hasattr(discord, "configure"):
+        admin = frozenset(
+            g.id for r in app.communities() for g in r.spec.groups if g.platform == "discord" and g.role == "admin"
+        )
+        discord.configure(forbidden=forbidden_words(app, "discord"), admin_groups=admin, locale=app.ws.locale)
     wecom = connectors.get("wecom")
     if wecom is None or not hasattr(wecom, "configure"):
         return
@@ -132,6 +138,19 @@ def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] 
             wake()
 
     wecom.configure(welcome_templates(app), enqueue, media_rooms=moderated_groups(app, "wecom"))
+
+
+def forbidden_words(app: App, platform: str) -> dict[str, tuple[str, ...]]:
+    """The moderation's forbidden words of each chat on ``platform`` whose community moderates (Discord's AutoMod)."""
+    from shequn.engine.config import build_community_config
+    from shequn.policies.moderation import ModerationSettings
+
+    out: dict[str, tuple[str, ...]] = {}
+    for record in app.communities():
+        settings = build_community_config(record.spec).settings.get("moderation")
+        if isinstance(settings, ModerationSettings) and settings.enabled and settings.forbidden:
+            out |= {g.id: tuple(settings.forbidden) for g in record.spec.groups if g.platform == platform}
+    return out
 
 
 def moderated_groups(app: App, platform: str) -> frozenset[str]:
