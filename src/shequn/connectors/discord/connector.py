@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import discord
+import yarl
 from discord import app_commands
 
 from shequn.connectors.base import BackgroundLoop, Connector, EventSink, SendResult, sends
@@ -161,6 +162,9 @@ class DiscordConnector(Connector):
             client = self.client = _Client(self)
             try:
                 await client.login(self._token)
+                if self.api:  # the gateway that REST base names (discord.py dials Discord's own by default)
+                    _, url, _ = await client.http.get_bot_gateway()
+                    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
                 await client.connect(reconnect=True)
                 return
             except asyncio.CancelledError:
@@ -471,10 +475,10 @@ class DiscordConnector(Connector):
         allowed = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=True)
 
         async def send() -> Any:
+            if not reference.isdigit():
+                return await channel.send(body[:MESSAGE_LIMIT], nonce=nonce, allowed_mentions=allowed)
             ref = discord.MessageReference(message_id=int(reference), channel_id=channel.id, fail_if_not_exists=False)
-            return await channel.send(
-                body[:MESSAGE_LIMIT], nonce=nonce, allowed_mentions=allowed, reference=ref if reference else None
-            )
+            return await channel.send(body[:MESSAGE_LIMIT], nonce=nonce, allowed_mentions=allowed, reference=ref)
 
         sent = await self._rest(action.kind.value, send, action.group)
         return SendResult(platform_id=str(sent.id))
