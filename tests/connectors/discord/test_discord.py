@@ -11,7 +11,7 @@ import pytest
 
 from shequn.connectors.base import MemoryCursors
 from shequn.connectors.discord.connector import DiscordConnector, automod_trigger
-from shequn.domain import Ban, DeleteMessage, Event, Join, Message, Mute, Post, Reaction, Remove, stable_id
+from shequn.domain import Ban, DeleteMessage, Event, Join, Message, Mute, Post, Reaction, Remove
 from shequn.importers.base import platform_id
 from shequn.outbox.errors import PermanentSendError, RetryAfterError
 from tests.support.discord_fake import TOKEN, FakeDiscord
@@ -27,11 +27,17 @@ async def until(check: Callable[[], object], timeout: float = 20) -> None:
         await asyncio.sleep(0.05)
 
 
-async def world(body: Callable[[FakeDiscord, DiscordConnector, list[Event]], Awaitable[None]], **kw: object) -> None:
+async def world(
+    body: Callable[[FakeDiscord, DiscordConnector, list[Event]], Awaitable[None]],
+    *,
+    automod: bool = False,
+    forbidden: dict[str, tuple[str, ...]] | None = None,
+) -> None:
     fake = FakeDiscord()
     fake.guild(GUILD, "读书会", {MAIN: "general", ADMIN: "staff"}, {555: "小王", 556: "小赵"})
     port = await fake.serve()
-    conn = DiscordConnector(token=TOKEN, api=f"http://127.0.0.1:{port}/api/v10", **kw)  # type: ignore[arg-type]
+    conn = DiscordConnector(token=TOKEN, api=f"http://127.0.0.1:{port}/api/v10", automod=automod)
+    conn.configure(forbidden=forbidden or {}, admin_groups=frozenset({str(ADMIN)}), locale="zh-CN")
     conn.attach(cursors=MemoryCursors(), groups=frozenset({str(MAIN), str(ADMIN)}))
     seen: list[Event] = []
 
@@ -123,27 +129,14 @@ def test_a_resumed_session_loses_nothing_and_a_new_one_fills_the_gap() -> None:
 def test_automod_mirrors_the_forbidden_words() -> None:
     async def body(fake: FakeDiscord, conn: DiscordConnector, seen: list[Event]) -> None:
         (rule,) = fake.guilds[GUILD].automod.values()
-        assert rule["name"] == "shequn" and rule["enabled"]
+        assert rule["name"] == "shequn" and rule["enabled"] and rule["event_type"] == 1
         assert rule["trigger_metadata"]["keyword_filter"] == ["*赌博*"]
         assert rule["trigger_metadata"]["regex_patterns"] == ["代[开发]票"]
+        assert rule["actions"][0]["type"] == 1  # BLOCK_MESSAGE
 
-    async def run() -> None:
-        async def configured(fake: FakeDiscord, conn: DiscordConnector, seen: list[Event]) -> None:
-            await body(fake, conn, seen)
+    asyncio.run(world(body, automod=True, forbidden={str(MAIN): ("赌博", "代[开发]票")}))
 
-        await world(configured, automod=True)
 
-    DiscordConnector.configure  # noqa: B018 - configured before start below
-    original = DiscordConnector.start
-
-    async def start(self: DiscordConnector, sink: object) -> None:
-        self.configure(forbidden={str(MAIN): ("赌博", "代[开发]票")}, admin_groups=frozenset(), locale="zh-CN")
-        await original(self, sink)  # type: ignore[arg-type]
-
-    DiscordConnector.start = start  # type: ignore[method-assign]
-    try:
-        asyncio.run(run())
-    finally:
-        DiscordConnector.start = original  # type: ignore[method-assign]
-    assert automod_trigger(["x" * 70, "ok"]) == (["*ok*"], [], ["x" * 70])
-    assert stable_id("a") != ""
+def test_automod_trigger_keeps_to_discords_limits() -> None:
+    keywords, regexes, left = automod_trigger(["x" * 70, "ok", *(f"a{i}|b" for i in range(12))])
+    assert keywords == ["*ok*"] and len(regexes) == 10 and left[0] == "x" * 70 and len(left) == 3
