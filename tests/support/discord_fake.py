@@ -44,6 +44,7 @@ class Guild:
     bans: set[int] = field(default_factory=set)
     automod: dict[int, dict[str, Any]] = field(default_factory=dict)
     system_channel: int | None = None
+    roles: dict[int, str] = field(default_factory=dict)  # role id → name (besides @everyone)
 
 
 class FakeDiscord:
@@ -92,8 +93,10 @@ class FakeDiscord:
     def guild_payload(self, g: Guild) -> dict[str, Any]:
         everyone = {"id": str(g.id), "name": "@everyone", "permissions": "1024", "position": 0, "color": 0,
                     "hoist": False, "managed": False, "mentionable": False, "flags": 0}  # fmt: skip
+        roles = [everyone, *({**everyone, "id": str(r), "name": n, "permissions": "0", "position": 1}
+                             for r, n in g.roles.items())]  # fmt: skip
         return {
-            "id": str(g.id), "name": g.name, "icon": None, "owner_id": str(OWNER), "roles": [everyone], "emojis": [],
+            "id": str(g.id), "name": g.name, "icon": None, "owner_id": str(OWNER), "roles": roles, "emojis": [],
             "stickers": [], "features": [], "channels": [{k: v for k, v in c.items() if k != "guild_id"}
                                                         for c in g.channels.values()],
             "members": [g.members[BOT]], "threads": [], "member_count": len(g.members), "unavailable": False,
@@ -311,6 +314,13 @@ class FakeDiscord:
             if gone is not None:
                 await self.dispatch("GUILD_MEMBER_REMOVE", {"guild_id": str(g.id), "user": gone["user"]})
             return web.Response(status=204)
+        if name in ("add_role", "remove_role"):
+            g, uid, rid = self.guilds[int(p[1])], int(p[3]), p[5]
+            if uid not in g.members:
+                return _json({"message": "Unknown Member", "code": 10007}, 404)
+            held = [r for r in g.members[uid]["roles"] if r != rid]
+            g.members[uid]["roles"] = [*held, rid] if name == "add_role" else held
+            return web.Response(status=204)
         if name == "timeout":
             g, uid = self.guilds[int(p[1])], int(p[3])
             g.members[uid]["communication_disabled_until"] = body.get("communication_disabled_until")
@@ -385,6 +395,8 @@ def _name(method: str, p: list[str]) -> str:
         if len(p) == 2 and method == "PATCH":
             return "channel"
     if p[0] == "guilds":
+        if len(p) == 6 and p[4] == "roles":
+            return "add_role" if method == "PUT" else "remove_role"
         if len(p) == 4 and p[2] == "members":
             return {"DELETE": "kick", "PATCH": "timeout"}.get(method, "member")
         if len(p) == 3 and p[2] == "members":

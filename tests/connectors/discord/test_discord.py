@@ -32,12 +32,20 @@ async def world(
     *,
     automod: bool = False,
     forbidden: dict[str, tuple[str, ...]] | None = None,
+    levels: dict[str, str] | None = None,
 ) -> None:
     fake = FakeDiscord()
-    fake.guild(GUILD, "读书会", {MAIN: "general", ADMIN: "staff"}, {555: "小王", 556: "小赵"})
+    g = fake.guild(GUILD, "读书会", {MAIN: "general", ADMIN: "staff"}, {555: "小王", 556: "小赵"})
+    g.roles = {800000000000000001: "新人", 800000000000000002: "书虫"}
     port = await fake.serve()
     conn = DiscordConnector(token=TOKEN, api=f"http://127.0.0.1:{port}/api/v10", automod=automod)
-    conn.configure(forbidden=forbidden or {}, admin_groups=frozenset({str(ADMIN)}), locale="zh-CN")
+    titles = frozenset({"新人", "书虫", "学霸"})
+    conn.configure(
+        forbidden=forbidden or {},
+        admin_groups=frozenset({str(ADMIN)}),
+        locale="zh-CN",
+        levels=(lambda: (levels, titles)) if levels is not None else None,
+    )
     conn.attach(cursors=MemoryCursors(), groups=frozenset({str(MAIN), str(ADMIN)}))
     seen: list[Event] = []
 
@@ -140,3 +148,19 @@ def test_automod_mirrors_the_forbidden_words() -> None:
 def test_automod_trigger_keeps_to_discords_limits() -> None:
     keywords, regexes, left = automod_trigger(["x" * 70, "ok", *(f"a{i}|b" for i in range(12))])
     assert keywords == ["*ok*"] and len(regexes) == 10 and left[0] == "x" * 70 and len(left) == 3
+
+
+def test_a_level_is_held_as_the_role_of_its_title() -> None:
+    levels = {"555": "新人", "556": "学霸", "999": "书虫"}  # 学霸 has no role in the server; 999 is no member
+
+    async def body(fake: FakeDiscord, conn: DiscordConnector, seen: list[Event]) -> None:
+        members = fake.guilds[GUILD].members
+        assert await conn.sync_level_roles() == 2  # 555 given 新人; 999 noted as not a member
+        assert members[555]["roles"] == ["800000000000000001"] and members[556]["roles"] == []
+        levels["555"] = "书虫"  # promoted: the new title's role given, the old one taken
+        assert await conn.sync_level_roles() == 1
+        assert members[555]["roles"] == ["800000000000000002"]
+        assert await conn.sync_level_roles() == 0  # nothing changed, nothing asked
+        assert len(fake.of("add_role")) == 3
+
+    asyncio.run(world(body, levels=levels))

@@ -1,7 +1,7 @@
 """shequn live on Discord, all through ``shequn run -c discord`` against the fake Discord with the real discord.py:
 the welcome, a member's ladder on ads (deleted and warned by DM, then kicked), a check-in answered, the operators'
 ``/tasks`` slash command answered as the interaction's follow-up, a session Discord will not resume filled in from the
-channel's history, and the 早报 at its minute."""
+channel's history, the 早报 at its minute, and the first level's role given."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from shequn.playbook import load_playbook
+from shequn.policies.levels import LevelsSettings
 from tests.connectors.matrix.live import MAIN, query, shequn, stop_run, wait_for
 from tests.support.discord_fake import TOKEN, FakeDiscord, ThreadedDiscord
 
 pytestmark = pytest.mark.slow
-GUILD, CHANNEL, STAFF = 700000000000000001, 700000000000000011, 700000000000000012
+GUILD, CHANNEL, STAFF, ROLE = 700000000000000001, 700000000000000011, 700000000000000012, 800000000000000001
 AD = "➕V：money20459，招代理，一件代发，日赚500"
 LIMITS = (
     "platforms:\n  - platform: discord\n    limits: [{scope: bot, count: 1000, seconds: 1, documented: {url: "
@@ -58,7 +59,8 @@ def spec(at: datetime) -> str:
 @pytest.fixture
 def fake() -> Iterator[ThreadedDiscord]:
     d = FakeDiscord()
-    d.guild(GUILD, "读书会", {CHANNEL: "general", STAFF: "staff"}, {555: "小王", 556: "小赵", 900: "运营"})
+    g = d.guild(GUILD, "读书会", {CHANNEL: "general", STAFF: "staff"}, {555: "小王", 556: "小赵", 900: "运营"})
+    g.roles = {ROLE: LevelsSettings().ladder[0].name("zh-CN")}  # the first level's title: 新成员
     threaded = ThreadedDiscord(d)
     yield threaded
     threaded.close()
@@ -129,6 +131,9 @@ def test_a_reading_club_runs_live_on_discord(fake: ThreadedDiscord, tmp_path: Pa
         )
         arrived = datetime.now(UTC)
         assert len(report) == 1 and report_at <= arrived < report_at + timedelta(seconds=10)
+
+        # The members placed at the first level hold its role (the level roles pass, once a minute).
+        wait_for(lambda: str(ROLE) in d.guilds[GUILD].members[556]["roles"], 70, "the level role")
         assert proc.poll() is None
     except AssertionError:
         for row in query(db, "select kind, status, last_error, substr(payload, 1, 300) from action order by id"):

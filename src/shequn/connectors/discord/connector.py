@@ -90,6 +90,7 @@ class DiscordConnector(Connector):
         automod: bool = False,
         history_limit: int = 2000,
         backoff: tuple[float, float] = (1.0, 60.0),
+        roles_every: float = 60.0,
     ) -> None:
         if not token.strip():
             raise UserError(t("connectors.discord.config.token", None), exit_code=2)
@@ -103,6 +104,9 @@ class DiscordConnector(Connector):
         self.staff_locale: str | None = None
         self.forbidden: dict[str, tuple[str, ...]] = {}  # channel → its community's forbidden words (AutoMod)
         self.admin_groups: frozenset[str] = frozenset()  # channels where the operators' commands are taken
+        self.levels: Callable[[], tuple[Mapping[str, str], frozenset[str]]] | None = None
+        self.roles_every = roles_every
+        self._roles_loop = BackgroundLoop()
         self.stats = {"sessions": 0, "events": 0, "repeats": 0, "gap_filled": 0, "roster": 0, "automod": 0}
         self.client: _Client | None = None
         self._sink: EventSink | None = None
@@ -125,12 +129,21 @@ class DiscordConnector(Connector):
     def __repr__(self) -> str:  # never the token
         return f"DiscordConnector({self.api or 'discord.com'})"
 
-    def configure(self, *, forbidden: Mapping[str, tuple[str, ...]], admin_groups: frozenset[str], locale: str) -> None:
+    def configure(
+        self,
+        *,
+        forbidden: Mapping[str, tuple[str, ...]],
+        admin_groups: frozenset[str],
+        locale: str,
+        levels: Callable[[], tuple[Mapping[str, str], frozenset[str]]] | None = None,
+    ) -> None:
         """What the workspace tells it (``shequn run``): forbidden words per channel, the admin channels, the
-        language of the reasons its staff tasks carry."""
+        language of the reasons its staff tasks carry, and where to read each member's level title (user id →
+        title, and every title) for the level roles."""
         self.forbidden = dict(forbidden)
         self.admin_groups = admin_groups
         self.staff_locale = locale
+        self.levels = levels
 
     def bot_of(self, action: Action) -> str:
         user = self.client.user if self.client is not None else None
@@ -143,8 +156,11 @@ class DiscordConnector(Connector):
         if self.api:
             discord.http.Route.BASE = self.api  # one Discord connector per process
         self._background.start(self._run(), name="discord-gateway")
+        if self.levels is not None:
+            self._roles_loop.start(self._roles(), name="discord-level-roles")
 
     async def stop(self) -> None:
+        await self._roles_loop.stop()
         if self.client is not None:
             await self.client.close()
         await self._background.stop()
@@ -360,6 +376,7 @@ class DiscordConnector(Connector):
         )
 
     async def _on_member_join(self, member: discord.Member) -> None:
+        self.cursors.put(f"role:{member.guild.id}:{member.id}", None)  # a returning member gets their level role
         home = events.home_channel(member.guild, self._bound())
         if home and not member.bot:
             await self._hand_on(events.join(home, member))
@@ -401,6 +418,44 @@ class DiscordConnector(Connector):
         )
         self._interactions[event.id] = (interaction, asyncio.get_running_loop().time())
         await self._hand_on(event)
+
+    # -- level roles ----------------------------------------------------------------------------------------
+
+    async def _roles(self) -> None:
+        """Every ``roles_every`` seconds once live: each member holds the role named like their level's title."""
+        while self._roles_loop.running:
+            if self._live.is_set():
+                try:
+                    await self.sync_level_roles()
+                except Exception:  # a failed pass is retried at the next one
+                    log.exception("discord: the level roles pass failed")
+            await self._roles_loop.pause(self.roles_every)
+
+    async def sync_level_roles(self) -> int:
+        """Give each member the role named like their level's title (and take the previous level's); a server
+        without a role of that name is left alone. Returns the changes made."""
+        if self.levels is None or self.client is None:
+            return 0
+        held, titles = self.levels()
+        changes = 0
+        for guild in self._guilds():
+            roles = {r.name: r for r in guild.roles if r.name in titles}
+            for user, title in held.items():
+                cursor = f"role:{guild.id}:{user}"
+                had = self.cursors.get(cursor)
+                if had == title or title not in roles:
+                    continue
+                try:
+                    await self.client.http.add_role(guild.id, int(user), roles[title].id, reason="shequn: level")
+                    if had and had in roles:
+                        await self.client.http.remove_role(guild.id, int(user), roles[had].id, reason="shequn: level")
+                except discord.HTTPException as exc:
+                    if exc.code != 10007:  # 10007: not a member of this server (asked again when they join)
+                        log.warning("discord: cannot set the level role in server %s: %s", guild.id, _code(exc))
+                        continue
+                self.cursors.put(cursor, title)
+                changes += 1
+        return changes
 
     # -- AutoMod ----------------------------------------------------------------------------------------------
 
