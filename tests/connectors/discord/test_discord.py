@@ -164,3 +164,17 @@ def test_a_level_is_held_as_the_role_of_its_title() -> None:
         assert len(fake.of("add_role")) == 3
 
     asyncio.run(world(body, levels=levels))
+
+
+def test_slash_commands_outside_an_admin_channel_answer_privately() -> None:
+    async def body(fake: FakeDiscord, conn: DiscordConnector, seen: list[Event]) -> None:
+        await fake.slash(MAIN, 556, "approve", 3)
+        await until(lambda: fake.callbacks)
+        (answer,) = fake.callbacks
+        assert answer["type"] == 4 and answer["data"]["flags"] & 64  # CHANNEL_MESSAGE_WITH_SOURCE, EPHEMERAL
+        assert "管理频道" in answer["data"]["content"]
+        await fake.slash(ADMIN, 556, "approve", 3)
+        await until(lambda: any(isinstance(e, Message) and e.text == "!approve 3" for e in seen))
+        assert fake.callbacks[-1]["type"] == 5  # deferred: the answer follows once the command ran
+
+    asyncio.run(world(body))

@@ -21,7 +21,8 @@ How it works:
     a bound channel; used in an admin channel, they become the same ``!tasks`` … messages the chat commands are, and
     the answer comes back as the interaction's follow-up. With ``SHEQUN_DISCORD_AUTOMOD=1`` the moderation's
     ``forbidden`` words of the communities bound to a server are mirrored into one AutoMod keyword rule ("shequn"),
-    so Discord blocks those messages before shequn has to delete them.
+    so Discord blocks those messages before shequn has to delete them. Level roles: once a minute each member is given
+    the server role named like their level's title (and the previous level's is taken), where the server has one.
 
 Things to keep in mind:
     * Privileged intents: ``Server Members`` and ``Message Content`` must be enabled in the developer portal, or the
@@ -146,8 +147,11 @@ class DiscordConnector(Connector):
         self.levels = levels
 
     def bot_of(self, action: Action) -> str:
+        return self._bot_id() or "default"
+
+    def _bot_id(self) -> str:
         user = self.client.user if self.client is not None else None
-        return str(user.id) if user is not None else "default"
+        return str(user.id) if user is not None else ""
 
     # -- the session ----------------------------------------------------------------------------------------
 
@@ -389,12 +393,8 @@ class DiscordConnector(Connector):
             return
         ours = (payload.guild_id, payload.user.id) in self._removing
         self._removing.discard((payload.guild_id, payload.user.id))
-        by = self.bot_of_user() if ours else ""
+        by = self._bot_id() if ours else ""
         await self._hand_on(events.leave(home, payload.user, datetime.now(UTC), removed_by=by))
-
-    def bot_of_user(self) -> str:
-        user = self.client.user if self.client is not None else None
-        return str(user.id) if user is not None else ""
 
     async def _command(self, interaction: discord.Interaction, verb: str, number: int | None) -> None:
         """A slash command: the same message the chat command is, answered through the interaction."""
