@@ -45,6 +45,7 @@ class Guild:
     automod: dict[int, dict[str, Any]] = field(default_factory=dict)
     system_channel: int | None = None
     roles: dict[int, str] = field(default_factory=dict)  # role id → name (besides @everyone)
+    threads: dict[int, dict[str, Any]] = field(default_factory=dict)  # active threads (GUILD_CREATE ``threads``)
 
 
 class FakeDiscord:
@@ -88,7 +89,16 @@ class FakeDiscord:
                 "mute": False, "flags": 0, "avatar": None, "communication_disabled_until": None}  # fmt: skip
 
     def guild_of(self, cid: int) -> Guild:
-        return next(g for g in self.guilds.values() if cid in g.channels)
+        return next(g for g in self.guilds.values() if cid in g.channels or cid in g.threads)
+
+    def thread(self, parent: int, tid: int, name: str) -> None:
+        """An active public thread under ``parent`` (type 11, with its ``thread_metadata``)."""
+        g = self.guild_of(parent)
+        g.threads[tid] = {"id": str(tid), "type": 11, "name": name, "parent_id": str(parent), "guild_id": str(g.id),
+                          "owner_id": str(OWNER), "message_count": 0, "member_count": 1, "rate_limit_per_user": 0,
+                          "flags": 0, "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                                          "archive_timestamp": _iso(), "locked": False}}  # fmt: skip
+        self.messages[tid] = []
 
     def guild_payload(self, g: Guild) -> dict[str, Any]:
         everyone = {"id": str(g.id), "name": "@everyone", "permissions": "1024", "position": 0, "color": 0,
@@ -99,7 +109,8 @@ class FakeDiscord:
             "id": str(g.id), "name": g.name, "icon": None, "owner_id": str(OWNER), "roles": roles, "emojis": [],
             "stickers": [], "features": [], "channels": [{k: v for k, v in c.items() if k != "guild_id"}
                                                         for c in g.channels.values()],
-            "members": [g.members[BOT]], "threads": [], "member_count": len(g.members), "unavailable": False,
+            "members": [g.members[BOT]], "threads": list(g.threads.values()), "member_count": len(g.members),
+            "unavailable": False,
             "system_channel_id": str(g.system_channel) if g.system_channel else None, "large": False,
             "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
             "mfa_level": 0, "premium_tier": 0, "preferred_locale": "en-US", "joined_at": _iso(), "voice_states": [],
@@ -118,7 +129,7 @@ class FakeDiscord:
         return True
 
     def message(self, cid: int, uid: int, content: str, **more: Any) -> dict[str, Any]:
-        g = self.guild_of(cid) if any(cid in x.channels for x in self.guilds.values()) else None
+        g = self.guild_of(cid) if any(cid in x.channels or cid in x.threads for x in self.guilds.values()) else None
         author = g.members[uid]["user"] if g and uid in g.members else user(uid, f"user{uid}", bot=uid == BOT)
         m = {
             "id": str(self.snowflake()), "channel_id": str(cid), "author": author, "content": content,

@@ -16,7 +16,7 @@ from shequn.importers.base import platform_id
 from shequn.outbox.errors import PermanentSendError, RetryAfterError
 from tests.support.discord_fake import TOKEN, FakeDiscord
 
-GUILD, MAIN, ADMIN = 700000000000000001, 700000000000000011, 700000000000000012
+GUILD, MAIN, ADMIN, THREAD = 700000000000000001, 700000000000000011, 700000000000000012, 700000000000000021
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -37,6 +37,7 @@ async def world(
     fake = FakeDiscord()
     g = fake.guild(GUILD, "读书会", {MAIN: "general", ADMIN: "staff"}, {555: "小王", 556: "小赵"})
     g.roles = {800000000000000001: "新人", 800000000000000002: "书虫"}
+    fake.thread(MAIN, THREAD, "读书笔记")
     port = await fake.serve()
     conn = DiscordConnector(token=TOKEN, api=f"http://127.0.0.1:{port}/api/v10", automod=automod)
     titles = frozenset({"新人", "书虫", "学霸"})
@@ -72,6 +73,10 @@ def test_messages_reactions_joins_carry_the_importers_ids() -> None:
         await until(lambda: any(isinstance(e, Reaction) for e in seen))
         (r,) = [e for e in seen if isinstance(e, Reaction)]
         assert r.id == platform_id("discord", str(MAIN), "reaction", f"{mid}:👍:556")
+        tid = await fake.say(THREAD, 556, "第一章读完了")  # a thread's message belongs to its parent channel
+        await until(lambda: any(isinstance(e, Message) and e.thread for e in seen))
+        (t,) = [e for e in seen if isinstance(e, Message) and e.thread]
+        assert (t.group, t.thread, t.id) == (str(MAIN), str(THREAD), platform_id("discord", str(MAIN), "m", str(tid)))
         await fake.join(GUILD, 700, "新人")
         await until(lambda: any(isinstance(e, Join) and e.actor == "700" for e in seen))
         (j,) = [e for e in seen if isinstance(e, Join) and e.actor == "700"]
