@@ -183,3 +183,14 @@ def test_slash_commands_outside_an_admin_channel_answer_privately() -> None:
         assert fake.callbacks[-1]["type"] == 5  # deferred: the answer follows once the command ran
 
     asyncio.run(world(body))
+
+
+def test_the_token_comes_from_the_environment_and_never_shows() -> None:
+    from shequn.domain import UserError
+
+    with pytest.raises(UserError, match="SHEQUN_DISCORD_TOKEN"):
+        DiscordConnector.from_env({})
+    with pytest.raises(UserError, match="SHEQUN_DISCORD_API"):
+        DiscordConnector.from_env({"SHEQUN_DISCORD_TOKEN": TOKEN, "SHEQUN_DISCORD_API": "discord.com"})
+    conn = DiscordConnector.from_env({"SHEQUN_DISCORD_TOKEN": TOKEN, "SHEQUN_DISCORD_AUTOMOD": "1"})
+    assert conn.automod and TOKEN not in repr(conn)

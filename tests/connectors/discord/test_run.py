@@ -66,6 +66,15 @@ def fake() -> Iterator[ThreadedDiscord]:
     threaded.close()
 
 
+def start(db: str, port: int, limits: Path) -> subprocess.Popen[str]:
+    env = {"SHEQUN_DISCORD_TOKEN": TOKEN, "SHEQUN_DISCORD_API": f"http://127.0.0.1:{port}/api/v10"}
+    args = [sys.executable, "-c", MAIN, "--db", db, "run", "-c", "discord", "--tick", "1", "--json"]
+    return subprocess.Popen(
+        [*args, "--limits", str(limits)], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
 def messages(db: str, text: str) -> int:
     rows = query(db, "select payload from event where platform='discord' and kind='message'")
     return sum(1 for (p,) in rows if json.loads(p).get("text") == text)
@@ -80,12 +89,7 @@ def test_a_reading_club_runs_live_on_discord(fake: ThreadedDiscord, tmp_path: Pa
     shequn(db, "community", "apply", str(tmp_path / "club.yaml"))
     limits = tmp_path / "limits.yaml"
     limits.write_text(LIMITS, encoding="utf-8")
-    env = {"SHEQUN_DISCORD_TOKEN": TOKEN, "SHEQUN_DISCORD_API": f"http://127.0.0.1:{port}/api/v10"}
-    args = [sys.executable, "-c", MAIN, "--db", db, "run", "-c", "discord", "--tick", "1", "--json"]
-    proc = subprocess.Popen(
-        [*args, "--limits", str(limits)], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    proc = start(db, port, limits)
     try:
         wait_for(lambda: d.of("members") and d.commands.get(GUILD), 60, "setup (roster, slash commands)")
 
@@ -146,3 +150,46 @@ def test_a_reading_club_runs_live_on_discord(fake: ThreadedDiscord, tmp_path: Pa
     stats = json.loads(out.strip().splitlines()[-1])
     assert stats["failed"] == 0 and stats["sent"] >= 8, stats
     assert TOKEN not in out + err, "the bot token reached the output"
+
+
+def test_a_killed_run_resumes_and_what_discord_forbids_goes_to_staff(fake: ThreadedDiscord, tmp_path: Path) -> None:
+    import signal
+
+    d = fake.fake
+    d.forbid |= {"delete", "ban"}  # the bot's role lacks Manage Messages and Ban Members: 403, code 50013
+    port = fake(d.serve())
+    db = str(tmp_path / "discord.db")
+    (tmp_path / "club.yaml").write_text(spec(datetime.now(UTC) + timedelta(hours=3)), encoding="utf-8")
+    shequn(db, "community", "apply", str(tmp_path / "club.yaml"))
+    limits = tmp_path / "limits.yaml"
+    limits.write_text(LIMITS, encoding="utf-8")
+    proc = start(db, port, limits)
+    try:
+        wait_for(lambda: d.of("members") and d.commands.get(GUILD), 60, "setup")
+        fake(d.say(CHANNEL, 556, "大家早上好"))
+        fake(d.join(GUILD, 701, "广告号"))
+        ad = fake(d.say(CHANNEL, 701, AD))  # an ad account's first words: delete and ban, neither allowed
+        wait_for(lambda: len(query(db, "select id from staff_task")) >= 2, 40, "both staff tasks")
+        tasks = query(db, "select kind, title from staff_task order by id")
+        assert {k for k, _ in tasks} >= {"delete_message", "ban"}, tasks
+        for kind in ("delete_message", "ban"):  # the reason names the channel, the missing permission and 50013
+            title = next(title for k, title in tasks if k == kind)
+            assert str(CHANNEL) in title and "50013" in title and ("缺少权限" in title or "lacks" in title), title
+        assert any(m["id"] == str(ad) for m in d.messages[CHANNEL])
+        wait_for(lambda: messages(db, "大家早上好") == 1, 30, "the first message logged")
+    finally:
+        stop_run(proc, signal.SIGKILL)
+    # While shequn is down, the channel goes on; a restart picks up from the last message it handed on.
+    for text in ("停机时一", "停机时二", "停机时三"):
+        fake(d.say(CHANNEL, 556, text))
+    proc = start(db, port, limits)
+    try:
+        wait_for(lambda: all(messages(db, t) == 1 for t in ("停机时一", "停机时二", "停机时三")), 60, "the gap")
+        fake(d.say(CHANNEL, 556, "重启之后"))
+        wait_for(lambda: messages(db, "重启之后") == 1, 30, "live again")
+        assert messages(db, "大家早上好") == 1 and messages(db, AD) == 1
+        assert len(query(db, "select id from staff_task")) == len(tasks)  # nothing decided twice
+    finally:
+        out, err = stop_run(proc)
+    assert proc.returncode == 0, err
+    assert TOKEN not in out + err
