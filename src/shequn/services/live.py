@@ -121,6 +121,17 @@ def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] 
     qq = connectors.get("qq")
     if qq is not None and hasattr(qq, "staff_locale"):
         qq.staff_locale = app.ws.locale  # the reasons it gives go into staff tasks, read in the workspace's language
+    discord = connectors.get("discord")
+    if discord is not None and hasattr(discord, "configure"):
+        admin = frozenset(
+            g.id for r in app.communities() for g in r.spec.groups if g.platform == "discord" and g.role == "admin"
+        )
+        discord.configure(
+            forbidden=forbidden_words(app, "discord"),
+            admin_groups=admin,
+            locale=app.ws.locale,
+            levels=lambda: level_titles(app, "discord"),
+        )
     wecom = connectors.get("wecom")
     if wecom is None or not hasattr(wecom, "configure"):
         return
@@ -132,6 +143,42 @@ def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] 
             wake()
 
     wecom.configure(welcome_templates(app), enqueue, media_rooms=moderated_groups(app, "wecom"))
+
+
+def forbidden_words(app: App, platform: str) -> dict[str, tuple[str, ...]]:
+    """The moderation's forbidden words of each chat on ``platform`` whose community moderates (Discord's AutoMod)."""
+    from shequn.engine.config import build_community_config
+    from shequn.policies.moderation import ModerationSettings
+
+    out: dict[str, tuple[str, ...]] = {}
+    for record in app.communities():
+        settings = build_community_config(record.spec).settings.get("moderation")
+        if isinstance(settings, ModerationSettings) and settings.enabled and settings.forbidden:
+            out |= {g.id: tuple(settings.forbidden) for g in record.spec.groups if g.platform == platform}
+    return out
+
+
+def level_titles(app: App, platform: str) -> tuple[dict[str, str], frozenset[str]]:
+    """Each member's level title on ``platform`` (user id → title) in the communities there whose levels are on, and
+    every title of their ladders (a Discord role of that name is the level's role)."""
+    from shequn.engine.config import build_community_config
+    from shequn.policies.levels import LevelsSettings, title_of
+
+    state = app.saved_state()
+    held: dict[str, str] = {}
+    titles: set[str] = set()
+    for record in app.communities():
+        if not any(g.platform == platform for g in record.spec.groups):
+            continue
+        config = build_community_config(record.spec)
+        settings = config.settings.get("levels")
+        if not isinstance(settings, LevelsSettings) or not settings.enabled:
+            continue
+        titles |= {lv.name(record.spec.locale) for lv in settings.ladder}
+        for m in state.community(record.name).members.values():
+            if m.key.startswith(f"{platform}:") and m.active and m.level > 0:
+                held[m.key.partition(":")[2]] = title_of(config, m.level, record.spec.locale)
+    return held, frozenset(titles)
 
 
 def moderated_groups(app: App, platform: str) -> frozenset[str]:
