@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "telegram": "shequn.connectors.telegram:TelegramConnector",
     "wecom": "shequn.connectors.wecom.connector:WeComConnector",  # a file-backed platform for tests and benchmarks
     "qq": "shequn.connectors.qq.connector:QQConnector",  # QQ groups through OneBot v11 (NapCat, Lagrange.OneBot …)
+    "slack": "shequn.connectors.slack.connector:SlackConnector",  # Slack channels through slack-bolt
 }
 
 

@@ -1,0 +1,313 @@
+"""The Slack connector against the fake Slack, in one process: the importer's ids for the same messages, the Events
+API with its signature, timestamp and declared length checked, Socket Mode's envelopes acknowledged, every send
+mapped to its Web API method, Slack's errors turned into a pause or a reason, and a gap filled from history after a
+disconnect, nothing lost or repeated."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import zipfile
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pytest
+
+from shequn.connectors import staff_reason
+from shequn.connectors.base import MemoryCursors, StaffReason
+from shequn.connectors.slack.connector import SlackConnector
+from shequn.connectors.slack.events import events_of
+from shequn.domain import (
+    Ban,
+    DeleteMessage,
+    DirectMessage,
+    Event,
+    FormAnswer,
+    Join,
+    JoinMethod,
+    Message,
+    Mute,
+    Post,
+    Remove,
+    Reply,
+    SetAnnouncement,
+    UserError,
+)
+from shequn.outbox.errors import PermanentSendError, RetryAfterError
+from tests.importers.helpers import DATA, import_files
+from tests.support.slack import APP_TOKEN, BOT, BOT_TOKEN, SIGNING_SECRET, USER_TOKEN, FakeSlack
+
+CH = "C0JL6CGQ2"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def until(check: Callable[[], Any], what: str, timeout: float = 10) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (value := check()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+    return value
+
+
+def run(
+    test: Callable[[FakeSlack, SlackConnector, list[Event]], Awaitable[None]],
+    *,
+    socket_mode: bool = False,
+    user_token: str = "",
+    cursors: MemoryCursors | None = None,
+) -> None:
+    async def main() -> None:
+        slack = FakeSlack()
+        slack.channel(CH, "traveling-sailor", {"U0BMYT2FL": "abilinski", "U2": "Bo"})
+        port = await slack.serve()
+        api = f"http://127.0.0.1:{port}/api/"
+        if socket_mode:
+            conn = SlackConnector(bot_token=BOT_TOKEN, app_token=APP_TOKEN, api_url=api, user_token=user_token)
+        else:
+            listen = f"127.0.0.1:{free_port()}"
+            slack.events_url = f"http://{listen}/slack/events"
+            conn = SlackConnector(
+                bot_token=BOT_TOKEN, listen=listen, signing_secret=SIGNING_SECRET, api_url=api, user_token=user_token
+            )
+        conn.attach(cursors=cursors or MemoryCursors(), groups=frozenset({CH}))
+        got: list[Event] = []
+
+        async def sink(event: Event) -> None:
+            got.append(event)
+
+        await conn.start(sink)
+        try:
+            assert await conn.wait_connected(10)
+            await test(slack, conn, got)
+        finally:
+            await conn.stop()
+            await slack.close()
+
+    asyncio.run(main())
+
+
+def test_live_events_have_the_importers_ids() -> None:
+    """Every message of a real workspace export, read as Slack's history returns it, gets the importer's id, group,
+    author, text and thread."""
+    path = DATA / "slack" / "traveling-sailor-export.zip"
+    with zipfile.ZipFile(path) as z:
+        raw = [
+            m for n in sorted(z.namelist()) if n.count("/") == 1 and n.endswith(".json") for m in json.loads(z.read(n))
+        ]
+    imported = {e.id: e for e in import_files("sqlite://", path).events}
+    live = [e for m in raw for e in events_of({**m, "channel": CH}, history=True)]
+    assert live and all(e.id in imported for e in live), [e for e in live if e.id not in imported][:3]
+    for e in live:
+        twin = imported[e.id]
+        assert (type(e), e.group, e.actor) == (type(twin), twin.group, twin.actor)
+        if isinstance(e, Message):
+            assert isinstance(twin, Message)
+            assert (e.text, e.thread, e.reply_to, e.content) == (twin.text, twin.thread, twin.reply_to, twin.content)
+    joins = [e for e in live if isinstance(e, Join)]
+    assert len(joins) == 4 and {e.method for e in joins} <= {JoinMethod.SELF, JoinMethod.INVITED}
+
+
+def test_documented_events_and_what_is_skipped() -> None:
+    message = {"type": "message", "channel": CH, "user": "U2", "text": "hi <@U0BMYT2FL>", "ts": "1700000000.000100"}
+    [m] = events_of({**message, "thread_ts": "1699999999.000001", "channel_type": "channel"})
+    assert isinstance(m, Message) and m.mentions == ("U0BMYT2FL",) and m.thread == "1699999999.000001"
+    assert events_of({**message, "user": BOT}, BOT) == []  # the bot's own words are in the outbox
+    assert events_of({**message, "subtype": "channel_join"}) == []  # live, member_joined_channel says it
+    joined = {"type": "member_joined_channel", "user": "U3", "channel": CH, "inviter": "U2", "event_ts": "1.000002"}
+    [j] = events_of(joined)
+    assert isinstance(j, Join) and (j.method, j.inviter) == (JoinMethod.INVITED, "U2")
+    deleted = {"type": "message", "subtype": "message_deleted", "channel": CH, "deleted_ts": "1.5", "ts": "2.0"}
+    assert [e.kind.value for e in events_of(deleted)] == ["delete"]
+    dm = {"type": "message", "channel": "DU3", "channel_type": "im", "user": "U3", "text": "同意", "ts": "3.0"}
+    assert events_of(dm) == []  # no group known for this person
+    [f] = events_of(dm, BOT, {"U3": CH})
+    assert isinstance(f, FormAnswer) and f.group == CH and f.form == "rules"
+
+
+def test_configuration_errors_name_the_variable() -> None:
+    with pytest.raises(UserError, match="SHEQUN_SLACK_BOT_TOKEN"):
+        SlackConnector.from_env({"SHEQUN_SLACK_APP_TOKEN": APP_TOKEN})
+    with pytest.raises(UserError, match="SHEQUN_SLACK_APP_TOKEN"):
+        SlackConnector.from_env({"SHEQUN_SLACK_BOT_TOKEN": BOT_TOKEN})
+    with pytest.raises(UserError, match="SHEQUN_SLACK_SIGNING_SECRET"):
+        SlackConnector.from_env({"SHEQUN_SLACK_BOT_TOKEN": BOT_TOKEN, "SHEQUN_SLACK_LISTEN": "127.0.0.1:3000"})
+    conn = SlackConnector.from_env({"SHEQUN_SLACK_BOT_TOKEN": BOT_TOKEN, "SHEQUN_SLACK_APP_TOKEN": APP_TOKEN})
+    assert BOT_TOKEN not in repr(conn) and APP_TOKEN not in repr(conn)
+
+
+def test_what_slack_forbids_every_bot_is_a_staff_task() -> None:
+    for action in (
+        Ban(key="b", at=T0, platform="slack", group=CH, target="U2"),
+        Mute(key="m", at=T0, platform="slack", group=CH, target="U2"),
+    ):
+        assert staff_reason(action) is StaffReason.CAPABILITY_MISSING
+
+
+def test_events_api_checks_the_signature_timestamp_and_length() -> None:
+    async def test(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
+        ts = await slack.say(CH, "U2", "大家好")
+        [m] = await until(lambda: [e for e in got if isinstance(e, Message)], "the message")
+        assert (m.group, m.actor, m.actor_name, m.message_id) == (CH, "U2", "Bo", ts)
+        body = {"type": "event_callback", "event": {"type": "message", "channel": CH, "user": "U2", "text": "x"}}
+        assert await slack.post_event(body, secret="not-the-secret-0000000000000000") == 401
+        assert await slack.post_event(body, stamp=int(time.time()) - 6 * 60) == 401  # older than five minutes
+        async with aiohttp.ClientSession() as s:
+            headers = {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=00"}
+            async with s.post(slack.events_url, data=b"x" * (2 << 20), headers=headers) as r:
+                assert r.status == 413  # refused by its declared length
+        challenge = {"type": "url_verification", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+        async with aiohttp.ClientSession() as s:
+            data = json.dumps(challenge).encode()
+            stamp = int(time.time())
+            from tests.support.slack import sign
+
+            headers = {"X-Slack-Request-Timestamp": str(stamp), "X-Slack-Signature": sign(SIGNING_SECRET, data, stamp)}
+            async with s.post(slack.events_url, data=data, headers=headers) as r:
+                assert r.status == 200 and challenge["challenge"] in await r.text()
+        assert conn.stats["refused"] == 3
+        assert len([e for e in got if isinstance(e, Message)]) == 1
+        await slack.say(CH, "U2", "大家好", thread=ts)  # a thread reply
+        reply = await until(lambda: [e for e in got if isinstance(e, Message) and e.thread == ts], "the reply")
+        assert reply[0].reply_to == ts
+
+    run(test)
+
+
+def test_sends_map_to_web_api_methods() -> None:
+    async def test(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
+        base: dict[str, Any] = {"at": T0, "platform": "slack", "group": CH}
+        posted = await conn.send(Post(key="p", text="早报", pin=True, **base))
+        assert slack.channels[CH].pins == [posted.platform_id]
+        parent = await slack.say(CH, "U2", "问题")
+        await conn.send(Reply(key="r", message_id=parent, text="回答", **base))
+        assert slack.of("chat.postMessage")[-1]["thread_ts"] == parent  # replies go into the thread
+        await conn.send(DirectMessage(key="d", target="U2", text="群规", **base))
+        assert slack.of("conversations.open") == [{"users": "U2"}]
+        assert slack.of("chat.postMessage")[-1]["channel"] == "DU2"
+        await conn.send(SetAnnouncement(key="a", text="公告", **base))
+        assert len(slack.channels[CH].pins) == 2
+        # The bot's own message it deletes with its token; a member's it may not: the reason says what is needed.
+        assert (await conn.send(DeleteMessage(key="x", message_id=posted.platform_id, target=BOT, **base))).detail == {}
+        ad = await slack.say(CH, "U2", "加V")
+        with pytest.raises(PermanentSendError, match="SHEQUN_SLACK_USER_TOKEN"):
+            await conn.send(DeleteMessage(key="y", message_id=ad, target="U2", **base))
+        await conn.send(Remove(key="k", target="U2", **base))
+        assert "U2" not in slack.channels[CH].members
+        assert (await conn.send(Remove(key="k2", target="U2", **base))).detail == {"already_out": True}
+
+    run(test)
+
+
+def test_an_admins_user_token_deletes_members_messages() -> None:
+    async def test(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
+        ad = await slack.say(CH, "U2", "加V")
+        await conn.send(DeleteMessage(key="y", at=T0, platform="slack", group=CH, message_id=ad, target="U2"))
+        assert ad not in [m["ts"] for m in slack.channels[CH].messages]
+        assert [kind for m, _, kind in slack.calls if m == "chat.delete"] == ["user"]
+        again = DeleteMessage(key="z", at=T0, platform="slack", group=CH, message_id=ad, target="U2")
+        assert (await conn.send(again)).detail == {"already_gone": True}
+
+    run(test, user_token=USER_TOKEN)
+
+
+def test_slack_errors_become_a_pause_or_a_reason() -> None:
+    async def test(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
+        post = Post(key="p", at=T0, platform="slack", group=CH, text="hi")
+        slack.fail["chat.postMessage"] = [(429, "ratelimited", {"Retry-After": "7"})]
+        with pytest.raises(RetryAfterError) as limited:
+            await conn.send(post)
+        assert (limited.value.seconds, limited.value.scope) == (7.0, "group")
+        slack.fail["chat.postMessage"] = [(200, "not_in_channel", {})]
+        with pytest.raises(PermanentSendError, match="/invite"):
+            await conn.send(post)
+        slack.fail["conversations.kick"] = [(200, "missing_scope", {})]
+        with pytest.raises(PermanentSendError, match="scope"):
+            await conn.send(Remove(key="k", at=T0, platform="slack", group=CH, target="U2"))
+        slack.fail["conversations.kick"] = [(200, "restricted_action", {})]
+        with pytest.raises(PermanentSendError, match="workspace"):
+            await conn.send(Remove(key="k", at=T0, platform="slack", group=CH, target="U2"))
+        with pytest.raises(PermanentSendError, match="itself"):
+            await conn.send(Remove(key="k", at=T0, platform="slack", group=CH, target=BOT))
+        assert (await conn.send(post)).platform_id  # and it goes out once Slack lets it
+
+    run(test)
+
+
+def test_a_gap_is_filled_from_history_once() -> None:
+    cursors = MemoryCursors()
+
+    async def first(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
+        await slack.say(CH, "U2", "before")
+        await until(lambda: got, "the first message")
+
+    run(first, cursors=cursors)
+    saved = cursors.get(f"seen:{CH}")
+    assert saved
+
+    async def second(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
+        await until(lambda: conn.stats["gap_filled"] >= 0, "start")
+
+    # While shequn is down the channel goes on: the next start asks history from the saved ts.
+    async def main() -> list[Event]:
+        slack = FakeSlack()
+        slack.channel(CH, "traveling-sailor", {"U2": "Bo", "U3": "Cy"})
+        slack.channels[CH].messages.append({"type": "message", "user": "U2", "text": "before", "ts": saved})
+        slack.delivering = False
+        parent = await slack.say(CH, "U2", "down 1")
+        await slack.join(CH, "U3", "Cy")
+        await slack.say(CH, "U3", "down 2", thread=parent)
+        slack.delivering = True
+        port = await slack.serve()
+        listen = f"127.0.0.1:{free_port()}"
+        slack.events_url = f"http://{listen}/slack/events"
+        conn = SlackConnector(
+            bot_token=BOT_TOKEN, listen=listen, signing_secret=SIGNING_SECRET, api_url=f"http://127.0.0.1:{port}/api/"
+        )
+        conn.attach(cursors=cursors, groups=frozenset({CH}))
+        got: list[Event] = []
+
+        async def sink(event: Event) -> None:
+            got.append(event)
+
+        await conn.start(sink)
+        await slack.say(CH, "U3", "live again")
+        await until(lambda: any(isinstance(e, Message) and e.text == "live again" for e in got), "live again")
+        await conn.stop()
+        await slack.close()
+        return got
+
+    got = asyncio.run(main())
+    texts = [e.text for e in got if isinstance(e, Message)]
+    assert texts == ["down 1", "down 2", "live again"]  # oldest first, the thread reply included, nothing repeated
+    assert [(e.actor, e.actor_name) for e in got if isinstance(e, Join)] == [("U3", "Cy")]
+
+
+def test_socket_mode_acknowledges_and_resumes_after_a_disconnect() -> None:
+    async def test(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
+        await slack.say(CH, "U2", "over the socket")
+        await until(lambda: any(isinstance(e, Message) for e in got), "the socket message")
+        await until(lambda: slack.acks, "the ack")
+        slack.delivering = False
+        await slack.drop_socket()
+        await slack.say(CH, "U2", "while disconnected")
+        slack.delivering = True
+        await until(lambda: slack.connections == 2, "the reconnection", timeout=40)
+        await until(lambda: any(isinstance(e, Message) and e.text == "while disconnected" for e in got), "the gap")
+        await slack.say(CH, "U2", "after")
+        await until(lambda: any(isinstance(e, Message) and e.text == "after" for e in got), "live again")
+        texts = [e.text for e in got if isinstance(e, Message)]
+        assert texts == ["over the socket", "while disconnected", "after"]
+        assert conn.stats["gap_filled"] == 1
+
+    run(test, socket_mode=True)
