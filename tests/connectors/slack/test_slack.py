@@ -147,11 +147,9 @@ def test_configuration_errors_name_the_variable() -> None:
 
 
 def test_what_slack_forbids_every_bot_is_a_staff_task() -> None:
-    for action in (
-        Ban(key="b", at=T0, platform="slack", group=CH, target="U2"),
-        Mute(key="m", at=T0, platform="slack", group=CH, target="U2"),
-    ):
-        assert staff_reason(action) is StaffReason.CAPABILITY_MISSING
+    mute = Mute(key="m", at=T0, platform="slack", group=CH, target="U2")
+    assert staff_reason(mute) is StaffReason.CAPABILITY_MISSING  # Slack has no mute for apps
+    assert staff_reason(Ban(key="b", at=T0, platform="slack", group=CH, target="U2")) is None  # removal + blacklist
 
 
 def test_events_api_checks_the_signature_timestamp_and_length() -> None:
@@ -195,6 +193,9 @@ def test_sends_map_to_web_api_methods() -> None:
         await conn.send(DirectMessage(key="d", target="U2", text="群规", **base))
         assert slack.of("conversations.open") == [{"users": "U2"}]
         assert slack.of("chat.postMessage")[-1]["channel"] == "DU2"
+        await slack.direct("U2", "同意")  # the DM answer belongs to the channel the bot wrote about
+        [accepted] = await until(lambda: [e for e in got if isinstance(e, FormAnswer)], "the rules accepted")
+        assert (accepted.group, accepted.actor, accepted.form) == (CH, "U2", "rules")
         await conn.send(SetAnnouncement(key="a", text="公告", **base))
         assert len(slack.channels[CH].pins) == 2
         # The bot's own message it deletes with its token; a member's it may not: the reason says what is needed.
@@ -202,6 +203,9 @@ def test_sends_map_to_web_api_methods() -> None:
         ad = await slack.say(CH, "U2", "加V")
         with pytest.raises(PermanentSendError, match="SHEQUN_SLACK_USER_TOKEN"):
             await conn.send(DeleteMessage(key="y", message_id=ad, target="U2", **base))
+        with pytest.raises(PermanentSendError, match="SHEQUN_SLACK_USER_TOKEN"):  # author unknown: Slack says so
+            await conn.send(DeleteMessage(key="y2", message_id=ad, **base))
+        assert [p["ts"] for p in slack.of("chat.delete")] == [posted.platform_id, ad]
         await conn.send(Remove(key="k", target="U2", **base))
         assert "U2" not in slack.channels[CH].members
         assert (await conn.send(Remove(key="k2", target="U2", **base))).detail == {"already_out": True}
@@ -212,7 +216,7 @@ def test_sends_map_to_web_api_methods() -> None:
 def test_an_admins_user_token_deletes_members_messages() -> None:
     async def test(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
         ad = await slack.say(CH, "U2", "加V")
-        await conn.send(DeleteMessage(key="y", at=T0, platform="slack", group=CH, message_id=ad, target="U2"))
+        await conn.send(DeleteMessage(key="y", at=T0, platform="slack", group=CH, message_id=ad))  # author not told
         assert ad not in [m["ts"] for m in slack.channels[CH].messages]
         assert [kind for m, _, kind in slack.calls if m == "chat.delete"] == ["user"]
         again = DeleteMessage(key="z", at=T0, platform="slack", group=CH, message_id=ad, target="U2")

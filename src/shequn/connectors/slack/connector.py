@@ -24,12 +24,13 @@ How it works:
     Sends are Web API calls through slack-sdk's :class:`~slack_sdk.web.async_client.AsyncWebClient`: posts,
     warnings and replies are ``chat.postMessage`` (a reply in the message's thread, ``thread_ts``), a pinned post
     and the announcement are also ``pins.add``; a private message opens the DM first (``conversations.open``);
-    ``chat.delete`` removes a message; ``conversations.kick`` removes a member from the channel.
+    ``chat.delete`` removes a message; ``conversations.kick`` removes a member from the channel (a ban too: Slack
+    has no ban for apps; shequn's shared blacklist removes the person again on rejoining).
 
     What Slack forbids the bot becomes a staff task with the reason: a bot token deletes only the bot's own
     messages (another's needs ``SHEQUN_SLACK_USER_TOKEN``, a user token of a workspace admin or owner with
-    ``chat:write``); banning from a workspace and muting are not in Slack's API for apps (capabilities not
-    declared); ``missing_scope`` names the scope to add, ``not_in_channel`` asks for the bot to be invited,
+    ``chat:write``); muting, invite links and join requests are not in Slack's API for apps (not declared);
+    ``missing_scope`` names the scope to add, ``not_in_channel`` asks for the bot to be invited,
     ``restricted_action`` points at the workspace's preference. A 429 becomes :class:`RetryAfterError` with
     Slack's ``Retry-After`` (per channel for ``chat.postMessage``, Slack's special tier; per app otherwise).
 
@@ -129,6 +130,7 @@ class SlackConnector(Connector):
         self._names: dict[str, str] = {}
         self._dms: dict[str, str] = {}
         self._seen: dict[str, None] = {}
+        self._own: dict[str, None] = {}  # the ts of messages the bot posted (it deletes them with its own token)
         self._lock = asyncio.Lock()  # a gap is filled before live events move the cursors on
         self._connected = asyncio.Event()
 
@@ -398,6 +400,9 @@ class SlackConnector(Connector):
             params["thread_ts"] = thread
         answer = await self._call("chat.postMessage", group=group or channel, **params)
         ts = str(answer.get("ts") or "")
+        self._own[ts] = None
+        if len(self._own) > _SEEN_MAX:
+            self._own.pop(next(iter(self._own)))
         return SendResult(platform_id=ts, detail={"channel": str(answer.get("channel") or channel)})
 
     async def _pin(self, channel: str, ts: str) -> None:
@@ -445,25 +450,28 @@ class SlackConnector(Connector):
 
     @sends(ActionKind.DELETE_MESSAGE)
     async def _delete(self, action: Action) -> SendResult:
-        others = bool(action.target) and action.target != self.bot_user
-        if others and self.user_client is None:
+        """The bot's own message with the bot token; anyone else's with the admin's user token (a bot token may not),
+        or, without one, a staff task saying so."""
+        ts = str(getattr(action, "message_id", ""))
+        own = action.target == self.bot_user or ts in self._own
+        if not own and self.user_client is None and action.target:
             raise PermanentSendError(self._why("connectors.slack.no_user_token", "chat.delete", "", action.group))
         try:
-            await self._call(
-                "chat.delete",
-                group=action.group,
-                user_token=others,
-                channel=action.group,
-                ts=str(getattr(action, "message_id", "")),
-            )
+            await self._call("chat.delete", group=action.group, user_token=not own, channel=action.group, ts=ts)
         except PermanentSendError as exc:
             if "message_not_found" in str(exc):
                 return SendResult(detail={"already_gone": True})
+            if "cant_delete_message" in str(exc) and self.user_client is None:  # someone else's, as Slack says
+                raise PermanentSendError(
+                    self._why("connectors.slack.no_user_token", "chat.delete", "", action.group)
+                ) from None
             raise
         return SendResult()
 
-    @sends(ActionKind.REMOVE)
+    @sends(ActionKind.REMOVE, ActionKind.BAN)
     async def _kick(self, action: Action) -> SendResult:
+        """Removal from the channel. Slack gives apps no ban: a ban is the same removal, and the workspace's shared
+        blacklist (the admission policy) removes the person again on rejoining."""
         try:
             await self._call("conversations.kick", group=action.group, channel=action.group, user=action.target)
         except PermanentSendError as exc:

@@ -248,7 +248,7 @@ def events_of(
         return []
     channel, subtype = _s(e.get("channel")), e.get("subtype")
     if e.get("channel_type") == "im" or channel.startswith("D"):
-        return _direct(e, dm or {}, bot_user)
+        return _direct(e, {} if dm is None else dm, bot_user)
     if subtype == "message_changed":
         return _changed(e, channel, bot_user)
     if subtype == "message_deleted":
