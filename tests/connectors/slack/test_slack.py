@@ -66,6 +66,7 @@ def run(
     socket_mode: bool = False,
     user_token: str = "",
     cursors: MemoryCursors | None = None,
+    fill_every: float = 300.0,
 ) -> None:
     async def main() -> None:
         slack = FakeSlack()
@@ -78,7 +79,12 @@ def run(
             listen = f"127.0.0.1:{free_port()}"
             slack.events_url = f"http://{listen}/slack/events"
             conn = SlackConnector(
-                bot_token=BOT_TOKEN, listen=listen, signing_secret=SIGNING_SECRET, api_url=api, user_token=user_token
+                bot_token=BOT_TOKEN,
+                listen=listen,
+                signing_secret=SIGNING_SECRET,
+                api_url=api,
+                user_token=user_token,
+                fill_every=fill_every,
             )
         conn.attach(cursors=cursors or MemoryCursors(), groups=frozenset({CH}))
         got: list[Event] = []
@@ -315,3 +321,17 @@ def test_socket_mode_acknowledges_and_resumes_after_a_disconnect() -> None:
         assert conn.stats["gap_filled"] == 1
 
     run(test, socket_mode=True)
+
+
+def test_what_slack_gave_up_delivering_is_read_from_history() -> None:
+    async def test(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
+        await slack.say(CH, "U2", "delivered")
+        await until(lambda: got, "the first message")
+        slack.delivering = False  # the proxy is down: Slack's retries run out
+        await slack.say(CH, "U2", "never delivered")
+        slack.delivering = True
+        await until(lambda: any(isinstance(e, Message) and e.text == "never delivered" for e in got), "the pass", 5)
+        await asyncio.sleep(0.5)  # more passes find nothing new
+        assert [e.text for e in got if isinstance(e, Message)] == ["delivered", "never delivered"]
+
+    run(test, fill_every=0.2)

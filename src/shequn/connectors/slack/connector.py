@@ -11,7 +11,7 @@ How it works:
       body is read, the declared length (at most 1 MiB), the signature header's form and the timestamp's age (five
       minutes, Slack's figure) are checked; bolt then checks the ``v0=`` HMAC-SHA256 of ``v0:timestamp:body`` with
       the signing secret. Anything else is refused (401/413) and counted. The gap since the last run is filled
-      on start.
+      on start, and every five minutes a history pass catches what Slack gave up redelivering.
 
     Events become shequn events (:mod:`.events`), with the Slack importer's ids. The listener runs before Slack gets
     its acknowledgement (``process_before_response``), so an event is in the log before Slack forgets it; a
@@ -50,7 +50,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from shequn.connectors.base import Connector, EventSink, SendResult, sends
+from shequn.connectors.base import BackgroundLoop, Connector, EventSink, SendResult, sends
 from shequn.connectors.slack.events import PLATFORM, events_of
 from shequn.domain import Action, ActionKind, Event, Join, Leave, Message, Reaction, UserError
 from shequn.i18n import t
@@ -79,7 +79,8 @@ class SlackConnector(Connector):
     Environment (``shequn run``): ``SHEQUN_SLACK_BOT_TOKEN`` (``xoxb-…``), and either ``SHEQUN_SLACK_APP_TOKEN``
     (``xapp-…``: Socket Mode) or ``SHEQUN_SLACK_LISTEN`` (``127.0.0.1:3000``: the Events API's request URL behind
     your HTTPS proxy) with ``SHEQUN_SLACK_SIGNING_SECRET``. Optional: ``SHEQUN_SLACK_USER_TOKEN`` (``xoxp-…`` of an
-    admin: deleting members' messages), ``SHEQUN_SLACK_API_URL``.
+    admin: deleting members' messages), ``SHEQUN_SLACK_API_URL``, ``SHEQUN_SLACK_FILL_EVERY`` (Events API: seconds
+    between history passes catching what Slack gave up delivering, 300; 0 turns them off).
     """
 
     platform = PLATFORM
@@ -94,6 +95,7 @@ class SlackConnector(Connector):
         user_token: str = "",
         api_url: str = API_URL,
         history_pages: int = 10,
+        fill_every: float = 300.0,
         locale: str = "en",
     ) -> None:
         if not bot_token.startswith("xoxb-"):
@@ -113,6 +115,8 @@ class SlackConnector(Connector):
         self.listen = listen
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
         self.history_pages = history_pages
+        self.fill_every = fill_every
+        self._background = BackgroundLoop()
         self.locale = locale
         self.staff_locale: str | None = None  # the reasons staff tasks carry (``shequn run``: the workspace's)
         self.client = AsyncWebClient(token=bot_token, base_url=self.api_url)
@@ -143,6 +147,7 @@ class SlackConnector(Connector):
             signing_secret=env.get("SHEQUN_SLACK_SIGNING_SECRET", ""),
             user_token=env.get("SHEQUN_SLACK_USER_TOKEN", ""),
             api_url=env.get("SHEQUN_SLACK_API_URL", API_URL),
+            fill_every=_seconds(env, "SHEQUN_SLACK_FILL_EVERY", 300.0),
         )
 
     def __repr__(self) -> str:  # never a token
@@ -179,14 +184,21 @@ class SlackConnector(Connector):
                 await self._fill_all()
             await self._serve()
             self._connected.set()
+            if self.fill_every > 0:
+                self._background.start(self._refill(), name="slack-refill")
         else:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             self._socket = AsyncSocketModeHandler(self._app, self._app_token)
             self._socket.client.message_listeners.append(self._on_socket_message)
-            await self._socket.connect_async()
+            try:
+                await self._socket.connect_async()
+            except Exception as exc:
+                log.error("slack: cannot open the Socket Mode connection (%s); check SHEQUN_SLACK_APP_TOKEN", _why(exc))
+                raise UserError(t("connectors.slack.socket_failed", None, detail=_why(exc)), exit_code=2) from None
 
     async def stop(self) -> None:
+        await self._background.stop()
         if self._socket is not None:
             with contextlib.suppress(Exception):
                 await self._socket.close_async()
@@ -316,6 +328,15 @@ class SlackConnector(Connector):
                 )
             self._names[user] = name
         return self._names[user]
+
+    async def _refill(self) -> None:
+        """Events API: what Slack gave up delivering (it retries three times over a few minutes) is read from
+        history every ``fill_every`` seconds."""
+        while self._background.running:
+            await self._background.pause(self.fill_every)
+            if self._background.running:
+                async with self._lock:
+                    await self._fill_all()
 
     async def _fill_all(self) -> None:
         for channel in self._group_ids():
@@ -509,6 +530,14 @@ class _DmContext(Mapping[str, str]):
 
 def _ts_key(m: Mapping[str, Any]) -> float:
     return float(m.get("ts") or 0)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise UserError(t("connectors.slack.config.seconds", None, name=name, value=raw), exit_code=2) from None
 
 
 def _header(headers: Any, name: str) -> str:
