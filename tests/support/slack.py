@@ -130,8 +130,12 @@ class FakeSlack:
         if self.events_url:
             self.answers.append(await self.post_event(body))
         elif self._ws is not None and not self._ws.closed:
-            envelope = {"envelope_id": f"env-{next(self._ids)}", "type": "events_api", "payload": body}
-            envelope["accepts_response_payload"] = False
+            envelope = {
+                "envelope_id": f"env-{next(self._ids)}",
+                "type": "events_api",
+                "payload": body,
+                "accepts_response_payload": False,
+            }
             await self._ws.send_json(envelope)
 
     async def post_event(

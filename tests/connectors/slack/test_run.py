@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,8 +205,8 @@ def test_the_events_api_refuses_forged_requests_and_a_killed_run_resumes(fake: T
     proc = start(db, env)
     try:
         wait_for(lambda: query(db, "select 1 from connector_cursor where connector='slack'"), 60, "the start")
-        body = {"type": "event_callback", "event": {"type": "message", "channel": MAIN_CH, "user": "U556"}}
-        body["event"].update({"text": "伪造", "ts": "1999999999.000001"})
+        forged = {"type": "message", "channel": MAIN_CH, "user": "U556", "text": "伪造", "ts": "1999999999.000001"}
+        body: dict[str, Any] = {"type": "event_callback", "event": forged}
         wait_for(lambda: _answer(fake, slack, body) != 0, 30, "the listener")
         assert fake(slack.post_event(body, secret="0" * 32)) == 401
         assert fake(slack.post_event(body, stamp=int(datetime.now(UTC).timestamp()) - 600)) == 401
@@ -241,7 +242,7 @@ def test_the_events_api_refuses_forged_requests_and_a_killed_run_resumes(fake: T
     assert not any(s in out + err for s in SECRETS), "a token or the signing secret reached the output"
 
 
-def _answer(fake: ThreadedSlack, slack: FakeSlack, body: dict[str, object]) -> int:
+def _answer(fake: ThreadedSlack, slack: FakeSlack, body: dict[str, Any]) -> int:
     """A correctly signed request of an event outside the bound channels (0: the listener is not up yet)."""
     probe = {**body, "event": {"type": "message", "channel": "C0OTHER00", "user": "U1", "text": "x", "ts": "1.0"}}
     try:

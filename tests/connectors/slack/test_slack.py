@@ -29,6 +29,8 @@ from shequn.domain import (
     FormAnswer,
     Join,
     JoinMethod,
+    Leave,
+    LeaveReason,
     Message,
     Mute,
     Post,
@@ -214,6 +216,9 @@ def test_sends_map_to_web_api_methods() -> None:
         assert [p["ts"] for p in slack.of("chat.delete")] == [posted.platform_id, ad]
         await conn.send(Remove(key="k", target="U2", **base))
         assert "U2" not in slack.channels[CH].members
+        await slack.emit({"type": "member_left_channel", "user": "U2", "channel": CH, "event_ts": slack.next_ts()})
+        [left] = await until(lambda: [e for e in got if isinstance(e, Leave)], "the leave")
+        assert (left.reason, left.by) == (LeaveReason.REMOVED, BOT)  # Slack does not say who: the bot did
         assert (await conn.send(Remove(key="k2", target="U2", **base))).detail == {"already_out": True}
 
     run(test)

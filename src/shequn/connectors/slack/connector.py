@@ -52,7 +52,7 @@ from typing import Any
 
 from shequn.connectors.base import BackgroundLoop, Connector, EventSink, SendResult, sends
 from shequn.connectors.slack.events import PLATFORM, events_of
-from shequn.domain import Action, ActionKind, Event, Join, Leave, Message, Reaction, UserError
+from shequn.domain import Action, ActionKind, Event, Join, Leave, LeaveReason, Message, Reaction, UserError
 from shequn.i18n import t
 from shequn.outbox.errors import PermanentSendError, RetryAfterError, SendError
 
@@ -297,6 +297,11 @@ class SlackConnector(Connector):
             if history and self.cursors.get(key) == state:
                 return  # handed on live already (member_joined_channel / member_left_channel)
             self.cursors.put(key, state)
+            removed = self.cursors.get(f"removed:{event.group}|{event.actor}")
+            if isinstance(event, Leave) and removed:  # Slack's event does not say who removed them: the bot did
+                reason = LeaveReason.BANNED if removed == "ban" else LeaveReason.REMOVED
+                event = replace(event, reason=reason, by=self.bot_user)
+            self.cursors.put(f"removed:{event.group}|{event.actor}", None)
         if isinstance(event, Message | Join | Leave | Reaction) and not event.actor_name and event.actor:
             event = replace(event, actor_name=await self._name_of(event.actor))
         await self._sink(event)
@@ -493,10 +498,13 @@ class SlackConnector(Connector):
     async def _kick(self, action: Action) -> SendResult:
         """Removal from the channel. Slack gives apps no ban: a ban is the same removal, and the workspace's shared
         blacklist (the admission policy) removes the person again on rejoining."""
+        removed = f"removed:{action.group}|{action.target}"
+        self.cursors.put(removed, action.kind.value)  # before the call: Slack's member_left_channel may come first
         try:
             await self._call("conversations.kick", group=action.group, channel=action.group, user=action.target)
         except PermanentSendError as exc:
-            if "not_in_channel" in str(exc) and self.cursors.get(f"member:{action.group}|{action.target}") != "join":
+            self.cursors.put(removed, None)
+            if "not_in_channel" in str(exc):  # conversations.kick: "User was not in the channel"
                 return SendResult(detail={"already_out": True})
             raise
         return SendResult()
