@@ -279,7 +279,9 @@ class SlackConnector(Connector):
         return sorted(bound) if bound is not None else []
 
     async def _deliver(self, raw: Mapping[str, Any], *, history: bool = False) -> None:
-        events = events_of(raw, self.bot_user, _DmContext(self.cursors), history=history, bot_id=self.bot_id)
+        author = str(raw.get("user") or "")
+        group = self.cursors.get(f"dm:{author}") if author else None  # where a DM answer belongs
+        events = events_of(raw, self.bot_user, {author: group} if group else {}, history=history, bot_id=self.bot_id)
         bound = self.bound_groups
         for event in events:
             if bound is not None and event.group not in bound:
@@ -515,25 +517,6 @@ class SlackConnector(Connector):
         result = await self._say(action.group, action.text_or_empty)
         await self._pin(action.group, result.platform_id)
         return result
-
-
-class _DmContext(Mapping[str, str]):
-    """The group the bot last wrote to a person about, read from the cursors (``dm:<user>``)."""
-
-    def __init__(self, cursors: Any) -> None:
-        self.cursors = cursors
-
-    def __getitem__(self, user: str) -> str:
-        value = self.cursors.get(f"dm:{user}")
-        if value is None:
-            raise KeyError(user)
-        return str(value)
-
-    def __iter__(self) -> Any:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
 
 
 def _ts_key(m: Mapping[str, Any]) -> float:
