@@ -332,11 +332,16 @@ def test_what_slack_gave_up_delivering_is_read_from_history() -> None:
     async def test(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
         await slack.say(CH, "U2", "delivered")
         await until(lambda: got, "the first message")
+        slack.fail["conversations.history"] = [(429, "ratelimited", {"Retry-After": "1"})] * 3
         slack.delivering = False  # the proxy is down: Slack's retries run out
         await slack.say(CH, "U2", "never delivered")
         slack.delivering = True
+        await until(lambda: len(slack.fail["conversations.history"]) < 3, "a pass refused")
+        await slack.say(CH, "U2", "delivered after")  # live again, while history still answers 429
+        await until(lambda: not slack.fail["conversations.history"], "the refused passes")
         await until(lambda: any(isinstance(e, Message) and e.text == "never delivered" for e in got), "the pass", 5)
         await asyncio.sleep(0.5)  # more passes find nothing new
-        assert [e.text for e in got if isinstance(e, Message)] == ["delivered", "never delivered"]
+        assert [e.text for e in got if isinstance(e, Message)] == ["delivered", "delivered after", "never delivered"]
+        assert conn.cursors.get(f"gap:{CH}") is None
 
     run(test, fill_every=0.2)

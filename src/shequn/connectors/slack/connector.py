@@ -18,7 +18,8 @@ How it works:
     redelivery (Slack retries for an hour) has the same ids and is dropped. After each message the channel's
     cursor ``seen:<channel>`` keeps its ``ts``; on (re)connecting, ``conversations.history`` from that ``ts``
     (``oldest``, pages of 200 by ``next_cursor``) hands on what was missed, oldest first, and the replies of the
-    threads it finds with newer replies (``conversations.replies``). Membership changes read from history are
+    threads it finds with newer replies (``conversations.replies``); a fill that failed is owed (``gap:<channel>``)
+    until one succeeds. Membership changes read from history are
     dropped when the member's last known state (``member:<channel>|<user>``) already says so.
 
     Sends are Web API calls through slack-sdk's :class:`~slack_sdk.web.async_client.AsyncWebClient`: posts,
@@ -354,10 +355,14 @@ class SlackConnector(Connector):
 
     async def _fill(self, channel: str) -> None:
         """Hand on the channel's messages since the last one handed on, oldest first (and new thread replies)."""
-        saved = self.cursors.get(f"seen:{channel}")
-        if not saved:  # first sight of the channel: its past is an import's job; from now on nothing is missed
+        seen = self.cursors.get(f"seen:{channel}")
+        if not seen:  # first sight of the channel: its past is an import's job; from now on nothing is missed
             self.cursors.put(f"seen:{channel}", f"{time.time():.6f}")
             return
+        # A fill that failed (Slack's 429 on conversations.history, a timeout) is owed until one succeeds, however
+        # far live messages have moved the channel's cursor meanwhile.
+        saved = self.cursors.get(f"gap:{channel}") or seen
+        self.cursors.put(f"gap:{channel}", saved)
         found: list[Mapping[str, Any]] = []
         cursor = ""
         for _ in range(self.history_pages):
@@ -384,6 +389,7 @@ class SlackConnector(Connector):
             before = self.stats["events"]
             await self._deliver({**m, "channel": channel, "type": "message"}, history=True)
             self.stats["gap_filled"] += self.stats["events"] - before
+        self.cursors.put(f"gap:{channel}", None)
 
     # -- sending --------------------------------------------------------------------------------------------
 
