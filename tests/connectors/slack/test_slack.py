@@ -193,7 +193,8 @@ def test_events_api_checks_the_signature_timestamp_and_length() -> None:
 def test_sends_map_to_web_api_methods() -> None:
     async def test(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
         base: dict[str, Any] = {"at": T0, "platform": "slack", "group": CH}
-        posted = await conn.send(Post(key="p", text="早报", pin=True, **base))
+        posted = await conn.send(Post(key="p", text="早报 <b> & 晚报", pin=True, mentions=("U2",), **base))
+        assert slack.of("chat.postMessage")[-1]["text"] == "<@U2> 早报 &lt;b&gt; &amp; 晚报"  # Slack's escaping
         assert slack.channels[CH].pins == [posted.platform_id]
         parent = await slack.say(CH, "U2", "问题")
         await conn.send(Reply(key="r", message_id=parent, text="回答", **base))

@@ -449,7 +449,7 @@ class SlackConnector(Connector):
     @sends(ActionKind.POST)
     async def _post(self, action: Action) -> SendResult:
         mentions = " ".join(f"<@{m}>" for m in getattr(action, "mentions", ()) or () if m)
-        text = f"{mentions} {action.text_or_empty}".strip()
+        text = f"{mentions} {_escape(action.text_or_empty)}".strip()
         result = await self._say(action.group, text, thread=str(action.extra.get("thread", "")))
         if getattr(action, "pin", False) and result.platform_id:
             try:
@@ -462,12 +462,13 @@ class SlackConnector(Connector):
     async def _reply(self, action: Action) -> SendResult:
         """A reply goes into the thread of the message it answers (its own thread when it is a reply itself)."""
         thread = str(action.extra.get("thread") or getattr(action, "message_id", ""))
-        return await self._say(action.group, action.text_or_empty, thread=thread)
+        return await self._say(action.group, _escape(action.text_or_empty), thread=thread)
 
     @sends(ActionKind.WARN)
     async def _warn(self, action: Action) -> SendResult:
         if getattr(action, "public", False) or not action.target:
-            text = f"<@{action.target}> {action.text_or_empty}" if action.target else action.text_or_empty
+            text = _escape(action.text_or_empty)
+            text = f"<@{action.target}> {text}" if action.target else text
             return await self._say(action.group, text)
         return await self._direct(action)
 
@@ -480,7 +481,7 @@ class SlackConnector(Connector):
             channel = self._dms[user] = str((opened.get("channel") or {}).get("id") or "")
         if action.group:
             self.cursors.put(f"dm:{user}", action.group)  # a DM answer (accepting the rules) belongs to this group
-        return await self._say(channel, action.text_or_empty, group=action.group or channel)
+        return await self._say(channel, _escape(action.text_or_empty), group=action.group or channel)
 
     @sends(ActionKind.DELETE_MESSAGE)
     async def _delete(self, action: Action) -> SendResult:
@@ -520,9 +521,14 @@ class SlackConnector(Connector):
     @sends(ActionKind.SET_ANNOUNCEMENT)
     async def _announce(self, action: Action) -> SendResult:
         """Slack has no group announcement: the text is posted and pinned to the channel."""
-        result = await self._say(action.group, action.text_or_empty)
+        result = await self._say(action.group, _escape(action.text_or_empty))
         await self._pin(action.group, result.platform_id)
         return result
+
+
+def _escape(text: str) -> str:
+    """Slack reads ``&``, ``<`` and ``>`` in message text as markup: a policy's words are escaped as Slack asks."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _ts_key(m: Mapping[str, Any]) -> float:
