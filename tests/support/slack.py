@@ -232,7 +232,7 @@ class FakeSlack:
     def _m_chat_postMessage(self, p: dict[str, Any], kind: str) -> dict[str, Any]:
         cid = str(p.get("channel"))
         if cid.startswith("D"):
-            return {"channel": cid, "ts": self.next_ts(), "message": {"text": p.get("text")}}
+            self.channels.setdefault(cid, Channel(cid, "", {BOT: "shequn", cid[1:]: self.users.get(cid[1:], "")}))
         if cid not in self.channels:
             return {"error": "channel_not_found"}
         if BOT not in self.channels[cid].members:
@@ -241,6 +241,8 @@ class FakeSlack:
         msg = {"type": "message", "user": BOT, "bot_id": "B0001", "text": p.get("text", ""), "ts": ts}
         if p.get("thread_ts"):
             msg["thread_ts"] = p["thread_ts"]
+        if p.get("metadata"):
+            msg["metadata"] = p["metadata"]
         self.channels[cid].messages.append(msg)
         return {"channel": cid, "ts": ts, "message": msg}
 
@@ -280,7 +282,7 @@ class FakeSlack:
         top = [
             m for m in self.channels[cid].messages if float(m["ts"]) > oldest and m.get("thread_ts", m["ts"]) == m["ts"]
         ]
-        newest_first = top[::-1][start : start + limit]
+        newest_first = [_shown(m, p) for m in top[::-1][start : start + limit]]
         more = start + limit < len(top)
         meta = {"next_cursor": str(start + limit) if more else ""}
         return {"messages": newest_first, "has_more": more, "response_metadata": meta}
@@ -288,7 +290,15 @@ class FakeSlack:
     def _m_conversations_replies(self, p: dict[str, Any], kind: str) -> dict[str, Any]:
         cid, ts, oldest = str(p.get("channel")), str(p.get("ts")), float(p.get("oldest") or 0)
         thread = [m for m in self.channels[cid].messages if m.get("thread_ts", m["ts"]) == ts]
-        return {"messages": [m for m in thread if m["ts"] == ts or float(m["ts"]) > oldest], "has_more": False}
+        shown = [_shown(m, p) for m in thread if m["ts"] == ts or float(m["ts"]) > oldest]
+        return {"messages": shown, "has_more": False}
+
+
+def _shown(message: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A message as history returns it: its metadata only when asked (``include_all_metadata``)."""
+    if str(params.get("include_all_metadata", "")).lower() in ("1", "true"):
+        return message
+    return {k: v for k, v in message.items() if k != "metadata"}
 
 
 class ThreadedSlack:

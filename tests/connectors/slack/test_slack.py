@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from shequn.connectors import staff_reason
-from shequn.connectors.base import MemoryCursors, StaffReason
+from shequn.connectors.base import MemoryCursors, SendResult, StaffReason
 from shequn.connectors.slack.connector import SlackConnector
 from shequn.connectors.slack.events import events_of
 from shequn.domain import (
@@ -346,3 +346,27 @@ def test_what_slack_gave_up_delivering_is_read_from_history() -> None:
         assert conn.cursors.get(f"gap:{CH}") is None
 
     run(test, fill_every=0.2)
+
+
+def test_a_message_left_in_flight_is_confirmed_by_its_key() -> None:
+    """After a crash the outbox asks whether a message went out: the key in the message's metadata says so."""
+
+    async def test(slack: FakeSlack, conn: SlackConnector, got: list[Event]) -> None:
+        at = datetime.now(UTC)
+        base: dict[str, Any] = {"at": at, "platform": "slack", "group": CH}
+        post = Post(key="rhythm:morning", text="早报", **base)
+        sent = await conn.send(post)
+        assert slack.channels[CH].messages[-1]["metadata"]["event_payload"] == {"key": "rhythm:morning"}
+        assert (await conn.confirm(post)) == SendResult(sent.platform_id, {"channel": CH, "confirmed": True})
+        assert await conn.confirm(Post(key="never-sent", text="早报", **base)) is None
+        parent = await slack.say(CH, "U2", "问题")
+        reply = Reply(key="answer", message_id=parent, text="回答", **base)
+        assert (await conn.confirm(reply)) is None
+        sent = await conn.send(reply)
+        assert (await conn.confirm(reply)) is not None  # found in the thread
+        dm = DirectMessage(key="rules", target="U2", text="群规", **base)
+        await conn.send(dm)
+        assert (await conn.confirm(dm)) is not None  # found in the DM
+        assert await conn.confirm(Remove(key="k", target="U2", **base)) is None  # safe to repeat: sent again
+
+    run(test)

@@ -35,6 +35,10 @@ How it works:
     ``restricted_action`` points at the workspace's preference. A 429 becomes :class:`RetryAfterError` with
     Slack's ``Retry-After`` (per channel for ``chat.postMessage``, Slack's special tier; per app otherwise).
 
+    Every message the bot posts carries the action's key in Slack's message metadata (``shequn_action``), so after
+    a crash :meth:`SlackConnector.confirm` finds whether a message action left in flight went out (``can_confirm``);
+    deletions, removals and pins are simply repeated (Slack applies them once).
+
 Things to keep in mind:
     * The tokens and the signing secret come from the environment only and never reach a log line.
     * ``SHEQUN_SLACK_API_URL`` points the Web API elsewhere (a proxy, or the tests' fake Slack).
@@ -72,6 +76,10 @@ _NOT_IN = {"not_in_channel", "channel_not_found", "is_archived"}
 _FORBIDDEN = {"restricted_action", "cant_delete_message", "cant_kick_from_general", "cant_kick_self", "not_supported"}
 _TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 _IDEMPOTENT = {"chat.delete", "conversations.kick", "pins.add", "conversations.open"}
+_MESSAGES = frozenset(
+    {ActionKind.POST, ActionKind.REPLY, ActionKind.WARN, ActionKind.DIRECT_MESSAGE, ActionKind.SET_ANNOUNCEMENT}
+)
+METADATA_TYPE = "shequn_action"  # message metadata naming the action a message carries out
 
 
 class SlackConnector(Connector):
@@ -85,6 +93,7 @@ class SlackConnector(Connector):
     """
 
     platform = PLATFORM
+    can_confirm = True
 
     def __init__(
         self,
@@ -393,6 +402,32 @@ class SlackConnector(Connector):
 
     # -- sending --------------------------------------------------------------------------------------------
 
+    async def confirm(self, action: Action) -> SendResult | None:
+        """Whether a message action left in flight by a crash reached Slack: every message the bot posts carries the
+        action's key in its metadata, looked up among the channel's (or thread's, or DM's) messages since shortly
+        before the action. Deletions, removals and pins are safe to repeat (None: send again)."""
+        if action.kind not in _MESSAGES:
+            return None
+        if not self.bot_user:  # asked before start() (the outbox reconciles first)
+            await self._whoami()
+        channel = action.group if _in_channel(action) else await self._dm_channel(action.target)
+        thread = _thread(action)
+        params: dict[str, Any] = {"channel": channel, "oldest": f"{action.at.timestamp() - 60:.6f}"}
+        params.update(inclusive=True, include_all_metadata=True, limit=HISTORY_PAGE)
+        method = "conversations.replies" if thread else "conversations.history"
+        if thread:
+            params["ts"] = thread
+        for _ in range(self.history_pages):
+            page = await self._call(method, group=action.group, **params)
+            for m in page.get("messages") or []:
+                payload = (m.get("metadata") or {}).get("event_payload") or {}
+                if m.get("user") == self.bot_user and payload.get("key") == action.key:
+                    return SendResult(platform_id=str(m["ts"]), detail={"channel": channel, "confirmed": True})
+            params["cursor"] = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not page.get("has_more") or not params["cursor"]:
+                break
+        return None
+
     async def _call(self, api: str, *, group: str = "", user_token: bool = False, **params: Any) -> Any:
         from slack_sdk.errors import SlackApiError
 
@@ -428,8 +463,9 @@ class SlackConnector(Connector):
     def _why(self, key: str, api: str, error: str, group: str, **params: str) -> str:
         return t(key, self.staff_locale or self.locale, api=api, error=error, group=group, **params)
 
-    async def _say(self, channel: str, text: str, *, thread: str = "", group: str = "") -> SendResult:
+    async def _say(self, channel: str, text: str, *, key: str, thread: str = "", group: str = "") -> SendResult:
         params: dict[str, Any] = {"channel": channel, "text": text[:MAX_TEXT] or " "}
+        params["metadata"] = {"event_type": METADATA_TYPE, "event_payload": {"key": key}}  # for confirm()
         if thread:
             params["thread_ts"] = thread
         answer = await self._call("chat.postMessage", group=group or channel, **params)
@@ -450,7 +486,7 @@ class SlackConnector(Connector):
     async def _post(self, action: Action) -> SendResult:
         mentions = " ".join(f"<@{m}>" for m in getattr(action, "mentions", ()) or () if m)
         text = f"{mentions} {_escape(action.text_or_empty)}".strip()
-        result = await self._say(action.group, text, thread=str(action.extra.get("thread", "")))
+        result = await self._say(action.group, text, key=action.key, thread=_thread(action))
         if getattr(action, "pin", False) and result.platform_id:
             try:
                 await self._pin(action.group, result.platform_id)
@@ -461,27 +497,28 @@ class SlackConnector(Connector):
     @sends(ActionKind.REPLY)
     async def _reply(self, action: Action) -> SendResult:
         """A reply goes into the thread of the message it answers (its own thread when it is a reply itself)."""
-        thread = str(action.extra.get("thread") or getattr(action, "message_id", ""))
-        return await self._say(action.group, _escape(action.text_or_empty), thread=thread)
+        return await self._say(action.group, _escape(action.text_or_empty), key=action.key, thread=_thread(action))
 
     @sends(ActionKind.WARN)
     async def _warn(self, action: Action) -> SendResult:
-        if getattr(action, "public", False) or not action.target:
+        if _in_channel(action):
             text = _escape(action.text_or_empty)
             text = f"<@{action.target}> {text}" if action.target else text
-            return await self._say(action.group, text)
+            return await self._say(action.group, text, key=action.key)
         return await self._direct(action)
 
     @sends(ActionKind.DIRECT_MESSAGE)
     async def _direct(self, action: Action) -> SendResult:
-        user = action.target
-        channel = self._dms.get(user)
-        if channel is None:
-            opened = await self._call("conversations.open", users=user)
-            channel = self._dms[user] = str((opened.get("channel") or {}).get("id") or "")
+        channel = await self._dm_channel(action.target)
         if action.group:
-            self.cursors.put(f"dm:{user}", action.group)  # a DM answer (accepting the rules) belongs to this group
-        return await self._say(channel, _escape(action.text_or_empty), group=action.group or channel)
+            self.cursors.put(f"dm:{action.target}", action.group)  # a DM answer (accepting the rules) belongs here
+        return await self._say(channel, _escape(action.text_or_empty), key=action.key, group=action.group or channel)
+
+    async def _dm_channel(self, user: str) -> str:
+        if user not in self._dms:
+            opened = await self._call("conversations.open", users=user)
+            self._dms[user] = str((opened.get("channel") or {}).get("id") or "")
+        return self._dms[user]
 
     @sends(ActionKind.DELETE_MESSAGE)
     async def _delete(self, action: Action) -> SendResult:
@@ -521,9 +558,23 @@ class SlackConnector(Connector):
     @sends(ActionKind.SET_ANNOUNCEMENT)
     async def _announce(self, action: Action) -> SendResult:
         """Slack has no group announcement: the text is posted and pinned to the channel."""
-        result = await self._say(action.group, _escape(action.text_or_empty))
+        result = await self._say(action.group, _escape(action.text_or_empty), key=action.key)
         await self._pin(action.group, result.platform_id)
         return result
+
+
+def _thread(action: Action) -> str:
+    """The thread a message goes into: a reply's is the message it answers (or that message's thread)."""
+    if action.kind is ActionKind.REPLY:
+        return str(action.extra.get("thread") or getattr(action, "message_id", ""))
+    return str(action.extra.get("thread", ""))
+
+
+def _in_channel(action: Action) -> bool:
+    """Whether a message action is said in the channel (else it is a DM to its target)."""
+    if action.kind is ActionKind.DIRECT_MESSAGE:
+        return False
+    return action.kind is not ActionKind.WARN or bool(getattr(action, "public", False)) or not action.target
 
 
 def _escape(text: str) -> str:
