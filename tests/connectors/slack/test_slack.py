@@ -370,3 +370,54 @@ def test_a_message_left_in_flight_is_confirmed_by_its_key() -> None:
         assert await conn.confirm(Remove(key="k", target="U2", **base)) is None  # safe to repeat: sent again
 
     run(test)
+
+
+def test_slack_unreachable_at_start_is_waited_for() -> None:
+    """``shequn run`` goes on when Slack cannot be reached; the connector keeps trying and then resumes."""
+
+    async def main() -> list[Event]:
+        slack = FakeSlack()
+        slack.channel(CH, "traveling-sailor", {"U2": "Bo"})
+        api_port, listen = free_port(), f"127.0.0.1:{free_port()}"
+        slack.events_url = f"http://{listen}/slack/events"
+        conn = SlackConnector(
+            bot_token=BOT_TOKEN,
+            listen=listen,
+            signing_secret=SIGNING_SECRET,
+            api_url=f"http://127.0.0.1:{api_port}/api/",
+            backoff=(0.05, 0.2),
+        )
+        conn.attach(cursors=MemoryCursors(), groups=frozenset({CH}))
+        got: list[Event] = []
+
+        async def sink(event: Event) -> None:
+            got.append(event)
+
+        await conn.start(sink)  # returns at once: nothing listens on the API port yet
+        assert not await conn.wait_connected(0.3)
+        await slack.serve(api_port)
+        assert await conn.wait_connected(10)
+        await slack.say(CH, "U2", "hello")
+        await until(lambda: got, "the message")
+        await conn.stop()
+        await slack.close()
+        return got
+
+    assert [e.text for e in asyncio.run(main()) if isinstance(e, Message)] == ["hello"]
+
+
+def test_a_refused_bot_token_stops_the_start() -> None:
+    async def main() -> None:
+        slack = FakeSlack()
+        port = await slack.serve()
+        conn = SlackConnector(
+            bot_token="xoxb-not-a-known-token", app_token=APP_TOKEN, api_url=f"http://127.0.0.1:{port}/api/"
+        )
+        try:
+            with pytest.raises(UserError, match="invalid_auth"):
+                await conn.start(lambda e: asyncio.sleep(0))
+        finally:
+            await conn.stop()
+            await slack.close()
+
+    asyncio.run(main())

@@ -106,6 +106,7 @@ class SlackConnector(Connector):
         api_url: str = API_URL,
         history_pages: int = 10,
         fill_every: float = 300.0,
+        backoff: tuple[float, float] = (1.0, 60.0),
         locale: str = "en",
     ) -> None:
         if not bot_token.startswith("xoxb-"):
@@ -126,7 +127,9 @@ class SlackConnector(Connector):
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
         self.history_pages = history_pages
         self.fill_every = fill_every
+        self.backoff = backoff
         self._background = BackgroundLoop()
+        self._starting = BackgroundLoop()
         self.locale = locale
         self.staff_locale: str | None = None  # the reasons staff tasks carry (``shequn run``: the workspace's)
         self.client = AsyncWebClient(token=bot_token, base_url=self.api_url)
@@ -170,10 +173,34 @@ class SlackConnector(Connector):
     # -- receiving ------------------------------------------------------------------------------------------
 
     async def start(self, sink: EventSink) -> None:
+        self._sink = sink
+        try:
+            await self._whoami()
+        except ConnectionError as exc:  # Slack unreachable: keep trying, the rest of ``shequn run`` goes on
+            log.warning("slack: cannot reach Slack (%s); retrying", exc)
+            self._starting.start(self._start_later(), name="slack-start")
+            return
+        await self._begin()
+
+    async def _start_later(self) -> None:
+        delay = self.backoff[0]
+        while self._starting.running:
+            await self._starting.pause(delay)
+            try:
+                await self._whoami()
+            except ConnectionError as exc:
+                delay = min(delay * 2, self.backoff[1])
+                log.warning("slack: cannot reach Slack (%s); retrying in %.0f s", exc, delay)
+                continue
+            except UserError as exc:
+                log.error("slack: %s", exc)
+                return
+            await self._begin()
+            return
+
+    async def _begin(self) -> None:
         from slack_bolt.async_app import AsyncApp
 
-        self._sink = sink
-        await self._whoami()
         self._app = AsyncApp(
             client=self.client,
             signing_secret=self._signing_secret or "socket-mode",
@@ -208,6 +235,7 @@ class SlackConnector(Connector):
                 raise UserError(t("connectors.slack.socket_failed", None, detail=_why(exc)), exit_code=2) from None
 
     async def stop(self) -> None:
+        await self._starting.stop()
         await self._background.stop()
         if self._socket is not None:
             with contextlib.suppress(Exception):
@@ -224,11 +252,16 @@ class SlackConnector(Connector):
         return self._connected.is_set()
 
     async def _whoami(self) -> None:
+        """Who the bot is (``auth.test``): a refused token is the operator's error, no answer a ConnectionError."""
+        from slack_sdk.errors import SlackApiError
+
         try:
             auth = await self.client.auth_test()
-        except Exception as exc:
+        except SlackApiError as exc:
             log.error("slack: auth.test failed (%s); check SHEQUN_SLACK_BOT_TOKEN", _why(exc))
             raise UserError(t("connectors.slack.auth_failed", None, detail=_why(exc)), exit_code=2) from None
+        except Exception as exc:
+            raise ConnectionError(type(exc).__name__) from None
         self.bot_user, self.bot_id = str(auth["user_id"]), str(auth.get("bot_id") or "")
         self.team = str(auth.get("team_id") or "")
         log.info("slack: connected as bot user %s in team %s", self.bot_user, self.team)
