@@ -2,7 +2,8 @@
 
 Owns: the connector contract (:mod:`.base`), the sandbox, and the registry of platform connectors. Platform SDKs are
 optional extras imported only by their connector.
-May import: ``domain``, ``i18n``, ``playbook``, ``policies``, ``engine``, ``outbox``, ``schedule``.
+May import: ``domain``, ``i18n``, ``playbook``, ``policies``, ``engine``, ``outbox``, ``schedule``, and
+``importers.base`` (a live group and person get the ids the platform's importer gives them).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "wecom": "shequn.connectors.wecom.connector:WeComConnector",  # a file-backed platform for tests and benchmarks
     "qq": "shequn.connectors.qq.connector:QQConnector",  # QQ groups through OneBot v11 (NapCat, Lagrange.OneBot …)
     "discord": "shequn.connectors.discord.connector:DiscordConnector",  # a Discord bot through discord.py
+    "slack": "shequn.connectors.slack.connector:SlackConnector",  # Slack channels through slack-bolt
 }
 
 

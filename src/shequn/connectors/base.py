@@ -221,3 +221,14 @@ def describe(reason: StaffReason, action: Action, locale: str) -> str:
         return str(getattr(action, "title", "")) or t("action.open_staff_task", locale)
     what = t(f"action.{action.kind.value}", locale)
     return t(f"staff_task.{reason.value}", locale, platform=action.platform or "?", action=what)
+
+
+# What a member writes privately to the bot to accept the rules it sent them (the rules DM asks for 同意).
+ACCEPT_WORDS = frozenset(
+    {"同意", "我同意", "同意群规", "接受", "接受群规", "已阅", "accept", "agree", "i agree", "/accept"}
+)
+
+
+def accepts_rules(text: str) -> bool:
+    """Whether a private message to the bot accepts the rules (``同意``, ``I agree`` …; case and end mark ignored)."""
+    return text.strip().lower().rstrip("。.!！") in ACCEPT_WORDS

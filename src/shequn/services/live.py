@@ -116,11 +116,12 @@ def welcome_templates(app: App) -> list[WelcomeTemplate]:
 
 def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] | None = None) -> None:
     """Tell the connectors what they need of the workspace beyond their cursors: WeCom the welcome templates to keep
-    and where the staff tasks it opens go (the outbox, so they are listed and closed like every other); QQ the
+    and where the staff tasks it opens go (the outbox, so they are listed and closed like every other); QQ and Slack the
     workspace's language for the reasons its staff tasks carry."""
-    qq = connectors.get("qq")
-    if qq is not None and hasattr(qq, "staff_locale"):
-        qq.staff_locale = app.ws.locale  # the reasons it gives go into staff tasks, read in the workspace's language
+    for name in ("qq", "slack"):
+        found = connectors.get(name)
+        if found is not None and hasattr(found, "staff_locale"):
+            found.staff_locale = app.ws.locale  # the reasons it gives go into staff tasks, in the workspace's language
     discord = connectors.get("discord")
     if discord is not None and hasattr(discord, "configure"):
         admin = frozenset(

@@ -23,6 +23,7 @@ from typing import Any
 
 import discord
 
+from shequn.connectors.base import accepts_rules
 from shequn.domain import (
     RULES_FORM,
     ContentKind,
@@ -40,7 +41,6 @@ from shequn.domain import (
 from shequn.importers.base import platform_id, to_ms
 
 PLATFORM = "discord"
-ACCEPT_WORDS = frozenset({"同意", "我同意", "同意群规", "接受", "接受群规", "accept", "agree", "i agree", "/accept"})
 _TEXT_TYPES = {
     discord.MessageType.default,
     discord.MessageType.reply,
@@ -171,7 +171,7 @@ def leave(group: str, user: Any, now: datetime, *, removed_by: str = "", banned:
 
 def rules_accepted(m: discord.Message, group: str) -> FormAnswer | None:
     """A direct message accepting the rules (``同意`` / ``accept``) for ``group``, the channel the bot wrote about."""
-    if not group or (m.content or "").strip().lower().rstrip("。.!！") not in ACCEPT_WORDS:
+    if not group or not accepts_rules(m.content or ""):
         return None
     return FormAnswer(
         id=stable_id(PLATFORM, "dm", str(m.author.id), str(m.id)), at=m.created_at.astimezone(UTC),

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from shequn.connectors.base import accepts_rules
 from shequn.connectors.qq.segments import read
 from shequn.domain import (
     RULES_FORM,
@@ -50,9 +51,6 @@ PLATFORM = "qq"
 APPLICATION_FORM = "application"  # the admission policy's application form (playbook: admission.application_forms)
 JOIN_REQUEST_FORM = "join_request"  # the admission policy's form for a request to join
 _QUESTION = re.compile(r"问题[:：]\s*(?P<q>.*?)\s*答案[:：]\s*(?P<a>.*)$", re.S)
-ACCEPT_WORDS = frozenset(
-    {"同意", "我同意", "同意群规", "接受", "接受群规", "已阅", "accept", "agree", "i agree", "/accept"}
-)
 
 Raw = Mapping[str, Any]
 Handler = Callable[[Raw, str, Mapping[str, str]], list[Event]]
@@ -111,7 +109,7 @@ def private_message(raw: Raw, self_id: str, dm: Mapping[str, str]) -> list[Event
     actor = _s(raw.get("user_id"))
     text = read(raw.get("message") if raw.get("message") is not None else raw.get("raw_message", "")).text
     group = _s(raw.get("group_id") or (raw.get("sender") or {}).get("group_id") or dm.get(actor, ""))
-    if not actor or actor == self_id or not group or text.strip().lower().rstrip("。.!！") not in ACCEPT_WORDS:
+    if not actor or actor == self_id or not group or not accepts_rules(text):
         return []
     return [
         FormAnswer(
