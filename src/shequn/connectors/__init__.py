@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "telegram": "shequn.connectors.telegram:TelegramConnector",
     "wecom": "shequn.connectors.wecom.connector:WeComConnector",  # a file-backed platform for tests and benchmarks
     "qq": "shequn.connectors.qq.connector:QQConnector",  # QQ groups through OneBot v11 (NapCat, Lagrange.OneBot …)
+    "feishu": "shequn.connectors.feishu.connector:FeishuConnector",  # Feishu / Lark chats through lark-oapi
 }
 
 
