@@ -158,6 +158,7 @@ class FeishuConnector(Connector):
     async def start(self, sink: EventSink) -> None:
         import lark_oapi as lark
 
+        _quiet_sdk_logger()
         self._sink = sink
         self._loop = asyncio.get_running_loop()
         self._client = (
@@ -248,6 +249,12 @@ class FeishuConnector(Connector):
             pass  # the loop was stopped: the connector is stopping
         except Exception as exc:  # the SDK gives up only on a client error (bad credentials, no long connection)
             log.error("feishu: the long connection failed: %s; check the app id and secret", type(exc).__name__)
+        finally:  # the SDK's tasks (reader, pings) end with the connector; the loop is left for its caches' cleanup
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
     def _reconnected(self) -> None:
         log.info("feishu: the long connection is back; filling the gap")
@@ -618,6 +625,18 @@ class FeishuConnector(Connector):
         ]
         await self._api("POST", base, query=[("revision_id", "-1")], body={"children": blocks, "index": 0}, group=chat)
         return SendResult(detail={"replaced_blocks": count})
+
+
+def _quiet_sdk_logger() -> None:
+    """The SDK logs to stdout through a handler of its own: its lines go to shequn's logging (stderr) instead, so
+    ``shequn run --json`` keeps stdout for its result."""
+    import sys
+
+    sdk = logging.getLogger("Lark")
+    for handler in list(sdk.handlers):
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            sdk.removeHandler(handler)
+    sdk.setLevel(logging.WARNING)
 
 
 class _GoneError(SendError):
