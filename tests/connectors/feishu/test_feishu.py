@@ -9,6 +9,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -287,7 +288,8 @@ def test_actions_go_through_the_open_api_and_refusals_become_retries_or_staff_re
         await feishu.send(act(Reply, message_id=mid, text="签到成功"))
         assert chat.messages[-1]["parent_id"] == mid
         # The rules go privately as a card whose button answers the rules form in this chat.
-        await feishu.send(act(DirectMessage, target="ou_666", text="群规：不发广告", policy="rules"))
+        rules = act(DirectMessage, target="ou_666", text="群规：不发广告", policy="rules")
+        await feishu.send(replace(rules, key="rules:e1:rules"))
         (card,) = fake.direct
         assert card["msg_type"] == "interactive" and card["receive_id"] == "ou_666"
         button = orjson.loads(card["body"]["content"])["elements"][1]["actions"][0]

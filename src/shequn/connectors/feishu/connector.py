@@ -545,7 +545,8 @@ class FeishuConnector(Connector):
 
     @sends(ActionKind.DIRECT_MESSAGE)
     async def _direct(self, action: Action) -> SendResult:
-        if action.policy == "rules" and action.group:  # the rules come with the button that accepts them
+        if action.policy == "rules" and action.key.endswith(":rules") and action.group:  # the rules, not the thanks:
+            # they come with the button that accepts them
             card = self.rules_card(action.text_or_empty, action.group)
             return await self._message(
                 action.target, "interactive", card, action.key, id_type="open_id", group=action.group
