@@ -245,6 +245,8 @@ class FakeFeishu:
                 for chat in self.chats.values():
                     for m in chat.messages:
                         if m["message_id"] == parts[3]:
+                            if not chat.bot_admin and m["sender"]["sender_type"] != "app":
+                                raise LookupError(230026, "No permission to recall this message.")
                             if m["deleted"]:
                                 raise LookupError(230011, "The message was withdrawn.")
                             m["deleted"] = True

@@ -222,3 +222,54 @@ def test_the_http_callback_takes_signed_events_and_refuses_forgeries(fake: Threa
     assert proc.returncode == 0, err
     assert platform.connections == 0
     assert KEY not in out + err and TOKEN not in out + err and APP_SECRET not in out + err
+
+
+def test_a_killed_run_resumes_and_what_the_bot_may_not_do_goes_to_staff(fake: ThreadedFeishu, tmp_path: Path) -> None:
+    import signal
+
+    platform = fake.fake
+    platform.chats[MAIN_CHAT].bot_admin = False  # the operator forgot to make the bot a chat admin
+    port = fake(platform.serve())
+    db = str(tmp_path / "feishu.db")
+    (tmp_path / "club.yaml").write_text(spec(datetime.now(UTC) + timedelta(hours=3)), encoding="utf-8")
+    shequn(db, "community", "apply", str(tmp_path / "club.yaml"))
+    env = {"SHEQUN_FEISHU_DOMAIN": f"http://127.0.0.1:{port}"}
+
+    def say(user: str, text: str) -> str:
+        mid, event = platform.say(MAIN_CHAT, user, text)
+        fake(platform.push(event))
+        return mid
+
+    proc = start(db, env)
+    try:
+        wait_for(
+            lambda: platform.connections == 1 and len(platform.of("GET", "/open-apis/im/v1/chats/")) >= 4, 60, "setup"
+        )
+        say("ou_556", "大家早上好")
+        ad = say("ou_555", AD)  # an ad as first words: recall and removal, neither allowed
+        wait_for(lambda: len(query(db, "select id from staff_task")) >= 2, 30, "both staff tasks")
+        tasks = query(db, "select kind, title from staff_task order by id")
+        assert {k for k, _ in tasks} >= {"delete_message", "ban"}, tasks
+        for kind in ("delete_message", "ban"):  # the reason names the chat and the missing right
+            title = next(title for k, title in tasks if k == kind)
+            assert MAIN_CHAT in title and ("无权" in title or "may not" in title), title
+        assert not any(m["deleted"] for m in platform.chats[MAIN_CHAT].messages if m["message_id"] == ad)
+        assert "ou_555" in platform.chats[MAIN_CHAT].members
+        wait_for(lambda: messages(db, "大家早上好") == 1, 30, "the first message logged")
+    finally:
+        stop_run(proc, signal.SIGKILL)
+    # While shequn is down, the chat goes on; a restart picks up from the last message it handed on.
+    for text in ("停机时一", "停机时二", "停机时三"):
+        platform.say(MAIN_CHAT, "ou_556", text)
+    proc = start(db, env)
+    try:
+        wait_for(lambda: all(messages(db, t) == 1 for t in ("停机时一", "停机时二", "停机时三")), 60, "the gap")
+        wait_for(lambda: platform.connections == 2, 30, "the long connection")
+        say("ou_556", "重启之后")
+        wait_for(lambda: messages(db, "重启之后") == 1, 30, "live again")
+        assert messages(db, "大家早上好") == 1 and messages(db, AD) == 1
+        assert len(query(db, "select id from staff_task")) == len(tasks)  # nothing decided twice
+    finally:
+        out, err = stop_run(proc)
+    assert proc.returncode == 0, err
+    assert APP_SECRET not in out + err

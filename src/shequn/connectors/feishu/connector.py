@@ -74,7 +74,7 @@ RATE_LIMITED = frozenset({99991400})
 CHAT_RATE_LIMITED = frozenset({230020})
 TOKEN_INVALID = frozenset({99991661, 99991663, 99991668, 99991677})
 NOT_IN_CHAT = frozenset({230002, 232011})
-NO_RIGHT = frozenset({230027, 232014, 232017, 232024, 232033, 99991672, 99991679})
+NO_RIGHT = frozenset({230026, 230027, 232014, 232017, 232024, 232033, 99991672, 99991679})
 OUT_OF_REACH = frozenset({230013, 230006})  # a person outside the app's availability; the bot ability is off
 GONE = frozenset({230011, 231003, 230031})  # recalled already, no such message
 
