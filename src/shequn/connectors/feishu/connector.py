@@ -104,6 +104,7 @@ class FeishuConnector(Connector):
         locale: str = "zh-CN",
         history_pages: int = 20,
         timeout: float = 15.0,
+        client: Any = None,
     ) -> None:
         if not app_id or not app_secret:
             raise UserError(t("connectors.feishu.config.app", None), exit_code=2)
@@ -124,7 +125,8 @@ class FeishuConnector(Connector):
         self.history_pages = history_pages
         self.timeout = timeout
         self.stats = {"events": 0, "repeats": 0, "gap_filled": 0, "roster": 0, "calls": 0, "refused": 0, "fills": 0}
-        self._client: Any = None
+        self._client: Any = client  # a lark_oapi.Client (built in start() unless given)
+        self._want_fill = asyncio.Event()  # the long connection came back: catch up again
         self._sink: EventSink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gate = asyncio.Lock()  # live messages wait while a gap is filled
@@ -161,7 +163,7 @@ class FeishuConnector(Connector):
         _quiet_sdk_logger()
         self._sink = sink
         self._loop = asyncio.get_running_loop()
-        self._client = (
+        self._client = self._client or (
             lark.Client.builder()
             .app_id(self.app_id)
             .app_secret(self._secret)
@@ -180,7 +182,7 @@ class FeishuConnector(Connector):
         except BaseException:
             self._gate.release()
             raise
-        self._background.start(self._catch_up(locked=True), name="feishu-catch-up")
+        self._background.start(self._catch_up_loop(), name="feishu-catch-up")
 
     async def stop(self) -> None:
         await self._background.stop()
@@ -197,7 +199,19 @@ class FeishuConnector(Connector):
             await self._runner.cleanup()
             self._runner = None
 
-    async def _catch_up(self, *, locked: bool = False) -> None:
+    async def _catch_up_loop(self) -> None:
+        """Catch up on start (``start`` holds the gate until then) and after every reconnection."""
+        locked = True
+        while True:
+            try:
+                await self._catch_up(locked=locked)
+            except Exception:  # a bug must not end the catch-ups for good: logged, and tried on the next reconnection
+                log.exception("feishu: catching up failed")
+            locked = False
+            await self._want_fill.wait()
+            self._want_fill.clear()
+
+    async def _catch_up(self, *, locked: bool) -> None:
         """Names, roster and the gap of every bound chat; live messages wait meanwhile."""
         if not locked:
             await self._gate.acquire()
@@ -259,7 +273,7 @@ class FeishuConnector(Connector):
     def _reconnected(self) -> None:
         log.info("feishu: the long connection is back; filling the gap")
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(lambda: self._background.start(self._catch_up(), name="feishu-catch-up"))
+            self._loop.call_soon_threadsafe(self._want_fill.set)
 
     def _handed(self, raw: Mapping[str, Any]) -> Any:
         """Hand a raw event from the SDK's thread to the connector's loop and wait for it to be taken."""
@@ -451,7 +465,8 @@ class FeishuConnector(Connector):
             payload = orjson.loads(raw.content) if raw is not None and raw.content else {}
         except orjson.JSONDecodeError:
             payload = {}
-        code = int(payload.get("code", resp.code if resp.code is not None else -1)) if payload or resp.code else -1
+        code = payload.get("code", resp.code)
+        code = code if isinstance(code, int) else -1
         if status == 200 and code == 0:
             data = payload.get("data")
             return data if isinstance(data, Mapping) else {}
