@@ -185,6 +185,10 @@ def test_configuration_errors_are_plain() -> None:
         FeishuConnector.from_env({**env, "SHEQUN_FEISHU_LISTEN": "127.0.0.1:9000"})
     with pytest.raises(UserError, match="SHEQUN_FEISHU_LISTEN"):
         FeishuConnector.from_env({**env, "SHEQUN_FEISHU_LISTEN": "localhost", "SHEQUN_FEISHU_VERIFICATION_TOKEN": "t"})
+    with pytest.raises(UserError, match="SHEQUN_FEISHU_DOMAIN"):
+        FeishuConnector.from_env({**env, "SHEQUN_FEISHU_DOMAIN": "larksuite"})
+    assert FeishuConnector.from_env({**env, "SHEQUN_FEISHU_DOMAIN": "lark"}).domain == "https://open.larksuite.com"
+    assert FeishuConnector.from_env(env).domain == "https://open.feishu.cn"
     assert APP_SECRET not in repr(FeishuConnector.from_env(env))
 
 

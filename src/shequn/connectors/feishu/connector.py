@@ -68,13 +68,14 @@ log = logging.getLogger("shequn.connectors.feishu")
 
 FEISHU = "https://open.feishu.cn"
 LARK = "https://open.larksuite.com"
+DOMAINS = {"feishu": FEISHU, "lark": LARK}  # SHEQUN_FEISHU_DOMAIN by name, or an address
 CALLBACK_PATH = "/feishu/events"
 HISTORY_PAGE = 50
 RATE_LIMITED = frozenset({99991400})
 CHAT_RATE_LIMITED = frozenset({230020})
 TOKEN_INVALID = frozenset({99991661, 99991663, 99991668, 99991677})
-NOT_IN_CHAT = frozenset({230002, 232011})
-NO_RIGHT = frozenset({230026, 230027, 232014, 232017, 232024, 232033, 99991672, 99991679})
+NOT_IN_CHAT = frozenset({230002})
+NO_RIGHT = frozenset({230026, 230027, 232011, 232014, 232017, 232024, 232033, 99991672, 99991679})
 OUT_OF_REACH = frozenset({230013, 230006})  # a person outside the app's availability; the bot ability is off
 GONE = frozenset({230011, 231003, 230031})  # recalled already, no such message
 
@@ -83,7 +84,7 @@ class FeishuConnector(Connector):
     """A Feishu (or Lark) custom app with the bot ability; group ids are chat ids (``oc_…``), people open ids.
 
     Environment (``shequn run``): ``SHEQUN_FEISHU_APP_ID``, ``SHEQUN_FEISHU_APP_SECRET``; ``SHEQUN_FEISHU_DOMAIN``
-    (``https://open.feishu.cn``; ``https://open.larksuite.com`` for Lark); for the HTTP callback instead of the long
+    (``feishu``, the default, or ``lark``, or an address); for the HTTP callback instead of the long
     connection ``SHEQUN_FEISHU_LISTEN`` (``127.0.0.1:9000``, behind your HTTPS proxy), with
     ``SHEQUN_FEISHU_VERIFICATION_TOKEN`` and ``SHEQUN_FEISHU_ENCRYPT_KEY``; ``SHEQUN_FEISHU_LOCALE`` (``zh-CN``) for
     the cards' buttons.
@@ -142,7 +143,7 @@ class FeishuConnector(Connector):
         return cls(
             app_id=env.get("SHEQUN_FEISHU_APP_ID", ""),
             app_secret=env.get("SHEQUN_FEISHU_APP_SECRET", ""),
-            domain=env.get("SHEQUN_FEISHU_DOMAIN", FEISHU),
+            domain=DOMAINS.get(env.get("SHEQUN_FEISHU_DOMAIN", "feishu"), env.get("SHEQUN_FEISHU_DOMAIN", "")),
             listen=env.get("SHEQUN_FEISHU_LISTEN", ""),
             verification_token=env.get("SHEQUN_FEISHU_VERIFICATION_TOKEN", ""),
             encrypt_key=env.get("SHEQUN_FEISHU_ENCRYPT_KEY", ""),
