@@ -116,12 +116,14 @@ def welcome_templates(app: App) -> list[WelcomeTemplate]:
 
 def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] | None = None) -> None:
     """Tell the connectors what they need of the workspace beyond their cursors: WeCom the welcome templates to keep
-    and where the staff tasks it opens go (the outbox, so they are listed and closed like every other); QQ the
-    workspace's language for the reasons its staff tasks carry."""
-    for name in ("qq", "feishu"):
-        connector = connectors.get(name)
-        if connector is not None and hasattr(connector, "staff_locale"):
-            connector.staff_locale = app.ws.locale  # the reasons it gives go into staff tasks, in the workspace's language
+    and where the staff tasks it opens go (the outbox, so they are listed and closed like every other); QQ and Feishu
+    the workspace's language for the reasons their staff tasks carry."""
+    qq = connectors.get("qq")
+    if qq is not None and hasattr(qq, "staff_locale"):
+        qq.staff_locale = app.ws.locale  # the reasons it gives go into staff tasks, read in the workspace's language
+    feishu = connectors.get("feishu")
+    if feishu is not None and hasattr(feishu, "staff_locale"):
+        feishu.staff_locale = app.ws.locale  # the same for Feishu's refusals
     wecom = connectors.get("wecom")
     if wecom is None or not hasattr(wecom, "configure"):
         return
