@@ -324,6 +324,12 @@ def test_actions_go_through_the_open_api_and_refusals_become_retries_or_staff_re
             await feishu.send(act(Remove, target="ou_555"))
         with pytest.raises(PermanentSendError, match=r"not in Feishu chat|不在飞书群"):
             await feishu.send(act(Post, text="x", group="oc_elsewhere"))
+        # The bot added to a chat: a bound one's members are read again; another one is only logged (to bind it).
+        before = len(fake.of("GET", f"/open-apis/im/v1/chats/{CHAT}/members"))
+        await feishu.receive(envelope("im.chat.member.bot.added_v1", {"chat_id": CHAT}))
+        await feishu.receive(envelope("im.chat.member.bot.added_v1", {"chat_id": "oc_new"}))
+        assert len(fake.of("GET", f"/open-apis/im/v1/chats/{CHAT}/members")) == before + 1
+        assert fake.of("GET", "/open-apis/im/v1/chats/oc_new") == []
 
     run(test)
 

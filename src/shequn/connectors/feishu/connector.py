@@ -189,9 +189,10 @@ class FeishuConnector(Connector):
         await self._background.stop()
         if self._ws is not None:
             loop, client = self._ws
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(client._disconnect(), loop).result(5)
-            loop.call_soon_threadsafe(loop.stop)
+            if loop.is_running():  # not when the SDK gave up already (bad credentials)
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(client._disconnect(), loop).result(5)
+                loop.call_soon_threadsafe(loop.stop)
             self._ws = None
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
@@ -299,8 +300,9 @@ class FeishuConnector(Connector):
         chat = str(ev.get("chat_id") or "")
         bound = self.bound_groups
         if kind == "im.chat.member.bot.added_v1":
-            log.info("feishu: the bot was added to chat %s", chat)
-            if bound is None or chat in bound:
+            if bound is not None and chat not in bound:
+                log.warning("feishu: the bot was added to chat %s; bind it in a community spec to act there", chat)
+            else:
                 with contextlib.suppress(SendError):
                     await self._roster(chat)
             return None
