@@ -228,7 +228,7 @@ class FeishuConnector(Connector):
             self._gate.release()
 
     async def _setup_chat(self, chat: str) -> None:
-        info = await self._api("GET", f"/open-apis/im/v1/chats/{chat}", group=chat)
+        info = await self._api("GET", f"/open-apis/im/v1/chats/{_q(chat)}", group=chat)
         if info.get("name"):
             self.cursors.put(f"name:{chat}", str(info["name"]))
         await self._roster(chat)
@@ -346,7 +346,7 @@ class FeishuConnector(Connector):
         token = ""
         while True:
             query = [("member_id_type", "open_id"), ("page_size", "100")] + ([("page_token", token)] if token else [])
-            data = await self._api("GET", f"/open-apis/im/v1/chats/{chat}/members", query=query, group=chat)
+            data = await self._api("GET", f"/open-apis/im/v1/chats/{_q(chat)}/members", query=query, group=chat)
             for m in data.get("items") or []:
                 who, name = str(m.get("member_id") or ""), str(m.get("name") or "")
                 if not who:
@@ -518,7 +518,7 @@ class FeishuConnector(Connector):
     ) -> SendResult:
         body = {"msg_type": msg_type, "content": orjson.dumps(content).decode(), "uuid": stable_id("feishu", key)}
         if reply_to:
-            data = await self._api("POST", f"/open-apis/im/v1/messages/{reply_to}/reply", body=body, group=group)
+            data = await self._api("POST", f"/open-apis/im/v1/messages/{_q(reply_to)}/reply", body=body, group=group)
         else:
             data = await self._api(
                 "POST",
@@ -590,7 +590,7 @@ class FeishuConnector(Connector):
     async def _delete(self, action: Action) -> SendResult:
         mid = str(getattr(action, "message_id", ""))
         try:
-            await self._api("DELETE", f"/open-apis/im/v1/messages/{mid}", group=action.group)
+            await self._api("DELETE", f"/open-apis/im/v1/messages/{_q(mid)}", group=action.group)
         except _GoneError:
             return SendResult(detail={"already_gone": True})
         return SendResult()
@@ -599,7 +599,7 @@ class FeishuConnector(Connector):
     async def _remove(self, action: Action) -> SendResult:
         data = await self._api(
             "DELETE",
-            f"/open-apis/im/v1/chats/{action.group}/members",
+            f"/open-apis/im/v1/chats/{_q(action.group)}/members",
             query=[("member_id_type", "open_id")],
             body={"id_list": [action.target]},
             group=action.group,
@@ -618,7 +618,7 @@ class FeishuConnector(Connector):
         setting = "only_owner" if action.kind is ActionKind.MUTE else "all_members"
         await self._api(
             "PUT",
-            f"/open-apis/im/v1/chats/{action.group}/moderation",
+            f"/open-apis/im/v1/chats/{_q(action.group)}/moderation",
             body={"moderation_setting": setting},
             group=action.group,
         )
@@ -627,7 +627,7 @@ class FeishuConnector(Connector):
     @sends(ActionKind.SET_ANNOUNCEMENT)
     async def _announce(self, action: Action) -> SendResult:
         chat = action.group
-        base = f"/open-apis/docx/v1/chats/{chat}/announcement/blocks/{chat}/children"
+        base = f"/open-apis/docx/v1/chats/{_q(chat)}/announcement/blocks/{_q(chat)}/children"
         data = await self._api("GET", base, query=[("page_size", "500")], group=chat)
         count = len(data.get("items") or [])
         if count:
@@ -644,6 +644,13 @@ class FeishuConnector(Connector):
         ]
         await self._api("POST", base, query=[("revision_id", "-1")], body={"children": blocks, "index": 0}, group=chat)
         return SendResult(detail={"replaced_blocks": count})
+
+
+def _q(part: str) -> str:
+    """An id as a path segment: ids come from events, and none may reach another path or a query."""
+    from urllib.parse import quote
+
+    return quote(part, safe="")
 
 
 def _quiet_sdk_logger() -> None:
