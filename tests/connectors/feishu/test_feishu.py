@@ -91,8 +91,11 @@ def test_documented_payloads_become_events() -> None:
     assert share.content is ContentKind.CONTACT_CARD and share.media == "feishu-chat:oc_other"
     card = read("interactive", orjson.dumps({"elements": [{"tag": "div", "text": {"content": "日赚500"}}]}).decode())
     assert card.content is ContentKind.OTHER and "日赚500" in card.text
-    # A private chat is not a group's business.
-    assert events_of(received("text", {"text": "hi"}, chat_type="p2p"), APP_ID) == []
+    # A private chat is not a group's business, except a 同意 to the rules the bot sent about a group.
+    assert events_of(received("text", {"text": "hi"}, chat_type="p2p"), APP_ID, {"ou_555": CHAT}) == []
+    assert events_of(received("text", {"text": "同意"}, chat_type="p2p"), APP_ID, {}) == []
+    (agreed,) = events_of(received("text", {"text": "同意。"}, chat_type="p2p"), APP_ID, {"ou_555": CHAT})
+    assert isinstance(agreed, FormAnswer) and (agreed.form, agreed.group, agreed.actor) == ("rules", CHAT, "ou_555")
     added = envelope(
         "im.chat.member.user.added_v1",
         {
@@ -298,6 +301,7 @@ def test_actions_go_through_the_open_api_and_refusals_become_retries_or_staff_re
         assert card["msg_type"] == "interactive" and card["receive_id"] == "ou_666"
         button = orjson.loads(card["body"]["content"])["elements"][1]["actions"][0]
         assert button["value"] == {"shequn_form": "rules", "group": CHAT}
+        assert feishu.cursors.get("dm:ou_666") == CHAT  # where a typed 同意 belongs
         ad, _ = fake.say(CHAT, "ou_666", "加V")
         assert (await feishu.send(act(DeleteMessage, message_id=ad))).detail == {}
         assert (await feishu.send(act(DeleteMessage, message_id=ad))).detail == {"already_gone": True}

@@ -309,7 +309,7 @@ class FeishuConnector(Connector):
         if kind in ("im.chat.member.bot.deleted_v1", "im.chat.disbanded_v1"):
             log.error("feishu: the bot left chat %s (%s)", chat, kind)
             return None
-        events = events_of(raw, self.app_id)
+        events = events_of(raw, self.app_id, _DmContext(self.cursors))
         async with self._gate:
             for event in events:
                 if bound is None or event.group in bound:
@@ -563,6 +563,8 @@ class FeishuConnector(Connector):
 
     @sends(ActionKind.DIRECT_MESSAGE)
     async def _direct(self, action: Action) -> SendResult:
+        if action.group:
+            self.cursors.put(f"dm:{action.target}", action.group)  # a private answer (同意) belongs to this group
         if action.policy == "rules" and action.key.endswith(":rules") and action.group:  # the rules, not the thanks:
             # they come with the button that accepts them
             card = self.rules_card(action.text_or_empty, action.group)
@@ -644,6 +646,25 @@ class FeishuConnector(Connector):
         ]
         await self._api("POST", base, query=[("revision_id", "-1")], body={"children": blocks, "index": 0}, group=chat)
         return SendResult(detail={"replaced_blocks": count})
+
+
+class _DmContext(Mapping[str, str]):
+    """The group the bot last wrote to a person about, read from the cursors (``dm:<open id>``)."""
+
+    def __init__(self, cursors: Any) -> None:
+        self.cursors = cursors
+
+    def __getitem__(self, user: str) -> str:
+        value = self.cursors.get(f"dm:{user}")
+        if value is None:
+            raise KeyError(user)
+        return str(value)
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 def _q(part: str) -> str:

@@ -3,7 +3,8 @@
 How it works:
     :func:`events_of` takes one v2 event (``{"schema": "2.0", "header": {...}, "event": {...}}``) and returns the
     shequn events it stands for: ``im.message.receive_v1`` in a group → :class:`~shequn.domain.Message` (text, post,
-    image, file, share_chat, interactive … read by :func:`read`); ``im.chat.member.user.added_v1`` → one
+    image, file, share_chat, interactive … read by :func:`read`; in a private chat with the bot a ``同意`` is the
+    rules form: :func:`private_acceptance`); ``im.chat.member.user.added_v1`` → one
     :class:`~shequn.domain.Join` per user (invited when someone else added them); ``…deleted_v1`` → a
     :class:`~shequn.domain.Leave` (removed when the operator is someone else); ``im.message.recalled_v1`` →
     :class:`~shequn.domain.Delete`; ``card.action.trigger`` → a :class:`~shequn.domain.FormAnswer` when the
@@ -26,7 +27,9 @@ from typing import Any
 
 import orjson
 
+from shequn.connectors.qq.events import ACCEPT_WORDS
 from shequn.domain import (
+    RULES_FORM,
     ContentKind,
     Delete,
     Event,
@@ -344,7 +347,36 @@ def event_type(raw: Raw) -> str:
     return _s((raw.get("header") or {}).get("event_type"))
 
 
-def events_of(raw: Raw, app_id: str = "") -> list[Event]:
-    """The shequn events one v2 Feishu event stands for (none for what is skipped or unknown)."""
-    handler = HANDLERS.get(event_type(raw))
+def private_acceptance(raw: Raw, dm: Mapping[str, str]) -> list[Event]:
+    """A private ``同意`` / ``accept`` to the bot (for those who type rather than press the card's button): the rules
+    form in the group the bot last wrote to the person about (``dm``); other private words are not a group's."""
+    ev = raw.get("event") or {}
+    msg, sender = ev.get("message") or {}, ev.get("sender") or {}
+    actor = _open_id(sender.get("sender_id"))
+    group = dm.get(actor, "")
+    if msg.get("message_type") != "text" or not group:
+        return []
+    text = read("text", _s(msg.get("content"))).text
+    if text.strip().lower().rstrip("。.!！") not in ACCEPT_WORDS:
+        return []
+    return [
+        FormAnswer(
+            id=stable_id(PLATFORM, "p2p", actor, _s(msg.get("message_id"))),
+            at=_at_ms(msg.get("create_time")),
+            platform=PLATFORM,
+            group=group,
+            actor=actor,
+            form=RULES_FORM,
+        )
+    ]
+
+
+def events_of(raw: Raw, app_id: str = "", dm: Mapping[str, str] | None = None) -> list[Event]:
+    """The shequn events one v2 Feishu event stands for (none for what is skipped or unknown).
+
+    ``dm`` maps a person to the group the bot last wrote to them about (where a private answer belongs)."""
+    kind = event_type(raw)
+    if kind == "im.message.receive_v1" and ((raw.get("event") or {}).get("message") or {}).get("chat_type") == "p2p":
+        return private_acceptance(raw, dm or {})
+    handler = HANDLERS.get(kind)
     return handler(raw, app_id) if handler else []
