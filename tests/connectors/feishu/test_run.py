@@ -1,6 +1,7 @@
 """shequn live in Feishu chats, all through ``shequn run -c feishu`` against the fake open platform: events over the
 SDK's long connection, the welcome, the rules as a card whose button is accepted, an ad account's first-message ad
-recalled and the account removed, a member's ladder (warned privately, then removed), a check-in answered, the 早报
+recalled and the account removed, a member's ladder (warned privately, then removed), a check-in answered, a guest
+talk muting the whole chat and releasing it, the 早报
 at its minute, and a dropped connection whose gap is filled, nothing lost or repeated; then the HTTP callback, which
 takes signed deliveries and refuses a forged signature or a wrong token."""
 
@@ -19,7 +20,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from shequn.app import App
 from shequn.playbook import load_playbook
+from shequn.schedule.activities import Activity, ActivityKind, new_secret
+from shequn.store._sql import to_ms
 from tests.connectors.matrix.live import MAIN, query, shequn, stop_run, wait_for
 from tests.support.feishu import APP_ID, APP_SECRET, FakeFeishu, ThreadedFeishu
 
@@ -136,6 +140,43 @@ def test_a_reading_club_runs_live_in_feishu_chats(fake: ThreadedFeishu, tmp_path
         # A check-in is answered.
         say("ou_556", "签到")
         wait_for(lambda: any("签到" in t for t in platform.texts(MAIN_CHAT)), 30, "the check-in answer")
+
+        # A guest talk: only the owner and admins speak from its start until the questions (the chat's moderation).
+        app = App(db)
+        starts = datetime.now(UTC) + timedelta(seconds=3)
+        talk = Activity(
+            key="talk-feishu",
+            community="读书会",
+            kind=ActivityKind.GUEST_TALK,
+            title="嘉宾分享",
+            starts=starts,
+            ends=starts + timedelta(seconds=10),
+            groups=(f"feishu:{MAIN_CHAT}",),
+            guest="op",
+            created=datetime.now(UTC),
+            secret=new_secret(),
+        )
+        with app.store.transaction() as conn:
+            app.store.schedule.put_activity(
+                conn,
+                app.ws.id,
+                community_id=app.community("读书会").id,
+                key=talk.key,
+                kind=talk.kind.value,
+                title=talk.title,
+                status=talk.status,
+                starts_ms=to_ms(starts),
+                ends_ms=to_ms(talk.ends or starts),
+                spec=talk.to_dict(),
+                now_ms=app.now_ms(),
+            )
+        app.close()
+        wait_for(lambda: platform.chats[MAIN_CHAT].moderation == "only_owner", 20, "the whole-chat mute")
+        wait_for(lambda: platform.chats[MAIN_CHAT].moderation == "all_members", 30, "the release")
+        settings = [
+            b["moderation_setting"] for b in platform.of("PUT", f"/open-apis/im/v1/chats/{MAIN_CHAT}/moderation")
+        ]
+        assert settings[:2] == ["only_owner", "all_members"]
 
         # The connection drops: what is said meanwhile arrives once, from the history, and the ad in it is recalled.
         fake(platform.drop())
