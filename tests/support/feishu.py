@@ -212,7 +212,7 @@ class FakeFeishu:
         self.calls.append((request.method, path, dict(request.query), body))
         if path == "/callback/ws/endpoint":
             if body.get("AppSecret") != APP_SECRET:
-                return web.json_response({"code": 1000040343, "msg": "invalid app secret"})
+                return web.json_response({"code": 10014, "msg": "app secret invalid"})
             url = f"ws://127.0.0.1:{self.port}/ws?device_id=d{self.connections}&service_id=1"
             config = {"ReconnectCount": -1, "ReconnectInterval": 1, "ReconnectNonce": 0, "PingInterval": 30}
             return web.json_response({"code": 0, "msg": "ok", "data": {"URL": url, "ClientConfig": config}})

@@ -380,3 +380,28 @@ def test_the_http_callback_takes_signed_events_and_refuses_the_rest() -> None:
         assert fake.connections == 0  # no long connection in callback mode
 
     run(test, listen=f"127.0.0.1:{listen_port}", verification_token=TOKEN, encrypt_key=KEY)
+
+
+def test_a_wrong_app_secret_is_logged_without_the_secret_and_stops_cleanly(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeFeishu()
+    threaded = ThreadedFeishu(fake)
+    port = threaded(fake.serve())
+
+    async def main() -> None:
+        feishu = FeishuConnector(app_id=APP_ID, app_secret="not-the-secret", domain=f"http://127.0.0.1:{port}")
+        feishu.attach(cursors=MemoryCursors(), groups=frozenset())
+
+        async def sink(event: Event) -> None:
+            raise AssertionError(event)
+
+        await feishu.start(sink)
+        try:
+            await until(lambda: "long connection failed" in caplog.text, "the error line")
+        finally:
+            await feishu.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        threaded.close()
+    assert fake.connections == 0 and "not-the-secret" not in caplog.text
