@@ -468,6 +468,8 @@ class FeishuConnector(Connector):
             payload = orjson.loads(raw.content) if raw is not None and raw.content else {}
         except orjson.JSONDecodeError:
             payload = {}
+        if not isinstance(payload, Mapping):
+            payload = {}
         code = payload.get("code", resp.code)
         code = code if isinstance(code, int) else -1
         if status == 200 and code == 0:
