@@ -159,8 +159,9 @@ class FeishuConnector(Connector):
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     async def start(self, sink: EventSink) -> None:
-        import lark_oapi as lark
+        import importlib
 
+        lark = await asyncio.to_thread(importlib.import_module, "lark_oapi")  # seconds of imports: not on the loop
         _quiet_sdk_logger()
         self._sink = sink
         self._loop = asyncio.get_running_loop()
