@@ -1,4 +1,4 @@
-"""The Feishu connector against the fake open platform (``tests/support/feishu.py``), in one process: the documented
+"""The Feishu connector against the fake open platform (``bench/feishu_fake.py``), in one process: the documented
 payloads become events, the HTTP callback's encryption, signature and token (real AES and SHA-256), the SDK's long
 connection with its protobuf frames, a gap filled from ``im.v1.message.list`` after a disconnection (nothing lost or
 repeated), a card's button as the ``rules`` form, and the Open API's answers mapped to retries and staff tasks."""
