@@ -268,6 +268,28 @@ def onebot(
     )
 
 
+@app.command("feishu")
+def feishu(
+    messages: int = typer.Option(300, min=10, help="消息数 · ordinary messages posted while the bot runs"),
+    ads: int = typer.Option(40, min=1, help="广告数 · ads among them (each from its own account)"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """飞书实测 · the fake Feishu open platform and `shequn run -c feishu`: ad→recall p50/p95, CPU/message."""
+    from shequn.bench import feishu as bench_feishu
+
+    data = bench_feishu.run(messages=messages, ads=ads).to_json()
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]shequn bench feishu[/bold]: {data['messages']} messages, {data['ads']} ads, "
+        f"{data['recalled']} recalled in {data['seconds']} s\n"
+        f"ad → recall: p50 {data['ad_to_recall_p50_ms']} ms, p95 {data['ad_to_recall_p95_ms']} ms "
+        f"(goal {data['p95_goal_ms']:.0f} ms: {data['p95_x_goal']}× goal), max {data['ad_to_recall_max_ms']} ms\n"
+        f"CPU per message: shequn run {data['bot_cpu_ms_per_message']} ms"
+    )
+
+
 @app.command("referral")
 def referral(
     joins: int = typer.Option(1_000_000, help="入群次数 · joins to attribute"),

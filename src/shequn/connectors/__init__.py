@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "qq": "shequn.connectors.qq.connector:QQConnector",  # QQ groups through OneBot v11 (NapCat, Lagrange.OneBot …)
     "discord": "shequn.connectors.discord.connector:DiscordConnector",  # a Discord bot through discord.py
     "slack": "shequn.connectors.slack.connector:SlackConnector",  # Slack channels through slack-bolt
+    "feishu": "shequn.connectors.feishu.connector:FeishuConnector",  # Feishu / Lark chats through lark-oapi
 }
 
 

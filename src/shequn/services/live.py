@@ -116,9 +116,10 @@ def welcome_templates(app: App) -> list[WelcomeTemplate]:
 
 def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] | None = None) -> None:
     """Tell the connectors what they need of the workspace beyond their cursors: WeCom the welcome templates to keep
-    and where the staff tasks it opens go (the outbox, so they are listed and closed like every other); QQ and Slack the
-    workspace's language for the reasons its staff tasks carry."""
-    for name in ("qq", "slack"):
+    and where the staff tasks it opens go (the outbox, so they are listed and closed like every other); QQ, Slack and
+    Feishu the workspace's language for the reasons their staff tasks carry; Discord its moderation words, admin
+    channels and level titles."""
+    for name in ("qq", "slack", "feishu"):
         found = connectors.get(name)
         if found is not None and hasattr(found, "staff_locale"):
             found.staff_locale = app.ws.locale  # the reasons it gives go into staff tasks, in the workspace's language
