@@ -1,0 +1,173 @@
+"""Member pages over HTTP (the real application, SQLite): the signed link (tampered, expired, rotated, another
+workspace's member), every page in both languages, and every action a member takes written as an event that the
+policies decide on, idempotent on a double submit, kept by a replay."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shequn.app import App
+from shequn.domain import Attendance, CheckIn, FormAnswer, UserError, VirtualClock
+from shequn.engine import replay
+from shequn.services.console import Operations
+from shequn.services.member import MemberLink, MemberPages, sign
+from shequn.web import create_app
+from tests.conftest import T0
+from tests.web.member_site import COMMUNITY, link, populate
+
+PAGES = ("", "/boards", "/checkin", "/rules", "/activities", "/invite", "/rewards")
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    a = App(f"sqlite:///{tmp_path / 'm.db'}", clock=VirtualClock(T0 + timedelta(days=1)))
+    populate(a)
+    try:
+        yield a
+    finally:
+        a.close()
+
+
+@pytest.fixture
+def client(app: App) -> TestClient:
+    return TestClient(create_app(app), base_url="https://testserver", follow_redirects=False)
+
+
+def form(html: str) -> dict[str, str]:
+    return dict(re.findall(r'name="(csrf|nonce)" value="([^"]+)"', html))
+
+
+def member(app: App, key: str) -> object:
+    return app.saved_state().community(COMMUNITY).members[key]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_page_in_both_languages(app: App, client: TestClient, lang: str) -> None:
+    base = link(app, "alice")
+    for page in PAGES:
+        r = client.get(base + page, params={"lang": lang})
+        assert r.status_code == 200, (page, r.text[:300])
+        assert "<script" not in r.text and "://" not in r.text.split("<body>")[0]  # no external script or font
+        assert len(r.content) < 100_000
+        assert "member." not in r.text, f"raw key on {page}"  # every text translated
+        assert r.headers["referrer-policy"] == "no-referrer"
+    card = client.get(base, params={"lang": lang}).text
+    assert "No.1" in card and "Alice 李" in card
+    assert ("Points ledger" if lang == "en" else "积分明细") in card
+    poster = client.get(base + "/poster.png")
+    assert poster.status_code == 200 and poster.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tampered_expired_and_rotated_links_are_refused(app: App, client: TestClient) -> None:
+    base = link(app, "alice")
+    token = base.removeprefix("/m/")
+    payload, _, sig = token.partition(".")
+    forged = MemberLink(app.ws.id, COMMUNITY, "sandbox:bob", 2_000_000_000)
+    forged_payload = sign(b"not the key", forged).partition(".")[0]
+    for bad in (f"{forged_payload}.{sig}", f"{payload}.{sig[:-2]}AA", payload, "x.y", "%E4%BD%A0"):
+        r = client.get(f"/m/{bad}", headers={"accept-language": "en"})
+        assert r.status_code == 403
+        assert "not valid or has expired" in r.text and "Bob" not in r.text and "signature" not in r.text
+    assert client.get(f"/m/{forged_payload}.{sig}", headers={"accept-language": "zh-CN"}).text.count("链接无效") >= 1
+    short = link(app, "alice", days=1)
+    assert client.get(short).status_code == 200
+    app.clock.advance(timedelta(days=1, seconds=1))  # type: ignore[attr-defined]
+    assert client.get(short).status_code == 403
+    assert client.get(base).status_code == 200
+    MemberPages(Operations(app)).rotate_key(actor="test")
+    assert client.get(base).status_code == 403
+    assert client.get(link(app, "alice")).status_code == 200
+
+
+def test_a_link_shows_its_member_only(app: App, client: TestClient) -> None:
+    alice, bob = link(app, "alice"), link(app, "bob")
+    bob_card = client.get(bob).text
+    assert "Bob 王" in bob_card and "Alice 李" not in bob_card and "No.2" in bob_card
+    invite = client.get(bob + "/invite").text
+    assert "Carol" not in invite  # Carol is Alice's referral, not Bob's
+    assert "Carol" in client.get(alice + "/invite").text
+    boards = client.get(bob + "/boards", params={"lang": "en"}).text
+    assert "ahead of" in boards and "Alice 李" in boards  # leaderboards name members (display names by default)
+    assert "sandbox:" not in boards and "alice" not in boards  # never platform ids
+
+
+def test_anonymised_leaderboard_names(app: App, client: TestClient) -> None:
+    data = app.community(COMMUNITY).spec.model_dump()
+    app.apply_spec(
+        type(app.community(COMMUNITY).spec).model_validate({**data, "privacy": {"leaderboard_names": "anonymised"}})
+    )
+    boards = client.get(link(app, "bob") + "/boards").text
+    assert "Alice 李" not in boards and "A**" in boards
+
+
+def test_actions_are_events_decided_by_the_policies(app: App, client: TestClient) -> None:
+    base = link(app, "bob")
+    before = member(app, "sandbox:bob")
+    # check-in: a CheckIn event; the check-in policy awards its points; a double submit is one event
+    page = client.get(base + "/checkin").text
+    fields = form(page)
+    for _ in range(2):
+        r = client.post(base + "/checkin", data=fields)
+        assert r.status_code == 303
+    after = member(app, "sandbox:bob")
+    assert after.points > before.points  # type: ignore[attr-defined]
+    checkins = [e for e in app.events() if isinstance(e, CheckIn) and e.actor == "bob"]
+    assert len(checkins) == 1
+    assert "data-checked" in client.get(base + "/checkin").text
+    # a post without the link's CSRF token is refused, and nothing is written
+    r = client.post(base + "/rules", data={"csrf": "forged-token", "nonce": "abcdefgh12"})
+    assert r.status_code == 403
+    assert not [e for e in app.events() if isinstance(e, FormAnswer) and e.actor == "bob"]
+    # rules: the FormAnswer the engine records as the accepted version
+    client.post(base + "/rules", data=form(client.get(base + "/rules").text))
+    assert member(app, "sandbox:bob").rules_version == 2  # type: ignore[attr-defined]
+    assert "data-accepted" in client.get(base + "/rules").text
+    # registration within the capacity, then a third member waits
+    client.post(base + "/activities/meetup", data=form(client.get(base + "/activities").text))
+    page = client.get(base + "/activities").text
+    assert 'data-status="registered"' in page and "<svg" in page  # the QR ticket
+    m0 = link(app, "m0")
+    client.post(m0 + "/activities/meetup", data=form(client.get(m0 + "/activities").text))
+    m1 = link(app, "m1")
+    client.post(m1 + "/activities/meetup", data=form(client.get(m1 + "/activities").text))
+    assert 'data-status="waitlisted"' in client.get(m1 + "/activities").text
+    assert len([e for e in app.events() if isinstance(e, Attendance)]) == 3
+    # redemption: the points policy spends the points and opens a staff task
+    points = member(app, "sandbox:bob").points  # type: ignore[attr-defined]
+    fields = {**form(client.get(base + "/rewards").text), "item": "书签"}
+    for _ in range(2):
+        assert client.post(base + "/rewards", data=fields).status_code == 303
+    assert member(app, "sandbox:bob").points == points - 5  # type: ignore[attr-defined]
+    with app.store.transaction() as conn:
+        tasks = app.store.tasks.list(conn, app.ws.id, status="open", limit=100)
+    assert any("书签" in t.title for t in tasks)
+    # the replay of the log gives the same state
+    with app.store.transaction() as conn:
+        cfg = app.workspace_config(conn)
+    assert replay(cfg, app.events()).state.to_dict() == app.saved_state().to_dict()
+
+
+def test_cli_prints_a_link_and_rotates_the_key(app: App, client: TestClient, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from shequn.cli.main import app as cli
+
+    db = str(app.store.db.engine.url)
+    runner = CliRunner()
+    out = runner.invoke(cli, ["--db", db, "member", "page-url", "bob", "-c", COMMUNITY,
+                              "--base-url", "https://club.example"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    url = re.search(r"https://club\.example(/m/\S+)", out.output)
+    assert url is not None
+    assert client.get(url.group(1)).status_code == 200
+    out = runner.invoke(cli, ["--db", db, "member", "rotate-key"])
+    assert out.exit_code == 0, out.output
+    assert client.get(url.group(1)).status_code == 403
+    out = runner.invoke(cli, ["--db", db, "member", "page-url", "nobody", "-c", COMMUNITY])
+    assert isinstance(out.exception, UserError) and out.exception.exit_code == 2  # no such member
