@@ -171,3 +171,11 @@ def test_cli_prints_a_link_and_rotates_the_key(app: App, client: TestClient, tmp
     assert client.get(url.group(1)).status_code == 403
     out = runner.invoke(cli, ["--db", db, "member", "page-url", "nobody", "-c", COMMUNITY])
     assert isinstance(out.exception, UserError) and out.exception.exit_code == 2  # no such member
+
+
+def test_check_in_before_it_opens_says_when(app: App, client: TestClient) -> None:
+    data = app.community(COMMUNITY).spec.model_dump()
+    data["policies"]["checkin"] = {"opens_at": "23:00"}  # the clock says 16:00 in Shanghai
+    app.apply_spec(type(app.community(COMMUNITY).spec).model_validate(data))
+    page = client.get(link(app, "bob") + "/checkin", params={"lang": "en"}).text
+    assert "opens at 23:00" in page and "data-action" not in page

@@ -294,9 +294,7 @@ def referral(
 @app.command("pages")
 def pages(
     runs: int = typer.Option(3, min=1, max=20, help="每页测几次（取中位数）· throttled loads per page (median)"),
-    latency: int = typer.Option(
-        2000, min=0, help="每个请求的延迟（毫秒）· latency per request, ms (Slow 3G: 2000)"
-    ),
+    latency: int = typer.Option(2000, min=0, help="每个请求的延迟（毫秒）· latency per request, ms (Slow 3G: 2000)"),
     kbps: int = typer.Option(400, min=1, help="带宽 kbit/s · bandwidth (Slow 3G: 400)"),
     as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
 ) -> None:

@@ -34,8 +34,8 @@ from shequn.domain.events import RULES_FORM
 from shequn.domain.state import CommunityState, MemberState
 from shequn.engine.config import build_community_config
 from shequn.policies.base import CommunityConfig
-from shequn.policies.checkin import Record
-from shequn.policies.common import local
+from shequn.policies.checkin import CheckinSettings, Record
+from shequn.policies.common import hhmm, local
 from shequn.policies.leaderboard import beaten, board
 from shequn.policies.levels import distance, title_of
 from shequn.policies.points import REDEEM_FORM, PointsSettings
@@ -196,7 +196,10 @@ class MemberPages:
     def card(self, view: View, locale: str, *, ledger: int = 20) -> dict[str, Any]:
         """Member number, level and the distance to the next, points and the ledger, streak, badges, memberships."""
         m, c = view.member, view.community
-        today = self._today(view).date()
+        now = self._today(view)
+        today = now.date()
+        checkin = view.config.settings.get("checkin")
+        opens = checkin.opens_at if isinstance(checkin, CheckinSettings) else ""
         rec = Record.of((c.policy.get("checkin") or {}).get(f"m:{m.key}"))
         with self.store.transaction() as conn:
             entries = self.store.points.entries(conn, self.ws, community=view.record.name, member_key=m.key)
@@ -217,6 +220,7 @@ class MemberPages:
             "checkins": rec.total,
             "cards": rec.cards,
             "checked_in_today": rec.last == today.isoformat(),
+            "opens_at": opens if opens and now.time() < hhmm(opens) else "",  # the day's check-in is not open yet
             "badges": badges,
             "membership": dict(sub) if sub else None,
             "rules_ok": m.rules_version >= view.config.spec.rules.version,
