@@ -121,8 +121,9 @@ def test_actions_are_events_decided_by_the_policies(app: App, client: TestClient
     assert len(checkins) == 1
     assert "data-checked" in client.get(base + "/checkin").text
     # a post without the link's CSRF token is refused, and nothing is written
-    r = client.post(base + "/rules", data={"csrf": "forged-token", "nonce": "abcdefgh12"})
-    assert r.status_code == 403
+    for bad in ({"csrf": "forged-token", "nonce": "abcdefgh12"}, {}):
+        r = client.post(base + "/rules", data=bad)
+        assert r.status_code == 403 and "member/" not in r.text and "链接无效" in r.text
     assert not [e for e in app.events() if isinstance(e, FormAnswer) and e.actor == "bob"]
     # rules: the FormAnswer the engine records as the accepted version
     client.post(base + "/rules", data=form(client.get(base + "/rules").text))
@@ -141,8 +142,10 @@ def test_actions_are_events_decided_by_the_policies(app: App, client: TestClient
     # redemption: the points policy spends the points and opens a staff task
     points = member(app, "sandbox:bob").points  # type: ignore[attr-defined]
     fields = {**form(client.get(base + "/rewards").text), "item": "书签"}
-    for _ in range(2):
-        assert client.post(base + "/rewards", data=fields).status_code == 303
+    done = [client.post(base + "/rewards", data=fields).headers["location"].rpartition("=")[2] for _ in range(2)]
+    assert done == ["redeemed", "unchanged"]
+    unknown = {**form(client.get(base + "/rewards").text), "item": "金条"}
+    assert client.post(base + "/rewards", data=unknown).headers["location"].endswith("done=refused")
     assert member(app, "sandbox:bob").points == points - 5  # type: ignore[attr-defined]
     with app.store.transaction() as conn:
         tasks = app.store.tasks.list(conn, app.ws.id, status="open", limit=100)

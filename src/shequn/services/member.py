@@ -349,29 +349,34 @@ class MemberPages:
         )  # fmt: skip
         return self._ingest(e)
 
-    def redeem(self, view: View, item: str, nonce: str) -> bool:
+    def redeem(self, view: View, item: str, nonce: str) -> str:
+        """Ask for a reward: ``redeemed`` (the points policy decides on it), ``refused`` (no such reward), or
+        ``unchanged`` (this form was sent before)."""
         if item not in dict(self.rewards(view)):
-            return False
+            return "refused"
         platform, group = self._where(view)
         e = FormAnswer(
             id=self._event_id(view, "redeem", nonce), at=self.app.clock.now(), platform=platform, group=group,
             actor=view.platform_id, actor_name=view.member.name, form=REDEEM_FORM,
             answers={"item": item, "via": "page"},
         )  # fmt: skip
-        return self._ingest(e)
+        return "redeemed" if self._ingest(e) else "unchanged"
 
-    def register(self, view: View, activity: str, nonce: str, *, cancel: bool = False) -> bool:
-        """Register for (or cancel) an activity: within the capacity, else on the waiting list, as the CLI does."""
+    def register(self, view: View, activity: str, nonce: str, *, cancel: bool = False) -> str:
+        """Register for (or cancel) an activity: within the capacity, else on the waiting list, as
+        ``shequn event register`` does. The status written (``registered``, ``waitlisted``, ``cancelled``), or ""
+        when nothing changed (no such activity, registered already, nothing to cancel)."""
         act = next((a for a in self._activities(view) if a.key == activity), None)
         if act is None:
-            return False
+            return ""
         with self.ops.write():  # the seats counted and the registration written under one lock
             regs = self._registrations(act)
             mine = regs.get(view.platform_id)
+            active = mine is not None and mine.status is not AttendanceStatus.CANCELLED
+            if cancel != active:
+                return ""
             if cancel:
                 status = AttendanceStatus.CANCELLED
-            elif mine is not None and mine.status is not AttendanceStatus.CANCELLED:
-                return False  # registered (or waiting) already
             elif act.capacity and seats_taken(regs) + 1 > act.capacity:
                 status = AttendanceStatus.WAITLISTED
             else:
@@ -382,7 +387,7 @@ class MemberPages:
                 platform=platform or view.member.key.partition(":")[0], group=gid, actor=view.platform_id,
                 actor_name=view.member.name, activity=act.key, status=status, via="form",
             )  # fmt: skip
-            return self._ingest(e)
+            return status.value if self._ingest(e) else ""
 
     def _ingest(self, event: Event) -> bool:
         return self.ops.commit.ingest([event]).added > 0

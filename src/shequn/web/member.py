@@ -114,13 +114,15 @@ def _back(view: View, page: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?done={done}", status_code=303)
 
 
-def _checked(request: Request, view: View, csrf: str) -> None:
-    if not pages_of(request).check_csrf(view, csrf):
+def _checked(request: Request, view: View, csrf: str, nonce: str) -> None:
+    """The link's CSRF token and a nonce the page drew; a form without them gets the member's 403 page (not the
+    console's validation error)."""
+    if len(nonce) < 8 or not pages_of(request).check_csrf(view, csrf):
         raise RefusedError
 
 
 Csrf = Annotated[str, Form(max_length=100)]
-Nonce = Annotated[str, Form(min_length=8, max_length=64)]
+Nonce = Annotated[str, Form(max_length=64)]
 
 
 # -- pages ------------------------------------------------------------------------------------------------------
@@ -145,8 +147,8 @@ def checkin_page(request: Request, view: ViewDep) -> Response:
 
 
 @router.post("/m/{token}/checkin")
-def checkin(request: Request, view: ViewDep, csrf: Csrf, nonce: Nonce) -> Response:
-    _checked(request, view, csrf)
+def checkin(request: Request, view: ViewDep, csrf: Csrf = "", nonce: Nonce = "") -> Response:
+    _checked(request, view, csrf, nonce)
     pages_of(request).check_in(view, nonce)
     return _back(view, "checkin", "checkin")
 
@@ -157,8 +159,8 @@ def rules_page(request: Request, view: ViewDep) -> Response:
 
 
 @router.post("/m/{token}/rules")
-def accept_rules(request: Request, view: ViewDep, csrf: Csrf, nonce: Nonce) -> Response:
-    _checked(request, view, csrf)
+def accept_rules(request: Request, view: ViewDep, csrf: Csrf = "", nonce: Nonce = "") -> Response:
+    _checked(request, view, csrf, nonce)
     pages_of(request).accept_rules(view, nonce)
     return _back(view, "rules", "rules")
 
@@ -174,14 +176,14 @@ def activities_page(request: Request, view: ViewDep) -> Response:
 def register(
     request: Request,
     view: ViewDep,
-    csrf: Csrf,
-    nonce: Nonce,
     key: Annotated[str, Path(max_length=100)],
+    csrf: Csrf = "",
+    nonce: Nonce = "",
     cancel: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    _checked(request, view, csrf)
-    pages_of(request).register(view, key, nonce, cancel=bool(cancel))
-    return _back(view, "activities", "cancelled" if cancel else "registered")
+    _checked(request, view, csrf, nonce)
+    status = pages_of(request).register(view, key, nonce, cancel=bool(cancel))
+    return _back(view, "activities", status or "unchanged")
 
 
 @router.get("/m/{token}/invite")
@@ -209,11 +211,14 @@ def rewards_page(request: Request, view: ViewDep) -> Response:
 
 @router.post("/m/{token}/rewards")
 def redeem(
-    request: Request, view: ViewDep, csrf: Csrf, nonce: Nonce, item: Annotated[str, Form(max_length=100)]
+    request: Request,
+    view: ViewDep,
+    csrf: Csrf = "",
+    nonce: Nonce = "",
+    item: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    _checked(request, view, csrf)
-    ok = pages_of(request).redeem(view, item, nonce)
-    return _back(view, "rewards", "redeemed" if ok else "refused")
+    _checked(request, view, csrf, nonce)
+    return _back(view, "rewards", pages_of(request).redeem(view, item, nonce))
 
 
 # -- images -------------------------------------------------------------------------------------------------------
