@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from shequn.app import App
 from shequn.domain import Attendance, CheckIn, FormAnswer, UserError, VirtualClock
 from shequn.engine import replay
+from shequn.i18n import catalogue
 from shequn.services.console import Operations
 from shequn.services.member import MemberLink, MemberPages, sign
 from shequn.web import create_app
@@ -169,6 +171,16 @@ def test_cli_prints_a_link_and_rotates_the_key(app: App, client: TestClient, tmp
     url = re.search(r"https://club\.example(/m/\S+)", out.output)
     assert url is not None
     assert client.get(url.group(1)).status_code == 200
+    out = runner.invoke(cli, ["--db", db, "member", "page-url", "bob", "-c", COMMUNITY, "--send", "--days", "7",
+                              "--base-url", "https://club.example"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    sent = re.search(r"https://club\.example/m/\S+", out.output)
+    with app.store.transaction() as conn:
+        dms = [i.action for i in app.store.actions.items(conn, app.ws.id) if i.action.policy == "member_pages"]
+    assert len(dms) == 1 and dms[0].target == "bob" and sent is not None
+    assert sent.group(0) in dms[0].text and "7 天" in dms[0].text  # type: ignore[attr-defined]
+    out = runner.invoke(cli, ["--db", db, "member", "page-url", "bob", "-c", COMMUNITY, "--send"])
+    assert isinstance(out.exception, UserError) and out.exception.exit_code == 2  # a DM needs the full address
     out = runner.invoke(cli, ["--db", db, "member", "rotate-key"])
     assert out.exit_code == 0, out.output
     assert client.get(url.group(1)).status_code == 403
@@ -182,3 +194,14 @@ def test_check_in_before_it_opens_says_when(app: App, client: TestClient) -> Non
     app.apply_spec(type(app.community(COMMUNITY).spec).model_validate(data))
     page = client.get(link(app, "bob") + "/checkin", params={"lang": "en"}).text
     assert "opens at 23:00" in page and "data-action" not in page
+
+
+def test_member_template_keys_are_in_the_catalogue() -> None:
+    known = catalogue()
+    folder = resources.files("shequn.web").joinpath("templates").joinpath("member")
+    missing = []
+    for item in folder.iterdir():
+        for key, joined in re.findall(r"t\('(member\.[a-z_.0-9]+)'\s*([+~]?)", item.read_text(encoding="utf-8")):
+            if (joined and not any(k.startswith(key) for k in known)) or (not joined and key not in known):
+                missing.append(f"{item.name}: {key}")
+    assert not missing, missing

@@ -23,6 +23,7 @@ def page_url(
     base_url: str = typer.Option(
         "", "--base-url", help="控制台的公网地址（默认 $SHEQUN_PUBLIC_URL）· the server's public address"
     ),
+    send: bool = typer.Option(False, "--send", help="由机器人私信发给成员 · the bot sends it to the member in a DM"),
     as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
 ) -> None:
     """成员页面链接（签名、会过期）· a member's signed, expiring page link (not the invite link)."""
@@ -33,18 +34,26 @@ def page_url(
     base = (base_url or os.environ.get("SHEQUN_PUBLIC_URL", "")).rstrip("/")
     if base and not base.startswith(("https://", "http://")):
         raise UserError(f"--base-url: {base!r} is not an http(s) address", exit_code=2)
+    if send and not base:
+        raise UserError(t("member.cli.send_needs_base", None), exit_code=2)
     with open_app(ctx) as a:
-        token, grant = MemberPages(Operations(a)).link(community, member, days=days)
+        pages = MemberPages(Operations(a))
+        token, grant = pages.link(community, member, days=days)
         tz = a.community(community).spec.timezone
-    url = f"{base}/m/{token}"
+        url = f"{base}/m/{token}"
+        if send:
+            pages.send(grant, url)
     expires = from_ms(grant.expires * 1000).astimezone(ZoneInfo(tz))
     if as_json:
-        print_json({"url": url, "member": grant.member, "community": grant.community, "expires": expires.isoformat()})
+        out = {"url": url, "member": grant.member, "community": grant.community, "expires": expires.isoformat()}
+        print_json({**out, "sent": send})
         return
     console.print(url, soft_wrap=True)
     console.print(t("member.cli.expires", None, at=expires.strftime("%Y-%m-%d %H:%M"), days=days))
     if not base:
         console.print(t("member.cli.no_base", None))
+    if send:
+        console.print(t("member.cli.sent", None))
 
 
 @app.command("rotate-key")

@@ -29,10 +29,11 @@ from typing import Any
 
 import orjson
 
-from shequn.domain import Attendance, AttendanceStatus, CheckIn, Event, FormAnswer, stable_id
+from shequn.domain import Attendance, AttendanceStatus, CheckIn, DirectMessage, Event, FormAnswer, stable_id
 from shequn.domain.events import RULES_FORM
 from shequn.domain.state import CommunityState, MemberState
 from shequn.engine.config import build_community_config
+from shequn.i18n import t
 from shequn.policies.base import CommunityConfig
 from shequn.policies.checkin import CheckinSettings, Record
 from shequn.policies.common import hhmm, local
@@ -166,6 +167,22 @@ class MemberPages:
         expires = int(self.app.clock.now().timestamp()) + days * 86_400
         grant = MemberLink(self.ws, record.name, member.key, expires)
         return sign(self._key(), grant), grant
+
+    def send(self, grant: MemberLink, url: str) -> None:
+        """The bot sends the member their link in a private message (once per link; where the platform forbids the
+        bot a DM, the outbox's routing makes it a staff task, as for every action)."""
+        record = self.app.community(grant.community)
+        member = self.growth.member(record.name, grant.member)
+        platform, _, pid = member.key.partition(":")
+        days = max(1, (grant.expires - int(self.app.clock.now().timestamp()) + 43_200) // 86_400)
+        text = t("member.dm", record.spec.locale, name=member.name or pid, community=record.name, url=url, days=days)
+        action = DirectMessage(
+            key=f"member-page:{record.name}:{member.key}:{grant.expires}", at=self.app.clock.now(),
+            community=record.name, platform=platform, target=pid, policy="member_pages", text=text,
+            extra={"member_name": member.name},
+        )  # fmt: skip
+        with self.ops.write(), self.app.transaction() as conn:
+            self.app.enqueue_actions(conn, [action])
 
     def open(self, token: str) -> View:
         """The view a link opens, or :class:`LinkRefusedError`."""
