@@ -205,3 +205,10 @@ def test_member_template_keys_are_in_the_catalogue() -> None:
             if (joined and not any(k.startswith(key) for k in known)) or (not joined and key not in known):
                 missing.append(f"{item.name}: {key}")
     assert not missing, missing
+
+
+def test_one_community_loads_as_the_whole_workspace_has_it(app: App) -> None:
+    with app.store.transaction() as conn:
+        alone = app.store.state.load_community(conn, app.ws.id, COMMUNITY)
+        assert app.store.state.load_community(conn, app.ws.id, "no such community") is None
+    assert alone is not None and alone.to_dict() == app.saved_state().community(COMMUNITY).to_dict()

@@ -195,9 +195,10 @@ class MemberPages:
         record = next((r for r in self.app.communities() if r.name == grant.community), None)
         if record is None:
             raise LinkRefusedError("community")
-        community = self.app.saved_state().community(record.name)
-        member = community.members.get(grant.member)
-        if member is None or not member.active:
+        with self.store.transaction() as conn:  # this community only: a page never loads the whole workspace
+            community = self.store.state.load_community(conn, self.ws, record.name)
+        member = community.members.get(grant.member) if community is not None else None
+        if community is None or member is None or not member.active:
             raise LinkRefusedError("member")
         config = build_community_config(record.spec, self.app.policies, source=f"community {record.name}")
         return View(grant, token, csrf_of(key, token), record, config, community, member)
