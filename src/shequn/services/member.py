@@ -136,6 +136,7 @@ class MemberPages:
         self.store = ops.store
         self.ws = ops.ws
         self.growth = Growth(ops.app)
+        self._configs: dict[str, tuple[str, CommunityConfig]] = {}  # community → (spec hash, its configuration)
 
     # -- the key and the links -----------------------------------------------------------------------------
 
@@ -200,7 +201,11 @@ class MemberPages:
         member = community.members.get(grant.member) if community is not None else None
         if community is None or member is None or not member.active:
             raise LinkRefusedError("member")
-        config = build_community_config(record.spec, self.app.policies, source=f"community {record.name}")
+        cached = self._configs.get(record.name)
+        if cached is None or cached[0] != record.spec_hash:  # validating every policy's settings takes milliseconds
+            config = build_community_config(record.spec, self.app.policies, source=f"community {record.name}")
+            cached = self._configs[record.name] = (record.spec_hash, config)
+        config = cached[1]
         return View(grant, token, csrf_of(key, token), record, config, community, member)
 
     def check_csrf(self, view: View, sent: str) -> bool:
