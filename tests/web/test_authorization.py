@@ -28,6 +28,9 @@ PUBLIC = {
     *(("GET", f"/m/{{token}}{p}") for p in ("", "/boards", "/checkin", "/rules", "/activities", "/invite")),
     *(("GET", f"/m/{{token}}{p}") for p in ("/rewards", "/poster.png")),
     *(("POST", f"/m/{{token}}{p}") for p in ("/checkin", "/rules", "/activities/{key}", "/rewards")),
+    ("GET", "/m/c/{token}"),  # a community link: a member identifies with a one-time code
+    ("POST", "/m/c/{token}"),
+    ("POST", "/m/c/{token}/verify"),
 }
 RANK = {"viewer": {Perm.READ}, "operator": {Perm.READ, Perm.WRITE}, "owner": {Perm.READ, Perm.WRITE, Perm.ADMIN}}
 

@@ -212,3 +212,49 @@ def test_one_community_loads_as_the_whole_workspace_has_it(app: App) -> None:
         alone = app.store.state.load_community(conn, app.ws.id, COMMUNITY)
         assert app.store.state.load_community(conn, app.ws.id, "no such community") is None
     assert alone is not None and alone.to_dict() == app.saved_state().community(COMMUNITY).to_dict()
+
+
+def dms(app: App, member: str) -> list[str]:
+    with app.store.transaction() as conn:
+        items = app.store.actions.items(conn, app.ws.id)
+    return [i.action.text for i in items if i.action.policy == "member_pages" and i.action.target == member]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_community_link_opens_a_members_page_with_a_one_time_code(app: App, client: TestClient, lang: str) -> None:
+    pages = MemberPages(Operations(app))
+    token, _ = pages.community_link(COMMUNITY)
+    page = client.get(f"/m/c/{token}", params={"lang": lang})
+    assert page.status_code == 200 and 'name="who"' in page.text and "<script" not in page.text
+    csrf = form(page.text)["csrf"]
+    # the answer is the same whether or not the name is a member's: the page tells nobody who is in the community
+    known = client.post(f"/m/c/{token}", data={"csrf": csrf, "who": "Bob 王"}, params={"lang": lang})
+    unknown = client.post(f"/m/c/{token}", data={"csrf": csrf, "who": "Mallory"}, params={"lang": lang})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace("Bob 王", "Mallory") == unknown.text
+    sent = dms(app, "bob")
+    assert len(sent) == 1 and not dms(app, "Mallory")
+    code = re.search(r"\b(\d{6})\b", sent[0])
+    assert code is not None
+    wrong = "000000" if code.group(1) != "000000" else "111111"
+    r = client.post(f"/m/c/{token}/verify", data={"csrf": csrf, "who": "bob", "code": wrong}, params={"lang": lang})
+    assert r.status_code == 403 and "data-wrong" in r.text
+    r = client.post(f"/m/c/{token}/verify", data={"csrf": csrf, "who": "bob", "code": code.group(1)})
+    assert r.status_code == 303
+    own = client.get(r.headers["location"], params={"lang": lang})
+    assert own.status_code == 200 and "Bob 王" in own.text
+    # the community link opens no member's page, a member's link is no community link, a forged form is refused
+    assert client.get(f"/m/{token}").status_code == 403
+    assert client.get(f"/m/c/{link(app, 'bob').removeprefix('/m/')}").status_code == 403
+    assert client.post(f"/m/c/{token}", data={"csrf": "x", "who": "bob"}).status_code == 403
+    # five tries per member in 15 minutes, the right code included; then even the right code is refused
+    for _ in range(4):
+        client.post(f"/m/c/{token}/verify", data={"csrf": csrf, "who": "bob", "code": wrong})
+    r = client.post(f"/m/c/{token}/verify", data={"csrf": csrf, "who": "bob", "code": code.group(1)})
+    assert r.status_code == 403
+    # a code expires with the window after its own; rotating the key revokes community links
+    app.clock.advance(timedelta(minutes=40))  # type: ignore[attr-defined]
+    r = client.post(f"/m/c/{token}/verify", data={"csrf": csrf, "who": "bob", "code": code.group(1)})
+    assert r.status_code == 403
+    pages.rotate_key(actor="test")
+    assert client.get(f"/m/c/{token}").status_code == 403

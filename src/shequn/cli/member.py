@@ -31,9 +31,7 @@ def page_url(
     from shequn.services.member import MemberPages
     from shequn.store._sql import from_ms
 
-    base = (base_url or os.environ.get("SHEQUN_PUBLIC_URL", "")).rstrip("/")
-    if base and not base.startswith(("https://", "http://")):
-        raise UserError(f"--base-url: {base!r} is not an http(s) address", exit_code=2)
+    base = _base(base_url)
     if send and not base:
         raise UserError(t("member.cli.send_needs_base", None), exit_code=2)
     with open_app(ctx) as a:
@@ -54,6 +52,34 @@ def page_url(
         console.print(t("member.cli.no_base", None))
     if send:
         console.print(t("member.cli.sent", None))
+
+
+@app.command("community-url")
+def community_url(
+    ctx: typer.Context,
+    community: str = typer.Option(..., "--community", "-c", help="社群名称 · community name"),
+    days: int = typer.Option(30, "--days", min=1, max=366, help="有效天数 · days the link stays valid"),
+    base_url: str = typer.Option(
+        "", "--base-url", help="控制台的公网地址（默认 $SHEQUN_PUBLIC_URL）· the server's public address"
+    ),
+) -> None:
+    """社群链接（发在群公告里），成员凭机器人私信的验证码打开自己的页面 · a link for the whole group: members identify
+    with a one-time code the bot sends them."""
+    from shequn.services.console import Operations
+    from shequn.services.member import MemberPages
+
+    base = _base(base_url)
+    with open_app(ctx) as a:
+        token, _ = MemberPages(Operations(a)).community_link(community, days=days)
+    console.print(f"{base}/m/c/{token}", soft_wrap=True)
+    console.print(t("member.cli.community", None))
+
+
+def _base(base_url: str) -> str:
+    base = (base_url or os.environ.get("SHEQUN_PUBLIC_URL", "")).rstrip("/")
+    if base and not base.startswith(("https://", "http://")):
+        raise UserError(f"--base-url: {base!r} is not an http(s) address", exit_code=2)
+    return base
 
 
 @app.command("rotate-key")

@@ -49,6 +49,10 @@ from shequn.store import CommunityRecord
 KEY_SECRET = "member_link_key"
 LINK_VERSION = 1
 DEFAULT_DAYS = 30
+OTP_WINDOW_S = 600  # a one-time code holds for its 10-minute window and the next
+OTP_PERIOD_MS = 15 * 60_000  # throttling period (the login throttle's)
+OTP_TRIES = 5  # wrong codes per member per period
+OTP_SENDS = 3  # codes sent per member per period
 BOARDS = ("points", "streak", "week")
 BOARD_SIZE = 10
 
@@ -184,6 +188,83 @@ class MemberPages:
         )  # fmt: skip
         with self.ops.write(), self.app.transaction() as conn:
             self.app.enqueue_actions(conn, [action])
+
+    # -- the community link: a member identifies with a one-time code the bot sends them -------------------------
+
+    def community_link(self, community: str, *, days: int = DEFAULT_DAYS) -> tuple[str, MemberLink]:
+        """A signed link for a whole community (to post in a group): it names no member (``member`` empty), and
+        opens only the page where a member asks for a one-time code."""
+        record = self.app.community(community)
+        expires = int(self.app.clock.now().timestamp()) + days * 86_400
+        grant = MemberLink(self.ws, record.name, "", expires)
+        return sign(self._key(), grant), grant
+
+    def open_community(self, token: str) -> tuple[MemberLink, CommunityRecord, str]:
+        """The community a community link opens, and its forms' CSRF token (else :class:`LinkRefusedError`)."""
+        key = self._key()
+        grant = verify(key, token[:2000], now_s=int(self.app.clock.now().timestamp()))
+        record = next((r for r in self.app.communities() if r.name == grant.community), None)
+        if grant.workspace != self.ws or grant.member or record is None:
+            raise LinkRefusedError("community link")
+        return grant, record, csrf_of(key, token)
+
+    def _claimant(self, record: CommunityRecord, who: str) -> MemberState | None:
+        """The one active member whose platform id, ``platform:id`` or display name is ``who`` (None: none or
+        several)."""
+        who = who.strip()
+        with self.store.transaction() as conn:
+            community = self.store.state.load_community(conn, self.ws, record.name)
+        if not who or community is None:
+            return None
+        found = [m for m in community.members.values() if m.active and who in (m.key, m.name, m.key.partition(":")[2])]
+        return found[0] if len(found) == 1 else None
+
+    def _code(self, key: bytes, record: CommunityRecord, member: str, window: int) -> str:
+        mac = _mac(key, "member-otp", f"{self.ws}\x1f{record.name}\x1f{member}\x1f{window}")
+        return f"{int.from_bytes(mac[:4], 'big') % 1_000_000:06d}"
+
+    def _throttled(self, name: str, limit: int) -> bool:
+        """Count one more ``name`` in the store's throttle; True when there were ``limit`` already this period."""
+        now = self.app.now_ms()
+        with self.store.transaction() as conn:
+            if self.store.auth.failures(conn, self.ws, (name,), since_ms=now - OTP_PERIOD_MS) >= limit:
+                return True
+            self.store.auth.add_failure(conn, self.ws, (name,), now_ms=now, before_ms=now - OTP_PERIOD_MS)
+        return False
+
+    def send_code(self, record: CommunityRecord, who: str) -> None:
+        """The bot sends the member named ``who`` a one-time code in a DM. Says nothing either way (a page must not
+        tell who is a member); at most OTP_SENDS codes per member per 15 minutes."""
+        member = self._claimant(record, who)
+        if member is None or self._throttled(f"otp-send:{record.name}:{member.key}", OTP_SENDS):
+            return
+        window = int(self.app.clock.now().timestamp()) // OTP_WINDOW_S
+        code = self._code(self._key(), record, member.key, window)
+        platform, _, pid = member.key.partition(":")
+        text = t("member.otp_dm", record.spec.locale, code=code, community=record.name)
+        action = DirectMessage(
+            key=f"member-otp:{record.name}:{member.key}:{window}:{self.app.now_ms()}", at=self.app.clock.now(),
+            community=record.name, platform=platform, target=pid, policy="member_pages", text=text,
+        )  # fmt: skip
+        with self.ops.write(), self.app.transaction() as conn:
+            self.app.enqueue_actions(conn, [action])
+
+    def verify_code(self, record: CommunityRecord, who: str, code: str, *, days: int = DEFAULT_DAYS) -> str | None:
+        """The member's own link token when ``code`` is the one sent to them (this window or the one before), else
+        None; at most OTP_TRIES tries per member per 15 minutes."""
+        member = self._claimant(record, who)
+        if member is None or self._throttled(f"otp-try:{record.name}:{member.key}", OTP_TRIES):
+            return None
+        key = self._key()
+        window = int(self.app.clock.now().timestamp()) // OTP_WINDOW_S
+        good = any(
+            hmac.compare_digest(code.strip().encode(), self._code(key, record, member.key, w).encode())
+            for w in (window, window - 1)
+        )
+        if not good:
+            return None
+        expires = int(self.app.clock.now().timestamp()) + days * 86_400
+        return sign(key, MemberLink(self.ws, record.name, member.key, expires))
 
     def open(self, token: str) -> View:
         """The view a link opens, or :class:`LinkRefusedError`."""

@@ -125,6 +125,56 @@ Csrf = Annotated[str, Form(max_length=100)]
 Nonce = Annotated[str, Form(max_length=64)]
 
 
+# -- the community link: identify with a one-time code --------------------------------------------------------
+
+
+def _community(request: Request, token: str) -> tuple[Any, Any, str]:
+    try:
+        return pages_of(request).open_community(token)
+    except (LinkRefusedError, ValueError, TypeError) as exc:
+        raise RefusedError from exc
+
+
+@router.get("/m/c/{token}")
+def join_page(request: Request, token: TOKEN) -> Response:
+    _, record, csrf = _community(request, token)
+    return render(request, "join.html", None, community=record.name, csrf=csrf, token=token, step="who")
+
+
+@router.post("/m/c/{token}")
+def join_send(
+    request: Request,
+    token: TOKEN,
+    csrf: Csrf = "",
+    who: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    _, record, expected = _community(request, token)
+    if not secrets.compare_digest(csrf.encode(), expected.encode()):
+        raise RefusedError
+    pages_of(request).send_code(record, who)
+    return render(request, "join.html", None, community=record.name, csrf=expected, token=token, step="code", who=who)
+
+
+@router.post("/m/c/{token}/verify")
+def join_verify(
+    request: Request,
+    token: TOKEN,
+    csrf: Csrf = "",
+    who: Annotated[str, Form(max_length=100)] = "",
+    code: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    _, record, expected = _community(request, token)
+    if not secrets.compare_digest(csrf.encode(), expected.encode()):
+        raise RefusedError
+    personal = pages_of(request).verify_code(record, who, code)
+    if personal is None:
+        return render(
+            request, "join.html", None, status=403, community=record.name, csrf=expected, token=token, step="code",
+            who=who, wrong=True,
+        )  # fmt: skip
+    return RedirectResponse(f"/m/{personal}", status_code=303)
+
+
 # -- pages ------------------------------------------------------------------------------------------------------
 
 
