@@ -94,6 +94,18 @@ def test_every_page_fits_a_phone(site: tuple[str, str], page: Page, lang: str) -
         assert page.locator("nav a.on").count() == 1
         no_sideways_scroll(page)
         page.screenshot(path=str(ARTIFACTS / f"member-{lang}-{path.strip('/') or 'card'}.png"), full_page=True)
+    app = App(db)
+    try:
+        community, _ = MemberPages(Operations(app)).community_link("读书会")
+    finally:
+        app.close()
+    status, weight, foreign = load(page, f"{url}/m/c/{community}?lang={lang}")
+    assert status == 200 and weight < LIMIT and not foreign
+    page.locator("input[name=who]").fill("Bob 王")
+    page.locator("[data-action=send-code]").click()
+    assert page.locator("[data-sent]").is_visible()
+    no_sideways_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / f"member-{lang}-join.png"), full_page=True)
     page.goto(f"{base}/invite?lang={lang}")
     poster = page.locator("img.poster")
     poster.scroll_into_view_if_needed()

@@ -181,6 +181,12 @@ def test_cli_prints_a_link_and_rotates_the_key(app: App, client: TestClient, tmp
     assert sent.group(0) in dms[0].text and "7 天" in dms[0].text  # type: ignore[attr-defined]
     out = runner.invoke(cli, ["--db", db, "member", "page-url", "bob", "-c", COMMUNITY, "--send"])
     assert isinstance(out.exception, UserError) and out.exception.exit_code == 2  # a DM needs the full address
+    out = runner.invoke(
+        cli, ["--db", db, "member", "community-url", "-c", COMMUNITY, "--base-url", "https://c.example"]
+    )
+    assert out.exit_code == 0, out.output
+    community = re.search(r"https://c\.example(/m/c/\S+)", out.output)
+    assert community is not None and client.get(community.group(1)).status_code == 200
     out = runner.invoke(cli, ["--db", db, "member", "rotate-key"])
     assert out.exit_code == 0, out.output
     assert client.get(url.group(1)).status_code == 403
