@@ -4,6 +4,7 @@ policies decide on, idempotent on a double submit, kept by a replay."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,7 +12,9 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from shequn.app import App
 from shequn.domain import Attendance, CheckIn, FormAnswer, UserError, VirtualClock
@@ -63,7 +66,10 @@ def test_every_page_in_both_languages(app: App, client: TestClient, lang: str) -
     assert "No.1" in card and "Alice 李" in card
     assert ("Points ledger" if lang == "en" else "积分明细") in card
     poster = client.get(base + "/poster.png")
-    assert poster.status_code == 200 and poster.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert poster.status_code == 200 and poster.headers["content-type"] == "image/png"
+    invite = re.search(r"data-url>([^<]+)<", client.get(base + "/invite").text)
+    assert invite is not None
+    assert [c.text for c in zxingcpp.read_barcodes(Image.open(io.BytesIO(poster.content)))] == [invite.group(1)]
 
 
 def test_tampered_expired_and_rotated_links_are_refused(app: App, client: TestClient) -> None:

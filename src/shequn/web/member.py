@@ -298,20 +298,20 @@ def poster_png(title: str, line: str, qr_data: str, caption: str) -> bytes:
     import segno
     from PIL import Image, ImageDraw
 
-    width, height = 750, 1100
+    width, height, top, qr_side = 750, 960, 300, 480
     img = Image.new("RGB", (width, height), "#fff7ec")
     draw = ImageDraw.Draw(img)
-    draw.rectangle((0, 0, width, 260), fill="#c2410c")
-    draw.text((width // 2, 110), title, font=_font(64), fill="white", anchor="mm")
-    draw.text((width // 2, 200), line, font=_font(34), fill="#ffedd5", anchor="mm")
+    draw.rectangle((0, 0, width, 240), fill="#c2410c")
+    draw.text((width // 2, 100), title, font=_font(64), fill="white", anchor="mm")
+    draw.text((width // 2, 185), line, font=_font(34), fill="#ffedd5", anchor="mm")
+    code = segno.make(qr_data, error="m")
+    modules = code.symbol_size(scale=1, border=2)[0]
     buf = io.BytesIO()
-    segno.make(qr_data, error="m").save(buf, kind="png", scale=14, border=2)
+    code.save(buf, kind="png", scale=max(1, qr_side // modules), border=2)  # whole pixels per module: crisp
     buf.seek(0)
     qr = Image.open(buf).convert("RGB")
-    side = min(qr.size[0], 520)
-    qr = qr.resize((side, side), Image.Resampling.NEAREST)
-    img.paste(qr, ((width - side) // 2, 330))
-    draw.text((width // 2, 330 + side + 70), caption, font=_font(32), fill="#431407", anchor="mm")
+    img.paste(qr, ((width - qr.size[0]) // 2, top + (qr_side - qr.size[1]) // 2))
+    draw.text((width // 2, top + qr_side + 80), caption, font=_font(32), fill="#431407", anchor="mm")
     out = io.BytesIO()
     img.save(out, format="PNG", optimize=True)
     return out.getvalue()
