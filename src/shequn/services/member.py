@@ -7,6 +7,10 @@ How it works:
       member-link key, kept in the store's workspace secrets (``member_link_key``). Rotating the key
       (:meth:`MemberPages.rotate_key`) makes every link issued before fail. A link that does not verify, has
       expired, names another workspace, or names someone who is no longer a member is refused, without saying why.
+    * A community link (to post in a group) is the same with no member: it opens only the page where a member names
+      themselves and gets a one-time code from the bot in a DM. The code is an HMAC of the member and a 10-minute
+      window with the same key (nothing stored); sends and tries per member are counted in the store's throttle
+      table (as failed logins are), and the page answers the same whether or not the name is a member's.
     * A form on a page carries the link's CSRF token (an HMAC of the link, so it needs no storage) and a nonce the
       page drew; the event's id is derived from the nonce, so a double submit is one event.
     * What a member does is an event the policies already understand, written through the console's group commit
@@ -63,7 +67,8 @@ class LinkRefusedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class MemberLink:
-    """What a link grants: one member's pages of one community of one workspace, until ``expires`` (unix s)."""
+    """What a link grants: one member's pages of one community of one workspace, until ``expires`` (unix s);
+    ``member`` empty: a community link (the one-time-code page only)."""
 
     workspace: int
     community: str

@@ -34,7 +34,8 @@ _env = Environment(
     lstrip_blocks=True,
 )
 TABS = ("card", "boards", "checkin", "rules", "activities", "invite", "rewards")
-# A page's own style sheet, inlined (one request per page; the CSP allows inline styles, no scripts).
+# CJK fonts for the poster, the first found wins (Debian's fonts-wqy-zenhei, fonts-noto-cjk, Droid); without any,
+# Pillow's own font draws the Latin text only.
 POSTER_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
