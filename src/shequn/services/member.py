@@ -49,6 +49,7 @@ from shequn.schedule.live import registrations, seats_taken
 from shequn.services.console import Operations
 from shequn.services.growth import Growth
 from shequn.store import CommunityRecord
+from shequn.store.growth import LinkRecord
 
 KEY_SECRET = "member_link_key"
 LINK_VERSION = 1
@@ -410,9 +411,17 @@ class MemberPages:
             )
         return out
 
+    def invite_link(self, view: View) -> LinkRecord:
+        """The member's personal invite link or code (the ``referral link``): the one made before, else a new one."""
+        with self.store.transaction() as conn:
+            for existing in self.store.growth.links(conn, self.ws, community_id=view.record.id, owner=view.member.key):
+                if existing.revoked_ms is None and not existing.group and not existing.campaign:
+                    return existing
+        return self.growth.link(view.record.name, view.member.key)
+
     def invite(self, view: View) -> dict[str, Any]:
-        """The member's invite link or code (the ``referral link``), and the people who joined through it."""
-        link = self.growth.link(view.record.name, view.member.key)
+        """The member's invite link or code, and the people who joined through it."""
+        link = self.invite_link(view)
         atts, _ = self.growth.attributions(view.record.name)
         mine = [a for a in atts if a.referrer == view.member.key]
         names = self.growth.names(view.record.name, [a.member for a in mine])

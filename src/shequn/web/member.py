@@ -245,12 +245,12 @@ def invite_page(request: Request, view: ViewDep) -> Response:
 @router.get("/m/{token}/poster.png")
 def poster(request: Request, view: ViewDep) -> Response:
     locale = member_locale(request, view)
-    invite = pages_of(request).invite(view)
+    link = pages_of(request).invite_link(view)
     png = poster_png(
         view.record.name,
         translate("member.poster.line", locale, name=view.member.name or view.platform_id),
-        invite["url"] or invite["code"],
-        translate("member.poster.code", locale, code=invite["code"]),
+        link.url or link.code,
+        translate("member.poster.code", locale, code=link.code),
     )
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
