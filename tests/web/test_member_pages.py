@@ -62,6 +62,8 @@ def test_every_page_in_both_languages(app: App, client: TestClient, lang: str) -
         assert len(r.content) < 100_000
         assert "member." not in r.text, f"raw key on {page}"  # every text translated
         assert r.headers["referrer-policy"] == "no-referrer"
+    client.get(base, params={"lang": lang})
+    assert f'<html lang="{lang}">' in client.get(base + "/boards").text  # the choice holds without ?lang=
     card = client.get(base, params={"lang": lang}).text
     assert "No.1" in card and "Alice 李" in card
     assert ("Points ledger" if lang == "en" else "积分明细") in card

@@ -24,6 +24,7 @@ from markupsafe import Markup
 from shequn.i18n import t as translate
 from shequn.services.member import LinkRefusedError, MemberPages, View
 from shequn.web.deps import locale_of
+from shequn.web.security import LANG_COOKIE, cookie_args
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,7 +70,7 @@ ViewDep = Annotated[View, Depends(view_of)]
 def member_locale(request: Request, view: View | None) -> str:
     """``?lang=`` or the cookie or the browser's language (locale_of), else the community's."""
     if view is not None and not (
-        request.query_params.get("lang") or request.cookies.get("shequn_lang") or request.headers.get("accept-language")
+        request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or request.headers.get("accept-language")
     ):
         return view.config.spec.locale
     return locale_of(request)
@@ -103,6 +104,8 @@ def render(request: Request, template: str, view: View | None, status: int = 200
     response = HTMLResponse(html, status_code=status)
     response.headers["Referrer-Policy"] = "no-referrer"  # the link is the credential: never in a Referer
     response.headers["X-Robots-Tag"] = "noindex"
+    if "lang" in request.query_params:  # the choice holds on the next pages (the tabs' links carry no ?lang=)
+        response.set_cookie(LANG_COOKIE, locale, **cookie_args(request, max_age=365 * 86400))
     return response
 
 
