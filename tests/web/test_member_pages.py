@@ -24,6 +24,7 @@ from shequn.services.console import Operations
 from shequn.services.member import MemberLink, MemberPages, sign
 from shequn.web import create_app
 from tests.conftest import T0
+from tests.support.builders import join
 from tests.web.member_site import COMMUNITY, link, populate
 
 PAGES = ("", "/boards", "/checkin", "/rules", "/activities", "/invite", "/rewards")
@@ -272,3 +273,32 @@ def test_a_community_link_opens_a_members_page_with_a_one_time_code(app: App, cl
     assert r.status_code == 403
     pages.rotate_key(actor="test")
     assert client.get(f"/m/c/{token}").status_code == 403
+
+
+def test_the_policies_decide_a_page_action_as_they_would_in_the_chat(app: App, client: TestClient) -> None:
+    # rules in mute mode: a newcomer is muted until they accept, and accepting on the page unmutes them
+    data = app.community(COMMUNITY).spec.model_dump()
+    data["policies"]["rules"] = {"mode": "mute"}
+    app.apply_spec(type(app.community(COMMUNITY).spec).model_validate(data))
+    app.ingest([join("dave", app.clock.now(), name="Dave")])
+
+    def kinds(target: str) -> list[str]:
+        with app.store.transaction() as conn:
+            items = app.store.actions.items(conn, app.ws.id)
+        return [i.action.kind.value for i in items if i.action.target == target]
+
+    assert "mute" in kinds("dave") and "unmute" not in kinds("dave")
+    dave = link(app, "dave")
+    client.post(dave + "/rules", data=form(client.get(dave + "/rules").text))
+    assert "unmute" in kinds("dave")
+    # a redemption beyond the member's points (a forged form: the page disables the button) is refused by the policy
+    m2 = link(app, "m2")
+    points = member(app, "sandbox:m2").points  # type: ignore[attr-defined]
+    assert points < 500 and "disabled" in client.get(m2 + "/rewards").text
+    client.post(m2 + "/rewards", data={**form(client.get(m2 + "/rewards").text), "item": "课程优惠券"})
+    assert member(app, "sandbox:m2").points == points  # type: ignore[attr-defined]
+    with app.store.transaction() as conn:
+        tasks = app.store.tasks.list(conn, app.ws.id, status="open", limit=100)
+        said = [i.action for i in app.store.actions.items(conn, app.ws.id) if i.action.policy == "points"]
+    assert not [t for t in tasks if "课程优惠券" in t.title]
+    assert [a.key for a in said if a.key.endswith(":refused")]  # the policy answered, as it does in the group
