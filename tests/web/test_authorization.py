@@ -24,6 +24,13 @@ PUBLIC = {
     ("POST", "/api/v1/webhooks/{source}/payments"),
     ("GET", "/wecom/callback"),  # WeCom's msg_signature, see tests/connectors/wecom
     ("POST", "/wecom/callback"),
+    # member pages: the signed link in the path is the credential, see test_member_pages
+    *(("GET", f"/m/{{token}}{p}") for p in ("", "/boards", "/checkin", "/rules", "/activities", "/invite")),
+    *(("GET", f"/m/{{token}}{p}") for p in ("/rewards", "/poster.png")),
+    *(("POST", f"/m/{{token}}{p}") for p in ("/checkin", "/rules", "/activities/{key}", "/rewards")),
+    ("GET", "/m/c/{token}"),  # a community link: a member identifies with a one-time code
+    ("POST", "/m/c/{token}"),
+    ("POST", "/m/c/{token}/verify"),
 }
 RANK = {"viewer": {Perm.READ}, "operator": {Perm.READ, Perm.WRITE}, "owner": {Perm.READ, Perm.WRITE, Perm.ADMIN}}
 

@@ -311,3 +311,27 @@ def referral(
     for m in rows:
         if m.extra:
             console.print(f"  {m.name}: {m.extra}")
+
+
+@app.command("pages")
+def pages(
+    runs: int = typer.Option(3, min=1, max=20, help="每页测几次（取中位数）· throttled loads per page (median)"),
+    latency: int = typer.Option(2000, min=0, help="每个请求的延迟（毫秒）· latency per request, ms (Slow 3G: 2000)"),
+    kbps: int = typer.Option(400, min=1, help="带宽 kbit/s · bandwidth (Slow 3G: 400)"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """成员页面首屏时间 · first contentful paint of each member page at 375 px, Slow 3G and 4× CPU throttling."""
+    from rich.table import Table
+
+    from shequn.bench import pages as bench_pages
+
+    rows = bench_pages.run(runs=runs, kbps=kbps, latency_ms=latency)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"shequn bench pages (375 px, {latency} ms latency, {kbps} kbit/s, CPU 4×, median of {runs})")
+    for col in ("page", "lang", "FCP ms", "FCP − latency ms", "bytes"):
+        table.add_column(col, justify="left" if col in ("page", "lang") else "right")
+    for r in rows:
+        table.add_row(r["page"], r["lang"], str(r["fcp_ms"]), str(r["fcp_ms"] - latency), f"{r['bytes']:,}")
+    console.print(table)

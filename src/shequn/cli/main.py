@@ -18,6 +18,7 @@ from shequn.cli import (
     events,
     growth,
     importer,
+    member,
     moderation,
     plan,
     points,
@@ -134,6 +135,7 @@ app.add_typer(growth.referral_app, name="referral")
 app.add_typer(growth.livecode_app, name="livecode")
 app.add_typer(growth.growth_app, name="growth")
 app.add_typer(shop.app, name="shop")
+app.add_typer(member.app, name="member")  # issue 23: member pages
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -74,6 +74,13 @@ class RuleSet(_Model):
     sections: dict[str, str] = Field(default_factory=dict)
 
 
+class Privacy(_Model):
+    """What a member's page shows of other members (issue 23): ``leaderboard_names`` ``display`` (display names, the
+    default) or ``anonymised`` (a masked name: first character and asterisks)."""
+
+    leaderboard_names: Literal["display", "anonymised"] = "display"
+
+
 class Threshold(_Model):
     """The entry threshold (入群门槛): one of the playbook's kinds and its parameters."""
 
@@ -312,6 +319,7 @@ class CommunitySpec(_Model):
     groups: list[GroupSpec] = Field(default_factory=list)
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rhythm: RhythmSpec = Field(default_factory=RhythmSpec)
+    privacy: Privacy = Field(default_factory=Privacy)
 
     @field_validator("name")
     @classmethod

@@ -61,6 +61,11 @@ def board(
     return sorted(((m, v) for m, v in rows if v > 0), key=lambda r: (-r[1], r[0].number))
 
 
+def beaten(index: int, everyone: int) -> int:
+    """The share (percent) of the ``everyone`` active members that the one at ``index`` (0: first) is ahead of."""
+    return round(100 * (everyone - index - 1) / max(everyone - 1, 1))
+
+
 def board_text(
     config: CommunityConfig, community: CommunityState, which: str, now: datetime, size: int, asker: MemberState | None
 ) -> str:
@@ -77,7 +82,7 @@ def board_text(
         mine = next((i for i, (m, _) in enumerate(rows) if m.key == asker.key), None)
         if mine is not None:
             everyone = sum(1 for m in community.members.values() if m.active)
-            beat = round(100 * (everyone - mine - 1) / max(everyone - 1, 1))
+            beat = beaten(mine, everyone)
             lines.append(text_of(NAME, "you", locale, own, name=asker.name or asker.key, rank=mine + 1, beat=beat))
     return "\n".join(lines)
 

@@ -6,8 +6,9 @@ How it works:
     entry. This policy awards points for messages, with MEE6's anti-farming: at most one award per
     ``cooldown_seconds``, nothing for messages shorter than ``min_chars`` or repeating the last awarded one, and at
     most ``daily_cap`` a day. Members redeem ``rewards`` ("兑换 课程优惠券": the points are spent and staff get a task
-    to hand the reward over) and ask for their balance. Points expire ``expire_days`` after the month they were
-    earned in, oldest first, checked daily at 04:00.
+    to hand the reward over) and ask for their balance. A redemption made on the member's page is a ``FormAnswer`` of
+    the form ``redeem`` (``answers.item``), decided exactly as the message would be. Points expire ``expire_days``
+    after the month they were earned in, oldest first, checked daily at 04:00.
 
 Things to keep in mind:
     * ``p:<member>`` keeps the anti-farming marks, this week's points (for the weekly board) and the lots by month.
@@ -24,7 +25,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from shequn.domain import Action, AwardPoints, EventKind, Message, OpenStaffTask, Post, SetState
+from shequn.domain import Action, AwardPoints, EventKind, FormAnswer, Message, OpenStaffTask, Post, SetState
 from shequn.domain.state import MemberState
 from shequn.i18n import t
 from shequn.playbook import load_playbook
@@ -47,6 +48,7 @@ from shequn.policies.common import (
 
 NAME = "points"
 EXPIRE_AT = 4  # local hour of the daily expiry run
+REDEEM_FORM = "redeem"  # a redemption from the member's page (answers: item)
 
 
 class PointsSettings(BookSettings):
@@ -113,20 +115,26 @@ class Points(Policy):
 
     name: ClassVar[str] = NAME
     settings_model: ClassVar[type[PolicySettings]] = PointsSettings
-    kinds = frozenset({EventKind.MESSAGE})
+    kinds = frozenset({EventKind.MESSAGE, EventKind.FORM_ANSWER})
     ticks = True
 
     def decide(self, ctx: Context) -> Decision:
         e, member = ctx.event, ctx.member
         s = ctx.settings
         assert isinstance(s, PointsSettings)
+        if isinstance(e, FormAnswer):
+            if e.form != REDEEM_FORM or member is None or not s.rewards:
+                return NOTHING
+            item = str(e.answers.get("item", "")).strip()
+            return self._redeem(ctx, s, member, item, item)
         if not isinstance(e, Message) or member is None or not e.text:
             return NOTHING
         text = e.text.strip()
         redeem, balance = _KEYWORDS(s)
         head = text[:24].lower()
         if redeem and (s.rewards or s.redeem_keywords) and head.startswith(redeem):
-            return self._redeem(ctx, s, member, text)
+            keyword = next(k for k in redeem if head.startswith(k))
+            return self._redeem(ctx, s, member, text[len(keyword) :].strip(" :："), text)
         if balance and head.startswith(balance):
             return self._balance(ctx, member)
         if not s.message or len(text) < s.min_chars:
@@ -157,12 +165,9 @@ class Points(Policy):
         }
         return Decision((ctx.act(AwardPoints, target=e.actor, points=pts, reason="message"),), state={key: new})
 
-    def _redeem(self, ctx: Context, s: PointsSettings, member: MemberState, text: str) -> Decision:
+    def _redeem(self, ctx: Context, s: PointsSettings, member: MemberState, item: str, text: str) -> Decision:
         e = ctx.event
         assert e is not None
-        head = text.lower()
-        keyword = next(k for k in _KEYWORDS(s)[0] if head.startswith(k))
-        item = text[len(keyword) :].strip(" :：")
         name = member.name or e.actor_name or e.actor
         items = chunk_names([f"{k}({v})" for k, v in s.rewards.items()], ctx.locale) or say(ctx, "faq", "none")
         cost = s.rewards.get(item)

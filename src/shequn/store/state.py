@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, delete, select, tuple_
 
 from shequn.domain import split_key
 from shequn.domain.records import iso
-from shequn.domain.state import GroupState, MemberState, MemberStatus, State
+from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 from shequn.store._sql import chunks, dumps, from_ms, loads, to_ms, upsert, upsert_tuples
 from shequn.store.groups import GroupStore
 from shequn.store.people import PeopleStore
@@ -248,26 +248,7 @@ class StateStore:
         if not names:
             return state
         ids = list(names)
-        for r in conn.execute(select(COMMUNITY_STATE).where(COMMUNITY_STATE.c.community_id.in_(ids))):
-            state.community(names[r.community_id]).next_number = r.next_number
-        for r in conn.execute(select(MEMBERSHIP).where(MEMBERSHIP.c.community_id.in_(ids))):
-            data = loads(r.data)
-            data.update(
-                key=r.member_key,
-                number=r.number,
-                status=r.status,
-                points=r.points,
-                level=r.level,
-                joined_at=None,
-                left_at=None,
-            )
-            m = MemberState.from_dict(data)
-            m.status = MemberStatus(r.status)
-            m.joined_at = from_ms(r.joined_ms) if r.joined_ms is not None else None
-            m.left_at = from_ms(r.left_ms) if r.left_ms is not None else None
-            state.community(names[r.community_id]).members[m.key] = m
-        for r in conn.execute(select(POLICY_STATE).where(POLICY_STATE.c.community_id.in_(ids))):
-            state.community(names[r.community_id]).scope(r.scope)[r.name] = loads(r.value)
+        self._load_communities(conn, state, names)
         gs, gm = GROUP_STATE, GROUP_MEMBER
         groups: dict[int, GroupState] = {}
         q = (
@@ -292,6 +273,44 @@ class StateStore:
         for cs in state.communities.values():
             cs.policy = {s: v for s, v in cs.policy.items() if v}
         return state
+
+    @staticmethod
+    def _load_communities(conn: Connection, state: State, names: dict[int, str]) -> None:
+        """The members, numbers and policy state of the communities ``names`` (id → name) into ``state``."""
+        ids = list(names)
+        for r in conn.execute(select(COMMUNITY_STATE).where(COMMUNITY_STATE.c.community_id.in_(ids))):
+            state.community(names[r.community_id]).next_number = r.next_number
+        for r in conn.execute(select(MEMBERSHIP).where(MEMBERSHIP.c.community_id.in_(ids))):
+            data = loads(r.data)
+            data.update(
+                key=r.member_key,
+                number=r.number,
+                status=r.status,
+                points=r.points,
+                level=r.level,
+                joined_at=None,
+                left_at=None,
+            )
+            m = MemberState.from_dict(data)
+            m.status = MemberStatus(r.status)
+            m.joined_at = from_ms(r.joined_ms) if r.joined_ms is not None else None
+            m.left_at = from_ms(r.left_ms) if r.left_ms is not None else None
+            state.community(names[r.community_id]).members[m.key] = m
+        for r in conn.execute(select(POLICY_STATE).where(POLICY_STATE.c.community_id.in_(ids))):
+            state.community(names[r.community_id]).scope(r.scope)[r.name] = loads(r.value)
+
+    def load_community(self, conn: Connection, ws_id: int, name: str) -> CommunityState | None:
+        """One community's saved state (members, numbers, policy state; no group state), or None when there is no
+        such community: what a member's page reads, without loading the whole workspace."""
+        c = COMMUNITY
+        row = conn.execute(select(c.c.id).where(c.c.workspace_id == ws_id, c.c.name == name)).first()
+        if row is None:
+            return None
+        state = State()
+        self._load_communities(conn, state, {row.id: name})
+        community = state.community(name)
+        community.policy = {s: v for s, v in community.policy.items() if v}
+        return community
 
     def clear(self, conn: Connection, ws_id: int) -> None:
         """Forget the saved state (before a rebuild by replay)."""
