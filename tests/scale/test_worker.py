@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from shequn.app import App
 from shequn.cli.main import main
-from shequn.domain import UserError
+from shequn.domain import OperatorAction, UserError
 from shequn.services.worker import Worker, WorkerOptions, check_replay
 from shequn.store.shards import fair_share, shard_of, shard_sql
 from tests.support.builders import join, msg, spec
@@ -138,9 +138,13 @@ def test_events_are_processed_once_per_shard_in_one_transaction_with_the_outbox(
         again = App(pg).ingest(sent)  # another process logs the same events: dropped by id
         assert (again.received, again.added) == (60, 0)
         assert _drain(a, b) == 60
+        tag = OperatorAction(id="op1", at=_now(), platform="sandbox", community="c3", op="tag", target="u1", value="v")
+        live.ingest([tag])  # an operator's change by hand: no group, routed by the community it names
+        assert _drain(a, b) == 1
+        assert "v" in live.saved_state().communities["c3"].members["sandbox:u1"].tags
         assert _drain(a, b) == 0
         same, replayed, lag = check_replay(live)
-        assert same and lag == 0 and replayed == 60
+        assert same and lag == 0 and replayed == 61
         with live.store.transaction() as conn:
             keys = [k for (k,) in conn.execute(text("SELECT key FROM action"))]
             assert keys and len(keys) == len(set(keys))
@@ -264,3 +268,30 @@ def test_worker_on_sqlite_points_to_shequn_run(sqlite_url: str, capsys: pytest.C
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "PostgreSQL" in err and "shequn run" in err
+
+
+def test_status_shows_each_shard_with_its_holder_and_lag(
+    pg: str, sqlite_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHEQUN_LANG", "en")
+    app = _setup(pg, 2)
+    w = Worker(pg, options=WorkerOptions(shards=4), worker_id="w-status")
+    live = App(pg)
+    try:
+        w.heartbeat()
+        _burst(live, ["default-g0", "default-g1"], 3, _now())
+        with pytest.raises(SystemExit):
+            main(["--db", pg, "status"])
+        assert "4 shards, 1 live workers, 12 events waiting" in capsys.readouterr().out
+        _drain(w)
+        with pytest.raises(SystemExit):
+            main(["--db", pg, "status"])
+        out = capsys.readouterr().out
+        assert "0 events waiting" in out and out.count("w-status") == 4
+        with pytest.raises(SystemExit):
+            main(["--db", sqlite_url, "status"])
+        assert "one-process mode" in capsys.readouterr().out
+    finally:
+        w.close()
+        live.close()
+        app.close()

@@ -41,6 +41,16 @@ def shard_sql(column: str, shards: int) -> str:
     return f"(((({column})::bigint * {_GOLDEN}) % 4294967296) * {int(shards)}) / 4294967296"
 
 
+# The community an event belongs to: its group's, or for an operator's change made by hand (no group) the community
+# it names. Events of no community (ticks, groups bound to none) belong to no shard: the engine does not act on them.
+_ROUTED = (
+    "FROM event e LEFT JOIN chat_group g ON g.id = e.group_id"
+    " LEFT JOIN community oc ON e.group_id IS NULL AND e.kind = 'operator_action'"
+    " AND oc.workspace_id = e.workspace_id AND oc.name = CAST(e.payload AS json) ->> 'community'"
+)
+_COMMUNITY = "COALESCE(g.community_id, oc.id)"
+
+
 def fair_share(shards: int, workers: int) -> int:
     """How many shards one worker takes at most: ceil(N / live workers)."""
     return math.ceil(shards / max(workers, 1))
@@ -180,11 +190,10 @@ class ShardStore:
 
     def read(self, conn: Connection, shard: int, shards: int, *, after: int, limit: int) -> list[LogEntry]:
         """The shard's events logged after ``after``, in log order (every workspace's): those of the groups bound
-        to a community of the shard."""
+        to a community of the shard, and the operators' changes to its members."""
         q = (
-            "SELECT e.seq, e.workspace_id, e.payload, e.at_ms, e.ingested_ms FROM event e"
-            " JOIN chat_group g ON g.id = e.group_id"
-            f" WHERE e.seq > :after AND {shard_sql('g.community_id', shards)} = :s"
+            f"SELECT e.seq, e.workspace_id, e.payload, e.at_ms, e.ingested_ms {_ROUTED}"
+            f" WHERE e.seq > :after AND {shard_sql(_COMMUNITY, shards)} = :s"
             " ORDER BY e.seq LIMIT :n"
         )
         rows = conn.execute(text(q), {"after": after, "s": shard, "n": limit})
@@ -200,8 +209,7 @@ class ShardStore:
             return []
         ws = "" if workspace_id is None else " AND e.workspace_id = :ws"
         lag_q = (
-            f"SELECT {shard_sql('g.community_id', n)} AS shard, e.seq FROM event e"
-            " JOIN chat_group g ON g.id = e.group_id"
+            f"SELECT {shard_sql(_COMMUNITY, n)} AS shard, e.seq {_ROUTED}"
             f" WHERE e.seq > (SELECT COALESCE(MIN(last_seq), 0) FROM shard_lease){ws}"
         )
         q = (
