@@ -633,7 +633,7 @@ class App:
         """Run the time-driven policies; log the tick if they decided something and send what they decided."""
         now = now or self.clock.now()
         if self.workers:
-            return IngestReport()  # time-driven policies are not sharded yet (README "Scale out")
+            return IngestReport()  # each worker ticks the communities of its shards
         with self._transaction() as conn:
             engine = self._engine_for(conn)
             tick, actions = engine.tick(now)

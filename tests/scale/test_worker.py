@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import text
 
@@ -293,5 +294,31 @@ def test_status_shows_each_shard_with_its_holder_and_lag(
         assert "one-process mode" in capsys.readouterr().out
     finally:
         w.close()
+        live.close()
+        app.close()
+
+
+def test_time_driven_policies_tick_per_shard_and_replay_the_same(pg: str) -> None:
+    app = _setup(pg, 3)
+    a = Worker(pg, options=WorkerOptions(shards=4), worker_id="a")
+    b = Worker(pg, options=WorkerOptions(), worker_id="b")
+    live = App(pg)
+    try:
+        for w in (a, b, a, b):
+            w.heartbeat()
+        _burst(live, [f"default-g{i}" for i in range(3)], 2, _now() - timedelta(minutes=10))
+        assert live.tick().actions == 0  # the appending process does not tick: the workers do
+        assert a.tick(_now()) + b.tick(_now()) == 0  # a shard with events waiting ticks after them, not before
+        _drain(a, b)
+        assert a.tick(_now()) + b.tick(_now()) == 3  # each community ticked once, by its shard's worker
+        with live.store.transaction() as conn:
+            ticks = conn.execute(text("SELECT payload FROM event WHERE kind = 'tick'")).scalars()
+            named = sorted(c for p in ticks for c in orjson.loads(p)["communities"])
+        assert named == ["c0", "c1", "c2"]
+        same, _, lag = check_replay(live)  # a replay runs each tick for the communities it names only
+        assert same and lag == 0
+    finally:
+        a.close()
+        b.close()
         live.close()
         app.close()

@@ -19,7 +19,8 @@ How it works:
 Things to keep in mind:
     * An event logged more than ``history_ms`` after it happened (an import, a very late backfill) is history: its
       actions are decided, not sent, as :meth:`App.catch_up` does.
-    * Time-driven policies (ticks) are not sharded yet: on a database with workers nothing ticks (README).
+    * Time-driven policies run per shard (:meth:`Worker.tick`): the tick is logged naming the shard's communities
+      of the workspace, so a replay runs them for those only, at the same place in the log.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from shequn.outbox.order import settle
 from shequn.policies import Policy, default_policies
 from shequn.store import Store
 from shequn.store._sql import to_ms
-from shequn.store.shards import DEFAULT_SHARDS, LogEntry, fair_share, shard_of
+from shequn.store.shards import DEFAULT_SHARDS, LogEntry, fair_share, log_order_lock, shard_of
 
 log = logging.getLogger("shequn.worker")
 
@@ -59,6 +60,7 @@ class WorkerOptions:
     batch: int = 500
     idle_ms: int = 100
     history_ms: int = 3_600_000
+    tick_ms: int = 15_000  # how often the time-driven policies run for the held shards' communities
 
 
 @dataclass(slots=True)
@@ -110,6 +112,7 @@ class Worker:
         self._engines: dict[tuple[int, int], _Loaded] = {}  # (workspace id, shard) → its engine
         self._quiet_at = -1  # the log's last seq when every held shard had read all of it
         self._next_beat = 0.0
+        self._next_tick = 0.0
 
     # -- leases -------------------------------------------------------------------------------------------------
 
@@ -152,7 +155,11 @@ class Worker:
                 if time.monotonic() >= self._next_beat:
                     self.heartbeat()
                     self._next_beat = time.monotonic() + self.options.lease_ms / 3000
-                if self.step() == 0:
+                done = self.step()
+                if time.monotonic() >= self._next_tick:
+                    self.tick(datetime.now(UTC))
+                    self._next_tick = time.monotonic() + self.options.tick_ms / 1000
+                if done == 0:
                     stop.wait(self.options.idle_ms / 1000)
         finally:
             self.close()
@@ -204,19 +211,66 @@ class Worker:
         self.processed += len(entries)
         return len(entries)
 
+    def tick(self, now: datetime) -> int:
+        """Run the time-driven policies at ``now`` for the communities of each held shard that has processed every
+        event logged so far (the log's appends wait meanwhile, so the tick is logged right after the events it
+        follows, as a replay will see it); return how many ticks were logged."""
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps milliseconds
+        with self.store.transaction() as conn:
+            rows = conn.execute(text("SELECT workspace_id, id FROM community")).all()
+        logged = 0
+        for shard, generation in sorted(self.held.items()):
+            spaces = sorted({ws for ws, cid in rows if shard_of(cid, self.shards) == shard})
+            if spaces:
+                try:
+                    logged += self._tick(shard, generation, spaces, now)
+                except _SharedConflictError:
+                    self._drop(shard)  # ticked again at the next pass
+                except BaseException:
+                    self._drop(shard)
+                    raise
+        return logged
+
+    def _tick(self, shard: int, generation: int, spaces: list[int], now: datetime) -> int:
+        store, logged = self.store, 0
+        with store.transaction() as conn:
+            offset = store.shards.fence(conn, shard, self.id, generation)
+            if offset is None:
+                return 0
+            log_order_lock(conn)
+            if store.shards.read(conn, shard, self.shards, after=offset, limit=1):
+                return 0  # events to process first: the tick waits for the next pass
+            for ws_id in spaces:
+                engine, version = self._begin(conn, ws_id, shard, generation)
+                tick, actions = engine.tick(now, sorted(engine.config.communities))
+                if tick is not None:
+                    store.events.append(conn, ws_id, [tick], now_ms=_now_ms())
+                    self._commit(conn, ws_id, engine, version, actions)
+                    logged += 1
+        return logged
+
+    def _begin(self, conn: Connection, ws_id: int, shard: int, generation: int) -> tuple[Engine, int]:
+        """The workspace's engine for the shard, with the shared state as committed now and its version."""
+        engine = self._engine(conn, self._app(ws_id), shard, generation)
+        version = self.store.shards.shared_version(conn, ws_id)  # before the rows: newer rows make a conflict
+        engine.state.workspace = self.store.state.load_shared(conn, ws_id)
+        return engine, version
+
     def _apply(self, conn: Connection, ws_id: int, shard: int, generation: int, items: list[LogEntry]) -> None:
         """Run one workspace's events of the shard through its engine and write what they changed."""
-        store = self.store
-        app = self._app(ws_id)
-        engine = self._engine(conn, app, shard, generation)
-        version = store.shards.shared_version(conn, ws_id)  # before the rows: a newer row makes a conflict, not a loss
-        engine.state.workspace = store.state.load_shared(conn, ws_id)
+        engine, version = self._begin(conn, ws_id, shard, generation)
         actions: list[Action] = []
         history = self.options.history_ms
         for entry in items:
             decided = engine.handle(event_from_dict(orjson.loads(entry.payload)))
             if entry.ingested_ms - entry.at_ms <= history:
                 actions.extend(decided)
+        self._commit(conn, ws_id, engine, version, actions)
+
+    def _commit(self, conn: Connection, ws_id: int, engine: Engine, version: int, actions: list[Action]) -> None:
+        """Write what the engine changed, check the shared state was not changed meanwhile, fill the outbox."""
+        store = self.store
+        app = self._app(ws_id)
         dirty = engine.take_dirty()
         cids = store.communities.ids(conn, ws_id)
         store.state.save(
@@ -228,7 +282,7 @@ class Worker:
             groups=dirty.groups,
             communities=dirty.communities,
             policy=dirty.policy,
-            last_seq=items[-1].seq,
+            last_seq=0,  # unused: the shard's offset is the cursor
             now_ms=_now_ms(),
             workspace=dirty.workspace,
             presence=dirty.presence,
