@@ -114,7 +114,10 @@ def test_an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_off(pg: str
         assert len(b.held) == 4
         gens = dict(b.held)
         assert all(gens[s] == a.held[s] + 1 for s in gens)  # each take-over bumps the fencing generation
-        assert a.step() == 0 and a.held == {}  # a wakes up: every write it tries is refused, it lets go
+        assert a.step() == 0  # a wakes up: the batch it tries for the shard with events is refused …
+        assert len(a.held) == 3
+        a.heartbeat()
+        assert a.held == {}  # … and its heartbeat finds every shard taken: it holds none
         assert _drain(b) == 6
         same, _, lag = check_replay(app2)
         assert same and lag == 0

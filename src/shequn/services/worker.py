@@ -170,10 +170,14 @@ class Worker:
             return 0
         with self.store.transaction() as conn:
             top = self.store.shards.last_seq(conn)
-        if top == self._quiet_at:
-            return 0
+            if top == self._quiet_at:
+                return 0
+            busy = self.store.shards.busy(conn, sorted(self.held), self.shards)
         done, again = 0, False
-        for shard, generation in sorted(self.held.items()):
+        for shard in busy:
+            generation = self.held.get(shard)
+            if generation is None:
+                continue
             n = self._process(shard, generation)
             done += max(n, 0)
             again = again or n < 0 or n >= self.options.batch

@@ -199,6 +199,21 @@ class ShardStore:
         rows = conn.execute(text(q), {"after": after, "s": shard, "n": limit})
         return [LogEntry(int(a), int(b), str(c), int(d), int(e)) for a, b, c, d, e in rows]
 
+    def busy(self, conn: Connection, shards: Sequence[int], count: int) -> list[int]:
+        """Which of ``shards`` have events after their offset: one pass over the log's tail since the lowest of
+        their offsets (instead of a read per shard)."""
+        if not shards:
+            return []
+        held = {"held": list(shards)}
+        offsets: dict[int, int] = dict(
+            conn.execute(
+                text("SELECT shard, last_seq FROM shard_lease WHERE shard = ANY(CAST(:held AS integer[]))"), held
+            ).all()
+        )
+        q = f"SELECT {shard_sql(_COMMUNITY, count)} AS shard, MAX(e.seq) {_ROUTED} WHERE e.seq > :low GROUP BY 1"
+        tops: dict[int, int] = dict(conn.execute(text(q), {"low": min(offsets.values(), default=0)}).all())
+        return sorted(s for s, off in offsets.items() if tops.get(s, 0) > off)
+
     def last_seq(self, conn: Connection) -> int:
         return int(conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM event")).scalar_one())
 
