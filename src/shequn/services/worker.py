@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from shequn.app import App
 from shequn.domain import Action, UserError, event_from_dict
@@ -152,17 +153,26 @@ class Worker:
         """Heartbeat and process until ``stop`` is set, then give the shards back."""
         try:
             while not stop.is_set():
-                if time.monotonic() >= self._next_beat:
-                    self.heartbeat()
-                    self._next_beat = time.monotonic() + self.options.lease_ms / 3000
-                done = self.step()
-                if time.monotonic() >= self._next_tick:
-                    self.tick(datetime.now(UTC))
-                    self._next_tick = time.monotonic() + self.options.tick_ms / 1000
+                try:
+                    done = self._round()
+                except (OperationalError, InterfaceError) as exc:  # the database went away: retry, keep the leases
+                    log.warning("worker %s: database unavailable (%s); retrying", self.id, str(exc).splitlines()[0])
+                    stop.wait(1.0)
+                    continue
                 if done == 0:
                     stop.wait(self.options.idle_ms / 1000)
         finally:
             self.close()
+
+    def _round(self) -> int:
+        if time.monotonic() >= self._next_beat:
+            self.heartbeat()
+            self._next_beat = time.monotonic() + self.options.lease_ms / 3000
+        done = self.step()
+        if time.monotonic() >= self._next_tick:
+            self.tick(datetime.now(UTC))
+            self._next_tick = time.monotonic() + self.options.tick_ms / 1000
+        return done
 
     def step(self) -> int:
         """One micro-batch for each held shard with new events; return how many events were processed."""
@@ -172,35 +182,34 @@ class Worker:
             top = self.store.shards.last_seq(conn)
             if top == self._quiet_at:
                 return 0
-            busy = self.store.shards.busy(conn, sorted(self.held), self.shards)
+            pending = self.store.shards.pending(conn, sorted(self.held), self.shards, per_shard=self.options.batch)
         done, again = 0, False
-        for shard in busy:
+        for shard, (after, entries) in sorted(pending.items()):
             generation = self.held.get(shard)
             if generation is None:
                 continue
-            n = self._process(shard, generation)
+            n = self._process(shard, generation, after, entries)
             done += max(n, 0)
             again = again or n < 0 or n >= self.options.batch
         if not again:
             self._quiet_at = top  # every held shard has read the log up to top
         return done
 
-    def _process(self, shard: int, generation: int) -> int:
-        """One fenced batch of the shard; return the events processed (-1: to be done again)."""
+    def _process(self, shard: int, generation: int, after: int, entries: list[LogEntry]) -> int:
+        """One fenced batch of the shard (``entries``, read after offset ``after``); return the events processed
+        (-1: to be done again)."""
         try:
             with self.store.transaction() as conn:
                 offset = self.store.shards.fence(conn, shard, self.id, generation)
-                if offset is None:
-                    entries: list[LogEntry] = []
-                else:
-                    entries = self.store.shards.read(conn, shard, self.shards, after=offset, limit=self.options.batch)
+                if offset is not None and offset != after:
+                    return -1  # the shard moved on since the read (held by another worker meanwhile): read again
+                if offset is not None:
                     by_ws: dict[int, list[LogEntry]] = {}
                     for entry in entries:
                         by_ws.setdefault(entry.workspace_id, []).append(entry)
                     for ws_id, items in by_ws.items():
                         self._apply(conn, ws_id, shard, generation, items)
-                    if entries:
-                        self.store.shards.advance(conn, shard, entries[-1].seq)
+                    self.store.shards.advance(conn, shard, entries[-1].seq)
         except _SharedConflictError:
             self._drop(shard)
             return -1  # done again at the next step, on the newer shared state

@@ -199,20 +199,31 @@ class ShardStore:
         rows = conn.execute(text(q), {"after": after, "s": shard, "n": limit})
         return [LogEntry(int(a), int(b), str(c), int(d), int(e)) for a, b, c, d, e in rows]
 
-    def busy(self, conn: Connection, shards: Sequence[int], count: int) -> list[int]:
-        """Which of ``shards`` have events after their offset: one pass over the log's tail since the lowest of
-        their offsets (instead of a read per shard)."""
+    def pending(
+        self, conn: Connection, shards: Sequence[int], count: int, *, per_shard: int
+    ) -> dict[int, tuple[int, list[LogEntry]]]:
+        """The next events of each of ``shards`` (up to ``per_shard`` each, in log order) with the offset they
+        follow: one pass over the log's tail since the lowest of their offsets, instead of a read per shard. The
+        caller checks the offset again under the fence before using them."""
         if not shards:
-            return []
-        held = {"held": list(shards)}
-        offsets: dict[int, int] = dict(
-            conn.execute(
-                text("SELECT shard, last_seq FROM shard_lease WHERE shard = ANY(CAST(:held AS integer[]))"), held
-            ).all()
+            return {}
+        expr = shard_sql(_COMMUNITY, count)
+        q = (
+            "SELECT shard, last_seq, seq, workspace_id, payload, at_ms, ingested_ms FROM ("
+            f" SELECT l.shard, l.last_seq, e.seq, e.workspace_id, e.payload, e.at_ms, e.ingested_ms,"
+            " ROW_NUMBER() OVER (PARTITION BY l.shard ORDER BY e.seq) AS n"
+            f" {_ROUTED} JOIN shard_lease l ON l.shard = {expr} AND e.seq > l.last_seq"
+            " WHERE l.shard = ANY(CAST(:held AS integer[]))"
+            " AND e.seq > (SELECT MIN(last_seq) FROM shard_lease WHERE shard = ANY(CAST(:held AS integer[])))"
+            ") t WHERE n <= :per ORDER BY seq"
         )
-        q = f"SELECT {shard_sql(_COMMUNITY, count)} AS shard, MAX(e.seq) {_ROUTED} WHERE e.seq > :low GROUP BY 1"
-        tops: dict[int, int] = dict(conn.execute(text(q), {"low": min(offsets.values(), default=0)}).all())
-        return sorted(s for s, off in offsets.items() if tops.get(s, 0) > off)
+        out: dict[int, tuple[int, list[LogEntry]]] = {}
+        for shard, offset, seq, ws, payload, at_ms, ingested_ms in conn.execute(
+            text(q), {"held": list(shards), "per": per_shard}
+        ):
+            entry = LogEntry(int(seq), int(ws), str(payload), int(at_ms), int(ingested_ms))
+            out.setdefault(int(shard), (int(offset), []))[1].append(entry)
+        return out
 
     def last_seq(self, conn: Connection) -> int:
         return int(conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM event")).scalar_one())
