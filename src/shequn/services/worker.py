@@ -114,6 +114,8 @@ class Worker:
         self._quiet_at = -1  # the log's last seq when every held shard had read all of it
         self._next_beat = 0.0
         self._next_tick = 0.0
+        # workspace id → (its configuration's source, community name → id), read once per step for all its shards
+        self._seen: dict[int, tuple[object, dict[str, int]]] = {}
 
     # -- leases -------------------------------------------------------------------------------------------------
 
@@ -183,6 +185,7 @@ class Worker:
             if top == self._quiet_at:
                 return 0
             pending = self.store.shards.pending(conn, sorted(self.held), self.shards, per_shard=self.options.batch)
+        self._seen = {}
         done, again = 0, False
         for shard, (after, entries) in sorted(pending.items()):
             generation = self.held.get(shard)
@@ -229,6 +232,7 @@ class Worker:
         event logged so far (the log's appends wait meanwhile, so the tick is logged right after the events it
         follows, as a replay will see it); return how many ticks were logged."""
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps milliseconds
+        self._seen = {}
         with self.store.transaction() as conn:
             rows = conn.execute(text("SELECT workspace_id, id FROM community")).all()
         logged = 0
@@ -285,7 +289,7 @@ class Worker:
         store = self.store
         app = self._app(ws_id)
         dirty = engine.take_dirty()
-        cids = store.communities.ids(conn, ws_id)
+        cids = self._workspace(conn, app)[1]
         store.state.save(
             conn,
             ws_id,
@@ -319,7 +323,7 @@ class Worker:
         """The engine of the workspace's communities in ``shard``: kept between batches while we hold the shard
         with the same generation and the configuration is unchanged (nobody else writes their state meanwhile)."""
         key = (app.ws.id, shard)
-        config_key = app._config_source(conn)
+        config_key = self._workspace(conn, app)[0]
         loaded = self._engines.get(key)
         if loaded is None or loaded.generation != generation or loaded.config_key != config_key:
             ids = {i for i in self.store.communities.ids(conn, app.ws.id).values() if shard_of(i, self.shards) == shard}
@@ -328,6 +332,14 @@ class Worker:
             engine.take_dirty()
             loaded = self._engines[key] = _Loaded(engine, generation, config_key)
         return loaded.engine
+
+    def _workspace(self, conn: Connection, app: App) -> tuple[object, dict[str, int]]:
+        """What the workspace's configuration is built from and its communities' ids, read once per step (a change
+        is seen from the next step on, as a change made during a batch is)."""
+        seen = self._seen.get(app.ws.id)
+        if seen is None:
+            seen = self._seen[app.ws.id] = (app._config_source(conn), self.store.communities.ids(conn, app.ws.id))
+        return seen
 
     def _drop(self, shard: int) -> None:
         for key in [k for k in self._engines if k[1] == shard]:
