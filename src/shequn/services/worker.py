@@ -205,7 +205,8 @@ class Worker:
             with self.store.transaction() as conn:
                 offset = self.store.shards.fence(conn, shard, self.id, generation)
                 if offset is not None and offset != after:
-                    return -1  # the shard moved on since the read (held by another worker meanwhile): read again
+                    self._drop(shard)  # the shard moved on since the read: read again, from the store
+                    return -1
                 if offset is not None:
                     by_ws: dict[int, list[LogEntry]] = {}
                     for entry in entries:
@@ -326,7 +327,7 @@ class Worker:
         config_key = self._workspace(conn, app)[0]
         loaded = self._engines.get(key)
         if loaded is None or loaded.generation != generation or loaded.config_key != config_key:
-            ids = {i for i in self.store.communities.ids(conn, app.ws.id).values() if shard_of(i, self.shards) == shard}
+            ids = {i for i in self._workspace(conn, app)[1].values() if shard_of(i, self.shards) == shard}
             state = self.store.state.load(conn, app.ws.id, community_ids=ids)
             engine = Engine(app.workspace_config(conn, only=ids), self.policies, state=state, ledger=True)
             engine.take_dirty()
