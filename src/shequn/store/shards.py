@@ -13,8 +13,8 @@ How it works:
     consensus of our own: PostgreSQL's row locks and transactions do the coordinating.
 
     Seqs must become visible in order, or a reader could move a shard's offset past an event another transaction
-    has not committed yet: appends to the log take :func:`log_order_lock` (a transaction-level advisory lock), so
-    appending transactions commit one after the other, in seq order.
+    has not committed yet: once workers are set up, appends to the log take :func:`log_order_lock` (a
+    transaction-level advisory lock), so appending transactions commit one after the other, in seq order.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def fair_share(shards: int, workers: int) -> int:
 
 
 def log_order_lock(conn: Connection) -> None:
-    """(PostgreSQL) Serialize appends to the log until this transaction ends, so seqs commit in order."""
-    if conn.dialect.name == "postgresql":
+    """(PostgreSQL with workers set up) Serialize appends to the log until this transaction ends, so seqs commit in
+    order. Without workers nobody reads the log by seq while it is written: appends stay parallel, as before."""
+    if conn.dialect.name == "postgresql" and conn.exec_driver_sql("SELECT 1 FROM shard_config WHERE id = 1").first():
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOG_ORDER_LOCK})")
 
 
