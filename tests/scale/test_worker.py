@@ -325,3 +325,29 @@ def test_time_driven_policies_tick_per_shard_and_replay_the_same(pg: str) -> Non
         b.close()
         live.close()
         app.close()
+
+
+def test_imported_history_is_logged_anywhere_and_processed_by_the_workers_without_sending(pg: str) -> None:
+    app = _setup(pg, 2)
+    w = Worker(pg, options=WorkerOptions(shards=4), worker_id="w")
+    importer = App(pg)  # an import in another process: appends, never runs the engine
+    try:
+        w.heartbeat()
+        events: list[Any] = []
+        at = _now() - timedelta(days=30)
+        for g in ("default-g0", "default-g1"):
+            for p in range(4):
+                at += timedelta(minutes=1)
+                events += [join(f"h{p}", at, group=g), msg(f"h{p}", at + timedelta(seconds=5), "签到", group=g)]
+        report = importer.append_history(events, atomic=True)
+        assert report.added == 16 and importer.catch_up().added == 0  # the workers catch up, not the importer
+        assert _drain(w) == 16
+        with importer.store.transaction() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM action")).scalar_one() == 0  # history: decided, not sent
+        assert len(importer.saved_state().communities["c0"].members) == 4
+        same, _, lag = check_replay(importer)
+        assert same and lag == 0
+    finally:
+        w.close()
+        importer.close()
+        app.close()
