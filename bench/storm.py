@@ -26,7 +26,9 @@ from sqlalchemy import text
 from shequn.app import App
 from shequn.domain import Join, JoinMethod, Message, UserError, stable_id
 from shequn.playbook.spec import CommunitySpec
+from shequn.i18n import t
 from shequn.services.worker import Worker
+from shequn.store import normalize_url
 
 
 def _cpu_s(pid: int) -> float:
@@ -57,11 +59,10 @@ def _wait(app: App, procs: list[subprocess.Popen[bytes]], timeout: float) -> Non
 
 def run(url: str | None, *, groups: int, workers: int, members: int, chat: int, seed: int = 7) -> dict[str, Any]:
     """Set up a fresh workspace, start the workers, run the storm, stop them; return the figures."""
+    if normalize_url(url).startswith("sqlite"):
+        raise UserError(t("storm.sqlite", None), exit_code=2)
     ws = f"storm-{int(time.time())}"
     setup = App(url, workspace=ws)
-    if setup.store.db.is_sqlite:
-        setup.close()
-        raise UserError("shequn bench storm needs PostgreSQL (--db postgresql+psycopg://…)", exit_code=2)
     names = [f"{ws}-g{i}" for i in range(groups)]
     for i, g in enumerate(names):
         setup.apply_spec(

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -272,6 +273,7 @@ def test_worker_on_sqlite_points_to_shequn_run(sqlite_url: str, capsys: pytest.C
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "PostgreSQL" in err and "shequn run" in err
+    assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()  # nothing created
 
 
 def test_status_shows_each_shard_with_its_holder_and_lag(

@@ -45,7 +45,7 @@ from shequn.engine import Engine
 from shequn.i18n import t
 from shequn.outbox.order import settle
 from shequn.policies import Policy, default_policies
-from shequn.store import Store
+from shequn.store import Store, normalize_url
 from shequn.store._sql import to_ms
 from shequn.store.shards import DEFAULT_SHARDS, LogEntry, fair_share, log_order_lock, shard_of
 
@@ -94,10 +94,9 @@ class Worker:
         policies: Sequence[Policy] | None = None,
     ) -> None:
         self.options = options or WorkerOptions()
-        self.store = Store(db)
-        if self.store.db.is_sqlite:
-            self.store.close()
+        if normalize_url(db).startswith("sqlite"):  # refused before anything is opened or created
             raise UserError(t("worker.sqlite", None), exit_code=2)
+        self.store = Store(db)
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.policies = list(default_policies() if policies is None else policies)
         asked = self.options.shards
