@@ -25,8 +25,8 @@ from sqlalchemy import text
 
 from shequn.app import App
 from shequn.domain import Join, JoinMethod, Message, UserError, stable_id
-from shequn.playbook.spec import CommunitySpec
 from shequn.i18n import t
+from shequn.playbook.spec import CommunitySpec
 from shequn.services.worker import Worker
 from shequn.store import normalize_url
 
