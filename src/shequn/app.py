@@ -12,13 +12,15 @@ Things to keep in mind:
     * The engine lives in memory for the App's lifetime and continues from the saved state; if a transaction fails
       it is dropped and reloaded, so memory never runs ahead of the store.
     * One writer per workspace at a time (the embedded default is one process).
+    * On PostgreSQL with workers set up (``shequn worker``, :mod:`shequn.services.worker`), this App only appends
+      to the log (``workers`` is True): the workers run the engine, shard by shard.
 """
 
 from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,8 +103,9 @@ class App:
         workspace: str = DEFAULT_WORKSPACE,
         clock: Clock | None = None,
         policies: Sequence[Policy] | None = None,
+        store: Store | None = None,
     ) -> None:
-        self.store = Store(db)
+        self.store = store or Store(db)
         self.clock = clock or SystemClock()
         self.policies = list(default_policies() if policies is None else policies)
         with self.store.transaction() as conn:
@@ -112,6 +115,11 @@ class App:
         self._engine: Engine | None = None
         self._cursor = 0  # the last event seq the in-memory engine has processed
         self._config_key: object = None  # what the engine's configuration was built from (see refresh)
+        # Workers run the engine (PostgreSQL with `shequn worker` set up): ingest only appends to the log.
+        self.workers = False
+        if not self.store.db.is_sqlite:
+            with self.store.transaction() as conn:
+                self.workers = self.store.shards.configured(conn) is not None
 
     def now_ms(self) -> int:
         return to_ms(self.clock.now())
@@ -214,14 +222,17 @@ class App:
 
     # -- the pipeline -------------------------------------------------------------------------------------------
 
-    def workspace_config(self, conn: Connection) -> WorkspaceConfig:
+    def workspace_config(self, conn: Connection, only: Collection[int] | None = None) -> WorkspaceConfig:
+        """The communities and bound groups of the workspace (with ``only``: of those community ids)."""
         cfg = WorkspaceConfig()
         for record in self.store.communities.list(conn, self.ws.id):
+            if only is not None and record.id not in only:
+                continue
             cfg.communities[record.name] = build_community_config(
                 record.spec, self.policies, source=f"community {record.name}"
             )
         for g in self.store.groups.list(conn, self.ws.id):
-            if g.community is not None:
+            if g.community is not None and g.community in cfg.communities:
                 cfg.bind(GroupConfig(g.key, g.platform, g.platform_id, g.community, g.name, g.role, g.capacity))
         return cfg
 
@@ -303,7 +314,9 @@ class App:
                 conn, self.ws.id, dirty.ledger, community_ids=self.store.communities.ids(conn, self.ws.id)
             )
 
-    def _enqueue(self, conn: Connection, actions: Sequence[Action], report: IngestReport) -> None:
+    def _enqueue(
+        self, conn: Connection, actions: Sequence[Action], report: IngestReport, engine: Engine | None = None
+    ) -> None:
         if not actions:
             return
         now = self.now_ms()
@@ -334,7 +347,7 @@ class App:
                 status=ActionStatus.STAFF,
                 now_ms=now,
             )
-            engine = self._engine
+            engine = engine or self._engine
             for a, reason in to_staff:
                 if a.key not in ids:
                     continue  # decided before: its task exists already
@@ -395,11 +408,21 @@ class App:
             now_ms=now,
         )
 
-    def enqueue_actions(self, conn: Connection, actions: Sequence[Action]) -> IngestReport:
-        """Put actions decided outside the engine (the scheduler's) in the outbox, in the caller's transaction; an
-        action the platform forbids becomes a staff task, as in the pipeline."""
+    def enqueue_actions(
+        self, conn: Connection, actions: Sequence[Action], *, engine: Engine | None = None
+    ) -> IngestReport:
+        """Put actions decided outside this App's engine (the scheduler's, a worker's ``engine``) in the outbox, in
+        the caller's transaction; an action the platform forbids becomes a staff task, as in the pipeline."""
         report = IngestReport()
-        self._enqueue(conn, actions, report)
+        self._enqueue(conn, actions, report, engine)
+        return report
+
+    def _append_only(self, conn: Connection, events: Sequence[Event]) -> IngestReport:
+        """Workers mode: log the events (duplicates drop out); a worker runs the engine over them."""
+        added = self.store.events.append(conn, self.ws.id, events, now_ms=self.now_ms(), with_seq=False)
+        report = IngestReport(received=len(events), added=len(added))
+        for _, e in added:
+            report.by_kind[e.kind.value] = report.by_kind.get(e.kind.value, 0) + 1
         return report
 
     def ingest(self, events: Iterable[Event], *, history: bool = False) -> IngestReport:
@@ -417,6 +440,8 @@ class App:
 
     def _ingest_batch(self, events: Sequence[Event], *, history: bool) -> IngestReport:
         with self._transaction() as conn:
+            if self.workers:
+                return self._append_only(conn, events)
             engine = self._engine_for(conn)
             added = self.store.events.append(conn, self.ws.id, events, now_ms=self.now_ms())
             report = IngestReport(received=len(events), added=len(added))
@@ -431,6 +456,8 @@ class App:
 
     def ingest_in(self, conn: Connection, events: Sequence[Event]) -> IngestReport:
         """:meth:`ingest` in the caller's transaction (from :meth:`transaction`)."""
+        if self.workers:
+            return self._append_only(conn, events)
         engine = self._engine_for(conn)
         added = self.store.events.append(conn, self.ws.id, events, now_ms=self.now_ms())
         report = IngestReport(received=len(events), added=len(added))
@@ -592,7 +619,10 @@ class App:
         return report
 
     def catch_up(self) -> IngestReport:
-        """Process every logged event the saved state has not seen yet (as history: nothing is sent)."""
+        """Process every logged event the saved state has not seen yet (as history: nothing is sent). With
+        workers, they do it (nothing here)."""
+        if self.workers:
+            return IngestReport()
         with self._transaction() as conn:
             if self._engine is None:
                 return self._load_engine(conn)
@@ -602,6 +632,8 @@ class App:
     def tick(self, now: datetime | None = None) -> IngestReport:
         """Run the time-driven policies; log the tick if they decided something and send what they decided."""
         now = now or self.clock.now()
+        if self.workers:
+            return IngestReport()  # each worker ticks the communities of its shards
         with self._transaction() as conn:
             engine = self._engine_for(conn)
             tick, actions = engine.tick(now)
@@ -615,6 +647,8 @@ class App:
 
     def rebuild(self) -> IngestReport:
         """Forget the saved state and replay the whole log into it."""
+        if self.workers:
+            raise UserError(t("worker.no_rebuild", None))
         with self.store.transaction() as conn:
             self.store.state.clear(conn, self.ws.id)
         self._engine = None

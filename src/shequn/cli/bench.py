@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shequn.cli.common import console, print_json
+from shequn.cli.common import Globals, console, print_json
 
 app = typer.Typer(
     help="性能基准 · benchmarks (each compares against its goal or peer in the same run)", no_args_is_help=True
@@ -335,3 +335,30 @@ def pages(
     for r in rows:
         table.add_row(r["page"], r["lang"], str(r["fcp_ms"]), str(r["fcp_ms"] - latency), f"{r['bytes']:,}")
     console.print(table)
+
+
+@app.command("storm")
+def storm(
+    ctx: typer.Context,
+    groups: int = typer.Option(200, "--groups", help="群数 · groups"),
+    workers: int = typer.Option(2, "--workers", help="工作进程数 · worker processes"),
+    members: int = typer.Option(20, "--members", help="每群签到人数 · members checking in per group"),
+    chat: int = typer.Option(2, "--chat", help="每人另发消息数 · other messages per member meanwhile"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """07:30 签到高峰（PostgreSQL，多工作进程）· the 07:30 check-in storm through shequn worker processes."""
+    from shequn.bench import storm as bench_storm
+
+    g: Globals = ctx.obj
+    r = bench_storm.run(g.db, groups=groups, workers=workers, members=members, chat=chat)
+    if as_json:
+        print_json(r)
+        return
+    lat, cpu = r["latency_ms"], r["cpu_us_per_event"]
+    console.print(
+        f"shequn bench storm: {r['groups']:,} groups, {r['workers']} worker(s), {r['events']:,} events "
+        f"({r['check_ins']:,} check-ins): {r['events_per_s']:,} events/s; check-in → acknowledgement decided "
+        f"p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms, p99 {lat['p99']:.0f} ms; CPU per event: appending "
+        f"{cpu['ingest']} µs, workers {cpu['workers']} µs; acknowledged twice {r['acknowledged_twice']}, "
+        f"never {r['not_acknowledged']} (load average {r['load_average']})"
+    )

@@ -29,6 +29,7 @@ from shequn.cli import (
     serve,
     shop,
     simulate,
+    worker,
 )
 from shequn.cli.common import Globals, console, err_console, open_app
 from shequn.domain import UserError
@@ -103,6 +104,14 @@ def replay(
     from shequn.engine import replay as run_replay
 
     with open_app(ctx) as a:
+        if check and a.workers:
+            from shequn.services.worker import check_replay
+
+            same, replayed, lag = check_replay(a)
+            if lag:
+                console.print(t("worker.lagging", None, lag=lag))
+            console.print(t("cli.replay_same" if same else "cli.replay_differs", None, events=replayed))
+            raise typer.Exit(0 if same and not lag else 1)
         if check:
             with a.store.transaction() as conn:
                 cfg = a.workspace_config(conn)
@@ -136,6 +145,8 @@ app.add_typer(growth.livecode_app, name="livecode")
 app.add_typer(growth.growth_app, name="growth")
 app.add_typer(shop.app, name="shop")
 app.add_typer(member.app, name="member")  # issue 23: member pages
+app.command(name="worker")(worker.worker)
+app.command(name="status")(worker.status)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -327,10 +327,12 @@ class SegmentReport(Event):
 @EVENTS.register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tick(Event):
-    """A moment of the clock at which time-driven policies ran (logged only when it changed something)."""
+    """A moment of the clock at which time-driven policies ran (logged only when it changed something), for every
+    community or only the ``communities`` named (a worker ticks the communities of its shard)."""
 
     kind: ClassVar[EventKind] = EventKind.TICK
     job: str = ""
+    communities: tuple[str, ...] = ()
 
 
 @EVENTS.register

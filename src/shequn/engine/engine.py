@@ -116,7 +116,8 @@ class Engine:
         state = self.state
         if event.kind is EventKind.TICK:
             state.events += 1
-            return self._run_tickers(event.at)
+            assert isinstance(event, Tick)
+            return self._run_tickers(event.at, event.communities)
         state.events += 1
         if event.kind is EventKind.OPERATOR_ACTION:
             assert isinstance(event, OperatorAction)
@@ -268,20 +269,25 @@ class Engine:
 
     # -- ticks ----------------------------------------------------------------------------------------------
 
-    def tick(self, now: datetime) -> tuple[Tick | None, list[Action]]:
-        """Run the time-driven policies at ``now``; return the tick to log (None if nothing was decided)."""
+    def tick(self, now: datetime, communities: Sequence[str] = ()) -> tuple[Tick | None, list[Action]]:
+        """Run the time-driven policies at ``now`` (for the ``communities`` named, or every one); return the tick
+        to log (None if nothing was decided)."""
         if not self._tickers:
             return None, []
         applied = self._applied
-        actions = self._run_tickers(now)
+        only = tuple(sorted(communities))
+        actions = self._run_tickers(now, only)
         if not actions and self._applied == applied:
             return None, []
         self.state.events += 1
-        return Tick(id=stable_id("tick", iso(now)), at=now, platform="shequn", job="policies"), actions
+        tick_id = stable_id("tick", iso(now), *only)
+        return Tick(id=tick_id, at=now, platform="shequn", job="policies", communities=only), actions
 
-    def _run_tickers(self, now: datetime) -> list[Action]:
+    def _run_tickers(self, now: datetime, only: Sequence[str] = ()) -> list[Action]:
         out: list[Action] = []
         for name, cconf in self.config.communities.items():
+            if only and name not in only:
+                continue
             plan = self._plan(cconf, None)
             if not plan:
                 continue

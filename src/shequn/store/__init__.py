@@ -29,6 +29,7 @@ from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
 from shequn.store.people import PeopleStore
 from shequn.store.points import LedgerEntry, PointsStore
 from shequn.store.schedule import ActivityRecord, RunRow, ScheduleStore
+from shequn.store.shards import ShardStore
 from shequn.store.state import StateStore
 from shequn.store.stats import CommunityCounts, StatsStore
 from shequn.store.tasks import StaffTask, StaffTaskStore
@@ -64,6 +65,7 @@ class Store:
         self.cursors = CursorStore()
         self.growth = GrowthStore()
         self.commerce = CommerceStore()
+        self.shards = ShardStore()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -16,6 +16,7 @@ from shequn.store._sql import bulk_insert, chunks, to_ms
 from shequn.store.groups import GroupStore
 from shequn.store.people import PeopleStore
 from shequn.store.schema import EVENT
+from shequn.store.shards import log_order_lock
 
 _COLUMNS = ("workspace_id", "uid", "kind", "at_ms", "platform", "group_id", "person_id", "payload", "ingested_ms")
 
@@ -215,7 +216,9 @@ class EventStore:
                 rows = [r for r in rows if r[1] in new]
             return [(0, fresh[r[1]]) for r in rows]
         # Set-based: skip ids already logged, insert the rest in one executemany (tuples straight to the driver:
-        # this is the bulk path of imports and simulations), read their seqs back.
+        # this is the bulk path of imports and simulations), read their seqs back. Seqs commit in order (workers
+        # read the log by seq: see shequn.store.shards).
+        log_order_lock(conn)
         existing: set[str] = set()
         for part in chunks([r[1] for r in rows], 5000):
             sql = f"SELECT uid FROM event WHERE workspace_id = {mark} AND uid IN ({', '.join([mark] * len(part))})"
@@ -282,6 +285,7 @@ class EventStore:
                 return list(rows)
             new = {u for (u,) in conn.exec_driver_sql("SELECT uid FROM event WHERE seq > ?", (before,))}
             return _first_of(rows, new)
+        log_order_lock(conn)
         existing: set[str] = set()
         for part in chunks([r[0] for r in rows], 5000):
             q = f"SELECT uid FROM event WHERE workspace_id = {mark} AND uid IN ({', '.join([mark] * len(part))})"

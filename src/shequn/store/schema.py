@@ -257,6 +257,48 @@ class OutboxLease(Base):
     started_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class ShardConfig(Base):
+    """How many virtual shards the communities of this database are hashed into (one row, written once)."""
+
+    __tablename__ = "shard_config"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shards: Mapped[int] = mapped_column(Integer)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShardLease(Base):
+    """One virtual shard: which worker holds it until when, its fencing generation, and up to which event seq its
+    communities' derived state is committed (the shard's offset)."""
+
+    __tablename__ = "shard_lease"
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShardWorker(Base):
+    """A live ``shequn worker`` process (its heartbeat), so each can work out its fair share of the shards."""
+
+    __tablename__ = "shard_worker"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    seen_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class SharedStateVersion(Base):
+    """Bumped by every commit that changes a workspace's shared policy state (blacklist, classifier), so a worker
+    whose batch read an older version retries instead of overwriting another shard's update."""
+
+    __tablename__ = "shared_state_version"
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
 class SchedulerCursor(Base):
     """Up to when the scheduler has decided the rhythm and run-of-show of a workspace."""
 
@@ -656,6 +698,10 @@ API_TOKEN = _table(ApiToken)
 WORKSPACE_SECRET = _table(WorkspaceSecret)
 LOGIN_FAILURE = _table(LoginFailure)
 OUTBOX_LEASE = _table(OutboxLease)
+SHARD_CONFIG = _table(ShardConfig)
+SHARD_LEASE = _table(ShardLease)
+SHARD_WORKER = _table(ShardWorker)
+SHARED_STATE_VERSION = _table(SharedStateVersion)
 SCHEDULER_CURSOR = _table(SchedulerCursor)
 CONNECTOR_CURSOR = _table(ConnectorCursor)
 SCHEDULE_RUN = _table(ScheduleRun)

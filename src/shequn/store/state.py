@@ -101,11 +101,13 @@ class StateStore:
         now_ms: int,
         workspace: AbstractSet[tuple[str, str]] = frozenset(),
         presence: set[tuple[str, str]] | None = None,
+        cursor: bool = True,
     ) -> None:
         """Write the named parts of ``state`` and move the cursor to ``last_seq``.
 
         ``presence`` names the members (among ``members``) whose groups changed: only their group presence rows
-        are rewritten (None: every member in ``members``).
+        are rewritten (None: every member in ``members``). ``cursor=False`` (a worker: its shard's offset is the
+        cursor) leaves the workspace's cursor alone.
         """
         if presence is None:
             presence = members
@@ -144,6 +146,8 @@ class StateStore:
             self._save_policy(conn, state, policy, community_ids)
         if workspace:
             self._save_workspace(conn, ws_id, state, workspace)
+        if not cursor:
+            return
         upsert(
             conn,
             ENGINE_CURSOR,
@@ -237,14 +241,14 @@ class StateStore:
             ["workspace_id", "scope", "name"],
         )
 
-    def load(self, conn: Connection, ws_id: int) -> State:
-        """The saved state of the workspace (empty if none was saved)."""
+    def load(self, conn: Connection, ws_id: int, *, community_ids: AbstractSet[int] | None = None) -> State:
+        """The saved state of the workspace (empty if none was saved); with ``community_ids``, of those
+        communities only (a worker's shard), with the workspace's shared state."""
         c, g = COMMUNITY, GROUP
         names = {r.id: r.name for r in conn.execute(select(c.c.id, c.c.name).where(c.c.workspace_id == ws_id))}
-        state = State(events=self.cursor(conn, ws_id)[1])
-        w = WORKSPACE_POLICY_STATE
-        for row in conn.execute(select(w.c.scope, w.c.name, w.c.value).where(w.c.workspace_id == ws_id)):
-            state.shared(row.scope)[row.name] = loads(row.value)
+        if community_ids is not None:
+            names = {i: n for i, n in names.items() if i in community_ids}
+        state = State(events=self.cursor(conn, ws_id)[1], workspace=self.load_shared(conn, ws_id))
         if not names:
             return state
         ids = list(names)
@@ -311,6 +315,15 @@ class StateStore:
         community = state.community(name)
         community.policy = {s: v for s, v in community.policy.items() if v}
         return community
+
+    @staticmethod
+    def load_shared(conn: Connection, ws_id: int) -> dict[str, dict[str, Any]]:
+        """The workspace-wide policy state (blacklist, learned classifier): scope → name → value."""
+        w = WORKSPACE_POLICY_STATE
+        shared: dict[str, dict[str, Any]] = {}
+        for row in conn.execute(select(w.c.scope, w.c.name, w.c.value).where(w.c.workspace_id == ws_id)):
+            shared.setdefault(row.scope, {})[row.name] = loads(row.value)
+        return shared
 
     def clear(self, conn: Connection, ws_id: int) -> None:
         """Forget the saved state (before a rebuild by replay)."""
