@@ -15,44 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from shequn.playbook import load_playbook
 from shequn.policies.levels import LevelsSettings
 from tests.connectors.matrix.live import MAIN, query, shequn, stop_run, wait_for
 from tests.support.discord_fake import TOKEN, FakeDiscord, ThreadedDiscord
+from tests.support.live import live_spec, relaxed_limits
 
 pytestmark = pytest.mark.slow
 GUILD, CHANNEL, STAFF, ROLE = 700000000000000001, 700000000000000011, 700000000000000012, 800000000000000001
 AD = "➕V：money20459，招代理，一件代发，日赚500"
-LIMITS = (
-    "platforms:\n  - platform: discord\n    limits: [{scope: bot, count: 1000, seconds: 1, documented: {url: "
-    '"https://discord.com/developers/docs/topics/rate-limits", quote: "relaxed for tests"}}]\n'
-)
+LIMITS = relaxed_limits("discord", "https://discord.com/developers/docs/topics/rate-limits")
 
 
 def spec(at: datetime) -> str:
-    quiet = (at + timedelta(hours=6)).strftime("%H:00"), (at + timedelta(hours=8)).strftime("%H:00")
-    jobs = [f"    {j.key}: {{enabled: false}}" for j in load_playbook().rhythm.jobs if j.key != "morning_report"]
-    return "\n".join(
-        [
-            "name: 读书会",
-            "type: growth",
-            "locale: zh-CN",
-            "timezone: UTC",
-            "threshold: {kind: none}",
-            "groups:",
-            f'  - {{platform: discord, id: "{CHANNEL}", name: general}}',
-            f'  - {{platform: discord, id: "{STAFF}", name: staff, role: admin}}',
-            "policies:",
-            "  moderation: {ladder: [warn, remove]}",
-            '  checkin: {opens_at: "00:00"}',
-            "  acks: {batch_minutes: 0}",
-            "rhythm:",
-            f'  quiet_hours: {{start: "{quiet[0]}", end: "{quiet[1]}"}}',
-            "  jobs:",
-            f'    morning_report: {{enabled: true, at: "{at:%H:%M}", days: daily}}',
-            *jobs,
-            "",
-        ]
+    return live_spec(
+        "discord", [(CHANNEL, "general", ""), (STAFF, "staff", "admin")], at, settings=["threshold: {kind: none}"]
     )
 
 

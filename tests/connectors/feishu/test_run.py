@@ -21,46 +21,25 @@ import orjson
 import pytest
 
 from shequn.app import App
-from shequn.playbook import load_playbook
 from shequn.schedule.activities import Activity, ActivityKind, new_secret
 from shequn.store._sql import to_ms
 from tests.connectors.matrix.live import MAIN, query, shequn, stop_run, wait_for
 from tests.support.feishu import APP_ID, APP_SECRET, FakeFeishu, ThreadedFeishu
+from tests.support.live import live_spec, relaxed_limits
 
 pytestmark = pytest.mark.slow
 MAIN_CHAT, ADMIN_CHAT = "oc_5ad11d72b830411d72b836c20", "oc_0a9b8c7d6e5f40312233445566"
 AD = "➕V：money20459，招代理，一件代发，日赚500"
 KEY, TOKEN = "encrypt-key-abc", "verification-token-xyz"
-LIMITS = (
-    "platforms:\n  - platform: feishu\n    limits: [{scope: bot, count: 1000, seconds: 1, documented: {url: "
-    '"https://open.feishu.cn/document/server-docs/im-v1/message/create", quote: "relaxed for tests"}}]\n'
-)
+LIMITS = relaxed_limits("feishu", "https://open.feishu.cn/document/server-docs/im-v1/message/create")
 
 
 def spec(at: datetime) -> str:
-    quiet = (at + timedelta(hours=6)).strftime("%H:00"), (at + timedelta(hours=8)).strftime("%H:00")
-    jobs = [f"    {j.key}: {{enabled: false}}" for j in load_playbook().rhythm.jobs if j.key != "morning_report"]
-    return "\n".join(
-        [
-            "name: 读书会",
-            "type: growth",
-            "locale: zh-CN",
-            "timezone: UTC",
-            "size: {capacity: 500, warn_at: 0.9}",
-            "groups:",
-            f'  - {{platform: feishu, id: "{MAIN_CHAT}", name: 读书会一群}}',
-            f'  - {{platform: feishu, id: "{ADMIN_CHAT}", name: 管理群, role: admin}}',
-            "policies:",
-            "  moderation: {ladder: [warn, remove]}",
-            '  checkin: {opens_at: "00:00"}',
-            "  acks: {batch_minutes: 0}",  # the check-in answered at once (by default gathered for 5 minutes)
-            "rhythm:",
-            f'  quiet_hours: {{start: "{quiet[0]}", end: "{quiet[1]}"}}',
-            "  jobs:",
-            f'    morning_report: {{enabled: true, at: "{at:%H:%M}", days: daily}}',
-            *jobs,
-            "",
-        ]
+    return live_spec(
+        "feishu",
+        [(MAIN_CHAT, "读书会一群", ""), (ADMIN_CHAT, "管理群", "admin")],
+        at,
+        settings=["size: {capacity: 500, warn_at: 0.9}"],
     )
 
 

@@ -17,48 +17,26 @@ from pathlib import Path
 import pytest
 
 from shequn.app import App
-from shequn.playbook import load_playbook
 from shequn.schedule.activities import Activity, ActivityKind, new_secret
 from shequn.store._sql import to_ms
 from tests.connectors.matrix.live import MAIN, query, shequn, stop_run, wait_for
+from tests.support.live import live_spec, relaxed_limits
 from tests.support.onebot import BOT, FakeOneBot, ThreadedOneBot
 
 pytestmark = pytest.mark.slow
 MAIN_GROUP, ADMIN_GROUP = 123456789, 987654321
 TOKEN = "onebot-test-token"
 AD = "➕V：money20459，招代理，一件代发，日赚500"
-LIMITS = (
-    "platforms:\n  - platform: qq\n    limits: [{scope: bot, count: 1000, seconds: 1, documented: {url: "
-    '"https://docs.go-cqhttp.org/guide/config.html", quote: "rate-limit relaxed for tests"}}]\n'
-)
+LIMITS = relaxed_limits("qq", "https://docs.go-cqhttp.org/guide/config.html")
 
 
 def spec(at: datetime) -> str:
-    quiet = (at + timedelta(hours=6)).strftime("%H:00"), (at + timedelta(hours=8)).strftime("%H:00")
-    jobs = [f"    {j.key}: {{enabled: false}}" for j in load_playbook().rhythm.jobs if j.key != "morning_report"]
-    return "\n".join(
-        [
-            "name: 读书会",
-            "type: growth",
-            "locale: zh-CN",
-            "timezone: UTC",
-            "threshold: {kind: tag_screening}",
-            "size: {capacity: 500, warn_at: 0.9}",
-            "groups:",
-            f'  - {{platform: qq, id: "{MAIN_GROUP}", name: 读书会一群}}',
-            f'  - {{platform: qq, id: "{ADMIN_GROUP}", name: 管理群, role: admin}}',
-            "policies:",
-            "  moderation: {ladder: [warn, remove]}",
-            '  admission: {screening: {answer: "读书|阅读"}}',
-            '  checkin: {opens_at: "00:00"}',
-            "  acks: {batch_minutes: 0}",  # the check-in answered at once (by default gathered for 5 minutes)
-            "rhythm:",
-            f'  quiet_hours: {{start: "{quiet[0]}", end: "{quiet[1]}"}}',
-            "  jobs:",
-            f'    morning_report: {{enabled: true, at: "{at:%H:%M}", days: daily}}',
-            *jobs,
-            "",
-        ]
+    return live_spec(
+        "qq",
+        [(MAIN_GROUP, "读书会一群", ""), (ADMIN_GROUP, "管理群", "admin")],
+        at,
+        settings=["threshold: {kind: tag_screening}", "size: {capacity: 500, warn_at: 0.9}"],
+        policies=['  admission: {screening: {answer: "读书|阅读"}}'],
     )
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from shequn.playbook import load_playbook
 from tests.connectors.matrix.live import MAIN, query, shequn, stop_run, wait_for
 from tests.importers.helpers import DATA
+from tests.support.live import live_spec, relaxed_limits
 from tests.support.slack import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -35,37 +35,16 @@ from tests.support.slack import (
 pytestmark = pytest.mark.slow
 MAIN_CH, ADMIN_CH = "C0JL6CGQ2", "C0ADMIN01"  # the first is the channel of the real export in tests/data/slack
 AD = "➕V：money20459，招代理，一件代发，日赚500"
-LIMITS = (
-    "platforms:\n  - platform: slack\n    limits: [{scope: bot, count: 1000, seconds: 1, documented: {url: "
-    '"https://docs.slack.dev/apis/web-api/rate-limits", quote: "relaxed for tests"}}]\n'
-)
+LIMITS = relaxed_limits("slack", "https://docs.slack.dev/apis/web-api/rate-limits")
 SECRETS = (BOT_TOKEN, USER_TOKEN, APP_TOKEN, SIGNING_SECRET)
 
 
 def spec(at: datetime) -> str:
-    quiet = (at + timedelta(hours=6)).strftime("%H:00"), (at + timedelta(hours=8)).strftime("%H:00")
-    jobs = [f"    {j.key}: {{enabled: false}}" for j in load_playbook().rhythm.jobs if j.key != "morning_report"]
-    return "\n".join(
-        [
-            "name: 读书会",
-            "type: growth",
-            "locale: zh-CN",
-            "timezone: UTC",
-            "threshold: {kind: none}",
-            "groups:",
-            f'  - {{platform: slack, id: "{MAIN_CH}", name: traveling-sailor}}',
-            f'  - {{platform: slack, id: "{ADMIN_CH}", name: staff, role: admin}}',
-            "policies:",
-            "  moderation: {ladder: [warn, remove]}",
-            '  checkin: {opens_at: "00:00"}',
-            "  acks: {batch_minutes: 0}",  # the check-in answered at once (by default gathered for 5 minutes)
-            "rhythm:",
-            f'  quiet_hours: {{start: "{quiet[0]}", end: "{quiet[1]}"}}',
-            "  jobs:",
-            f'    morning_report: {{enabled: true, at: "{at:%H:%M}", days: daily}}',
-            *jobs,
-            "",
-        ]
+    return live_spec(
+        "slack",
+        [(MAIN_CH, "traveling-sailor", ""), (ADMIN_CH, "staff", "admin")],
+        at,
+        settings=["threshold: {kind: none}"],
     )
 
 
