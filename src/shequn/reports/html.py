@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from shequn.analytics.model import CommunityHealth, Finding, GroupHealth, Kpi, Report
-from shequn.i18n import t
+from shequn.i18n import fmt, t
 
 _CSS = """
 :root{--fg:#1f2933;--mute:#6b7785;--line:#e3e8ee;--bg:#f6f8fa;--ok:#2f9e44;--warn:#e8a317;--bad:#d9480f;--acc:#3b5bdb}
@@ -71,13 +71,11 @@ def echarts_js() -> str:
 
 
 def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{v:.0%}"
+    return fmt.pct(v)
 
 
 def _kpi_value(k: Kpi, loc: str) -> str:
-    if k.value is None:
-        return t("report.unknown", loc)
-    return f"{k.value:.0%}" if k.unit == "ratio" else f"{round(k.value, 1):g}"
+    return t("report.unknown", loc) if k.value is None else fmt.value(k.value, k.unit, loc)
 
 
 def _health_bar(score: int) -> str:
@@ -113,7 +111,7 @@ def _glance(r: Report, loc: str) -> str:
             f"<td>{escape(g.name)}</td><td>{escape(g.community)}</td>"
             f"<td>{escape(r.communities[g.community].type_name if g.community in r.communities else g.type)}</td>"
             f"<td>{_stage(g.stage, loc)}</td><td>{escape(g.stage_since)}</td><td>{_health_bar(g.health)}</td>"
-            f'<td class="num">{g.members}</td><td class="num">{g.messages}</td>'
+            f'<td class="num">{fmt.count(g.members)}</td><td class="num">{fmt.count(g.messages)}</td>'
             f'<td class="num">{_pct(g.speakers_ratio)}</td><td class="num">{g.key_discussants}</td>'
             f"<td>{escape('、'.join(f.title for f in g.findings[:3]))}</td></tr>"
         )
@@ -137,18 +135,16 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     )  # fmt: skip
 
 
-def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str) -> str:
+def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str, days: int) -> str:
     """Growth and commerce (issue 9): the funnel by channel and by join week, the commerce measures."""
     from shequn.reports import growth
 
     parts = [f"<h3>{escape(t('growth.report.title', loc))}</h3>"]
-    if commerce:
-        parts.append('<div class="cards">' + "".join(
-            f'<div class="card"><b>{escape(v)}</b><span>{escape(k)}</span></div>'
-            for k, v in growth.commerce_lines(commerce, loc)[:5]) + "</div>")  # fmt: skip
-        rest = growth.commerce_lines(commerce, loc)[5:]
-        if rest:
-            parts.append("<p>" + " · ".join(f"{escape(k)}{_colon(loc)}{escape(v)}" for k, v in rest) + "</p>")
+    lines = growth.commerce_lines(c, commerce, loc, days)
+    cards = "".join(f'<div class="card"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for k, v in lines[:4])
+    parts.append(f'<div class="cards">{cards}</div>')
+    if lines[4:]:
+        parts.append("<p>" + " · ".join(f"{escape(k)}{_colon(loc)}{escape(v)}" for k, v in lines[4:]) + "</p>")
     if c.funnel.by_channel:
         parts.append('<div class="grid">')
         for by in ("channel", "cohort"):
@@ -161,12 +157,12 @@ def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str) -> st
 
 
 def _community(
-    i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str, commerce: dict[str, Any] | None = None
+    i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str, commerce: dict[str, Any] | None, days: int
 ) -> str:
     kpis = "".join(
         f'<div class="kpi {"met" if k.met else "miss" if k.met is False else ""}"><span>{escape(k.name)}</span>'
         f"<b>{escape(_kpi_value(k, loc))}</b><span class='note'>{escape(t('report.col.target', loc))} "
-        f"{escape(_pct(k.target) if k.unit == 'ratio' else '—' if k.target is None else f'{k.target:g}')}"
+        f"{escape(fmt.value(k.target, k.unit, loc))}"
         f" · {escape(k.source)}</span></div>"
         for k in c.kpis
     )
@@ -202,8 +198,8 @@ def _community(
         f"{escape(t('report.community_health', loc, score=c.health))}</h2>"
         f'<div class="cards"><div class="card"><b>{len(c.groups)}</b>'
         f"<span>{escape(t('report.groups', loc))}</span></div>"
-        f'<div class="card"><b>{c.members}</b><span>{escape(t("report.members", loc))}</span></div>'
-        f'<div class="card"><b>{c.messages}</b><span>{escape(t("report.messages", loc))}</span></div>'
+        f'<div class="card"><b>{fmt.count(c.members)}</b><span>{escape(t("report.members", loc))}</span></div>'
+        f'<div class="card"><b>{fmt.count(c.messages)}</b><span>{escape(t("report.messages", loc))}</span></div>'
         f'<div class="card"><b>{c.dead_groups}</b><span>{escape(t("report.dead_groups", loc))}</span></div></div>'
         f"<h3>{escape(t('report.kpis', loc))}</h3>{kpis}{note}"
         f"<p>{escape(t('report.essentials', loc))}{_colon(loc)}{ess}</p>"
@@ -212,7 +208,7 @@ def _community(
         f'<div><h3>{escape(t("report.funnel", loc))}</h3><div id="funnel-{i}" class="chart"></div></div>'
         f'<div><h3>{escape(t("report.heatmap", loc))}</h3><div id="heat-{i}" class="chart"></div></div>'
         f"<div><h3>{escape(t('report.retention', loc))}</h3><table>{ret_head}{ret_rows}</table></div></div>"
-        f"{_growth(c, commerce, loc)}"
+        f"{_growth(c, commerce, loc, days)}"
         f"<h3>{escape(t('report.diagnosis', loc))}</h3>{findings}{group_f}</section>"
     )
 
@@ -258,7 +254,7 @@ def render_html(r: Report) -> str:
                      ("report.ad_accounts", len(r.ad_accounts)))
     )  # fmt: skip
     sections = "".join(
-        _community(i, c, by_comm.get(c.name, []), loc, r.commerce.get(c.name))
+        _community(i, c, by_comm.get(c.name, []), loc, r.commerce.get(c.name), r.days)
         for i, c in enumerate(r.communities.values())
     )
     how = "".join(f"<li>{escape(v)}</li>" for v in r.signals.values())

@@ -575,7 +575,11 @@ def growth(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) 
         health = report.communities.get(name) if report is not None else None
         if health is not None and health.funnel.by_channel:
             funnels[name] = {by: rg.funnel_rows(health, locale, by=by) for by in ("channel", "cohort")}
-    lines = {name: rg.commerce_lines(m, locale) for name, m in measures.items()}
+    lines = {
+        name: rg.commerce_lines(report.communities[name], m, locale, report.days)
+        for name, m in measures.items()
+        if report is not None and name in report.communities
+    }
     tz = ops.app.ws.timezone
     return render(
         request,
