@@ -189,7 +189,9 @@ async def logout(request: Request, principal: Reader) -> Response:
 @router.get("/")
 def overview(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep) -> Response:
     ov = ops.overview(locale, limit=50, fresh=fresh)
-    return render(request, "overview.html", principal, locale, ov=ov, tz=ops.app.ws.timezone)
+    return render(
+        request, "overview.html", principal, locale, ov=ov, tz=ops.app.ws.timezone, updating=ops.updating(locale)
+    )
 
 
 @router.get("/communities/{name}")
