@@ -78,7 +78,7 @@ class CommunityCard:
     open_tasks: int
     last_message_ms: int | None
     attention: int  # groups of this community needing attention
-    kpis: tuple[tuple[str, str, float | None], ...]  # (key, name, target)
+    kpis: tuple[tuple[str, str, float | None, str], ...]  # (key, name, target, unit)
     health: Any = None  # the analytics' CommunityHealth, when computed
 
 
@@ -356,7 +356,7 @@ class Operations:
                     open_tasks=sum(g.open_tasks for g in gs),
                     last_message_ms=max((g.last_message_ms for g in gs if g.last_message_ms), default=None),
                     attention=flagged.get(c.id, 0),
-                    kpis=tuple((k.key, k.name.get(locale), c.spec.kpis.get(k.key)) for k in ctype.kpis),
+                    kpis=tuple((k.key, k.name.get(locale), c.spec.kpis.get(k.key), k.unit) for k in ctype.kpis),
                     health=report.communities.get(c.name) if report is not None else None,
                 )
             )

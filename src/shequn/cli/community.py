@@ -10,7 +10,7 @@ from rich.table import Table
 
 from shequn.cli.common import console, open_app, print_json
 from shequn.domain import UserError
-from shequn.i18n import system_locale, t
+from shequn.i18n import fmt, system_locale, t
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec, load_spec_file
 
@@ -107,7 +107,9 @@ def show(
     console.print(f"[bold]{spec.name}[/bold]  {ctype.name.get(loc)} ({spec.type})", markup=True)
     console.print(f"  {data['core_view']}  [dim]({ctype.source})[/dim]", markup=True)
     table = Table(show_header=False, box=None, padding=(0, 2))
-    table.add_row(t("cli.col.kpis", loc), ", ".join(f"{k['name']} → {k['target']}" for k in kpi_rows))
+    shown = (f"{kpis[k].name.get(loc) if k in kpis else k} → {fmt.value(v, kpis[k].unit if k in kpis else '', loc)}"
+             for k, v in spec.kpis.items())  # fmt: skip
+    table.add_row(t("cli.col.kpis", loc), ", ".join(shown))
     thr = {x.key: x for x in pb.thresholds.kinds}[spec.threshold.kind]
     table.add_row(t("cli.col.threshold", loc), f"{thr.name.get(loc)} {spec.threshold.params or ''}")
     size = {x.key: x for x in pb.sizes.policies}[spec.size.policy]

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from shequn import __version__
 from shequn.accounts import Perm, Principal, parse_scopes
 from shequn.domain import EventKind, UserError
+from shequn.i18n import fmt
 from shequn.i18n import t as translate
 from shequn.operations import NotFoundError, SegmentVerb
 from shequn.playbook import load_playbook
@@ -88,6 +89,7 @@ def render(
         lang_links=lang_links,
         fmt_ms=_fmt_ms,
         fmt_iso=_fmt_iso,
+        fmt=fmt,
         json=_json,
         version=__version__,
         workspace=request.app.state.ops.app.ws.name,
