@@ -41,6 +41,9 @@ font-weight:600}td.num{text-align:right}.bar{display:inline-block;height:10px;bo
 background:#fff6f3}.finding.low{border-color:#adb5bd;background:#fafafa}.finding p{margin:2px 0}
 .src{color:var(--mute);font-size:12px}
 .scroll{max-height:520px;overflow:auto}
+.grid>div{min-width:0;overflow-x:auto}.grid{grid-template-columns:repeat(auto-fit,minmax(min(420px,100%),1fr))}
+.wide{max-width:100%;overflow-x:auto;margin:0 0 12px}
+@media (max-width:700px){header{padding:14px 12px}main{padding:12px}section{padding:12px}}
 """
 
 _JS = """
@@ -145,12 +148,12 @@ def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str, days:
     parts.append(f'<div class="cards">{cards}</div>')
     if lines[4:]:
         parts.append("<p>" + " · ".join(f"{escape(k)}{_colon(loc)}{escape(v)}" for k, v in lines[4:]) + "</p>")
-    if c.funnel.by_channel:
-        parts.append('<div class="grid">')
+    if c.funnel.by_channel:  # one under the other: side by side the two wide tables ran into each other
         for by in ("channel", "cohort"):
             head, rows = growth.funnel_rows(c, loc, by=by)
-            parts.append(f"<div><h3>{escape(t(f'growth.report.by_{by}', loc))}</h3>{_table(head, rows)}</div>")
-        parts.append("</div>")
+            parts.append(
+                f'<h3>{escape(t(f"growth.report.by_{by}", loc))}</h3><div class="wide">{_table(head, rows)}</div>'
+            )
     else:
         parts.append(f"<p>{escape(t('growth.report.no_joins', loc))}</p>")
     return "".join(parts)
