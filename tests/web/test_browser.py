@@ -107,7 +107,9 @@ def test_an_operators_day(server: str, page: Page) -> None:
     page.locator("main p a").first.click()
     expect(page.locator("#trend-chart canvas")).to_be_visible()  # ECharts drew, served by shequn itself
     expect(page.get_by_text("需要关注").first).to_be_visible()
-    expect(page.locator("#diagnosis .finding .src").first).to_contain_text(".txt:")  # a prescription and its source
+    source = page.locator("#diagnosis .finding .src").first  # a prescription and its source: the book's chapter,
+    expect(source).to_contain_text("社群电商一书")  # with the seed file and line on hover
+    assert ".txt:" in (source.get_attribute("title") or "")
     shot(page, "3-community")
 
     # A segment: silent members of one community, invited into a group (the platform leaves that to staff).

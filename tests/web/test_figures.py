@@ -166,3 +166,28 @@ def test_one_reason_per_cause_most_urgent_first(demo: Demo) -> None:
         assert not ({"dead", "silent"} <= set(codes))
     scores = [a.score for a in ov.attention]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_citations_name_the_document_and_keep_file_and_line_on_hover(demo: Demo) -> None:
+    name = next(iter(demo.report["communities"]))  # type: ignore[call-overload]
+    html = demo.page(f"/communities/{quote(name)}")
+    spans = re.findall(r'<span class="src" title="([^"]+)" data-source="[^"]+">\[([^\]]+)\]</span>', html)
+    assert spans
+    for source, shown in spans:
+        assert re.fullmatch(r"\d{3}_[0-9a-f]{16}\.txt:\d+(-\d+)?", source)
+        assert ".txt" not in shown
+    assert any(shown.startswith("社群电商一书 · 第") for _s, shown in spans)
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert not re.search(r"\d{3}_[0-9a-f]{16}\.txt", text)  # no file hash in what a person reads
+
+
+def test_the_rhythm_is_one_row_per_job_and_the_spec_reads_as_yaml(demo: Demo) -> None:
+    name = next(iter(demo.report["communities"]))  # type: ignore[call-overload]
+    html = demo.page(f"/communities/{quote(name)}")
+    table = html.split('id="rhythm"', 1)[1].split("</table>", 1)[0]
+    rhythm = demo.client.get(f"/api/v1/communities/{quote(name)}/rhythm?days=7", headers=demo.headers).json()
+    labels = {r["label"] for r in rhythm}
+    assert table.count("<tr class=") == len(labels) < len(rhythm)
+    r = demo.client.get(f"/communities/{quote(name)}/spec.yaml", headers=demo.headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.text.startswith("name: ") and "\n  " in r.text and "\\n" not in r.text.split("\n", 1)[0]

@@ -16,6 +16,7 @@ import orjson
 
 from shequn.analytics.model import CommunityHealth, Finding, GroupHealth, Kpi, Report
 from shequn.i18n import fmt, t
+from shequn.playbook.seeds import cite
 
 _CSS = """
 :root{--fg:#1f2933;--mute:#6b7785;--line:#e3e8ee;--bg:#f6f8fa;--ok:#2f9e44;--warn:#e8a317;--bad:#d9480f;--acc:#3b5bdb}
@@ -96,7 +97,10 @@ def _colon(loc: str) -> str:
 
 def _finding(f: Finding, loc: str) -> str:
     c = _colon(loc)
-    srcs = " · ".join(f"{escape(s['source'])} “{escape(s['quote'])}”" for s in f.sources)
+    srcs = " · ".join(
+        f'<span title="{escape(s["source"])}">{escape(cite(s["source"], loc))}</span> “{escape(s["quote"])}”'
+        for s in f.sources
+    )
     return (
         f'<div class="finding {escape(f.severity)}"><p><b>{escape(f.title)}</b> '
         f'<span class="note">({escape(t(f"report.severity.{f.severity}", loc))})</span></p>'
@@ -166,7 +170,7 @@ def _community(
         f'<div class="kpi {"met" if k.met else "miss" if k.met is False else ""}"><span>{escape(k.name)}</span>'
         f"<b>{escape(_kpi_value(k, loc))}</b><span class='note'>{escape(t('report.col.target', loc))} "
         f"{escape(fmt.value(k.target, k.unit, loc))}"
-        f" · {escape(k.source)}</span></div>"
+        f' · <span title="{escape(k.source)}">{escape(cite(k.source, loc))}</span></span></div>'
         for k in c.kpis
     )
     note = (

@@ -10,6 +10,7 @@ from typing import Any
 
 from shequn.analytics.model import CommunityHealth, Finding, Kpi, Report
 from shequn.i18n import fmt, t
+from shequn.playbook.seeds import cite
 
 MAX_GROUPS = 30
 
@@ -19,7 +20,7 @@ def _value(k: Kpi, loc: str) -> str:
 
 
 def _finding(f: Finding, loc: str) -> list[str]:
-    src = "; ".join(f"{s['source']} “{s['quote']}”" for s in f.sources)
+    src = "; ".join(f"{cite(s['source'], loc)} “{s['quote']}”" for s in f.sources)
     return [
         f"- **{f.title}** ({t(f'report.severity.{f.severity}', loc)})",
         f"  - {t('report.cause', loc)}: {f.cause}",

@@ -6,10 +6,11 @@ Every page route declares its permission like the API's; the forms call the same
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -25,6 +26,7 @@ from shequn.i18n import fmt
 from shequn.i18n import t as translate
 from shequn.operations import NotFoundError, SegmentVerb
 from shequn.playbook import load_playbook
+from shequn.playbook.seeds import cite
 from shequn.store import Segment
 from shequn.store._sql import from_ms, to_ms
 from shequn.web.deps import AccountsDep, Admin, FreshDep, LocaleDep, OpsDep, Reader, Writer, locale_of
@@ -90,6 +92,7 @@ def render(
         fmt_ms=_fmt_ms,
         fmt_iso=_fmt_iso,
         fmt=fmt,
+        cite=cite,
         json=_json,
         version=__version__,
         workspace=request.app.state.ops.app.ws.name,
@@ -227,14 +230,50 @@ def community(request: Request, name: str, principal: Reader, ops: OpsDep, local
     )  # fmt: skip
 
 
-def _calendar(items: list[Any]) -> list[tuple[Any, list[tuple[str, str, str, list[str]]]]]:
-    """The rhythm by local day: (day, [(time, job, status, groups)]), one line for a job posted in several groups."""
-    days: dict[Any, dict[tuple[str, str, str], list[str]]] = {}
-    for r in items:
-        days.setdefault(r.local.date(), {}).setdefault((r.local.strftime("%H:%M"), r.label, r.status), []).append(
-            r.group
+@router.get("/communities/{name}/spec.yaml")
+def community_spec(name: str, principal: Reader, ops: OpsDep, download: bool = Query(False)) -> Response:
+    """The complete spec as the YAML an operator keeps, shown as text (the API's JSON holds it with escaped
+    newlines); ``?download=1`` saves it."""
+    record = ops.community(name)
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.yaml"} if download else None
+    return Response(record.spec.to_yaml(), media_type="text/plain; charset=utf-8", headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarRow:
+    """One job of the rhythm over the coming days, folded: when it runs, on which days, in which groups."""
+
+    label: str
+    times: tuple[str, ...]
+    weekdays: tuple[int, ...]  # 0 = Monday; every day of the period when it runs daily
+    daily: bool
+    groups: tuple[str, ...]
+    capped: int  # occurrences over the daily cap (recorded, not sent)
+    first: Any
+
+
+def _calendar(items: list[Any]) -> list[CalendarRow]:
+    """The rhythm folded to one row per job (its times, days and groups) in the order of its first run; it was one
+    row per job, day and time: fifty near-identical rows for a week."""
+    days = sorted({r.local.date() for r in items})
+    jobs: dict[str, list[Any]] = {}
+    for r in sorted(items, key=lambda r: r.local):
+        jobs.setdefault(r.label, []).append(r)
+    rows = []
+    for label, runs in jobs.items():
+        on = sorted({r.local.date() for r in runs})
+        rows.append(
+            CalendarRow(
+                label=label,
+                times=tuple(sorted({r.local.strftime("%H:%M") for r in runs})),
+                weekdays=tuple(sorted({d.weekday() for d in on})),
+                daily=len(on) == len(days) and len(days) >= 7,
+                groups=tuple(dict.fromkeys(r.group for r in runs)),
+                capped=sum(1 for r in runs if r.status == "capped") // max(1, len({r.group for r in runs})),
+                first=runs[0].local,
+            )
         )
-    return [(d, [(*k, g) for k, g in jobs.items()]) for d, jobs in days.items()]
+    return rows
 
 
 @router.get("/groups/{group_id}")
