@@ -123,6 +123,9 @@ def test_an_operators_day(server: str, page: Page) -> None:
     page.select_option("#segment-group", index=1)
     page.fill("#segment-text", "欢迎来主群")
     page.click("#segment-apply")
+    count = page.locator("#confirm-count").inner_text()  # asked first, with the count
+    assert "位成员拉进" in count
+    page.click("#segment-confirm-yes")
     expect(page.locator("#segment-done")).to_contain_text("人工任务")
     shot(page, "4-segment")
 

@@ -59,10 +59,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     app = App(db)
     accounts = Accounts(app)
     user = accounts.create_user("amy", "correct horse battery", "owner", actor="test")
-    token, _ = accounts.login(user)
+    token, csrf = accounts.login(user)
     _, bearer = accounts.create_token(user, "t", ROLE_PERMS[Role.OWNER], actor="test")
     client = TestClient(create_app(app), base_url="https://testserver", follow_redirects=False)
-    headers = {"Cookie": f"shequn_session={token}", "Authorization": f"Bearer {bearer}"}
+    headers = {"Cookie": f"shequn_session={token}", "Authorization": f"Bearer {bearer}", "X-CSRF-Token": csrf}
     try:
         yield Demo(db, app, client, headers, json.loads((folder / "report.json").read_text(encoding="utf-8")))
     finally:
@@ -191,3 +191,19 @@ def test_the_rhythm_is_one_row_per_job_and_the_spec_reads_as_yaml(demo: Demo) ->
     r = demo.client.get(f"/communities/{quote(name)}/spec.yaml", headers=demo.headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     assert r.text.startswith("name: ") and "\n  " in r.text and "\\n" not in r.text.split("\n", 1)[0]
+
+
+def test_a_bulk_action_asks_first_with_the_count(demo: Demo) -> None:
+    name = next(iter(demo.report["communities"]))  # type: ignore[call-overload]
+    query = f"community={quote(name)}&silent_days=3&status=active"
+    page = demo.page(f"/segments?{query}&run=1")
+    total = int(re.search(r'id="segment-count">[^<\d]*([\d,]+)', page).group(1).replace(",", ""))  # type: ignore[union-attr]
+    csrf = demo.headers["X-CSRF-Token"]
+    form = {"csrf": csrf, "query": query, "action": "tag", "key": "figures-1", "value": "回访"}
+    asked = demo.client.post("/segments/act", data=form, headers=demo.headers)
+    assert asked.status_code == 200 and f"给 {fmt.count(total)} 位成员打上标签「回访」？" in asked.text
+    assert "回访" not in demo.page(f"/segments?{query}&run=1&tags=回访").split('id="segment-members"')[-1]
+    done = demo.client.post("/segments/act", data={**form, "confirmed": str(total)}, headers=demo.headers)
+    assert done.status_code == 303
+    tagged = demo.page(f"/segments?{query}&run=1&tags={quote('回访')}")
+    assert f"{fmt.count(total)}" in re.search(r'id="segment-count">([^<]+)<', tagged).group(1)  # type: ignore[union-attr]

@@ -502,11 +502,22 @@ def segment_act(
     value: str = Form("", max_length=40),
     text: str = Form("", max_length=2000),
     group_id: int | None = Form(None, ge=1, le=2**62),
+    confirmed: int = Form(0, ge=0, le=10_000_000),
 ) -> Response:
+    """Act on a segment: first a page that says what will happen to how many members and asks to confirm; the
+    confirmation carries the count the operator saw, and a segment that changed since is asked again."""
     from urllib.parse import parse_qsl
 
     q = dict(parse_qsl(query))
     segment, _ = _segment_from_query(ops, q)
+    total = ops.segment(segment, limit=1).total
+    if confirmed != total or not total:
+        groups = {g.id: g for g in ops.groups()}
+        target = groups.get(group_id) if group_id else None
+        return render(
+            request, "segment_confirm.html", principal, locale, total=total, action=action, query=query, key=key,
+            value=value, text=text, group_id=group_id or "", group=target, changed=bool(confirmed),
+        )  # fmt: skip
     out = ops.act_on_segment(
         segment,
         action,
