@@ -207,3 +207,22 @@ def test_a_bulk_action_asks_first_with_the_count(demo: Demo) -> None:
     assert done.status_code == 303
     tagged = demo.page(f"/segments?{query}&run=1&tags={quote('回访')}")
     assert f"{fmt.count(total)}" in re.search(r'id="segment-count">([^<]+)<', tagged).group(1)  # type: ignore[union-attr]
+
+
+def test_the_roster_pages_and_filters_and_counts_silence_as_the_report(demo: Demo) -> None:
+    groups = demo.report["groups"]
+    assert isinstance(groups, dict)
+    ops = Operations(demo.app)
+    big = max(ops.groups(), key=lambda g: g.members)
+    report = groups[f"{big.platform}:{big.platform_id}"]
+    first = demo.page(f"/groups/{big.id}")
+    rows = first.split('id="roster"', 1)[1].split("</table>", 1)[0].count("<tr class=")
+    assert big.members > 100 and rows == 100 and 'rel="next"' in first
+    last = demo.page(f"/groups/{big.id}?page=99")  # past the end: the last page
+    assert last.split('id="roster"', 1)[1].split("</table>", 1)[0].count("<tr class=") == (big.members % 100 or 100)
+    silent = demo.page(f"/groups/{big.id}?show=silent")
+    assert f'id="silent-count"><b>{fmt.count(report["silent_members"])}</b>' in silent
+    assert f"({fmt.count(report['silent_members'])})" in silent.split('id="roster"')[0]
+    name = re.search(r'<a href="/members/\d+">([^<]{2,})</a>', first).group(1)  # type: ignore[union-attr]
+    found = demo.page(f"/groups/{big.id}?q={quote(name)}")
+    assert name in found.split('id="roster"', 1)[1]

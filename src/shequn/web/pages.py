@@ -276,28 +276,54 @@ def _calendar(items: list[Any]) -> list[CalendarRow]:
     return rows
 
 
+ROSTER_PAGE = 100
+ROSTER_SHOW = ("all", "silent", "staff", "new")
+
+
 @router.get("/groups/{group_id}")
 def group(
-    request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep, group_id: int = Path(ge=1, le=2**62)
+    request: Request,
+    principal: Reader,
+    ops: OpsDep,
+    locale: LocaleDep,
+    group_id: int = Path(ge=1, le=2**62),
+    page: int = Query(1, ge=1, le=100_000),
+    show: str = Query("all", max_length=10),
+    q: str = Query("", max_length=50),
 ) -> Response:
+    """A group: its figures, why it needs attention, the heatmap, and the roster a page at a time, filtered by name
+    and by who (silent over the analysis' window, staff, joined in the last 7 days)."""
     g = ops.group(group_id)
     roster = ops.roster(group_id)
     heat = ops.heatmap(g)
     tz = heat["timezone"]
-    as_of = g.last_message_ms or ops.app.now_ms()
-    silent_before = as_of - 14 * 86_400_000
-    silent = [
-        m for m in roster if m.last_active is None or to_ms(datetime.fromisoformat(m.last_active)) < silent_before
-    ]
     record = ops.community(g.community) if g.community else None
     report = ops.analysis(locale)
     key = f"{g.platform}:{g.platform_id}"
     health = report.groups.get(key) if report is not None else None
     tiers = {m.person: m for m in report.members.get(key, [])} if report is not None else {}
-    att = ops.attention(g, record.spec if record else None, ops.as_of_ms([g]), health)
+    # Silent: the analysis' definition (no message and no check-in in its window), the figure the report counts.
+    silent = {m.person_id for m in roster if m.person_id in tiers and "silent" in tiers[m.person_id].roles}
+    as_of = ops.as_of_ms([g])
+    if show == "silent":
+        roster = [m for m in roster if m.person_id in silent]
+    elif show == "staff":
+        roster = [m for m in roster if m.person_id in tiers and tiers[m.person_id].staff]
+    elif show == "new":
+        roster = [m for m in roster if m.joined_ms is not None and m.joined_ms >= as_of - 7 * 86_400_000]
+    if q.strip():
+        needle = q.strip().casefold()
+        roster = [m for m in roster if needle in (m.name or "").casefold()]
+    pages = max(1, -(-len(roster) // ROSTER_PAGE))
+    page = min(page, pages)
+    shown = roster[(page - 1) * ROSTER_PAGE : page * ROSTER_PAGE]
+    att = ops.attention(g, record.spec if record else None, as_of, health)
+    links = {n: request.url.path + "?" + urlencode({"show": show, "q": q, "page": n}) for n in (page - 1, page + 1)}
     return render(
-        request, "group.html", principal, locale, g=g, roster=roster, heat=heat, silent=silent, tz=tz,
-        attention=att, community=record, health=health, tiers=tiers,
+        request, "group.html", principal, locale, g=g, roster=shown, matched=len(roster), page=page, pages=pages,
+        show=show if show in ROSTER_SHOW else "all", shows=ROSTER_SHOW, q=q, links=links, heat=heat, silent=silent,
+        silent_count=health.silent_members if health is not None else len(silent), tz=tz, attention=att,
+        community=record, health=health, tiers=tiers, window=report.days if report is not None else None,
     )  # fmt: skip
 
 
