@@ -138,7 +138,7 @@ def test_an_operators_day(server: str, page: Page) -> None:
     expect(page.locator(f"#tasks tr[data-task='{task_id}']")).to_have_count(0)
     shot(page, "5-tasks")
     page.locator(".tabs a").nth(1).click()
-    expect(page.locator(f"#tasks tr[data-task='{task_id}']")).to_contain_text("user:amy")
+    expect(page.locator(f"#tasks tr[data-task='{task_id}']")).to_contain_text("amy")
 
     # An export dragged in (set on the file input), followed to its report.
     page.click("a[data-nav=imports]")

@@ -226,3 +226,62 @@ def test_the_roster_pages_and_filters_and_counts_silence_as_the_report(demo: Dem
     name = re.search(r'<a href="/members/\d+">([^<]{2,})</a>', first).group(1)  # type: ignore[union-attr]
     found = demo.page(f"/groups/{big.id}?q={quote(name)}")
     assert name in found.split('id="roster"', 1)[1]
+
+
+# Internal values that must not reach a person reading zh-CN: keys with an underscore, prefixed keys, audit actions,
+# and elements whose whole text is one of the short keys (a group role, a scope, a role, an event kind, a method).
+_SHORT_KEYS = ("main", "paid", "fan", "read", "write", "admin", "self", "invited", "approved", "roster", "message",
+               "join", "leave", "owner", "operator", "viewer", "silent", "scout", "greeter", "storyteller", "sim",
+               "member", "unknown", "active", "left", "due", "capped", "high", "mid", "low", "inactive")  # fmt: skip
+_PATTERNS = (
+    re.compile(r"(?<![\w/.-])[a-z]+_[a-z_]+(?![\w/.-])"),  # snake_case: added_by_staff, key_discussant …
+    re.compile(r"\b(?:badge|tier|stage|code|user|token):[\w-]"),
+    re.compile(r"\b(?:community|session|user|token|segment|task|import|webhook)\.[a-z_]+\b"),
+    re.compile(r"date order"),
+)
+
+
+def _raw_values(html: str) -> list[str]:
+    html = re.sub(r"<(script|style|code|textarea)\b.*?</\1>", " ", html, flags=re.S)
+    found = [m.group(0) for m in re.finditer(r">\s*([a-z_]+)\s*<", html) if m.group(1) in _SHORT_KEYS]
+    text = re.sub(r"<[^>]+>", " ", html)
+    for pattern in _PATTERNS:
+        found += pattern.findall(text)
+    return found
+
+
+def test_no_raw_internal_values_on_any_zh_page(demo: Demo) -> None:
+    ops = Operations(demo.app)
+    groups = ops.groups()
+    person = ops.roster(groups[0].id)[0].person_id
+    names = list(demo.report["communities"])  # type: ignore[call-overload]
+    paths = ["/", "/tasks", "/tasks?status=done", "/events", "/imports", "/growth", "/settings",
+             f"/members/{person}", f"/segments?community={quote(names[0])}&silent_days=3&run=1"]  # fmt: skip
+    paths += [f"/communities/{quote(n)}" for n in names] + [f"/groups/{g.id}" for g in groups]
+    raw = {p: found for p in paths if (found := _raw_values(demo.page(p + ("&" if "?" in p else "?") + "lang=zh-CN")))}
+    assert not raw, raw
+
+
+def test_no_raw_internal_values_in_zh_command_output(demo: Demo, tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shequn = str(Path(sys.executable).with_name("shequn"))
+    db = str(tmp_path / "copy.db")
+    shutil.copy(demo.db, db)
+    env = {**os.environ, "SHEQUN_LANG": "zh-CN", "COLUMNS": "200"}
+    export = Path(__file__).resolve().parents[1] / "data" / "whatsapp" / "mlomb" / "4A_11M.txt"
+    name = next(iter(demo.report["communities"]))  # type: ignore[call-overload]
+    commands = [["report", "-f", "md"], ["community", "show", name], ["import", str(export)],
+                ["simulate", "--truth", "/nonexistent/t.json"], ["sandbox", "-c", name, "--start", "soon"]]  # fmt: skip
+    for args in commands:
+        done = subprocess.run([shequn, "--db", db, *args], capture_output=True, text=True, env=env, check=False,
+                              timeout=300)  # fmt: skip
+        out = done.stdout + done.stderr
+        found = [x for p in _PATTERNS for x in p.findall(out)]
+        assert not found, (args, found)
+        for line in out.splitlines():
+            if line.startswith("错误："):  # an error in the user's language, not an English body after a prefix
+                assert re.search(r"[\u4e00-\u9fff]", line[3:]), (args, line)

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from shequn.cli.common import console, err_console, open_app
 from shequn.domain import UserError
-from shequn.i18n import t
+from shequn.i18n import system_locale, t
 
 if TYPE_CHECKING:
     from shequn.importers import Planned
@@ -148,6 +148,7 @@ class _RichProgress:
 
 def _print(report: object, community: str | None, seconds: float) -> None:
     from shequn.importers import ImportReport
+    from shequn.web.labels import import_note
 
     assert isinstance(report, ImportReport)
     kinds = report.kinds()
@@ -185,7 +186,7 @@ def _print(report: object, community: str | None, seconds: float) -> None:
     )
     _print_skipped(report.skipped)
     for note in report.notes:
-        err_console.print(escape(t("import.note", None, note=note)), style="dim")
+        err_console.print(escape(t("import.note", None, note=import_note(note, system_locale()))), style="dim")
     if report.replayed:
         err_console.print(t("import.replayed", None), style="dim")
     if report.unbound:

@@ -93,7 +93,7 @@ def plan(
         for name, body in files.items():
             (output / name).write_text(body, encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"{output}: {exc.strerror}", exit_code=2) from None
+        raise UserError(t("cli.err.cannot_write", None, path=output, reason=exc.strerror), exit_code=2) from None
 
     _summary(result, loc)
     console.print(carrier, markup=False)

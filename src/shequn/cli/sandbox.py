@@ -61,7 +61,7 @@ def sandbox(
     try:
         begin = parse_iso(start) if start else datetime.now(UTC).replace(microsecond=0)
     except ValueError:
-        raise UserError(f"--start: cannot read {start!r} as an ISO time", exit_code=2) from None
+        raise UserError(t("cli.err.not_iso", None, option="--start", value=start), exit_code=2) from None
     caps = None
     if platform:
         caps = capabilities(platform)
@@ -78,7 +78,7 @@ def sandbox(
         try:
             lines = script.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
-            raise UserError(f"{script}: cannot read: {exc.strerror}", exit_code=2) from None
+            raise UserError(t("cli.err.cannot_read", None, path=script, reason=exc.strerror), exit_code=2) from None
         outputs = session.run_script(lines, source=str(script))
         for out in outputs:
             if as_json:

@@ -29,6 +29,7 @@ from shequn.playbook import load_playbook
 from shequn.playbook.seeds import cite
 from shequn.store import Segment
 from shequn.store._sql import from_ms, to_ms
+from shequn.web import labels
 from shequn.web.deps import AccountsDep, Admin, FreshDep, LocaleDep, OpsDep, Reader, Writer, locale_of
 from shequn.web.security import LANG_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, cookie_args, principal_of
 
@@ -93,6 +94,9 @@ def render(
         fmt_iso=_fmt_iso,
         fmt=fmt,
         cite=cite,
+        label=labels,
+        role_name=lambda key: labels.role(key, locale),
+        tag_name=lambda value: labels.tag(value, locale),
         json=_json,
         version=__version__,
         workspace=request.app.state.ops.app.ws.name,
