@@ -285,3 +285,16 @@ def test_no_raw_internal_values_in_zh_command_output(demo: Demo, tmp_path: Path)
         for line in out.splitlines():
             if line.startswith("错误："):  # an error in the user's language, not an English body after a prefix
                 assert re.search(r"[\u4e00-\u9fff]", line[3:]), (args, line)
+
+
+def test_after_a_start_the_overview_shows_the_last_complete_figures(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = Operations(demo.app).overview("zh-CN", fresh=True)  # computed (or loaded) and saved beside the store
+    assert first.analysed and first.figures_at
+    restarted = Operations(demo.app)  # a new server process: nothing in memory
+    monkeypatch.setattr(restarted, "_refresh_analysis", lambda locale: None)  # the child's work is not the point
+    again = restarted.overview("zh-CN", fresh=True)
+    assert again.analysed and again.figures_at == first.figures_at  # the saved figures, with their time
+    assert [a.group.id for a in again.attention] == [a.group.id for a in first.attention]
+    assert restarted.updating("zh-CN")  # and newer ones are being computed meanwhile (the page says so)
