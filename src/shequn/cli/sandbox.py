@@ -18,7 +18,8 @@ from shequn.i18n import system_locale, t
 _STYLE = {"staff_task": "yellow", "info": "dim", "error": "red"}
 
 
-def _show(out: Output, tz: str, groups: dict[str, str]) -> None:
+def _show(out: Output, tz: str, groups: dict[str, str], here: str) -> None:
+    """One line of what shequn did; an action in another group than the chat you are in names that group."""
     from zoneinfo import ZoneInfo
 
     from rich.markup import escape
@@ -28,7 +29,7 @@ def _show(out: Output, tz: str, groups: dict[str, str]) -> None:
         console.print(out.text, style="dim", markup=False)
         return
     who = f" → {out.target_name}" if out.target_name else ""
-    where = f" @ {groups.get(out.group) or out.group}" if out.group and len(groups) > 1 else ""
+    where = f" @ {groups.get(out.group) or out.group}" if out.group and out.group != here else ""
     style = _STYLE.get(out.kind, "green")
     head = escape(f"{when} shequn {out.kind}{where}{who}")
     console.print(f"[{style}]{head}[/{style}]  {escape(out.text)}", markup=True)
@@ -73,7 +74,6 @@ def sandbox(
     )  # fmt: skip
     tz = record.spec.timezone
     groups = {g.id: g.name or g.id for g in record.spec.groups}
-    groups.setdefault(session.group, t("cli.sandbox_group", None))  # the session's own chat
     if script is not None:
         try:
             lines = script.read_text(encoding="utf-8").splitlines()
@@ -85,7 +85,7 @@ def sandbox(
                 if out.kind != "info":
                     print_json(out.to_json())
             else:
-                _show(out, tz, groups)
+                _show(out, tz, groups, session.group)
         return
     loc = system_locale()
     console.print(t("cli.sandbox_intro", loc, community=community))
@@ -106,4 +106,4 @@ def sandbox(
             if as_json and out.kind != "info":
                 print_json(out.to_json())
             else:
-                _show(out, tz, groups)
+                _show(out, tz, groups, session.group)
