@@ -90,6 +90,7 @@ class Overview:
     totals: dict[str, int] = field(default_factory=dict)
     analysed: bool = False  # the analytics had been computed (else they are being computed now)
     figures_at: str = ""  # when the analytics shown were computed (ISO, local time)
+    window_days: int = 0  # the analytics' window
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +220,9 @@ class Operations:
             threading.Thread(target=self._refresh_overview, args=(locale,), daemon=True).start()
         full = hit[1]
         return Overview(
-            full.communities, full.attention[:limit], full.as_of_ms, full.totals, full.analysed, full.figures_at
-        )
+            full.communities, full.attention[:limit], full.as_of_ms, full.totals, full.analysed, full.figures_at,
+            full.window_days,
+        )  # fmt: skip
 
     def analysis(self, locale: str, *, wait: bool = True) -> Any:
         """The analytics' report of the workspace (:func:`shequn.analytics.analyze`: health, lifecycle stages, type
@@ -370,7 +372,7 @@ class Operations:
         }
         return Overview(
             cards, attention, as_of, totals, analysed=report is not None,
-            figures_at=report.generated if report is not None else "",
+            figures_at=report.generated if report is not None else "", window_days=report.days if report else 0,
         )  # fmt: skip
 
     def attention(self, g: GroupRow, spec: CommunitySpec | None, as_of: int, health: Any = None) -> Attention | None:

@@ -255,7 +255,7 @@ def render_html(r: Report) -> str:
     messages = sum(c.messages for c in r.communities.values())
     dead = sum(1 for g in r.groups.values() if g.dead)
     cards = "".join(
-        f'<div class="card"><b>{v}</b><span>{escape(t(k, loc))}</span></div>'
+        f'<div class="card"><b>{fmt.count(v)}</b><span>{escape(t(k, loc))}</span></div>'
         for k, v in (("report.communities", len(r.communities)), ("report.groups", len(r.groups)),
                      ("report.members", members), ("report.messages", messages), ("report.dead_groups", dead),
                      ("report.ad_accounts", len(r.ad_accounts)))
@@ -267,12 +267,13 @@ def render_html(r: Report) -> str:
     how = "".join(f"<li>{escape(v)}</li>" for v in r.signals.values())
     data = orjson.dumps(_data(r, loc)).decode().replace("</", "<\\/")
     title = f"{t('report.title', loc)} · {r.workspace}"
-    window = t("report.window", loc, start=r.start[:16], end=r.end[:16], days=r.days, tz=r.timezone)
+    from shequn.reports import window
+
     return (
         f'<!doctype html><html lang="{escape(loc)}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
-        f"<style>{_CSS}</style></head><body><header><h1>{escape(title)}</h1><p>{escape(window)} · "
-        f"{escape(t('report.generated', loc, at=r.generated))}</p></header><main>"
+        f"<style>{_CSS}</style></head><body><header><h1>{escape(title)}</h1><p>{escape(window(r, loc))}</p>"
+        "</header><main>"
         f'<div class="cards">{cards}</div>{_glance(r, loc)}{sections}'
         f"<section><h2>{escape(t('report.how', loc))}</h2><ul>{how}</ul></section></main>"
         f'<script type="application/json" id="report-data">{data}</script>'

@@ -46,7 +46,9 @@ def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str, days:
 def render_markdown(r: Report) -> str:
     loc = r.locale
     out = [f"# {t('report.title', loc)} · {r.workspace}", ""]
-    out.append(t("report.window", loc, start=r.start[:10], end=r.end[:10], days=r.days, tz=r.timezone))
+    from shequn.reports import window
+
+    out.append(window(r, loc))
     out.append("")
     for c in r.communities.values():
         out.append(f"## {c.name} · {c.type_name} · {t('report.community_health', loc, score=c.health)}")

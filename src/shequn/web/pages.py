@@ -231,6 +231,7 @@ def community(request: Request, name: str, principal: Reader, ops: OpsDep, local
         tasks=tasks, tz=record.spec.timezone, calendar=_calendar(ops.rhythm(record, groups, locale)),
         activities=ops.activities(record), health=health, group_health=group_health, group_findings=group_findings,
         kpi_values={k.key: k for k in health.kpis} if health is not None else {},
+        window=report.days if report is not None else None,
     )  # fmt: skip
 
 
