@@ -326,7 +326,11 @@ class Operations:
             if g.community_id is not None:
                 by_community.setdefault(g.community_id, []).append(g)
         specs = {c.id: c.spec for c in communities}
-        report = self.analysis(locale)  # complete figures: the last saved ones, or computed now the first time
+        try:  # complete figures: the last saved ones, or computed now the first time
+            report = self.analysis(locale)
+        except Exception:  # the overview goes on with the facts (silence stands in for the stage); why is logged
+            logging.getLogger("shequn.operations").exception("analytics failed")
+            report = None
         health = report.groups if report is not None else {}
         attention = [
             a
