@@ -253,8 +253,7 @@ class CalendarRow:
     weekdays: tuple[int, ...]  # 0 = Monday; every day of the period when it runs daily
     daily: bool
     groups: tuple[str, ...]
-    capped: int  # occurrences over the daily cap (recorded, not sent)
-    first: Any
+    capped: int  # runs over the daily cap (recorded, not sent), counted once however many groups
 
 
 def _calendar(items: list[Any]) -> list[CalendarRow]:
@@ -274,8 +273,7 @@ def _calendar(items: list[Any]) -> list[CalendarRow]:
                 weekdays=tuple(sorted({d.weekday() for d in on})),
                 daily=len(on) == len(days) and len(days) >= 7,
                 groups=tuple(dict.fromkeys(r.group for r in runs)),
-                capped=sum(1 for r in runs if r.status == "capped") // max(1, len({r.group for r in runs})),
-                first=runs[0].local,
+                capped=len({r.local for r in runs if r.status == "capped"}),
             )
         )
     return rows
