@@ -45,9 +45,9 @@ def _yaml(path: Path) -> Any:
 
 
 def _money(amount: int, currency: str) -> str:
-    from shequn.policies.common import money
+    from shequn.i18n import fmt
 
-    return money(amount, currency)
+    return fmt.money(amount, currency)
 
 
 @app.command("apply")

@@ -13,14 +13,6 @@ from shequn.commerce.offers import LADDER_NAMES, MODE_NAMES
 from shequn.i18n import fmt, t
 
 
-def money(amounts: dict[str, int]) -> str:
-    return fmt.money(amounts)
-
-
-def pct(v: float | None) -> str:
-    return fmt.pct(v)
-
-
 def channel_label(key: str, loc: str) -> str:
     """A funnel channel as a person reads it: an invite link's channel as named, ``code:X`` → "invite code X",
     a join method → its words (``self`` → "by link or QR code")."""

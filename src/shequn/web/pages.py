@@ -678,7 +678,7 @@ def growth(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) 
         rejections=shop.rejections(limit=50),
         tz=tz,
         zone=ZoneInfo(tz),
-        money=rg.money,
+        money=fmt.money,
     )
 
 
