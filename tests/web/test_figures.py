@@ -298,3 +298,19 @@ def test_after_a_start_the_overview_shows_the_last_complete_figures(
     assert again.analysed and again.figures_at == first.figures_at  # the saved figures, with their time
     assert [a.group.id for a in again.attention] == [a.group.id for a in first.attention]
     assert restarted.updating("zh-CN")  # and newer ones are being computed meanwhile (the page says so)
+
+
+def _between(html: str, start: str, end: str) -> str:
+    return html.split(start, 1)[1].split(end, 1)[0] if start in html else ""
+
+
+def test_a_group_needs_attention_for_the_same_reasons_on_every_page(demo: Demo) -> None:
+    ops = Operations(demo.app)
+    overview = ops.overview("zh-CN", fresh=True, limit=10_000)
+    flagged = {a.group.id: [code for code, _ in a.reasons] for a in overview.attention}
+    assert flagged
+    for g in ops.groups():
+        group_page = _between(demo.page(f"/groups/{g.id}"), 'id="group-attention"', "</section>")
+        assert re.findall(r'<li class="r-([a-z_]+)"', group_page) == flagged.get(g.id, []), g.id
+        community = _between(demo.page(f"/communities/{quote(g.community or '')}"), '<ul class="attention">', "</section>")
+        assert (f'<a href="/groups/{g.id}">' in community) == (g.id in flagged), g.id

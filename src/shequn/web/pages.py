@@ -210,13 +210,14 @@ def community(request: Request, name: str, principal: Reader, ops: OpsDep, local
     pb = load_playbook()
     ctype = pb.types[record.type]
     as_of = ops.as_of_ms(groups)
+    ref = ops.reference_ms()  # the workspace's "now", as the overview judges attention
     report = ops.analysis(locale)
     health = report.communities.get(record.name) if report is not None else None
     group_health = {k: g for k, g in report.groups.items() if g.community == record.name} if report is not None else {}
     attention = [
         a
         for g in groups
-        if (a := ops.attention(g, record.spec, as_of, group_health.get(f"{g.platform}:{g.platform_id}")))
+        if (a := ops.attention(g, record.spec, ref, group_health.get(f"{g.platform}:{g.platform_id}")))
     ]
     group_findings = [f for g in group_health.values() for f in g.findings]
     seen: set[str] = set()
@@ -307,7 +308,7 @@ def group(
     tiers = {m.person: m for m in report.members.get(key, [])} if report is not None else {}
     # Silent: the analysis' definition (no message and no check-in in its window), the figure the report counts.
     silent = {m.person_id for m in roster if m.person_id in tiers and "silent" in tiers[m.person_id].roles}
-    as_of = ops.as_of_ms([g])
+    as_of = ops.reference_ms()  # the workspace's "now", as the overview judges attention
     if show == "silent":
         roster = [m for m in roster if m.person_id in silent]
     elif show == "staff":
