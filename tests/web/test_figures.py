@@ -312,5 +312,6 @@ def test_a_group_needs_attention_for_the_same_reasons_on_every_page(demo: Demo) 
     for g in ops.groups():
         group_page = _between(demo.page(f"/groups/{g.id}"), 'id="group-attention"', "</section>")
         assert re.findall(r'<li class="r-([a-z_]+)"', group_page) == flagged.get(g.id, []), g.id
-        community = _between(demo.page(f"/communities/{quote(g.community or '')}"), '<ul class="attention">', "</section>")
+        page = demo.page(f"/communities/{quote(g.community or '')}")
+        community = _between(page, '<ul class="attention">', "</section>")
         assert (f'<a href="/groups/{g.id}">' in community) == (g.id in flagged), g.id
