@@ -315,3 +315,20 @@ def test_a_group_needs_attention_for_the_same_reasons_on_every_page(demo: Demo) 
         page = demo.page(f"/communities/{quote(g.community or '')}")
         community = _between(page, '<ul class="attention">', "</section>")
         assert (f'<a href="/groups/{g.id}">' in community) == (g.id in flagged), g.id
+
+
+def test_the_command_line_tells_the_same_growth_figures(demo: Demo) -> None:
+    import os
+    import subprocess
+    import sys
+
+    shequn = str(Path(sys.executable).with_name("shequn"))
+    env = {**os.environ, "SHEQUN_LANG": "zh-CN", "COLUMNS": "200"}
+    out = subprocess.run([shequn, "--db", demo.db, "shop", "measures"], capture_output=True, text=True, env=env,
+                         check=True, timeout=300).stdout  # fmt: skip
+    report = demo.report["communities"]
+    assert isinstance(report, dict)
+    for name, c in report.items():
+        block = out.split(name, 1)[1]
+        assert f"收入（近 30 天）：{fmt.money(c['revenue'])}" in block
+        assert f"付费成员 / 在群成员：{fmt.count(c['payers'])} / {fmt.count(c['members'])}" in block
