@@ -305,7 +305,7 @@ def _between(html: str, start: str, end: str) -> str:
 
 
 def test_a_group_needs_attention_for_the_same_reasons_on_every_page(demo: Demo) -> None:
-    ops = Operations(demo.app)
+    ops = demo.client.app.state.ops  # type: ignore[attr-defined]  # the server's own: the same analysis as its pages
     overview = ops.overview("zh-CN", fresh=True, limit=10_000)
     flagged = {a.group.id: [code for code, _ in a.reasons] for a in overview.attention}
     assert flagged
