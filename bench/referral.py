@@ -239,7 +239,7 @@ def build_store(joins: int, links: int, seed: int) -> tuple[int, float, dict[str
 def run_store(joins: int, links: int, seed: int) -> tuple[int, float, dict[str, Any]]:
     from shequn.app import App
     from shequn.domain import VirtualClock
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     app = App(f"sqlite:///{store_path(joins, links, seed)}", clock=VirtualClock(START + timedelta(days=DAYS + 2)))
     gr = Growth(app)

@@ -11,7 +11,9 @@ How it works:
        timing from its ``Server-Timing`` header and the client's round trip.
     4. Run ``clients`` concurrent keep-alive connections (an asyncio load generator speaking HTTP/1.1 directly,
        so the generator costs little CPU next to the server on the same machine) for ``seconds``, cycling through
-       a fixed mix of API reads; report p50, p95 and p99 latency, overall and per endpoint.
+       a fixed mix of API reads; report p50, p95 and p99 latency, overall and per endpoint. With ``writes`` (a
+       fraction, e.g. 0.1), that share of the requests are writes: a member tagged through
+       ``POST /api/v1/members/{id}/tags`` (issue 18: a single write's p95 under one second at 50 clients).
     Both loops are bounded in count and time and talk only to 127.0.0.1.
 """
 
@@ -63,9 +65,9 @@ def _free_port() -> int:
 
 def build(db: str, groups: int, days: int, seed: int) -> dict[str, Any]:
     """The workspace, an owner with a session and a token, and ids to read."""
-    from shequn.accounts import ROLE_PERMS, Accounts, Role
     from shequn.app import App
     from shequn.cli.simulate import load_simulation
+    from shequn.services.accounts import ROLE_PERMS, Accounts, Role
     from shequn.simulator import simulate
 
     app = App(db)
@@ -77,18 +79,26 @@ def build(db: str, groups: int, days: int, seed: int) -> dict[str, Any]:
     _, token = accounts.create_token(user, "bench", ROLE_PERMS[Role.OWNER], actor="bench")
     with app.store.transaction() as conn:
         group_ids = [g.id for g in app.store.console.group_rows(conn, app.ws.id)]
-        people = [
-            int(p)
-            for (p,) in conn.exec_driver_sql("SELECT person_id FROM membership WHERE person_id IS NOT NULL LIMIT 2000")
+        members = [
+            (int(p), str(c))
+            for (p, c) in conn.exec_driver_sql(
+                "SELECT m.person_id, c.name FROM membership m JOIN community c ON c.id = m.community_id"
+                " WHERE m.person_id IS NOT NULL LIMIT 2000"
+            )
         ]
     app.close()
-    return {"session": session, "token": token, "groups": group_ids, "people": people}
+    people = [p for p, _ in members]
+    return {"session": session, "token": token, "groups": group_ids, "people": people, "members": members}
 
 
 async def _request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, header: str
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, header: str, body: bytes = b""
 ) -> tuple[int, dict[str, str], bytes]:
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}\r\n\r\n".encode())
+    if body:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}\r\nContent-Type: application/json\r\n"
+        writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    else:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}\r\n\r\n".encode())
     await writer.drain()
     status_line = await reader.readline()
     status = int(status_line.split()[1])
@@ -119,8 +129,16 @@ async def _overview(port: int, session: str, runs: int) -> tuple[list[float], li
     return server_ms, client_ms
 
 
-async def _load(port: int, token: str, mix: list[tuple[str, str]], clients: int, seconds: float) -> LoadResult:
-    result = LoadResult(latencies={label: [] for label, _ in mix})
+async def _load(
+    port: int,
+    token: str,
+    mix: list[tuple[str, str]],
+    clients: int,
+    seconds: float,
+    writes: list[tuple[int, str]],
+    write_share: float = 0.0,
+) -> LoadResult:
+    result = LoadResult(latencies={label: [] for label, _ in [*mix, ("write: tag a member", "")]})
     header = f"Authorization: Bearer {token}"
     deadline = time.perf_counter() + seconds
     max_requests = 200_000  # bounded whatever the speed
@@ -130,9 +148,15 @@ async def _load(port: int, token: str, mix: list[tuple[str, str]], clients: int,
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while time.perf_counter() < deadline and sum(map(len, result.latencies.values())) < max_requests:
-                label, path = mix[rng.randrange(len(mix))]
+                body = b""
+                if writes and rng.random() < write_share:
+                    person, community = writes[rng.randrange(len(writes))]
+                    label, path = "write: tag a member", f"/api/v1/members/{person}/tags"
+                    body = f'{{"community": "{community}", "tag": "b{rng.randrange(1000)}"}}'.encode()
+                else:
+                    label, path = mix[rng.randrange(len(mix))]
                 started = time.perf_counter()
-                status, _, _ = await _request(reader, writer, path, header)
+                status, _, _ = await _request(reader, writer, path, header, body)
                 if status != 200:
                     result.errors += 1
                 result.latencies[label].append(time.perf_counter() - started)
@@ -198,6 +222,7 @@ def run(
     seconds: float = 20.0,
     overview_runs: int = 30,
     workers: int = 2,
+    writes: float = 0.0,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "serve.db")
@@ -230,9 +255,9 @@ def run(
             mix.append(("tasks", "/api/v1/tasks?limit=50"))
             mix.append(("events", "/api/v1/events?limit=50"))
             server_ms, client_ms = asyncio.run(_overview(port, ids["session"], overview_runs))
-            asyncio.run(_load(port, ids["token"], mix[:3], 4, 2.0))  # warm-up
+            asyncio.run(_load(port, ids["token"], mix[:3], 4, 2.0, []))  # warm-up
             cpu0 = _cpu_seconds(proc.pid)
-            load = asyncio.run(_load(port, ids["token"], mix, clients, seconds))
+            load = asyncio.run(_load(port, ids["token"], mix, clients, seconds, ids["members"], writes))
             cpu_ms = (_cpu_seconds(proc.pid) - cpu0) * 1000 / max(1, len(load.all))
             cpu0 = _cpu_seconds(proc.pid)
             wrk = _wrk(port, ids["token"], [path for _, path in mix], clients, seconds, tmp)

@@ -64,7 +64,28 @@ FORBIDDEN = {
     "commerce": _PURE_RULES,
     "outbox": {"shequn.connectors", "shequn.schedule", "shequn.app", "shequn.cli", "shequn.web"},
     "schedule": {"shequn.connectors", "shequn.outbox", "shequn.app", "shequn.cli", "shequn.web", "httpx"},
+    "services": {"shequn.cli", "shequn.web"},
 }
+# The application services are the outer ring: nothing inside the core reaches out to them.
+for _inner in (
+    "domain",
+    "policies",
+    "playbook",
+    "engine",
+    "i18n",
+    "store",
+    "planner",
+    "growth",
+    "commerce",
+    "outbox",
+    "schedule",
+    "connectors",
+    "importers",
+    "analytics",
+    "reports",
+    "simulator",
+):
+    FORBIDDEN.setdefault(_inner, set()).add("shequn.services")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -92,3 +113,10 @@ def test_every_package_says_what_it_owns() -> None:
     for init in ROOT.glob("*/__init__.py"):
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
         assert doc and "May import" in doc, f"{init.parent.name}: module docstring must say what it may import"
+
+
+def test_the_package_root_holds_only_the_composition_root() -> None:
+    """``ls src/shequn`` shows the architecture: packages, plus ``app.py`` (composition root and ingest pipeline).
+    An application service belongs in :mod:`shequn.services`, named after the part it serves."""
+    loose = sorted(p.name for p in ROOT.glob("*.py") if p.name not in {"__init__.py", "app.py"})
+    assert not loose, f"modules loose at the package root (move them into a package): {loose}"

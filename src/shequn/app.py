@@ -28,11 +28,12 @@ from typing import IO
 import orjson
 from sqlalchemy import Connection
 
-from shequn.connectors import StaffReason, capabilities, describe, route
-from shequn.domain import Action, Clock, Event, LogRow, SystemClock, UserError
+from shequn.connectors import StaffReason, batches_staff_tasks, describe, staff_reason
+from shequn.domain import Action, Clock, Event, LogRow, Message, SystemClock, UserError
 from shequn.domain.state import State
 from shequn.engine import Engine, WorkspaceConfig, build_community_config
-from shequn.i18n import system_locale
+from shequn.i18n import system_locale, t
+from shequn.outbox.order import courtesy_to, settle, thrown_out
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies import GroupConfig, Policy, default_policies
@@ -41,6 +42,7 @@ from shequn.store._sql import to_ms
 from shequn.store.communities import ApplyOutcome
 
 BATCH = 2000
+FOLLOW_MAX = 5000  # events another process logged that refresh handles again, beyond which it reloads instead
 RowKey = tuple[str, str, str]  # (platform, group, kind)
 _ROW_KEY = itemgetter(3, 4, 1)  # the RowKey of a log row (counted per batch in C, not a generator per row)
 
@@ -109,6 +111,7 @@ class App:
             )
         self._engine: Engine | None = None
         self._cursor = 0  # the last event seq the in-memory engine has processed
+        self._config_key: object = None  # what the engine's configuration was built from (see refresh)
 
     def now_ms(self) -> int:
         return to_ms(self.clock.now())
@@ -239,6 +242,7 @@ class App:
         )
         engine.take_dirty()
         self._engine = engine
+        self._config_key = self._config_source(conn)
         self._cursor = self.store.state.cursor(conn, self.ws.id)[0]
         return self._process(
             conn, engine, self.store.events.scan(conn, self.ws.id, after_seq=self._cursor), history=True
@@ -273,7 +277,8 @@ class App:
             if engine.dirty.members and len(engine.dirty.members) >= BATCH:
                 self._save(conn, engine, last)
         self._save(conn, engine, last)
-        self._enqueue(conn, chunk, report)
+        # A member this batch removes or bans gets no welcome or rules DM decided in the same batch.
+        self._enqueue(conn, settle(chunk), report)
         return report
 
     def _save(self, conn: Connection, engine: Engine, last_seq: int) -> None:
@@ -307,7 +312,7 @@ class App:
         to_send: list[Action] = []
         to_staff: list[tuple[Action, StaffReason]] = []
         for a in actions:
-            reason = route(a, capabilities(a.platform))
+            reason = staff_reason(a)
             if reason is None:
                 to_send.append(a)
             else:
@@ -315,6 +320,10 @@ class App:
         report.actions += len(
             self.store.actions.enqueue(conn, self.ws.id, to_send, group_ids=gids, community_ids=cids, now_ms=now)
         )
+        out = thrown_out(actions)
+        if out:  # what earlier batches decided for them and is still waiting goes nowhere either
+            waiting = self.store.actions.pending_words(conn, self.ws.id, sorted({p for p, _ in out}))
+            self.store.actions.drop(conn, [i for i, w in waiting if courtesy_to(w, out)], reason="member removed")
         if to_staff:
             ids = self.store.actions.enqueue(
                 conn,
@@ -331,6 +340,10 @@ class App:
                     continue  # decided before: its task exists already
                 community = engine.config.communities.get(a.community) if engine else None
                 locale = community.locale if community else self.ws.locale
+                if reason is StaffReason.CAPABILITY_MISSING and batches_staff_tasks(a.platform):
+                    self._batch_task(conn, a, reason, locale, ids[a.key], cids, gids, now)
+                    report.staff_tasks += 1
+                    continue
                 self.store.tasks.open(
                     conn,
                     self.ws.id,
@@ -344,6 +357,43 @@ class App:
                     now_ms=now,
                 )
                 report.staff_tasks += 1
+
+    def _batch_task(
+        self,
+        conn: Connection,
+        a: Action,
+        reason: StaffReason,
+        locale: str,
+        action_id: int,
+        cids: dict[str, int],
+        gids: dict[str, int],
+        now: int,
+    ) -> None:
+        """Add ``a`` to its group's open batch of staff tasks, with the message that caused it as evidence."""
+        item: dict[str, object] = {"reason": reason.value, "what": describe(reason, a, locale)}
+        item["action"] = a.to_dict(compact=True)
+        cause = self.store.events.get(conn, self.ws.id, a.cause) if a.cause else None
+        if isinstance(cause, Message):
+            item["evidence"] = {
+                "at": cause.at.isoformat(),
+                "actor": cause.actor,
+                "actor_name": cause.actor_name,
+                "message_id": cause.message_id,
+                "content": cause.content.value,
+                "text": cause.text[:500],
+                "media": cause.media,
+            }
+        platform, group = a.platform, a.group
+        self.store.tasks.add_to_batch(
+            conn,
+            self.ws.id,
+            group_id=gids.get(f"{platform}:{group}"),
+            item=item,
+            title=lambda n: t("staff_task.batch", locale, platform=platform, group=group, n=n),
+            action_id=action_id,
+            community_id=cids.get(a.community),
+            now_ms=now,
+        )
 
     def enqueue_actions(self, conn: Connection, actions: Sequence[Action]) -> IngestReport:
         """Put actions decided outside the engine (the scheduler's) in the outbox, in the caller's transaction; an
@@ -387,13 +437,44 @@ class App:
         return self._process(conn, engine, added, history=False, report=report)
 
     def refresh(self) -> None:
-        """Forget the in-memory engine when the saved state has moved on without it (another process of the same
-        workspace wrote, e.g. a second web worker); the next write reloads it from the store."""
-        if self._engine is None:
+        """Bring the in-memory engine up to the saved state when that has moved on without it (another process of
+        the same workspace wrote, e.g. a second web worker): the events the other process processed are handled
+        again here, as history, and nothing is saved (the state they made is saved already). The engine is
+        deterministic, so this gives what reloading the saved state gives, in the time of the few new events
+        instead of the time to load every member (seconds for a thousand groups: with several workers, each write
+        after another worker's waited for a reload). When the configuration changed (a spec, a binding), the
+        process moved backwards, or the gap is large, the engine is dropped and reloaded on next use."""
+        engine = self._engine
+        if engine is None:
             return
         with self.store.transaction() as conn:
-            if self.store.state.cursor(conn, self.ws.id)[0] != self._cursor:
+            cursor = self.store.state.cursor(conn, self.ws.id)[0]
+            if cursor == self._cursor:
+                return
+            if cursor < self._cursor or cursor - self._cursor > FOLLOW_MAX:
                 self._engine = None
+                return
+            if self._config_source(conn) != self._config_key:
+                self._engine = None
+                return
+            try:
+                for seq, event in self.store.events.scan(conn, self.ws.id, after_seq=self._cursor):
+                    if seq > cursor:
+                        break
+                    engine.handle(event)
+            except BaseException:
+                self._engine = None
+                raise
+            engine.take_dirty()  # saved by the process that wrote them
+            self._cursor = cursor
+
+    def _config_source(self, conn: Connection) -> object:
+        """What :meth:`workspace_config` is built from (the specs' hashes and the group bindings), cheaply."""
+        heads = sorted(self.store.console.community_heads(conn, self.ws.id).items())
+        groups = sorted(
+            (g.key, g.community, g.name, g.role, g.capacity) for g in self.store.groups.list(conn, self.ws.id)
+        )
+        return (tuple(heads), tuple(groups))
 
     def append_history(
         self,

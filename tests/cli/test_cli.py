@@ -123,3 +123,20 @@ def test_export_events_as_json_lines(cli: Cli, tmp_path: Path) -> None:
     _code, out, _ = cli("export", "events", "--kind", "message")
     assert [json.loads(line)["kind"] for line in out.splitlines()] == ["message"]
     assert cli("export", "events", "--kind", "gossip")[0] == 2
+
+
+def test_run_skips_a_platform_nobody_configured_unless_it_is_asked_for(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Groups imported from QQ history are bound too: ``shequn run`` with no ``-c`` starts without the QQ connector
+    (saying why and how to start it); ``-c qq`` without its settings is an error naming the setting."""
+    for name in ("SHEQUN_ONEBOT_WS", "SHEQUN_ONEBOT_LISTEN", "SHEQUN_ONEBOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    spec = tmp_path / "qq.yaml"
+    spec.write_text("name: 读书会\ntype: interest\ngroups:\n  - {platform: qq, id: '123456789', name: 读书会一群}\n")
+    assert cli("community", "apply", str(spec))[0] == 0
+    code, out, err = cli("run", "--until-idle", "--no-scheduler")
+    assert code == 0, err
+    assert "未启动 qq 连接器" in out + err and "-c qq" in out + err
+    code, _, err = cli("run", "-c", "qq", "--until-idle")
+    assert code == 2 and "SHEQUN_ONEBOT_WS" in err

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shequn.accounts import ROLE_PERMS, Accounts, Role
 from shequn.app import App
+from shequn.services.accounts import ROLE_PERMS, Accounts, Role
 from tests.conftest import T0
 from tests.support.builders import join, msg, spec
 

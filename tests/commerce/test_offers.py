@@ -9,7 +9,7 @@ import pytest
 from shequn.commerce import coupons, ledger, matching, offers, revenue
 from shequn.commerce.offers import Product, Quote, Refusal, quote
 from shequn.playbook import load_playbook
-from shequn.selling import product_from
+from shequn.services.shop import product_from
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 
 from shequn.app import App
 from shequn.domain import UserError, VirtualClock
-from shequn.selling import RejectedError, Shop
+from shequn.services.shop import RejectedError, Shop
 from tests.cli.test_cli import Cli
 from tests.conftest import T0
 from tests.growth.test_growth_ops import actions

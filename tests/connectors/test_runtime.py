@@ -11,7 +11,7 @@ import pytest
 from shequn.app import App
 from shequn.domain import FormAnswer, Message, UserError, VirtualClock
 from shequn.playbook.spec import parse_spec
-from shequn.runtime import OperatorCommands, environment, parse_command, read_secrets
+from shequn.services.live import OperatorCommands, environment, parse_command, read_secrets
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 SPEC = """name: 任务群

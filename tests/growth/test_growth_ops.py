@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from shequn.app import App
 from shequn.domain import Join, JoinMethod, UserError, VirtualClock, stable_id
-from shequn.growing import Growth
+from shequn.services.growth import Growth
 from shequn.store.schema import ACTION
 from tests.conftest import T0
 from tests.support.builders import join, leave, msg, spec

@@ -188,3 +188,51 @@ def test_pywxdump_users_json_names_people(sqlite_url: str, tmp_path: Path) -> No
     assert {m.actor_name for m in got.messages() if m.actor == "wxid_lilei001"} == {"李雷"}
     [leave] = [e for e in got.events if isinstance(e, Leave)]
     assert leave.actor == "wxid_lilei001"  # users.json names them: the notice resolves
+
+
+def test_pywxdump_xml_notices_are_no_ones_messages(sqlite_url: str) -> None:
+    """PyWxDump exports WeChat's ``<sysmsg>`` notices (type 10002) raw, under "未知": a recall (``revokemsg``, also
+    split across the talker and msg columns) deletes the message it names and is no message itself; a join
+    template is a join with the ids it names; pats (as 拍一拍 rows and as XML) and red-packet notices are system
+    lines. No author's name holds XML."""
+    got = import_files(sqlite_url, FIXTURES / "pywxdump-notices.csv", tz="Asia/Shanghai")
+    members = [(m.message_id, m.actor, m.content) for m in got.messages() if m.content is not ContentKind.SYSTEM]
+    assert members[:3] == [
+        ("5000000000000000001", "wxid_wangxm01", ContentKind.TEXT),
+        ("5000000000000000002", "wxid_lilei001", ContentKind.TEXT),
+        ("5000000000000000004", "wxid_lilei001", ContentKind.TEXT),
+    ]
+    # Row 10, the text notice 消息撤回 (WeChat replaced the recalled row with it): it stands for the message that was.
+    assert len(members) == 4 and members[3][1:] == ("wxid_zhangw03", ContentKind.OTHER)
+    assert not any("<" in (e.actor_name or "") or "<" in (e.actor or "") for e in got.events)
+    assert not any("sysmsg" in m.text or "revokemsg" in m.text for m in got.messages(system=True))
+    deleted = {e.message_id for e in got.events if isinstance(e, Delete)}
+    assert {"5000000000000000002", "5000000000000000004"} <= deleted
+    [join] = [j for j in got.events if isinstance(j, Join)]
+    assert (join.actor, join.actor_name, join.inviter, join.method) == (
+        "wxid_zhangw03",
+        "张伟",
+        "wxid_wangxm01",
+        JoinMethod.INVITED,
+    )
+    system = [m.text for m in got.messages(system=True) if m.content is ContentKind.SYSTEM]
+    assert '"王小明" 拍了拍 "李雷"' in system and "张伟领取了王小明的红包" in system
+    assert any("拍了拍" in t and "张伟" in t for t in system if "${" not in t)
+
+
+def test_memotrace_xml_notices_pats_and_red_packets(sqlite_url: str) -> None:
+    """MemoTrace's CSV keeps type 10002 rows as WeChat wrote them: the recall is a deletion, not a message; the QR
+    join template is a join; a pat (10000,4) and a red-packet notice are system lines; a red packet (49,2001) is
+    the sender's red packet."""
+    got = import_files(sqlite_url, FIXTURES / "群通知_utf8.csv")
+    members = [m for m in got.messages() if m.content is not ContentKind.SYSTEM]
+    assert [(m.actor, m.content) for m in members] == [
+        ("wxid_lilei001", ContentKind.TEXT),
+        ("wxid_lilei001", ContentKind.RED_PACKET),
+    ]
+    [delete] = [e for e in got.events if isinstance(e, Delete)]
+    assert (delete.message_id, delete.actor) == ("6612", "wxid_lilei001")
+    [join] = [j for j in got.events if isinstance(j, Join)]
+    assert (join.actor, join.inviter, join.invite_code) == ("wxid_zhaol04", "wxid_lilei001", "qr")
+    system = [m.text for m in got.messages(system=True) if m.content is ContentKind.SYSTEM]
+    assert system == ['"李雷" 拍了拍 "王小明"', "王小明领取了你的红包"]

@@ -232,3 +232,27 @@ def test_zip_with_media(sqlite_url: str, tmp_path: Path) -> None:
     got = import_files(sqlite_url, z)
     [m] = got.messages()
     assert (m.group, m.content) == ("Family", ContentKind.IMAGE)
+
+
+@pytest.mark.parametrize(
+    ("variant", "text"),
+    [
+        # chat-miner's header pattern: [./,-] between the date's parts, any space before the time, 0?\d minutes,
+        # hours up to 24
+        ("date-with-commas", "12,05,2021, 14:05 - Ana: hola\n13,05,2021, 09:10 - Bo: hi\n"),
+        ("tab-before-time", "12/05/2021\t14:05 - Ana: hola\n13/05/2021\t09:10 - Bo: hi\n"),
+        ("one-digit-minutes", "12/05/2021, 14:5 - Ana: hola\n13/05/2021, 9:10 - Bo: hi\n"),
+        ("hour-24", "11/05/2021, 24:05 - Ana: hola\n13/05/2021, 09:10 - Bo: hi\n"),
+        # recent exports: "~ Name" (U+202F) for a sender not in the phone's contacts
+        ("tilde-sender", "[12/05/2023, 14:05:00] ~\u202fAna: hola\n[13/05/2023, 09:10:00] Bo: hi\n"),
+    ],
+)
+def test_header_variants_chat_miner_admits(sqlite_url: str, tmp_path: Path, variant: str, text: str) -> None:
+    path = tmp_path / f"{variant}.txt"
+    path.write_text(text, encoding="utf-8")
+    ms = [e for e in whatsapp.parse(Context(Source(path), Options(tz=UTC_ZONE, group="g"))) if isinstance(e, Message)]
+    assert [(m.actor_name, m.text) for m in ms] == [("Ana", "hola"), ("Bo", "hi")]
+    year = 2023 if variant == "tilde-sender" else 2021
+    hour = (0, 5) if variant == "hour-24" else (14, 5)
+    expected = datetime(year, 5, 12, *hour, tzinfo=UTC)
+    assert ms[0].at == expected and ms[1].at == datetime(year, 5, 13, 9, 10, tzinfo=UTC)

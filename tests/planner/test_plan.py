@@ -12,10 +12,12 @@ import yaml
 
 from shequn.app import App
 from shequn.domain import Payment, VirtualClock
+from shequn.engine import build_community_config
 from shequn.planner import Plan, build_plan
 from shequn.planner.plan import Item, Ref
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec, parse_spec
+from shequn.policies.moderation.policy import ModerationSettings, ad_rule
 from shequn.store import ActionStatus
 from tests.conftest import T0
 from tests.planner.support import EXAMPLES, TODAY, answers, from_file
@@ -106,7 +108,7 @@ def test_the_rules_follow_the_answers() -> None:
     money, industry, growth = plan_of("money"), plan_of("industry"), plan_of("growth")
     consumption, interest = plan_of("consumption"), plan_of("interest")
     section = {p.type: {r.key: r.text for r in p.rules} for p in (money, industry, growth, consumption, interest)}
-    assert "先发100元红包" in section["money"]["prohibitions"]  # ads: red_packet (book 790)
+    assert "先发¥100红包" in section["money"]["prohibitions"]  # ads: red_packet (book 790)
     assert "周六 14:00-18:00" in section["industry"]["prohibitions"]  # ads: window (book 1858), rhythm.yaml's day
     assert "不管什么广告都禁止" in section["growth"]["prohibitions"]  # ads: forbid (book 792)
     assert "本群是小群" in section["interest"]["red_packets"]  # 40 per group: 小群大红包 (book 796)
@@ -118,6 +120,30 @@ def test_the_rules_follow_the_answers() -> None:
     assert "日常闲聊也欢迎" in section["interest"]["prohibitions"]  # 000:112
     assert "渠道、人脉和资源对接" in section["money"]["welfare"]
     assert "每周日 20:30 嘉宾分享" in section["growth"]["activities"]
+
+
+@pytest.mark.parametrize("type_key", sorted(EXAMPLES))
+def test_the_rules_are_rendered_from_the_settings_the_policies_read(type_key: str) -> None:
+    """One source: the ad rule, the weekly task and the clean-up the rules announce are the ones switched on."""
+    plan = plan_of(type_key)
+    spec = plan.spec
+    config = build_community_config(spec)
+    section = {r.key: r.text for r in plan.rules}
+    moderation = config.settings["moderation"]
+    assert isinstance(moderation, ModerationSettings)
+    rule = ad_rule(moderation, spec)
+    assert rule == plan.answers.ads
+    assert ("红包" in section["prohibitions"]) is (rule != "forbid")  # 792 forbids: no paid-ad pass announced
+    assert ("广告时间" in section["prohibitions"]) is (rule == "window") is spec.rhythm.jobs["ad_window"].enabled
+    homework = "每周的任务是" in section["tasks"]
+    assert homework is config.settings["tasks"].enabled
+    if homework:
+        assert "#作业" in section["tasks"]
+    cleanup = config.settings["cleanup"]
+    assert ("定期清理" in section["removal"]) is cleanup.enabled
+    if cleanup.enabled:
+        assert f"{cleanup.silent_days}天" in section["removal"] and "每季度" in section["removal"]  # type: ignore[attr-defined]
+    assert ("要进一个，就得出一个" in section["removal"]) is (spec.size.policy == "one_in_one_out")
 
 
 def test_the_announcement_has_three_points_and_the_nickname_format() -> None:
@@ -162,7 +188,7 @@ def test_the_calendar_has_daily_and_weekly_items_with_recurrence_rules() -> None
     assert growth["guest_talk"].rrule == "FREQ=WEEKLY;BYDAY=SU;BYHOUR=20;BYMINUTE=30"
     assert growth["guest_talk"].duration_minutes == 90 and growth["guest_talk"].when == "每周日 20:30"
     assert growth["offline_meetup"].rrule == "FREQ=MONTHLY;BYDAY=1SA;BYHOUR=14;BYMINUTE=0"
-    assert growth["cleanup"].rrule == "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1;BYHOUR=20;BYMINUTE=0"
+    assert growth["cleanup"].rrule == "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=1;BYHOUR=20;BYMINUTE=0"
     interest = {c.key: c for c in plan_of("interest").calendar}
     assert interest["games"].rrule == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=14;BYMINUTE=0"  # book 1688
     consumption = {c.key for c in plan_of("consumption").calendar}

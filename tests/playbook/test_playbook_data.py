@@ -273,3 +273,11 @@ def test_every_text_has_both_languages(pb: Playbook) -> None:
             if value is not None and hasattr(value, "en"):
                 assert value.zh.strip() and value.en.strip(), (path, field)
                 assert value.zh != value.en, (path, field)
+
+
+def test_each_rhythm_job_is_on_by_default_for_the_types_whose_calendar_cites_it(pb: Playbook) -> None:
+    """One rhythm: a default community of a type runs the jobs its planned calendar shows (book 2365, 2210)."""
+    jobs = {j.key: j for j in pb.rhythm.jobs}
+    for item in pb.planner.calendar:
+        if item.job is not None and not item.when:
+            assert sorted(item.types) == sorted(jobs[item.job].types), item.key

@@ -72,3 +72,26 @@ def test_bad_specs_name_file_line_and_field(body: str, expected: str) -> None:
         parse_spec(body, source="spec.yaml")
     assert expected in str(info.value)
     assert info.value.exit_code == 2
+
+
+def test_the_default_rules_announce_only_what_is_enforced() -> None:
+    """The weekly task's escalation (794) is announced only with the tasks policy on; the ad rule follows moderation."""
+    off = CommunitySpec.model_validate({"name": "x", "type": "growth"})
+    assert "没有必做的作业" in off.rules.sections["tasks"] and "三周没完成" not in off.rules.sections["tasks"]
+    on = CommunitySpec.model_validate({"name": "x", "type": "growth", "policies": {"tasks": {"enabled": True}}})
+    assert "三周没完成" in on.rules.sections["tasks"]
+    assert "先发100元红包" in off.rules.sections["prohibitions"]  # growth: red packet (790) by default
+    money = CommunitySpec.model_validate({"name": "x", "type": "money"})
+    assert "周六 14:00-18:00" in money.rules.sections["prohibitions"]  # its rhythm announces the ad window (1858)
+
+
+def test_the_default_removal_rules_name_the_policies_that_remove_people() -> None:
+    club = CommunitySpec.model_validate(
+        {"name": "x", "type": "industry", "size": {"policy": "one_in_one_out", "capacity": 5},
+         "policies": {"cleanup": {"enabled": True, "every": "month"}}}
+    )  # fmt: skip
+    removal = club.rules.sections["removal"]
+    assert "本群人数严格控制在5人，要进一个，就得出一个" in removal  # 003:497, as capacity enforces it
+    assert "30天以上没有发言" in removal and "每月一次的定期清理" in removal and "20:00点名" in removal
+    plain = CommunitySpec.model_validate({"name": "x", "type": "industry"}).rules.sections["removal"]
+    assert "就得出一个" not in plain and "定期清理" not in plain

@@ -30,8 +30,11 @@ def test_streak_arithmetic_with_make_up_cards() -> None:
     assert (r.streak, r.total, r.best, used) == (1, 9, 8, 0)
 
 
+NOW = {"acks": {"batch_minutes": 0}}  # each acknowledgement posted at once, to read it where it was made
+
+
 def test_check_ins_through_the_engine_streaks_points_and_the_window() -> None:
-    w = World(make_spec())
+    w = World(make_spec(policies=NOW))
     w.join("u1")
     w.join("u2")
     w.checkin("u2")
@@ -56,7 +59,7 @@ def test_check_ins_through_the_engine_streaks_points_and_the_window() -> None:
 
 
 def test_make_up_cards_can_be_bought_with_points() -> None:
-    w = World(make_spec(policies={"checkin": {"makeup_cost": 10}}))
+    w = World(make_spec(policies={"checkin": {"makeup_cost": 10}, **NOW}))
     w.join("u1")
     assert "0/10" in texts(w.say("u1", "补签卡"))[0] and w.member("u1").points == 0
     w.checkin("u1")
@@ -121,19 +124,35 @@ def test_levels_promote_announce_and_keep_with_hysteresis() -> None:
     assert target(ladder, 3, 95, 0, 0, 0.9) == 3  # above 90% of 100: kept
     assert target(ladder, 3, 85, 0, 0, 0.9) == 2  # below 90%: down to what is still held
     assert target(ladder, 3, 10, 0, 0, 0.9) == 1
-    w = World(make_spec(policies={"checkin": {"points": 30, "streak_bonus": {}}, "points": {"rewards": {"书": 20}}}))
+    w = World(
+        make_spec(policies={"checkin": {"points": 30, "streak_bonus": {}}, "points": {"rewards": {"书": 20}}, **NOW})
+    )
     w.join("u1")
     out = w.checkin("u1")
     assert w.member("u1").level == 1 and not of(out, "post", "levels")  # placed without an announcement
     w.wait(DAY)
     out = w.checkin("u1")
     assert w.member("u1").level == 2 and "青铜级" in texts(of(out, "post", "levels"))[0]
-    w.say("u1", "兑换 书")  # 60 → 40 points: below 90% of 50
-    assert w.member("u1").level == 1
-    down = [a for a in w.sent if a.policy == "levels" and a.kind.value == "direct_message"]
-    assert down and "再攒10积分" in down[0].text_or_empty
     text = bulletin(w.config.communities["读书会"], w.community(), w.now)
-    assert "【等级公示" in text and "u1【新成员】40分，距【青铜级】还差10分" in text
+    assert "【等级公示" in text and "u1【青铜级】60分" in text
+    w.assert_replays()
+
+
+def test_spending_points_on_a_reward_never_costs_a_level() -> None:
+    # Levels follow contribution (book 1239: 根据贡献及参与度): the 20 points spent were earned all the same.
+    w = World(make_spec(policies={"checkin": {"points": 30, "streak_bonus": {}}, "points": {"rewards": {"书": 20}}}))
+    w.join("u1")
+    w.checkin("u1")
+    w.wait(DAY)
+    w.checkin("u1")
+    assert w.member("u1").level == 2
+    w.say("u1", "兑换 书")  # the balance drops from 60 to 40, below 90% of the 50 the level asks
+    assert w.member("u1").points == 40 and w.member("u1").level == 2
+    w.wait(DAY, tick=timedelta(hours=1))  # the daily placement keeps it too
+    assert w.member("u1").level == 2
+    assert not [a for a in w.sent if a.policy == "levels" and a.kind.value == "direct_message"]
+    text = bulletin(w.config.communities["读书会"], w.community(), w.now)
+    assert "u1【青铜级】60分" in text
     w.assert_replays()
 
 
@@ -158,7 +177,7 @@ def test_badges_are_granted_and_revoked_by_their_rules() -> None:
         {"key": "chatty", "name": {"zh-CN": "话多", "en": "Chatty"}, "when": {"messages": 3}},
         {"key": "connector", "name": "人脉王", "when": {"invites": 2}},
     ]
-    w = World(make_spec(policies={"badges": {"rules": rules}}))
+    w = World(make_spec(policies={"badges": {"rules": rules}, **NOW}))
     w.join("u1")
     for _ in range(3):
         w.checkin("u1")
@@ -194,3 +213,34 @@ def test_bad_incentive_settings_name_the_field() -> None:
     with pytest.raises(UserError, match=r"policies.points.rewards.书: a reward costs at least 1 point"):
         build_community_config(make_spec(policies={"points": {"rewards": {"书": 0}}}))
     assert add_months(T0.replace(month=1, day=31), 1).day == 28
+
+
+def test_acknowledgements_are_gathered_into_one_post_per_few_minutes() -> None:
+    """Book 2210 (一天最多发文2~3则): ten check-ins make one post, not ten; the batch is policy state, so a replay
+    flushes it on the same tick."""
+    w = World(make_spec())
+    people = [f"u{i}" for i in range(10)]
+    for who in people:
+        w.join(who)
+    w.wait(timedelta(hours=16))  # Tuesday 08:00: the check-in window is open
+    for who in people:
+        out = w.checkin(who)
+        assert not of(out, "post")  # gathered, not posted
+        w.wait(timedelta(seconds=20))
+    assert len(w.scope("acks")["p:sandbox:g1"]["lines"]) == 10
+    flushed = of(w.wait(timedelta(minutes=5), tick=timedelta(minutes=1)), "post", "acks")
+    assert len(flushed) == 1 and flushed[0].text_or_empty.count("签到成功") == 10
+    assert set(flushed[0].mentions) == set(people) and flushed[0].group == "g1"  # type: ignore[attr-defined]
+    assert "p:sandbox:g1" not in w.scope("acks")
+    assert not of(w.wait(timedelta(minutes=10), tick=timedelta(minutes=1)), "post")  # sent once
+    w.assert_replays()
+
+
+def test_acknowledgements_gathered_from_history_are_dropped_not_posted() -> None:
+    w = World(make_spec())
+    w.join("u1")
+    w.wait(timedelta(hours=16))
+    w.checkin("u1")
+    w.clock.set(w.now + timedelta(days=2))  # history: no ticks in between
+    assert not of(w.tick(), "post") and "p:sandbox:g1" not in w.scope("acks")
+    w.assert_replays()

@@ -62,8 +62,11 @@ def test_prompts_overdue_from_imported_history_are_dropped() -> None:
     assert not any(k.startswith("i:") for k in w.scope("onboarding"))
 
 
-def test_one_in_one_out_makes_the_newcomer_wait_for_a_freed_seat() -> None:
-    w = World(make_spec(size={"policy": "one_in_one_out", "capacity": 3}))
+def test_one_in_one_out_can_make_the_newcomer_wait_for_a_freed_seat() -> None:
+    spec = make_spec(
+        size={"policy": "one_in_one_out", "capacity": 3}, policies={"capacity": {"when_full": "newcomer_waits"}}
+    )
+    w = World(spec)
     for who in ("a", "b", "c"):
         w.join(who)
     out = w.join("d")
@@ -77,12 +80,9 @@ def test_one_in_one_out_makes_the_newcomer_wait_for_a_freed_seat() -> None:
     w.assert_replays()
 
 
-def test_one_in_one_out_can_remove_the_longest_silent_instead() -> None:
-    spec = make_spec(
-        size={"policy": "one_in_one_out", "capacity": 3},
-        roles={"architect": ["owner"]},
-        policies={"capacity": {"when_full": "least_active_leaves"}},
-    )
+def test_one_in_one_out_removes_the_longest_silent_by_default() -> None:
+    # 003:497 要进一个,就得踢出一个: making room is the default, not a waiting list.
+    spec = make_spec(size={"policy": "one_in_one_out", "capacity": 3}, roles={"architect": ["owner"]})
     w = World(spec)
     w.join("owner")  # silent, but staff
     w.join("quiet")
@@ -93,6 +93,25 @@ def test_one_in_one_out_can_remove_the_longest_silent_instead() -> None:
     removed = of(out, "remove")
     assert [a.target for a in removed] == ["quiet"] and not of(out, "remove", "admission")
     assert w.member("new").active and not w.member("quiet").active
+
+
+def test_one_in_one_out_with_confirm_asks_staff_to_make_room() -> None:
+    spec = make_spec(
+        size={"policy": "one_in_one_out", "capacity": 3},
+        roles={"architect": ["owner"]},
+        policies={"capacity": {"confirm": True}},
+    )
+    w = World(spec)
+    for who in ("owner", "quiet", "talker"):
+        w.join(who)
+    w.say("talker", "我很活跃")
+    w.wait(timedelta(days=1))
+    out = w.join("new")
+    task = of(out, "open_staff_task", "capacity")
+    assert not of(out, "remove") and len(task) == 1
+    assert "quiet" in task[0].title and "进一出一" in task[0].instructions  # type: ignore[attr-defined]
+    assert w.member("new").active and w.member("quiet").active
+    w.assert_replays()
 
 
 def test_soft_caps_warn_staff_once_per_crossing() -> None:

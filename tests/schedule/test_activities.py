@@ -177,3 +177,34 @@ def test_agenda_advice_from_the_book() -> None:
         "agenda: no break in the first 60 min (002_f229b143e7e75e03.txt:1418)",
     ]
     assert agenda_problems(default_agenda(110, locale="en"), locale="en") == []
+
+
+def test_a_member_there_before_the_talk_is_not_late_and_the_guests_lines_are_no_questions(sqlite_url: str) -> None:
+    app, service = community(sqlite_url, groups=("g1", "g2"), rhythm={"enabled": False})
+    save(app, talk())
+    live = [
+        join("old", local(SUNDAY - 5, "10:00"), name="老成员"),  # in the group all week, silent before the talk
+        join("guest", local(SUNDAY, "20:00"), name="李老师"),
+        msg("guest", local(SUNDAY, "20:35"), "大家平时是怎么读书的呢？"),  # the guest asks the room: the talk
+        msg("old", local(SUNDAY, "20:45"), "老师讲得真好"),
+        join("new", local(SUNDAY, "20:50"), name="新来的"),
+        msg("guest", local(SUNDAY, "21:40"), "还有别的问题吗？"),
+        msg("u1", local(SUNDAY, "21:35"), "提问：一天读多久合适？"),
+        join("spam", local(SUNDAY, "21:31"), name="推广号"),
+        msg("spam", local(SUNDAY, "21:32"), "请问有人要代购吗？加我薇 lily2023"),  # an ad account: banned
+    ]
+    drive(app, service, local(SUNDAY, "19:00"), events=live, every=timedelta(minutes=20))
+    drive(app, service, local(SUNDAY, "22:30"), events=live, every=timedelta(minutes=5))
+    drive(app, service, local(SUNDAY + 1, "10:00"), events=live, every=timedelta(minutes=20))
+    by_key = dict((k, a) for k, a in outbox(app) if k.startswith("activity:talk-1:"))
+    queued = " ".join(a.text_or_empty for k, a in by_key.items() if ":queue:" in k)
+    assert "一天读多久合适" in queued and "代购" not in queued and "lily2023" not in queued
+    assert not any(":catchup:" in k and k.endswith(":spam") for k in by_key)  # no courtesy to the banned
+    assert "activity:talk-1:catchup:sandbox:g1:new" in by_key  # joined during the talk: caught up
+    assert not any(":catchup:" in k and k.endswith(":old") for k in by_key), sorted(by_key)  # present before
+    summary = by_key["activity:talk-1:summary:sandbox:g1"].text_or_empty
+    assert "一天读多久合适" in summary and "收到1个提问" in summary, summary
+    assert "怎么读书的呢" not in summary and "还有别的问题吗" not in summary
+    reports = {(e.group, e.segment): e for e in app.events() if isinstance(e, SegmentReport)}
+    assert reports[("g1", "qa")].questions == 1 and reports[("g1", "talk")].questions == 0
+    app.close()

@@ -152,17 +152,12 @@ def test_schedule_list_shows_what_will_be_sent(cli: Cli) -> None:
     code, out, _ = cli("schedule", "list", "--hours", "24", "--json")
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [(r["local"][11:], r["job"]) for r in rows if r["group"] == "fake:g1"] == [
-        ("07:30", "check_in"),
-        ("08:00", "morning_report"),
+        ("07:30", "check_in"),  # a growth community's day is the book's: 7:30签到, 8点主题活动, 提前一天预热 (2365)
         ("08:00", "daily_activity"),
-        ("14:00", "games"),
         ("20:00", "activity_preheat"),
-        ("20:30", "level_bulletin"),
-        ("21:00", "evening_report"),
     ]
     check_in = rows[0]
     assert check_in["state"] == "planned" and "签到" in check_in["actions"][0]["text"]
-    assert next(r for r in rows if r["job"] == "morning_report")["actions"] == []  # written at send time
     code, out, _ = cli("schedule", "list", "--hours", "24")
     assert code == 0 and "早签到" in out and "待发送" in out
     assert cli("schedule", "list", "-c", "nobody")[0] == 1
@@ -179,11 +174,9 @@ def test_shequn_run_delivers_the_rhythm_through_the_connector(
     assert code == 0, err
     assert json.loads(out)["sent"] == 2  # the check-in, in two groups
     cli.clock.advance(timedelta(minutes=30))  # type: ignore[attr-defined]  # 08:01
-    assert json.loads(cli("run", "--until-idle", "--json")[1])["sent"] == 4  # morning report and daily topic
+    assert json.loads(cli("run", "--until-idle", "--json")[1])["sent"] == 2  # the daily topic
     posted = [(r["group"], r["key"].rsplit(":", 1)[1]) for r in read_shown(shown)]
-    assert sorted(posted) == sorted(
-        (g, j) for g in ("g1", "g2") for j in ("check_in", "morning_report", "daily_activity")
-    )
+    assert sorted(posted) == sorted((g, j) for g in ("g1", "g2") for j in ("check_in", "daily_activity"))
     assert cli("run", "--until-idle", "--json")[1].startswith('{"sent":0')  # nothing twice
 
 
@@ -194,7 +187,9 @@ def test_the_sandbox_shows_the_rhythm_and_a_talk_with_its_clock(cli: Cli, tmp_pa
         "/as 小王\n/time +55m\n提问：每天读多久？\n/time +30m\n",
         encoding="utf-8",
     )
-    cli("community", "create", "--type", "兴趣型", "--name", "夜读")
+    spec = tmp_path / "yedu.yaml"  # 消费型: no entry threshold, the cast is admitted; game time turned on
+    spec.write_text("name: 夜读\ntype: consumption\nrhythm: {jobs: {games: {enabled: true}}}\n", encoding="utf-8")
+    assert cli("community", "apply", str(spec))[0] == 0
     code, out, err = cli("sandbox", "-c", "夜读", "--script", str(script), "--json", "--start", "2026-11-02T03:00:00Z")
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
@@ -202,7 +197,7 @@ def test_the_sandbox_shows_the_rhythm_and_a_talk_with_its_clock(cli: Cli, tmp_pa
         (x["time"][11:16], x["kind"], x["text"][:6]) for x in lines if x["kind"] != "post" or "【" in x["text"][:1]
     ]
     texts = " ".join(x["text"] for x in lines)
-    assert "【游戏时间】" in texts and "【明日预告】" in texts  # the rhythm, at its local times
+    assert "【游戏时间】" in texts  # the rhythm, at its local times
     assert "【分享须知】" in texts and "【嘉宾介绍】" in texts and "【答疑环节】" in texts and "【问题队列】" in texts
     assert "1. 小王：提问：每天读多久？" in texts and "【收尾】" in texts
     assert ("12:30", "mute", "") in [(t, k, x) for t, k, x in kinds] and any(k == "unmute" for _, k, _ in kinds)
@@ -272,7 +267,7 @@ def test_shequn_run_settles_the_referral_contest_on_friday_at_five(
 ) -> None:
     """Book 2533 (每周五下午5点结算): nobody types a command; ``shequn run`` settles the week once, with the ranking."""
     from shequn.domain import Join, JoinMethod, stable_id
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     monkeypatch.setenv("SHEQUN_FAKE_PATH", str(tmp_path / "platform.jsonl"))
     app = App(cli.db, clock=cli.clock)  # type: ignore[attr-defined]

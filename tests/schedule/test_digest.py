@@ -84,3 +84,59 @@ def test_digest_never_fails_and_counts_add_up(rows: list[tuple[str, str, int]]) 
     d = compute_digest(events, T0, T0 + timedelta(hours=1))
     assert d.messages == len(rows) and d.speakers == len({a for a, _, _ in rows})
     assert sum(n for _, _, n in d.top) <= d.messages and len(d.unanswered) <= d.questions
+
+
+def test_the_reports_republish_nothing_moderation_or_admission_took_back() -> None:
+    # Book 1735 (破窗): the deleted ad is no unanswered question, its banned author no 活跃之星, the refused
+    # applicant no newcomer — in the sandbox, where the platform reports the ban back.
+    from shequn.connectors.sandbox import SandboxSession
+    from shequn.engine import build_community_config
+    from tests.support.builders import spec
+
+    reports_on = {"jobs": {"morning_report": {"enabled": True}, "evening_report": {"enabled": True}}}
+    community = build_community_config(
+        spec(threshold={"kind": "invitation"}, roles={"architect": ["群主"]}, rhythm=reports_on)
+    )
+    s = SandboxSession(community, start=T0)
+    script = [
+        "/join 群主",
+        "请问大家最近在读什么书？",
+        "/join 老王 by 群主",
+        "我在读《人类简史》，推荐！",
+        "/join 广告号 by 老王",
+        "请问有人需要代购吗？加我薇 lily2023 电话 13800138000",
+        "/join 路人",  # no inviter: refused
+        "/time 2026-11-03 08:05",
+    ]
+    out = s.run_script(script, source="t")
+    reports = [o.text for o in out if o.kind == "post" and ("早报" in o.text or "晚报" in o.text)]
+    assert len(reports) == 2
+    for text in reports:
+        assert "群主：请问大家最近在读什么书？" in text and "老王（1条）" in text
+        assert "广告号" not in text and "lily2023" not in text and "13800138000" not in text and "代购" not in text
+        assert "路人" not in text
+        assert "2条消息" in text  # the ad is not counted either
+
+
+def test_history_without_platform_feedback_still_leaves_out_what_was_taken_back() -> None:
+    # Imported history: nothing was sent, no leave came back; the state's records say what moderation decided.
+    from shequn.schedule.digest import withdrawn
+    from tests.policies.harness import World, make_spec
+
+    w = World(make_spec(), feedback=False)
+    w.join("u1")
+    w.say("u1", "请问大家最近在读什么书？")
+    w.join("spam")
+    w.say("spam", "加我薇 lily2023 有好货，请问谁要？")
+    for i in range(4):
+        w.say("spam", f"第{i}遍：还有人要吗？")
+    state = w.engine.state.communities["读书会"]
+    d = compute_digest(w.log, T0, T0 + timedelta(days=1), taken_back=withdrawn(state))
+    assert [a for a, _, _ in d.top] == ["u1"] and [s.actor for s in d.unanswered] == ["u1"]
+    assert [a for a, _ in d.newcomers] == ["u1"] and d.messages == 1
+
+
+def test_quotes_have_contact_details_masked() -> None:
+    q = msg("u1", T0 + timedelta(minutes=1), "请问谁知道报名电话？我的是 13800138000")
+    d = compute_digest([q], T0, T0 + timedelta(days=1))
+    assert d.unanswered[0].text == "请问谁知道报名电话？我的是 138****8000"

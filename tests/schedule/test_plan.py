@@ -28,15 +28,8 @@ def jobs(occs: list, status: str = "due") -> list[tuple[str, str]]:
 def test_a_growth_community_weekday_in_its_own_time_zone() -> None:
     s = spec()
     plan_ = day_plan(s, groups(s), MONDAY)
-    assert jobs(plan_) == [
-        ("07:30", "check_in"),
-        ("08:00", "morning_report"),
-        ("08:00", "daily_activity"),
-        ("14:00", "games"),
-        ("20:00", "activity_preheat"),
-        ("20:30", "level_bulletin"),
-        ("21:00", "evening_report"),
-    ]
+    # The book's day for a growth community (2365): 7:30 check-in, the 8:00 activity, the preheat the evening before.
+    assert jobs(plan_) == [("07:30", "check_in"), ("08:00", "daily_activity"), ("20:00", "activity_preheat")]
     assert all(o.local.tzinfo == ZoneInfo("Asia/Shanghai") for o in plan_)
     assert plan_[0].at == datetime(2026, 11, 1, 23, 30, tzinfo=UTC)
     # Tuesday is the growth type's case-study day: it takes the daily activity's place (and Monday's preheat is for it).
@@ -60,11 +53,23 @@ def test_type_specific_jobs_and_another_time_zone() -> None:
 
 
 def test_the_daily_cap_skips_the_least_important_posts() -> None:
-    s = spec(rhythm={"max_posts_per_day": 2})
+    s = spec(rhythm={"max_posts_per_day": 2, "jobs": {"evening_report": {"enabled": True}}})
     plan_ = day_plan(s, groups(s), MONDAY)
     counted = [(o.job, o.status) for o in plan_ if o.counts]
-    assert counted == [("morning_report", "due"), ("daily_activity", "capped"), ("evening_report", "due")]
+    assert counted == [
+        ("check_in", "due"),
+        ("daily_activity", "capped"),
+        ("activity_preheat", "capped"),
+        ("evening_report", "due"),
+    ]
     assert s.rhythm.max_posts_per_day == 2 and spec().rhythm.max_posts_per_day == 3  # book 2210: 2~3
+    # Every post counts unless the community turns that off for a job.
+    s = spec(rhythm={"max_posts_per_day": 2, "jobs": {"check_in": {"counts_toward_cap": False}}})
+    assert [(o.job, o.status) for o in day_plan(s, groups(s), MONDAY)] == [
+        ("check_in", "due"),
+        ("daily_activity", "due"),
+        ("activity_preheat", "due"),
+    ]
 
 
 def test_operator_cron_jobs_and_which_groups_get_the_rhythm() -> None:
@@ -91,13 +96,16 @@ def test_keys_are_deterministic_and_windows_are_half_open() -> None:
     again = plan(s, groups(s), start, start + timedelta(hours=1))
     assert [o.key for o in first] == [o.key for o in again]
     assert "check_in" not in {o.job for o in first}  # (start, end]: the check-in belongs to the window before
-    assert first[0].key == "rhythm:读书会:sandbox:g1:2026-11-02T08:00:morning_report"
+    assert first[0].key == "rhythm:读书会:sandbox:g1:2026-11-02T08:00:daily_activity"
 
 
 @pytest.mark.parametrize(
     ("rhythm", "message"),
     [
-        ({"jobs": {"games": {"at": "23:00"}}}, "rhythm.jobs.games.at: 23:00 falls in the quiet hours 22:30-07:30"),
+        (
+            {"jobs": {"check_in": {"at": "23:00"}}},
+            "rhythm.jobs.check_in.at: 23:00 falls in the quiet hours 22:30-07:30",
+        ),
         ({"custom": [{"key": "late", "cron": "0 23 * * *", "text": "x"}]}, "rhythm.custom.0.cron"),
         ({"custom": [{"key": "bad", "cron": "every day", "text": "x"}]}, "not a cron expression"),
         ({"jobs": {"breakfast": {"at": "08:00"}}}, "unknown job(s) ['breakfast']"),

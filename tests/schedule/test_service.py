@@ -12,7 +12,9 @@ from tests.support.builders import join, msg
 
 
 def test_a_day_of_rhythm_goes_to_the_outbox_once_even_after_a_restart(db_url: str) -> None:
-    app, service = community(db_url, groups=("g1", "g2"))
+    on = {"enabled": True}
+    rhythm = {"max_posts_per_day": 6, "jobs": {"morning_report": on, "level_bulletin": on, "evening_report": on}}
+    app, service = community(db_url, groups=("g1", "g2"), rhythm=rhythm)
     yesterday = [
         join("u1", local(-1, "10:00"), name="小王"),
         msg("u1", local(-1, "10:05"), "请问这周读哪本书？"),
@@ -26,7 +28,6 @@ def test_a_day_of_rhythm_goes_to_the_outbox_once_even_after_a_restart(db_url: st
         "check_in",
         "morning_report",
         "daily_activity",
-        "games",
         "activity_preheat",
         "level_bulletin",
         "evening_report",
@@ -56,12 +57,12 @@ def test_jobs_missed_during_downtime_are_recorded_not_sent_late(sqlite_url: str)
     app.clock.set(local(0, "08:20"))  # type: ignore[attr-defined]
     report = service.tick()
     keys = [k.split(":")[-1] for k, _ in outbox(app)]
-    assert keys == ["morning_report", "daily_activity"] and report.missed == 1  # the 07:30 check-in was 50 min ago
+    assert keys == ["daily_activity"] and report.missed == 1  # the 07:30 check-in was 50 min ago
     app.close()
 
 
 def test_the_content_loop_carries_a_lively_topic_into_the_next_day(sqlite_url: str) -> None:
-    app, service = community(sqlite_url)
+    app, service = community(sqlite_url, rhythm={"max_posts_per_day": 4, "jobs": {"evening_report": {"enabled": True}}})
     drive(app, service, local(0, "08:30"))
     topic = next(a for k, a in outbox(app) if k.endswith("daily_activity")).text  # type: ignore[attr-defined]
     chat = [msg(f"u{i}", local(0, f"09:{10 + i:02d}"), f"我的看法是第{i}点") for i in range(4)]

@@ -3,6 +3,7 @@ token for every role."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,9 +13,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from shequn.accounts import ROLE_PERMS, Accounts, Role
 from shequn.app import App
 from shequn.domain import VirtualClock
+from shequn.services.accounts import ROLE_PERMS, Accounts, Role
 from shequn.web import create_app
 from tests.conftest import T0
 from tests.support.builders import join, msg, spec
@@ -79,3 +80,33 @@ def site(tmp_path: Path) -> Iterator[Site]:
         yield s
     finally:
         s.app.close()
+
+
+def asgi_post(
+    site: Site, path: str, headers: dict[str, str], *, chunks: int, first: bytes = b" " * 65536
+) -> tuple[int, int]:
+    """POST ``first`` then chunks of 64 KiB (``chunks`` in all, no declared length) straight to the ASGI app (a
+    test client reads the whole body before the app sees it); return (status, chunks the app pulled)."""
+
+    pulled = 0
+    status = 0
+
+    async def receive() -> dict[str, object]:
+        nonlocal pulled
+        pulled += 1
+        body = first if pulled == 1 else b" " * 65536
+        return {"type": "http.request", "body": body, "more_body": pulled < chunks}
+
+    async def send(message: dict[str, object]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])  # type: ignore[call-overload]
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "https",
+        "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1), "server": ("testserver", 443), "state": {},
+    }  # fmt: skip
+    asyncio.run(site.web(scope, receive, send))  # type: ignore[arg-type]
+    return status, pulled

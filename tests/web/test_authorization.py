@@ -11,7 +11,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
-from shequn.accounts import Perm
+from shequn.services.accounts import Perm
 from shequn.web.security import Authorize
 from tests.web.conftest import ROLES, Site
 

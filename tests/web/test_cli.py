@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shequn.accounts import Accounts
 from shequn.app import App
+from shequn.services.accounts import Accounts
 from tests.cli.test_cli import Cli
 
 

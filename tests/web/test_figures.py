@@ -14,13 +14,13 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from shequn.accounts import ROLE_PERMS, Accounts, Role
 from shequn.app import App
 from shequn.cli.demo import DEMO_GROUPS
 from shequn.cli.main import main
 from shequn.cli.simulate import load_simulation
 from shequn.i18n import fmt
-from shequn.operations import Operations
+from shequn.services.accounts import ROLE_PERMS, Accounts, Role
+from shequn.services.console import Operations
 from shequn.simulator import simulate
 from shequn.web import create_app
 
@@ -84,7 +84,7 @@ def test_members_are_the_same_on_every_surface(demo: Demo) -> None:
     api = {c["name"]: c for c in demo.client.get("/api/v1/communities", headers=demo.headers).json()}
     report = demo.report["communities"]
     assert isinstance(report, dict)
-    from shequn.selling import Shop
+    from shequn.services.shop import Shop
 
     shop = Shop(demo.app).measures()["communities"]
     for name, c in counts.items():

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shequn.domain import Join, JoinMethod, stable_id
-from shequn.growing import Growth
-from shequn.selling import Shop
+from shequn.services.growth import Growth
+from shequn.services.shop import Shop
 from tests.conftest import T0
 from tests.web.conftest import Site
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.web.conftest import Site
+from tests.web.conftest import Site, asgi_post
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TELEGRAM = DATA / "telegram" / "chat-miner" / "test_single_export.json"
@@ -96,3 +96,36 @@ def test_the_console_page_uploads_and_shows_the_report(site: Site) -> None:
     with WHATSAPP.open("rb") as f:
         r = c.post("/imports", files={"file": (WHATSAPP.name, f)}, headers={"Cookie": h["Cookie"]})
     assert r.status_code == 403
+
+
+def test_an_upload_is_refused_before_its_body_is_read(site: Site) -> None:
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="chat.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+    form = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    status, pulled = asgi_post(site, "/api/v1/imports", form, chunks=3200, first=head)  # 200 MiB if read
+    assert status == 401 and pulled == 0
+    h = site.session("operator")
+    for path in ("/api/v1/imports", "/imports"):  # a session without the CSRF token: refused at the file's headers
+        status, pulled = asgi_post(site, path, {**form, "Cookie": h["Cookie"]}, chunks=3200, first=head)
+        assert status == 403 and pulled == 1, (path, status, pulled)
+    big = {**form, **site.bearer("operator"), "Content-Length": str(5 * 2**30)}
+    status, pulled = asgi_post(site, "/api/v1/imports", big, chunks=3200, first=head)
+    assert status == 413 and pulled == 0
+    assert not any(site.web.state.uploads.folder.rglob("chat.txt"))
+
+
+def test_an_uploaded_export_nested_deeply_fails_clearly(site: Site, tmp_path: Path) -> None:
+    nested = tmp_path / "result.json"
+    nest = "[" * 20_000 + "]" * 20_000  # 1 GB in the server before (ijson's prefixes), and kept
+    nested.write_text(
+        '{"name": "g", "type": "private_group", "id": 1, "messages": [{"id": 1, "type": "message", '
+        f'"date": "2020-01-01T00:00:00", "date_unixtime": "1577836800", "from": "a", "text": {nest}}}]}}',
+        encoding="utf-8",
+    )
+    before = messages(site)
+    failed = wait(site, upload(site, nested)["id"])
+    assert failed["status"] == "failed" and "1024" in failed["error"], failed["error"]
+    assert messages(site) == before

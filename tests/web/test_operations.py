@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from shequn.domain import VirtualClock
-from shequn.operations import NotFoundError, Operations
+from shequn.services.console import NotFoundError, Operations
 from shequn.store import ActionStatus, Segment
 from shequn.store._sql import to_ms
 from tests.conftest import T0

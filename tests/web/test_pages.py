@@ -10,7 +10,7 @@ import pytest
 from markupsafe import escape
 
 from shequn.i18n import catalogue
-from shequn.operations import Operations
+from shequn.services.console import Operations
 from shequn.store import Segment
 from tests.web.conftest import Site
 
@@ -180,3 +180,24 @@ def test_the_community_and_group_pages_show_the_analytics_diagnosis(site: Site) 
     group = c.get("/groups/1", headers=h).text
     g = next(g for g in report.groups.values() if g.community == "读书会")
     assert 'id="group-health"' in group and f"<b>{g.health}</b>" in group
+
+
+def test_a_batched_staff_task_shows_its_items_with_their_evidence_masked(site: Site) -> None:
+    # WeCom gathers what the bot may not do in one group into one task (one pass for a burst): the console lists the
+    # items, each with what to do and the message behind it, contact details masked like everything shown of a member.
+    app = site.app
+    evidence = {"at": "2026-11-20T10:00:00+08:00", "actor": "wm1", "actor_name": "小广告",
+                "text": "加我vx：abc_77215 电话 13800138000"}  # fmt: skip
+    with app.store.transaction() as conn:
+        for what in ("撤回小广告的消息", "把小广告移出群"):
+            app.store.tasks.add_to_batch(
+                conn, app.ws.id, group_id=1, item={"what": what, "reason": "capability_missing", "evidence": evidence},
+                title=lambda n: f"本群有{n}件事要处理", now_ms=app.now_ms(),
+            )  # fmt: skip
+    c = site.client()
+    page = c.get("/tasks?lang=zh-CN", headers=site.session("viewer")).text
+    assert "本群有2件事要处理" in page and "撤回小广告的消息" in page and "把小广告移出群" in page
+    assert "小广告：加我vx：a****" in page and "138****8000" in page
+    assert "abc_77215" not in page and "13800138000" not in page
+    [task] = [t for t in c.get("/api/v1/tasks", headers=site.session("viewer")).json() if t["items"]]
+    assert [i["what"] for i in task["items"]] == ["撤回小广告的消息", "把小广告移出群"]

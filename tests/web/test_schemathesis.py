@@ -13,8 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from shequn.accounts import ROLE_PERMS, Role
 from shequn.domain import VirtualClock
+from shequn.services.accounts import ROLE_PERMS, Role
 from tests.conftest import T0
 from tests.web.conftest import Site, make_site
 

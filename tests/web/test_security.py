@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from shequn.accounts import Perm
+from shequn.services.accounts import Perm
 from shequn.store.schema import API_TOKEN, WEB_USER
 from tests.web.conftest import PASSWORD, Site
 

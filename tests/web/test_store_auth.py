@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from shequn.accounts import ROLE_PERMS, Accounts, Role, sha256
 from shequn.app import App
+from shequn.services.accounts import ROLE_PERMS, Accounts, Role, sha256
 from shequn.store import Store
 from shequn.store.schema import Base
 
@@ -40,7 +40,8 @@ def test_users_sessions_tokens_and_secrets(db_url: str) -> None:
         assert accounts.verify_token(text) is not None
         assert accounts.revoke_token(record.id, actor="test") and not accounts.revoke_token(record.id, actor="test")
         assert accounts.verify_token(text) is None
-        secret = accounts.webhook_secret()
-        assert secret == accounts.webhook_secret() and secret != accounts.rotate_webhook_secret(actor="test")
+        secret = accounts.webhook_secret("shop")
+        assert secret == accounts.webhook_secret("shop") and secret != accounts.rotate_webhook_secret("shop", actor="t")
+        assert accounts.shop_secret("other") is None and accounts.webhook_secret("other") != secret
     finally:
         app.close()

@@ -63,6 +63,52 @@ def analyze(
         )
 
 
+def _records(conn: Any, ws_id: int) -> dict[int, kpis.Records]:
+    """Per community id, what shequn recorded itself for the type KPIs: memberships that came due (the membership
+    policy's count, as ``shop measures`` reads it), the offline events of ``shequn event``, the introductions of
+    ``shequn shop introduce``. Plain SQL on the store (a few rows per community)."""
+    q = conn.exec_driver_sql
+    ws = int(ws_id)
+    kpi = dict(
+        q(
+            "SELECT ps.community_id, ps.value FROM policy_state ps JOIN community c ON c.id = ps.community_id "
+            f"WHERE c.workspace_id = {ws} AND ps.scope = 'membership' AND ps.name = 'kpi'"
+        ).fetchall()
+    )
+    with_members = {
+        int(r[0])
+        for r in q(
+            "SELECT DISTINCT ps.community_id FROM policy_state ps JOIN community c ON c.id = ps.community_id "
+            f"WHERE c.workspace_id = {ws} AND ps.scope = 'membership' AND substr(ps.name, 1, 2) = 's:'"
+        ).fetchall()
+    }
+    offline: dict[int, list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
+    for cid, status, starts, spec in q(
+        f"SELECT community_id, status, starts_ms, spec FROM activity WHERE workspace_id = {ws} AND kind = 'offline'"
+    ).fetchall():
+        held = offline[int(cid)]  # the community has activity records, even if none was held
+        if status not in ("cancelled", "planning") and starts is not None:
+            held.append((int(starts), tuple(orjson.loads(spec).get("groups") or ())))
+    intros: dict[int, list[int]] = defaultdict(list)
+    for cid, status, created in q(
+        f"SELECT community_id, status, created_ms FROM introduction WHERE workspace_id = {ws}"
+    ).fetchall():
+        made = intros[int(cid)]
+        if status in kpis.MADE:
+            made.append(int(created))
+    out: dict[int, kpis.Records] = {}
+    for cid in {*map(int, kpi), *with_members, *offline, *intros}:
+        counts = orjson.loads(kpi[cid]) if cid in kpi else {}
+        out[cid] = kpis.Records(
+            renewed=int(counts.get("renewed", 0)),
+            lapsed=int(counts.get("lapsed", 0)),
+            memberships=cid in with_members,
+            offline=tuple(offline[cid]) if cid in offline else None,
+            intros=tuple(intros[cid]) if cid in intros else None,
+        )
+    return out
+
+
 @contextmanager
 def _no_cyclic_gc() -> Iterator[None]:
     """Pause Python's cyclic garbage collector: a report allocates about a million small objects (rows, members)
@@ -200,6 +246,7 @@ def _analyze(
     funnel_rows = metrics.newcomers(con, t0, t1)
     with store.transaction() as conn:  # invite links name the acquisition channel of a join (issue 9)
         channels = {x.code: x.channel for x in store.growth.links(conn, ws.id)}
+        records = _records(conn, ws.id)
     refer_rows = metrics.referrers(con, t0)
     ads = detect.ad_accounts(metrics.ad_candidates(con), th)
     guests = detect.guest_talks(con, t0, th)
@@ -378,9 +425,10 @@ def _analyze(
             commerce_by_g[r[0]].append(r)
     all_heat = np.zeros((7, 24), dtype=np.int64)
     funnel_by, refer_by, cohort_by = _by_group(funnel_rows), _by_group(refer_rows), _by_group(cohort_rows)
-    for _cid, (cname, ctype, spec) in sorted(communities.items()):
+    for cid, (cname, ctype, spec) in sorted(communities.items()):
         if community is not None and cname != community:
             continue
+        rec = records.get(cid, kpis.NO_RECORDS)
         ghs = sorted(comm_groups.get(cname, []), key=lambda x: x.key)
         ids = [gid_by_key[x.key] for x in ghs]
         ct = types[ctype]
@@ -413,12 +461,12 @@ def _analyze(
         for x, gi in zip(ghs, ids, strict=True):
             group_kpis[x.key] = kpis.compute(
                 ctype, ct, spec, x, commerce_by_g.get(gi, []), content.get(gi), guests.get(gi, []), members_out[x.key],
-                days=days, t1=t1, loc=loc,
+                days=days, t1=t1, loc=loc, records=rec,
             )  # fmt: skip
             x.kpis = group_kpis[x.key]
         ch.kpis = kpis.combine(ctype, ct, spec, ghs, [r for g in ids for r in commerce_by_g.get(g, [])],
                                [content.get(g) for g in ids], [gt for g in ids for gt in guests.get(g, [])],
-                               days=days, loc=loc)  # fmt: skip
+                               days=days, loc=loc, t1=t1, records=rec)  # fmt: skip
         out_comms[cname] = ch
     for cname, ch in out_comms.items():
         ghs = comm_groups.get(cname, [])

@@ -63,6 +63,7 @@ class Kpi:
     met: bool | None
     detail: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    estimated: bool = False  # read from keywords in imported history, for want of shequn's own records (估算)
 
 
 @dataclass(slots=True)

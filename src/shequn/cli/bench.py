@@ -57,6 +57,7 @@ def serve(
     clients: int = typer.Option(50, help="并发客户端 · concurrent clients"),
     seconds: float = typer.Option(20.0, help="压测时长（秒） · load duration in seconds"),
     workers: int = typer.Option(2, help="shequn serve 的工作进程 · worker processes of shequn serve"),
+    writes: float = typer.Option(0.0, min=0.0, max=1.0, help="写请求占比（给成员打标签） · share of writes (tags)"),
     as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
 ) -> None:
     """控制台与 API 压测 · the overview's render time and API read latency under load, against shequn serve."""
@@ -64,7 +65,9 @@ def serve(
 
     from shequn.bench import serve as bench_serve
 
-    r = bench_serve.run(groups=groups, days=days, seed=seed, clients=clients, seconds=seconds, workers=workers)
+    r = bench_serve.run(
+        groups=groups, days=days, seed=seed, clients=clients, seconds=seconds, workers=workers, writes=writes
+    )
     if as_json:
         print_json(r)
         return
@@ -219,6 +222,49 @@ def matrix(
         f"(goal {data['p95_goal_ms']:.0f} ms: {data['p95_x_goal']}× goal), max {data['ad_to_redaction_max_ms']} ms\n"
         f"CPU per message: bot {data['bot_cpu_ms_per_message']} ms, Synapse {data['synapse_cpu_ms_per_message']} ms "
         f"(bot ÷ Synapse: {data['bot_vs_synapse']})"
+    )
+
+
+@app.command("wecom")
+def wecom_archive(
+    messages: int = typer.Option(2000, min=10, help="消息数 · archive messages pulled"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """企业微信会话存档 · the archive's pull → event path: CPU per message (fake Finance SDK, compiled with gcc)."""
+    from shequn.bench import wecom_archive as bench_archive
+
+    data = bench_archive.run(messages=messages).to_json()
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]shequn bench wecom[/bold]: {data['messages']} messages\n"
+        f"pull → event (RSA, DecryptData, the event): {data['pull_cpu_ms_per_message']} ms CPU per message "
+        f"({data['pull_seconds']} s)\n"
+        f"pull → event → App.ingest (policies, SQLite): {data['ingest_cpu_ms_per_message']} ms CPU per message "
+        f"({data['ingest_seconds']} s)"
+    )
+
+
+@app.command("onebot")
+def onebot(
+    messages: int = typer.Option(300, min=10, help="消息数 · ordinary messages posted while the bot runs"),
+    ads: int = typer.Option(40, min=1, help="广告数 · ads among them (each from its own account)"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """QQ（OneBot v11）实测 · a fake OneBot implementation and `shequn run -c qq`: ad→recall p50/p95, CPU/message."""
+    from shequn.bench import onebot as bench_onebot
+
+    data = bench_onebot.run(messages=messages, ads=ads).to_json()
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]shequn bench onebot[/bold]: {data['messages']} messages, {data['ads']} ads, "
+        f"{data['recalled']} recalled in {data['seconds']} s\n"
+        f"ad → recall: p50 {data['ad_to_recall_p50_ms']} ms, p95 {data['ad_to_recall_p95_ms']} ms "
+        f"(goal {data['p95_goal_ms']:.0f} ms: {data['p95_x_goal']}× goal), max {data['ad_to_recall_max_ms']} ms\n"
+        f"CPU per message: shequn run {data['bot_cpu_ms_per_message']} ms"
     )
 
 

@@ -99,7 +99,7 @@ def _demo_owner(ctx: typer.Context, loc: str) -> None:
     """The demo's owner account: made once with a random password, printed once (never stored in clear)."""
     import secrets
 
-    from shequn.accounts import Accounts
+    from shequn.services.accounts import Accounts
 
     with open_app(ctx) as a:
         accounts = Accounts(a)

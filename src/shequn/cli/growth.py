@@ -16,7 +16,7 @@ from shequn.domain import UserError
 from shequn.i18n import t
 
 if TYPE_CHECKING:
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
 referral_app = typer.Typer(help="推荐裂变 · referral: invite links, leaderboards, settlement", no_args_is_help=True)
 livecode_app = typer.Typer(help="群活码 · live codes: one entry point, the right group", no_args_is_help=True)
@@ -41,7 +41,7 @@ def parse_at(at: str | None) -> datetime | None:
 
 @contextmanager
 def growth(ctx: typer.Context, at: str | None = None) -> Iterator[Growth]:
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     with open_app(ctx, at=parse_at(at)) as app:
         yield Growth(app)

@@ -8,7 +8,6 @@ verdict caused (the offence, the blacklisting).
 from __future__ import annotations
 
 import getpass
-import re
 
 import typer
 
@@ -18,12 +17,12 @@ from shequn.i18n import t
 
 app = typer.Typer(help="审核 · moderation: labels, checks, the blacklist", no_args_is_help=True)
 
-_LONG_DIGITS = re.compile(r"\d[\d\s\-]{5,}\d")
-
 
 def _mask(text: str) -> str:
-    """Phone numbers and other long digit runs masked (reports show evidence, not contact details)."""
-    return _LONG_DIGITS.sub(lambda m: m.group(0)[:3] + "****" + m.group(0)[-2:], text)
+    """Contact details masked (reports show evidence, not contact details): the one masking moderation posts with."""
+    from shequn.policies.moderation.evidence import mask_contacts
+
+    return mask_contacts(text)
 
 
 def _mask_id(key: str) -> str:

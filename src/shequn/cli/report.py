@@ -47,7 +47,7 @@ def report(
     with open_app(ctx) as a:
         # Apart from this process's own connections to the store (see shequn.analytics.apart).
         result = analyze_apart(a.store.db.url, a.ws, days=days, until=end, community=community, locale=locale)
-        from shequn.selling import Shop
+        from shequn.services.shop import Shop
 
         result.commerce = Shop(a).report_measures(community)
     if not result.groups and not result.communities:

@@ -21,9 +21,10 @@ GROWTH_EVERY = 60.0  # seconds between growth passes (settlements fall on the mi
 
 def _connectors(app: Any, names: list[str], env: dict[str, str]) -> dict[str, Any]:
     from shequn.connectors import REGISTRY, connector_class
-    from shequn.runtime import StoreCursors
+    from shequn.services.live import StoreCursors
 
-    if not names:
+    asked = bool(names)
+    if not asked:
         with app.store.transaction() as conn:
             platforms = {g.platform for g in app.store.groups.list(conn, app.ws.id) if g.community}
         names = sorted(p for p in platforms if p in REGISTRY and p != "sandbox")
@@ -33,7 +34,15 @@ def _connectors(app: Any, names: list[str], env: dict[str, str]) -> dict[str, An
         if cls is None:
             known = ", ".join(sorted(REGISTRY))
             raise UserError(t("run.unknown_connector", None, name=name, known=known), exit_code=2)
-        connector = cls.from_env(env)
+        try:
+            connector = cls.from_env(env)
+        except UserError as exc:
+            if asked:
+                raise
+            # Groups imported from a platform's history are bound too: a platform nobody configured is not an error
+            # unless it was asked for; its actions wait in the outbox (or become staff tasks) until it runs.
+            err_console.print(t("run.connector_skipped", None, name=name, reason=str(exc)))
+            continue
         with app.store.transaction() as conn:
             bound = frozenset(
                 g.platform_id for g in app.store.groups.list(conn, app.ws.id) if g.community and g.platform == name
@@ -84,7 +93,7 @@ def run(
 ) -> None:
     """运行 · run the connectors, the scheduler and the outbox (Ctrl-C or SIGTERM stops after in-flight sends)."""
     from shequn.outbox import DeliverySettings, LeaseHeldError, OutboxRunner
-    from shequn.runtime import OperatorCommands, configure, environment, growth_pass
+    from shequn.services.live import OperatorCommands, configure, environment, growth_pass
 
     policies = _limits(limits)
     env = environment(secrets)

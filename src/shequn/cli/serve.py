@@ -33,24 +33,30 @@ def check_port(host: str, port: int) -> None:
             raise UserError(t("cli.serve_port_busy", None, host=host, port=port, next=port + 1), exit_code=2) from None
 
 
-def run_server(ctx: typer.Context, *, host: str, port: int, secure_cookies: bool, workers: int = 1) -> None:
+def run_server(
+    ctx: typer.Context, *, host: str, port: int, secure_cookies: bool, workers: int = 1, trusted_proxies: str = ""
+) -> None:
     """Serve the console for the workspace of the global options until interrupted.
 
     With several workers each process builds its own app (:mod:`shequn.web.factory`); writes stay one at a time
-    through the operations' cross-process lock. Ctrl+C or SIGTERM stop it: uvicorn shuts down, then the analysis
-    child (and with it multiprocessing's resource tracker) is ended, and one line says so.
+    through the operations' cross-process lock. ``X-Forwarded-For`` (the client's address, which login throttling
+    counts by) is believed only from the addresses in ``trusted_proxies`` (uvicorn trusted any local client).
+    Ctrl+C or SIGTERM stop it: uvicorn shuts down, then the analysis child (and with it multiprocessing's resource
+    tracker) is ended, and one line says so.
     """
     import signal
 
     import uvicorn
 
-    from shequn.accounts import Accounts
     from shequn.analytics.apart import shutdown
     from shequn.cli.common import Globals
+    from shequn.services.accounts import Accounts
     from shequn.web import create_app
 
     check_port(host, port)
-    options = dict(host=host, port=port, log_level="warning", access_log=False, server_header=False)
+    proxies = ",".join(p.strip() for p in trusted_proxies.split(",") if p.strip())
+    options = dict(host=host, port=port, log_level="warning", access_log=False, server_header=False,
+                   proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)  # fmt: skip
     # uvicorn re-raises the signal that stopped it once it has shut down: SIGTERM then ends here as Ctrl+C does.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -83,9 +89,17 @@ def serve(
         True, "--secure-cookies/--insecure-cookies", help="仅 HTTPS 发送会话 Cookie · session cookie only over HTTPS"
     ),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="工作进程数 · worker processes (one per core)"),
+    trusted_proxies: str = typer.Option(
+        "",
+        "--trusted-proxies",
+        envvar="SHEQUN_TRUSTED_PROXIES",
+        help="只信任这些反向代理的 X-Forwarded-For · trust X-Forwarded-For only from these proxies (IPs or CIDRs, "
+        "comma-separated; none by default)",
+    ),
 ) -> None:
     """运行控制台与 API · serve the console and the HTTP API (127.0.0.1:8000 by default)."""
-    run_server(ctx, host=host, port=port, secure_cookies=secure_cookies, workers=workers)
+    run_server(ctx, host=host, port=port, secure_cookies=secure_cookies, workers=workers,
+               trusted_proxies=trusted_proxies)  # fmt: skip
 
 
 def _password(from_stdin: bool) -> str:
@@ -113,7 +127,7 @@ def user_create(
 ) -> None:
     """新建用户 · create a console user (the first one: --role owner). Password from the prompt, --password-stdin
     or $SHEQUN_PASSWORD."""
-    from shequn.accounts import Accounts
+    from shequn.services.accounts import Accounts
 
     password = _password(password_stdin)
     with open_app(ctx) as a:
@@ -126,7 +140,7 @@ def user_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", 
     """列出用户 · list console users."""
     from rich.table import Table
 
-    from shequn.accounts import Accounts
+    from shequn.services.accounts import Accounts
 
     with open_app(ctx) as a:
         users = Accounts(a).users()
@@ -144,7 +158,7 @@ def user_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", 
 @user_app.command("role")
 def user_role(ctx: typer.Context, username: str = typer.Argument(...), role: str = typer.Argument(...)) -> None:
     """改角色 · change a user's role."""
-    from shequn.accounts import Accounts
+    from shequn.services.accounts import Accounts
 
     with open_app(ctx) as a:
         Accounts(a).set_role(username, role, actor="cli")
@@ -160,7 +174,7 @@ def user_password(
     ),
 ) -> None:
     """重设密码 · set a user's password (their sessions end)."""
-    from shequn.accounts import Accounts
+    from shequn.services.accounts import Accounts
 
     password = _password(password_stdin)
     with open_app(ctx) as a:

@@ -18,14 +18,14 @@ from shequn.cli.growth import AT, COMMUNITY, JSON, parse_at, table
 from shequn.domain import UserError
 
 if TYPE_CHECKING:
-    from shequn.selling import Shop
+    from shequn.services.shop import Shop
 
 app = typer.Typer(help="社群电商 · selling: products, orders, coupons, commissions, measures", no_args_is_help=True)
 
 
 @contextmanager
 def shop(ctx: typer.Context, at: str | None = None) -> Iterator[Shop]:
-    from shequn.selling import Shop
+    from shequn.services.shop import Shop
 
     with open_app(ctx, at=parse_at(at)) as app:
         yield Shop(app)
@@ -53,7 +53,7 @@ def _money(amount: int, currency: str) -> str:
 @app.command("apply")
 def apply(ctx: typer.Context, path: Path = typer.Argument(..., help="商品 YAML（一个或一组）· products YAML")) -> None:
     """上架/修改商品与报价 · create or update products and offers from YAML (one mapping or a list)."""
-    from shequn.selling import product_from
+    from shequn.services.shop import product_from
 
     data = _yaml(path)
     items = data if isinstance(data, list) else [data]
@@ -166,7 +166,7 @@ def pay(
     at: str = AT,
 ) -> None:
     """记录一笔支付（与 webhook 同样校验）· record a payment, checked like a webhook's."""
-    from shequn.selling import RejectedError
+    from shequn.services.shop import RejectedError
 
     with shop(ctx, at) as s:
         o = next((x for x in s.orders() if x.order_id == order_id), None)
@@ -195,7 +195,7 @@ def import_(
     """导入订单与支付（逐行按 webhook 规则校验）· import orders and payments, each line checked like a webhook."""
     from pydantic import ValidationError
 
-    from shequn.selling import RejectedError
+    from shequn.services.shop import RejectedError
     from shequn.web.schemas import OrderIn, PaymentIn
 
     try:
@@ -252,7 +252,7 @@ def orders(
     as_json: bool = JSON,
 ) -> None:
     """订单 · orders, newest first."""
-    from shequn.selling import mask
+    from shequn.services.shop import mask
 
     with shop(ctx) as s:
         rows = s.orders(community=community, sku=sku, limit=limit)

@@ -2,7 +2,8 @@
 
 Owns: the connector contract (:mod:`.base`), the sandbox, and the registry of platform connectors. Platform SDKs are
 optional extras imported only by their connector.
-May import: ``domain``, ``i18n``, ``playbook``, ``policies``, ``engine``, ``outbox``, ``schedule``.
+May import: ``domain``, ``i18n``, ``playbook``, ``policies``, ``engine``, ``outbox``, ``schedule``, and
+``importers.base`` (a live group and person get the ids the platform's importer gives them).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import importlib
 from functools import cache
 
 from shequn.connectors.base import Connector, SendResult, StaffReason, UnsupportedActionError, describe, route, sends
-from shequn.domain import ActionKind
+from shequn.domain import Action, ActionKind
 
 # platform → "module:Class"; imported lazily so that a missing SDK only matters to its own platform.
 REGISTRY: dict[str, str] = {
@@ -20,6 +21,9 @@ REGISTRY: dict[str, str] = {
     "matrix": "shequn.connectors.matrix:MatrixConnector",
     "telegram": "shequn.connectors.telegram:TelegramConnector",
     "wecom": "shequn.connectors.wecom.connector:WeComConnector",  # a file-backed platform for tests and benchmarks
+    "qq": "shequn.connectors.qq.connector:QQConnector",  # QQ groups through OneBot v11 (NapCat, Lagrange.OneBot …)
+    "discord": "shequn.connectors.discord.connector:DiscordConnector",  # a Discord bot through discord.py
+    "slack": "shequn.connectors.slack.connector:SlackConnector",  # Slack channels through slack-bolt
 }
 
 
@@ -40,15 +44,32 @@ def capabilities(platform: str) -> frozenset[ActionKind] | None:
     return cls.capabilities if cls else None
 
 
+def staff_reason(action: Action) -> StaffReason | None:
+    """Why ``action`` goes to a person (:func:`route`, and what its connector hands over), or None to send it."""
+    cls = connector_class(action.platform)
+    reason = route(action, cls.capabilities if cls else None)
+    if reason is None and cls is not None and cls.hands_over(action):
+        return StaffReason.CAPABILITY_MISSING
+    return reason
+
+
+def batches_staff_tasks(platform: str) -> bool:
+    """Whether the staff tasks of ``platform`` gather into one open task per group (one pass for a burst)."""
+    cls = connector_class(platform)
+    return bool(cls and cls.batch_staff_tasks)
+
+
 __all__ = [
     "REGISTRY",
     "Connector",
     "SendResult",
     "StaffReason",
     "UnsupportedActionError",
+    "batches_staff_tasks",
     "capabilities",
     "connector_class",
     "describe",
     "route",
     "sends",
+    "staff_reason",
 ]

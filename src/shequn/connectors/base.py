@@ -125,6 +125,7 @@ class Connector:
     capabilities: ClassVar[frozenset[ActionKind]] = frozenset()
     idempotent_sends: ClassVar[bool] = False  # the platform deduplicates a resend of the same action key
     can_confirm: ClassVar[bool] = False  # confirm() can tell whether an action reached the platform
+    batch_staff_tasks: ClassVar[bool] = False  # what the bot may not do gathers into one task per group (WeCom)
     _senders: ClassVar[dict[ActionKind, _Handler]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -171,6 +172,12 @@ class Connector:
         """Whether ``action`` reached the platform (its result) or not (None); only when ``can_confirm``."""
         raise NotImplementedError(f"{type(self).__name__} cannot confirm deliveries")
 
+    @classmethod
+    def hands_over(cls, action: Action) -> bool:
+        """Whether an action of a kind it declares must still go to a person (WeCom: a post that answers an event
+        is a reply, which WeCom gives apps no way to send)."""
+        return False
+
     def delivered_by_platform(self, action: Action) -> bool:
         """Whether the platform delivers ``action`` by itself (``send`` only records it): the outbox then counts it
         against no rate window or quota. WeCom's welcome template is one."""
@@ -214,3 +221,14 @@ def describe(reason: StaffReason, action: Action, locale: str) -> str:
         return str(getattr(action, "title", "")) or t("action.open_staff_task", locale)
     what = t(f"action.{action.kind.value}", locale)
     return t(f"staff_task.{reason.value}", locale, platform=action.platform or "?", action=what)
+
+
+# What a member writes privately to the bot to accept the rules it sent them (the rules DM asks for 同意).
+ACCEPT_WORDS = frozenset(
+    {"同意", "我同意", "同意群规", "接受", "接受群规", "已阅", "accept", "agree", "i agree", "/accept"}
+)
+
+
+def accepts_rules(text: str) -> bool:
+    """Whether a private message to the bot accepts the rules (``同意``, ``I agree`` …; case and end mark ignored)."""
+    return text.strip().lower().rstrip("。.!！") in ACCEPT_WORDS

@@ -25,6 +25,9 @@ Things to keep in mind:
     * Matrix JSON refuses floats; every number sent is an int.
     * matrix-nio returns error objects instead of raising; :func:`_check` turns them into the outbox's errors.
     * The bot's own events are not handed on: what it said is in the outbox, and no policy should judge it.
+    * A direct room the bot opened for private messages is not a group: nothing of it is handed on (no group row,
+      no joins logged). Such rooms are listed in the cursors (``dm_rooms``), and a room whose timeline shows the
+      bot inviting someone ``is_direct`` is one even before the listing is written (the sync can be first).
     * On the very first start (no token) the bot does not act on the rooms' history: it takes the current token.
     * The access token never reaches a log line (only the user id does).
 """
@@ -314,8 +317,12 @@ class MatrixConnector(Connector):
             if self.bound_groups is None or room_id in self.bound_groups:
                 _check(await client.join(room_id), "join")
         if not first:
+            direct = self._dm_rooms()
             for room_id, info in resp.rooms.join.items():
                 raw = [e.source for e in info.timeline.events]
+                if room_id in direct or self._opened_direct(raw):
+                    self._remember_dm_room(room_id)
+                    continue
                 if info.timeline.limited and since:
                     raw = await self._fill_gap(room_id, info.timeline.prev_batch, since) + raw
                 for ev in self._after_own_join(raw):
@@ -324,6 +331,23 @@ class MatrixConnector(Connector):
                         await sink(event)
         self.cursors.put("since", resp.next_batch)
         return str(resp.next_batch)
+
+    def _dm_rooms(self) -> set[str]:
+        return set(json.loads(self.cursors.get("dm_rooms") or "[]"))
+
+    def _remember_dm_room(self, room: str) -> None:
+        rooms = self._dm_rooms()
+        if room not in rooms:
+            self.cursors.put("dm_rooms", json.dumps(sorted({*rooms, room})))
+
+    def _opened_direct(self, raw: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether the bot opened this room as a direct chat (it invited someone with ``is_direct``)."""
+        return any(
+            ev.get("type") == "m.room.member"
+            and ev.get("sender") == self.user_id
+            and (ev.get("content") or {}).get("is_direct") is True
+            for ev in raw
+        )
 
     def _after_own_join(self, raw: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
         """In a room the bot has just joined, what happened before it was there is history, not for it to act on."""
@@ -416,6 +440,7 @@ class MatrixConnector(Connector):
         room = str(resp.room_id)
         self._dm[user] = room
         self.cursors.put(f"dm:{user}", room)
+        self._remember_dm_room(room)
         return room
 
     @sends(ActionKind.DELETE_MESSAGE)

@@ -350,9 +350,16 @@ class TelegramConnector(Connector):
             self.cursors.put("offset", str(update.update_id + 1))
         return len(updates)
 
+    def secret_matches(self, secret: str | None) -> bool:
+        """Whether a delivery's ``X-Telegram-Bot-Api-Secret-Token`` is this bot's (compared as bytes: a header may
+        hold any character, and comparing non-ASCII text raises)."""
+        if not self.webhook_secret or not secret:
+            return False
+        return hmac.compare_digest(secret.encode("utf-8", "surrogateescape"), self.webhook_secret.encode())
+
     async def handle_webhook(self, body: bytes, secret: str | None) -> int:
         """A webhook delivery: the HTTP status to answer (401 without the right secret header, 400 unreadable)."""
-        if not self.webhook_secret or not secret or not hmac.compare_digest(secret, self.webhook_secret):
+        if not self.secret_matches(secret):
             self.stats["webhook_refused"] += 1
             return 401
         import orjson
@@ -374,10 +381,11 @@ class TelegramConnector(Connector):
         from aiohttp import web
 
         async def receive(request: web.Request) -> web.Response:
-            status = await self.handle_webhook(
-                await request.read(), request.headers.get("X-Telegram-Bot-Api-Secret-Token")
-            )
-            return web.Response(status=status)
+            secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
+            if not self.secret_matches(secret):  # before the body is read
+                self.stats["webhook_refused"] += 1
+                return web.Response(status=401)
+            return web.Response(status=await self.handle_webhook(await request.read(), secret))
 
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post("/telegram/webhook", receive)

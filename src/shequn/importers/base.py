@@ -6,6 +6,12 @@ How it works:
     offset), so that anything that goes wrong names the file and the place: :class:`ExportError`.
 
 Things to keep in mind:
+    * What a file may make the importer hold is bounded, whoever wrote the file: a message (a JSON item, a text
+      record with its continuation lines, a line, a CSV field) at most :data:`MAX_MESSAGE_BYTES`, JSON nesting at
+      most :data:`MAX_DEPTH` levels, a whole JSON file read at once (Slack's) at most :data:`MAX_FILE_BYTES`.
+      Beyond, the import is refused naming the file and the place (``too_large``, ``too_deep``).
+    * Only regular files and folders are read: a device, a FIFO or a socket (or a link to one) is refused before
+      anything is opened (``not_regular``); a damaged or encrypted zip member names the member and the reason.
     * Event ids never come from a line number or a file name: from the platform's message id where the format has
       one, otherwise from :class:`ContentIds` (group, time, author, text and the occurrence index among identical
       (time, author, text) tuples), so two overlapping exports of one group give the same ids.
@@ -16,9 +22,11 @@ from __future__ import annotations
 
 import codecs
 import io
+import stat
 import zipfile
+import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
@@ -33,6 +41,11 @@ from shequn.i18n import t
 from shequn.importers.pii import Masker
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_MESSAGE_BYTES = 4 << 20  # one message, line, JSON item or CSV field (chat platforms cap a message far below)
+MAX_DEPTH = 1024  # JSON nesting: orjson's own limit, kept on every path (real exports nest a few levels)
+MAX_FILE_BYTES = 256 << 20  # a JSON file read whole (Slack writes one per channel and day)
+MIN_YEAR = 1970  # a four-digit year before this is a damaged date, not history
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)  # what zipfile raises
 
 
 class ExportError(UserError):
@@ -77,10 +90,17 @@ class Source:
         return self.path.stat().st_size
 
     def open(self) -> IO[bytes]:
+        check_regular(self.path)
         if self.member:
-            archive = zipfile.ZipFile(self.path)
             try:
-                return cast(IO[bytes], _ZipMember(archive, archive.open(self.member)))
+                archive = zipfile.ZipFile(self.path)
+            except ZIP_ERRORS as exc:
+                raise ExportError(str(self.path), "", "bad_zip", detail=zip_reason(exc)) from None
+            try:
+                return cast(IO[bytes], _ZipMember(self.name, archive, archive.open(self.member)))
+            except ZIP_ERRORS as exc:
+                archive.close()
+                raise ExportError(self.name, "", "bad_zip", detail=zip_reason(exc)) from None
             except BaseException:
                 archive.close()
                 raise
@@ -91,19 +111,49 @@ class Source:
             return f.read(n)
 
 
-class _ZipMember(io.RawIOBase):
-    """A zip member that closes its archive with it."""
+def check_regular(path: Path) -> None:
+    """Refuse anything but a regular file or a folder (following links): a FIFO would hang the import, a device
+    such as ``/dev/zero`` never ends."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ExportError(str(path), "", "missing") from None
+    except OSError as exc:
+        raise ExportError(str(path), "", "unreadable", detail=exc.strerror or str(exc)) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ExportError(str(path), "", "not_regular")
 
-    def __init__(self, archive: zipfile.ZipFile, stream: IO[bytes]) -> None:
+
+def zip_reason(exc: BaseException) -> str:
+    """What zipfile (or zlib under it) said, for ``import.err.bad_zip``."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, RuntimeError) and "encrypted" in text:
+        return "encrypted (password-protected) member"
+    if isinstance(exc, zlib.error):
+        return f"compressed data is corrupt ({text})"
+    return text
+
+
+class _ZipMember(io.RawIOBase):
+    """A zip member that closes its archive with it; damage found while reading (a bad CRC, corrupt compressed
+    data, an archive cut short) is an :class:`ExportError` naming the member and the byte offset."""
+
+    def __init__(self, name: str, archive: zipfile.ZipFile, stream: IO[bytes]) -> None:
+        self._name = name
         self._archive = archive
         self._stream = stream
+        self._offset = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: Any) -> int:
-        data = self._stream.read(len(b))
+        try:
+            data = self._stream.read(len(b))
+        except ZIP_ERRORS as exc:
+            raise ExportError(self._name, f"byte {self._offset}", "bad_zip", detail=zip_reason(exc)) from None
         b[: len(data)] = data
+        self._offset += len(data)
         return len(data)
 
     def close(self) -> None:
@@ -151,11 +201,14 @@ class Options:
         group: for exports that do not name their group: its name (and id); for exports holding several groups:
             the one to import (by name or id).
         mask: masks phone numbers, WeChat ids and e-mail addresses (``--mask-pii``), or None.
+        live: the names live groups have on their platform → their ids (``(platform, name)`` → id): the QQ
+            connector keeps each group's QQ name, so an export that names its group but has no number is matched.
     """
 
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     group: str | None = None
     mask: Masker | None = None
+    live: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +295,45 @@ class ContentIds:
         # stable_id(platform, group, kind, str(at_ms), author, text, str(n)), without building the parts twice
         data = f"{self._prefix}{kind}\x1f{at_ms}\x1f{author}\x1f{text}\x1f{n}".encode()
         return blake2b(data, digest_size=12).hexdigest()
+
+
+class Body(list[str]):
+    """The continuation lines of one record of a text export (a message written over several lines), refused past
+    :data:`MAX_MESSAGE_BYTES` (counted in characters, which is no more) naming the record's first line."""
+
+    def __init__(self, ctx: Context, line: int, lines: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._ctx = ctx
+        self._line = line
+        self._size = 0
+        self.extend(lines)
+
+    def append(self, line: str) -> None:
+        self._grow(len(line) + 1)
+        super().append(line)
+
+    def extend(self, lines: Iterable[str]) -> None:
+        lines = list(lines)
+        self._grow(sum(map(len, lines)) + len(lines))
+        super().extend(lines)
+
+    def _grow(self, n: int) -> None:
+        self._size += n
+        if self._size > MAX_MESSAGE_BYTES:
+            raise self._ctx.error("too_large", where=f"line {self._line}", limit=_mib(MAX_MESSAGE_BYTES))
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:g} MiB"
+
+
+def too_large(ctx: Context, where: str, limit: int = MAX_MESSAGE_BYTES) -> ExportError:
+    """The error for a message (or a file read whole) bigger than ``limit``."""
+    return ctx.error("too_large", where=where, limit=_mib(limit))
+
+
+def too_deep(ctx: Context, where: str) -> ExportError:
+    return ctx.error("too_deep", where=where, limit=MAX_DEPTH)
 
 
 def log_row(e: Event) -> LogRow:
@@ -384,6 +476,8 @@ def text_chunks(ctx: Context, *, size: int = 1 << 20) -> Iterator[tuple[int, str
             cut = text.rfind("\n") + 1
             if cut == 0:
                 left = text + left
+                if len(left) > MAX_MESSAGE_BYTES:  # one line without end: refused before it fills the memory
+                    raise too_large(ctx, f"line {line}")
                 continue
             if cut < len(text):
                 left = text[cut:] + left
@@ -404,8 +498,20 @@ def text_lines(ctx: Context, *, chinese: bool = False) -> Iterator[tuple[int, st
         stream = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding=encoding, newline=None)
         try:
             ctx.where = ""
-            for n, line in enumerate(stream, 1):
+            for n, line in enumerate(bounded_lines(ctx, stream), 1):
                 ctx.line = n
                 yield n, line.rstrip("\n")
         except UnicodeDecodeError:
             raise ctx.error("not_text", where=f"line {n + 1}", encoding=encoding) from None
+
+
+def bounded_lines(ctx: Context, stream: io.TextIOBase) -> Iterator[str]:
+    """The lines of ``stream`` (what iterating it gives, for :mod:`csv` too), refusing a line longer than
+    :data:`MAX_MESSAGE_BYTES` before it is read whole."""
+    n = 0
+    readline = stream.readline
+    while line := readline(MAX_MESSAGE_BYTES + 1):
+        n += 1
+        if len(line) > MAX_MESSAGE_BYTES:
+            raise too_large(ctx, f"line {n}")
+        yield line

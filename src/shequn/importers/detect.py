@@ -18,7 +18,16 @@ from pathlib import Path
 
 from shequn.domain import Event, LogRow
 from shequn.importers import discord, matrix, qq, slack, telegram, wechat, whatsapp
-from shequn.importers.base import Context, ExportError, Source, log_row, sniff_encoding
+from shequn.importers.base import (
+    ZIP_ERRORS,
+    Context,
+    ExportError,
+    Source,
+    check_regular,
+    log_row,
+    sniff_encoding,
+    zip_reason,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +116,8 @@ def _zip_sources(path: Path) -> tuple[list[Source], str | None]:
     try:
         with zipfile.ZipFile(path) as z:
             names = [n for n in z.namelist() if not n.endswith("/")]
-    except zipfile.BadZipFile:
-        raise ExportError(str(path), "", "bad_zip") from None
+    except ZIP_ERRORS as exc:
+        raise ExportError(str(path), "", "bad_zip", detail=zip_reason(exc)) from None
     if slack.is_slack(names):
         return [Source(path)], "slack"
     texts = [n for n in names if n.lower().endswith(".txt")]
@@ -140,6 +149,19 @@ def walk(folder: Path) -> tuple[list[Path], list[str]]:
     return sorted(files), pruned
 
 
+def _looks_zipped(path: Path) -> bool:
+    """Whether ``path`` is a zip archive; one that begins like a zip but has no directory at its end (cut short
+    while copying) is an error saying so, not an unrecognized format."""
+    if zipfile.is_zipfile(path):
+        return True
+    with path.open("rb") as f:
+        if f.read(4) == b"PK\x03\x04":
+            raise ExportError(
+                str(path), "", "bad_zip", detail="truncated: the archive's directory at its end is missing"
+            )
+    return False
+
+
 def plan(paths: list[Path], fmt: str | None = None) -> tuple[list[Planned], list[str]]:
     """Sources with their formats, and the files skipped in folders (unrecognized); see the module docstring."""
     if fmt is not None and fmt not in FORMATS:
@@ -157,8 +179,7 @@ def plan(paths: list[Path], fmt: str | None = None) -> tuple[list[Planned], list
         planned.append(Planned(source, FORMATS[name]))
 
     for path in paths:
-        if not path.exists():
-            raise ExportError(str(path), "", "missing")
+        check_regular(path)  # before anything opens it: a FIFO would hang, /dev/zero never ends
         if path.is_dir():
             if slack.is_slack([p.name for p in path.iterdir()]):
                 planned.append(Planned(Source(path), FORMATS["slack"]))
@@ -166,7 +187,9 @@ def plan(paths: list[Path], fmt: str | None = None) -> tuple[list[Planned], list
             files, pruned = walk(path)
             skipped.extend(f"{d}{os.sep}" for d in pruned)
             for child in files:
-                if child.suffix.lower() == ".zip":
+                if not child.is_file():  # a FIFO, a device, a socket or a dangling link: never opened
+                    skipped.append(str(child))
+                elif child.suffix.lower() == ".zip":
                     inner, known = _zip_sources(child)
                     for s in inner:
                         add(s, named=False, known=known)
@@ -175,7 +198,7 @@ def plan(paths: list[Path], fmt: str | None = None) -> tuple[list[Planned], list
                 else:
                     skipped.append(str(child))
             continue
-        if zipfile.is_zipfile(path):
+        if _looks_zipped(path):
             inner, known = _zip_sources(path)
             if not inner:
                 raise ExportError(str(path), "", "unrecognized", formats=", ".join(FORMATS))

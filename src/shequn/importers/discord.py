@@ -39,7 +39,17 @@ from shequn.domain import (
     Reaction,
     stable_id,
 )
-from shequn.importers.base import ContentIds, Context, LocalTimes, fields, items, platform_id, sniff_encoding, to_ms
+from shequn.importers.base import (
+    ContentIds,
+    Context,
+    LocalTimes,
+    bounded_lines,
+    fields,
+    items,
+    platform_id,
+    sniff_encoding,
+    to_ms,
+)
 from shequn.importers.jsonstream import array_items
 
 PLATFORM = "discord"
@@ -239,7 +249,7 @@ def parse_csv(ctx: Context) -> Iterator[Event]:
     encoding = sniff_encoding(ctx.source.head(65536))
     with ctx.open() as raw:
         stream = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding=encoding, newline="")
-        reader = csv.reader(stream)
+        reader = csv.reader(bounded_lines(ctx, stream))
         try:
             header = next(reader, None)
             ctx.where = "line 1"

@@ -12,6 +12,11 @@ How it works:
 
 Things to keep in mind:
     * A truncated or corrupt file raises :class:`ExportError` naming the line (or byte offset, for ijson).
+    * Whatever the file, memory stays bounded: a line, an item or a string longer than
+      :data:`~shequn.importers.base.MAX_MESSAGE_BYTES` and nesting deeper than
+      :data:`~shequn.importers.base.MAX_DEPTH` are refused where they start. (ijson's ``parse`` builds a prefix
+      string per event, as long as the nesting is deep: memory grew with the square of the depth; the items are
+      built from ``basic_parse``, which has none.)
     * Nothing but the items of the streamed arrays can be large: small arrays elsewhere are skipped.
 """
 
@@ -23,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from shequn.importers.base import Context
+from shequn.importers.base import MAX_DEPTH, MAX_MESSAGE_BYTES, Context, ExportError, too_deep, too_large
 
 CHUNK = 1 << 20
 NL = b"\n"
@@ -46,7 +51,8 @@ def array_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around, 
     if body[:1] not in (b"{", b"["):
         raise ctx.error("bad_json", where="byte 0", expected="{")
     first_line = body.split(b"\n", 1)[0]
-    if len(first_line) > 4096 or (len(head) == 65536 and head.count(b"\n") < 8):
+    pretty = first_line.rstrip().endswith((b"{", b"["))  # a small file on one line is minified too
+    if not pretty or len(first_line) > 4096 or (len(head) == 65536 and head.count(b"\n") < 8):
         yield from _ijson_items(ctx, arrays)
     else:
         yield from _pretty_items(ctx, arrays)
@@ -70,11 +76,13 @@ class _Lines:
         """Read another chunk, keeping the buffer from ``keep`` (default ``pos``); the bytes dropped, None at EOF."""
         if self.eof:
             return None
+        cut = self.pos if keep is None else min(keep, self.pos)
+        if keep is None and len(self.buf) - cut > MAX_MESSAGE_BYTES:  # a line that would not fit the bound
+            raise too_large(self.ctx, f"line {self.line + 1}")
         chunk = self.raw.read(CHUNK)
         if not chunk:
             self.eof = True
             return None
-        cut = self.pos if keep is None else min(keep, self.pos)
         self.buf = self.buf[cut:] + chunk
         self.pos -= cut
         return cut
@@ -145,8 +153,12 @@ def _pretty_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around
                 key = _key(ctx, s[:-1].rstrip())
                 if frames and not frames[-1].is_array and key is None:
                     raise ctx.error("bad_json", expected='"key":')
+                if key in arrays and s.endswith(b"{"):
+                    raise ctx.error("wrong_type", field=key, expected="array", found="object")
                 frame = _Frame(key, s.endswith(b"["))
                 frames.append(frame)
+                if len(frames) > MAX_DEPTH:
+                    raise too_deep(ctx, ctx.where)
                 if frame.is_array and key in arrays:
                     around = [f.data for f in frames if not f.is_array]
                     yield from _scan_items(ctx, lines, raw, around)
@@ -157,6 +169,8 @@ def _pretty_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around
             if not frames:
                 raise ctx.error("bad_json", expected="{")
             value = _scalar_line(ctx, s, in_array=frames[-1].is_array)
+            if wrong := sorted(arrays & value.keys()):
+                raise ctx.error("wrong_type", field=wrong[0], expected="array", found=json_type(value[wrong[0]]))
             if not frames[-1].is_array:
                 frames[-1].data.update(value)
         if not done:
@@ -220,6 +234,8 @@ def _scan_items(ctx: Context, lines: _Lines, opener: bytes, around: Around) -> I
         if end < 0:
             if stop >= 0:
                 raise ctx.error("bad_json", where=f"line {first}", expected="}")
+            if len(buf) - start > MAX_MESSAGE_BYTES:  # one item bigger than any message
+                raise too_large(ctx, f"line {first}")
             dropped = lines.more(keep=start)
             if dropped is None:
                 raise ctx.error("truncated", where=f"line {first + buf.count(NL, start)}")
@@ -232,11 +248,11 @@ def _scan_items(ctx: Context, lines: _Lines, opener: bytes, around: Around) -> I
         except orjson.JSONDecodeError as exc:
             at = max(0, min(len(batch), exc.pos - 1))
             where = f"line {first + batch.count(NL, 0, at)}"
-            raise ctx.error("bad_json", where=where, expected="an item") from None
+            raise _decode_error(ctx, exc, where, "an item") from None
         ctx.where = f"line {first}"
         for item in items:
             if not isinstance(item, dict):
-                raise ctx.error("bad_json", expected="objects")
+                raise wrong_item(ctx, ctx.where, item)
             yield around, item
         lines.pos = end
         lines.line = first - 1 + batch.count(b"\n")
@@ -270,34 +286,88 @@ def _line_items(ctx: Context, lines: _Lines, first: bytes, around: Around) -> It
         if body:
             try:
                 value = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                raise ctx.error("bad_json", expected="one item per line") from None
+            except orjson.JSONDecodeError as exc:
+                raise _decode_error(ctx, exc, ctx.where, "one item per line") from None
             if not isinstance(value, dict):
-                raise ctx.error("bad_json", expected="objects")
+                raise wrong_item(ctx, ctx.where, value)
             yield around, value
         raw = lines.next()
     raise ctx.error("truncated", where=f"line {lines.line}")
+
+
+def wrong_item(ctx: Context, where: str, value: Any) -> ExportError:
+    """An item of the message list that is valid JSON but not an object."""
+    return ctx.error("wrong_type", where=where, field="messages[]", expected="object", found=json_type(value))
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type (for messages about wrong types)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _decode_error(ctx: Context, exc: orjson.JSONDecodeError, where: str, expected: str) -> ExportError:
+    """orjson's error as ours (its nesting limit, 1024 levels, is ours too: :data:`MAX_DEPTH`)."""
+    if "depth limit" in str(exc) or "recursion" in str(exc).lower():
+        return too_deep(ctx, where)
+    return ctx.error("bad_json", where=where, expected=expected)
+
+
+class _Strings:
+    """The raw stream for ijson, refusing a string longer than MAX_MESSAGE_BYTES before ijson buffers it whole: a
+    stretch that long without an unescaped quote is one (or is not JSON)."""
+
+    def __init__(self, ctx: Context, raw: Any) -> None:
+        self.ctx = ctx
+        self.raw = raw
+        self.offset = 0
+        self._since_quote = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self.raw.read(n)
+        i = len(data)
+        while (i := data.rfind(b'"', 0, i)) > 0 and data[i - 1] == 0x5C:  # skip escaped quotes
+            pass
+        self._since_quote = len(data) - i - 1 if i >= 0 else self._since_quote + len(data)
+        self.offset += len(data)
+        if self._since_quote > MAX_MESSAGE_BYTES:
+            raise too_large(self.ctx, f"byte {self.offset - self._since_quote}")
+        return data
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 def _ijson_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around, Item]]:
     """The same as the fast path, for any layout, by ijson's C parser (byte offsets in errors)."""
     import ijson
 
-    raw = ctx.open()
+    raw = _Strings(ctx, ctx.open())
     frames: list[_Frame] = []
     key: str | None = None
     builder: Any = None
     depth = 0  # nesting inside the item being built
+    start = 0  # where it began
     try:
         try:
-            for _prefix, event, value in ijson.parse(raw, use_float=True):
+            for event, value in ijson.basic_parse(raw, use_float=True):
                 ctx.where = f"byte {raw.offset}"
                 if builder is not None:
                     builder.event(event, value)
                     if event in ("start_map", "start_array"):
                         depth += 1
+                        if depth + len(frames) > MAX_DEPTH:
+                            raise too_deep(ctx, f"byte {raw.offset}")
                     elif event in ("end_map", "end_array"):
                         depth -= 1
+                    if raw.offset - start > MAX_MESSAGE_BYTES + CHUNK:  # ijson reads ahead at most a chunk
+                        raise too_large(ctx, f"byte {start}")
                     if depth == 0:
                         if isinstance(builder.value, dict):
                             yield [f.data for f in frames if not f.is_array], builder.value
@@ -311,18 +381,25 @@ def _ijson_items(ctx: Context, arrays: frozenset[str]) -> Iterator[tuple[Around,
                         builder = ijson.ObjectBuilder()
                         builder.event(event, value)
                         depth = 1
+                        start = raw.offset
                         continue
+                    if event == "start_map" and top is not None and not top.is_array and key in arrays:
+                        raise ctx.error("wrong_type", field=key, expected="array", found="object")
                     frames.append(_Frame(key if top is not None and not top.is_array else None, event == "start_array"))
+                    if len(frames) > MAX_DEPTH:
+                        raise too_deep(ctx, f"byte {raw.offset}")
                     key = None
                 elif event in ("end_map", "end_array"):
                     closed = frames.pop()
                     if frames and not closed.is_array and closed.key is not None and not frames[-1].is_array:
                         frames[-1].data[closed.key] = closed.data
                 elif frames and not frames[-1].is_array and key is not None:
+                    if key in arrays:
+                        raise ctx.error("wrong_type", field=key, expected="array", found=json_type(value))
                     frames[-1].data[key] = value
                     key = None
                 elif frames and frames[-1].is_array and frames[-1].key in arrays:
-                    raise ctx.error("bad_json", where=f"byte {raw.offset}", expected="objects")
+                    raise wrong_item(ctx, f"byte {raw.offset}", value)
         except ijson.common.IncompleteJSONError as exc:
             problem = "truncated" if "incomplete" in str(exc).lower() or "premature" in str(exc).lower() else "bad_json"
             raise ctx.error(problem, where=f"byte {raw.offset}", expected="JSON") from None

@@ -139,6 +139,9 @@ class Importer:
         self._new_key: bytes | None = None
         if mask_pii:
             self.options.mask = Masker(self._pii_key())
+        with app.store.transaction() as conn:  # live QQ groups by their QQ name (the connector's name:<id> cursors)
+            cursors = app.store.cursors.all(conn, app.ws.id, "qq")
+        self.options.live.update({("qq", v): k[5:] for k, v in cursors.items() if k.startswith("name:")})
 
     def _pii_key(self) -> bytes:
         env = os.environ.get("SHEQUN_PII_KEY")

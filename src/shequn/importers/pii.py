@@ -1,4 +1,4 @@
-"""Masking personal data on import (``--mask-pii``): phone numbers, WeChat ids and e-mail addresses.
+"""Masking personal data on import (``--mask-pii``): phone numbers, WeChat ids, QQ numbers and e-mail addresses.
 
 How it works:
     In text, each is replaced by a readable mask that keeps the shape (``138****5678``, ``z***@163.com``,
@@ -35,6 +35,8 @@ _WX_LABELLED = re.compile(
     r"(?P<label>(?:微信号?|威信|薇信|[vV]信|[vVwW][xX]|WeChat(?: ?ID)?)\s*[:：]?\s*)"
     r"(?P<id>[a-zA-Z][-_a-zA-Z0-9]{5,19})(?![\w-])"
 )
+# A QQ number given after a label: QQ：12345678, qq号 12345678, 扣扣 12345678, Q 12345678
+_QQ_LABELLED = re.compile(r"(?P<label>(?:[Qq]{2}号?|扣扣|企鹅号?|\bQ)\s*[:：]?\s*)(?P<id>[1-9]\d{4,11})(?!\d)")
 _DIGITS = re.compile(r"\d")
 
 
@@ -60,6 +62,12 @@ def _mask_wx_labelled(m: re.Match[str]) -> str:
     return m.group("label") + m.group("id")[0] + "****"
 
 
+def _mask_qq_labelled(m: re.Match[str]) -> str:
+    """A QQ number keeps its first two and last two digits (12****78), as the QQ connector's reasons show it."""
+    number = m.group("id")
+    return m.group("label") + number[:2] + "*" * (len(number) - 4) + number[-2:]
+
+
 class Masker:
     """Masks personal data in text and turns identities that are personal data into keyed pseudonyms."""
 
@@ -73,6 +81,7 @@ class Masker:
             return text
         text = _WXID.sub("wxid_****", text)
         text = _WX_LABELLED.sub(_mask_wx_labelled, text)
+        text = _QQ_LABELLED.sub(_mask_qq_labelled, text)
         return _PHONE.sub(_mask_phone, text)
 
     def is_personal(self, value: str) -> bool:

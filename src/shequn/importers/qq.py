@@ -9,7 +9,9 @@ How it works:
 
 Things to keep in mind:
     * A person is their QQ number (or e-mail); the group is named by ``消息对象`` (or ``--group``): the export has no
-      group number, so the name serves as its id.
+      group number, so the name serves as its id, unless ``--group <group number>`` binds the export to that live
+      group, or a live group (``shequn run -c qq`` keeps each group's QQ name) has that name: then the number is
+      the id, so the history and the live group are one group with the same members. Both are reported.
     * No message ids: event ids are content ids. Times are local: read in ``--tz``.
 """
 
@@ -20,7 +22,8 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from shequn.domain import ContentKind, Event, Join, JoinMethod, Leave, LeaveReason, Message
-from shequn.importers.base import ContentIds, Context, LocalTimes, platform_id, text_lines, to_ms
+from shequn.i18n import t
+from shequn.importers.base import Body, ContentIds, Context, LocalTimes, platform_id, text_lines, to_ms
 
 PLATFORM = "qq"
 BANNER = "消息记录（此消息记录为文本格式，不支持重新导入）"
@@ -33,17 +36,42 @@ _SYSTEM_QQ = "10000"
 _JOINED = re.compile(r"^(?P<who>.+?)(?:\((?P<qq>\d{4,12})\))?\s*(?:已)?加入(?:了)?本群")
 _LEFT = re.compile(r"^(?P<who>.+?)(?:\((?P<qq>\d{4,12})\))?\s*(?:已)?退出(?:了)?本群")
 _REMOVED = re.compile(r"^(?P<who>.+?)(?:\((?P<qq>\d{4,12})\))?\s*(?:已)?被(?:群主|管理员)?.*?移出(?:了)?本群")
+_NUMBER = re.compile(r"^[1-9]\d{4,11}$")  # a QQ group number
 _PLACEHOLDERS = {"[图片]": ContentKind.IMAGE, "[表情]": ContentKind.STICKER, "[文件]": ContentKind.FILE}
 
 
 class _Chat:
     def __init__(self, ctx: Context, name: str) -> None:
         self.ctx = ctx
-        # a chat named by 消息对象 is selected by --group; --group names one the file does not name
-        self.group = name or ctx.options.group or ctx.source.filename.rsplit(".", 1)[0]
+        self.group = _group_id(ctx, name)
         self.ids = ContentIds(PLATFORM, self.group)
         self.times = LocalTimes(ctx.options.tz)
-        self.chat = ctx.chat(PLATFORM, self.group, name or self.group)
+        live_name = next((n for (p, n), gid in ctx.options.live.items() if p == PLATFORM and gid == self.group), "")
+        self.chat = ctx.chat(PLATFORM, self.group, name or live_name or self.group)
+
+
+def _group_id(ctx: Context, name: str) -> str:
+    """The group a chat of the export is: ``--group <number>`` binds it to that live QQ group (the chat the live
+    group's QQ name names, or every chat when that name is not known); without it a chat whose name a live group
+    has is that group (the match is reported); otherwise the chat's name is its id, as the export has no number.
+    A ``--group`` that is no number names a chat the file does not name, or selects one by name."""
+    given = ctx.options.group or ""
+    live = {n: gid for (p, n), gid in ctx.options.live.items() if p == PLATFORM}
+    if _NUMBER.match(given):
+        known = next((n for n, gid in live.items() if gid == given), None)
+        if known is None or not name or name == known:
+            _note(ctx, t("import.qq.bound", None, name=name or known or given, group=given))
+            return given
+        return name  # another chat of the export: --group leaves it out
+    if name and name in live and not given:
+        _note(ctx, t("import.qq.matched", None, name=name, group=live[name]))
+        return live[name]
+    return name or given or ctx.source.filename.rsplit(".", 1)[0]
+
+
+def _note(ctx: Context, note: str) -> None:
+    if note not in ctx.notes:
+        ctx.notes.append(note)
 
 
 def parse(ctx: Context) -> Iterator[Event]:
@@ -65,7 +93,7 @@ def parse(ctx: Context) -> Iterator[Event]:
                 yield from _record(ctx, chat, *record)
             if chat is None:
                 chat = _Chat(ctx, "")
-            record = (n, m, [])
+            record = (n, m, Body(ctx, n))
             continue
         if line.startswith("消息对象:") or line.startswith("消息对象："):
             if record is not None and chat is not None:
@@ -95,7 +123,8 @@ def _record(ctx: Context, chat: _Chat, line: int, m: re.Match[str], body: list[s
     try:
         at = chat.times.utc(*(int(m.group(k)) for k in ("y", "mo", "d", "h", "mi", "s")))
     except ValueError:
-        raise ctx.error("bad_time", value=line, expected="2016-05-24 21:42:13") from None
+        when = " ".join(m.group(0).split(" ", 2)[:2])
+        raise ctx.error("bad_time", value=when, expected="2016-05-24 21:42:13") from None
     at_ms = to_ms(at)
     qq = m.group("qq") or m.group("email") or ""
     nick = m.group("nick").strip()

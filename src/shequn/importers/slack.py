@@ -21,7 +21,19 @@ from typing import Any
 import orjson
 
 from shequn.domain import ContentKind, Delete, Edit, Event, Join, JoinMethod, Leave, LeaveReason, Message, Reaction
-from shequn.importers.base import Context, fields, from_unix, items, platform_id
+from shequn.importers.base import (
+    MAX_FILE_BYTES,
+    ZIP_ERRORS,
+    Context,
+    check_regular,
+    fields,
+    from_unix,
+    items,
+    platform_id,
+    too_deep,
+    too_large,
+    zip_reason,
+)
 
 PLATFORM = "slack"
 _LISTS = ("channels.json", "groups.json", "mpims.json", "dms.json")
@@ -38,7 +50,11 @@ class _Archive:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         path = ctx.source.path
-        self.zip = zipfile.ZipFile(path) if path.is_file() else None
+        check_regular(path)
+        try:
+            self.zip = zipfile.ZipFile(path) if path.is_file() else None
+        except ZIP_ERRORS as exc:
+            raise ctx.error("bad_zip", where="", detail=zip_reason(exc)) from None
         if self.zip is not None:
             names = [n for n in self.zip.namelist() if not n.endswith("/")]
         else:
@@ -48,8 +64,22 @@ class _Archive:
         self.names = [n[len(root) :] for n in names]
 
     def read(self, name: str) -> bytes:
+        """A file of the export, read whole (refused past MAX_FILE_BYTES, by the size it declares: zipfile never
+        gives more than a member declares)."""
         full = self.root + name
-        data = self.zip.read(full) if self.zip is not None else (self.ctx.source.path / full).read_bytes()
+        if self.zip is not None:
+            try:
+                if self.zip.getinfo(full).file_size > MAX_FILE_BYTES:
+                    raise too_large(self.ctx, name, MAX_FILE_BYTES)
+                data = self.zip.read(full)
+            except ZIP_ERRORS as exc:
+                raise self.ctx.error("bad_zip", where=name, detail=zip_reason(exc)) from None
+        else:
+            path = self.ctx.source.path / full
+            check_regular(path)
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise too_large(self.ctx, name, MAX_FILE_BYTES)
+            data = path.read_bytes()
         self.ctx.on_bytes(len(data))
         return data
 
@@ -58,6 +88,8 @@ class _Archive:
         try:
             return orjson.loads(self.read(name))
         except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc) or "recursion" in str(exc).lower():
+                raise too_deep(self.ctx, f"{name}: line {exc.lineno}") from None
             raise self.ctx.error("bad_json", where=f"{name}: line {exc.lineno}", expected="JSON") from None
 
     def close(self) -> None:

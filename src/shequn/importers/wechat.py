@@ -6,7 +6,11 @@ How it works:
     MemoTrace, ``type_name`` in Chinese in PyWxDump, ``[图片]``-style placeholders in TXT). System notices
     (``Type`` 10000, 系统通知) that say who invited whom (邀请…加入了群聊), who joined by QR code
     (通过扫描…二维码加入群聊), who removed whom (移出了群聊) or who left (退出了群聊) become joins and leaves; a
-    recalled message (撤回了一条消息) becomes a message and its deletion.
+    recalled message (撤回了一条消息) becomes a message and its deletion. WeChat's XML notices (``<sysmsg>``, type
+    10002, which PyWxDump exports raw under "未知"): a recall (``revokemsg``) deletes the message it names and is
+    no message itself; a join template (``sysmsgtemplate``: ``"$username$"邀请"$names$"加入了群聊`` with the
+    members' nicknames) and a pat (``${wxid}拍了拍${wxid}``) are read as the notice they render to. Pats (拍一拍),
+    red-packet and transfer notices stay system lines: nobody's message.
 
 Things to keep in mind:
     * A message sent by the exporting account is marked ``IsSender``/``is_sender``; its WeChat id is not in
@@ -32,9 +36,11 @@ import orjson
 
 from shequn.domain import ContentKind, Delete, Event, Join, JoinMethod, Leave, LeaveReason, Message
 from shequn.importers.base import (
+    Body,
     ContentIds,
     Context,
     LocalTimes,
+    bounded_lines,
     from_unix,
     platform_id,
     sniff_encoding,
@@ -89,6 +95,7 @@ _TYPES: dict[tuple[int, int], ContentKind] = {
     (49, 2001): ContentKind.RED_PACKET,
     (50, 0): ContentKind.SYSTEM,
     (10000, 0): ContentKind.SYSTEM,
+    (10002, 0): ContentKind.SYSTEM,  # <sysmsg> XML: a recall (revokemsg), a join template, a pat …
 }
 _TYPE_NAMES: dict[str, ContentKind] = {
     "文本": ContentKind.TEXT,
@@ -145,6 +152,11 @@ _REMOVED = re.compile(rf"^{_NAME.format(g='by')}将{_NAME.format(g='who')}移出
 _LEFT = re.compile(rf"^{_NAME.format(g='who')}(?:已)?退出了?群聊")
 _RECALL = re.compile(rf"^{_NAME.format(g='who')}\s*撤回了一条消息")
 _CDATA = re.compile(r"<!\[CDATA\[|\]\]>|\s*<a href=\"weixin://revoke_edit_click\">重新编辑</a>")
+# WeChat's <sysmsg> XML (type 10002; PyWxDump exports it raw as "未知" or "系统通知", sometimes after "wxid:\n").
+_SYSMSG = re.compile(r"^\s*(?:[\w@.-]+:\s*\n)?\s*<sysmsg\b[^>]*?type=\"(?P<type>\w+)\"", re.S)
+_XML_TAG = re.compile(r"<[^>]+>")
+_PAT_NAME = re.compile(r"\$\{([^}]+)\}")
+_LINK = re.compile(r"<link\b[^>]*\bname=\"(\w+)\"[^>]*>(.*?)</link>", re.S)
 _LOCAL = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
 
 
@@ -234,7 +246,32 @@ class _Chat:
             message_id=eid, by=actor[0],
         )  # fmt: skip
 
+    def sysmsg(self, at: datetime, kind: str, raw: str, svrid: str = "") -> Iterator[Event]:
+        """A ``<sysmsg>`` notice: a recall deletes the message it names (no message of its own); a join, pat or
+        other template is read as the notice text it renders to."""
+        if kind == "revokemsg":
+            said = _xml_text(raw, "replacemsg")
+            who = _RECALL.match(said)
+            actor = self.named(who.group("who")) if who else ("", "")
+            recalled = _xml_text(raw, "newmsgid") or _xml_text(raw, "msgid")
+            if not recalled.isdigit():
+                yield from self.recall(at, actor, svrid)  # nothing names the message: the notice stands for it
+                return
+            yield Delete(
+                id=platform_id(PLATFORM, self.group, "recall", svrid or recalled),
+                at=at, platform=PLATFORM, group=self.group, actor=actor[0], actor_name=actor[1],
+                message_id=recalled, by=actor[0],
+            )  # fmt: skip
+            return
+        for wxid, nick in _link_members(raw):
+            self.person(wxid, nick)  # the template names its members with their ids: "邀请" resolves to them
+        yield from self.system(at, _render_template(raw, self.names), svrid)
+
     def system(self, at: datetime, raw: str, svrid: str = "") -> Iterator[Event]:
+        kind = notice_kind(raw) if "<" in raw else None
+        if kind is not None:
+            yield from self.sysmsg(at, kind, raw, svrid)
+            return
         text = _CDATA.sub("", raw).strip()
         at_ms = to_ms(at)
         key = svrid or str(at_ms)
@@ -316,6 +353,44 @@ class _Chat:
         )
 
 
+def _xml_text(raw: str, tag: str) -> str:
+    """The text of the first ``<tag>`` of a sysmsg (CDATA unwrapped), or ""."""
+    m = re.search(rf"<{tag}>(.*?)</{tag}>", raw, re.S)
+    return _CDATA.sub("", m.group(1)).strip() if m else ""
+
+
+def _render_template(raw: str, known: dict[str, str]) -> str:
+    """The notice a sysmsg template shows: ``"$username$"邀请"$names$"加入了群聊`` with its links' nicknames, a pat's
+    ``${wxid}拍了拍${wxid}`` with the names seen, else the XML's text."""
+    template = _xml_text(raw, "template")
+    if not template:
+        return _XML_TAG.sub("", _CDATA.sub("", raw)).strip()
+    names = {v: k for k, v in known.items() if v != k}  # stored id → a display name
+    for link in _LINK.finditer(raw):
+        nicks = [_CDATA.sub("", n).strip() for n in re.findall(r"<nickname>(.*?)</nickname>", link.group(2), re.S)]
+        template = template.replace(f"${link.group(1)}$", "、".join(n for n in nicks if n))
+    return _PAT_NAME.sub(lambda m: names.get(m.group(1), m.group(1)), template)
+
+
+def _link_members(raw: str) -> list[tuple[str, str]]:
+    """(wxid, nickname) of every member a sysmsg template's links name."""
+    out = []
+    for member in re.finditer(r"<member>(.*?)</member>", raw, re.S):
+        wxid = _xml_text(member.group(1), "username")
+        nick = _xml_text(member.group(1), "nickname")
+        if wxid:
+            out.append((wxid, nick))
+    return out
+
+
+def notice_kind(raw: str) -> str | None:
+    """The sysmsg type of a raw WeChat XML notice (``revokemsg``, ``sysmsgtemplate``, ``pat`` …), or None."""
+    m = _SYSMSG.match(raw)
+    if m is not None:
+        return m.group("type")
+    return "revokemsg" if "<revokemsg>" in raw else None
+
+
 def _csv_rows(ctx: Context, expected: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """The rows of a CSV export as dicts (with their line numbers), checking the header."""
     encoding = sniff_encoding(ctx.source.head(65536), chinese=True)
@@ -323,7 +398,7 @@ def _csv_rows(ctx: Context, expected: Sequence[str]) -> Iterator[tuple[int, dict
 
     with ctx.open() as raw:
         stream = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding=encoding, newline="")
-        reader = csv.reader(stream)
+        reader = csv.reader(bounded_lines(ctx, stream))
         try:
             header = next(reader, None)
             ctx.where = "line 1"
@@ -416,6 +491,15 @@ def parse_pywxdump_csv(ctx: Context) -> Iterator[Event]:
             msg, src = row["msg"], row["src"]
         at = chat.local(row["CreateTime"])
         talker = row["talker"].strip()
+        svrid = row["MsgSvrID"].strip()
+        svrid = svrid if svrid.isdigit() and svrid.strip("0") else ""
+        raw = f"{talker}{msg}" if "<" in talker else msg
+        if "<" in raw and notice_kind(raw) is not None:
+            # WeChat's XML notice, exported as it is (type "未知" or "系统通知"): a notice, not anyone's message.
+            yield from chat.system(at, raw, svrid)
+            continue
+        if "<" in talker:
+            talker = "未知"  # a fragment of XML is nobody's name
         if row["is_sender"].strip() == "1":
             actor = (SELF_ID, SELF_NAME)
         else:
@@ -433,8 +517,6 @@ def parse_pywxdump_csv(ctx: Context) -> Iterator[Event]:
             extra["quote"] = ctx.mask_text(quote)
         elif content in (ContentKind.IMAGE, ContentKind.STICKER, ContentKind.VIDEO) and msg in ("图片", "表情", "视频"):
             msg = ""
-        svrid = row["MsgSvrID"].strip()
-        svrid = svrid if svrid.isdigit() and svrid.strip("0") else ""
         yield from chat.message(at, actor, content, msg, svrid=svrid, media=src.strip(), extra=extra)
 
 
@@ -482,7 +564,7 @@ def parse_memotrace_txt(ctx: Context) -> Iterator[Event]:
         if m:
             if record is not None:
                 yield from _txt_record(ctx, chat, *record)
-            record = (n, m.group(1), m.group(2), [])
+            record = (n, m.group(1), m.group(2), Body(ctx, n))
             continue
         if record is None:
             if not line.strip():

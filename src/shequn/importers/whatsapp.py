@@ -3,12 +3,15 @@
 How it works:
     A line that starts with a date and a time (any of the header formats WhatsApp writes: ``[d/m/y H:M:S] Name:``,
     ``m/d/yy, h:mm a.m. - Name:``, ``yyyy-mm-dd, H:M - Name:`` …, 12 or 24 hour clocks, ``上午/下午``, U+200E and
-    U+202F marks) begins a record; other lines continue the message before. The order of day, month and year is
-    not written anywhere, so it is inferred from the first records: the order that gives valid dates and the
-    fewest steps back in time wins (ties: day first). Records with ``Name: text`` are messages; the others are
-    system lines, and those that say who was added, joined, left or was removed become joins and leaves.
+    U+202F marks; every format of whatstk's list and what chat-miner's header pattern admits: dates written with
+    commas, a tab before the time, one-digit minutes, ``24:05``) begins a record; other lines continue the message
+    before. The order of day, month and year is not written anywhere, so it is inferred from the first records:
+    the order that gives valid dates and the fewest steps back in time wins (ties: day first). Records with
+    ``Name: text`` are messages; the others are system lines, and those that say who was added, joined, left or
+    was removed become joins and leaves.
     ``<Media omitted>``, ``image omitted``, ``<attached: …>`` … give the media kind; "This message was deleted"
-    a message and its deletion; ``<This message was edited>`` an edit. The text is read a megabyte at a time and
+    a message and its deletion; ``<This message was edited>`` an edit; ``~ Name`` (a sender not in the exporting
+    phone's contacts) is ``Name``. The text is read a megabyte at a time and
     one multi-line regular expression finds the headers in it; messages are written straight into their log rows.
 
 Things to keep in mind:
@@ -40,16 +43,25 @@ from shequn.domain import (
     Message,
     iso_ms,
 )
-from shequn.importers.base import ContentIds, Context, LocalTimes, event_from_row, log_row, text_chunks
+from shequn.importers.base import (
+    MIN_YEAR,
+    Body,
+    ContentIds,
+    Context,
+    LocalTimes,
+    event_from_row,
+    log_row,
+    text_chunks,
+)
 
 PLATFORM = "whatsapp"
 
 _SP = r"[ \u202f\u00a0]"
 _HEAD = (
     r"(?P<head>[\u200e\u200f\u202a-\u202e\ufeff]*\[?"
-    r"(?P<a>\d{1,4})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<c>\d{1,4})\.?,?" + _SP + r"+"
+    r"(?P<a>\d{1,4})(?P<sep>[./,-])(?P<b>\d{1,2})(?P=sep)(?P<c>\d{1,4})\.?,?(?:" + _SP + r"|\t)+"
     r"(?:(?P<cn>上午|下午|凌晨|中午|晚上)" + _SP + r"*)?"
-    r"(?P<h>\d{1,2})[:.](?P<mi>\d{2})(?:[:.](?P<s>\d{2}))?"
+    r"(?P<h>\d{1,2})[:.](?P<mi>\d{1,2})(?:[:.](?P<s>\d{2}))?"
     r"(?:" + _SP + r"*(?P<ampm>[AaPp]\.?" + _SP + r"?[Mm]\.?))?"
     r"(?:\]" + _SP + r"?(?:[-–]" + _SP + r")?|" + _SP + r"+[-–]" + _SP + r"+))"
     r"(?P<rest>.*)$"
@@ -149,11 +161,12 @@ def _clock(g: Groups) -> tuple[int, int, int]:
 
 
 def _ymd(parts: tuple[str, str, str], order: str) -> tuple[int, int, int] | None:
-    a, b, c = parts
-    values = dict(zip(order, (int(a), int(b), int(c)), strict=True))
-    y, mo, d = values["y"], values["m"], values["d"]
-    if y < 100:
+    written = dict(zip(order, parts, strict=True))
+    y, mo, d = int(written["y"]), int(written["m"]), int(written["d"])
+    if len(written["y"]) <= 2:
         y += 2000
+    elif y < MIN_YEAR:  # "0000" is no date of a chat (read as 2000 before)
+        return None
     if not (1 <= mo <= 12 and 1 <= d <= 31) or y > 2200:
         return None
     if d > 28:
@@ -237,7 +250,9 @@ class _Reader:
             if len(self._dates) > 4096:
                 self._dates.clear()
             self._dates[parts] = ymd
-        at_ms = self.times.ms(*ymd, *_clock(g))
+        h, mi, sec = _clock(g)
+        # 24:05 (as chat-miner accepts it) is 00:05 of the next day
+        at_ms = self.times.ms(*ymd, 0, mi, sec) + 86_400_000 if h == 24 else self.times.ms(*ymd, h, mi, sec)
         if len(self._heads) > 4096:
             self._heads.clear()
         known = self._heads[head] = (at_ms, iso_ms(at_ms))
@@ -286,6 +301,8 @@ class _Reader:
         return who
 
     def _message(self, at_ms: int, at_iso: str, author: str, body: str) -> list[LogRow]:
+        if author.startswith("~"):  # "~ Name": someone not in the exporting phone's contacts (recent exports)
+            author = author.lstrip("~" + _MARK_CHARS + "\u202f\u00a0 ")
         actor, name = self._actor(author)
         content, media, text = _classify(body)
         deleted = len(text) < 40 and text.strip().lower() in _DELETED
@@ -469,7 +486,7 @@ def rows(ctx: Context) -> Iterator[LogRow]:
                             ctx.line = line + text.count("\n", counted, pos) + k
                             raise ctx.error("not_whatsapp", expected="12/31/20, 23:59 - Name: text")
                 elif more is None:
-                    more = gap
+                    more = Body(ctx, current_line, gap)
                 else:
                     more.extend(gap)
             line += text.count("\n", counted, start)
@@ -498,7 +515,7 @@ def rows(ctx: Context) -> Iterator[LogRow]:
                         ctx.line = line + text.count("\n", counted, pos) + k
                         raise ctx.error("not_whatsapp", expected="12/31/20, 23:59 - Name: text")
             elif more is None:
-                more = tail.split("\n")
+                more = Body(ctx, current_line, tail.split("\n"))
             else:
                 more.extend(tail.split("\n"))
     if current is None:

@@ -4,8 +4,9 @@ How it works:
     The ingest pipeline and the scheduler write actions as ``pending`` rows, one per idempotency key, in the same
     transaction as the decision. The runner holds the workspace's *lease* (one runner per workspace, so no two
     processes deliver the same row), keeps the pending rows in memory in *scopes* (one per platform and chat, in
-    ``(due, id)`` order, so a group sees its actions in the order they were decided) grouped in *lanes* (one per
-    platform and bot token), and in each step:
+    ``(due, id)`` order, so a group sees its actions in the order they were decided, except that enforcement —
+    deleting, removing, banning, muting — goes before anything else already due: :mod:`~shequn.outbox.order`)
+    grouped in *lanes* (one per platform and bot token), and in each step:
 
     1. takes the head of every scope that is due and allowed by the limits: the sliding windows per platform, bot
        and group of ``platform_limits.yaml``, pauses the platform asked for (429 ``retry_after``), and per-group
@@ -58,6 +59,7 @@ from shequn.domain import Action, Clock, SystemClock, VirtualClock
 from shequn.i18n import t
 from shequn.outbox.errors import PermanentSendError, QuotaExhaustedError, RetryAfterError
 from shequn.outbox.limits import Policies, QuotaBook, RateLimiter
+from shequn.outbox.order import held, urgent
 from shequn.store import ActionStatus, Outcome, Pending, Store
 from shequn.store._sql import to_ms
 
@@ -130,6 +132,7 @@ class DeliverySettings:
     poll_seconds: float = 1.0  # how often new rows are looked for when idle
     lease_seconds: float = 30.0
     send_timeout: float = 60.0
+    courtesy_hold: float = 3.0  # seconds a newcomer's welcome and rules wait (an ad account's removal takes them back)
 
 
 @dataclass(slots=True)
@@ -167,6 +170,24 @@ class _Lane:
     bot: str
     heap: list[tuple[int, int, _Scope]] = field(default_factory=list)
     blocked_until: int = 0
+
+
+def _head(scope: _Scope, now: int) -> Pending:
+    """The action a chat sends next: the first enforcement action already due, else the first in order."""
+    for due, _, item in scope.items:
+        if due > now:
+            break
+        if urgent(item.action) and item.next_ms <= now:
+            return item
+    return scope.items[0][2]
+
+
+def _drop(scope: _Scope, item: Pending) -> None:
+    """Take ``item`` off its chat's list (it was sent, failed for good, or changed by someone else)."""
+    for i, entry in enumerate(scope.items):
+        if entry[2] is item:
+            del scope.items[i]
+            return
 
 
 def chat_of(action: Action) -> str:
@@ -352,8 +373,10 @@ class OutboxRunner:
             if lane is None:
                 lane = self._lanes[(action.platform, bot)] = _Lane(action.platform, bot)
             scope = self._scopes[key] = _Scope(action.platform, key[1], lane)
+        if held(action):  # counted from when it reached the outbox: history caught up late is held all the same
+            item.due_ms = max(item.due_ms, self.now_ms()) + round(self.settings.courtesy_hold * 1000)
         insort(scope.items, (item.due_ms, item.id, item), key=lambda x: (x[0], x[1]))
-        if not scope.busy and scope.items[0][2] is item:
+        if not scope.busy and (scope.items[0][2] is item or urgent(action)):
             self._push(scope, max(item.due_ms, item.next_ms))
 
     def _push(self, scope: _Scope, ready: int) -> None:
@@ -425,20 +448,24 @@ class OutboxRunner:
                 ]
                 self.store.delivery.finish(conn, outcomes)
                 self._open_tasks(conn, [(item, "quota", "") for _, item in over_quota], now)
-        for scope, _item in over_quota:
-            scope.items.pop(0)
+        for scope, item in over_quota:
+            _drop(scope, item)
             self.stats.staff += 1
             self._next(scope, now)
         sending = [(s, i) for s, i in batch if i.id in claimed]
         for scope, item in batch:
             if item.id not in claimed:  # changed by someone else meanwhile
-                scope.items.pop(0)
+                _drop(scope, item)
                 scope.busy = False
                 self._next(scope, now)
         if not sending:
             return 0
         gate = asyncio.Semaphore(self.settings.concurrency)
-        results = await asyncio.gather(*(self._send(gate, scope, item) for scope, item in sending))
+        # Enforcement first, across chats too: the ad is gone before the rules DM or a welcome goes anywhere.
+        sending.sort(key=lambda si: not urgent(si[1].action))
+        first = [si for si in sending if urgent(si[1].action)]
+        results = list(await asyncio.gather(*(self._send(gate, scope, item) for scope, item in first)))
+        results += await asyncio.gather(*(self._send(gate, scope, item) for scope, item in sending[len(first) :]))
         done = self.now_ms()
         outcomes = [o for o, _ in results]
         tasks = [
@@ -453,7 +480,7 @@ class OutboxRunner:
                 item.next_ms = outcome.next_ms or done
                 item.attempts += 0 if outcome.refund_attempt else 1
             else:
-                scope.items.pop(0)
+                _drop(scope, item)
             self._next(scope, done)
         return len(sending)
 
@@ -465,7 +492,7 @@ class OutboxRunner:
             _, _, scope = heapq.heappop(heap)
             if scope.busy or not scope.items:
                 continue
-            item = scope.items[0][2]
+            item = _head(scope, now)
             start = max(item.due_ms, item.next_ms)
             if start > now:
                 self._push(scope, start)

@@ -41,11 +41,18 @@ from shequn.playbook import Cited, load_playbook
 from shequn.playbook.models import WEEKDAYS
 from shequn.playbook.planner import CalendarItem, Essential
 from shequn.playbook.spec import CommunitySpec
+from shequn.policies import Cleanup, Moderation, Policy, Tasks
+from shequn.policies.cleanup import CleanupSettings
+from shequn.policies.common import money
+from shequn.policies.moderation.policy import ModerationSettings, ad_rule
+from shequn.policies.tasks import TasksSettings
 from shequn.policies.welcome import Welcome, WelcomeSettings
 
 PHASES = ("before_launch", "week_1", "weeks_2_4", "month_2", "month_3")
 RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# The policies whose settings the rules text is rendered from.
+_ENFORCING: dict[str, Policy] = {p.name: p for p in (Moderation(), Cleanup(), Tasks())}
 # charging model → the monetization mode it already is
 CHARGING_MODE = {"entry_fee": "membership", "membership": "membership", "products": "ecommerce", "courses": "product"}
 
@@ -248,7 +255,7 @@ def rrule(item: CalendarItem) -> str:
     if item.cadence == "weekly":
         return f"FREQ=WEEKLY;BYDAY={days or 'MO'};{at}"
     interval = ";INTERVAL=3" if item.cadence == "quarterly" else ""
-    on = f"BYDAY=1{RRULE_DAYS[item.weekdays[0] - 1]}" if item.weekdays else "BYMONTHDAY=-1"
+    on = f"BYDAY=1{RRULE_DAYS[item.weekdays[0] - 1]}" if item.weekdays else "BYMONTHDAY=1"  # as the clean-up runs
     return f"FREQ=MONTHLY{interval};{on};{at}"
 
 
@@ -394,18 +401,6 @@ class _Builder:
             refs_of(nf, self.pb.templates["nickname_reminder"]),
         )
 
-    def ad_window(self, locale: str) -> str:
-        item = next(c for c in self.p.calendar if c.key == "ad_window")
-        start_h, start_m = map(int, item.time.split(":"))
-        end = start_h * 60 + start_m + (item.duration_minutes or 0)
-        return t(
-            "planner.cal.window",
-            locale,
-            days=_days(tuple(item.weekdays), locale),
-            start=item.time,
-            end=f"{end // 60:02d}:{end % 60:02d}",
-        )
-
     def _jobs_on_by_default(self) -> dict[str, bool]:
         """Whether each rhythm job runs for this type when the spec says nothing (as ``RhythmSpec.fill`` decides)."""
         return {j.key: j.enabled and (not j.types or self.type in j.types) for j in self.pb.rhythm.jobs}
@@ -447,8 +442,27 @@ class _Builder:
             out["guest_talk"] = {"weekday": weekday, "start": talk.time, "end": f"{end // 60 % 24:02d}:{end % 60:02d}"}
         return out
 
-    def rules(self, nickname: str, size_policy: str, per_group: int, calendar: list[CalendarEntry]) -> list[Item]:
+    def enforced(self, calendar: list[CalendarEntry]) -> dict[str, dict[str, Any]]:
+        """The settings of the policies that enforce what the rules will announce: the ad rule (792 forbids, 790 a
+        red packet, 1858 the ad window, which turns the rhythm's ad-window job on), the weekly task (794) when the
+        type has one, and the clean-up (1795) when the calendar has it."""
+        out: dict[str, dict[str, Any]] = {"moderation": {"ads": self.a.ads}}
+        if self.p.for_type("weekly_tasks", self.type) is not None:
+            out["tasks"] = {"enabled": True}
+        cleanup = next((c for c in calendar if c.key == "cleanup"), None)
+        if cleanup is not None:
+            every = {"monthly": "month", "quarterly": "quarter"}.get(cleanup.cadence, "quarter")
+            out["cleanup"] = {"enabled": True, "every": every, "roll_call_at": cleanup.time}
+        return out
+
+    def rules(self, nickname: str, spec: CommunitySpec, calendar: list[CalendarEntry]) -> list[Item]:
+        """The seven sections, rendered from the settings the policies read in ``spec`` (one source: what the
+        rules announce is what moderation, capacity, tasks and clean-up enforce)."""
         p, loc, a = self.p, self.loc, self.a
+        per_group = a.per_group
+        settings = {k: m.settings_model.model_validate(spec.policies.get(k) or {}) for k, m in _ENFORCING.items()}
+        moderation = settings["moderation"]
+        assert isinstance(moderation, ModerationSettings)
         sections = {s.key: s for s in self.pb.rules.sections}
         conduct = p.for_type("conduct", self.type)
         out: dict[str, tuple[str, list[Cited]]] = {}
@@ -461,8 +475,14 @@ class _Builder:
             text = fill(rt.text.get(loc), nickname_format=nickname, intro_topic=conduct.intro.get(loc))
             out["hard_requirements"] = (text, [rt, self.pb.templates["self_intro"]])
         # 2 令行禁止
-        base, ads = p.rule_text("prohibitions.base"), p.rule_text(f"prohibitions.{a.ads}")
-        forbidden = fill(ads.text.get(loc), window=self.ad_window(loc))
+        rule = ad_rule(moderation, spec)
+        base, ads = p.rule_text("prohibitions.base"), p.rule_text(f"prohibitions.{rule}")
+        forbidden = fill(
+            ads.text.get(loc),
+            window=spec.rhythm.ad_window_words(loc),
+            red_packet=money(moderation.red_packet_fen),
+            per_char=money(moderation.per_char_fen),
+        )
         text = fill(
             base.text.get(loc),
             encouraged=conduct.encouraged.get(loc),
@@ -472,22 +492,22 @@ class _Builder:
         out["prohibitions"] = (text, [base, ads, conduct])
         # 3 踢人方案
         removal, cites = p.rule_text("removal.base"), []
-        extra = ""
-        policy = {s.key: s for s in self.pb.sizes.policies}[size_policy]
-        if policy.mode == "one_in_one_out":
-            rt = p.rule_text("removal.one_in_one_out")
-            extra += fill(rt.text.get(loc), capacity=policy.capacity)
-            cites.append(rt)
-        if any(c.key == "cleanup" for c in calendar):
-            rt = p.rule_text("removal.cleanup")
-            extra += rt.text.get(loc)
-            cites.append(rt)
+        if {s.key: s for s in self.pb.sizes.policies}[spec.size.policy].mode == "one_in_one_out":
+            cites.append(p.rule_text("removal.one_in_one_out"))
+        cleanup = settings["cleanup"]
+        assert isinstance(cleanup, CleanupSettings)
+        if cleanup.enabled:
+            cites.append(p.rule_text("removal.cleanup"))
+        extra = spec.removal_extra()  # the same words as a spec's own default rules
         out["removal"] = (fill(removal.text.get(loc), extra=extra), [removal, *cites])
         # 4 任务方案
         task = p.for_type("weekly_tasks", self.type)
-        if task is not None:
+        tasks = settings["tasks"]
+        assert isinstance(tasks, TasksSettings)
+        if task is not None and tasks.enabled:
             rt = p.rule_text("tasks.homework")
-            out["tasks"] = (fill(rt.text.get(loc), task=task.text.get(loc)), [rt, task])
+            marks = _join([f"「{k}」" if loc != "en" else f'"{k}"' for k in tasks.keywords[:2]], loc)
+            out["tasks"] = (fill(rt.text.get(loc), task=task.text.get(loc), keywords=marks), [rt, task])
         else:
             rt = p.rule_text("tasks.sharing")
             out["tasks"] = (rt.text.get(loc), [rt])
@@ -512,10 +532,10 @@ class _Builder:
         out["activities"] = (fill(rt.text.get(loc), activities=self.activities), [rt])
         return [Item(sections[k].name.get(self.doc), out[k][0], refs_of(*out[k][1]), k) for k in sections]
 
-    def texts(self, nickname: str, rules: list[Item]) -> dict[str, Any]:
+    def texts(self, nickname: str, rules: list[Item], rule: str) -> dict[str, Any]:
         pb, p, loc, a, doc = self.pb, self.p, self.loc, self.a, self.doc
         tpl = pb.templates
-        ads = next(o for o in p.ads if o.key == a.ads)
+        ads = next(o for o in p.ads if o.key == rule)
         rule_summary = fill(p.rule_text("announcement.rules").text.get(loc), ads=ads.short.get(loc))
         ann = tpl["announcement.planned"]
         announcement = fill(ann.text.get(loc), gains=_gains(a, loc), rules=rule_summary, nickname_format=nickname)
@@ -744,41 +764,48 @@ def build_plan(answers: Answers, *, locale: str = "zh-CN", today: date) -> Plan:
     typ = b.type_section()
     nickname, nickname_item = b.nickname()
     threshold, threshold_item = b.threshold()
-    size, size_policy, size_item = b.size()
+    size, _, size_item = b.size()
     calendar = b.calendar()
-    rules = b.rules(nickname, size_policy, answers.per_group, calendar)
-    texts = b.texts(nickname, rules)
     spec_roles, roles = b.roles()
     spec_kpis, kpis = b.kpis()
     maintenance = missing_essentials(answers)
     mg = b.p.maintenance_group
     g = answers.goal
     persona = answers.persona
+    enforced = b.enforced(calendar)
+    data: dict[str, Any] = {
+        "name": answers.name,
+        "type": b.type,
+        "locale": b.loc,
+        "timezone": answers.timezone,
+        "nickname_format": nickname,
+        "positioning": {
+            "what": answers.what,
+            "why": answers.why,
+            "together": answers.together,
+            "purpose": answers.purpose,
+            "tags": answers.tags,
+            "goal": ({"text": g.text, "metric": g.metric, "target": g.target, "deadline": g.deadline} if g else {}),
+            "persona": persona.model_dump() if persona else {},
+            "value": answers.value,
+            "member_title": answers.member_title,
+        },
+        "threshold": threshold,
+        "size": size,
+        "roles": spec_roles,
+        "kpis": spec_kpis,
+        "rhythm": b.rhythm(calendar),
+        "policies": enforced,
+    }
+    # The rules are rendered from the settings the policies read (the spec as it will run), then written into it.
+    rules = b.rules(nickname, CommunitySpec.model_validate(data), calendar)
+    texts = b.texts(nickname, rules, enforced["moderation"]["ads"])
     spec = CommunitySpec.model_validate(
         {
-            "name": answers.name,
-            "type": b.type,
-            "locale": b.loc,
-            "timezone": answers.timezone,
-            "nickname_format": nickname,
-            "positioning": {
-                "what": answers.what,
-                "why": answers.why,
-                "together": answers.together,
-                "purpose": answers.purpose,
-                "tags": answers.tags,
-                "goal": ({"text": g.text, "metric": g.metric, "target": g.target, "deadline": g.deadline} if g else {}),
-                "persona": persona.model_dump() if persona else {},
-                "value": answers.value,
-                "member_title": answers.member_title,
-            },
+            **data,
             "rules": {"version": 1, "sections": {r.key: r.text for r in rules}},
-            "threshold": threshold,
-            "size": size,
-            "roles": spec_roles,
-            "kpis": spec_kpis,
-            "rhythm": b.rhythm(calendar),
             "policies": {
+                **enforced,
                 "welcome": {"template": texts["welcome"].text, "invited_template": texts["welcome_invited"].text},
                 "onboarding": {"guide": texts["newcomer_guide"].text.replace("{", "{{").replace("}", "}}")},
             },

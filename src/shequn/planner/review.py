@@ -131,7 +131,7 @@ def review_spec(spec: CommunitySpec, *, locale: str = "zh-CN") -> Review:
         t("planner.review.no_nickname", locale),
         done=spec.nickname_format,
     )
-    defaults = {s.key: s.default.get(spec.locale) for s in pb.rules.sections}
+    defaults = spec.default_rules()
     tailored = [k for k, v in spec.rules.sections.items() if v != defaults[k]]
     req = pb.rules.requirements[3]  # 不断完善 (book 784)
     add(

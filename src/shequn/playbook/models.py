@@ -8,9 +8,9 @@ those lines, so anyone can check the claim against the seed.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SEED_FILES: dict[str, int] = {
     # file name → number of lines (a citation must fall inside the file). The files end without a newline, so
@@ -139,6 +139,13 @@ class RuleSection(Cited):
     name: Text
     purpose: Text
     default: Text  # default wording, ready to post
+    # The default wording under another ad rule (policies.moderation.ads: forbid | window), so the default rules
+    # announce what moderation enforces; ``{window}`` is the ad window (rhythm.jobs.ad_window) in words.
+    by_ads: dict[str, Text] = Field(default_factory=dict)
+    # The default wording while the policy that enforces the section is off (the weekly task: policies.tasks), so the
+    # default rules never announce what nothing enforces.
+    policy: str = ""
+    when_off: Text | None = None
 
 
 class RuleBook(BaseModel):
@@ -291,11 +298,23 @@ class Topic(BaseModel):
 
 
 class Game(BaseModel):
+    """A little game of game time; ``answers`` are the patterns (per language) a right answer matches: the games
+    policy checks them and names the first member who gets one right."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     key: str
     name: Text
     text: Text
+    answers: dict[Literal["zh-CN", "en"], list[str]] = Field(default_factory=dict)
+
+    @field_validator("answers")
+    @classmethod
+    def _patterns(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for patterns in v.values():
+            for pattern in patterns:
+                re.compile(pattern)
+        return v
 
 
 class Threshold(Cited):

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shequn.domain import UserError
 from shequn.playbook.loader import load_playbook
-from shequn.playbook.models import WEEKDAYS
+from shequn.playbook.models import WEEKDAYS, RuleSection
 
 Locale = Literal["zh-CN", "en"]
 GroupRole = Literal["main", "chitchat", "core", "admin", "paid", "fan", "temporary"]
@@ -213,8 +213,21 @@ class RhythmSpec(_Model):
             return False
         return in_window(local.hour * 60 + local.minute, ad.at, ad.until)
 
-    def fill(self, community_type: str) -> None:
-        """Fill every default in place (called by the community spec's validator); raise ValueError on conflicts."""
+    def ad_window_words(self, locale: str) -> str:
+        """The ad window in words, "周六 14:00-18:00" (empty when the job is off)."""
+        ad = self.job("ad_window")
+        if not ad.enabled or not ad.at or not ad.until or not ad.days:
+            return ""
+        labels = load_playbook().rhythm.labels
+        key = f"days_{ad.days}" if ad.days in ("daily", "weekdays") else f"weekday_{WEEKDAYS.index(ad.days)}"
+        days = labels[key].get(locale)
+        return labels["window"].get(locale).format(days=days, start=ad.at, until=ad.until)
+
+    def fill(self, community_type: str, ads: object = None) -> None:
+        """Fill every default in place (called by the community spec's validator); raise ValueError on conflicts.
+
+        ``ads`` is the community's ad rule (``policies.moderation.ads``): when given, the ad-window job is on
+        exactly when it is ``window``, so what the scheduler announces is what moderation enforces (book 1858)."""
         pb = load_playbook()
         book = pb.rhythm
         known = {j.key: j for j in book.jobs}
@@ -232,6 +245,8 @@ class RhythmSpec(_Model):
             if days not in ("daily", "weekdays", *WEEKDAYS):
                 raise ValueError(f"rhythm.jobs.{key}.days: use daily, weekdays or a weekday name, not {days!r}")
             on = given.enabled
+            if on is None and key == "ad_window" and ads is not None:
+                on = ads == "window"
             if on is None:
                 on = default.enabled and (not default.types or community_type in default.types)
             job = JobSpec.model_construct(
@@ -335,8 +350,10 @@ class CommunitySpec(_Model):
         unknown = set(self.rules.sections) - sections.keys()
         if unknown:
             raise ValueError(f"rules.sections: unknown section(s) {sorted(unknown)}; sections are {list(sections)}")
+        self.rhythm.fill(self.type, (self.policies.get("moderation") or {}).get("ads"))
         # Fill every missing default in place, keeping the book's section order.
-        filled = {k: self.rules.sections.get(k) or s.default.get(self.locale) for k, s in sections.items()}
+        defaults = self.default_rules()
+        filled = {k: self.rules.sections.get(k) or defaults[k] for k in sections}
         kinds = {k.key: k for k in pb.thresholds.kinds}
         kind = self.threshold.kind or ctype.recommended_threshold
         if kind not in kinds:
@@ -360,13 +377,50 @@ class CommunitySpec(_Model):
             if (g.platform, g.id) in seen:
                 raise ValueError(f"groups: {g.platform}:{g.id} is listed twice")
             seen.add((g.platform, g.id))
-        self.rhythm.fill(self.type)
         # Assign through __dict__ so validate_assignment does not re-enter this validator.
         self.rules.__dict__["sections"] = filled
         self.threshold.__dict__.update(kind=kind, params=params)
         self.size.__dict__["policy"] = size_key
         self.__dict__["kpis"] = {**kpis, **self.kpis}
         return self
+
+    def default_rules(self) -> dict[str, str]:
+        """The playbook's wording of each rule section for this community (its rhythm filled in): the prohibitions
+        follow the ad rule moderation enforces (forbid, red packet, or the rhythm's ad window), and a section whose
+        policy is off (the weekly task) says so, so the default rules never announce what nothing enforces."""
+        pb = load_playbook()
+        ads = (self.policies.get("moderation") or {}).get("ads")
+        if ads is None:
+            ads = "window" if self.rhythm.job("ad_window").enabled else "red_packet"
+        window = self.rhythm.ad_window_words(self.locale)
+
+        def wording(s: RuleSection) -> str:
+            on = (self.policies.get(s.policy) or {}).get("enabled", pb.default(s.policy, "enabled")) if s.policy else 1
+            text = s.when_off if s.when_off is not None and not on else s.by_ads.get(ads, s.default)
+            return text.get(self.locale).replace("{window}", window)
+
+        out = {s.key: wording(s) for s in pb.rules.sections}
+        out["removal"] += self.removal_extra()
+        return out
+
+    def removal_extra(self) -> str:
+        """What the removal section adds for the policies that remove people beyond the ladder: one in, one out
+        (003:497) for that size policy, and the clean-up (1795) when it is on, with its own figures."""
+        pb, loc = load_playbook(), self.locale
+        extra = ""
+        key = self.size.policy or pb.types[self.type].recommended_size
+        size = next(p for p in pb.sizes.policies if p.key == key)
+        if size.mode == "one_in_one_out":
+            capacity = self.size.capacity or size.capacity
+            extra += pb.planner.rule_text("removal.one_in_one_out").text.get(loc).format(capacity=capacity)
+        cleanup = {k: pb.default("cleanup", k) for k in ("enabled", "every", "silent_days", "roll_call_at")}
+        cleanup.update(self.policies.get("cleanup") or {})
+        every_words = pb.rhythm.labels.get(f"every_{cleanup['every']}")
+        if cleanup["enabled"] and every_words is not None:  # a wrong period is the cleanup policy's to report
+            every = every_words.get(loc)
+            text = pb.planner.rule_text("removal.cleanup").text.get(loc)
+            extra += text.format(silent_days=cleanup["silent_days"], every=every, roll_call_at=cleanup["roll_call_at"])
+        return extra
 
     def to_yaml(self) -> str:
         """The spec as YAML, complete (every default written out), in a stable order."""

@@ -4,6 +4,7 @@ Owns: the :class:`~shequn.policies.base.Policy` contract and every policy, in th
 May import: ``domain``, ``playbook``, ``i18n``. Never I/O, the store, connectors or analytics (a test enforces it).
 """
 
+from shequn.policies.acks import Acks
 from shequn.policies.admission import Admission
 from shequn.policies.badges import Badges
 from shequn.policies.base import (
@@ -20,6 +21,7 @@ from shequn.policies.capacity import Capacity
 from shequn.policies.checkin import Checkin
 from shequn.policies.cleanup import Cleanup
 from shequn.policies.faq import Faq
+from shequn.policies.games import Games
 from shequn.policies.leaderboard import Leaderboard
 from shequn.policies.levels import Levels
 from shequn.policies.membership import Membership
@@ -38,7 +40,8 @@ def default_policies() -> list[Policy]:
     Who may be here first (admission, capacity) and the rules they are to accept; then whether what they say may
     stand (moderation, speaking rules: a removed ad or a reminded chatter stops there and earns nothing); then the
     rituals (welcome, onboarding); then what members earn (check-in, points, then levels and badges, which read the
-    points); then requests (boards, FAQ), discipline (tasks, clean-up) and memberships.
+    points); then requests (boards, FAQ), discipline (tasks, clean-up) and memberships; last, the acknowledgements
+    gathered meanwhile go out, one post per group and batch.
     """
     return [
         Admission(),
@@ -53,15 +56,18 @@ def default_policies() -> list[Policy]:
         Levels(),
         Badges(),
         Leaderboard(),
+        Games(),
         Faq(),
         Tasks(),
         Cleanup(),
         Membership(),
+        Acks(),
     ]
 
 
 __all__ = [
     "NOTHING",
+    "Acks",
     "Admission",
     "Badges",
     "Capacity",
@@ -71,6 +77,7 @@ __all__ = [
     "Context",
     "Decision",
     "Faq",
+    "Games",
     "GroupConfig",
     "Leaderboard",
     "Levels",

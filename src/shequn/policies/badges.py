@@ -17,9 +17,10 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shequn.domain import Action, DirectMessage, EventKind, Join, Message, Post, SetState, Tag
+from shequn.domain import Action, DirectMessage, EventKind, Join, Message, SetState, Tag
 from shequn.domain.state import CommunityState, MemberState
 from shequn.playbook.spec import CommunitySpec
+from shequn.policies.acks import ack
 from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings, decided
 from shequn.policies.checkin import is_checkin_message
 from shequn.policies.common import BookSettings, LocalDay, PerSettings, book, check_texts, day, local, local_day, say
@@ -185,6 +186,7 @@ class Badges(Policy):
     ) -> list[Action]:
         figures: Figures | None = None
         out: list[Action] = []
+        granted: list[str] = []
         tags = member.tags
         for b, tag in rules:
             has = tag in tags
@@ -203,14 +205,16 @@ class Badges(Policy):
             if met:
                 out.append(ctx.act(Tag, f"{tag}:{member.key}", platform=platform, target=pid, tag=tag))
                 if s.announce and announce and ctx.event is not None:
-                    text = say(ctx, NAME, "granted", name=name, badge=b.title(ctx.locale))
-                    out.append(ctx.act(Post, f"granted:{b.key}:{member.key}", text=text, mentions=(pid,)))
+                    granted.append(say(ctx, NAME, "granted", name=name, badge=b.title(ctx.locale)))
             else:
                 out.append(ctx.act(Tag, f"{tag}:{member.key}", platform=platform, target=pid, tag=tag, remove=True))
                 text = say(ctx, NAME, "revoked", name=name, badge=b.title(ctx.locale))
                 out.append(
                     ctx.act(DirectMessage, f"revoked:{b.key}:{member.key}", platform=platform, target=pid, text=text)
                 )
+        if granted:  # one acknowledgement for every badge this event earned (公开表扬, 1868)
+            pid = member.key.partition(":")[2]
+            out.append(ack(ctx, f"granted:{member.key}", "\n".join(granted), (pid,)))
         return out
 
     def on_tick(self, ctx: Context) -> Decision:

@@ -3,8 +3,10 @@
 How it works:
     The group's size policy comes from the spec (``size.policy``, with ``size.capacity`` / the group's own
     ``capacity`` overriding the playbook's figure). On each join into a one-in-one-out group that is now over
-    capacity, either the newcomer waits (removed, told their place on the waiting list, offered the next free seat,
-    which is held for them for ``seat_hours``) or the member silent longest makes room (never staff). For every
+    capacity, the member silent longest makes room (never staff; book 003:497 要进一个,就得踢出一个), or with
+    ``confirm`` staff get a task naming them, for a person to confirm; or, with ``when_full: newcomer_waits``, the
+    newcomer waits (removed, told their place on the waiting list, offered the next free seat, which is held for
+    them for ``seat_hours``). For every
     policy, staff get a task when a group reaches its warning share of capacity, and again when a soft cap is
     passed; the warning re-arms when the group shrinks below the mark.
 
@@ -37,6 +39,7 @@ class CapacitySettings(BookSettings):
     """``policies.capacity``: what happens when a one-in-one-out group is full."""
 
     when_full: Literal["newcomer_waits", "least_active_leaves"] = book(NAME, "when_full")
+    confirm: bool = book(NAME, "confirm")
     seat_hours: int = Field(default_factory=lambda: load_playbook().default(NAME, "seat_hours"), ge=1)
     staff_roles: list[str] = book(NAME, "staff_roles")
 
@@ -126,6 +129,13 @@ class Capacity(Policy):
             return Decision(tuple(actions)) if actions else None
         leaving = min(candidates, key=lambda m: (m.last_active_at or group.members[m.key], m.number))
         pid = leaving.key.partition(":")[2]
+        if s.confirm:
+            title = t("policies.capacity.confirm", ctx.locale, group=gname, capacity=capacity, name=leaving.name or pid)
+            why = t(
+                "policies.capacity.confirm_why", ctx.locale, newcomer=member.name or e.actor, name=leaving.name or pid
+            )
+            actions.append(ctx.act(OpenStaffTask, "room", title=title, instructions=why))
+            return Decision(tuple(actions))
         actions += [
             ctx.act(Remove, "room", target=pid, reason="one_in_one_out"),
             ctx.act(

@@ -29,6 +29,7 @@ from shequn.domain import Action, AwardPoints, CheckIn, EventKind, Message, Post
 from shequn.domain.state import CommunityState, MemberState
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
+from shequn.policies.acks import ack
 from shequn.policies.base import NOTHING, CommunityConfig, Context, Decision, Policy, PolicySettings
 from shequn.policies.common import (
     BookSettings,
@@ -39,6 +40,7 @@ from shequn.policies.common import (
     hhmm,
     local,
     say,
+    spend,
     text_of,
 )
 
@@ -242,7 +244,7 @@ class Checkin(Policy):
         text = say(
             ctx, NAME, "done", name=name, streak=new.streak, total=new.total, beat=beat, extra="".join(extra)
         ).strip()
-        actions.append(ctx.act(Post, "done", text=text, mentions=(e.actor,)))
+        actions.append(ack(ctx, "done", text, (e.actor,)))
         return Decision(tuple(actions), state=changes)
 
     def _buy(self, ctx: Context, s: CheckinSettings, member: MemberState) -> Decision:
@@ -263,7 +265,7 @@ class Checkin(Policy):
         new = Record(old.last, old.streak, old.total, old.best, old.cards + 1)
         return Decision(
             (
-                ctx.act(AwardPoints, "buy", target=e.actor, points=-s.makeup_cost, reason="spend:makeup_card"),
+                *spend(ctx, member, e.actor, s.makeup_cost, "spend:makeup_card", "buy"),
                 ctx.act(SetState, "card", scope=NAME, name=key, value=new.to_json()),
                 ctx.act(
                     Post,

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field
 
-from shequn.domain.state import MemberState
+from shequn.domain import Action, AwardPoints, SetState
+from shequn.domain.state import CommunityState, MemberState
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies.base import Context, PolicySettings
@@ -272,3 +273,27 @@ def money(fen: int, currency: str = "CNY") -> str:
 
 def chunk_names(names: list[str], locale: str) -> str:
     return ("、" if not locale.startswith("en") else ", ").join(names)
+
+
+# Points spent on rewards and make-up cards, per member, in the points policy's scope: a level follows what a member
+# contributed (book 1239: 根据贡献及参与度), so what they spend on a reward still counts toward it.
+SPENT_SCOPE = "points"
+
+
+def spent_of(community: CommunityState, member: MemberState) -> int:
+    """The points ``member`` has spent so far."""
+    return int((community.policy.get(SPENT_SCOPE) or {}).get(f"s:{member.key}", 0))
+
+
+def earned(community: CommunityState, member: MemberState) -> int:
+    """The points ``member`` earned and still holds or spent (expired points aside): what their level follows."""
+    return member.points + spent_of(community, member)
+
+
+def spend(ctx: Context, member: MemberState, target: str, cost: int, reason: str, suffix: str) -> list[Action]:
+    """Take ``cost`` points from ``member`` and remember them as spent (so the level they earned stays)."""
+    total = spent_of(ctx.community, member) + cost
+    return [
+        ctx.act(AwardPoints, suffix, target=target, points=-cost, reason=reason),
+        ctx.act(SetState, f"{suffix}:spent", scope=SPENT_SCOPE, name=f"s:{member.key}", value=total),
+    ]

@@ -1,7 +1,9 @@
 """Levels (等级身份, book 1639, 2371, 1239): titles by thresholds, kept with hysteresis, and the daily bulletin.
 
 How it works:
-    A level has a title and thresholds (points, and optionally messages and check-ins). A member reaches the highest
+    A level has a title and thresholds (points, and optionally messages and check-ins). Its points are those the
+    member earned (book 1239: 根据贡献及参与度), balance plus what they spent on rewards, so spending points never
+    costs a level; expired points do, as participation lapses. A member reaches the highest
     level whose thresholds they all meet, and keeps a level until they fall below ``keep_ratio`` (90%) of one of
     its thresholds — Discourse's low-water mark — so a member near a boundary does not flap between levels. The
     actor's level is recomputed on their messages and check-ins (after points were awarded); everybody's once a day
@@ -22,12 +24,13 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shequn.domain import Action, DirectMessage, EventKind, Post, SetLevel, SetState
+from shequn.domain import Action, DirectMessage, EventKind, SetLevel, SetState
 from shequn.domain.state import CommunityState, MemberState
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
+from shequn.policies.acks import ack
 from shequn.policies.base import NOTHING, CommunityConfig, Context, Decision, Policy, PolicySettings, decided
-from shequn.policies.common import BookSettings, PerSettings, book, check_texts, day, local, say, text_of
+from shequn.policies.common import BookSettings, PerSettings, book, check_texts, day, earned, local, say, text_of
 
 NAME = "levels"
 
@@ -107,15 +110,15 @@ def title_of(config: CommunityConfig, level: int, locale: str) -> str:
     return lv.name(locale)
 
 
-def _next(ladder: list[Level], member: MemberState) -> tuple[Level | None, int]:
+def _next(ladder: list[Level], member: MemberState, points: int) -> tuple[Level | None, int]:
     nxt = next((x for x in ladder if x.level > member.level), None)
-    return nxt, (max(nxt.points - member.points, 0) if nxt else 0)
+    return nxt, (max(nxt.points - points, 0) if nxt else 0)
 
 
-def distance(config: CommunityConfig, member: MemberState, locale: str) -> str:
+def distance(config: CommunityConfig, community: CommunityState, member: MemberState, locale: str) -> str:
     """ "{gap} more to [{next}]." for a member, or "" at the top level."""
     s = _settings(config)
-    nxt, gap = _next(s.ladder, member)
+    nxt, gap = _next(s.ladder, member, earned(community, member))
     if nxt is None:
         return ""
     return text_of(NAME, "next_gap", locale, s.texts, next=nxt.name(locale), gap=gap)
@@ -126,17 +129,17 @@ def bulletin(config: CommunityConfig, community: CommunityState, now: datetime, 
     s = _settings(config)
     locale = config.locale
     members = sorted(
-        (m for m in community.members.values() if m.active and m.level > 0),
-        key=lambda m: (-m.points, m.number),
+        ((m, earned(community, m)) for m in community.members.values() if m.active and m.level > 0),
+        key=lambda mp: (-mp[1], mp[0].number),
     )[: size or s.bulletin_size]
     lines = [text_of(NAME, "bulletin_head", locale, s.texts, date=day(local(now, config.spec)))]
-    for rank, m in enumerate(members, 1):
-        nxt, gap = _next(s.ladder, m)
+    for rank, (m, points) in enumerate(members, 1):
+        nxt, gap = _next(s.ladder, m, points)
         title = title_of(config, m.level, locale)
         name = m.name or m.key.partition(":")[2]
         if nxt is None:
             lines.append(
-                text_of(NAME, "bulletin_top", locale, s.texts, rank=rank, name=name, title=title, points=m.points)
+                text_of(NAME, "bulletin_top", locale, s.texts, rank=rank, name=name, title=title, points=points)
             )
         else:
             lines.append(
@@ -148,7 +151,7 @@ def bulletin(config: CommunityConfig, community: CommunityState, now: datetime, 
                     rank=rank,
                     name=name,
                     title=title,
-                    points=m.points,
+                    points=points,
                     next=nxt.name(locale),
                     gap=gap,
                 )
@@ -186,11 +189,12 @@ class Levels(Policy):
             cur = ladder[i]
             nxt = ladder[i + 1] if i + 1 < len(ladder) else None
             keep = s.keep_ratio
-            pts, msgs = member.points, member.messages
+            pts, msgs = earned(ctx.community, member), member.messages
             holds = pts >= cur.points * keep and msgs >= cur.messages * keep and checkins >= cur.checkins * keep
             if holds and (nxt is None or pts < nxt.points or msgs < nxt.messages or checkins < nxt.checkins):
                 return []
-        new = target(ladder, member.level, member.points, member.messages, checkins, s.keep_ratio)
+        points = earned(ctx.community, member)
+        new = target(ladder, member.level, points, member.messages, checkins, s.keep_ratio)
         if new == member.level:
             return []
         pid = member.key.partition(":")[2]
@@ -202,11 +206,11 @@ class Levels(Policy):
         title = title_of(ctx.config, new, ctx.locale)
         name = member.name or pid
         if new > old and old > 0 and s.announce and announce and ctx.event is not None:
-            out.append(ctx.act(Post, "up", text=say(ctx, NAME, "up", name=name, title=title), mentions=(pid,)))
+            out.append(ack(ctx, "up", say(ctx, NAME, "up", name=name, title=title), (pid,)))
         elif new < old:
             previous = title_of(ctx.config, old, ctx.locale)
             lv = next(x for x in s.ladder if x.level == old)
-            gap = max(lv.points - member.points, 0)
+            gap = max(lv.points - points, 0)
             out.append(
                 ctx.act(
                     DirectMessage,

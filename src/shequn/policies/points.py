@@ -42,6 +42,7 @@ from shequn.policies.common import (
     local,
     local_day,
     say,
+    spend,
 )
 
 NAME = "points"
@@ -177,7 +178,7 @@ class Points(Policy):
         title = t("policies.points.reward_task", ctx.locale, name=name, item=item, cost=cost)
         return Decision(
             (
-                ctx.act(AwardPoints, "spend", target=e.actor, points=-cost, reason=f"spend:{item}"),
+                *spend(ctx, member, e.actor, cost, f"spend:{item}", "spend"),
                 ctx.act(SetState, "rec", scope=NAME, name=f"p:{member.key}", value=rec),
                 ctx.act(OpenStaffTask, "reward", target=e.actor, title=title, instructions=text),
                 ctx.act(
@@ -193,7 +194,7 @@ class Points(Policy):
         assert e is not None
         name = member.name or e.actor_name or e.actor
         title = title_of(ctx.config, member.level, ctx.locale)
-        nxt = distance(ctx.config, member, ctx.locale)
+        nxt = distance(ctx.config, ctx.community, member, ctx.locale)
         text = say(ctx, NAME, "balance", name=name, points=member.points, title=title, next=nxt)
         return Decision((ctx.act(Post, "balance", text=text.strip()),))
 

@@ -1,7 +1,7 @@
 """The report's growth-and-commerce block of a community (issue 9): the AARRR funnel per acquisition channel and per
 join-week cohort, revenue (by monetization mode, per member), coupon claim → purchase, the renewal rate, the value
 ladder's stages. Rows for the HTML and Markdown renderers; the figures come from the analysis (``Funnel``) and from
-``Report.commerce`` (filled by :func:`shequn.selling.Shop.measures` where the caller has the store)."""
+``Report.commerce`` (filled by :func:`shequn.services.shop.Shop.measures` where the caller has the store)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def commerce_lines(c: CommunityHealth, m: dict[str, Any] | None, loc: str, days:
     """(label, value) pairs of a community's growth and commerce figures. Revenue, paying members and members are
     the analysis' (the event log over the window: every payment and paid order, by whatever channel it came), the
     same figures as the funnel's; coupons, renewals, the revenue by mode and the value ladder are the shop
-    ledger's (``m``, from :meth:`shequn.selling.Shop.measures`), shown when it has any."""
+    ledger's (``m``, from :meth:`shequn.services.shop.Shop.measures`), shown when it has any."""
     zh = not loc.startswith("en")
     per_member = c.revenue // c.members if c.members else None
     out = [

@@ -79,7 +79,10 @@ def _pct(v: float | None) -> str:
 
 
 def _kpi_value(k: Kpi, loc: str) -> str:
-    return t("report.unknown", loc) if k.value is None else fmt.value(k.value, k.unit, loc)
+    if k.value is None:
+        return t("report.unknown", loc)
+    shown = fmt.value(k.value, k.unit, loc)
+    return t("report.estimated", loc, value=shown) if k.estimated else shown
 
 
 def _health_bar(score: int) -> str:

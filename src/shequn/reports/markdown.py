@@ -16,7 +16,10 @@ MAX_GROUPS = 30
 
 
 def _value(k: Kpi, loc: str) -> str:
-    return t("report.unknown", loc) if k.value is None else fmt.value(k.value, k.unit, loc)
+    if k.value is None:
+        return t("report.unknown", loc)
+    shown = fmt.value(k.value, k.unit, loc)
+    return t("report.estimated", loc, value=shown) if k.estimated else shown
 
 
 def _finding(f: Finding, loc: str) -> list[str]:

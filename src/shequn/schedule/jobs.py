@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
-from shequn.domain import Action, Post, UserError
+from shequn.domain import Action, Post, UserError, stable_id
 from shequn.engine import build_community_config
 from shequn.playbook import load_playbook
 from shequn.policies import CommunityConfig, checkin, levels
+from shequn.policies.games import round_event
 from shequn.schedule.content import JobContext, register, render
-from shequn.schedule.digest import Digest, compute_digest
+from shequn.schedule.digest import Digest, compute_digest, withdrawn
 from shequn.schedule.plan import _case_day
 from shequn.schedule.topics import TopicPick, base_topic, todays_topic
 
@@ -36,7 +37,8 @@ def _bots(ctx: JobContext) -> frozenset[str]:
 
 
 def _digest(ctx: JobContext, start: datetime, end: datetime) -> Digest:
-    return compute_digest(ctx.events(start, end), start, end, bots=_bots(ctx))
+    taken_back = withdrawn(ctx.data.community_state(ctx.spec.name))
+    return compute_digest(ctx.events(start, end), start, end, bots=_bots(ctx), taken_back=taken_back)
 
 
 def _names(ctx: JobContext, names: Sequence[str]) -> str:
@@ -213,6 +215,12 @@ def games(ctx: JobContext) -> Sequence[Action] | None:
     lines = "\n".join(
         ctx.label("item", n=i, name=g.name.get(ctx.locale), text=g.text.get(ctx.locale)) for i, g in enumerate(picks, 1)
     )
+    # The post promises a red packet for right answers: the games policy checks them (book 1688).
+    config = _policy_config(ctx)
+    if config is not None and config.settings["games"].enabled:
+        g = ctx.occ.group
+        round_id = stable_id("game_round", ctx.occ.key)
+        ctx.emitted.append(round_event(round_id, ctx.occ.at, g.platform, g.platform_id, [p.key for p in picks]))
     return [ctx.post(render(ctx.template(_job("games").text), games=lines, **_common(ctx)))]
 
 

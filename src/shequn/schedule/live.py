@@ -25,6 +25,7 @@ from shequn.domain import (
     Action,
     Attendance,
     AttendanceStatus,
+    CommunityState,
     DirectMessage,
     Event,
     EventKind,
@@ -41,9 +42,10 @@ from shequn.domain import (
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec
 from shequn.policies import GroupConfig
+from shequn.policies.moderation.evidence import mask_contacts
 from shequn.schedule.activities import Activity, ActivityKind, FeeMode, checklist_key
 from shequn.schedule.content import JobContext, render
-from shequn.schedule.digest import compute_digest
+from shequn.schedule.digest import Digest, Said, Withdrawn, compute_digest, withdrawn
 
 _REGISTER = re.compile(r"^\s*(?:报名|接龙|\+1|join)\s*(?:[+＋]\s*(\d{1,2}))?", re.IGNORECASE)
 _RATE = re.compile(r"^\s*(?:评分|rate)\s*([1-5])\b", re.IGNORECASE)
@@ -183,8 +185,11 @@ def queue(ctx: JobContext) -> Sequence[Action] | None:
     every = timedelta(minutes=load_playbook().activities.guest_talk.queue_every_minutes)
     since = qa if ctx.occ.n <= 1 else ctx.occ.at - every
     asked = []
+    gone = _taken_back(ctx)
     for e in _window_events(ctx, a, since, ctx.occ.at):
         if isinstance(e, Message) and e.actor != a.guest_id and e.text and is_question(e.text):
+            if (e.message_id or e.id) in gone.messages or f"{e.platform}:{e.actor}" in gone.people:
+                continue  # an ad dressed as a question, deleted: not for the guest to read out
             asked.append(e)
     before = 0
     if ctx.occ.n > 1:
@@ -194,7 +199,8 @@ def queue(ctx: JobContext) -> Sequence[Action] | None:
     if not asked:
         return None
     lines = [
-        f"{before + i}. {e.actor_name or e.actor}：{' '.join(e.text.split())[:120]}" for i, e in enumerate(asked, 1)
+        f"{before + i}. {e.actor_name or e.actor}：{' '.join(mask_contacts(e.text).split())[:120]}"
+        for i, e in enumerate(asked, 1)
     ]
     return [ctx.post(ctx.label("queue", "activities", questions="\n".join(lines)))]
 
@@ -211,13 +217,15 @@ def summary(ctx: JobContext) -> Sequence[Action] | None:
     a = _activity(ctx)
     if a.starts is None or a.ends is None:
         return None
-    d = compute_digest(_window_events(ctx, a, a.starts, a.ends), a.starts, a.ends, bots=frozenset({"shequn"}))
-    lines = [ctx.label("summary_stats", "activities", messages=d.messages, speakers=d.speakers, questions=d.questions)]
+    events = _window_events(ctx, a, a.starts, a.ends)
+    d = compute_digest(events, a.starts, a.ends, bots=frozenset({"shequn"}), taken_back=_taken_back(ctx))
+    asked = _members_asked(d, a)
+    lines = [ctx.label("summary_stats", "activities", messages=d.messages, speakers=d.speakers, questions=len(asked))]
     if a.summary:
         lines.insert(0, a.summary)
-    if d.asked:
+    if asked:
         lines.append(ctx.label("summary_questions", "activities"))
-        lines += [f"· {q.text}" for q in d.asked[:10]]
+        lines += [f"· {q.text}" for q in asked[:10]]
     actions: list[Action] = [ctx.post(_text(ctx, a, "summary", summary="\n".join(lines)))]
     if ctx.occ.group.key == a.home:  # 上传群文件 and the channels outside the group: a person's job
         title = render(load_playbook().activities.guest_talk.steps[-2].name.get(ctx.locale)) + f" · {a.title}"
@@ -235,7 +243,7 @@ def segment_report(ctx: JobContext) -> Sequence[Action] | None:
     _, start, end = seg
     g = ctx.occ.group
     events = ctx.data.events(g.key, start, end)
-    d = compute_digest(events, start, end, bots=frozenset({"shequn"}))
+    d = compute_digest(events, start, end, bots=frozenset({"shequn"}), taken_back=_taken_back(ctx))
     ctx.emitted.append(
         SegmentReport(
             id=stable_id("segment", a.key, name, g.key),
@@ -248,7 +256,7 @@ def segment_report(ctx: JobContext) -> Sequence[Action] | None:
             ended=end,
             messages=d.messages,
             speakers=d.speakers,
-            questions=d.questions,
+            questions=len(_members_asked(d, a)),
             joins=d.joins,
         )
     )
@@ -271,7 +279,9 @@ def segment_report(ctx: JobContext) -> Sequence[Action] | None:
                 via="chat",
             )
         )
-    ctx.detail.update(messages=d.messages, speakers=d.speakers, questions=d.questions, attendees=len(spoke))
+    ctx.detail.update(
+        messages=d.messages, speakers=d.speakers, questions=len(_members_asked(d, a)), attendees=len(spoke)
+    )
     return None
 
 
@@ -350,6 +360,26 @@ class LiveItem:
     events: list[Event] = field(default_factory=list)
 
 
+def _in_before(state: CommunityState | None, gkey: str, when: datetime) -> set[str]:
+    """The members (platform ids) who were in the group before ``when``: present, even if silent, so not late."""
+    if state is None:
+        return set()
+    return {
+        key.partition(":")[2]
+        for key, m in state.members.items()
+        if gkey in m.groups and (m.joined_at is None or m.joined_at < when)
+    }
+
+
+def _taken_back(ctx: JobContext) -> Withdrawn:
+    return withdrawn(ctx.data.community_state(ctx.spec.name))
+
+
+def _members_asked(d: Digest, a: Activity) -> list[Said]:
+    """The questions members asked (the guest's own lines are the talk, not questions)."""
+    return [q for q in d.asked if not a.guest_id or q.actor != a.guest_id]
+
+
 def live(
     spec: CommunitySpec,
     a: Activity,
@@ -368,12 +398,15 @@ def live(
     if a.kind is ActivityKind.GUEST_TALK and a.starts and a.ends:
         talk_start, talk_end = a.starts, a.ends
         early = talk_start - timedelta(minutes=30)
+        state = label.data.community_state(spec.name)
+        gone = withdrawn(state).people
         for gkey in a.groups:
             g = groups.get(gkey)
             if g is None:
                 continue
             evs = events_of.get(gkey, ())
             seen_before = {e.actor for e in evs if e.at < talk_start + timedelta(minutes=5) and e.at >= early}
+            seen_before |= _in_before(state, gkey, talk_start)
             for e in evs:
                 if not (start < e.at <= end) or not e.actor or e.actor == "shequn":
                     continue
@@ -415,6 +448,7 @@ def live(
                 if (
                     a.catch_up
                     and e.actor not in seen_before
+                    and f"{e.platform}:{e.actor}" not in gone
                     and e.actor != a.guest_id
                     and (
                         (isinstance(e, Join) and late <= e.at < talk_end)

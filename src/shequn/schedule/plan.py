@@ -6,7 +6,8 @@ How it works:
     一天最多发文2~3则) is applied per group and local day: among the occurrences that count toward it, the ones with
     the lowest ``priority`` (then the earliest) are kept and the rest are marked ``capped`` (decided, shown, never
     sent). The weekly case study takes the daily activity's place on its day. Activity steps
-    (:func:`~shequn.schedule.activities.run_of_show`) join the list; they are not capped.
+    (:func:`~shequn.schedule.activities.run_of_show`) join the list; they are not capped, and while a guest talk
+    holds its groups the rhythm's posts there are ``held`` (decided, never sent).
 
     Every occurrence has a deterministic key (community, group, local time, job), so deciding the same window twice
     (a restart, ``shequn schedule list`` and ``shequn run``) names the same actions, and the outbox keeps one.
@@ -29,7 +30,7 @@ from shequn.playbook import load_playbook
 from shequn.playbook.models import WEEKDAYS
 from shequn.playbook.spec import CommunitySpec, JobSpec
 from shequn.policies import GroupConfig
-from shequn.schedule.activities import Activity, run_of_show
+from shequn.schedule.activities import Activity, ActivityKind, run_of_show
 
 GroupTarget = GroupConfig
 
@@ -44,7 +45,8 @@ class Occurrence:
     Attributes:
         job: ``morning_report``, ``custom:<key>`` or ``activity:<key>:<step>[:n]``.
         kind: the content builder's key (``BUILDERS``): the job key for rhythm jobs, ``custom``, ``activity.<step>``.
-        status: ``due`` or ``capped`` (over the daily cap: decided but not sent).
+        status: ``due``, ``capped`` (over the daily cap) or ``held`` (inside a guest talk): the last two are
+            decided but not sent.
     """
 
     job: str
@@ -246,7 +248,31 @@ def plan(
         out.extend(day_plan(spec, targets, day, (start, end)))
         day += timedelta(days=1)
     by_key = {g.key: g for g in groups}
-    for a in activities:
-        if a.community == spec.name:
-            out.extend(o for o in activity_plan(spec, by_key, a) if start < o.at <= end)
+    mine = [a for a in activities if a.community == spec.name]
+    out = hold_for_talks(out, mine)
+    for a in mine:
+        out.extend(o for o in activity_plan(spec, by_key, a) if start < o.at <= end)
     return sorted(out, key=lambda o: (o.at, o.priority, o.group.key, o.job))
+
+
+def talk_holds(activities: Iterable[Activity]) -> list[tuple[frozenset[str], datetime, datetime]]:
+    """(groups, from, until) of every guest talk that holds its groups: from its rules notice (10 minutes before)
+    to its end. Nothing of the rhythm is posted then (其他时间不打扰群友; the 晚报 is no place inside a talk)."""
+    out = []
+    for a in activities:
+        if a.kind is ActivityKind.GUEST_TALK and a.status != "cancelled" and a.starts and a.ends:
+            out.append((frozenset(a.groups), a.starts - timedelta(minutes=10), a.ends))
+    return out
+
+
+def hold_for_talks(occurrences: list[Occurrence], activities: Iterable[Activity]) -> list[Occurrence]:
+    """``occurrences`` with the rhythm's posts that fall inside a guest talk marked ``held`` (decided, never sent)."""
+    holds = talk_holds(activities)
+    if not holds:
+        return occurrences
+    return [
+        _with_status(o, "held")
+        if not o.activity and any(o.group.key in gs and a <= o.at < b for gs, a, b in holds)
+        else o
+        for o in occurrences
+    ]

@@ -5,7 +5,7 @@ How it works:
     sandbox (:class:`MemoryData`, over what the session saw). On each pass over ``(last, now]`` it plans every
     community's occurrences (:func:`~shequn.schedule.plan.plan`), skips the ones already decided (by key), builds
     the rest with the registered content builders, and runs the live part of the activities that are on. Each
-    occurrence becomes a *run* (sent, capped, empty, missed) with the same key as its actions.
+    occurrence becomes a *run* (sent, capped, held, empty, missed) with the same key as its actions.
 
     :class:`SchedulerService` persists a pass in three steps: the facts it observed (attendance, segment
     reports) go into the event log first (idempotent by id), then the runs, the actions (through the application's
@@ -69,7 +69,7 @@ class Decided:
     group: GroupConfig
     job: str
     at: datetime
-    status: str  # sent | capped | empty | missed
+    status: str  # sent | capped | held | empty | missed
     counts: bool = False
     actions: list[Action] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -146,8 +146,8 @@ class Scheduler:
             d = Decided(o.key, o, o.group, o.job, o.at, "sent", counts=o.counts)
             if missed_before is not None and o.at < missed_before:
                 d.status = "missed"
-            elif o.status == "capped":
-                d.status = "capped"
+            elif o.status in ("capped", "held"):
+                d.status = o.status
             else:
                 builder = BUILDERS.get(o.kind)
                 if builder is None:
@@ -311,7 +311,7 @@ class PassReport:
     decided: int = 0
     sent: int = 0  # runs that produced actions
     actions: int = 0
-    capped: int = 0
+    capped: int = 0  # over the daily cap, or held by a guest talk
     empty: int = 0
     missed: int = 0
     events: int = 0
@@ -401,7 +401,7 @@ class SchedulerService:
             if d.status == "sent":
                 report.sent += 1
                 report.actions += len(d.actions)
-            elif d.status == "capped":
+            elif d.status in ("capped", "held"):
                 report.capped += 1
             elif d.status == "empty":
                 report.empty += 1
@@ -439,8 +439,8 @@ class SchedulerService:
                 if o.key in past:
                     out.append((d, past[o.key].status))
                     continue
-                if o.status == "capped":
-                    out.append((d, "capped"))
+                if o.status in ("capped", "held"):
+                    out.append((d, o.status))
                     continue
                 builder = BUILDERS.get(o.kind)
                 if builder is not None and o.kind not in DYNAMIC:

@@ -1,8 +1,9 @@
 """Console and API security records: web users (控制台用户), login sessions, API tokens, workspace secrets.
 
 Only hashes of session and API tokens are stored (SHA-256 of a high-entropy random token: a fast hash is right for
-those); passwords arrive here already hashed with argon2 by :mod:`shequn.accounts`. The webhook signing secret is
-kept in clear because verifying an HMAC needs it.
+those); passwords arrive here already hashed with argon2 by :mod:`shequn.services.accounts`. The webhook signing
+secret is kept in clear because verifying an HMAC needs it. Failed logins are counted here too, so that every web
+worker throttles on the same count.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Label, Select, delete, func, insert, select, update
 
-from shequn.store.schema import API_TOKEN, WEB_SESSION, WEB_USER, WORKSPACE_SECRET
+from shequn.store.schema import API_TOKEN, LOGIN_FAILURE, WEB_SESSION, WEB_USER, WORKSPACE_SECRET
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +228,37 @@ class AuthStore:
             .values(revoked_ms=now_ms)
         )
         return bool(res.rowcount)
+
+    # -- failed logins (the throttle every worker shares) ---------------------------------------------------------
+
+    def failures(self, conn: Connection, ws_id: int, keys: tuple[str, ...], *, since_ms: int) -> int:
+        """The most failures any of ``keys`` had since ``since_ms``."""
+        f = LOGIN_FAILURE
+        q = (
+            select(func.count())
+            .where(f.c.workspace_id == ws_id, f.c.key.in_([k[:200] for k in keys]), f.c.at_ms >= since_ms)
+            .group_by(f.c.key)
+        )
+        return max((int(n) for n in conn.execute(q).scalars()), default=0)
+
+    def add_failure(
+        self, conn: Connection, ws_id: int, keys: tuple[str, ...], *, now_ms: int, before_ms: int
+    ) -> list[int]:
+        """Count a failure for each of ``keys`` (their row ids), forgetting failures older than ``before_ms``."""
+        f = LOGIN_FAILURE
+        conn.execute(delete(f).where(f.c.workspace_id == ws_id, f.c.at_ms < before_ms))
+        ids = []
+        for k in keys:
+            res = conn.execute(insert(f).values(workspace_id=ws_id, key=k[:200], at_ms=now_ms))
+            ids.append(int(res.inserted_primary_key[0]))  # type: ignore[index]
+        return ids
+
+    def drop_failures(self, conn: Connection, ids: list[int]) -> None:
+        conn.execute(delete(LOGIN_FAILURE).where(LOGIN_FAILURE.c.id.in_(ids)))
+
+    def clear_failures(self, conn: Connection, ws_id: int, keys: tuple[str, ...]) -> None:
+        f = LOGIN_FAILURE
+        conn.execute(delete(f).where(f.c.workspace_id == ws_id, f.c.key.in_([k[:200] for k in keys])))
 
     # -- workspace secrets ----------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ class ActionStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after retries
     STAFF = "staff"  # turned into a staff task
-    DROPPED = "dropped"  # decided while replaying history: recorded, never sent
+    DROPPED = "dropped"  # decided while replaying history, or taken back before sending: never sent
     UNCONFIRMED = "unconfirmed"  # a crash hid whether it reached the platform: a person checks (staff task)
 
 
@@ -99,6 +99,27 @@ class ActionStore:
         if status is ActionStatus.SENT:
             values["sent_ms"] = now_ms
         conn.execute(update(t).where(t.c.id == action_id).values(**values))
+
+    def pending_words(self, conn: Connection, ws_id: int, platforms: Sequence[str]) -> list[tuple[int, Action]]:
+        """The posts, replies and private messages still waiting to go out on ``platforms`` (id, action)."""
+        t = ACTION
+        q = select(t.c.id, t.c.payload).where(
+            t.c.workspace_id == ws_id,
+            t.c.status == ActionStatus.PENDING.value,
+            t.c.platform.in_(list(platforms)),
+            t.c.kind.in_(("post", "reply", "direct_message")),
+        )
+        return [(id_, action_from_dict(loads(payload))) for id_, payload in conn.execute(q)]
+
+    def drop(self, conn: Connection, ids: Sequence[int], *, reason: str) -> None:
+        """Take pending rows back before they are sent (``dropped``, with the reason)."""
+        if ids:
+            t = ACTION
+            conn.execute(
+                update(t)
+                .where(t.c.id.in_(list(ids)), t.c.status == ActionStatus.PENDING.value)
+                .values(status=ActionStatus.DROPPED.value, last_error=reason)
+            )
 
     def count_by_status(self, conn: Connection, ws_id: int) -> dict[str, int]:
         t = ACTION

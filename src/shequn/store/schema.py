@@ -413,6 +413,18 @@ class WorkspaceSecret(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class LoginFailure(Base):
+    """A failed console login, by user name or client address (revision h18a): kept in the store so that every web
+    worker throttles on the same count."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key", "workspace_id", "key", "at_ms"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 # -- growth and commerce (revision i9a) -----------------------------------------------------------------------
 
 
@@ -642,6 +654,7 @@ WEB_USER = _table(WebUser)
 WEB_SESSION = _table(WebSession)
 API_TOKEN = _table(ApiToken)
 WORKSPACE_SECRET = _table(WorkspaceSecret)
+LOGIN_FAILURE = _table(LoginFailure)
 OUTBOX_LEASE = _table(OutboxLease)
 SCHEDULER_CURSOR = _table(SchedulerCursor)
 CONNECTOR_CURSOR = _table(ConnectorCursor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,9 @@ from sqlalchemy import Connection, insert, select, update
 from shequn.domain import UserError
 from shequn.store._sql import dumps, loads
 from shequn.store.schema import STAFF_TASK
+
+BATCH = "batch"  # the kind of a task gathering one group's items (see add_to_batch)
+BATCH_ITEMS = 200  # a fuller batch is left as it is and a new one opened (each add rewrites the batch's detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,51 @@ class StaffTaskStore:
             )
         )
         return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def add_to_batch(
+        self,
+        conn: Connection,
+        ws_id: int,
+        *,
+        group_id: int | None,
+        item: dict[str, Any],
+        title: Callable[[int], str],
+        now_ms: int,
+        action_id: int | None = None,
+        community_id: int | None = None,
+    ) -> tuple[int, bool]:
+        """Add ``item`` to the group's open batch (a task of kind ``batch``), or open one with it: (task id, opened).
+
+        A batch gathers what a person must do in one group until someone closes it, so a burst is handled in one
+        pass; ``title(n)`` names it with its item count. The first item's action is the task's ``action_id``."""
+        t = STAFF_TASK
+        row = conn.execute(
+            select(t.c.id, t.c.detail)
+            .where(t.c.workspace_id == ws_id, t.c.status == "open", t.c.kind == BATCH)
+            .where(t.c.group_id.is_(None) if group_id is None else t.c.group_id == group_id)
+            .order_by(t.c.id.desc())
+            .limit(1)
+        ).first()
+        detail = loads(row.detail) if row is not None else {}
+        if row is None or len(detail.get("items", [])) >= BATCH_ITEMS:
+            detail = {"batch": True, "items": [item]}
+            return self.open(
+                conn,
+                ws_id,
+                kind=BATCH,
+                reason=str(item.get("reason", "")),
+                title=title(1),
+                detail=detail,
+                now_ms=now_ms,
+                action_id=action_id,
+                community_id=community_id,
+                group_id=group_id,
+            ), True
+        items = [*detail.get("items", []), item]
+        conn.execute(
+            update(t).where(t.c.id == row.id).values(detail=dumps({**detail, "items": items}), title=title(len(items)))
+        )
+        return int(row.id), False
 
     def list(self, conn: Connection, ws_id: int, *, status: str | None = "open", limit: int = 500) -> list[StaffTask]:
         t = STAFF_TASK

@@ -4,7 +4,7 @@ Owns: ``/api/v1`` (one router per resource in :mod:`.api`), the console pages (:
 static assets shipped in the package, ECharts included: no CDN), authentication and authorization
 (:mod:`.security`, :mod:`.deps`).
 May import: everything inside shequn (it sits beside the command line, at the edge). Routes stay thin: parse,
-authorize, call one operation of :mod:`shequn.operations` or :mod:`shequn.accounts`, answer.
+authorize, call one operation of :mod:`shequn.services.console` or :mod:`shequn.services.accounts`, answer.
 """
 
 from __future__ import annotations

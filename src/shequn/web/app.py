@@ -19,11 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shequn import __version__
-from shequn.accounts import Accounts
 from shequn.app import App
 from shequn.domain import UserError
-from shequn.operations import NotFoundError, Operations
-from shequn.uploads import Uploads
+from shequn.services.accounts import Accounts
+from shequn.services.console import NotFoundError, Operations
+from shequn.services.uploads import Uploads
 from shequn.web import api, pages, wecom
 from shequn.web.routes import flatten
 from shequn.web.schemas import Health
@@ -79,7 +79,7 @@ def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
     web.state.accounts = Accounts(app)
     web.state.uploads = Uploads(web.state.ops)
     web.state.secure_cookies = secure_cookies
-    web.state.throttle = LoginThrottle()
+    web.state.throttle = LoginThrottle(web.state.accounts)
     web.openapi_url = "/api/v1/openapi.json"  # what app.openapi() puts in "servers"-free schemas; route is ours
 
     static = resources.files("shequn.web").joinpath("static")

@@ -14,9 +14,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from shequn.accounts import Accounts, Perm, Principal
 from shequn.i18n import normalize_locale
-from shequn.operations import Operations
+from shequn.services.accounts import Accounts, Perm, Principal
+from shequn.services.console import Operations
 from shequn.web.security import LANG_COOKIE, Authorize
 
 READ = Authorize(Perm.READ)

@@ -14,19 +14,21 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from shequn import __version__
-from shequn.accounts import Perm, Principal, parse_scopes
 from shequn.domain import EventKind, UserError
 from shequn.i18n import fmt
 from shequn.i18n import t as translate
-from shequn.operations import NotFoundError, SegmentVerb
 from shequn.playbook import load_playbook
 from shequn.playbook.seeds import cite
+from shequn.policies.moderation.evidence import mask_contacts
+from shequn.services.accounts import Perm, Principal, parse_scopes, same
+from shequn.services.console import NotFoundError, SegmentVerb
 from shequn.store import Segment
 from shequn.store._sql import from_ms, to_ms
 from shequn.web import labels
@@ -41,6 +43,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.filters["masked"] = mask_contacts  # a member's words shown to staff: contact details masked, as everywhere
 NAV = (
     ("overview", "/"),
     ("tasks", "/tasks"),
@@ -166,15 +169,15 @@ def login(
         response.set_cookie(LOGIN_COOKIE, token, **cookie_args(request, max_age=3600))
         return response
 
-    if not cookie or not secrets.compare_digest(cookie, csrf):
+    if not cookie or not same(cookie, csrf):
         return again("web.login.expired", 403)
-    if throttle.blocked(f"user:{username}", client):
+    attempt = throttle.begin(f"user:{username}", client)
+    if attempt is None:
         return again("web.login.throttled", 429)
     user = accounts.authenticate(username, password)
     if user is None:
-        throttle.fail(f"user:{username}", client)
         return again("web.login.failed", 401)
-    throttle.clear(f"user:{username}")
+    throttle.succeeded(attempt, f"user:{username}")
     token, _ = accounts.login(user)
     response = _redirect(_safe_next(next))
     response.set_cookie(SESSION_COOKIE, token, **cookie_args(request, max_age=14 * 86400))
@@ -255,6 +258,7 @@ class CalendarRow:
     daily: bool
     groups: tuple[str, ...]
     capped: int  # runs over the daily cap (recorded, not sent), counted once however many groups
+    held: int  # runs held back during a guest talk
 
 
 def _calendar(items: list[Any]) -> list[CalendarRow]:
@@ -275,6 +279,7 @@ def _calendar(items: list[Any]) -> list[CalendarRow]:
                 daily=len(on) == len(days) and len(days) >= 7,
                 groups=tuple(dict.fromkeys(r.group for r in runs)),
                 capped=len({r.local for r in runs if r.status == "capped"}),
+                held=len({r.local for r in runs if r.status == "held"}),
             )
         )
     return rows
@@ -385,24 +390,17 @@ async def imports(request: Request, principal: Reader, ops: OpsDep, locale: Loca
 
 
 @router.post("/imports")
-def import_upload(
-    request: Request,
-    principal: Writer,
-    file: UploadFile = File(),
-    community: str = Form("", max_length=100),
-    group: str = Form("", max_length=200),
-    tz: str = Form("", max_length=64),
-    mask_pii: bool = Form(False),
-) -> Response:
-    from shequn.web.api.imports import save_upload
+async def import_upload(request: Request, principal: Writer) -> Response:
+    from shequn.web.api.imports import receive_upload
 
-    uploads = request.app.state.uploads
-    job, path = save_upload(uploads, file)
-    uploads.start(
-        job, path, original=file.filename or "export", actor=principal.actor, community=community or None,
-        group=group or None, tz=tz or None, mask_pii=mask_pii,
+    up = await receive_upload(request, principal)
+    f = up.fields
+    await run_in_threadpool(
+        request.app.state.uploads.start, up.job, up.path, original=up.filename, actor=principal.actor,
+        community=f.get("community") or None, group=f.get("group") or None, tz=f.get("tz") or None,
+        mask_pii=up.flag("mask_pii"),
     )  # fmt: skip
-    return _redirect(f"/imports/{job}")
+    return _redirect(f"/imports/{up.job}")
 
 
 @router.get("/imports/{job}")
@@ -565,14 +563,22 @@ def segment_act(
 
 
 @router.get("/settings")
-def settings(request: Request, principal: Reader, ops: OpsDep, accounts: AccountsDep, locale: LocaleDep) -> Response:
+def settings(
+    request: Request,
+    principal: Reader,
+    ops: OpsDep,
+    accounts: AccountsDep,
+    locale: LocaleDep,
+    shop: str = Query("", max_length=40, pattern=r"^([a-z0-9][a-z0-9_-]*)?$"),
+) -> Response:
     admin = principal.can(Perm.ADMIN)
     return render(
         request, "settings.html", principal, locale,
         tokens=accounts.tokens(user_id=None if admin else principal.user.id),
         users=accounts.users() if admin else [],
         audit=ops.audit(limit=100) if admin else [],
-        secret=accounts.webhook_secret() if admin else "",
+        shop=shop if admin else "",
+        secret=accounts.webhook_secret(shop) if admin and shop else "",
         new_token=request.query_params.get("new_token", ""),
         tz=ops.app.ws.timezone,
     )  # fmt: skip
@@ -633,9 +639,11 @@ def settings_user_change(
 
 
 @router.post("/settings/webhook-secret")
-def settings_rotate(principal: Admin, accounts: AccountsDep) -> Response:
-    accounts.rotate_webhook_secret(actor=principal.actor)
-    return _redirect("/settings")
+def settings_rotate(
+    principal: Admin, accounts: AccountsDep, shop: str = Form(max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+) -> Response:
+    accounts.rotate_webhook_secret(shop, actor=principal.actor)
+    return _redirect(f"/settings?shop={shop}")
 
 
 # -- growth and commerce (issue 9) --------------------------------------------------------------------------------
@@ -644,9 +652,9 @@ def settings_rotate(principal: Admin, accounts: AccountsDep) -> Response:
 @router.get("/growth")
 def growth(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) -> Response:
     """Referral boards, each community's funnel by channel and cohort, the commerce measures, products, refusals."""
-    from shequn.growing import Growth
     from shequn.reports import growth as rg
-    from shequn.selling import Shop
+    from shequn.services.growth import Growth
+    from shequn.services.shop import Shop
 
     gr, shop = Growth(ops.app), Shop(ops.app)
     contests = [c for c in gr.contests() if c.closed_ms is None]
@@ -685,7 +693,7 @@ def growth(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) 
 
 @router.post("/growth/settle")
 def growth_settle(principal: Writer, ops: OpsDep) -> Response:
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     with ops.write():
         ops.app.refresh()

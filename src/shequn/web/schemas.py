@@ -88,6 +88,7 @@ def task_json(t: StaffTask) -> dict[str, Any]:
         "done_at": _t(t.done_ms),
         "done_by": t.done_by,
         "action": t.detail.get("action"),
+        "items": t.detail.get("items", []),  # a batch's (WeCom): what to do, each with its reason and evidence
     }
 
 
@@ -223,6 +224,7 @@ class TaskOut(_Out):
     done_at: datetime | None
     done_by: str
     action: dict[str, Any] | None
+    items: list[dict[str, Any]] = []
 
     @classmethod
     def of(cls, t: StaffTask) -> TaskOut:
@@ -434,7 +436,7 @@ class RhythmOut(_Out):
     group: str
     job: str
     label: str
-    status: Literal["due", "capped"]
+    status: Literal["due", "capped", "held"]
 
 
 class ActivityOut(_Out):

@@ -8,8 +8,11 @@ How it works:
       session's CSRF token in ``X-CSRF-Token`` or a ``csrf`` form field. Bearer tokens are not sent by browsers on
       their own, so they need none.
     * The login form is protected by a double-submit token (a cookie and a form field that must match).
-    * Webhooks are signed like ``t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` and accepted within
-      five minutes of ``t``.
+    * Webhooks are signed with the shop's own secret like ``t=<unix seconds>,v2=<hex HMAC-SHA256(secret,
+      "<t>.<METHOD>.<path>.<body>")>`` and accepted within five minutes of ``t``: the signature binds the shop
+      (its path) and the kind of delivery as well as the body, so a captured delivery replayed to another shop's
+      path, or another endpoint, does not verify. The header is checked before the body is read (a request
+      without a well-formed, current signature costs nothing), the body is read up to WEBHOOK_MAX_BYTES only.
 
 Things to keep in mind:
     * The cookie is ``Secure`` unless the server was started with ``secure_cookies=False`` (plain HTTP on a LAN).
@@ -20,16 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Request
 from starlette.datastructures import FormData
 
-from shequn.accounts import Accounts, Perm, Principal, same
+from shequn.services.accounts import Accounts, Perm, Principal, same
 
 SESSION_COOKIE = "shequn_session"
 LOGIN_COOKIE = "shequn_login"
@@ -37,6 +37,8 @@ LANG_COOKIE = "shequn_lang"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIGNATURE_HEADER = "X-Shequn-Signature"
 SIGNATURE_TOLERANCE_S = 300
+STREAMED_UPLOADS = frozenset({"/imports", "/api/v1/imports"})  # routes that check the csrf field in the stream
+WEBHOOK_MAX_BYTES = 64 * 1024
 
 
 class NotAuthenticatedError(Exception):
@@ -69,6 +71,9 @@ async def check_csrf(request: Request, principal: Principal) -> None:
     if request.method in SAFE_METHODS or principal.session is None:
         return
     sent = request.headers.get("x-csrf-token", "")
+    if not sent and request.url.path in STREAMED_UPLOADS:
+        return  # the upload's reader checks the csrf field before it writes the file (reading the form here would
+        # store the whole upload first)
     if not sent and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
@@ -99,48 +104,46 @@ class Authorize:
         return f"Authorize({self.perm.value})"
 
 
-@dataclass
 class LoginThrottle:
-    """At most ``attempts`` failed logins per user name and per client address in ``window`` seconds."""
+    """At most ``attempts`` password checks per user name and per client address in ``window`` seconds, counted in
+    the store: every worker process sees the same count (a count per process let ``--workers 2`` check twice as
+    many passwords).
 
-    attempts: int = 10
-    window: float = 900.0
+    An attempt counts as a failure from the moment it begins (committed before it is counted), and is forgotten
+    when it succeeds: of several attempts racing in several processes, no more than ``attempts`` get through."""
 
-    def __post_init__(self) -> None:
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, accounts: Accounts, *, attempts: int = 10, window: float = 900.0) -> None:
+        self.accounts = accounts
+        self.attempts = attempts
+        self.window_ms = int(window * 1000)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
-        while q and q[0] < now - self.window:
-            q.popleft()
-        return q
+    def begin(self, *keys: str) -> list[int] | None:
+        """Count an attempt for ``keys``; None (and nothing counted) when one of them is over the limit."""
+        ids = self.accounts.login_failed(keys, window_ms=self.window_ms)
+        if self.accounts.login_failures(keys, window_ms=self.window_ms) > self.attempts:
+            self.accounts.login_cleared((), ids)
+            return None
+        return ids
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return any(len(self._recent(k, now)) >= self.attempts for k in keys)
-
-    def fail(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for k in keys:
-                self._recent(k, now).append(now)
-
-    def clear(self, *keys: str) -> None:
-        with self._lock:
-            for k in keys:
-                self._failures.pop(k, None)
+    def succeeded(self, attempt: list[int], *keys: str) -> None:
+        """The attempt was right: it is no failure, and the failures of ``keys`` (the user name) are forgotten."""
+        self.accounts.login_cleared(keys, attempt)
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The signature header value for ``body`` sent at ``timestamp`` (what a shop computes)."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
+def _mac(secret: str, timestamp: int, method: str, path: str, body: bytes) -> str:
+    message = f"{timestamp}.{method.upper()}.{path}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str, header: str, body: bytes, *, now: float | None = None) -> str | None:
-    """None when ``header`` signs ``body`` with ``secret`` within the tolerance; else what is wrong."""
+def sign(secret: str, method: str, path: str, body: bytes, timestamp: int) -> str:
+    """The signature header value for ``body`` sent with ``method`` to ``path`` at ``timestamp`` (what a shop
+    computes; ``path`` as the request line has it, e.g. ``/api/v1/webhooks/youzan/orders``)."""
+    return f"t={timestamp},v2={_mac(secret, timestamp, method, path, body)}"
+
+
+def signature_timestamp(header: str, *, now: float | None = None) -> tuple[int, str | None]:
+    """(``t``, None) when ``header`` is a well-formed v2 signature within the tolerance; else (0, what is wrong).
+    Checked before the body is read."""
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
         k, _, v = item.strip().partition("=")
@@ -148,13 +151,46 @@ def verify_signature(secret: str, header: str, body: bytes, *, now: float | None
     try:
         ts = int(parts.get("t", [""])[0])
     except ValueError:
-        return "signature header lacks t=<unix seconds>"
+        return 0, "signature header lacks t=<unix seconds>"
+    if "v2" not in parts:
+        return (
+            0,
+            "signature header lacks v2=<hex HMAC-SHA256 of t.METHOD.path.body> (v1, over the body only, is refused)",
+        )
     if abs((now if now is not None else time.time()) - ts) > SIGNATURE_TOLERANCE_S:
-        return "signature timestamp is outside the five-minute tolerance"
-    expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, v) for v in parts.get("v1", [])):
+        return 0, "signature timestamp is outside the five-minute tolerance"
+    return ts, None
+
+
+def verify_signature(
+    secret: str, header: str, method: str, path: str, body: bytes, *, now: float | None = None
+) -> str | None:
+    """None when ``header`` signs ``method``, ``path`` and ``body`` with ``secret`` within the tolerance; else what
+    is wrong."""
+    ts, problem = signature_timestamp(header, now=now)
+    if problem:
+        return problem
+    expected = _mac(secret, ts, method, path, body)
+    given = [v for item in header.split(",") if (kv := item.strip().partition("="))[0] == "v2" for v in (kv[2],)]
+    if not any(hmac.compare_digest(expected.encode(), v.encode("utf-8", "surrogateescape")) for v in given):
         return "signature does not match"
     return None
+
+
+async def read_at_most(request: Request, limit: int) -> bytes:
+    """The body, refused (413) when its declared length or, as it streams, its actual length passes ``limit``
+    bytes (what a client declares is not trusted, nor needed)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"a body here may have at most {limit // 1024} KiB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"a body here may have at most {limit // 1024} KiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def cookie_args(request: Request, *, max_age: int | None = None) -> dict[str, Any]:

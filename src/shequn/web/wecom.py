@@ -10,10 +10,12 @@ event (a repeated one has the same id and changes nothing).
 from __future__ import annotations
 
 import os
+import time
 
 from fastapi import APIRouter, Request, Response
 
 from shequn.web.deps import OpsDep
+from shequn.web.security import read_at_most
 
 router = APIRouter(tags=["wecom"])
 PUBLIC = True  # authenticates by signature, not by login
@@ -29,7 +31,7 @@ def _settings() -> tuple[str, str, str] | None:
 
 async def _handle(request: Request, ops: OpsDep) -> Response:
     from shequn.connectors.wecom.connector import handle_callback
-    from shequn.connectors.wecom.crypto import CallbackCrypto
+    from shequn.connectors.wecom.crypto import REPLAY_WINDOW_S, CallbackCrypto
 
     settings = _settings()
     if settings is None:
@@ -37,9 +39,13 @@ async def _handle(request: Request, ops: OpsDep) -> Response:
     crypto = _crypto.get(settings)
     if crypto is None:
         crypto = _crypto[settings] = CallbackCrypto(*settings)
-    body = await request.body()
-    if len(body) > 64 * 1024:
-        return Response(status_code=413)
+    try:  # a stale or unsigned callback is refused before its body is read; the body is read up to 64 KiB
+        stale = abs(time.time() - int(request.query_params.get("timestamp", ""))) > REPLAY_WINDOW_S
+    except ValueError:
+        stale = True
+    if stale or not request.query_params.get("msg_signature"):
+        return Response(content=b"refused", status_code=403, media_type="text/plain")
+    body = await read_at_most(request, 64 * 1024)
     assert isinstance(crypto, CallbackCrypto)
     status, reply, events = handle_callback(crypto, request.method, dict(request.query_params), body)
     if events:

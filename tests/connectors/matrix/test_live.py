@@ -103,6 +103,17 @@ def test_a_community_runs_live_on_matrix(synapse: Synapse, tmp_path: Path) -> No
         wait_for(lambda: op.membership(main, wang.user_id) == "ban", 30, "the ban")
         wait_for(lambda: any("移出公示" in t for t in bot_texts(op, main, bot)), 30, "the removal notice")
 
+        # The 早报 at its minute (before the guest talk: the rhythm is held from 10 minutes before a talk).
+        report = wait_for(
+            lambda: [t for t in bot_texts(op, main, bot) if "测试群早报" in t],
+            max(5.0, (report_at - datetime.now(UTC)).total_seconds() + 20),
+            "the morning report",
+            every=0.2,
+        )
+        arrived = datetime.now(UTC)
+        assert len(report) == 1
+        assert report_at <= arrived < report_at + timedelta(seconds=8), (report_at, arrived)
+
         # A guest talk: the room is held from its start until the questions, then open again.
         app = App(db)
         starts = datetime.now(UTC) + timedelta(seconds=4)
@@ -153,16 +164,6 @@ def test_a_community_runs_live_on_matrix(synapse: Synapse, tmp_path: Path) -> No
         assert query(db, "select done_by from staff_task where id=?", task_id)[0][0] == op.user_id
         wait_for(lambda: any("已通过任务" in t for t in bot_texts(op, admin, bot)), 30, "the confirmation")
 
-        # The 早报 at its minute.
-        report = wait_for(
-            lambda: [t for t in bot_texts(op, main, bot) if "测试群早报" in t],
-            max(5.0, (report_at - datetime.now(UTC)).total_seconds() + 20),
-            "the morning report",
-            every=0.2,
-        )
-        arrived = datetime.now(UTC)
-        assert len(report) == 1
-        assert report_at <= arrived < report_at + timedelta(seconds=8), (report_at, arrived)
         assert proc.poll() is None
     out, err = stop_run(proc)
     assert proc.returncode == 0, err
@@ -238,7 +239,7 @@ def test_a_timed_mute_is_lifted_when_it_ends_even_after_a_restart(synapse: Synap
 
     from shequn.connectors.matrix import MUTED_LEVEL, MatrixConnector
     from shequn.domain import Mute, VirtualClock
-    from shequn.runtime import StoreCursors
+    from shequn.services.live import StoreCursors
 
     op = synapse.register("op_mute")
     bot = synapse.register("bot_mute")
@@ -275,3 +276,43 @@ def test_a_timed_mute_is_lifted_when_it_ends_even_after_a_restart(synapse: Synap
 
     asyncio.run(main())
     app.close()
+
+
+def test_an_ad_account_is_cleared_before_any_courtesy_and_dms_are_no_groups(synapse: Synapse, tmp_path: Path) -> None:
+    """Seen from a real room: a newcomer is welcomed and gets the rules in a direct room, which stays no group; an
+    ad account that joins and posts an evasive first message while the bot catches up (one sync, one batch) is
+    redacted and banned, and gets neither a welcome nor a rules DM."""
+    hs = synapse
+    op, bot, main, admin = rooms(hs, "adacct")
+    newbie = hs.register("newbie_adacct")
+    newbie.set_name("小新")
+    acct = hs.register("acct_adacct")
+    acct.set_name("推广号")
+    db = str(tmp_path / "adacct.db")
+    spec = tmp_path / "community.yaml"
+    spec.write_text(community_yaml("广告群", main, admin) + "rhythm: {enabled: false}\n", encoding="utf-8")
+    shequn(db, "community", "apply", str(spec))
+
+    with running(db, hs, bot):
+        newbie.join(main)
+        wait_for(lambda: any("欢迎小新" in t for t in bot_texts(op, main, bot)), 30, "the newcomer's welcome")
+        dm = wait_for(newbie.invites, 30, "the rules in a direct room")[0]
+        newbie.join(dm)
+        newbie.say(dm, "收到，已读群规")
+        time.sleep(1.5)  # the bot syncs the direct room's events now, if it were to take them
+    # While the bot is down, the ad account joins and posts: the next sync brings both in one batch.
+    acct.join(main)
+    ad = acct.say(main, "加扣扣 ①②③④⑤⑥⑦⑧⑨ 有好货")
+    with running(db, hs, bot):
+        wait_for(lambda: redacted(op, main, ad), 30, "the ad's redaction")
+        wait_for(lambda: op.membership(main, acct.user_id) == "ban", 30, "the ban")
+        wait_for(lambda: any("移出公示" in t for t in bot_texts(op, main, bot)), 30, "the removal notice")
+        time.sleep(1.5)  # a welcome or a rules DM would show up now
+    texts = bot_texts(op, main, bot)
+    assert not any("推广号" in t and "欢迎" in t for t in texts), texts
+    assert acct.invites() == [], "the ad account was sent the rules"
+    groups = query(db, "select platform_id from chat_group where platform='matrix'")
+    assert sorted(g for (g,) in groups) == sorted([main, admin]), groups  # the direct room is no group
+    payloads = [json.loads(p) for (p,) in query(db, "select payload from event where platform='matrix'")]
+    assert all(p.get("group") in (main, admin) for p in payloads), [p.get("group") for p in payloads]
+    assert not any(p.get("text") == "收到，已读群规" for p in payloads)

@@ -242,13 +242,18 @@ def test_webhook_checks_the_secret_token_header() -> None:
                 codes.append((await client.post(url, content=body, headers={header: secret})).status_code)
                 codes.append((await client.post(url, content=body, headers={header: secret})).status_code)  # redelivery
                 codes.append((await client.post(url, content=b"{not json", headers={header: secret})).status_code)
+                codes.append(
+                    (
+                        await client.post(url, content=body, headers={header: "s3cret-t\xf6k\xe9n".encode("latin-1")})
+                    ).status_code
+                )
                 return codes
         finally:
             await tg.stop()
 
-    assert asyncio.run(main()) == [401, 401, 200, 200, 400]
+    assert asyncio.run(main()) == [401, 401, 200, 200, 400, 401]  # a non-ASCII header: refused, not a crash
     assert len(got) == 2 and got[0].id == got[1].id  # the redelivery has the same id: the log keeps one
-    assert tg.stats["webhook_refused"] == 2
+    assert tg.stats["webhook_refused"] == 3
 
 
 def test_configuration_errors_are_plain() -> None:

@@ -152,6 +152,11 @@ def test_callback_through_shequn_serve(tmp_path: Path, monkeypatch: pytest.Monke
     r = client.post("/wecom/callback", params=params, content=body)
     assert r.status_code == 200 and r.text == "success"
     assert client.post("/wecom/callback", params=params, content=body).status_code == 403  # replay
+    stale = {**params, "timestamp": str(int(time.time()) - 3600)}
+    assert client.post("/wecom/callback", params=stale, content=body).status_code == 403
+    assert client.post("/wecom/callback", params=params, content=b"x" * 70_000).status_code == 413
+    odd = {**params, "msg_signature": "\xe9" * 40}
+    assert client.post("/wecom/callback", params=odd, content=body).status_code == 403  # not a crash
     joins = [e for e in app.events() if isinstance(e, Join)]
     assert [(e.actor, e.group) for e in joins] == [("wmA", CHAT)]
     with app.store.transaction() as conn:
@@ -337,7 +342,7 @@ def test_welcome_template_is_created_edited_recreated_and_attached_once_per_grou
 def test_welcomes_are_sent_by_wecom_and_leave_the_mass_post_quota_alone(tmp_path: Path) -> None:
     from sqlalchemy import select
 
-    from shequn.runtime import configure
+    from shequn.services.live import configure
     from shequn.store.schema import ACTION
 
     async def test(server: FakeWeCom) -> None:

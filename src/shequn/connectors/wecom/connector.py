@@ -24,12 +24,21 @@ How it works:
     (attaching is done in the WeCom client; no API does it). The welcome policy's per-join post is then recorded as
     delivered by the platform (:meth:`WeComConnector.delivered_by_platform`): no API call, no quota used. A named invite
     link is a live code with its ``state`` (attribution: members who join through it carry the state). WeCom gives
-    apps no way to remove, mute, ban or delete in a customer group, so the connector does not declare them: the
-    outbox makes them staff tasks for the owner.
+    apps no way to remove, mute, ban or delete in a customer group, nor to answer in one (a 群发 is a broadcast the
+    owner confirms, four a month): the connector does not declare the first and hands the second over
+    (:meth:`WeComConnector.hands_over`), so they become staff tasks, gathered per group into one batch the owner
+    works through in one pass (``batch_staff_tasks``), each item with its evidence.
+
+    Messages come from the chat archive (会话内容存档, :mod:`.archive`) when ``SHEQUN_WECOM_FINANCE_SDK`` names
+    WeCom's Finance SDK: a second loop pulls every ``SHEQUN_WECOM_ARCHIVE_EVERY`` seconds (5) from the sequence
+    number saved in the cursors, so moderation, check-in, points and the analytics see the groups' messages.
 
 Environment: ``SHEQUN_WECOM_CORP_ID``, ``SHEQUN_WECOM_SECRET`` (the customer-contact secret), optionally
 ``SHEQUN_WECOM_API`` (base URL), ``SHEQUN_WECOM_ROSTER_EVERY``, ``SHEQUN_WECOM_GROUP_CAPACITY`` (200: when a live code
-moves on). The callback takes ``SHEQUN_WECOM_TOKEN`` and ``SHEQUN_WECOM_AES_KEY`` (see :mod:`shequn.web.wecom`).
+moves on). The callback takes ``SHEQUN_WECOM_TOKEN`` and ``SHEQUN_WECOM_AES_KEY`` (see :mod:`shequn.web.wecom`). The
+archive: ``SHEQUN_WECOM_FINANCE_SDK`` (the library's path), ``SHEQUN_WECOM_ARCHIVE_SECRET``,
+``SHEQUN_WECOM_ARCHIVE_KEYS`` (``VERSION=PATH,…``), optionally ``SHEQUN_WECOM_ARCHIVE_EVERY``,
+``SHEQUN_WECOM_ARCHIVE_PROXY`` / ``…_PROXY_PASSWORD`` and ``SHEQUN_WECOM_ARCHIVE_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -43,8 +52,10 @@ import orjson
 
 from shequn.connectors.base import BackgroundLoop, Connector, EventSink, SendResult, sends
 from shequn.connectors.wecom.api import WeComAPI
+from shequn.connectors.wecom.archive import ArchivePuller, load_keys
 from shequn.connectors.wecom.crypto import CallbackCrypto, CallbackError
 from shequn.connectors.wecom.events import change_events, next_live_code_groups, parse_xml, roster_diff
+from shequn.connectors.wecom.finance import ARCHIVE_SETTINGS, FinanceError, sdk_from_env
 from shequn.connectors.wecom.welcome import WelcomeTemplate, to_wecom
 from shequn.domain import Action, ActionKind, Clock, Event, Message, OpenStaffTask, SystemClock, UserError, stable_id
 from shequn.i18n import t
@@ -54,10 +65,12 @@ from shequn.playbook import load_playbook
 ActionSink = Callable[[Sequence[Action]], None]
 
 log = logging.getLogger("shequn.connectors.wecom")
+MASS_RECENT = 20  # 群发 kept to recognise their copies in the archive
 
 
 class WeComConnector(Connector):
     platform = "wecom"
+    batch_staff_tasks: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -67,8 +80,12 @@ class WeComConnector(Connector):
         capacity: int = 200,
         remind_after: float | None = None,
         clock: Clock | None = None,
+        archive: ArchivePuller | None = None,
     ) -> None:
         self.api = api
+        self.archive = archive
+        self.media_rooms: frozenset[str] = frozenset()
+        self._archive_loop = BackgroundLoop()
         self.clock: Clock = clock or SystemClock()
         documented = load_playbook().platform_limits(self.platform).timing("mass_post_confirm_reminder")
         self.remind_after = remind_after if remind_after is not None else float(documented or 14400)
@@ -82,10 +99,24 @@ class WeComConnector(Connector):
         self.actions: ActionSink | None = None  # where staff tasks go (``shequn run``: the outbox)
         self._checked: set[str] = set()  # templates compared with WeCom's copy in this process
 
-    def configure(self, welcomes: Sequence[WelcomeTemplate], actions: ActionSink | None) -> None:
-        """The communities' welcomes to keep as templates, and where to put the staff tasks this connector opens."""
+    def configure(
+        self,
+        welcomes: Sequence[WelcomeTemplate],
+        actions: ActionSink | None,
+        *,
+        media_rooms: frozenset[str] = frozenset(),
+    ) -> None:
+        """The communities' welcomes to keep as templates, where to put the staff tasks this connector opens, and the
+        rooms whose images a policy reads (the archive fetches those, and only those)."""
         self.welcomes = list(welcomes)
         self.actions = actions
+        self.media_rooms = media_rooms
+
+    @classmethod
+    def hands_over(cls, action: Action) -> bool:
+        """A post that answers something (a check-in, an offence, a command) is a reply WeCom has no API for: a
+        person sends it. Scheduled posts stay 群发; the welcome is WeCom's template."""
+        return action.kind is ActionKind.POST and bool(action.cause) and action.policy != "welcome"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WeComConnector:
@@ -107,6 +138,7 @@ class WeComConnector(Connector):
             roster_every=float(env.get("SHEQUN_WECOM_ROSTER_EVERY", "600")),
             capacity=int(env.get("SHEQUN_WECOM_GROUP_CAPACITY", "200")),
             remind_after=remind_after,
+            archive=archive_from_env(env),
         )
 
     def __repr__(self) -> str:
@@ -114,10 +146,29 @@ class WeComConnector(Connector):
 
     async def start(self, sink: EventSink) -> None:
         self._background.start(self._passes(sink), name="wecom-roster")
+        if self.archive is not None:
+            self._archive_loop.start(self._archive_passes(sink, self.archive), name="wecom-archive")
 
     async def stop(self) -> None:
+        await self._archive_loop.stop()
         await self._background.stop()
+        if self.archive is not None:
+            self.archive.close()
         await self.api.close()
+
+    async def _archive_passes(self, sink: EventSink, archive: ArchivePuller) -> None:
+        while self._archive_loop.running:
+            delay = archive.every
+            try:
+                await archive.pull(sink, self.cursors, self.bound_groups, self.media_rooms.__contains__)
+            except FinanceError as exc:  # the message names the setting to look at; the cursor stayed put
+                archive.stats["errors"] += 1
+                log.error("%s", exc)
+                delay = archive.every if exc.retryable else max(archive.every, 60.0)
+            except Exception as exc:
+                archive.stats["errors"] += 1
+                log.warning("wecom archive pull failed (%s: %s)", type(exc).__name__, exc)
+            await self._archive_loop.pause(delay)
 
     async def _passes(self, sink: EventSink) -> None:
         while self._background.running:
@@ -209,8 +260,7 @@ class WeComConnector(Connector):
             else:
                 log.warning("wecom 群发 %s did not reach group %s (%s)", msgid, entry.get("chat"), status)
                 self.stats["mass_failed"] += 1
-            waiting.remove(msgid)
-            self.cursors.put(f"mass:{msgid}", None)
+            waiting.remove(msgid)  # its entry stays while it is recent: the archive recognises its copy by it
         self.cursors.put("mass_pending", orjson.dumps(waiting).decode())
         return out
 
@@ -358,8 +408,13 @@ class WeComConnector(Connector):
                 "policy": action.policy,
             }
             self.cursors.put(f"mass:{msgid}", orjson.dumps(entry).decode())
-            waiting = orjson.loads(self.cursors.get("mass_pending") or "[]")
-            self.cursors.put("mass_pending", orjson.dumps([*waiting, msgid]).decode())
+            waiting = [*orjson.loads(self.cursors.get("mass_pending") or "[]"), msgid]
+            self.cursors.put("mass_pending", orjson.dumps(waiting).decode())
+            recent = [*orjson.loads(self.cursors.get("mass_recent") or "[]"), msgid]
+            for old in recent[:-MASS_RECENT]:
+                if old not in waiting:
+                    self.cursors.put(f"mass:{old}", None)
+            self.cursors.put("mass_recent", orjson.dumps(recent[-MASS_RECENT:]).decode())
         return SendResult(
             platform_id=msgid, detail={"awaiting_confirmation_by": owner, "fail_list": data.get("fail_list", [])}
         )
@@ -378,6 +433,30 @@ class WeComConnector(Connector):
         return SendResult(platform_id=config_id, detail={"qr_code": detail.get("qr_code", ""), "state": name})
 
     idempotent_sends: ClassVar[bool] = False
+
+
+def archive_from_env(env: Mapping[str, str]) -> ArchivePuller | None:
+    """The chat archive's puller when ``SHEQUN_WECOM_FINANCE_SDK`` is set (None: the connector sees no messages)."""
+    if not env.get("SHEQUN_WECOM_FINANCE_SDK"):
+        if env.get("SHEQUN_WECOM_ARCHIVE_SECRET") or env.get("SHEQUN_WECOM_ARCHIVE_KEYS"):
+            raise FinanceError(
+                t("archive.settings_missing", None, names="SHEQUN_WECOM_FINANCE_SDK"),
+                setting="SHEQUN_WECOM_FINANCE_SDK",
+            )
+        return None
+    limits = load_playbook().platform_limits("wecom")
+    try:
+        every = float(env.get("SHEQUN_WECOM_ARCHIVE_EVERY") or limits.timing("archive_pull_every") or 5)
+    except ValueError:
+        raise FinanceError(
+            t("archive.bad_number", None, name="SHEQUN_WECOM_ARCHIVE_EVERY"), setting="SHEQUN_WECOM_ARCHIVE_EVERY"
+        ) from None
+    missing = [k for k in ARCHIVE_SETTINGS if not env.get(k)]
+    if missing:
+        raise FinanceError(t("archive.settings_missing", None, names=", ".join(missing)), setting=missing[0])
+    keys = load_keys(env["SHEQUN_WECOM_ARCHIVE_KEYS"])
+    sdk = sdk_from_env(env)
+    return ArchivePuller(sdk, keys, every=every, call_gap=float(limits.timing("archive_call_gap") or 1))
 
 
 def handle_callback(

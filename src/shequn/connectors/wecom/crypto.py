@@ -102,7 +102,7 @@ class CallbackCrypto:
     def verify(self, msg_signature: str, timestamp: str, nonce: str, encrypted: str) -> bytes:
         """Check signature, freshness and replay; return the decrypted message. Raises :class:`CallbackError`."""
         expected = signature(self.token, timestamp, nonce, encrypted)
-        if not hmac.compare_digest(expected, msg_signature or ""):
+        if not hmac.compare_digest(expected.encode(), (msg_signature or "").encode("utf-8", "surrogateescape")):
             raise CallbackError("msg_signature does not match")
         try:
             ts = int(timestamp)

@@ -81,7 +81,8 @@ _CONTACT = re.compile(
 )
 # Disguised contact words: what nobody writes unless dodging a filter.
 _EVASIVE_WORD = re.compile(
-    r"(?:[薇威卫危维]\s*(?:信|❤|♥|[:：])|v\s*(?:信|❤)|[+➕]\s*[vq]|vx|v[:：]|扣扣|企鹅|🛰|🐧|卫星)"
+    r"(?:[薇威卫危维]\s*(?:信|❤|♥|[:：])|v\s*(?:信|❤)|[+➕]\s*[vq]|vx|v[:：]|扣扣|企鹅|🛰|🐧|卫星"
+    r"|(?<![\u4e00-\u9fff])[薇威卫维](?=\s*[a-z]))"  # a bare 薇 before a handle stands for 微信
 )
 
 _URL = re.compile(

@@ -4,8 +4,10 @@ How it works:
     For each message (and each edit) of a member who does not run the group, the policy looks for flooding (刷屏),
     forbidden topics and ads. An ad is what the :class:`~.detect.Detector`'s evidence, the poster's history
     (newcomer or established) and the classifier learned from the operators' labels score at or above the
-    community's threshold. A paid ad passes: a red packet of the configured amount (or the per-character fee) in
-    the last hour, or the weekly ad window with its red packet. Anything else is an offence: the message is deleted
+    community's threshold. What passes is the community's one ad rule (``ads``, :func:`ad_rule`): nothing where
+    ads are forbidden (792); after a red packet of the configured amount or the per-character fee in the last hour
+    (790); or only inside the rhythm's weekly ad window (``rhythm.jobs.ad_window``, the one the scheduler
+    announces), with its red packet per member (1858). Anything else is an offence: the message is deleted
     and the member climbs the ladder (remind → private warning → public notice with the evidence → removal with
     the workspace-wide blacklist and an announcement). The event stops there: a removed ad earns no points.
 
@@ -57,15 +59,13 @@ from shequn.policies.common import (
     PerSettings,
     RoleHolders,
     book,
-    check_hhmm,
     check_texts,
     display,
-    hhmm,
     local,
     money,
     say,
 )
-from shequn.policies.moderation import classifier
+from shequn.policies.moderation import classifier, evidence
 from shequn.policies.moderation.detect import COMMON_WORDS, WEIGHTS, Detector, Evidence, Verdict, normalize
 
 NAME = "moderation"
@@ -90,20 +90,7 @@ class Flood(BaseModel):
     repeat_minutes: int = Field(ge=1)
 
 
-class AdWindow(BaseModel):
-    """The weekly ad window (广告时间): ``weekday`` 1 (Monday) … 7, local ``start``-``end``, red packet per member."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    weekday: int = Field(ge=1, le=7)
-    start: str
-    end: str
-    fee_per_member_fen: int = Field(default=0, ge=0)
-
-    @field_validator("start", "end")
-    @classmethod
-    def _clock(cls, v: str) -> str:
-        return check_hhmm(v)
+AdRule = Literal["forbid", "red_packet", "window"]
 
 
 class ModerationSettings(BookSettings):
@@ -119,7 +106,10 @@ class ModerationSettings(BookSettings):
     red_packet_fen: int = Field(default_factory=lambda: load_playbook().default(NAME, "red_packet_fen"), ge=0)
     per_char_fen: int = Field(default_factory=lambda: load_playbook().default(NAME, "per_char_fen"), ge=0)
     paid_ad_minutes: int = Field(default_factory=lambda: load_playbook().default(NAME, "paid_ad_minutes"), ge=1)
-    ad_window: AdWindow | None = book(NAME, "ad_window")
+    ads: AdRule | None = book(NAME, "ads")
+    ad_fee_per_member_fen: int = Field(
+        default_factory=lambda: load_playbook().default(NAME, "ad_fee_per_member_fen"), ge=0
+    )
     flood: Flood = book(NAME, "flood")
     forbidden: list[str] = book(NAME, "forbidden")
     words: list[str] = book(NAME, "words")
@@ -127,6 +117,19 @@ class ModerationSettings(BookSettings):
     mute_hours: int = Field(default_factory=lambda: load_playbook().default(NAME, "mute_hours"), ge=1)
     weights: dict[str, float] = book(NAME, "weights")
     learn_min_labels: int = Field(default_factory=lambda: load_playbook().default(NAME, "learn_min_labels"), ge=1)
+
+    ad_window: Any = Field(default=None, exclude=True)  # moved to rhythm.jobs.ad_window: refused with the way
+
+    @field_validator("ad_window")
+    @classmethod
+    def _moved(cls, v: Any) -> Any:
+        if v is not None:
+            raise ValueError(
+                "the weekly ad window is one setting, rhythm.jobs.ad_window (days, at, until), which the scheduler "
+                "announces and moderation enforces: set ads: window here, and the red packet per member as "
+                "ad_fee_per_member_fen"
+            )
+        return v
 
     @field_validator("ladder")
     @classmethod
@@ -162,6 +165,15 @@ class ModerationSettings(BookSettings):
         pattern = _compiled(self)[1]
         m = pattern.search(norm) if pattern is not None else None
         return m.group(0) if m else ""
+
+
+def ad_rule(settings: ModerationSettings, spec: CommunitySpec) -> AdRule:
+    """What the community does about members' ads: ``forbid`` (792: 禁止一切广告, nothing passes), ``red_packet``
+    (790: a red packet first, the alternative to forbidding) or ``window`` (1858: only in the weekly ad window,
+    with a red packet per member). Left out, it follows the rhythm: ``window`` when the ad-window job is on."""
+    if settings.ads is not None:
+        return settings.ads
+    return "window" if spec.rhythm.job("ad_window").enabled else "red_packet"
 
 
 def _compile(s: ModerationSettings) -> tuple[Detector, re.Pattern[str] | None]:
@@ -281,17 +293,20 @@ class Moderation(Policy):
         member = ctx.member
         if member is None or e is None:
             return NOTHING
+        rule = ad_rule(s, ctx.config.spec)
         if isinstance(e, Payment):
-            if e.purpose in AD_PURPOSES:
-                return Decision((self._credit(ctx, s, member, e.amount),))
+            if e.purpose in AD_PURPOSES and rule != "forbid":
+                return Decision((self._credit(ctx, s, member, e.amount, rule),))
             return NOTHING
         if _EXEMPT(s, ctx.config.spec).holds(member, e.actor):
             return NOTHING
         if isinstance(e, Message):
             if e.content is ContentKind.RED_PACKET:
+                if rule == "forbid":
+                    return NOTHING  # a red packet buys no ad where ads are forbidden (792)
                 amount = e.extra.get("amount")
                 fen = int(amount) if isinstance(amount, int | str) and str(amount).isdigit() else s.red_packet_fen
-                return Decision((self._credit(ctx, s, member, fen),))
+                return Decision((self._credit(ctx, s, member, fen, rule),))
             text, content, media, mid = e.text, e.content, e.media, e.message_id or e.id
             qr = bool(e.extra.get("qr"))
         elif isinstance(e, Edit):
@@ -314,7 +329,7 @@ class Moderation(Policy):
         if not violation or violation == "flood":
             v = judge(s, text, content, media, member, ctx.now, ctx.shared(classifier.SCOPE), qr=qr)
             if v.score >= s.threshold:
-                paid = self._paid(ctx, s, member, text)
+                paid = self._paid(ctx, s, rule, member, text) if rule != "forbid" else None
                 if paid is not None:
                     actions.extend(paid)
                     return Decision(tuple(actions), True, changes)
@@ -361,37 +376,41 @@ class Moderation(Policy):
         return flood, [ws, count, h, rs, reps, t]
 
     @staticmethod
-    def _credit(ctx: Context, s: ModerationSettings, member: MemberState, fen: int) -> SetState:
+    def _credit(ctx: Context, s: ModerationSettings, member: MemberState, fen: int, rule: AdRule) -> SetState:
         """Record a red packet or an ad fee.
 
-        One of at least ``red_packet_fen`` permits one ad (book 790: 先发100元红包); smaller amounts are credit for the
-        per-character fee (按字数每个字1元). Both last ``paid_ad_minutes``.
+        Under ``red_packet``, one of at least ``red_packet_fen`` permits one ad (book 790: 先发100元红包) and smaller
+        amounts are credit for the per-character fee (按字数每个字1元); under ``window`` it all is credit for the
+        window's red packet per member. Both last ``paid_ad_minutes``.
         """
         until = ctx.now + timedelta(minutes=s.paid_ad_minutes)
         money_, permits = _credit_of(ctx, member)
-        if s.red_packet_fen and fen >= s.red_packet_fen:
+        if rule == "red_packet" and s.red_packet_fen and fen >= s.red_packet_fen:
             permits += 1
         else:
             money_ += fen
         return ctx.act(SetState, "credit", scope=NAME, name=f"c:{member.key}", value=[money_, iso(until), permits])
 
-    def _paid(self, ctx: Context, s: ModerationSettings, member: MemberState, text: str) -> list[Action] | None:
+    def _paid(
+        self, ctx: Context, s: ModerationSettings, rule: AdRule, member: MemberState, text: str
+    ) -> list[Action] | None:
         """The actions of a paid ad that may pass (credit used, thanks posted), or None when it isn't paid.
 
-        A permit (a big enough red packet) pays for any ad; credit pays ``per_char_fen`` per character; in the ad
-        window, the window's red packet per member is the price instead (possibly nothing).
+        ``red_packet``: a permit (a big enough red packet) pays for any ad, credit pays ``per_char_fen`` per
+        character. ``window``: only inside the ad window (``rhythm.jobs.ad_window``, the one the scheduler
+        announces), for a red packet of ``ad_fee_per_member_fen`` per member (possibly nothing); outside it no
+        payment makes an ad acceptable (其他时间请勿发广告).
         """
         e = ctx.event
         assert e is not None
         fen, permits = _credit_of(ctx, member)
         old = ctx.scope.get(f"c:{member.key}")
-        w = s.ad_window
         price: int | None = None
-        if w is not None:
-            lt = local(ctx.now, ctx.config.spec)
-            if lt.isoweekday() == w.weekday and hhmm(w.start) <= lt.time() < hhmm(w.end):
-                price = w.fee_per_member_fen * (len(ctx.group.members) if ctx.group else 0)
-        if price is None and s.per_char_fen:
+        if rule == "window":
+            if not ctx.config.spec.rhythm.ad_window_open(local(ctx.now, ctx.config.spec)):
+                return None
+            price, permits = s.ad_fee_per_member_fen * (len(ctx.group.members) if ctx.group else 0), 0
+        elif s.per_char_fen:
             price = s.per_char_fen * len(text)
         if permits:
             permits -= 1
@@ -406,6 +425,17 @@ class Moderation(Policy):
         name = display(member, e.actor)
         out.append(ctx.act(Post, "paid", text=say(ctx, NAME, "paid_ad", name=name), mentions=(e.actor,)))
         return out
+
+    @staticmethod
+    def _ad_rule_text(ctx: Context, s: ModerationSettings) -> str:
+        """How an ad may be posted here, for the reminder (nothing where ads are forbidden)."""
+        rule = ad_rule(s, ctx.config.spec)
+        if rule == "window":
+            window = ctx.config.spec.rhythm.ad_window_words(ctx.locale)
+            return say(ctx, NAME, "ad_window_rule", window=window, fee=money(s.ad_fee_per_member_fen))
+        if rule == "red_packet" and (s.red_packet_fen or s.per_char_fen):
+            return say(ctx, NAME, "ad_rule", red_packet=money(s.red_packet_fen), per_char=money(s.per_char_fen))
+        return ""
 
     # -- the ladder ------------------------------------------------------------------------------------------------
 
@@ -430,12 +460,16 @@ class Moderation(Policy):
         record = ctx.scope.get(f"o:{member.key}") or {"n": 0, "log": []}
         n = int(record["n"]) + 1
         step_i = min(n - 1, len(s.ladder) - 1)
-        if violation == "ad" and verdict is not None and verdict.score >= s.severe and member.messages <= 1:
-            step_i = len(s.ladder) - 1  # broken windows: an ad as the first word is an ad account, cleared at once
+        ad_account = verdict is not None and (verdict.score >= s.severe or "newcomer" in verdict.kinds())
+        if violation == "ad" and member.messages <= 1 and ad_account:
+            # Broken windows (book 1735): an ad as a newcomer's first word, or one this blatant as anyone's first,
+            # is an ad account, cleared at once.
+            step_i = len(s.ladder) - 1
         step = s.ladder[step_i]
         name = display(member, pid)
         what = say(ctx, NAME, f"v_{violation}")
-        excerpt = text.strip().replace("\n", " ")[:60]
+        # What is posted or kept names the offence, its time and what was found, never the ad's text.
+        excerpt = evidence.summary(verdict, violation, local(ctx.now, ctx.config.spec), ctx.locale)
         why = verdict.describe() if verdict is not None else violation
         log = [*record["log"], [iso(ctx.now), violation, mid, step, why]][-_LOG_KEEP:]
         p = f"{suffix}:" if suffix else ""
@@ -445,9 +479,7 @@ class Moderation(Policy):
         if s.delete and mid and violation in ("ad", "forbidden"):
             out.append(ctx.act(DeleteMessage, f"{p}delete", platform=platform, group=group, message_id=mid, reason=why))
         if step == "remind":
-            ad_rule = ""
-            if violation == "ad" and (s.red_packet_fen or s.per_char_fen):
-                ad_rule = say(ctx, NAME, "ad_rule", red_packet=money(s.red_packet_fen), per_char=money(s.per_char_fen))
+            ad_rule = self._ad_rule_text(ctx, s) if violation == "ad" else ""
             out.append(
                 ctx.act(
                     Post,
@@ -591,9 +623,17 @@ class Moderation(Policy):
         for i, r in enumerate(settings.exempt_roles):
             if r not in roles:
                 problems.append((f"exempt_roles.{i}", f"unknown role {r!r}; roles are {sorted(roles)}"))
-        w = settings.ad_window
-        if w is not None and hhmm(w.start) >= hhmm(w.end):
-            problems.append(("ad_window.end", f"must be after start ({w.start})"))
+        window = spec.rhythm.job("ad_window")
+        if settings.ads == "window" and not window.enabled:
+            problems.append(("ads", "window needs the ad window: turn on rhythm.jobs.ad_window (days, at, until)"))
+        if settings.ads in ("forbid", "red_packet") and window.enabled:
+            problems.append(
+                (
+                    "ads",
+                    f"{settings.ads}, but rhythm.jobs.ad_window is on and announces an ad window: set ads: window or "
+                    "turn the job off (rhythm.jobs.ad_window.enabled: false)",
+                )
+            )
         return problems
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
-from shequn.operations import CommunityCard
+from shequn.services.console import CommunityCard
 from shequn.store._sql import from_ms
 from shequn.web.deps import FreshDep, LocaleDep, OpsDep, Reader, Writer
 from shequn.web.schemas import (

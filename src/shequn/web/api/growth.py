@@ -1,6 +1,7 @@
 """``/api/v1/growth`` and ``/api/v1/commerce``: referral contests and their leaderboards and settlement, live-code
 routing; the commerce measures, products, orders, refused shop deliveries (issue 9). Thin: each route calls
-:mod:`shequn.growing` or :mod:`shequn.selling` under the workspace's write lock when it changes something."""
+:mod:`shequn.services.growth` or :mod:`shequn.services.shop` under the workspace's write lock when it changes
+something."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class OrderRequest(BaseModel):
 
 @router.get("/growth/contests", response_model=list[dict[str, Any]])
 def contests(principal: Reader, ops: OpsDep) -> list[dict[str, Any]]:
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     return [
         {"key": c.key, "params": c.params, "start_ms": c.start_ms, "closed": c.closed_ms is not None}
@@ -42,14 +43,14 @@ def contests(principal: Reader, ops: OpsDep) -> list[dict[str, Any]]:
 @router.get("/growth/contests/{key}/board", response_model=dict[str, Any])
 def board(principal: Reader, ops: OpsDep, key: str = Key, limit: int = Query(20, ge=1, le=1000)) -> dict[str, Any]:
     """The running period's leaderboard: confirmed invites, pending ones (younger than 24 h), rejected by reason."""
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     return Growth(ops.app).leaderboard(key, limit=limit).to_dict()
 
 
 @router.get("/growth/contests/{key}/settlements", response_model=list[dict[str, Any]])
 def settlements(principal: Reader, ops: OpsDep, key: str = Key) -> list[dict[str, Any]]:
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     return Growth(ops.app).settlements(key)
 
@@ -57,7 +58,7 @@ def settlements(principal: Reader, ops: OpsDep, key: str = Key) -> list[dict[str
 @router.post("/growth/settle", response_model=list[dict[str, Any]])
 def settle(principal: Writer, ops: OpsDep) -> list[dict[str, Any]]:
     """Settle every period that has ended (idempotent: a period is settled once)."""
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     with ops.write():
         ops.app.refresh()
@@ -68,7 +69,7 @@ def settle(principal: Writer, ops: OpsDep) -> list[dict[str, Any]]:
 @router.post("/growth/livecodes/{code}/route", response_model=dict[str, Any])
 def route(principal: Writer, ops: OpsDep, code: str = Key) -> dict[str, Any]:
     """Where the live code sends the next newcomer (a new group, or a staff task, when all are full)."""
-    from shequn.growing import Growth
+    from shequn.services.growth import Growth
 
     with ops.write():
         ops.app.refresh()
@@ -78,14 +79,14 @@ def route(principal: Writer, ops: OpsDep, code: str = Key) -> dict[str, Any]:
 @router.get("/commerce/measures", response_model=dict[str, Any])
 def measures(principal: Reader, ops: OpsDep, community: str | None = None) -> dict[str, Any]:
     """Revenue (by mode, per member), coupon claim → purchase, renewal rate, value ladder, commissions, refusals."""
-    from shequn.selling import Shop
+    from shequn.services.shop import Shop
 
     return Shop(ops.app).measures(community)
 
 
 @router.get("/commerce/products", response_model=list[dict[str, Any]])
 def products(principal: Reader, ops: OpsDep, community: str | None = None) -> list[dict[str, Any]]:
-    from shequn.selling import Shop
+    from shequn.services.shop import Shop
 
     shop = Shop(ops.app)
     return [shop.status(p.sku) for p in shop.products(community)]
@@ -93,7 +94,7 @@ def products(principal: Reader, ops: OpsDep, community: str | None = None) -> li
 
 @router.post("/commerce/orders", response_model=dict[str, Any])
 def order(principal: Writer, ops: OpsDep, body: OrderRequest) -> dict[str, Any]:
-    from shequn.selling import Shop
+    from shequn.services.shop import Shop
 
     with ops.write():
         ops.app.refresh()
@@ -119,6 +120,6 @@ def order(principal: Writer, ops: OpsDep, body: OrderRequest) -> dict[str, Any]:
 @router.get("/commerce/rejections", response_model=list[dict[str, Any]])
 def rejections(principal: Reader, ops: OpsDep, limit: int = Query(200, ge=1, le=5000)) -> list[dict[str, Any]]:
     """Shop deliveries refused or deduplicated, with the reason (nothing was credited for them)."""
-    from shequn.selling import Shop
+    from shequn.services.shop import Shop
 
     return Shop(ops.app).rejections(limit=limit)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Query
 
 from shequn.domain import UserError
-from shequn.operations import Operations
+from shequn.services.console import Operations
 from shequn.store import Segment
 from shequn.store._sql import to_ms
 from shequn.web.deps import OpsDep, Reader, Writer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Path
 
-from shequn.accounts import Perm, parse_scopes
+from shequn.services.accounts import Perm, parse_scopes
 from shequn.web.deps import AccountsDep, Reader
 from shequn.web.schemas import TokenCreated, TokenIn, TokenOut
 

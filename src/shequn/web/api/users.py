@@ -1,14 +1,17 @@
-"""``/api/v1/users`` (owners only): console users and their roles; the webhook secret."""
+"""``/api/v1/users`` (owners only): console users and their roles; the shops' webhook secrets."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from shequn.web.deps import AccountsDep, Admin
 from shequn.web.schemas import SecretOut, UserIn, UserOut, UserPatch
 
 router = APIRouter(tags=["users"])
 Username = Path(min_length=1, max_length=100, pattern=r"^[\w.@-]+$")
+Shop = Query(
+    min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$", description="the shop's name (as in its path)"
+)
 
 
 @router.get("/users", response_model=list[UserOut])
@@ -32,11 +35,11 @@ def patch_user(body: UserPatch, principal: Admin, accounts: AccountsDep, usernam
 
 
 @router.get("/webhook-secret", response_model=SecretOut)
-async def webhook_secret(principal: Admin, accounts: AccountsDep) -> SecretOut:
-    """The secret shops sign webhooks with (made on first use)."""
-    return SecretOut(secret=accounts.webhook_secret())
+def webhook_secret(principal: Admin, accounts: AccountsDep, shop: str = Shop) -> SecretOut:
+    """The secret ``shop`` signs its webhooks with (made on first use; each shop has its own)."""
+    return SecretOut(secret=accounts.webhook_secret(shop))
 
 
 @router.post("/webhook-secret/rotate", response_model=SecretOut)
-def rotate_secret(principal: Admin, accounts: AccountsDep) -> SecretOut:
-    return SecretOut(secret=accounts.rotate_webhook_secret(actor=principal.actor))
+def rotate_secret(principal: Admin, accounts: AccountsDep, shop: str = Shop) -> SecretOut:
+    return SecretOut(secret=accounts.rotate_webhook_secret(shop, actor=principal.actor))

@@ -1,10 +1,12 @@
 """``/api/v1/webhooks/{source}/orders|payments``: shops report orders and payments here.
 
 These are platform callbacks: they answer without a login because they verify their own signature (HMAC-SHA256 with
-the workspace's webhook secret over ``"<t>.<body>"``, see :mod:`shequn.web.security`). A delivery repeated by the
-shop is recognised by its ids and changes nothing (``duplicate: true``). Every delivery is checked against the order
-ledger (:mod:`shequn.selling`): an unknown order, a wrong amount or currency, a second payment for a paid order answer
-409 with the reason, which is recorded; nothing is credited.
+the shop's own secret over ``"<t>.<METHOD>.<path>.<body>"``, see :mod:`shequn.web.security`). Before the body is
+read, the declared length, the signature header's form and age, and that the shop has a secret are checked; the body
+is then read up to 64 KiB, no further. A delivery repeated by the shop is recognised by its ids and changes nothing
+(``duplicate: true``); an order made in shequn and reported paid by several shops is credited once. Every delivery
+is checked against the order ledger (:mod:`shequn.services.shop`): an unknown order, a wrong amount or currency, a
+second payment for a paid order answer 409 with the reason, which is recorded; nothing is credited.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from pydantic import BaseModel, ValidationError
 
 from shequn.web.deps import AccountsDep, OpsDep
 from shequn.web.schemas import OrderIn, PaymentIn, WebhookOut
-from shequn.web.security import SIGNATURE_HEADER, verify_signature
+from shequn.web.security import (
+    SIGNATURE_HEADER,
+    WEBHOOK_MAX_BYTES,
+    read_at_most,
+    signature_timestamp,
+    verify_signature,
+)
 
 router = APIRouter(tags=["webhooks"])
 Source = Path(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$", description="the shop's name")
@@ -25,12 +33,19 @@ PUBLIC = True  # read by the route-table test: these routes authenticate by sign
 
 
 async def _verified(
-    request: Request, accounts: AccountsDep, signature: str | None, model: type[BaseModel]
+    request: Request, accounts: AccountsDep, source: str, signature: str | None, model: type[BaseModel]
 ) -> BaseModel:
-    body = await request.body()
-    if len(body) > 64 * 1024:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > WEBHOOK_MAX_BYTES:
         raise HTTPException(413, "a webhook body may have at most 64 KiB")
-    problem = verify_signature(accounts.webhook_secret(), signature or "", body)
+    _ts, problem = signature_timestamp(signature or "")
+    secret = accounts.shop_secret(source) if problem is None else None
+    if problem is None and secret is None:
+        problem = f"no webhook secret for shop {source!r}: an owner creates one (GET /api/v1/webhook-secret?shop=...)"
+    if problem or secret is None:
+        raise HTTPException(401, problem)
+    body = await read_at_most(request, WEBHOOK_MAX_BYTES)
+    problem = verify_signature(secret, signature or "", request.method, request.url.path, body)
     if problem:
         raise HTTPException(401, problem)
     try:
@@ -44,7 +59,7 @@ async def _verified(
 
 
 def _ingest(ops: OpsDep, kind: Literal["order", "payment"], data: BaseModel, source: str) -> WebhookOut:
-    from shequn.selling import RejectedError
+    from shequn.services.shop import RejectedError
 
     try:
         event_id, added = ops.shop_event(kind, data.model_dump(), source=source)
@@ -71,7 +86,7 @@ async def order(
     x_shequn_signature: str | None = Header(None, alias=SIGNATURE_HEADER),
 ) -> WebhookOut:
     """An order was created, paid, refunded or cancelled (amount in minor units with its currency)."""
-    data = await _verified(request, accounts, x_shequn_signature, OrderIn)
+    data = await _verified(request, accounts, source, x_shequn_signature, OrderIn)
     return _ingest(ops, "order", data, source)
 
 
@@ -88,5 +103,5 @@ async def payment(
     x_shequn_signature: str | None = Header(None, alias=SIGNATURE_HEADER),
 ) -> WebhookOut:
     """Money was received (amount in minor units with its currency)."""
-    data = await _verified(request, accounts, x_shequn_signature, PaymentIn)
+    data = await _verified(request, accounts, source, x_shequn_signature, PaymentIn)
     return _ingest(ops, "payment", data, source)

@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from shequn.domain import UserError
-from shequn.operations import Operations
+from shequn.services.console import Operations
 
-log = logging.getLogger("shequn.uploads")
+log = logging.getLogger("shequn.services.uploads")
 JOBS_KEPT = 50
 MAX_UPLOAD_BYTES = 4 * 2**30
 _SAFE = re.compile(r"[^\w.\-]+")

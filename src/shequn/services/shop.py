@@ -482,7 +482,9 @@ class Shop:
                     verdict = ledger.Verdict(True, credit=True)  # a shop's own order, reported once paid
                 else:
                     verdict = ledger.check_order(view, status=status, amount=amount, currency=currency)
-                event_id = stable_id("webhook", source, "order", oid, status)
+                # One order, one fact per status, whichever shop reports it: an order made here and reported by
+                # two shops is credited once (its id is the order's own source, not the reporting shop).
+                event_id = stable_id("webhook", order.source if order else source, "order", oid, status)
                 ref = oid
             else:
                 pid, oid = str(body["payment_id"]), str(body.get("order_id") or "")
@@ -656,7 +658,7 @@ class Shop:
         return [*([stage("untag", current)] if current else []), stage("tag", new)]
 
     def _tree(self, community: str) -> referral.Tree:
-        from shequn.growing import Growth
+        from shequn.services.growth import Growth
 
         return Growth(self.app).tree(community)
 

@@ -7,7 +7,9 @@ bot), an order from a shop is an :class:`~shequn.domain.Order` event; each is wr
 
 Things to keep in mind:
     * One writer at a time: every pipeline write holds :class:`WriteLock` (threads and processes alike) and first
-      lets the app drop an engine another process has overtaken (:meth:`App.refresh`).
+      lets the app catch up with another process's writes (:meth:`App.refresh`). Event writes waiting for the lock
+      (tags from many clients at once) are committed together by whichever gets it (:class:`GroupCommit`): under
+      load a write waits for one transaction, not for every write queued before it.
     * "Needing attention" is one reason per cause, the most urgent first (:meth:`Operations.attention`): the
       analytics' lifecycle (dead, declining, dormant), open staff tasks, a hard size limit; silence, measured
       against the workspace's latest activity, stands in for the lifecycle until the analytics are computed.
@@ -164,6 +166,68 @@ class WriteLock:
             yield
 
 
+@dataclass(slots=True)
+class _Pending:
+    events: list[Any]
+    report: IngestReport | None = None
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Event writes that queue for the writer lock, written together by whichever thread gets it (group commit).
+
+    Each waiter puts its events in the queue, then takes the lock; the first to get it writes every queued write in
+    one transaction (one refresh, one commit) and hands each its own report; the others find theirs done as soon as
+    they get the lock. If the shared transaction fails, each write is tried again on its own, so one bad write
+    fails alone."""
+
+    def __init__(self, app: App, lock: WriteLock) -> None:
+        self.app = app
+        self.lock = lock
+        self._queue: list[_Pending] = []
+        self._mutex = threading.Lock()
+
+    def ingest(self, events: Sequence[Any]) -> IngestReport:
+        mine = _Pending(list(events))
+        with self._mutex:
+            self._queue.append(mine)
+        with self.lock():
+            if mine.report is None and mine.error is None:
+                with self._mutex:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.report is not None
+        return mine.report
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            self._write_all(batch)
+        finally:
+            for p in batch:
+                if p.report is None and p.error is None:
+                    p.error = RuntimeError("the write was interrupted")
+
+    def _write_all(self, batch: list[_Pending]) -> None:
+        self.app.refresh()
+        if len(batch) > 1:
+            try:
+                with self.app.transaction() as conn:
+                    reports = [self.app.ingest_in(conn, p.events) for p in batch]
+            except Exception:
+                pass
+            else:
+                for p, report in zip(batch, reports, strict=True):
+                    p.report = report
+                return
+        for p in batch:
+            try:
+                p.report = self.app.ingest(p.events)
+            except BaseException as exc:  # handed to the thread that asked for this write
+                p.error = exc
+
+
 class Operations:
     """Everything the console and the API do, for one workspace of ``app``."""
 
@@ -172,6 +236,7 @@ class Operations:
         self.store = app.store
         self.ws = app.ws.id
         self.write = WriteLock(app)
+        self.commit = GroupCommit(app, self.write)
         self._records: dict[int, CommunityRecord] = {}  # parsed specs, kept while their hash is unchanged
         self._overview_cache: dict[str, tuple[float, Overview]] = {}
         self._overview_lock = threading.Lock()
@@ -285,7 +350,7 @@ class Operations:
             tmp.write_bytes(pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
             os.replace(tmp, path)
         except OSError:  # a read-only folder: the next start computes it again
-            logging.getLogger("shequn.operations").warning("could not save the analysis", exc_info=True)
+            logging.getLogger("shequn.services.console").warning("could not save the analysis", exc_info=True)
         return report
 
     def _refresh_analysis(self, locale: str) -> None:
@@ -294,7 +359,7 @@ class Operations:
                 self._analysis[locale] = (time.monotonic(), self._analyze(locale))
             self._changed_overview()
         except Exception:  # the console goes on without a diagnosis; the reason is in the log
-            logging.getLogger("shequn.operations").exception("analytics failed")
+            logging.getLogger("shequn.services.console").exception("analytics failed")
         finally:
             self._analysing.discard(locale)
 
@@ -329,7 +394,7 @@ class Operations:
         try:  # complete figures: the last saved ones, or computed now the first time
             report = self.analysis(locale)
         except Exception:  # the overview goes on with the facts (silence stands in for the stage); why is logged
-            logging.getLogger("shequn.operations").exception("analytics failed")
+            logging.getLogger("shequn.services.console").exception("analytics failed")
             report = None
         health = report.groups if report is not None else {}
         attention = [
@@ -684,9 +749,7 @@ class Operations:
                     by=actor,
                 )
             )
-        with self.write():
-            self.app.refresh()
-            report = self.app.ingest(events)
+        report = self.commit.ingest(events)
         self._changed()
         return report
 
@@ -734,11 +797,12 @@ class Operations:
     def shop_event(self, kind: Literal["order", "payment"], body: dict[str, Any], *, source: str) -> tuple[str, bool]:
         """Log an order or a payment a shop reported; return (event id, whether it was new).
 
-        The delivery is checked against the order ledger (:meth:`shequn.selling.Shop.deliver`): an unknown order, a
-        wrong amount or currency, a second payment for a paid order raise :class:`shequn.selling.RejectedError`
-        (recorded with the reason, nothing credited); a repeated delivery is a duplicate and changes nothing.
+        The delivery is checked against the order ledger (:meth:`shequn.services.shop.Shop.deliver`): an unknown
+        order, a wrong amount or currency, a second payment for a paid order raise
+        :class:`shequn.services.shop.RejectedError` (recorded with the reason, nothing credited); a repeated delivery is
+        a duplicate and changes nothing.
         """
-        from shequn.selling import Shop
+        from shequn.services.shop import Shop
 
         with self.write():
             self.app.refresh()
@@ -774,7 +838,7 @@ class RhythmItem:
     group: str
     job: str
     label: str
-    status: str  # due | capped
+    status: str  # due | capped | held
 
 
 def _job_label(job: str, names: dict[str, str]) -> str:

@@ -9,8 +9,11 @@ How it works:
     * A session or API token is 32 random bytes; the store keeps only its SHA-256. A session carries its own CSRF
       token. API tokens look like ``sq_<prefix>_<secret>``: the prefix names the token in lists and logs.
     * Permissions: ``read`` (viewer), ``write`` (operator: acting on members, tasks, specs, imports), ``admin``
-      (owner: users, tokens of others, the webhook secret, the audit log). A token's scopes are capped by its
+      (owner: users, tokens of others, the shops' webhook secrets, the audit log). A token's scopes are capped by its
       creator's role *at the time of use*, so demoting or disabling a user also narrows their tokens.
+    * Sessions and tokens are looked up in the store on every request (an indexed read of a row, well under a
+      millisecond), never cached in a process: a logout, a revocation, a role change, a disabled user or an expiry
+      takes effect in every web worker at once.
 
 Things to keep in mind:
     * The last active owner can be neither demoted nor disabled: a workspace always has someone who can manage it.
@@ -22,8 +25,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -54,7 +55,6 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.OWNER: frozenset({Perm.READ, Perm.WRITE, Perm.ADMIN}),
 }
 SESSION_DAYS = 14
-CACHE_SECONDS = 5.0
 DAY_MS = 86_400_000
 WEBHOOK_SECRET = "webhook"
 USERNAME = re.compile(r"^[\w.@-]{1,100}$")
@@ -119,32 +119,6 @@ class Accounts:
         self.app = app
         self.store = app.store
         self.ws = app.ws.id
-        # token or session hash → (monotonic time it was checked, principal): a busy API client does not cost a
-        # query per request. Any change to users, tokens or sessions made here empties it; a change made by another
-        # process (the command line) is seen within CACHE_SECONDS.
-        self._cache: dict[str, tuple[float, Principal]] = {}
-        self._cache_lock = threading.Lock()
-
-    def _cached(self, key: str) -> Principal | None:
-        hit = self._cache.get(key)
-        if hit is None or time.monotonic() - hit[0] > CACHE_SECONDS:
-            return None
-        principal = hit[1]
-        expires = principal.token.expires_ms if principal.token else principal.session.expires_ms  # type: ignore[union-attr]
-        if expires is not None and expires <= self.app.now_ms():
-            return None
-        return principal
-
-    def _remember(self, key: str, principal: Principal) -> None:
-        with self._cache_lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (time.monotonic(), principal)
-
-    def forget(self) -> None:
-        """Drop every cached principal (after a change to users, tokens or sessions)."""
-        with self._cache_lock:
-            self._cache.clear()
 
     def _audit(self, conn: object, actor: str, verb: str, object_type: str, object_id: str, **detail: object) -> None:
         self.store.audit.record(
@@ -193,7 +167,6 @@ class Accounts:
                 raise UserError("the last owner cannot be demoted; make someone else owner first", exit_code=2)
             self.store.auth.update_user(conn, self.ws, user.id, role=r.value)
             self._audit(conn, actor, "user.role", "user", username, role=r.value, was=user.role)
-        self.forget()
 
     def set_disabled(self, username: str, disabled: bool, *, actor: str) -> None:
         with self.store.transaction() as conn:
@@ -204,7 +177,6 @@ class Accounts:
             if disabled:
                 self.store.auth.delete_sessions_of(conn, user.id)
             self._audit(conn, actor, "user.disable" if disabled else "user.enable", "user", username)
-        self.forget()
 
     def set_password(self, username: str, password: str, *, actor: str) -> None:
         check_password(password)
@@ -213,12 +185,10 @@ class Accounts:
             self.store.auth.update_user(conn, self.ws, user.id, password_hash=_hasher.hash(password))
             self.store.auth.delete_sessions_of(conn, user.id)
             self._audit(conn, actor, "user.password", "user", username)
-        self.forget()
 
     def set_locale(self, user_id: int, locale: str) -> None:
         with self.store.transaction() as conn:
             self.store.auth.update_user(conn, self.ws, user_id, locale=locale)
-        self.forget()
 
     def _user(self, conn: object, username: str) -> UserRecord:
         user = self.store.auth.user(conn, self.ws, username=username)  # type: ignore[arg-type]
@@ -260,8 +230,6 @@ class Accounts:
     def session(self, token: str) -> Principal | None:
         now = self.app.now_ms()
         h = sha256(token)
-        if (cached := self._cached(h)) is not None:
-            return cached
         with self.store.transaction() as conn:
             s = self.store.auth.session(conn, self.ws, h, now_ms=now)
             if s is None:
@@ -269,13 +237,29 @@ class Accounts:
             if now - s.last_seen_ms > 60_000:  # sliding expiry, written at most once a minute
                 self.store.auth.touch_session(conn, h, now_ms=now, expires_ms=now + SESSION_DAYS * DAY_MS)
         principal = Principal(s.user, ROLE_PERMS[Role(s.user.role)], session=s)
-        self._remember(h, principal)
         return principal
 
     def logout(self, token: str) -> None:
         with self.store.transaction() as conn:
             self.store.auth.delete_session(conn, sha256(token))
-        self.forget()
+
+    # -- failed logins (the store's count, shared by every worker) --------------------------------------------
+
+    def login_failures(self, keys: tuple[str, ...], *, window_ms: int) -> int:
+        with self.store.transaction() as conn:
+            return self.store.auth.failures(conn, self.ws, keys, since_ms=self.app.now_ms() - window_ms)
+
+    def login_failed(self, keys: tuple[str, ...], *, window_ms: int) -> list[int]:
+        """Count a failure for each of ``keys`` (committed before anyone counts again); their row ids."""
+        now = self.app.now_ms()
+        with self.store.transaction() as conn:
+            return self.store.auth.add_failure(conn, self.ws, keys, now_ms=now, before_ms=now - window_ms)
+
+    def login_cleared(self, keys: tuple[str, ...], ids: list[int]) -> None:
+        """Forget the failures of ``keys`` and the rows ``ids``."""
+        with self.store.transaction() as conn:
+            self.store.auth.clear_failures(conn, self.ws, keys)
+            self.store.auth.drop_failures(conn, ids)
 
     # -- API tokens -----------------------------------------------------------------------------------------
 
@@ -319,8 +303,6 @@ class Accounts:
             return None
         now = self.app.now_ms()
         h = sha256(text)
-        if (cached := self._cached(h)) is not None:
-            return cached
         with self.store.transaction() as conn:
             tok = self.store.auth.token_by_hash(conn, self.ws, h)
             if tok is None or tok.revoked_ms is not None or tok.user.disabled:
@@ -331,7 +313,6 @@ class Accounts:
                 self.store.auth.touch_token(conn, tok.id, now_ms=now)
         perms = frozenset(Perm(s) for s in tok.scopes) & ROLE_PERMS[Role(tok.user.role)]
         principal = Principal(tok.user, perms, token=tok)
-        self._remember(h, principal)
         return principal
 
     def revoke_token(self, token_id: int, *, actor: str) -> bool:
@@ -339,26 +320,35 @@ class Accounts:
             done = self.store.auth.revoke_token(conn, self.ws, token_id, now_ms=self.app.now_ms())
             if done:
                 self._audit(conn, actor, "token.revoke", "token", str(token_id))
-        self.forget()
         return done
 
-    # -- the webhook secret ---------------------------------------------------------------------------------
+    # -- the shops' webhook secrets -------------------------------------------------------------------------
 
-    def webhook_secret(self) -> str:
-        """The workspace's webhook signing secret (made on first use)."""
+    def webhook_secret(self, shop: str) -> str:
+        """The secret ``shop`` signs its webhooks with (made on first use; one per shop, so a shop's secret signs
+        nothing for another)."""
         with self.store.transaction() as conn:
-            value = self.store.auth.secret(conn, self.ws, WEBHOOK_SECRET)
+            value = self.store.auth.secret(conn, self.ws, _shop_key(shop))
             if value is None:
                 value = "whsec_" + secrets.token_urlsafe(32)
-                self.store.auth.set_secret(conn, self.ws, WEBHOOK_SECRET, value, now_ms=self.app.now_ms())
+                self.store.auth.set_secret(conn, self.ws, _shop_key(shop), value, now_ms=self.app.now_ms())
         return value
 
-    def rotate_webhook_secret(self, *, actor: str) -> str:
+    def shop_secret(self, shop: str) -> str | None:
+        """``shop``'s secret if an owner made one (what a delivery is verified with; never made here)."""
+        with self.store.transaction() as conn:
+            return self.store.auth.secret(conn, self.ws, _shop_key(shop))
+
+    def rotate_webhook_secret(self, shop: str, *, actor: str) -> str:
         value = "whsec_" + secrets.token_urlsafe(32)
         with self.store.transaction() as conn:
-            self.store.auth.set_secret(conn, self.ws, WEBHOOK_SECRET, value, now_ms=self.app.now_ms())
-            self._audit(conn, actor, "secret.rotate", "secret", WEBHOOK_SECRET)
+            self.store.auth.set_secret(conn, self.ws, _shop_key(shop), value, now_ms=self.app.now_ms())
+            self._audit(conn, actor, "secret.rotate", "secret", _shop_key(shop))
         return value
+
+
+def _shop_key(shop: str) -> str:
+    return f"{WEBHOOK_SECRET}:{shop}"
 
 
 def check_password(password: str) -> None:
@@ -370,4 +360,4 @@ def check_password(password: str) -> None:
 
 def same(a: str, b: str) -> bool:
     """Constant-time string comparison."""
-    return hmac.compare_digest(a.encode(), b.encode())
+    return hmac.compare_digest(a.encode("utf-8", "surrogateescape"), b.encode("utf-8", "surrogateescape"))

@@ -7,8 +7,8 @@ and the commands operators type in a community's admin group (:class:`OperatorCo
 ``!tasks`` lists the open staff tasks, ``!approve N`` (``!done N``, ``通过 N``) completes one and ``!reject N``
 (``驳回 N``) closes it refused; for an admission check (``verify``) the answer goes into the log as the ``verify``
 form, so the admission policy lets the member in or not, exactly as if the form had been filled in.
-May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``), and
-``growing`` and ``selling`` for :func:`growth_pass`.
+May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``), and the
+growth and shop services (:mod:`shequn.services.growth`, :mod:`shequn.services.shop`) for :func:`growth_pass`.
 
 Things to keep in mind:
     * Anyone who can post in an admin group may use the commands: the admin group's membership is the permission to
@@ -116,7 +116,23 @@ def welcome_templates(app: App) -> list[WelcomeTemplate]:
 
 def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] | None = None) -> None:
     """Tell the connectors what they need of the workspace beyond their cursors: WeCom the welcome templates to keep
-    and where the staff tasks it opens go (the outbox, so they are listed and closed like every other)."""
+    and where the staff tasks it opens go (the outbox, so they are listed and closed like every other); QQ and Slack the
+    workspace's language for the reasons its staff tasks carry."""
+    for name in ("qq", "slack"):
+        found = connectors.get(name)
+        if found is not None and hasattr(found, "staff_locale"):
+            found.staff_locale = app.ws.locale  # the reasons it gives go into staff tasks, in the workspace's language
+    discord = connectors.get("discord")
+    if discord is not None and hasattr(discord, "configure"):
+        admin = frozenset(
+            g.id for r in app.communities() for g in r.spec.groups if g.platform == "discord" and g.role == "admin"
+        )
+        discord.configure(
+            forbidden=forbidden_words(app, "discord"),
+            admin_groups=admin,
+            locale=app.ws.locale,
+            levels=lambda: level_titles(app, "discord"),
+        )
     wecom = connectors.get("wecom")
     if wecom is None or not hasattr(wecom, "configure"):
         return
@@ -127,7 +143,56 @@ def configure(app: App, connectors: Mapping[str, Any], wake: Callable[[], None] 
         if wake is not None:
             wake()
 
-    wecom.configure(welcome_templates(app), enqueue)
+    wecom.configure(welcome_templates(app), enqueue, media_rooms=moderated_groups(app, "wecom"))
+
+
+def forbidden_words(app: App, platform: str) -> dict[str, tuple[str, ...]]:
+    """The moderation's forbidden words of each chat on ``platform`` whose community moderates (Discord's AutoMod)."""
+    from shequn.engine.config import build_community_config
+    from shequn.policies.moderation import ModerationSettings
+
+    out: dict[str, tuple[str, ...]] = {}
+    for record in app.communities():
+        settings = build_community_config(record.spec).settings.get("moderation")
+        if isinstance(settings, ModerationSettings) and settings.enabled and settings.forbidden:
+            out |= {g.id: tuple(settings.forbidden) for g in record.spec.groups if g.platform == platform}
+    return out
+
+
+def level_titles(app: App, platform: str) -> tuple[dict[str, str], frozenset[str]]:
+    """Each member's level title on ``platform`` (user id → title) in the communities there whose levels are on, and
+    every title of their ladders (a Discord role of that name is the level's role)."""
+    from shequn.engine.config import build_community_config
+    from shequn.policies.levels import LevelsSettings, title_of
+
+    state = app.saved_state()
+    held: dict[str, str] = {}
+    titles: set[str] = set()
+    for record in app.communities():
+        if not any(g.platform == platform for g in record.spec.groups):
+            continue
+        config = build_community_config(record.spec)
+        settings = config.settings.get("levels")
+        if not isinstance(settings, LevelsSettings) or not settings.enabled:
+            continue
+        titles |= {lv.name(record.spec.locale) for lv in settings.ladder}
+        for m in state.community(record.name).members.values():
+            if m.key.startswith(f"{platform}:") and m.active and m.level > 0:
+                held[m.key.partition(":")[2]] = title_of(config, m.level, record.spec.locale)
+    return held, frozenset(titles)
+
+
+def moderated_groups(app: App, platform: str) -> frozenset[str]:
+    """The chat ids on ``platform`` whose community moderates: the groups whose images a connector reads (QR codes)."""
+    from shequn.engine.config import build_community_config
+    from shequn.policies.moderation import ModerationSettings
+
+    out: set[str] = set()
+    for record in app.communities():
+        settings = build_community_config(record.spec).settings.get("moderation")
+        if isinstance(settings, ModerationSettings) and settings.enabled:
+            out |= {g.id for g in record.spec.groups if g.platform == platform}
+    return frozenset(out)
 
 
 _COMMAND = re.compile(r"^\s*[!！/]?\s*(tasks|任务|approve|done|通过|完成|reject|驳回)\s*#?(\d+)?\s*$", re.IGNORECASE)
@@ -211,7 +276,9 @@ class OperatorCommands:
         if not tasks:
             return t("connectors.command.no_tasks", locale)
         lines = [t("connectors.command.open_tasks", locale, n=len(tasks))]
-        lines += [f"#{task.id} {task.title}" for task in tasks]
+        for task in tasks:
+            lines.append(f"#{task.id} {task.title}")
+            lines += batch_lines(task.detail)
         return "\n".join(lines)
 
     def _close(self, event: Message, cmd: Command, locale: str) -> str:
@@ -250,13 +317,27 @@ class OperatorCommands:
         return t(key, locale, id=task.id, title=task.title)
 
 
+def batch_lines(detail: Mapping[str, Any], limit: int = 10) -> list[str]:
+    """A batched staff task's items, one line each (what to do, who, what they wrote), for the task list."""
+    items = list(detail.get("items") or [])
+    out = []
+    for item in items[:limit]:
+        evidence = item.get("evidence") or {}
+        said = str(evidence.get("text", "")).replace("\n", " ")[:40]
+        who = str(evidence.get("actor_name") or evidence.get("actor") or item.get("action", {}).get("target", ""))
+        out.append(f"  · {item.get('what', '')}" + (f" — {who}" if who else "") + (f": {said}" if said else ""))
+    if len(items) > limit:
+        out.append(f"  · … +{len(items) - limit}")
+    return out
+
+
 def growth_pass(app: App, now: datetime | None = None) -> dict[str, int]:
     """What growth and selling do on their own, once per pass of ``shequn run``: settle the referral periods that have
     ended (every Friday 17:00 by default, book 2533), announce group-fill campaigns that reached their target, cancel
     the group-buys that did not form. Each step is idempotent, so a pass may repeat; one failing is logged and the
     others still run."""
-    from shequn.growing import Growth
-    from shequn.selling import Shop
+    from shequn.services.growth import Growth
+    from shequn.services.shop import Shop
 
     growth, shop = Growth(app), Shop(app)
     steps: dict[str, Callable[[], Sequence[Any]]] = {
