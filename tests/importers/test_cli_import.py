@@ -38,7 +38,7 @@ def test_import_prints_a_table_per_group_and_kind(cli: Cli) -> None:
 def test_a_folder_imports_what_it_recognizes_and_lists_the_rest(cli: Cli) -> None:
     code, out, err = cli("import", str(DATA / "telegram" / "tgif-oop"))
     assert code == 0
-    assert "skipped (not recognized)" in err and "metadata.json" in err
+    assert "1 unrecognized file(s)" in err and "metadata.json" in err
     assert "Dengan dan tanpa OOP" in out or "telegram" in out
 
 

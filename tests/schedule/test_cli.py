@@ -135,12 +135,12 @@ def test_offline_event_registration_tickets_and_qr_check_in(cli: Cli, tmp_path: 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--kind", "party"), "--kind: use guest_talk or offline"),
+        (("--kind", "party"), "--kind：不能是“party”，可选 guest_talk / offline"),
         (("--at", "tomorrow"), "--at: cannot read 'tomorrow'"),
-        (("--at", "2020-01-01 10:00"), "is in the past"),
+        (("--at", "2020-01-01 10:00"), "已经过去了"),
         (("--group", "g9"), "--group: 'g9' is not a group of 读书会"),
         (("--kind", "offline"), "needs --at, or --poll"),
-        (("--fee", "lots"), "--fee: 'lots' is not an amount"),
+        (("--fee", "lots"), "--fee：“lots”不是金额"),
     ],
 )
 def test_bad_event_input_is_one_line_exit_2(cli: Cli, args: tuple[str, ...], message: str) -> None:

@@ -107,7 +107,9 @@ def test_an_operators_day(server: str, page: Page) -> None:
     page.locator("main p a").first.click()
     expect(page.locator("#trend-chart canvas")).to_be_visible()  # ECharts drew, served by shequn itself
     expect(page.get_by_text("需要关注").first).to_be_visible()
-    expect(page.locator("#diagnosis .finding .src").first).to_contain_text(".txt:")  # a prescription and its source
+    source = page.locator("#diagnosis .finding .src").first  # a prescription and its source: the book's chapter,
+    expect(source).to_contain_text("社群电商一书")  # with the seed file and line on hover
+    assert ".txt:" in (source.get_attribute("title") or "")
     shot(page, "3-community")
 
     # A segment: silent members of one community, invited into a group (the platform leaves that to staff).
@@ -121,6 +123,9 @@ def test_an_operators_day(server: str, page: Page) -> None:
     page.select_option("#segment-group", index=1)
     page.fill("#segment-text", "欢迎来主群")
     page.click("#segment-apply")
+    count = page.locator("#confirm-count").inner_text()  # asked first, with the count
+    assert "位成员拉进" in count
+    page.click("#segment-confirm-yes")
     expect(page.locator("#segment-done")).to_contain_text("人工任务")
     shot(page, "4-segment")
 
@@ -133,7 +138,7 @@ def test_an_operators_day(server: str, page: Page) -> None:
     expect(page.locator(f"#tasks tr[data-task='{task_id}']")).to_have_count(0)
     shot(page, "5-tasks")
     page.locator(".tabs a").nth(1).click()
-    expect(page.locator(f"#tasks tr[data-task='{task_id}']")).to_contain_text("user:amy")
+    expect(page.locator(f"#tasks tr[data-task='{task_id}']")).to_contain_text("amy")
 
     # An export dragged in (set on the file input), followed to its report.
     page.click("a[data-nav=imports]")

@@ -177,7 +177,7 @@ def test_the_community_and_group_pages_show_the_analytics_diagnosis(site: Site) 
     assert findings  # the fixture's groups are young and quiet: the diagnosis has something to say
     for f in findings:
         assert str(escape(f.title)) in page and str(escape(f.prescription)) in page
-        assert f.sources and all(f"[{s['source']}]" in page for s in f.sources)
+        assert f.sources and all(f'title="{s["source"]}"' in page for s in f.sources)  # the file and line on hover
     assert 'id="funnel"' in page and f"<b>{health.funnel.acquisition:,}</b>" in page
     group = c.get("/groups/1", headers=h).text
     g = next(g for g in report.groups.values() if g.community == "读书会")

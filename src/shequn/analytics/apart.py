@@ -37,6 +37,21 @@ def _pool() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
+def shutdown() -> None:
+    """End the analysis child if one was started (a server stopping): a running analysis is abandoned (the child
+    only reads), and multiprocessing's resource tracker, which the child keeps alive, ends with it."""
+    if not _pool.cache_info().currsize:
+        return
+    pool = _pool()
+    children = list(getattr(pool, "_processes", {}).values())  # the executor has no public way to stop a busy child
+    pool.shutdown(wait=False, cancel_futures=True)
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=5)
+    _pool.cache_clear()
+
+
 def _analyze(url: str, ws: WorkspaceInfo, options: dict[str, Any]) -> Report:
     from shequn.analytics.engine import analyze
     from shequn.store import Store

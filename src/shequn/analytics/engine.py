@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -370,8 +370,11 @@ def _analyze(
         gh.last_message = day_names[last_msg_i] if last_msg_i is not None else None
         gh.silent_days = (ndays - 1 - last_msg_i) if last_msg_i is not None else ndays
         gh.dead = stage == "dead"
-        if gh.dead:
+        if gh.dead:  # one date for "dead since" everywhere: the first day without a message
             gh.dead_since = day_names[last_msg_i + 1] if last_msg_i is not None and last_msg_i + 1 < ndays else since
+            gh.stage_since = gh.dead_since
+            gh.trajectory = [x for x in gh.trajectory[:-1] if x["date"] < gh.dead_since]
+            gh.trajectory.append({"date": gh.dead_since, "stage": "dead"})
         gh.messages = info.get("messages", 0)
         gh.staff_messages = info.get("staff_messages", 0)
         gh.speakers = info.get("speakers", 0)
@@ -432,7 +435,8 @@ def _analyze(
         ch = CommunityHealth(name=cname, type=ctype, type_name=ct.name.get(loc), activity_judged=ct.activity_judged,
                              groups=[x.key for x in ghs])  # fmt: skip
         ch.messages = sum(x.messages for x in ghs)
-        ch.members = sum(x.members for x in ghs)
+        # Members: people in one of its groups now, each counted once (the figure every surface shows).
+        ch.members = int(np.unique(mem["p"][np.isin(mem["g"], np.array(ids, dtype=np.int64))]).size)
         ch.speakers = sum(x.speakers for x in ghs)
         ch.joins = sum(x.joins for x in ghs)
         ch.leaves = sum(x.leaves_voluntary + x.leaves_removed for x in ghs)
@@ -451,6 +455,7 @@ def _analyze(
         ch.funnel = kpis.funnel([r for gi in ids for r in funnel_by.get(gi, [])],
                                 [r for gi in ids for r in refer_by.get(gi, [])],
                                 channels, tz_offset_ms=off)  # fmt: skip
+        ch.revenue, ch.payers = _takings([r for g in ids for r in commerce_by_g.get(g, [])])
         ch.retention = kpis.retention([r for gi in ids for r in cohort_by.get(gi, [])])
         group_kpis = {}
         for x, gi in zip(ghs, ids, strict=True):
@@ -543,3 +548,17 @@ def _empty(ws: WorkspaceInfo, loc: str, days: int, timings: dict[str, float]) ->
 
 
 __all__ = ["analyze"]
+
+
+def _takings(rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
+    """(revenue in minor units, paying members) of commerce rows ``(g, person, kind, purpose/status, amount, at)``:
+    every payment and paid order counts, a refunded order is taken off; the same definition the funnel's "revenue"
+    stage uses (a payment or a paid order)."""
+    total, payers = 0, set()
+    for _g, p, kind, what, amount, _at in rows:
+        if kind == "payment" or (kind == "order" and what == "paid"):
+            total += int(amount or 0)
+            payers.add(p)
+        elif kind == "order" and what == "refunded":
+            total -= int(amount or 0)
+    return total, len(payers)

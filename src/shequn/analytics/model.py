@@ -155,6 +155,8 @@ class CommunityHealth:
     joins: int = 0
     leaves: int = 0
     dead_groups: int = 0
+    revenue: int = 0  # minor units (fen): payments and paid orders in the window, less refunds
+    payers: int = 0  # members who paid anything (a payment or a paid order) in the window
     stages: dict[str, int] = field(default_factory=dict)
     essentials: dict[str, bool] = field(default_factory=dict)
     kpis: list[Kpi] = field(default_factory=list)

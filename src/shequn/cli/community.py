@@ -10,7 +10,7 @@ from rich.table import Table
 
 from shequn.cli.common import console, open_app, print_json
 from shequn.domain import UserError
-from shequn.i18n import system_locale, t
+from shequn.i18n import catalogue, fmt, system_locale, t
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec, load_spec_file
 
@@ -107,9 +107,11 @@ def show(
     console.print(f"[bold]{spec.name}[/bold]  {ctype.name.get(loc)} ({spec.type})", markup=True)
     console.print(f"  {data['core_view']}  [dim]({ctype.source})[/dim]", markup=True)
     table = Table(show_header=False, box=None, padding=(0, 2))
-    table.add_row(t("cli.col.kpis", loc), ", ".join(f"{k['name']} → {k['target']}" for k in kpi_rows))
+    shown = (f"{kpis[k].name.get(loc) if k in kpis else k} → {fmt.value(v, kpis[k].unit if k in kpis else '', loc)}"
+             for k, v in spec.kpis.items())  # fmt: skip
+    table.add_row(t("cli.col.kpis", loc), ", ".join(shown))
     thr = {x.key: x for x in pb.thresholds.kinds}[spec.threshold.kind]
-    table.add_row(t("cli.col.threshold", loc), f"{thr.name.get(loc)} {spec.threshold.params or ''}")
+    table.add_row(t("cli.col.threshold", loc), f"{thr.name.get(loc)} {_params(spec.threshold.params, loc)}".strip())
     size = {x.key: x for x in pb.sizes.policies}[spec.size.policy]
     table.add_row(t("cli.col.size", loc), f"{size.name.get(loc)} ({spec.size.capacity or size.capacity})")
     sections = {s.key: s for s in pb.rules.sections}
@@ -172,3 +174,22 @@ def apply(
     console.print(t(f"cli.apply_{outcome}", None, name=spec.name))
     if note:
         console.print(note)
+
+
+def _params(params: dict[str, object], loc: str) -> str:
+    """A threshold's settings in words (fee ¥199, inviter required: yes …), not a Python dict."""
+    shown = []
+    for key, value in params.items():
+        if key == "currency":
+            continue
+        name = t(f"cli.param.{key}", loc) if f"cli.param.{key}" in catalogue() else key
+        if key == "fee" and isinstance(value, int | float):
+            text = fmt.money({str(params.get("currency", "CNY")): int(value * 100)})
+        elif isinstance(value, bool):
+            text = fmt.flag(value, loc)
+        elif isinstance(value, list):
+            text = "、".join(map(str, value)) or fmt.MISSING
+        else:
+            text = str(value)
+        shown.append(f"{name} {text}")
+    return f"（{'，'.join(shown)}）" if shown and loc != "en" else f"({', '.join(shown)})" if shown else ""

@@ -34,7 +34,7 @@ def _local(text: str, tz: ZoneInfo, what: str) -> datetime:
 
 def _money(text: str, what: str) -> int:
     if not re.fullmatch(r"\d+(\.\d{1,2})?", text):
-        raise UserError(f"{what}: {text!r} is not an amount such as 99 or 99.50", exit_code=2)
+        raise UserError(t("cli.err.not_amount", None, option=what, value=text), exit_code=2)
     yuan, _, fen = text.partition(".")
     return int(yuan) * 100 + int((fen + "00")[:2])
 
@@ -136,11 +136,15 @@ def create(
     try:
         akind = ActivityKind(kind)
     except ValueError:
-        raise UserError(f"--kind: use guest_talk or offline, not {kind!r}", exit_code=2) from None
+        raise UserError(
+            t("cli.err.choose", None, option="--kind", value=kind, choices="guest_talk / offline"), exit_code=2
+        ) from None
     try:
         mode = FeeMode(fee_mode)
     except ValueError:
-        raise UserError(f"--fee-mode: use free, aa or collect, not {fee_mode!r}", exit_code=2) from None
+        raise UserError(
+            t("cli.err.choose", None, option="--fee-mode", value=fee_mode, choices="free / aa / collect"), exit_code=2
+        ) from None
     if key is not None and not _KEY.match(key):
         raise UserError(f"--key: {key!r} must be lower-case letters, digits, - or _", exit_code=2)
     with open_app(ctx) as a:
@@ -178,7 +182,7 @@ def create(
             else:
                 ends = starts + timedelta(minutes=120)
         if starts is not None and starts <= now:
-            raise UserError(f"--at: {at} is in the past", exit_code=2)
+            raise UserError(t("cli.err.past", None, option="--at", value=at), exit_code=2)
         parts: list[tuple[int, str]] = []
         for part in agenda:
             m, _, name = part.partition(":")

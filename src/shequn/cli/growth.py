@@ -13,6 +13,7 @@ import typer
 
 from shequn.cli.common import console, open_app, print_json
 from shequn.domain import UserError
+from shequn.i18n import t
 
 if TYPE_CHECKING:
     from shequn.services.growth import Growth
@@ -34,7 +35,7 @@ def parse_at(at: str | None) -> datetime | None:
     try:
         d = datetime.fromisoformat(at)
     except ValueError:
-        raise UserError(f"--at: {at!r} is not an ISO date and time (2026-11-27T17:00:00+08:00)", exit_code=2) from None
+        raise UserError(t("cli.err.not_iso", None, option="--at", value=at), exit_code=2) from None
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -13,7 +15,10 @@ from rich.table import Table
 
 from shequn.cli.common import console, err_console, open_app
 from shequn.domain import UserError
-from shequn.i18n import t
+from shequn.i18n import system_locale, t
+
+if TYPE_CHECKING:
+    from shequn.importers import Planned
 
 
 def import_(
@@ -38,6 +43,10 @@ def import_(
     mask_pii: bool = typer.Option(
         False, "--mask-pii", help="遮盖手机号、微信号、邮箱 · store phone numbers, WeChat ids, e-mails masked"
     ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="文件夹里有多个导出时不再确认 · import several exports from a folder without asking"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="只列出将导入的文件 · only list what would be imported"),
 ) -> None:
     """导入聊天记录 · import chat exports (WeChat, QQ, Telegram, WhatsApp, Discord, Slack, Matrix)."""
     from shequn.importers import Importer, Options, plan
@@ -45,7 +54,18 @@ def import_(
     started = time.perf_counter()
     planned, skipped = plan(paths, fmt)
     if not planned:
+        _print_skipped(skipped)
         raise UserError(t("import.no_sources", None), exit_code=2)
+    if dry_run or any(p.is_dir() for p in paths):
+        _print_plan(planned, skipped, paths)
+        if dry_run:
+            return
+        if len(planned) > 1 and not yes:
+            if not sys.stdin.isatty():
+                raise UserError(t("import.needs_yes", None, n=len(planned)), exit_code=2)
+            if not typer.confirm(t("import.confirm", None, n=len(planned)), default=False):
+                raise typer.Exit(1)
+        skipped = []  # listed above
     with open_app(ctx) as a:
         try:
             zone = ZoneInfo(tz or a.ws.timezone)
@@ -74,6 +94,43 @@ def import_(
         _print(report, community, time.perf_counter() - started)
 
 
+def _print_plan(planned: list[Planned], skipped: list[str], roots: list[Path]) -> None:
+    """What would be imported, one line an export (the first LIST_AT_MOST), and the skipped counted."""
+    table = Table(title=t("import.plan_title", None, n=len(planned)))
+    table.add_column(t("import.col.file", None))
+    table.add_column(t("import.col.format", None))
+    table.add_column(t("import.col.size", None), justify="right")
+    for p in planned[:LIST_AT_MOST]:
+        table.add_row(escape(_short(p, roots)), p.format.name, f"{p.source.size() / 1024:,.0f} KB")
+    if len(planned) > LIST_AT_MOST:
+        table.add_row(t("import.and_more", None, n=len(planned) - LIST_AT_MOST), "", "")
+    console.print(table)
+    _print_skipped(skipped)
+
+
+def _short(p: Planned, roots: list[Path]) -> str:
+    """An export's name relative to the folder it was found in."""
+    for root in roots:
+        if root.is_dir() and p.source.path.is_relative_to(root):
+            rel = p.source.path.relative_to(root).as_posix()
+            return f"{rel}:{p.source.member}" if p.source.member else rel
+    return p.source.name
+
+
+def _print_skipped(skipped: list[str]) -> None:
+    """The skipped files and folders, counted (folders not entered end with a separator), with a few examples."""
+    if not skipped:
+        return
+    folders = [x for x in skipped if x.endswith(("/", "\\"))]
+    files = [x for x in skipped if x not in folders]
+    examples = ", ".join(escape(x) for x in (folders + files)[:3]) + (" …" if len(skipped) > 3 else "")
+    err_console.print(t("import.skipped_counted", None, folders=len(folders), files=len(files), examples=examples),
+                      style="yellow")  # fmt: skip
+
+
+LIST_AT_MOST = 20
+
+
 class _RichProgress:
     def __init__(self, bar: Progress, task: TaskID) -> None:
         self.bar = bar
@@ -91,6 +148,7 @@ class _RichProgress:
 
 def _print(report: object, community: str | None, seconds: float) -> None:
     from shequn.importers import ImportReport
+    from shequn.web.labels import import_note
 
     assert isinstance(report, ImportReport)
     kinds = report.kinds()
@@ -126,10 +184,9 @@ def _print(report: object, community: str | None, seconds: float) -> None:
             seconds=seconds,
         )
     )
-    if report.skipped:
-        err_console.print(escape(t("import.skipped", None, files=", ".join(report.skipped))), style="yellow")
+    _print_skipped(report.skipped)
     for note in report.notes:
-        err_console.print(escape(t("import.note", None, note=note)), style="dim")
+        err_console.print(escape(t("import.note", None, note=import_note(note, system_locale()))), style="dim")
     if report.replayed:
         err_console.print(t("import.replayed", None), style="dim")
     if report.unbound:

@@ -18,7 +18,7 @@ import typer
 
 from shequn.cli.common import console, open_app, print_json
 from shequn.domain import UserError
-from shequn.i18n import normalize_locale, system_locale, t
+from shequn.i18n import catalogue, normalize_locale, system_locale, t
 
 if TYPE_CHECKING:
     from shequn.planner import Plan
@@ -80,9 +80,10 @@ def plan(
         result = build_plan(answers, locale=loc, today=_today(answers.timezone))
         interviewed = True
 
+    carrier = _carrier(answers.platform, loc)
     files = {
         "spec.yaml": result.spec.to_yaml(),
-        "plan.md": to_markdown(result),
+        "plan.md": to_markdown(result) + f"\n## {t('planner.cli.platform_title', loc)}\n\n{carrier}\n",
         "plan.html": to_html(result),
     }
     if interviewed:
@@ -92,9 +93,10 @@ def plan(
         for name, body in files.items():
             (output / name).write_text(body, encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"{output}: {exc.strerror}", exit_code=2) from None
+        raise UserError(t("cli.err.cannot_write", None, path=output, reason=exc.strerror), exit_code=2) from None
 
     _summary(result, loc)
+    console.print(carrier, markup=False)
     console.print(t("planner.cli.written", loc))
     for name in files:
         console.print(f"  {output / name}", markup=False)
@@ -105,6 +107,18 @@ def plan(
         console.print(t("planner.cli.applied", loc, outcome=t(f"cli.apply_{outcome}", loc, name=result.spec.name)))
     else:
         console.print(t("planner.cli.next", loc, spec=spec_path), markup=False)
+
+
+def _carrier(platform: str, loc: str) -> str:
+    """Which connector will carry the plan's platform, or what happens without one (after "Live where the
+    communities are": imports for the analysis, staff tasks for what shequn cannot send)."""
+    from shequn.connectors import REGISTRY
+
+    name = t(f"planner.cli.platform.{platform}", loc) if f"planner.cli.platform.{platform}" in catalogue() else platform
+    if platform in REGISTRY:
+        return t("planner.cli.carried", loc, platform=name, connector=platform)
+    live = ", ".join(sorted(p for p in REGISTRY if p not in ("sandbox", "fake")))
+    return t("planner.cli.not_carried", loc, platform=name, connectors=live)
 
 
 def _today(timezone: str) -> date:

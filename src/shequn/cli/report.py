@@ -17,7 +17,12 @@ def report(
     ctx: typer.Context,
     community: str | None = typer.Option(None, "--community", "-c", help="只看一个社群 · one community only"),
     fmt: str = typer.Option("html", "--format", "-f", help="格式 · html, md or json"),
-    output: Path | None = typer.Option(None, "--output", "-o", help="输出文件 · write to this file (default: stdout)"),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="输出文件 · write to this file (default: stdout; HTML to a terminal: a file in this folder)",
+    ),
     days: int = typer.Option(30, "--days", help="统计天数 · days in the window"),
     until: str | None = typer.Option(None, "--until", help="截止日期 · window end (YYYY-MM-DD; default: last event)"),
     locale: str | None = typer.Option(None, "--locale", help="语言 · zh-CN or en (default: the workspace's)"),
@@ -36,9 +41,9 @@ def report(
         try:
             end = date.fromisoformat(until)
         except ValueError:
-            raise UserError(f"--until: {until!r} is not a date (YYYY-MM-DD)", exit_code=2) from None
+            raise UserError(t("report.bad_until", loc, value=until), exit_code=2) from None
     if output is not None and not output.parent.exists():
-        raise UserError(f"--output: folder {output.parent} does not exist", exit_code=2)
+        raise UserError(t("report.no_folder", loc, folder=output.parent), exit_code=2)
     with open_app(ctx) as a:
         # Apart from this process's own connections to the store (see shequn.analytics.apart).
         result = analyze_apart(a.store.db.url, a.ws, days=days, until=end, community=community, locale=locale)
@@ -48,9 +53,21 @@ def report(
     if not result.groups and not result.communities:
         raise UserError(t("report.no_data", loc))
     text = render(result, fmt)
+    if output is None and fmt == "html" and sys.stdout.isatty():  # a page of HTML is no use in a terminal
+        output = _free_name(Path.cwd() / f"shequn-report-{result.end[:10]}.html")
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     output.write_text(text, encoding="utf-8")
     console.print(t("report.written", loc, path=output))
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``name-2.html``, ``name-3.html`` … when it exists (an earlier report is never overwritten)."""
+    n = 2
+    found = path
+    while found.exists():
+        found = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return found

@@ -64,7 +64,7 @@ def _limits(path: Path | None) -> Any:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return Policies.from_mapping(data)
     except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror}", exit_code=2) from None
+        raise UserError(t("cli.err.cannot_read", None, path=path, reason=exc.strerror), exit_code=2) from None
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: not valid YAML: {exc}", exit_code=2) from None
     except ValidationError as exc:

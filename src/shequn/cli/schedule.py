@@ -50,7 +50,7 @@ def list_(
         try:
             begin = parse_iso(start) if start else a.clock.now()
         except ValueError:
-            raise UserError(f"--from: cannot read {start!r} as an ISO time", exit_code=2) from None
+            raise UserError(t("cli.err.not_iso", None, option="--from", value=start), exit_code=2) from None
         if community is not None:
             a.community(community)  # a clear error for an unknown name
         lo, hi = (begin - timedelta(hours=hours), begin) if past else (begin, begin + timedelta(hours=hours))

@@ -15,6 +15,24 @@ from shequn.i18n import t
 user_app = typer.Typer(help="控制台用户 · console users and their roles", no_args_is_help=True)
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail before anything starts when ``host:port`` cannot be listened on (taken by another program), naming the
+    port and suggesting ``--port``; binds with SO_REUSEADDR as uvicorn does, so a port in TIME_WAIT is free."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UserError(t("cli.serve_bad_host", None, host=host, reason=exc.strerror), exit_code=2) from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError:
+            raise UserError(t("cli.serve_port_busy", None, host=host, port=port, next=port + 1), exit_code=2) from None
+
+
 def run_server(
     ctx: typer.Context, *, host: str, port: int, secure_cookies: bool, workers: int = 1, trusted_proxies: str = ""
 ) -> None:
@@ -23,27 +41,44 @@ def run_server(
     With several workers each process builds its own app (:mod:`shequn.web.factory`); writes stay one at a time
     through the operations' cross-process lock. ``X-Forwarded-For`` (the client's address, which login throttling
     counts by) is believed only from the addresses in ``trusted_proxies`` (uvicorn trusted any local client).
+    Ctrl+C or SIGTERM stop it: uvicorn shuts down, then the analysis child (and with it multiprocessing's resource
+    tracker) is ended, and one line says so.
     """
+    import signal
+
     import uvicorn
 
+    from shequn.analytics.apart import shutdown
     from shequn.cli.common import Globals
     from shequn.services.accounts import Accounts
     from shequn.web import create_app
 
+    check_port(host, port)
     proxies = ",".join(p.strip() for p in trusted_proxies.split(",") if p.strip())
     options = dict(host=host, port=port, log_level="warning", access_log=False, server_header=False,
                    proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)  # fmt: skip
-    with open_app(ctx) as a:  # opening migrates the store once, before any worker starts
-        if not Accounts(a).has_owner():
-            err_console.print(t("cli.serve_no_owner", None), style="yellow")
-        url = a.store.db.url
-        console.print(t("cli.serving", None, url=f"http://{host}:{port}/", db=a.store.db.url))
-        if workers == 1:
-            uvicorn.run(create_app(a, secure_cookies=secure_cookies), **options)  # type: ignore[arg-type]
-            return
-    g: Globals = ctx.obj if isinstance(ctx.obj, Globals) else ctx.find_root().obj
-    os.environ.update(SHEQUN_DB=url, SHEQUN_WORKSPACE=g.workspace, SHEQUN_SECURE_COOKIES="1" if secure_cookies else "0")
-    uvicorn.run("shequn.web.factory:make", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    # uvicorn re-raises the signal that stopped it once it has shut down: SIGTERM then ends here as Ctrl+C does.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with open_app(ctx) as a:  # opening migrates the store once, before any worker starts
+            if not Accounts(a).has_owner():
+                err_console.print(t("cli.serve_no_owner", None), style="yellow")
+            url = a.store.db.url
+            console.print(t("cli.serving", None, url=f"http://{host}:{port}/", db=a.store.db.url))
+            if workers == 1:
+                uvicorn.run(create_app(a, secure_cookies=secure_cookies), **options)  # type: ignore[arg-type]
+                return
+        g: Globals = ctx.obj if isinstance(ctx.obj, Globals) else ctx.find_root().obj
+        os.environ.update(
+            SHEQUN_DB=url, SHEQUN_WORKSPACE=g.workspace, SHEQUN_SECURE_COOKIES="1" if secure_cookies else "0"
+        )
+        uvicorn.run("shequn.web.factory:make", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        shutdown()
+        console.print(t("cli.serve_stopped", None))
 
 
 def serve(

@@ -45,9 +45,9 @@ def _yaml(path: Path) -> Any:
 
 
 def _money(amount: int, currency: str) -> str:
-    from shequn.policies.common import money
+    from shequn.i18n import fmt
 
-    return money(amount, currency)
+    return fmt.money(amount, currency)
 
 
 @app.command("apply")
@@ -428,26 +428,28 @@ def outcome(
 def measures(
     ctx: typer.Context, community: str = typer.Option(None, "--community", "-c"), as_json: bool = JSON
 ) -> None:
-    """变现指标：按模式收入、人均收入、领券→购买、续费率、价值阶梯 · the commerce measures per community."""
+    """变现指标：收入、付费成员、领券→购买、续费率、价值阶梯 · the commerce measures per community (the same lines
+    as the report and the console's growth page; --json: the shop ledger's measures)."""
+    from shequn.analytics.apart import analyze_apart
+    from shequn.i18n import system_locale, t
+    from shequn.reports.growth import commerce_lines
+
+    loc = system_locale()
     with shop(ctx) as s:
         m = s.measures(community)
-    if as_json:
+        report = None if as_json else analyze_apart(s.app.store.db.url, s.app.ws, community=community, locale=loc)
+    if as_json or report is None:
         print_json(m)
         return
     for name, c in m["communities"].items():
-        rev = ", ".join(_money(v, cur) for cur, v in c["revenue"].items()) or "—"
-        per = ", ".join(_money(v, cur) for cur, v in c["revenue_per_member"].items()) or "—"
-        rate = "—" if c["coupons"]["rate"] is None else f"{c['coupons']['rate']:.0%}"
-        renew = "—" if c["renewal_rate"] is None else f"{c['renewal_rate']:.0%}"
-        console.print(
-            f"[bold]{name}[/bold] revenue {rev} · per member {per} · coupon→purchase {rate} "
-            f"({c['coupons']['purchased']}/{c['coupons']['claimed']}) · renewal {renew}"
-        )
-        for mode, per_cur in c["revenue_by_mode"].items():
-            console.print(f"  {mode}: " + ", ".join(_money(v, cur) for cur, v in per_cur.items()))
-        console.print("  ladder: " + " · ".join(f"{x['stage']} {x['members']}" for x in c["ladder"]))
+        health = report.communities.get(name)
+        if health is None:
+            continue
+        console.print(f"[bold]{name}[/bold]", markup=True)
+        for label, value in commerce_lines(health, c, loc, report.days):
+            console.print(f"  {label}：{value}" if loc != "en" else f"  {label}: {value}", markup=False)
     if m["rejections"]:
-        console.print(f"rejected deliveries: {m['rejections']}")
+        console.print(t("growth.cli.rejections", loc, n=sum(m["rejections"].values())), markup=False)
 
 
 @app.command("groupbuy-check")

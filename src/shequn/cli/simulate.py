@@ -54,7 +54,7 @@ def simulate(
 ) -> None:
     """生成模拟数据 · generate realistic community activity (every type) with known ground truth."""
     if truth is not None and not truth.parent.exists():
-        raise UserError(f"--truth: folder {truth.parent} does not exist", exit_code=2)
+        raise UserError(t("cli.err.no_folder", None, option="--truth", folder=truth.parent), exit_code=2)
 
     from shequn.simulator import simulate as run_simulation
     from shequn.simulator import write_truth

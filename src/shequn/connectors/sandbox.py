@@ -179,6 +179,7 @@ class SandboxSession:
         emulate: the name of the emulated platform, for staff-task messages.
         tick: how often time-driven policies run while the clock moves.
         policies: the policies to run (default: every policy, as in a live run).
+        next_number: the member number the next joiner gets (an existing community's next one).
     """
 
     def __init__(
@@ -191,6 +192,7 @@ class SandboxSession:
         tick: timedelta = timedelta(minutes=1),
         activities: Sequence[Activity] = (),
         policies: Sequence[Policy] | None = None,
+        next_number: int = 1,
     ) -> None:
         self.community = community
         self.tz = ZoneInfo(community.spec.timezone)
@@ -203,6 +205,8 @@ class SandboxSession:
         self.config = WorkspaceConfig()
         self.config.add(community)
         self.engine = Engine(self.config, policies)
+        # On an existing community the next joiner gets the next member number, not "member #1".
+        self.engine.state.community(community.name).next_number = next_number
         self.group = ""
         self.speaker = ""
         self.ids: dict[str, str] = {}  # member name → platform id

@@ -9,6 +9,7 @@ How it works:
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -125,6 +126,29 @@ def _zip_sources(path: Path) -> tuple[list[Source], str | None]:
     return [Source(path, n) for n in sorted(names) if n.lower().endswith((".json", ".csv", ".txt"))], None
 
 
+# Folders no chat export lives in: version control, virtual environments, package and tool caches (besides every
+# hidden folder). Walking into them read thousands of stray JSON and text files as exports.
+TOOL_DIRS = frozenset({"node_modules", "__pycache__", "venv", "env", "site-packages", "dist-packages", "__MACOSX"})
+
+
+def walk(folder: Path) -> tuple[list[Path], list[str]]:
+    """The files under ``folder`` (sorted, hidden files left out) and the folders not entered (hidden ones such as
+    ``.git``, ``.venv`` and caches, and :data:`TOOL_DIRS`), relative to ``folder``."""
+    files: list[Path] = []
+    pruned: list[str] = []
+    for root, dirs, names in os.walk(folder):
+        here = Path(root)
+        keep = []
+        for d in sorted(dirs):
+            if d.startswith(".") or d in TOOL_DIRS or (here / d / "pyvenv.cfg").exists():
+                pruned.append(str((here / d).relative_to(folder)))
+            else:
+                keep.append(d)
+        dirs[:] = keep
+        files.extend(here / n for n in names if not n.startswith("."))
+    return sorted(files), pruned
+
+
 def _looks_zipped(path: Path) -> bool:
     """Whether ``path`` is a zip archive; one that begins like a zip but has no directory at its end (cut short
     while copying) is an error saying so, not an unrecognized format."""
@@ -160,7 +184,9 @@ def plan(paths: list[Path], fmt: str | None = None) -> tuple[list[Planned], list
             if slack.is_slack([p.name for p in path.iterdir()]):
                 planned.append(Planned(Source(path), FORMATS["slack"]))
                 continue
-            for child in sorted(p for p in path.rglob("*") if not p.is_dir() and not p.name.startswith(".")):
+            files, pruned = walk(path)
+            skipped.extend(f"{d}{os.sep}" for d in pruned)
+            for child in files:
                 if not child.is_file():  # a FIFO, a device, a socket or a dangling link: never opened
                     skipped.append(str(child))
                 elif child.suffix.lower() == ".zip":

@@ -699,6 +699,8 @@ class _Builder:
     def kpis(self) -> tuple[dict[str, float], list[KpiTarget]]:
         out, targets = [], {}
         for k in self.ctype.kpis:
+            if k.key == "renewal_rate" and self.a.charging.model != "membership":
+                continue  # nothing to renew: a one-time fee, free, or courses sold one by one
             target = float(k.starting_target or 0)
             if k.key == "group_size":  # the smaller the better, and never above what is planned per group
                 target = float(min(target, self.a.per_group))

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from shequn import __version__
 from shequn.i18n import catalogue, t
 from shequn.planner.plan import Item, Plan, Ref, colon, paren
+from shequn.playbook.seeds import cite as seed
 
 LABELS = (
     "title",
@@ -68,13 +69,14 @@ def labels(locale: str) -> dict[str, str]:
     return out
 
 
-def _cite(refs: tuple[Ref, ...]) -> str:
-    return " · ".join(f"`{r.source}`" + (f"「{r.quote}」" if r.quote else "") for r in refs)
+def _cite(refs: tuple[Ref, ...], loc: str) -> str:
+    """Citations as the document's title and chapter (the file and line are in the sources at the end)."""
+    return " · ".join(seed(r.source, loc) + (f"「{r.quote}」" if r.quote else "") for r in refs)
 
 
 def _item_md(i: Item, locale: str, *, bullet: str = "- ") -> str:
     head = f"**{i.title}**{colon(locale)}" if i.title else ""
-    cite = f" <sub>{_cite(i.refs)}</sub>" if i.refs else ""
+    cite = f" <sub>{_cite(i.refs, locale)}</sub>" if i.refs else ""
     return f"{bullet}{head}{i.text}{cite}"
 
 
@@ -92,7 +94,7 @@ def to_markdown(plan: Plan) -> str:
 
     out += [f"## 1. {lab['type']}", ""]
     label = lab["chosen"] if plan.chosen_by_operator else lab["recommended"]
-    out += [f"**{label}{c}{plan.type_name}** — {plan.core_view.text} <sub>{_cite(plan.core_view.refs)}</sub>", ""]
+    out += [f"**{label}{c}{plan.type_name}** — {plan.core_view.text} <sub>{_cite(plan.core_view.refs, loc)}</sub>", ""]
     out += [lab["reasons"] + c, ""] + [_item_md(r, loc) for r in plan.reasons] + [""]
     if plan.runner_up:
         out += [_item_md(plan.runner_up, loc, bullet=""), ""]
@@ -106,12 +108,13 @@ def to_markdown(plan: Plan) -> str:
         out += [f"## ⚠ {plan.maintenance_note.title}", "", _item_md(plan.maintenance_note, loc, bullet=""), ""]
         out += [lab["missing"] + c, ""]
         out += [
-            f"- {e.name.get(loc)}{c}{e.missing.get(loc)} <sub>`{e.source}`「{e.quote}」</sub>" for e in plan.maintenance
+            f"- {e.name.get(loc)}{c}{e.missing.get(loc)} <sub>{seed(e.source, loc)}「{e.quote}」</sub>"
+            for e in plan.maintenance
         ]
         out += [""]
     if plan.warnings:
         out += [f"## {lab['warnings']}", ""]
-        out += [f"- {w.text(loc)} <sub>`{w.source}`「{w.quote}」</sub>" for w in plan.warnings] + [""]
+        out += [f"- {w.text(loc)} <sub>{seed(w.source, loc)}「{w.quote}」</sub>" for w in plan.warnings] + [""]
 
     out += [f"## 2. {lab['positioning']}", ""] + [_item_md(i, loc) for i in plan.positioning]
     if plan.goal:
@@ -120,11 +123,11 @@ def to_markdown(plan: Plan) -> str:
 
     out += [f"## 3. {lab['rules']}", "", lab["rules_intro"], ""]
     for r in plan.rules:
-        out += [f"### {r.title}", "", *_quote_block(r.text), "", f"<sub>{_cite(r.refs)}</sub>", ""]
+        out += [f"### {r.title}", "", *_quote_block(r.text), "", f"<sub>{_cite(r.refs, loc)}</sub>", ""]
 
     out += [f"## 4. {lab['posts']}", ""]
     for i in (plan.announcement, plan.newcomer_guide, plan.welcome, plan.welcome_invited):
-        out += [f"### {i.title}", "", *_quote_block(i.text), "", f"<sub>{_cite(i.refs)}</sub>", ""]
+        out += [f"### {i.title}", "", *_quote_block(i.text), "", f"<sub>{_cite(i.refs, loc)}</sub>", ""]
     out += [f"_{lab['placeholders']}_", ""]
 
     out += [f"## 5. {lab['setup']}", ""]
@@ -138,19 +141,19 @@ def to_markdown(plan: Plan) -> str:
         if not rows:
             continue
         out += [f"### {title}", "", f"| {lab['when']} | {lab['what']} | {lab['source']} |", "|---|---|---|"]
-        out += [f"| {e.when} | **{e.name}**{c}{e.description} | {_cite(e.refs)} |" for e in rows] + [""]
+        out += [f"| {e.when} | **{e.name}**{c}{e.description} | {_cite(e.refs, loc)} |" for e in rows] + [""]
 
     out += [f"## 7. {lab['roles']}", "", f"| {lab['role']} | {lab['who']} | {lab['guidance']} | {lab['source']} |"]
     out += ["|---|---|---|---|"]
     for ra in plan.roles:
         who = sep.join(ra.who) if ra.who else f"_{lab['to_find']}_"
-        out.append(f"| {ra.name} | {who} | {ra.guidance} | {_cite(ra.refs)} |")
+        out.append(f"| {ra.name} | {who} | {ra.guidance} | {_cite(ra.refs, loc)} |")
     out += [""]
 
     out += [f"## 8. {lab['kpis']}", "", f"| {lab['kpi']} | {lab['target']} | {lab['source']} |", "|---|---|---|"]
     for k in plan.kpis:
         target = k.shown + ("" if k.higher_is_better else paren(lab["lower_better"], loc))
-        out.append(f"| **{k.name}**{c}{k.definition} | {target} | {_cite(k.refs)} |")
+        out.append(f"| **{k.name}**{c}{k.definition} | {target} | {_cite(k.refs, loc)} |")
     out += [""]
     if plan.goal:
         out += [_item_md(plan.goal, loc, bullet=""), ""]
@@ -173,7 +176,8 @@ def to_markdown(plan: Plan) -> str:
     out += ["   ```", "", f"2. {lab['next_bind']}", ""]
 
     out += [f"## {lab['sources']}", ""]
-    out += [f"- `{r.source}`" + (f"「{r.quote}」" if r.quote else "") for r in plan.sources()] + [""]
+    out += [f"- {seed(r.source, loc)} `{r.source}`" + (f"「{r.quote}」" if r.quote else "") for r in plan.sources()]
+    out += [""]
     return "\n".join(out)
 
 
@@ -198,5 +202,6 @@ def to_html(plan: Plan) -> str:
         "C": colon(plan.locale),
         "sep": "、" if plan.locale != "en" else ", ",
         "paren": lambda x: paren(x, plan.locale),
+        "seed": lambda source: seed(source, plan.locale),
     }
     return _environment().get_template("plan.html").render(**context)

@@ -15,6 +15,21 @@ from shequn.analytics.model import Report
 FORMATS = ("html", "md", "json")
 
 
+def window(report: Report, loc: str) -> str:
+    """The window as a person reads it, the same in every renderer: its first and last local day (the end is
+    exclusive: a window to 10-01 00:00 ends on 09-30), its length and time zone, and when the report was made."""
+    from datetime import datetime, timedelta
+
+    from shequn.i18n import t
+
+    start = datetime.fromisoformat(report.start)
+    last = datetime.fromisoformat(report.end) - timedelta(microseconds=1)
+    made = datetime.fromisoformat(report.generated).strftime("%Y-%m-%d %H:%M")
+    text = t("report.window", loc, start=f"{start:%Y-%m-%d}", end=f"{last:%Y-%m-%d}", days=report.days,
+             tz=report.timezone)  # fmt: skip
+    return f"{text} · {t('report.generated', loc, at=made)}"
+
+
 def render(report: Report, fmt: str) -> str:
     """The report as text in ``fmt`` (``html``, ``md`` or ``json``)."""
     if fmt == "html":
@@ -32,4 +47,4 @@ def render(report: Report, fmt: str) -> str:
     raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "render", "window"]

@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 
 from shequn.analytics.model import CommunityHealth, Finding, GroupHealth, Kpi, Report
-from shequn.i18n import t
+from shequn.i18n import fmt, t
+from shequn.playbook.seeds import cite
 
 _CSS = """
 :root{--fg:#1f2933;--mute:#6b7785;--line:#e3e8ee;--bg:#f6f8fa;--ok:#2f9e44;--warn:#e8a317;--bad:#d9480f;--acc:#3b5bdb}
@@ -41,6 +42,9 @@ font-weight:600}td.num{text-align:right}.bar{display:inline-block;height:10px;bo
 background:#fff6f3}.finding.low{border-color:#adb5bd;background:#fafafa}.finding p{margin:2px 0}
 .src{color:var(--mute);font-size:12px}
 .scroll{max-height:520px;overflow:auto}
+.grid>div{min-width:0;overflow-x:auto}.grid{grid-template-columns:repeat(auto-fit,minmax(min(420px,100%),1fr))}
+.wide{max-width:100%;overflow-x:auto;margin:0 0 12px}
+@media (max-width:700px){header{padding:14px 12px}main{padding:12px}section{padding:12px}}
 """
 
 _JS = """
@@ -71,13 +75,13 @@ def echarts_js() -> str:
 
 
 def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{v:.0%}"
+    return fmt.pct(v)
 
 
 def _kpi_value(k: Kpi, loc: str) -> str:
     if k.value is None:
         return t("report.unknown", loc)
-    shown = f"{k.value:.0%}" if k.unit == "ratio" else f"{round(k.value, 1):g}"
+    shown = fmt.value(k.value, k.unit, loc)
     return t("report.estimated", loc, value=shown) if k.estimated else shown
 
 
@@ -96,7 +100,10 @@ def _colon(loc: str) -> str:
 
 def _finding(f: Finding, loc: str) -> str:
     c = _colon(loc)
-    srcs = " · ".join(f"{escape(s['source'])} “{escape(s['quote'])}”" for s in f.sources)
+    srcs = " · ".join(
+        f'<span title="{escape(s["source"])}">{escape(cite(s["source"], loc))}</span> “{escape(s["quote"])}”'
+        for s in f.sources
+    )
     return (
         f'<div class="finding {escape(f.severity)}"><p><b>{escape(f.title)}</b> '
         f'<span class="note">({escape(t(f"report.severity.{f.severity}", loc))})</span></p>'
@@ -114,7 +121,7 @@ def _glance(r: Report, loc: str) -> str:
             f"<td>{escape(g.name)}</td><td>{escape(g.community)}</td>"
             f"<td>{escape(r.communities[g.community].type_name if g.community in r.communities else g.type)}</td>"
             f"<td>{_stage(g.stage, loc)}</td><td>{escape(g.stage_since)}</td><td>{_health_bar(g.health)}</td>"
-            f'<td class="num">{g.members}</td><td class="num">{g.messages}</td>'
+            f'<td class="num">{fmt.count(g.members)}</td><td class="num">{fmt.count(g.messages)}</td>'
             f'<td class="num">{_pct(g.speakers_ratio)}</td><td class="num">{g.key_discussants}</td>'
             f"<td>{escape('、'.join(f.title for f in g.findings[:3]))}</td></tr>"
         )
@@ -138,37 +145,35 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     )  # fmt: skip
 
 
-def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str) -> str:
+def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str, days: int) -> str:
     """Growth and commerce (issue 9): the funnel by channel and by join week, the commerce measures."""
     from shequn.reports import growth
 
     parts = [f"<h3>{escape(t('growth.report.title', loc))}</h3>"]
-    if commerce:
-        parts.append('<div class="cards">' + "".join(
-            f'<div class="card"><b>{escape(v)}</b><span>{escape(k)}</span></div>'
-            for k, v in growth.commerce_lines(commerce, loc)[:5]) + "</div>")  # fmt: skip
-        rest = growth.commerce_lines(commerce, loc)[5:]
-        if rest:
-            parts.append("<p>" + " · ".join(f"{escape(k)}{_colon(loc)}{escape(v)}" for k, v in rest) + "</p>")
-    if c.funnel.by_channel:
-        parts.append('<div class="grid">')
+    lines = growth.commerce_lines(c, commerce, loc, days)
+    cards = "".join(f'<div class="card"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for k, v in lines[:4])
+    parts.append(f'<div class="cards">{cards}</div>')
+    if lines[4:]:
+        parts.append("<p>" + " · ".join(f"{escape(k)}{_colon(loc)}{escape(v)}" for k, v in lines[4:]) + "</p>")
+    if c.funnel.by_channel:  # one under the other: side by side the two wide tables ran into each other
         for by in ("channel", "cohort"):
             head, rows = growth.funnel_rows(c, loc, by=by)
-            parts.append(f"<div><h3>{escape(t(f'growth.report.by_{by}', loc))}</h3>{_table(head, rows)}</div>")
-        parts.append("</div>")
+            parts.append(
+                f'<h3>{escape(t(f"growth.report.by_{by}", loc))}</h3><div class="wide">{_table(head, rows)}</div>'
+            )
     else:
         parts.append(f"<p>{escape(t('growth.report.no_joins', loc))}</p>")
     return "".join(parts)
 
 
 def _community(
-    i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str, commerce: dict[str, Any] | None = None
+    i: int, c: CommunityHealth, groups: list[GroupHealth], loc: str, commerce: dict[str, Any] | None, days: int
 ) -> str:
     kpis = "".join(
         f'<div class="kpi {"met" if k.met else "miss" if k.met is False else ""}"><span>{escape(k.name)}</span>'
         f"<b>{escape(_kpi_value(k, loc))}</b><span class='note'>{escape(t('report.col.target', loc))} "
-        f"{escape(_pct(k.target) if k.unit == 'ratio' else '—' if k.target is None else f'{k.target:g}')}"
-        f" · {escape(k.source)}</span></div>"
+        f"{escape(fmt.value(k.target, k.unit, loc))}"
+        f' · <span title="{escape(k.source)}">{escape(cite(k.source, loc))}</span></span></div>'
         for k in c.kpis
     )
     note = (
@@ -203,8 +208,8 @@ def _community(
         f"{escape(t('report.community_health', loc, score=c.health))}</h2>"
         f'<div class="cards"><div class="card"><b>{len(c.groups)}</b>'
         f"<span>{escape(t('report.groups', loc))}</span></div>"
-        f'<div class="card"><b>{c.members}</b><span>{escape(t("report.members", loc))}</span></div>'
-        f'<div class="card"><b>{c.messages}</b><span>{escape(t("report.messages", loc))}</span></div>'
+        f'<div class="card"><b>{fmt.count(c.members)}</b><span>{escape(t("report.members", loc))}</span></div>'
+        f'<div class="card"><b>{fmt.count(c.messages)}</b><span>{escape(t("report.messages", loc))}</span></div>'
         f'<div class="card"><b>{c.dead_groups}</b><span>{escape(t("report.dead_groups", loc))}</span></div></div>'
         f"<h3>{escape(t('report.kpis', loc))}</h3>{kpis}{note}"
         f"<p>{escape(t('report.essentials', loc))}{_colon(loc)}{ess}</p>"
@@ -213,7 +218,7 @@ def _community(
         f'<div><h3>{escape(t("report.funnel", loc))}</h3><div id="funnel-{i}" class="chart"></div></div>'
         f'<div><h3>{escape(t("report.heatmap", loc))}</h3><div id="heat-{i}" class="chart"></div></div>'
         f"<div><h3>{escape(t('report.retention', loc))}</h3><table>{ret_head}{ret_rows}</table></div></div>"
-        f"{_growth(c, commerce, loc)}"
+        f"{_growth(c, commerce, loc, days)}"
         f"<h3>{escape(t('report.diagnosis', loc))}</h3>{findings}{group_f}</section>"
     )
 
@@ -253,24 +258,25 @@ def render_html(r: Report) -> str:
     messages = sum(c.messages for c in r.communities.values())
     dead = sum(1 for g in r.groups.values() if g.dead)
     cards = "".join(
-        f'<div class="card"><b>{v}</b><span>{escape(t(k, loc))}</span></div>'
+        f'<div class="card"><b>{fmt.count(v)}</b><span>{escape(t(k, loc))}</span></div>'
         for k, v in (("report.communities", len(r.communities)), ("report.groups", len(r.groups)),
                      ("report.members", members), ("report.messages", messages), ("report.dead_groups", dead),
                      ("report.ad_accounts", len(r.ad_accounts)))
     )  # fmt: skip
     sections = "".join(
-        _community(i, c, by_comm.get(c.name, []), loc, r.commerce.get(c.name))
+        _community(i, c, by_comm.get(c.name, []), loc, r.commerce.get(c.name), r.days)
         for i, c in enumerate(r.communities.values())
     )
     how = "".join(f"<li>{escape(v)}</li>" for v in r.signals.values())
     data = orjson.dumps(_data(r, loc)).decode().replace("</", "<\\/")
     title = f"{t('report.title', loc)} · {r.workspace}"
-    window = t("report.window", loc, start=r.start[:16], end=r.end[:16], days=r.days, tz=r.timezone)
+    from shequn.reports import window
+
     return (
         f'<!doctype html><html lang="{escape(loc)}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
-        f"<style>{_CSS}</style></head><body><header><h1>{escape(title)}</h1><p>{escape(window)} · "
-        f"{escape(t('report.generated', loc, at=r.generated))}</p></header><main>"
+        f"<style>{_CSS}</style></head><body><header><h1>{escape(title)}</h1><p>{escape(window(r, loc))}</p>"
+        "</header><main>"
         f'<div class="cards">{cards}</div>{_glance(r, loc)}{sections}'
         f"<section><h2>{escape(t('report.how', loc))}</h2><ul>{how}</ul></section></main>"
         f'<script type="application/json" id="report-data">{data}</script>'

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from shequn.analytics.model import CommunityHealth, Finding, Kpi, Report
-from shequn.i18n import t
+from shequn.i18n import fmt, t
+from shequn.playbook.seeds import cite
 
 MAX_GROUPS = 30
 
@@ -17,18 +18,12 @@ MAX_GROUPS = 30
 def _value(k: Kpi, loc: str) -> str:
     if k.value is None:
         return t("report.unknown", loc)
-    shown = f"{k.value:.0%}" if k.unit == "ratio" else f"{round(k.value, 1):g}"
+    shown = fmt.value(k.value, k.unit, loc)
     return t("report.estimated", loc, value=shown) if k.estimated else shown
 
 
-def _target(k: Kpi) -> str:
-    if k.target is None:
-        return "—"
-    return f"{k.target:.0%}" if k.unit == "ratio" else f"{k.target:g}"
-
-
 def _finding(f: Finding, loc: str) -> list[str]:
-    src = "; ".join(f"{s['source']} “{s['quote']}”" for s in f.sources)
+    src = "; ".join(f"{cite(s['source'], loc)} “{s['quote']}”" for s in f.sources)
     return [
         f"- **{f.title}** ({t(f'report.severity.{f.severity}', loc)})",
         f"  - {t('report.cause', loc)}: {f.cause}",
@@ -37,12 +32,11 @@ def _finding(f: Finding, loc: str) -> list[str]:
     ]
 
 
-def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str) -> list[str]:
+def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str, days: int) -> list[str]:
     from shequn.reports import growth
 
     out = [f"### {t('growth.report.title', loc)}", ""]
-    if commerce:
-        out += [f"- {k}: {v}" for k, v in growth.commerce_lines(commerce, loc)] + [""]
+    out += [f"- {k}: {v}" for k, v in growth.commerce_lines(c, commerce, loc, days)] + [""]
     for by in ("channel", "cohort"):
         head, rows = growth.funnel_rows(c, loc, by=by)
         if not rows:
@@ -55,14 +49,16 @@ def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str) -> li
 def render_markdown(r: Report) -> str:
     loc = r.locale
     out = [f"# {t('report.title', loc)} · {r.workspace}", ""]
-    out.append(t("report.window", loc, start=r.start[:10], end=r.end[:10], days=r.days, tz=r.timezone))
+    from shequn.reports import window
+
+    out.append(window(r, loc))
     out.append("")
     for c in r.communities.values():
         out.append(f"## {c.name} · {c.type_name} · {t('report.community_health', loc, score=c.health)}")
         out.append("")
         out.append(
-            f"{t('report.groups', loc)} {len(c.groups)} · {t('report.members', loc)} {c.members} · "
-            f"{t('report.messages', loc)} {c.messages} · {t('report.dead_groups', loc)} {c.dead_groups}"
+            f"{t('report.groups', loc)} {len(c.groups)} · {t('report.members', loc)} {fmt.count(c.members)} · "
+            f"{t('report.messages', loc)} {fmt.count(c.messages)} · {t('report.dead_groups', loc)} {c.dead_groups}"
         )
         out.append("")
         out.append(f"| {t('report.col.kpi', loc)} | {t('report.col.value', loc)} | {t('report.col.target', loc)} | "
@@ -70,12 +66,12 @@ def render_markdown(r: Report) -> str:
         out.append("|---|---|---|---|")
         for k in c.kpis:
             status = t("report.unknown", loc) if k.met is None else t("report.met" if k.met else "report.not_met", loc)
-            out.append(f"| {k.name} | {_value(k, loc)} | {_target(k)} | {status} |")
+            out.append(f"| {k.name} | {_value(k, loc)} | {fmt.value(k.target, k.unit, loc)} | {status} |")
         if not c.activity_judged:
             out.append("")
             out.append(t("report.activity_not_judged", loc, type=c.type_name))
         out.append("")
-        out.extend(_growth(c, r.commerce.get(c.name), loc))
+        out.extend(_growth(c, r.commerce.get(c.name), loc, r.days))
         for f in c.findings:
             out.extend(_finding(f, loc))
         out.append("")

@@ -10,9 +10,9 @@ Things to keep in mind:
       lets the app catch up with another process's writes (:meth:`App.refresh`). Event writes waiting for the lock
       (tags from many clients at once) are committed together by whichever gets it (:class:`GroupCommit`): under
       load a write waits for one transaction, not for every write queued before it.
-    * "Needing attention" uses facts only (open staff tasks, silence, capacity), measured against the workspace's
-      latest activity when that is older than now (imported history); health, lifecycle stage and diagnosis are
-      the analytics' (issue 4) and are not guessed here.
+    * "Needing attention" is one reason per cause, the most urgent first (:meth:`Operations.attention`): the
+      analytics' lifecycle (dead, declining, dormant), open staff tasks, a hard size limit; silence, measured
+      against the workspace's latest activity, stands in for the lifecycle until the analytics are computed.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from shequn.store.communities import ApplyOutcome
 
 DAY_MS = 86_400_000
 SILENT_DAYS = 3  # a group with no message for this long (where activity is judged) needs a look
+STAGE_DAYS = 3  # a group declining or dormant for this long needs a look
 TREND_DAYS = 30
 HEATMAP_DAYS = 28
 SEGMENT_LIMIT = 5000  # members one segment action may touch at once
@@ -79,7 +80,7 @@ class CommunityCard:
     open_tasks: int
     last_message_ms: int | None
     attention: int  # groups of this community needing attention
-    kpis: tuple[tuple[str, str, float | None], ...]  # (key, name, target)
+    kpis: tuple[tuple[str, str, float | None, str], ...]  # (key, name, target, unit)
     health: Any = None  # the analytics' CommunityHealth, when computed
 
 
@@ -90,6 +91,8 @@ class Overview:
     as_of_ms: int
     totals: dict[str, int] = field(default_factory=dict)
     analysed: bool = False  # the analytics had been computed (else they are being computed now)
+    figures_at: str = ""  # when the analytics shown were computed (ISO, local time)
+    window_days: int = 0  # the analytics' window
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,13 +284,20 @@ class Operations:
             self._refreshing.add(locale)
             threading.Thread(target=self._refresh_overview, args=(locale,), daemon=True).start()
         full = hit[1]
-        return Overview(full.communities, full.attention[:limit], full.as_of_ms, full.totals, full.analysed)
+        return Overview(
+            full.communities, full.attention[:limit], full.as_of_ms, full.totals, full.analysed, full.figures_at,
+            full.window_days,
+        )  # fmt: skip
 
     def analysis(self, locale: str, *, wait: bool = True) -> Any:
         """The analytics' report of the workspace (:func:`shequn.analytics.analyze`: health, lifecycle stages, type
         KPIs, funnel, diagnosis) in ``locale``, computed at most once per ANALYSIS_SECONDS per worker, served while
-        the next is computed. Without ``wait``, None until the first has been computed (it is started then)."""
+        the next is computed. After a start, the last complete report saved beside the analytics cache is served
+        (with its time) while the next is computed, so a page never shows partial figures. Without ``wait``, None
+        until the first has been computed (it is started then)."""
         hit = self._analysis.get(locale)
+        if hit is None and (saved := self._saved_analysis(locale)) is not None:
+            hit = self._analysis.setdefault(locale, (-ANALYSIS_SECONDS, saved))  # stale: refreshed below
         stale = hit is None or time.monotonic() - hit[0] >= ANALYSIS_SECONDS
         if hit is None and wait:
             with self._analysis_lock:
@@ -301,11 +311,47 @@ class Operations:
             threading.Thread(target=self._refresh_analysis, args=(locale,), daemon=True).start()
         return hit[1] if hit is not None else None
 
+    def updating(self, locale: str) -> bool:
+        """Whether newer analytics than the ones served are being computed."""
+        return locale in self._analysing
+
+    def _saved_path(self, locale: str) -> Any:
+        from shequn import __version__
+        from shequn.analytics.source import default_cache
+
+        return default_cache(self.store.db.url, self.ws) / f"console-{locale}-{__version__}.pickle"
+
+    def _saved_analysis(self, locale: str) -> Any:
+        """The last complete report this workspace's console computed (written by this program into the store's own
+        analytics folder, never from outside), or None."""
+        import pickle
+
+        path = self._saved_path(locale)
+        try:
+            return pickle.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except Exception:  # an older layout or a torn file: computed again
+            path.unlink(missing_ok=True)
+            return None
+
     def _analyze(self, locale: str) -> Any:
-        """The analysis, computed apart from this server's connections (:mod:`shequn.analytics.apart`)."""
+        """The analysis, computed apart from this server's connections (:mod:`shequn.analytics.apart`), then saved
+        for the next start."""
+        import pickle
+
         from shequn.analytics.apart import analyze_apart
 
-        return analyze_apart(self.store.db.url, self.app.ws, locale=locale)
+        report = analyze_apart(self.store.db.url, self.app.ws, locale=locale)
+        try:
+            path = self._saved_path(locale)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, path)
+        except OSError:  # a read-only folder: the next start computes it again
+            logging.getLogger("shequn.services.console").warning("could not save the analysis", exc_info=True)
+        return report
 
     def _refresh_analysis(self, locale: str) -> None:
         try:
@@ -345,7 +391,11 @@ class Operations:
             if g.community_id is not None:
                 by_community.setdefault(g.community_id, []).append(g)
         specs = {c.id: c.spec for c in communities}
-        report = self.analysis(locale, wait=False)
+        try:  # complete figures: the last saved ones, or computed now the first time
+            report = self.analysis(locale)
+        except Exception:  # the overview goes on with the facts (silence stands in for the stage); why is logged
+            logging.getLogger("shequn.services.console").exception("analytics failed")
+            report = None
         health = report.groups if report is not None else {}
         attention = [
             a
@@ -377,7 +427,7 @@ class Operations:
                     open_tasks=sum(g.open_tasks for g in gs),
                     last_message_ms=max((g.last_message_ms for g in gs if g.last_message_ms), default=None),
                     attention=flagged.get(c.id, 0),
-                    kpis=tuple((k.key, k.name.get(locale), c.spec.kpis.get(k.key)) for k in ctype.kpis),
+                    kpis=tuple((k.key, k.name.get(locale), c.spec.kpis.get(k.key), k.unit) for k in ctype.kpis),
                     health=report.communities.get(c.name) if report is not None else None,
                 )
             )
@@ -389,45 +439,52 @@ class Operations:
             "open_tasks": sum(g.open_tasks for g in groups),
             "attention": len(attention),
         }
-        return Overview(cards, attention, as_of, totals, analysed=report is not None)
+        return Overview(
+            cards, attention, as_of, totals, analysed=report is not None,
+            figures_at=report.generated if report is not None else "", window_days=report.days if report else 0,
+        )  # fmt: skip
 
     def attention(self, g: GroupRow, spec: CommunitySpec | None, as_of: int, health: Any = None) -> Attention | None:
-        """The facts that make a group need a look (None when there are none); with the analytics' ``health`` of
-        the group, also its diagnosis (dead, and the findings of high or medium severity)."""
-        reasons: list[tuple[str, dict[str, Any]]] = []
-        score = 0.0
-        if health is not None:
-            if health.dead:
-                reasons.append(("dead", {"since": health.dead_since or ""}))
-                score += 12
-            for f in health.findings:
-                if f.severity in ("high", "medium"):
-                    reasons.append(("finding", {"title": f.title}))
-                    score += 6 if f.severity == "high" else 3
-        if g.open_tasks:
-            reasons.append(("tasks", {"n": g.open_tasks}))
-            score += 10 + g.open_tasks
+        """Why a group needs a look now (None when nothing is urgent): one reason per cause, the most urgent first.
+
+        The causes, by urgency: the group is dead (the analytics' stage, since the first day without a message);
+        staff tasks wait for a person; it has been declining or dormant for STAGE_DAYS days (any type: where
+        activity is not judged, a falling group still signals weaker perks or offers); it is at its
+        hard size limit (a platform's cap or one-in-one-out: nobody else can join). Without the analytics' ``health``
+        (not computed yet, or a group outside them), silence stands in for the stage. The diagnosis' other findings
+        (too big for its type, unanswered questions, ads …) are the group's and community's pages' to show: they
+        call for work, not for a look today, and listing them here flagged nearly every group."""
         pb = load_playbook()
         judged = spec is None or pb.types[spec.type].activity_judged
-        if judged and g.community_id is not None:
-            if g.last_message_ms is None:
-                reasons.append(("never", {}))
-                score += 5
-            else:
-                days = (as_of - g.last_message_ms) // DAY_MS
-                if days >= SILENT_DAYS:
-                    reasons.append(("silent", {"days": int(days)}))
-                    score += 5 + min(days, 60) / 2
+        causes: list[tuple[float, str, dict[str, Any]]] = []  # (urgency, reason code, parameters)
+        dead = health is not None and health.dead
+        if dead:
+            causes.append((100.0, "dead", {"since": health.dead_since or health.stage_since or ""}))
+        if g.open_tasks:
+            causes.append((90.0 + min(g.open_tasks, 9), "tasks", {"n": g.open_tasks}))
+        if health is not None and not dead and health.stage in ("decline", "dormant") and health.stage_since:
+            held = (from_ms(as_of).date() - date.fromisoformat(health.stage_since)).days
+            if held >= STAGE_DAYS:  # a stage of a day or two is noise (a quiet weekend)
+                causes.append(
+                    (60.0 + (health.stage == "dormant"), "stage_" + health.stage, {"since": health.stage_since})
+                )
+        if judged and not dead and g.community_id is not None:
+            if g.last_message_ms is None:  # members came, nobody spoke: the welcome never happened
+                causes.append((50.0, "never", {}))
+            elif health is None and (days := (as_of - g.last_message_ms) // DAY_MS) >= SILENT_DAYS:
+                causes.append((50.0 + min(days, 40), "silent", {"days": int(days)}))
         if spec is not None:
             policy = next((p for p in pb.sizes.policies if p.key == spec.size.policy), None)
-            capacity = g.capacity or spec.size.capacity or (policy.capacity if policy else None)
-            warn_at = spec.size.warn_at or (policy.warn_at if policy else 0.9)
-            if capacity and g.members >= capacity * warn_at:
-                reasons.append(("capacity", {"members": g.members, "capacity": capacity}))
-                score += 4 + 4 * (g.members >= capacity)
-        if not reasons:
+            if policy is not None and policy.mode != "soft_cap":
+                capacity = g.capacity or spec.size.capacity or policy.capacity
+                warn_at = spec.size.warn_at or policy.warn_at
+                if capacity and g.members >= capacity * warn_at:
+                    full = g.members >= capacity
+                    causes.append((40.0 + 10 * full, "capacity", {"members": g.members, "capacity": capacity}))
+        if not causes:
             return None
-        return Attention(g, tuple(reasons), score)
+        causes.sort(key=lambda c: -c[0])
+        return Attention(g, tuple((code, params) for _u, code, params in causes), causes[0][0] + len(causes) / 10)
 
     # -- communities ----------------------------------------------------------------------------------------
 

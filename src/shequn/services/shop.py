@@ -782,7 +782,7 @@ class Shop:
             orders = [o for o in all_orders if o.community_id == r.id]
             rows = [(products.get(o.sku, {}).get("mode", "ecommerce"), o.currency, o.status, o.amount) for o in orders]
             by_mode = revenue.by_mode(rows)
-            members = sum(1 for m in cs.members.values() if m.number > 0)
+            members = sum(1 for m in cs.members.values() if m.active)  # in a group now: the one member count
             totals: dict[str, int] = {}
             for per in by_mode.values():
                 for cur, v in per.items():

@@ -6,10 +6,11 @@ Every page route declares its permission like the API's; the forms call the same
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -21,13 +22,16 @@ from starlette.concurrency import run_in_threadpool
 
 from shequn import __version__
 from shequn.domain import EventKind, UserError
+from shequn.i18n import fmt
 from shequn.i18n import t as translate
 from shequn.playbook import load_playbook
+from shequn.playbook.seeds import cite
 from shequn.policies.moderation.evidence import mask_contacts
 from shequn.services.accounts import Perm, Principal, parse_scopes, same
 from shequn.services.console import NotFoundError, SegmentVerb
 from shequn.store import Segment
 from shequn.store._sql import from_ms, to_ms
+from shequn.web import labels
 from shequn.web.deps import AccountsDep, Admin, FreshDep, LocaleDep, OpsDep, Reader, Writer, locale_of
 from shequn.web.security import LANG_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, cookie_args, principal_of
 
@@ -91,6 +95,11 @@ def render(
         lang_links=lang_links,
         fmt_ms=_fmt_ms,
         fmt_iso=_fmt_iso,
+        fmt=fmt,
+        cite=cite,
+        label=labels,
+        role_name=lambda key: labels.role(key, locale),
+        tag_name=lambda value: labels.tag(value, locale),
         json=_json,
         version=__version__,
         workspace=request.app.state.ops.app.ws.name,
@@ -192,7 +201,9 @@ async def logout(request: Request, principal: Reader) -> Response:
 @router.get("/")
 def overview(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep, fresh: FreshDep) -> Response:
     ov = ops.overview(locale, limit=50, fresh=fresh)
-    return render(request, "overview.html", principal, locale, ov=ov, tz=ops.app.ws.timezone)
+    return render(
+        request, "overview.html", principal, locale, ov=ov, tz=ops.app.ws.timezone, updating=ops.updating(locale)
+    )
 
 
 @router.get("/communities/{name}")
@@ -202,13 +213,14 @@ def community(request: Request, name: str, principal: Reader, ops: OpsDep, local
     pb = load_playbook()
     ctype = pb.types[record.type]
     as_of = ops.as_of_ms(groups)
+    ref = ops.reference_ms()  # the workspace's "now", as the overview judges attention
     report = ops.analysis(locale)
     health = report.communities.get(record.name) if report is not None else None
     group_health = {k: g for k, g in report.groups.items() if g.community == record.name} if report is not None else {}
     attention = [
         a
         for g in groups
-        if (a := ops.attention(g, record.spec, as_of, group_health.get(f"{g.platform}:{g.platform_id}")))
+        if (a := ops.attention(g, record.spec, ref, group_health.get(f"{g.platform}:{g.platform_id}")))
     ]
     group_findings = [f for g in group_health.values() for f in g.findings]
     seen: set[str] = set()
@@ -223,41 +235,104 @@ def community(request: Request, name: str, principal: Reader, ops: OpsDep, local
         tasks=tasks, tz=record.spec.timezone, calendar=_calendar(ops.rhythm(record, groups, locale)),
         activities=ops.activities(record), health=health, group_health=group_health, group_findings=group_findings,
         kpi_values={k.key: k for k in health.kpis} if health is not None else {},
+        window=report.days if report is not None else None,
     )  # fmt: skip
 
 
-def _calendar(items: list[Any]) -> list[tuple[Any, list[tuple[str, str, str, list[str]]]]]:
-    """The rhythm by local day: (day, [(time, job, status, groups)]), one line for a job posted in several groups."""
-    days: dict[Any, dict[tuple[str, str, str], list[str]]] = {}
-    for r in items:
-        days.setdefault(r.local.date(), {}).setdefault((r.local.strftime("%H:%M"), r.label, r.status), []).append(
-            r.group
+@router.get("/communities/{name}/spec.yaml")
+def community_spec(name: str, principal: Reader, ops: OpsDep, download: bool = Query(False)) -> Response:
+    """The complete spec as the YAML an operator keeps, shown as text (the API's JSON holds it with escaped
+    newlines); ``?download=1`` saves it."""
+    record = ops.community(name)
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.yaml"} if download else None
+    return Response(record.spec.to_yaml(), media_type="text/plain; charset=utf-8", headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarRow:
+    """One job of the rhythm over the coming days, folded: when it runs, on which days, in which groups."""
+
+    label: str
+    times: tuple[str, ...]
+    weekdays: tuple[int, ...]  # 0 = Monday; every day of the period when it runs daily
+    daily: bool
+    groups: tuple[str, ...]
+    capped: int  # runs over the daily cap (recorded, not sent), counted once however many groups
+    held: int  # runs held back during a guest talk
+
+
+def _calendar(items: list[Any]) -> list[CalendarRow]:
+    """The rhythm folded to one row per job (its times, days and groups) in the order of its first run; it was one
+    row per job, day and time: fifty near-identical rows for a week."""
+    days = sorted({r.local.date() for r in items})
+    jobs: dict[str, list[Any]] = {}
+    for r in sorted(items, key=lambda r: r.local):
+        jobs.setdefault(r.label, []).append(r)
+    rows = []
+    for label, runs in jobs.items():
+        on = sorted({r.local.date() for r in runs})
+        rows.append(
+            CalendarRow(
+                label=label,
+                times=tuple(sorted({r.local.strftime("%H:%M") for r in runs})),
+                weekdays=tuple(sorted({d.weekday() for d in on})),
+                daily=len(on) == len(days) and len(days) >= 7,
+                groups=tuple(dict.fromkeys(r.group for r in runs)),
+                capped=len({r.local for r in runs if r.status == "capped"}),
+                held=len({r.local for r in runs if r.status == "held"}),
+            )
         )
-    return [(d, [(*k, g) for k, g in jobs.items()]) for d, jobs in days.items()]
+    return rows
+
+
+ROSTER_PAGE = 100
+ROSTER_SHOW = ("all", "silent", "staff", "new")
 
 
 @router.get("/groups/{group_id}")
 def group(
-    request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep, group_id: int = Path(ge=1, le=2**62)
+    request: Request,
+    principal: Reader,
+    ops: OpsDep,
+    locale: LocaleDep,
+    group_id: int = Path(ge=1, le=2**62),
+    page: int = Query(1, ge=1, le=100_000),
+    show: str = Query("all", max_length=10),
+    q: str = Query("", max_length=50),
 ) -> Response:
+    """A group: its figures, why it needs attention, the heatmap, and the roster a page at a time, filtered by name
+    and by who (silent over the analysis' window, staff, joined in the last 7 days)."""
     g = ops.group(group_id)
     roster = ops.roster(group_id)
     heat = ops.heatmap(g)
     tz = heat["timezone"]
-    as_of = g.last_message_ms or ops.app.now_ms()
-    silent_before = as_of - 14 * 86_400_000
-    silent = [
-        m for m in roster if m.last_active is None or to_ms(datetime.fromisoformat(m.last_active)) < silent_before
-    ]
     record = ops.community(g.community) if g.community else None
     report = ops.analysis(locale)
     key = f"{g.platform}:{g.platform_id}"
     health = report.groups.get(key) if report is not None else None
     tiers = {m.person: m for m in report.members.get(key, [])} if report is not None else {}
-    att = ops.attention(g, record.spec if record else None, ops.as_of_ms([g]), health)
+    # Silent: the analysis' definition (no message and no check-in in its window), the figure the report counts.
+    silent = {m.person_id for m in roster if m.person_id in tiers and "silent" in tiers[m.person_id].roles}
+    as_of = ops.reference_ms()  # the workspace's "now", as the overview judges attention
+    if show == "silent":
+        roster = [m for m in roster if m.person_id in silent]
+    elif show == "staff":
+        roster = [m for m in roster if m.person_id in tiers and tiers[m.person_id].staff]
+    elif show == "new":
+        roster = [m for m in roster if m.joined_ms is not None and m.joined_ms >= as_of - 7 * 86_400_000]
+    if q.strip():
+        needle = q.strip().casefold()
+        roster = [m for m in roster if needle in (m.name or "").casefold()]
+    pages = max(1, -(-len(roster) // ROSTER_PAGE))
+    page = min(page, pages)
+    shown = roster[(page - 1) * ROSTER_PAGE : page * ROSTER_PAGE]
+    att = ops.attention(g, record.spec if record else None, as_of, health)
+    links = {n: request.url.path + "?" + urlencode({"show": show, "q": q, "page": n}) for n in (page - 1, page + 1)}
     return render(
-        request, "group.html", principal, locale, g=g, roster=roster, heat=heat, silent=silent, tz=tz,
-        attention=att, community=record, health=health, tiers=tiers,
+        request, "group.html", principal, locale, g=g, roster=shown, matched=len(roster), page=page, pages=pages,
+        show=show if show in ROSTER_SHOW else "all", shows=ROSTER_SHOW, q=q, links=links, heat=heat, silent=silent,
+        silent_count=health.silent_members if health is not None else len(silent), tz=tz, attention=att,
+        community=record, health=health, tiers=tiers, window=report.days if report is not None else None,
     )  # fmt: skip
 
 
@@ -455,11 +530,22 @@ def segment_act(
     value: str = Form("", max_length=40),
     text: str = Form("", max_length=2000),
     group_id: int | None = Form(None, ge=1, le=2**62),
+    confirmed: int = Form(0, ge=0, le=10_000_000),
 ) -> Response:
+    """Act on a segment: first a page that says what will happen to how many members and asks to confirm; the
+    confirmation carries the count the operator saw, and a segment that changed since is asked again."""
     from urllib.parse import parse_qsl
 
     q = dict(parse_qsl(query))
     segment, _ = _segment_from_query(ops, q)
+    total = ops.segment(segment, limit=1).total
+    if confirmed != total or not total:
+        groups = {g.id: g for g in ops.groups()}
+        target = groups.get(group_id) if group_id else None
+        return render(
+            request, "segment_confirm.html", principal, locale, total=total, action=action, query=query, key=key,
+            value=value, text=text, group_id=group_id or "", group=target, changed=bool(confirmed),
+        )  # fmt: skip
     out = ops.act_on_segment(
         segment,
         action,
@@ -581,7 +667,11 @@ def growth(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) 
         health = report.communities.get(name) if report is not None else None
         if health is not None and health.funnel.by_channel:
             funnels[name] = {by: rg.funnel_rows(health, locale, by=by) for by in ("channel", "cohort")}
-    lines = {name: rg.commerce_lines(m, locale) for name, m in measures.items()}
+    lines = {
+        name: rg.commerce_lines(report.communities[name], m, locale, report.days)
+        for name, m in measures.items()
+        if report is not None and name in report.communities
+    }
     tz = ops.app.ws.timezone
     return render(
         request,
@@ -597,7 +687,7 @@ def growth(request: Request, principal: Reader, ops: OpsDep, locale: LocaleDep) 
         rejections=shop.rejections(limit=50),
         tz=tz,
         zone=ZoneInfo(tz),
-        money=rg.money,
+        money=fmt.money,
     )
 
 
