@@ -339,3 +339,16 @@ def test_the_command_line_tells_the_same_growth_figures(demo: Demo) -> None:
         block = out.split(name, 1)[1]
         assert f"收入（近 30 天）：{fmt.money(c['revenue'])}" in block
         assert f"付费成员 / 在群成员：{fmt.count(c['payers'])} / {fmt.count(c['members'])}" in block
+
+
+def test_saved_figures_are_read_only_from_a_file_nobody_else_can_change(demo: Demo) -> None:
+    # The saved analysis is a pickle (unpickling runs code): it is written for this user alone and ignored when others
+    # could have changed it, as ssh treats its keys.
+    ops = Operations(demo.app)
+    ops.overview("zh-CN", fresh=True)
+    path = ops._saved_path("zh-CN")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert Operations(demo.app)._saved_analysis("zh-CN") is not None
+    path.chmod(0o666)
+    assert Operations(demo.app)._saved_analysis("zh-CN") is None
+    path.chmod(0o600)

@@ -328,6 +328,11 @@ class Operations:
 
         path = self._saved_path(locale)
         try:
+            st = path.stat()
+            if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                # Unpickling runs code: only a file this user wrote and nobody else can change (as ssh does keys).
+                logging.getLogger("shequn.services.console").warning("%s: not ours alone; computed again", path)
+                return None
             return pickle.loads(path.read_bytes())
         except FileNotFoundError:
             return None
@@ -347,7 +352,8 @@ class Operations:
             path = self._saved_path(locale)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+                out.write(pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
             os.replace(tmp, path)
         except OSError:  # a read-only folder: the next start computes it again
             logging.getLogger("shequn.services.console").warning("could not save the analysis", exc_info=True)
