@@ -57,3 +57,26 @@ def relaxed_limits(platform: str, url: str) -> str:
         f"platforms:\n  - platform: {platform}\n    limits: [{{scope: bot, count: 1000, seconds: 1, documented: "
         f'{{url: "{url}", quote: "relaxed for tests"}}}}]\n'
     )
+
+
+def book_talk(db: str, community: str, group: str, key: str, starts: datetime, seconds: float) -> None:
+    """Put a guest talk (嘉宾分享) in a running ``shequn run``'s store: ``group`` held from ``starts`` for ``seconds``
+    (the scheduler picks it up on its next pass)."""
+    from shequn.app import App
+    from shequn.schedule.activities import Activity, ActivityKind, new_secret
+    from shequn.store._sql import to_ms
+
+    ends = starts + timedelta(seconds=seconds)
+    talk = Activity(key=key, community=community, kind=ActivityKind.GUEST_TALK, title="嘉宾分享", starts=starts,
+                    ends=ends, groups=(group,), guest="op", created=datetime.now(starts.tzinfo),
+                    secret=new_secret())  # fmt: skip
+    app = App(db)
+    try:
+        with app.store.transaction() as conn:
+            app.store.schedule.put_activity(
+                conn, app.ws.id, community_id=app.community(community).id, key=key, kind=talk.kind.value,
+                title=talk.title, status=talk.status, starts_ms=to_ms(starts), ends_ms=to_ms(ends),
+                spec=talk.to_dict(), now_ms=app.now_ms(),
+            )  # fmt: skip
+    finally:
+        app.close()

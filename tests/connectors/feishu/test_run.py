@@ -20,12 +20,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from shequn.app import App
-from shequn.schedule.activities import Activity, ActivityKind, new_secret
-from shequn.store._sql import to_ms
 from tests.connectors.matrix.live import MAIN, query, shequn, stop_run, wait_for
 from tests.support.feishu import APP_ID, APP_SECRET, FakeFeishu, ThreadedFeishu
-from tests.support.live import live_spec, relaxed_limits
+from tests.support.live import book_talk, live_spec, relaxed_limits
 
 pytestmark = pytest.mark.slow
 MAIN_CHAT, ADMIN_CHAT = "oc_5ad11d72b830411d72b836c20", "oc_0a9b8c7d6e5f40312233445566"
@@ -121,35 +118,8 @@ def test_a_reading_club_runs_live_in_feishu_chats(fake: ThreadedFeishu, tmp_path
         wait_for(lambda: any("签到" in t for t in platform.texts(MAIN_CHAT)), 30, "the check-in answer")
 
         # A guest talk: only the owner and admins speak from its start until the questions (the chat's moderation).
-        app = App(db)
         starts = datetime.now(UTC) + timedelta(seconds=3)
-        talk = Activity(
-            key="talk-feishu",
-            community="读书会",
-            kind=ActivityKind.GUEST_TALK,
-            title="嘉宾分享",
-            starts=starts,
-            ends=starts + timedelta(seconds=10),
-            groups=(f"feishu:{MAIN_CHAT}",),
-            guest="op",
-            created=datetime.now(UTC),
-            secret=new_secret(),
-        )
-        with app.store.transaction() as conn:
-            app.store.schedule.put_activity(
-                conn,
-                app.ws.id,
-                community_id=app.community("读书会").id,
-                key=talk.key,
-                kind=talk.kind.value,
-                title=talk.title,
-                status=talk.status,
-                starts_ms=to_ms(starts),
-                ends_ms=to_ms(talk.ends or starts),
-                spec=talk.to_dict(),
-                now_ms=app.now_ms(),
-            )
-        app.close()
+        book_talk(db, "读书会", f"feishu:{MAIN_CHAT}", "talk-feishu", starts, 10)
         wait_for(lambda: platform.chats[MAIN_CHAT].moderation == "only_owner", 20, "the whole-chat mute")
         wait_for(lambda: platform.chats[MAIN_CHAT].moderation == "all_members", 30, "the release")
         settings = [

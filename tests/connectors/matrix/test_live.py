@@ -14,8 +14,6 @@ import pytest
 
 from shequn.app import App
 from shequn.playbook import load_playbook
-from shequn.schedule.activities import Activity, ActivityKind, new_secret
-from shequn.store._sql import to_ms
 from tests.connectors.matrix.live import (
     bot_texts,
     community_yaml,
@@ -27,6 +25,7 @@ from tests.connectors.matrix.live import (
     synced,
     wait_for,
 )
+from tests.support.live import book_talk
 from tests.support.synapse import Account, MatrixHTTPError, Synapse
 
 AD = "➕V：money20459，招代理，一件代发，日赚500"
@@ -115,35 +114,8 @@ def test_a_community_runs_live_on_matrix(synapse: Synapse, tmp_path: Path) -> No
         assert report_at <= arrived < report_at + timedelta(seconds=8), (report_at, arrived)
 
         # A guest talk: the room is held from its start until the questions, then open again.
-        app = App(db)
         starts = datetime.now(UTC) + timedelta(seconds=4)
-        talk = Activity(
-            key="talk-live",
-            community="测试群",
-            kind=ActivityKind.GUEST_TALK,
-            title="嘉宾分享",
-            starts=starts,
-            ends=starts + timedelta(seconds=12),
-            groups=(f"matrix:{main}",),
-            guest="op",
-            created=datetime.now(UTC),
-            secret=new_secret(),
-        )
-        with app.store.transaction() as conn:
-            app.store.schedule.put_activity(
-                conn,
-                app.ws.id,
-                community_id=app.community("测试群").id,
-                key=talk.key,
-                kind=talk.kind.value,
-                title=talk.title,
-                status=talk.status,
-                starts_ms=to_ms(starts),
-                ends_ms=to_ms(talk.ends or starts),
-                spec=talk.to_dict(),
-                now_ms=app.now_ms(),
-            )
-        app.close()
+        book_talk(db, "测试群", f"matrix:{main}", "talk-live", starts, 12)
         li = people["li"]
         li.say(main, "分享开始前说一句")
         wait_for(lambda: op.state(main, "m.room.power_levels").get("events_default") == 50, 15, "the hold")

@@ -16,11 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from shequn.app import App
-from shequn.schedule.activities import Activity, ActivityKind, new_secret
-from shequn.store._sql import to_ms
 from tests.connectors.matrix.live import MAIN, query, shequn, stop_run, wait_for
-from tests.support.live import live_spec, relaxed_limits
+from tests.support.live import book_talk, live_spec, relaxed_limits
 from tests.support.onebot import BOT, FakeOneBot, ThreadedOneBot
 
 pytestmark = pytest.mark.slow
@@ -121,35 +118,8 @@ def test_a_reading_club_runs_live_in_qq_groups(fake: ThreadedOneBot, tmp_path: P
         wait_for(lambda: any("签到" in t for t in bot.texts(MAIN_GROUP)), 30, "the check-in answer")
 
         # A guest talk: the whole group is muted from its start until the questions.
-        app = App(db)
         starts = datetime.now(UTC) + timedelta(seconds=3)
-        talk = Activity(
-            key="talk-qq",
-            community="读书会",
-            kind=ActivityKind.GUEST_TALK,
-            title="嘉宾分享",
-            starts=starts,
-            ends=starts + timedelta(seconds=10),
-            groups=(f"qq:{MAIN_GROUP}",),
-            guest="op",
-            created=datetime.now(UTC),
-            secret=new_secret(),
-        )
-        with app.store.transaction() as conn:
-            app.store.schedule.put_activity(
-                conn,
-                app.ws.id,
-                community_id=app.community("读书会").id,
-                key=talk.key,
-                kind=talk.kind.value,
-                title=talk.title,
-                status=talk.status,
-                starts_ms=to_ms(starts),
-                ends_ms=to_ms(talk.ends or starts),
-                spec=talk.to_dict(),
-                now_ms=app.now_ms(),
-            )
-        app.close()
+        book_talk(db, "读书会", f"qq:{MAIN_GROUP}", "talk-qq", starts, 10)
         wait_for(lambda: bot.groups[MAIN_GROUP].whole_ban, 20, "the whole-group mute")
         wait_for(lambda: not bot.groups[MAIN_GROUP].whole_ban, 30, "the release")
         assert [p["enable"] for p in bot.of("set_group_whole_ban")][:2] == [True, False]
