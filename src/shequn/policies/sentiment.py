@@ -19,12 +19,15 @@ THRESHOLD = 0.5
 
 # The keyword baseline: the list a keyword alert would use (methodology I7: "complaint keyword alerts").
 _BASELINE_ZH = (
-    "投诉", "退款", "差评", "垃圾", "骗子", "骗人", "坑", "失望", "生气", "气死", "恶心", "太差", "烂",
-    "抱怨", "无语", "滚", "举报", "破", "受不了",
+    "投诉", "退款", "差评", "垃圾", "骗", "坑", "失望", "生气", "气死", "恶心", "太差", "烂", "抱怨", "无语", "滚",
+    "举报", "破", "受不了", "不满", "差劲", "后悔", "敷衍", "假货", "过分", "离谱", "烦", "没人回", "没人管", "不回",
+    "态度差", "服务差", "质量差", "太慢", "太贵", "坑人", "黑心", "忽悠", "糊弄",
 )  # fmt: skip
 _BASELINE_EN = (
-    "complain", "refund", "scam", "terrible", "awful", "worst", "hate", "angry", "disappointed", "useless",
-    "sucks", "ridiculous", "unacceptable", "garbage", "rip-off", "ripoff", "fraud", "horrible", "annoying",
+    "complain", "refund", "scam", "terrible", "awful", "worst", "hate", "angry", "disappoint", "useless", "suck",
+    "ridiculous", "unacceptable", "garbage", "rip-off", "ripoff", "fraud", "horrible", "annoy", "waste", "broken",
+    "frustrat", "pissed", "stupid", "idiot", "crap", "shit", "fuck", "damn", "wtf", "rubbish", "rude", "ignored",
+    "unhappy", "poor", "cheat", "never again", "fed up", "sick of", "tired of",
 )  # fmt: skip
 _BASELINE_EN_RE = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in _BASELINE_EN) + r")", re.IGNORECASE)
 
