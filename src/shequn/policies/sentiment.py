@@ -48,17 +48,33 @@ def keyword_baseline(text: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _Language:
-    """One language's compiled lexicon: (pattern, weight) pairs and the negation and intensity cues."""
+class Terms:
+    """The literal words of one lexicon section, found in one pass (longest first) with each word's weight."""
 
-    negative: tuple[tuple[re.Pattern[str], float], ...]
+    finder: re.Pattern[str]
+    weights: Mapping[str, float]
+
+    def find(self, norm: str) -> list[re.Match[str]]:
+        """The first occurrence of each word in ``norm``; a word inside a longer one found there is not counted."""
+        seen: dict[str, re.Match[str]] = {}
+        for m in self.finder.finditer(norm):
+            seen.setdefault(m.group(), m)
+        return list(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """One language's compiled lexicon: the sections, and the negation and intensity cues."""
+
+    negative: Terms
     frames: tuple[tuple[re.Pattern[str], float], ...]
-    targets: tuple[tuple[re.Pattern[str], float], ...]
-    soften: tuple[tuple[re.Pattern[str], float], ...]
+    targets: Terms
+    soften: Terms
     negator: re.Pattern[str]
     not_negations: tuple[str, ...]
     intensifier: re.Pattern[str]
     window: int
+    script: re.Pattern[str]  # a character of the language's words
     words: bool  # English: windows count words and terms match whole words
 
 
@@ -73,22 +89,29 @@ class Lexicon:
     intensity: float
     marks: tuple[tuple[str, float], ...]
     caps: float
-    languages: tuple[_Language, ...]
+    languages: tuple[Language, ...]
 
 
-def _term(word: str, words: bool) -> re.Pattern[str]:
-    escaped = re.escape(_norm(word))
-    if words and word[:1].isalnum() and word[-1:].isalnum():
-        return re.compile(rf"(?<![\w']){escaped}(?![\w'])")
-    return re.compile(escaped)
+def _alternation(terms: list[str], words: bool) -> str:
+    """One pattern for many words, longest first; English words that start and end with a letter match whole."""
+    terms = sorted(set(terms), key=lambda t: (-len(t), t))
+    whole = [re.escape(t) for t in terms if words and t[:1].isalnum() and t[-1:].isalnum()]
+    loose = [re.escape(t) for t in terms if not (words and t[:1].isalnum() and t[-1:].isalnum())]
+    parts = ([rf"(?<![\w'])(?:{'|'.join(whole)})(?![\w'])"] if whole else []) + loose
+    return "|".join(parts) or r"(?!)"
 
 
-def _weighted(section: Any, words: bool, regex: bool, where: str) -> tuple[tuple[re.Pattern[str], float], ...]:
+def _terms(section: Any, words: bool) -> Terms:
+    weights = {_norm(str(word)): float(weight) for weight, entries in (section or {}).items() for word in entries}
+    return Terms(re.compile(_alternation(list(weights), words)), weights)
+
+
+def _frames(section: Any, where: str) -> tuple[tuple[re.Pattern[str], float], ...]:
     out: list[tuple[re.Pattern[str], float]] = []
     for weight, entries in (section or {}).items():
         for entry in entries:
             try:
-                out.append((re.compile(entry) if regex else _term(str(entry), words), float(weight)))
+                out.append((re.compile(entry), float(weight)))
             except re.error as exc:
                 raise RuntimeError(f"playbook file data/sentiment.yaml, {where}: bad pattern {entry!r}: {exc}") from exc
     return tuple(out)
@@ -100,19 +123,18 @@ def compile_lexicon(data: Mapping[str, Any]) -> Lexicon:
     for lang in ("zh-CN", "en"):
         d = data[lang]
         words = lang == "en"
-        alt = "|".join(re.escape(w) for w in d["negators"])
-        negator = re.compile(rf"(?<![\w'])(?:{alt})(?![\w])" if words else f"(?:{alt})")
-        intens = "|".join(re.escape(w) for w in d["intensifiers"])
+        intens = _alternation([_norm(str(w)) for w in d["intensifiers"]], words)
         languages.append(
-            _Language(
-                negative=_weighted(d.get("negative"), words, False, f"{lang}.negative"),
-                frames=_weighted(d.get("frames"), words, True, f"{lang}.frames"),
-                targets=_weighted(d.get("targets"), words, False, f"{lang}.targets"),
-                soften=_weighted(d.get("soften"), words, False, f"{lang}.soften"),
-                negator=negator,
+            Language(
+                negative=_terms(d.get("negative"), words),
+                frames=_frames(d.get("frames"), f"{lang}.frames"),
+                targets=_terms(d.get("targets"), words),
+                soften=_terms(d.get("soften"), words),
+                negator=re.compile(_alternation([_norm(str(w)) for w in d["negators"]], words)),
                 not_negations=tuple(str(w) for w in d.get("not_negations", ())),
-                intensifier=re.compile(rf"(?<![\w])(?:{intens})\s*$" if words else f"(?:{intens})$"),
+                intensifier=re.compile(rf"(?:{intens})\s*$"),
                 window=int(data["negation_window"][lang]),
+                script=_LATIN if words else _CJK,
                 words=words,
             )
         )
@@ -136,10 +158,13 @@ def lexicon() -> Lexicon:
     return compile_lexicon(load_sentiment_lexicon())
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[a-z]")
 _CLAUSE_END = re.compile(r"[.,;:!?…，。；：！？~]")
+_SHOUT = re.compile(r"(?<![A-Za-z])[A-Z]{4,}(?![A-Za-z])")
 
 
-def _before(text: str, start: int, lang: _Language) -> str:
+def _before(text: str, start: int, lang: Language) -> str:
     """The negation window before position ``start``, within the same clause: a few characters, or a few words."""
     head = text[:start]
     cut = max((m.end() for m in _CLAUSE_END.finditer(head)), default=0)
@@ -152,25 +177,18 @@ def _before(text: str, start: int, lang: _Language) -> str:
     return " ".join(head.split()[-lang.window :]) + " "
 
 
-def _negative_evidence(norm: str, lang: _Language, lex: Lexicon) -> list[tuple[str, float]]:
-    """The weight of each negative word found: negated words count against, intensified ones count more.
-
-    A word inside a longer word already counted (烂 in 烂到家, broke in broken) is skipped.
-    """
+def _negative_evidence(norm: str, lang: Language, lex: Lexicon) -> list[tuple[str, float]]:
+    """The weight of each negative word found: negated words count against, intensified ones count more."""
     found: list[tuple[str, float]] = []
-    taken: list[tuple[int, int]] = []
-    for pattern, weight in sorted(lang.negative, key=lambda pw: -len(pw[0].pattern)):
-        m = pattern.search(norm)
-        if m is None or any(a <= m.start() and m.end() <= b for a, b in taken):
-            continue
-        taken.append(m.span())
+    for m in lang.negative.find(norm):
+        word, weight = m.group(), lang.negative.weights[m.group()]
         before = _before(norm, m.start(), lang)
         if lang.negator.search(before):
-            found.append((f"not {m.group()}", lex.negated_weight))
+            found.append((f"not {word}", lex.negated_weight))
         elif lang.intensifier.search(before):
-            found.append((f"very {m.group()}", weight * lex.intensity))
+            found.append((f"very {word}", weight * lex.intensity))
         else:
-            found.append((m.group(), weight))
+            found.append((word, weight))
     return found
 
 
@@ -180,6 +198,8 @@ def evidence(text: str, lex: Lexicon | None = None) -> list[tuple[str, float]]:
     norm = _norm(text)
     found: list[tuple[str, float]] = []
     for lang in lex.languages:
+        if not (lang.script.search(norm) or lang.soften.finder.search(norm)):
+            continue  # no word of this language: its frames cannot match (a smiley still softens)
         found += _negative_evidence(norm, lang, lex)
         frames: list[tuple[int, int]] = []
         for pattern, weight in lang.frames:
@@ -187,17 +207,13 @@ def evidence(text: str, lex: Lexicon | None = None) -> list[tuple[str, float]]:
             if m is not None:
                 frames.append(m.span())
                 found.append((m.group(), weight))
-        for pattern, weight in lang.targets:
-            m = pattern.search(norm)
-            if m is not None:
-                found.append((m.group(), weight))
-        for pattern, weight in lang.soften:
-            m = pattern.search(norm)
+        found += [(m.group(), lang.targets.weights[m.group()]) for m in lang.targets.find(norm)]
+        for m in lang.soften.find(norm):
             # "thanks" inside "thanks for nothing" is part of the complaint, not a softener
-            if m is not None and not any(a <= m.start() and m.end() <= b for a, b in frames):
-                found.append((m.group(), weight))
+            if not any(a <= m.start() and m.end() <= b for a, b in frames):
+                found.append((m.group(), lang.soften.weights[m.group()]))
     found += [(mark, w) for mark, w in lex.marks if mark in norm]
-    if lex.caps and re.search(r"(?<![A-Za-z])[A-Z]{4,}(?![A-Za-z])", unicodedata.normalize("NFKC", text)):
+    if lex.caps and _SHOUT.search(unicodedata.normalize("NFKC", text)):
         found.append(("CAPS", lex.caps))
     return found
 
