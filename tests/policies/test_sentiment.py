@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -104,7 +105,7 @@ def test_evidence_names_the_cues_with_their_weights() -> None:
 
 
 def test_a_bad_pattern_in_the_lexicon_is_an_error_naming_its_section() -> None:
-    data = json.loads(json.dumps(load_sentiment_lexicon()))
+    data = copy.deepcopy(load_sentiment_lexicon())
     data["en"]["frames"] = {2.0: ["(unclosed"]}
     with pytest.raises(RuntimeError, match=r"en\.frames.*\(unclosed"):
         compile_lexicon(data)
@@ -151,3 +152,12 @@ def test_a_malformed_data_line_names_its_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "en.test.jsonl").write_text('# header\n{"text": "ok", "label": 0}\n{"text": "x"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"en\.test\.jsonl:3"):
         bench.load("en", "test", tmp_path)
+
+
+def test_an_operator_lexicon_with_more_words_flags_what_the_shipped_one_misses() -> None:
+    data = copy.deepcopy(load_sentiment_lexicon())
+    data["zh-CN"]["negative"][2.0] = [*data["zh-CN"]["negative"][2.0], "霸王条款"]
+    own = compile_lexicon(data)
+    assert not is_complaint("你们这是霸王条款")
+    assert is_complaint("你们这是霸王条款", lex=own)
+    assert complaint_score("你们这是霸王条款", lex=own) > complaint_score("你们这是霸王条款")

@@ -4,10 +4,23 @@ Book 1823-1848 (社群引导机制): "每出现23个抱怨者，就意味着还�
 private before it spreads (book 1872: "通过合理的规定的手段投诉，而不是在群内不断发牢骚"). The inbox opens an item
 for each message this module flags.
 
-Public interface (pure: no I/O, no state):
+Public interface (pure functions of the text; the lexicon is read from the playbook's package data on first use):
     * :func:`complaint_score` — 0..1, how strongly the message reads as a complaint.
     * :func:`is_complaint` — the score against a threshold (the default is chosen on the tuning set).
+    * :func:`evidence` — the cues found with their weights: what an operator reads to see why.
     * :func:`keyword_baseline` — the plain "contains a complaint keyword" rule the detector is measured against.
+
+How it works:
+    A weighted lexicon per language (``playbook/data/sentiment.yaml``): negative words (turned into a small minus by
+    a negation just before them in the same clause, multiplied by an intensifier), complaint frames (regular
+    expressions: promises not kept, waiting, rhetorical questions, sarcasm), targets (客服, refund…), shouting marks,
+    and softeners (laughter, thanks, procedure questions) that count against. The summed evidence goes through a
+    logistic. Each word of a section is found in one pass; a language whose script is absent is skipped.
+
+Things to keep in mind:
+    * Figures and the discipline (lexicon chosen on the tuning sets only) are in ``tests/data/sentiment/README.md``
+      and ``shequn bench sentiment``; a test checks that every entry matches at least one tuning message.
+    * Text is folded with NFKC and lower-cased before matching (full-width ！ is !), except for the CAPS cue.
 """
 
 from __future__ import annotations
@@ -218,15 +231,16 @@ def evidence(text: str, lex: Lexicon | None = None) -> list[tuple[str, float]]:
     return found
 
 
-def complaint_score(text: str) -> float:
+def complaint_score(text: str, *, lex: Lexicon | None = None) -> float:
     """How strongly ``text`` reads as a complaint, 0..1 (the logistic of the summed evidence, see the lexicon)."""
-    lex = lexicon()
+    lex = lex or lexicon()
     if not text.strip():
         return 0.0
     total = sum(w for _, w in evidence(text, lex))
     return 1.0 / (1.0 + math.exp(-lex.slope * (total - lex.bias)))
 
 
-def is_complaint(text: str, threshold: float | None = None) -> bool:
+def is_complaint(text: str, threshold: float | None = None, *, lex: Lexicon | None = None) -> bool:
     """True when :func:`complaint_score` reaches ``threshold`` (default: the lexicon's, chosen on the tuning set)."""
-    return complaint_score(text) >= (lexicon().threshold if threshold is None else threshold)
+    lex = lex or lexicon()
+    return complaint_score(text, lex=lex) >= (lex.threshold if threshold is None else threshold)
