@@ -186,17 +186,19 @@ def sentiment(
     from shequn.bench import sentiment as bench_sentiment
 
     if split not in bench_sentiment.SPLITS:
-        console.print(f"[red]--split 只能是 tune 或 test · --split must be tune or test, not {split!r}[/red]")
+        console.print(f"--split 只能是 tune 或 test · --split must be tune or test, not {split!r}", markup=False)
         raise typer.Exit(2)
     rows = bench_sentiment.run(split=split)
+    langs = bench_sentiment.LANGS if errors else ()
+    mistakes = [(lang, kind, s) for lang in langs for kind, s in bench_sentiment.errors(lang, split)]
     if as_json:
-        print_json([r.to_json() for r in rows])
-    else:
-        bench_sentiment.report(rows, console)
-    if errors:
-        for lang in bench_sentiment.LANGS:
-            for kind, s in bench_sentiment.errors(lang, split):
-                console.print(f"{lang} {kind} line {s.line}: {s.text}", markup=False, highlight=False)
+        scores = [r.to_json() for r in rows]
+        wrong = [{"lang": lang, "kind": kind, "line": s.line, "text": s.text} for lang, kind, s in mistakes]
+        print_json({"scores": scores, "errors": wrong} if errors else scores)
+        return
+    bench_sentiment.report(rows, console)
+    for lang, kind, s in mistakes:
+        console.print(f"{lang} {kind} line {s.line}: {s.text}", markup=False, highlight=False)
 
 
 @app.command("analytics")
