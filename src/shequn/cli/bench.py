@@ -180,11 +180,15 @@ def moderation(
 def sentiment(
     split: str = typer.Option("test", help="test（留出集）或 tune（调参集）· test (held out) or tune"),
     errors: bool = typer.Option(False, "--errors", help="列出检测错误（只用于 tune）· list the detector's mistakes"),
+    train: bool = typer.Option(False, "--train", help="用调参集重新训练学习部分 · retrain the learned part from tune"),
     as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
 ) -> None:
     """抱怨检测准确率 · precision/recall/F1 of the complaint detector vs the keyword baseline (zh-CN and en)."""
     from shequn.bench import sentiment as bench_sentiment
 
+    if train:
+        console.print(f"已写入 · written: {bench_sentiment.write_model()}", markup=False)
+        return
     if split not in bench_sentiment.SPLITS:
         console.print(f"--split 只能是 tune 或 test · --split must be tune or test, not {split!r}", markup=False)
         raise typer.Exit(2)

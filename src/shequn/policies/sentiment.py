@@ -31,9 +31,10 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from typing import Any
 
-from shequn.playbook.loader import load_sentiment_lexicon
+from shequn.playbook.loader import load_sentiment_lexicon, load_sentiment_model
 
 # The keyword baseline: the list a keyword alert would use (methodology I7: "complaint keyword alerts").
 _BASELINE_ZH = (
@@ -165,6 +166,33 @@ def compile_lexicon(data: Mapping[str, Any]) -> Lexicon:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """Naive Bayes log-odds of tokens, per language, learned from the tuning sets (``data/sentiment_model.json``)."""
+
+    weight: float
+    tokens: Mapping[str, Mapping[str, float]]  # language → token → log-odds (complaint vs not)
+
+
+def tokens(norm: str) -> set[str]:
+    """The tokens the learned part counts: Chinese characters and character pairs, English words and word pairs."""
+    out: set[str] = set()
+    for run in _CJK_RUN.findall(norm):
+        out.update(run)
+        out.update(run[i : i + 2] for i in range(len(run) - 1))
+    words = _WORD.findall(_CJK_RUN.sub(" ", norm))
+    out.update(words)
+    out.update(f"{a} {b}" for a, b in pairwise(words))
+    return out
+
+
+@cache
+def learned() -> Learned:
+    """The shipped learned part (read from the playbook on first use, then shared)."""
+    data = load_sentiment_model()
+    return Learned(float(data["weight"]), {lang: dict(t) for lang, t in data["tokens"].items()})
+
+
 @cache
 def lexicon() -> Lexicon:
     """The shipped lexicon (read from the playbook on first use, then shared)."""
@@ -172,6 +200,8 @@ def lexicon() -> Lexicon:
 
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[a-z][a-z']*")
 _LATIN = re.compile(r"[a-z]")
 _CLAUSE_END = re.compile(r"[.,;:!?…，。；：！？~]")
 _SHOUT = re.compile(r"(?<![A-Za-z])[A-Z]{4,}(?![A-Za-z])")
@@ -205,7 +235,7 @@ def _negative_evidence(norm: str, lang: Language, lex: Lexicon) -> list[tuple[st
     return found
 
 
-def evidence(text: str, lex: Lexicon | None = None) -> list[tuple[str, float]]:
+def evidence(text: str, lex: Lexicon | None = None, model: Learned | None = None) -> list[tuple[str, float]]:
     """What the detector saw in ``text``: (cue, weight) pairs, the explanation an operator reads beside an item."""
     lex = lex or lexicon()
     norm = _norm(text)
@@ -228,6 +258,10 @@ def evidence(text: str, lex: Lexicon | None = None) -> list[tuple[str, float]]:
     found += [(mark, w) for mark, w in lex.marks if mark in norm]
     if lex.caps and _SHOUT.search(unicodedata.normalize("NFKC", text)):
         found.append(("CAPS", lex.caps))
+    model = learned() if model is None else model
+    if model.weight:
+        odds = model.tokens.get("zh-CN" if _CJK.search(norm) else "en", {})
+        found.append(("learned", round(model.weight * sum(odds.get(t, 0.0) for t in tokens(norm)), 3)))
     return found
 
 
