@@ -14,12 +14,15 @@ How it works:
     A weighted lexicon per language (``playbook/data/sentiment.yaml``): negative words (turned into a small minus by
     a negation just before them in the same clause, multiplied by an intensifier), complaint frames (regular
     expressions: promises not kept, waiting, rhetorical questions, sarcasm), targets (客服, refund…), shouting marks,
-    and softeners (laughter, thanks, procedure questions) that count against. The summed evidence goes through a
+    and softeners (laughter, thanks, procedure questions) that count against. A learned part adds the naive Bayes
+    log-odds of the message's tokens (Chinese characters and pairs, English words and pairs) trained on the tuning
+    sets (``playbook/data/sentiment_model.json``), times a small weight. The summed evidence goes through a
     logistic. Each word of a section is found in one pass; a language whose script is absent is skipped.
 
 Things to keep in mind:
     * Figures and the discipline (lexicon chosen on the tuning sets only) are in ``tests/data/sentiment/README.md``
-      and ``shequn bench sentiment``; a test checks that every entry matches at least one tuning message.
+      and ``shequn bench sentiment``; tests check that every word and pattern alternative matches at least one
+      tuning message and that the learned file is what the tuning sets train (``shequn bench sentiment --train``).
     * Text is folded with NFKC and lower-cased before matching (full-width ！ is !), except for the CAPS cue.
 """
 
