@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shequn.policies.sentiment import _alternation, _norm, is_complaint, keyword_baseline, lexicon, tokens
+from shequn.policies.sentiment import alternation, is_complaint, keyword_baseline, lexicon, normalize, tokens
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "sentiment"
 LANGS = ("zh-CN", "en")
@@ -126,7 +126,7 @@ def train(samples: Iterable[Sample], alpha: float = 1.0, min_count: int = 2) -> 
     neg: Counter[str] = Counter()
     n_pos = n_neg = 0
     for s in samples:
-        toks = tokens(_norm(s.text))
+        toks = tokens(normalize(s.text))
         if s.label:
             pos.update(toks)
             n_pos += 1
@@ -208,8 +208,8 @@ def alternatives(pattern: str) -> list[tuple[str, str]]:
 def unused(lang: str, data: Path = DATA) -> list[str]:
     """The lexicon's words and pattern alternatives that match no tuning message of ``lang`` (the discipline: none)."""
     compiled = lexicon().languages[LANGS.index(lang)]
-    tune = [_norm(s.text) for s in load(lang, "tune", data)]
-    checks = [(w, _alternation([w], compiled.words)) for t in (compiled.negative, compiled.targets, compiled.soften)
+    tune = [normalize(s.text) for s in load(lang, "tune", data)]
+    checks = [(w, alternation([w], compiled.words)) for t in (compiled.negative, compiled.targets, compiled.soften)
               for w in t.weights]  # fmt: skip
     for pattern, _ in compiled.frames:
         checks += [(pattern.pattern, pattern.pattern), *alternatives(pattern.pattern)]

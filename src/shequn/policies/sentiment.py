@@ -54,13 +54,14 @@ _BASELINE_EN = (
 _BASELINE_EN_RE = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in _BASELINE_EN) + r")", re.IGNORECASE)
 
 
-def _norm(text: str) -> str:
+def normalize(text: str) -> str:
+    """The text as matched: NFKC-folded (full-width ！ is !) and lower-cased."""
     return unicodedata.normalize("NFKC", text).lower()
 
 
 def keyword_baseline(text: str) -> bool:
     """True when the message contains any complaint keyword (Chinese substring, English word start)."""
-    norm = _norm(text)
+    norm = normalize(text)
     return any(w in norm for w in _BASELINE_ZH) or _BASELINE_EN_RE.search(norm) is not None
 
 
@@ -109,7 +110,7 @@ class Lexicon:
     languages: tuple[Language, ...]
 
 
-def _alternation(terms: list[str], words: bool) -> str:
+def alternation(terms: list[str], words: bool) -> str:
     """One pattern for many words, longest first; English words that start and end with a letter match whole."""
     terms = sorted(set(terms), key=lambda t: (-len(t), t))
     whole = [re.escape(t) for t in terms if words and t[:1].isalnum() and t[-1:].isalnum()]
@@ -119,8 +120,8 @@ def _alternation(terms: list[str], words: bool) -> str:
 
 
 def _terms(section: Any, words: bool) -> Terms:
-    weights = {_norm(str(word)): float(weight) for weight, entries in (section or {}).items() for word in entries}
-    return Terms(re.compile(_alternation(list(weights), words)), weights)
+    weights = {normalize(str(word)): float(weight) for weight, entries in (section or {}).items() for word in entries}
+    return Terms(re.compile(alternation(list(weights), words)), weights)
 
 
 def _frames(section: Any, where: str) -> tuple[tuple[re.Pattern[str], float], ...]:
@@ -140,14 +141,14 @@ def compile_lexicon(data: Mapping[str, Any]) -> Lexicon:
     for lang in ("zh-CN", "en"):
         d = data[lang]
         words = lang == "en"
-        intens = _alternation([_norm(str(w)) for w in d["intensifiers"]], words)
+        intens = alternation([normalize(str(w)) for w in d["intensifiers"]], words)
         languages.append(
             Language(
                 negative=_terms(d.get("negative"), words),
                 frames=_frames(d.get("frames"), f"{lang}.frames"),
                 targets=_terms(d.get("targets"), words),
                 soften=_terms(d.get("soften"), words),
-                negator=re.compile(_alternation([_norm(str(w)) for w in d["negators"]], words)),
+                negator=re.compile(alternation([normalize(str(w)) for w in d["negators"]], words)),
                 not_negations=tuple(str(w) for w in d.get("not_negations", ())),
                 intensifier=re.compile(rf"(?:{intens})\s*$"),
                 window=int(data["negation_window"][lang]),
@@ -241,7 +242,7 @@ def _negative_evidence(norm: str, lang: Language, lex: Lexicon) -> list[tuple[st
 def evidence(text: str, lex: Lexicon | None = None, model: Learned | None = None) -> list[tuple[str, float]]:
     """What the detector saw in ``text``: (cue, weight) pairs, the explanation an operator reads beside an item."""
     lex = lex or lexicon()
-    norm = _norm(text)
+    norm = normalize(text)
     found: list[tuple[str, float]] = []
     for lang in lex.languages:
         if not (lang.script.search(norm) or lang.soften.finder.search(norm)):
