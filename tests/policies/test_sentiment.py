@@ -34,6 +34,10 @@ def test_score_is_bounded_and_empty_text_is_no_complaint() -> None:
     for text in ("退款呢？？", "hello", "", "   ", "IT was FUCKING BROKEN!!!"):
         assert 0.0 <= complaint_score(text) <= 1.0
     assert complaint_score("") == 0.0
+    steep = copy.deepcopy(load_sentiment_lexicon())
+    steep["slope"] = 1000.0  # evidence far from the bias must not overflow the logistic
+    assert complaint_score("谢谢大家，哈哈", lex=compile_lexicon(steep)) == 0.0
+    assert complaint_score("垃圾！骗子！凭什么？？", lex=compile_lexicon(steep)) == 1.0
     assert not is_complaint("")
     assert is_complaint("我要投诉你们客服", threshold=0.0)
     assert not is_complaint("我要投诉你们客服", threshold=1.01)

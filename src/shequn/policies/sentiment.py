@@ -274,8 +274,9 @@ def complaint_score(text: str, *, lex: Lexicon | None = None) -> float:
     lex = lex or lexicon()
     if not text.strip():
         return 0.0
-    total = sum(w for _, w in evidence(text, lex))
-    return 1.0 / (1.0 + math.exp(-lex.slope * (total - lex.bias)))
+    z = lex.slope * (sum(w for _, w in evidence(text, lex)) - lex.bias)
+    # the logistic, written so that a long message's large evidence cannot overflow exp()
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
 def is_complaint(text: str, threshold: float | None = None, *, lex: Lexicon | None = None) -> bool:
