@@ -176,6 +176,35 @@ def moderation(
         bench_moderation.report(rows, console)
 
 
+@app.command("sentiment")
+def sentiment(
+    split: str = typer.Option("test", help="test（留出集）或 tune（调参集）· test (held out) or tune"),
+    errors: bool = typer.Option(False, "--errors", help="列出检测错误（只用于 tune）· list the detector's mistakes"),
+    train: bool = typer.Option(False, "--train", help="用调参集重新训练学习部分 · retrain the learned part from tune"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """抱怨检测准确率 · precision/recall/F1 of the complaint detector vs the keyword baseline (zh-CN and en)."""
+    from shequn.bench import sentiment as bench_sentiment
+
+    if train:
+        console.print(f"已写入 · written: {bench_sentiment.write_model()}", markup=False)
+        return
+    if split not in bench_sentiment.SPLITS:
+        console.print(f"--split 只能是 tune 或 test · --split must be tune or test, not {split!r}", markup=False)
+        raise typer.Exit(2)
+    rows = bench_sentiment.run(split=split)
+    langs = bench_sentiment.LANGS if errors else ()
+    mistakes = [(lang, kind, s) for lang in langs for kind, s in bench_sentiment.errors(lang, split)]
+    if as_json:
+        scores = [r.to_json() for r in rows]
+        wrong = [{"lang": lang, "kind": kind, "line": s.line, "text": s.text} for lang, kind, s in mistakes]
+        print_json({"scores": scores, "errors": wrong} if errors else scores)
+        return
+    bench_sentiment.report(rows, console)
+    for lang, kind, s in mistakes:
+        console.print(f"{lang} {kind} line {s.line}: {s.text}", markup=False, highlight=False)
+
+
 @app.command("analytics")
 def analytics(
     groups: int = typer.Option(1000, help="模拟群数 · simulated groups"),

@@ -1,0 +1,229 @@
+"""``shequn bench sentiment``: precision, recall and F1 of the complaint detector against the keyword baseline.
+
+The labelled messages are in ``tests/data/sentiment`` (``{lang}.{split}.jsonl``; how they were made and labelled is
+in that folder's README and in each file's header). The detector's lexicon and threshold were chosen on the ``tune``
+split only; the ``test`` split is held out and only measured here. Both detectors run on the same messages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shequn.policies.sentiment import alternation, is_complaint, keyword_baseline, lexicon, normalize, tokens
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "sentiment"
+LANGS = ("zh-CN", "en")
+SPLITS = ("tune", "test")
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One labelled message."""
+
+    text: str
+    label: bool
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """The confusion counts of one detector on one data file."""
+
+    detector: str
+    lang: str
+    split: str
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def messages(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "detector": self.detector, "lang": self.lang, "split": self.split, "messages": self.messages,
+            "tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn,
+            "precision": round(self.precision, 3), "recall": round(self.recall, 3), "f1": round(self.f1, 3),
+        }  # fmt: skip
+
+
+def load(lang: str, split: str, data: Path = DATA) -> list[Sample]:
+    """The labelled messages of one file; a malformed line is an error naming the file and line."""
+    path = data / f"{lang}.{split}.jsonl"
+    out: list[Sample] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        try:
+            row = json.loads(line)
+            text, label = row["text"], row["label"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{n}: not a JSON object with text and label ({exc})") from exc
+        if not isinstance(text, str) or label not in (0, 1):
+            raise ValueError(f"{path}:{n}: text must be a string and label 0 or 1")
+        out.append(Sample(text, bool(label), n))
+    return out
+
+
+def score(name: str, detect: Callable[[str], bool], samples: Iterable[Sample], lang: str, split: str) -> Score:
+    """Run ``detect`` over ``samples`` and count agreements with the labels."""
+    tp = fp = fn = tn = 0
+    for s in samples:
+        hit = detect(s.text)
+        tp += hit and s.label
+        fp += hit and not s.label
+        fn += not hit and s.label
+        tn += not hit and not s.label
+    return Score(name, lang, split, tp, fp, fn, tn)
+
+
+DETECTORS: dict[str, Callable[[str], bool]] = {"keywords": keyword_baseline, "detector": is_complaint}
+
+
+def run(split: str = "test", langs: Iterable[str] = LANGS, data: Path = DATA) -> list[Score]:
+    """Both detectors on each language's ``split`` file."""
+    rows: list[Score] = []
+    for lang in langs:
+        samples = load(lang, split, data)
+        rows += [score(name, fn, samples, lang, split) for name, fn in DETECTORS.items()]
+    return rows
+
+
+def errors(lang: str, split: str, data: Path = DATA) -> list[tuple[str, Sample]]:
+    """The detector's mistakes on one file ("fp"/"fn", sample): what an operator reads to improve the lexicon."""
+    return [("fp" if not s.label else "fn", s) for s in load(lang, split, data) if is_complaint(s.text) != s.label]
+
+
+MODEL = Path(__file__).resolve().parents[1] / "src" / "shequn" / "playbook" / "data" / "sentiment_model.json"
+LEARNED_WEIGHT = 0.1  # chosen by 5-fold cross-validation on the tuning sets (README)
+
+
+def train(samples: Iterable[Sample], alpha: float = 1.0, min_count: int = 2) -> dict[str, float]:
+    """Naive Bayes log-odds (complaint vs not) of each token seen in at least ``min_count`` messages."""
+    pos: Counter[str] = Counter()
+    neg: Counter[str] = Counter()
+    n_pos = n_neg = 0
+    for s in samples:
+        toks = tokens(normalize(s.text))
+        if s.label:
+            pos.update(toks)
+            n_pos += 1
+        else:
+            neg.update(toks)
+            n_neg += 1
+    return {
+        t: round(math.log((pos[t] + alpha) / (n_pos + 2 * alpha)) - math.log((neg[t] + alpha) / (n_neg + 2 * alpha)), 3)
+        for t in sorted(set(pos) | set(neg))
+        if pos[t] + neg[t] >= min_count
+    }
+
+
+def model_data(data: Path = DATA) -> dict[str, Any]:
+    """The learned part as shipped: trained on each language's tuning set only."""
+    return {"weight": LEARNED_WEIGHT, "tokens": {lang: train(load(lang, "tune", data)) for lang in LANGS}}
+
+
+def write_model(path: Path = MODEL) -> Path:
+    """Retrain the learned part from the tuning sets and write it where the package reads it."""
+    path.write_text(json.dumps(model_data(), ensure_ascii=False, sort_keys=True, indent=0) + "\n", encoding="utf-8")
+    return path
+
+
+def _split_top(pattern: str) -> list[str]:
+    """``pattern`` cut at each ``|`` outside groups and character classes."""
+    parts, cur, depth, in_class, escaped = [], "", 0, False, False
+    for ch in pattern:
+        if escaped or ch == "\\":
+            escaped = not escaped and ch == "\\"
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    return [*parts, cur]
+
+
+def _groups(pattern: str) -> list[tuple[int, int]]:
+    """The (start, end) of each parenthesised group's content in ``pattern``."""
+    out: list[tuple[int, int]] = []
+    opened: list[int] = []
+    in_class = escaped = False
+    for i, ch in enumerate(pattern):
+        if escaped or ch == "\\":
+            escaped = not escaped and ch == "\\"
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            opened.append(i + 1)
+        elif ch == ")":
+            out.append((opened.pop(), i))
+    return out
+
+
+def alternatives(pattern: str) -> list[tuple[str, str]]:
+    """Each alternative of ``pattern`` (top level, or of a group) with the pattern that keeps only it."""
+    tops = _split_top(pattern)
+    if len(tops) > 1:
+        return [(top, top) for top in tops] + [alt for top in tops for alt in alternatives(top)]
+    out = []
+    for a, b in _groups(pattern):
+        head = re.match(r"\?(?:[:=!]|<[=!])", pattern[a:b])
+        start = a + (head.end() if head else 0)
+        options = _split_top(pattern[start:b])
+        if len(options) > 1:
+            out += [(o, pattern[:start] + o + pattern[b:]) for o in options]
+    return out
+
+
+def unused(lang: str, data: Path = DATA) -> list[str]:
+    """The lexicon's words and pattern alternatives that match no tuning message of ``lang`` (the discipline: none)."""
+    compiled = lexicon().languages[LANGS.index(lang)]
+    tune = [normalize(s.text) for s in load(lang, "tune", data)]
+    checks = [(w, alternation([w], compiled.words)) for t in (compiled.negative, compiled.targets, compiled.soften)
+              for w in t.weights]  # fmt: skip
+    for pattern, _ in compiled.frames:
+        checks += [(pattern.pattern, pattern.pattern), *alternatives(pattern.pattern)]
+    return [label for label, rx in checks if not any(re.search(rx, t) for t in tune)]
+
+
+def report(rows: list[Score], console: Any) -> None:
+    """A table of the figures, one line per detector and language."""
+    from rich.table import Table
+
+    table = Table(title="shequn bench sentiment · 抱怨检测 (precision / recall / F1)")
+    for col in ("lang", "split", "detector", "messages", "precision", "recall", "F1"):
+        table.add_column(col)
+    for r in rows:
+        figures = (f"{r.precision:.3f}", f"{r.recall:.3f}", f"{r.f1:.3f}")
+        table.add_row(r.lang, r.split, r.detector, str(r.messages), *figures)
+    console.print(table)
