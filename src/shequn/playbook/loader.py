@@ -21,6 +21,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from shequn.playbook.models import (
     WEEKDAYS,
     ActivityBook,
+    AutomationBook,
     Cited,
     CommunityType,
     Diagnoses,
@@ -87,6 +88,7 @@ class Playbook:
         self.topics: TopicBook = _read("topics.yaml", TopicBook)
         self.activities: ActivityBook = _read("activities.yaml", ActivityBook)
         self.limits: LimitsBook = _read("platform_limits.yaml", LimitsBook)
+        self.automations: AutomationBook = _read("automations.yaml", AutomationBook)
         self.policies: dict[str, PolicyBook] = {}
         for name in POLICY_FILES:
             part: dict[str, PolicyBook] = _read(name, dict[str, PolicyBook])
@@ -225,6 +227,7 @@ class Playbook:
             ("topics", self.topics),
             ("activities", self.activities),
             ("diagnoses", self.diagnoses),
+            ("automations", self.automations),
         ):
             yield from _walk(name, part)
         for key, tpl in self.templates.items():

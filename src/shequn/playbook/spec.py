@@ -320,6 +320,21 @@ class CommunitySpec(_Model):
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rhythm: RhythmSpec = Field(default_factory=RhythmSpec)
     privacy: Privacy = Field(default_factory=Privacy)
+    # Rules (trigger → conditions → actions), book-derived templates and campaigns (issue 21); their meaning is
+    # checked by the automations policy when the spec is applied, in the operator's language.
+    automations: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("automations", mode="before")
+    @classmethod
+    def _automations_shape(cls, v: Any) -> Any:
+        """``automations:`` as a list (rules and ``- template: NAME`` lines) is the mapping's short form."""
+        if v is None:
+            return {}
+        if isinstance(v, list):
+            templates = [x for x in v if isinstance(x, dict) and "template" in x]
+            rules = [x for x in v if not (isinstance(x, dict) and "template" in x)]
+            return {k: x for k, x in (("templates", templates), ("rules", rules)) if x}
+        return v
 
     @field_validator("name")
     @classmethod
