@@ -41,9 +41,9 @@ def default_policies() -> list[Policy]:
     Who may be here first (admission, capacity) and the rules they are to accept; then whether what they say may
     stand (moderation, speaking rules: a removed ad or a reminded chatter stops there and earns nothing); then the
     rituals (welcome, onboarding); then what members earn (check-in, points, then levels and badges, which read the
-    points); then requests (boards, FAQ), discipline (tasks, clean-up) and memberships; then the community's own automations, which see
-    all of that (a check-in recorded, a level raised); last, the acknowledgements
-    gathered meanwhile go out, one post per group and batch.
+    points); then requests (boards, FAQ), discipline (tasks, clean-up) and memberships; then the community's own
+    automations, which see all of that (a check-in recorded, a level raised); last, the acknowledgements gathered
+    meanwhile go out, one post per group and batch.
     """
     return [
         Admission(),

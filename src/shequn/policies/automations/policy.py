@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from shequn.domain import (
     Action,
     AwardPoints,
@@ -62,7 +64,7 @@ _CORE = frozenset({"core", "key_person"})
 class AutomationsSettings(PolicySettings):
     """The spec's ``automations:`` section (``policies.automations.enabled: false`` switches every rule off)."""
 
-    entries: dict[str, Any] = {}
+    entries: dict[str, Any] = Field(default_factory=dict)
 
 
 _PROGRAMS: dict[int, tuple[CommunityConfig, Program]] = {}
@@ -109,9 +111,7 @@ class _Run:
         if group is not None and group.key == gkey:
             return len(group.members)
         if self._sizes is None:
-            self._sizes = Counter(
-                g for m in self.ctx.community.members.values() if m.active for g in m.groups
-            )
+            self._sizes = Counter(g for m in self.ctx.community.members.values() if m.active for g in m.groups)
         return self._sizes[gkey]
 
     def is_core(self, m: MemberState) -> bool:
@@ -215,9 +215,7 @@ class _Run:
                 text = e.text.lower() if isinstance(e, Message) else ""
                 if not any(w in text for w in c.words):
                     return None
-            elif m is None:
-                return None
-            elif not self._member_holds(c.name, c.words, c.flag, m):
+            elif m is None or not self._member_holds(c.name, c.words, c.flag, m):
                 return None
         return v
 
@@ -271,7 +269,9 @@ class _Run:
             self.changes[mark] = now
         self.carry_out(rule.steps, f"{rule.key}:{subject}", m, gkey, v)
 
-    def carry_out(self, steps: tuple[Step, ...], suffix: str, m: MemberState | None, gkey: str, v: Mapping[str, Any]) -> None:
+    def carry_out(
+        self, steps: tuple[Step, ...], suffix: str, m: MemberState | None, gkey: str, v: Mapping[str, Any]
+    ) -> None:
         ctx = self.ctx
         loc = ctx.locale
         pid, platform = (member_pid(m), member_platform(m)) if m is not None else ("", "")
@@ -300,7 +300,9 @@ class _Run:
                 )
             elif s.kind == "points" and m is not None:
                 assert isinstance(s.value, int)
-                self.actions.append(ctx.act(AwardPoints, key, platform=platform, target=pid, points=s.value, reason=reason))
+                self.actions.append(
+                    ctx.act(AwardPoints, key, platform=platform, target=pid, points=s.value, reason=reason)
+                )
             elif s.kind == "invite" and m is not None:
                 self._invite(s, key, m, v)
             elif s.kind == "staff_task":
@@ -436,8 +438,9 @@ class Automations(Policy):
             if total > int(run.get(f"ck:{m.key}", 0)):
                 run.changes[f"ck:{m.key}"] = total
                 triggers.append("checkin")
-        if prog.for_event("level_up") and m.level != int(run.get(f"lv:{m.key}", 0)):
-            if m.level > int(run.get(f"lv:{m.key}", 0)):
+        seen = int(run.get(f"lv:{m.key}", 0))
+        if prog.for_event("level_up") and m.level != seen:
+            if m.level > seen >= 1:  # level 0 is "not placed yet": the first placement is no level-up
                 triggers.append("level_up")
             run.changes[f"lv:{m.key}"] = m.level
         gkey = identity_key(e.platform, e.group) if e.group else ""

@@ -127,8 +127,9 @@ class Program:
 Problems = list[tuple[str, str]]
 
 
-def _e(key: str, **values: Any) -> str:
-    return t(f"automations.err.{key}", None, **values)
+def _e(message: str, /, **values: Any) -> str:
+    """A problem in the operator's language (the process locale: ``SHEQUN_LANG``, ``LANG``)."""
+    return t(f"automations.err.{message}", None, **values)
 
 
 def duration(text: Any) -> int | None:
@@ -280,11 +281,11 @@ def _trigger(where: str, when: Any, spec: CommunitySpec, problems: Problems) -> 
             problems.append((where, _e("bad_cron", value=rest.strip(), why=str(exc))))
             return "", "", ""
         for _ in range(200):
-            at = next(probe)
-            if at > datetime(2026, 1, 12, tzinfo=UTC):
+            fires = next(probe)
+            if fires > datetime(2026, 1, 12, tzinfo=UTC):
                 break
-            if quiet and in_window(at.hour * 60 + at.minute, quiet.start, quiet.end):
-                problems.append((where, _e("quiet", at=f"{at:%H:%M}", start=quiet.start, end=quiet.end)))
+            if quiet and in_window(fires.hour * 60 + fires.minute, quiet.start, quiet.end):
+                problems.append((where, _e("quiet", at=f"{fires:%H:%M}", start=quiet.start, end=quiet.end)))
                 break
         return "", "", rest.strip()
     problems.append((where, _e("bad_when", value=text or "-", events=", ".join(EVENTS))))
@@ -336,11 +337,11 @@ def _range(at: str, name: str, value: Any, problems: Problems) -> Condition | No
 
     if whole(value):
         return Condition(name, lo=value, hi=value)
-    if isinstance(value, Mapping) and value and set(value) <= {"min", "max", "below", "above"}:
-        if all(whole(v) for v in value.values()):
-            lows = [value[k] + (k == "above") for k in ("min", "above") if k in value]
-            highs = [value[k] - (k == "below") for k in ("max", "below") if k in value]
-            return Condition(name, lo=max(lows) if lows else None, hi=min(highs) if highs else None)
+    bounds = ("min", "max", "below", "above")
+    if isinstance(value, Mapping) and value and set(value) <= set(bounds) and all(map(whole, value.values())):
+        lows = [value[k] + (k == "above") for k in ("min", "above") if k in value]
+        highs = [value[k] - (k == "below") for k in ("max", "below") if k in value]
+        return Condition(name, lo=max(lows) if lows else None, hi=min(highs) if highs else None)
     problems.append((at, _e("not_range")))
     return None
 
@@ -348,9 +349,11 @@ def _range(at: str, name: str, value: Any, problems: Problems) -> Condition | No
 def _text(at: str, value: Any, problems: Problems) -> dict[str, str]:
     """A text in one language (the community's) or in both (``{zh-CN: …, en: …}``), its placeholders checked."""
     texts = {"": value} if isinstance(value, str) else dict(value) if isinstance(value, Mapping) else None
-    if not texts or not all(isinstance(v, str) and v.strip() for v in texts.values()) or not set(texts) <= {
-        "", "zh-CN", "en"
-    }:
+    if (
+        not texts
+        or not all(isinstance(v, str) and v.strip() for v in texts.values())
+        or not set(texts) <= {"", "zh-CN", "en"}
+    ):
         problems.append((at, _e("not_text")))
         return {}
     for v in texts.values():
