@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from shequn.domain import Order, OrderStatus, stable_id
+from shequn.policies.automations.calendar import birthday_in, holiday_on, is_birthday
 from tests.conftest import T0
 from tests.policies.harness import World, make_spec, of, texts
 
@@ -185,3 +186,101 @@ def test_once_per_member_cooldown_and_the_daily_cap_per_group() -> None:
     w.wait(DAY)
     assert len(of(auto(w.say("u1", "第二天")), "post")) == 1  # a new day, a new cap
     w.assert_replays()
+
+
+# -- the book-derived templates ---------------------------------------------------------------------------------
+
+
+def test_birthdays_are_read_from_self_introductions_in_both_languages() -> None:
+    cases = {
+        "大家好，我叫小王，生日：3月15日，爱好读书": "03-15",
+        "自我介绍：小李，1992年11月3号生日": "",  # the date comes before the cue: not read as a birthday
+        "生日 1990-07-08": "07-08",
+        "生日是5.20哦": "05-20",
+        "Hi all, I'm Ann, birthday March 5th, I love hiking": "03-05",
+        "born on 12 October in Chengdu": "10-12",
+        "My birthday: 12/25": "12-25",
+        "生日保密": "",
+        "生日 2月30日": "",
+    }
+    assert {text: birthday_in(text) for text in cases} == cases
+    assert is_birthday("02-29", T0.replace(year=2027, month=2, day=28).date())
+    assert holiday_on(T0.date().replace(month=9, day=25), "zh-CN") == "中秋节"  # 2026's Mid-Autumn (lunar 8/15)
+    assert holiday_on(T0.date().replace(month=2, day=17), "en") == "Spring Festival"
+    assert holiday_on(T0.date().replace(month=3, day=3), "zh-CN") == "元宵节"
+    assert holiday_on(T0.date(), "zh-CN") == ""
+
+
+def test_birthday_template_stores_the_date_and_greets_on_the_day() -> None:
+    w = world({"templates": ["birthday"]})
+    w.join("u1", name="小王")
+    w.say("u1", "大家好，我是小王，生日：11月4日，爱好跑步")  # T0 is 11-02 (Shanghai)
+    assert w.scope("automations")["b:sandbox:u1"] == "11-04"
+    assert auto(w.wait(DAY, tick=timedelta(minutes=30))) == []
+    out = auto(w.wait(DAY, tick=timedelta(minutes=30)))
+    assert len(out) == 1 and "今天是 小王 的生日" in out[0].text and "送上20积分" in out[0].text
+    assert out[0].mentions == ("u1",) and out[0].at.astimezone(T0.tzinfo).hour == 1  # 09:00 Shanghai
+    assert auto(w.wait(DAY, tick=timedelta(hours=1))) == []
+    w.assert_replays()
+
+
+def test_holiday_template_greets_every_group_in_english() -> None:
+    spec = make_spec(groups=("g1", "g2"), locale="en", automations={"templates": ["holidays"]})
+    w = World(spec, start=T0.replace(month=9, day=24))
+    w.join("u1")
+    out = auto(w.wait(DAY, tick=timedelta(hours=1)))
+    assert sorted((a.group, a.text_or_empty) for a in out) == [
+        ("g1", "🏮 Happy Mid-Autumn Festival! Tell us your Mid-Autumn Festival story today."),
+        ("g2", "🏮 Happy Mid-Autumn Festival! Tell us your Mid-Autumn Festival story today."),
+    ]
+
+
+def test_first_cohort_perks_go_to_the_first_members_only() -> None:
+    w = world({"templates": [{"template": "first_cohort", "size": 2, "points": 30}]})
+    for who in ("u1", "u2", "u3"):
+        w.join(who)
+    assert [w.member(x).tags for x in ("u1", "u2", "u3")] == [{"first_cohort"}, {"first_cohort"}, set()]
+    assert w.member("u1").points == 30 and w.member("u3").points == 0
+    tasks = of(w.sent, "open_staff_task", "automations")
+    assert [a.target for a in tasks] == ["u1", "u2"] and "第2位" in tasks[1].title
+    assert "送上30积分" in texts(of(w.sent, "direct_message", "automations"))[0]
+
+
+def test_newcomer_journey_is_a_seven_day_campaign() -> None:
+    w = world({"templates": ["newcomer_journey"]})
+    w.join("u1", name="小王")
+    days = []
+    for day in range(1, 9):
+        out = auto(w.wait(DAY, tick=timedelta(hours=6)))
+        days += [day] * len(out)
+        assert all(a.kind.value == "direct_message" and a.target == "u1" for a in out)
+    assert days == [1, 2, 3, 5, 7]
+    assert "c:newcomer_journey:sandbox:u1" not in w.scope("automations")  # finished
+    w.assert_replays()
+
+
+def test_key_member_silent_tells_the_owner_and_core_members_below_five() -> None:
+    w = world({"templates": [{"template": "key_member_silent", "days": 3}, "core_members_min"]})
+    w.join("k1", name="老张")
+    w.join("k1", group="core", name="老张")
+    w.join("u2")
+    tasks = of(w.wait(5 * DAY, tick=timedelta(hours=1)), "open_staff_task")
+    silent = [a.title for a in tasks if "老张" in a.title]
+    assert silent == ["关键成员 老张 已经3天没有发言，请群主私下关心一下"]  # once: the 30-day cooldown
+    # T0 is a Monday 16:00: the next Monday 10:00 is 6 days on.
+    core = of(w.wait(2 * DAY, tick=timedelta(hours=1)), "open_staff_task")
+    assert [a.title for a in core] == ["核心成员只有1位，少于5位：从活跃成员中培养核心成员，邀请进核心群"]
+    w.assert_replays()
+
+
+def test_upgrade_path_invites_members_who_meet_the_next_level() -> None:
+    w = world({"templates": ["upgrade_path"]})
+    w.join("u1", name="活跃")
+    w.join("u2")
+    w.community().members["sandbox:u1"].points = 400  # as earned: the admin rule is level 3, 300 points, 30 days
+    w.say("u1", "在")  # the levels policy places them by their points
+    assert w.member("u1").level >= 3
+    assert of(w.wait(29 * DAY), "invite") == []  # a tick later than misfire_minutes after 10:30 runs nothing
+    invites = of(w.wait(2 * DAY, tick=timedelta(minutes=30)), "invite")
+    assert [(a.target, a.group) for a in invites] == [("u1", "adm")]
+    assert "管理群" in invites[0].text

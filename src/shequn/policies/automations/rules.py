@@ -187,6 +187,9 @@ def compile_automations(raw: Mapping[str, Any], spec: CommunitySpec) -> tuple[Pr
             problems.append((f"{where}.{bad[0]}", _e("unknown_param", known=", ".join(known[name].params) or "-")))
             continue
         more_rules, more_campaigns = expand_template(name, given)
+        # A template's step into a level of groups the community lacks (no admin group) is left out, not an error.
+        roles = {g.role for g in spec.groups}
+        more_rules = [r for r in more_rules if all(_invites_into(x, roles) for x in r.get("do", ()))]
         rules += [(f"{where}({name})", r) for r in more_rules]
         campaigns += [(f"{where}({name})", c) for c in more_campaigns]
     rules += [(f"rules.{i}", r) for i, r in enumerate(_list(raw.get("rules"), "rules", problems))]
@@ -211,6 +214,12 @@ def compile_automations(raw: Mapping[str, Any], spec: CommunitySpec) -> tuple[Pr
                 problems.append((f"{where}.do.{j}.campaign", _e("unknown_campaign", name=s.value)))
         compiled.append(rule)
     return Program(tuple(compiled), compiled_campaigns), problems
+
+
+def _invites_into(step: Any, roles: set[str]) -> bool:
+    """Whether ``step`` is no invitation by role, or one into a role some group of the community has."""
+    target = str(step.get("invite", "")) if isinstance(step, Mapping) else ""
+    return not target.startswith("role:") or target[5:] in roles
 
 
 def _list(value: Any, where: str, problems: Problems) -> list[Any]:
