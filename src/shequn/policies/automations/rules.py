@@ -188,7 +188,7 @@ def compile_automations(raw: Mapping[str, Any], spec: CommunitySpec) -> tuple[Pr
             continue
         more_rules, more_campaigns = expand_template(name, given)
         # A template's step into a level of groups the community lacks (no admin group) is left out, not an error.
-        roles = {g.role for g in spec.groups}
+        roles = {str(g.role) for g in spec.groups}
         more_rules = [r for r in more_rules if all(_invites_into(x, roles) for x in r.get("do", ()))]
         rules += [(f"{where}({name})", r) for r in more_rules]
         campaigns += [(f"{where}({name})", c) for c in more_campaigns]
@@ -464,3 +464,50 @@ def _campaign(where: str, c: Any, spec: CommunitySpec, problems: Problems) -> Ca
         return None
     assert isinstance(key, str)
     return Campaign(key, tuple(sorted(steps, key=lambda x: x[0])))
+
+
+def describe(program: Program, locale: str) -> list[dict[str, Any]]:
+    """Each rule in words for ``shequn community show``: when, for whom, if, do, limits (and the campaigns)."""
+
+    def condition(c: Condition) -> str:
+        if c.words:
+            return f"{c.name}={'|'.join(sorted(c.words))}"
+        if c.flag is not None:
+            return c.name if c.flag else f"not {c.name}"
+        if c.lo == c.hi:
+            return f"{c.name}={c.lo}"
+        return " ".join(x for x in (f"{c.name}>={c.lo}" if c.lo is not None else "",
+                                    f"{c.name}<={c.hi}" if c.hi is not None else "") if x)  # fmt: skip
+
+    def step(s: Step) -> str:
+        text = s.text.get(locale) or s.text.get("") or next(iter(s.text.values()), "")
+        shown = str(s.value) if s.value != "" else ""
+        return f"{s.kind} {shown} {text}".replace("  ", " ").strip()
+
+    def span(seconds: int) -> str:
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if seconds % size == 0:
+                return f"{seconds // size}{unit}"
+        return f"{seconds}s"
+
+    out = []
+    for r in program.rules:
+        limits = [t("automations.show.once_per_member", locale)] if r.once_per_member else []
+        if r.once_per:
+            limits.append(t("automations.show.once_per", locale, value=span(r.once_per)))
+        limits.append(t("automations.show.max_per_day", locale, value=r.max_per_day))
+        out.append(
+            {
+                "key": r.key,
+                "template": r.template,
+                "when": r.event or (f"daily {r.daily}" if r.daily else f"cron {r.cron}"),
+                "for": r.scope,
+                "if": [condition(c) for c in r.conditions],
+                "do": [step(s) for s in r.steps],
+                "limits": limits,
+            }
+        )
+    for c in program.campaigns.values():
+        steps = "; ".join(f"+{span(after)}: " + ", ".join(step(s) for s in todo) for after, todo in c.steps)
+        out.append({"key": c.key, "campaign": t("automations.show.campaign", locale, name=c.key, steps=steps)})
+    return out
