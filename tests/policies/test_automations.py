@@ -69,7 +69,7 @@ def test_event_triggers_join_leave_message_level_up_order_payment() -> None:
         {
             "rules": [
                 {"key": "hello", "when": "join", "do": [{"dm": {"zh-CN": "欢迎{name}", "en": "Welcome {name}"}}]},
-                {"key": "bye", "when": "leave", "do": [{"staff_task": "{name} 退群了，问问原因"}]},
+                {"key": "bye", "when": "leave", "do": [{"staff_task": "{name} 退群了，问问原因"}, {"untag": "buyer"}]},
                 {"key": "boost", "when": "message", "if": {"text": ["加分"]}, "do": [{"points": 100}]},
                 {"key": "up", "when": "level_up", "do": [{"post": "{name} 升到了 {level} 级"}]},
                 {"key": "buyer", "when": "order", "do": [{"tag": "buyer"}]},
@@ -94,6 +94,7 @@ def test_event_triggers_join_leave_message_level_up_order_payment() -> None:
     assert {"buyer", "payer"} <= w.member("u1").tags
     task = of(w.leave("u1"), "open_staff_task")
     assert [a.title for a in task] == ["u1 退群了，问问原因"]  # the leave carries the id as the name
+    assert w.member("u1").tags == {"payer"}
     w.assert_replays()
 
 

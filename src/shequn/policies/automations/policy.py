@@ -92,8 +92,10 @@ class _Run:
         spec = ctx.config.spec
         self.groups: dict[str, GroupSpec] = {f"{g.platform}:{g.id}": g for g in spec.groups}
         self.today = local(ctx.now, spec).date()
+        self.program = program(ctx.config)
         self._sizes: Counter[str] | None = None
         self._core: int | None = None
+        self._members: int | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
         if name in self.changes:
@@ -167,15 +169,22 @@ class _Run:
         """What a condition or a text may read about the subject."""
         ctx = self.ctx
         g = self.groups.get(gkey)
+        prog = self.program
         v: dict[str, Any] = {
             "community": ctx.config.name,
             "group": (g.name or g.id) if g else "",
             "group_role": g.role if g else "",
-            "group_size": self.size(gkey, group) if gkey else 0,
-            "members": sum(1 for x in ctx.community.members.values() if x.active),
-            "core_members": self.core_members(),
-            "holiday": holiday_on(self.today, ctx.locale),
+            "holiday": holiday_on(self.today, ctx.locale) if prog.uses("holiday") else "",
         }
+        # What walks every member is worked out only for the rules that read it, once per decision.
+        if prog.uses("group_size"):
+            v["group_size"] = self.size(gkey, group) if gkey else 0
+        if prog.uses("members"):
+            if self._members is None:
+                self._members = sum(1 for x in ctx.community.members.values() if x.active)
+            v["members"] = self._members
+        if prog.uses("core_members"):
+            v["core_members"] = self.core_members()
         if m is not None:
             rec = self.checkin(m)
             last = m.last_active_at or m.joined_at
@@ -334,7 +343,7 @@ class _Run:
         self.actions.append(ctx.act(Invite, key, platform=g.platform, group=g.id, target=pid, text=text))
 
     def _enroll(self, campaign: str, m: MemberState, gkey: str) -> None:
-        c = program(self.ctx.config).campaigns[campaign]
+        c = self.program.campaigns[campaign]
         start = int(self.ctx.now.timestamp())
         self.changes[f"c:{campaign}:{m.key}"] = [start, 0, gkey]
         due = start + c.steps[0][0]
@@ -348,7 +357,7 @@ class _Run:
         nxt = self.get("c_next")
         if nxt is None or int(nxt) > now:
             return
-        prog = program(self.ctx.config)
+        prog = self.program
         earliest: int | None = None
         for name in sorted(n for n in self.ctx.scope if n.startswith("c:")):
             _, campaign, member_key = name.split(":", 2)
@@ -420,8 +429,8 @@ class Automations(Policy):
         e, m = ctx.event, ctx.member
         if e is None or m is None:
             return NOTHING
-        prog = program(ctx.config)
         run = _Run(ctx)
+        prog = run.program
         triggers = []
         if (word := _EVENTS.get(e.kind)) is not None and not (isinstance(e, Message) and e.from_bot):
             triggers.append(word)
@@ -450,8 +459,8 @@ class Automations(Policy):
         return run.decision()
 
     def on_tick(self, ctx: Context) -> Decision:
-        prog = program(ctx.config)
         run = _Run(ctx)
+        prog = run.program
         grace = timedelta(minutes=load_playbook().automations.limits["misfire_minutes"].value)
         members = None
         for rule in prog.scheduled:

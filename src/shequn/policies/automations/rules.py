@@ -108,20 +108,35 @@ class Campaign:
 
 @dataclass(frozen=True, slots=True)
 class Program:
-    """A community's compiled automations."""
+    """A community's compiled automations, indexed once: the rules by event, the scheduled ones, what they read."""
 
     rules: tuple[Rule, ...] = ()
     campaigns: Mapping[str, Campaign] = field(default_factory=dict)
+    by_event: Mapping[str, tuple[Rule, ...]] = field(init=False)
+    scheduled: tuple[Rule, ...] = field(init=False)
+    reads: frozenset[str] = field(init=False)  # the conditions and placeholders used anywhere
+
+    def __post_init__(self) -> None:
+        by_event: dict[str, tuple[Rule, ...]] = {}
+        for r in self.rules:
+            if r.event:
+                by_event[r.event] = (*by_event.get(r.event, ()), r)
+        steps = [s for r in self.rules for s in r.steps] + [
+            s for c in self.campaigns.values() for _, todo in c.steps for s in todo
+        ]
+        texts = [x for s in steps for x in (*s.text.values(), *s.instructions.values())]
+        reads = {c.name for r in self.rules for c in r.conditions}
+        reads |= {name for x in texts for name in PLACEHOLDERS if "{" + name + "}" in x}
+        object.__setattr__(self, "by_event", by_event)
+        object.__setattr__(self, "scheduled", tuple(r for r in self.rules if r.scheduled))
+        object.__setattr__(self, "reads", frozenset(reads))
 
     def for_event(self, event: str) -> tuple[Rule, ...]:
-        return tuple(r for r in self.rules if r.event == event)
+        return self.by_event.get(event, ())
 
-    @property
-    def scheduled(self) -> tuple[Rule, ...]:
-        return tuple(r for r in self.rules if r.scheduled)
-
-    def uses(self, condition: str) -> bool:
-        return any(c.name == condition for r in self.rules for c in r.conditions)
+    def uses(self, name: str) -> bool:
+        """Whether some rule reads ``name`` (a condition or a placeholder)."""
+        return name in self.reads
 
 
 Problems = list[tuple[str, str]]
