@@ -285,3 +285,44 @@ def test_upgrade_path_invites_members_who_meet_the_next_level() -> None:
     invites = of(w.wait(2 * DAY, tick=timedelta(minutes=30)), "invite")
     assert [(a.target, a.group) for a in invites] == [("u1", "adm")]
     assert "管理群" in invites[0].text
+
+
+def test_through_the_store_the_log_replays_to_the_saved_state_and_invites_become_staff_tasks(sqlite_url: str) -> None:
+    """Live on SQLite with the clock ticking: the decisions are logged (ticks included), the replay of the log gives
+    the saved state, and an invitation the platform cannot send is a staff task with its reason."""
+    from shequn.app import App
+    from shequn.domain import CheckIn, Join, JoinMethod, Message, VirtualClock
+    from shequn.engine import replay
+
+    clock = VirtualClock(T0)
+    app = App(sqlite_url, clock=clock)
+    spec = make_spec(
+        groups=[{"platform": "wechat", "id": "g1"}, {"platform": "wechat", "id": "core", "role": "core"}],
+        automations={
+            "templates": ["birthday", "newcomer_journey"],
+            "rules": [{"key": "core3", "when": "checkin", "if": {"streak": 3}, "do": [{"invite": "core"}]}],
+        },
+    )
+    app.apply_spec(spec)
+
+    def base(n: str) -> dict[str, Any]:
+        return {"id": stable_id("store", n), "at": clock.now(), "platform": "wechat", "group": "g1", "actor": "u1"}
+
+    app.ingest([Join(**base("j"), method=JoinMethod.SELF, actor_name="小王")])
+    app.ingest([Message(**base("m"), message_id="m", text="我是小王，生日 11月4日")])
+    for day in range(4):
+        app.ingest([CheckIn(**base(f"c{day}"))])
+        for _ in range(48):
+            clock.set(clock.now() + timedelta(minutes=30))
+            app.tick()
+    saved = app.saved_state()
+    with app.store.transaction() as conn:
+        cfg = app.workspace_config(conn)
+        tasks = app.store.tasks.list(conn, app.ws.id)
+        ticks = app.store.events.count_by_kind(conn, app.ws.id).get("tick", 0)
+    assert ticks >= 4  # the birthday's daily run and the journey's steps were logged as ticks
+    assert replay(cfg, app.events()).state.to_dict() == saved.to_dict()
+    invites = [x for x in tasks if x.kind == "invite"]
+    assert len(invites) == 1 and invites[0].reason == "no_connector"
+    assert any(x.kind == "post" and "生日" in x.detail["action"]["text"] for x in tasks)
+    app.close()
