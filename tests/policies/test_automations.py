@@ -326,3 +326,34 @@ def test_through_the_store_the_log_replays_to_the_saved_state_and_invites_become
     assert len(invites) == 1 and invites[0].reason == "no_connector"
     assert any(x.kind == "post" and "生日" in x.detail["action"]["text"] for x in tasks)
     app.close()
+
+
+def test_scheduled_posts_of_all_rules_keep_to_the_rhythms_daily_cap_per_group() -> None:
+    rules = [
+        {"key": f"r{i}", "when": f"daily 1{i}:00", "for": "groups", "do": [{"post": f"第{i}条"}]} for i in range(5)
+    ]
+    w = world({"rules": rules}, rhythm={"max_posts_per_day": 2})
+    w.join("u1")
+    out = of(auto(w.wait(DAY, tick=timedelta(minutes=30))), "post")
+    assert sorted(a.text_or_empty for a in out if a.group == "g1") == ["第0条", "第1条"]
+    assert w.scope("automations")["capped:posts"] == 3 * 3  # three rules over the cap, in each of three groups
+    w.assert_replays()
+
+
+def test_every_template_compiles_and_each_text_exists_in_both_languages() -> None:
+    from shequn.playbook import load_playbook
+    from shequn.policies.automations.rules import compile_automations
+
+    book = load_playbook().automations.templates
+    roles = ("main", "paid", "admin", "core")
+    spec = make_spec(groups=[{"platform": "sandbox", "id": r, "role": r} for r in roles])
+    program, problems = compile_automations({"templates": list(book)}, spec)
+    assert problems == []
+    assert {r.template for r in program.rules} == set(book)
+    steps = [s for r in program.rules for s in r.steps] + [
+        s for c in program.campaigns.values() for _, todo in c.steps for s in todo
+    ]
+    assert all(set(s.text) == {"zh-CN", "en"} for s in steps if s.text)
+    # Without an admin or a paid group, the upgrade path invites into the core group only.
+    small, problems = compile_automations({"templates": ["upgrade_path"]}, make_spec(groups=GROUPS[:2]))
+    assert problems == [] and [r.key for r in small.rules] == ["upgrade_core"]

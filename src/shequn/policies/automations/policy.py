@@ -6,11 +6,13 @@ How it works:
     ``cron …`` in the community's time zone) run on ticks, once per occurrence (up to ``misfire_minutes`` late),
     for every member, every group or the community. A rule fires when all its conditions hold and its limits allow:
     once per member, a cooldown (``once_per``), and ``max_per_day`` firings per group and local day (what is over
-    is counted in ``capped:<rule>``). Campaigns are timed sequences a rule starts for a member.
+    is counted in ``capped:<rule>``). Scheduled posts of all the rules together keep to the rhythm's daily cap per
+    group (``rhythm.max_posts_per_day``). Campaigns are timed sequences a rule starts for a member.
 
 Things to keep in mind:
     * State (scope ``automations``): ``t:<rule>`` the last occurrence run, ``f:<rule>:<subject>`` when it last
-      fired for a member or group, ``n:<rule>:<group>`` [day, firings], ``capped:<rule>``, ``b:<member>`` the
+      fired for a member or group, ``n:<rule>:<group>`` [day, firings], ``capped:<rule>``, ``p:<group>`` [day,
+      scheduled posts] under the rhythm's daily cap (``capped:posts`` beyond it), ``b:<member>`` the
       birthday (MM-DD) from a self-introduction, ``ck:``/``lv:`` the check-ins and level last seen, ``o:<member>``
       paid orders, ``c:<campaign>:<member>`` [start, next step, group] and ``c_next`` the earliest step due.
     * A tick writes state only when an occurrence or a campaign step is due, so quiet ticks stay out of the log.
@@ -293,6 +295,8 @@ class _Run:
                     [home] if home else [g for g in self.groups.values() if g.role in ctx.config.spec.rhythm.roles]
                 )  # fmt: skip
                 for g in targets:
+                    if ctx.event is None and not self._within_cap(f"{g.platform}:{g.id}"):
+                        continue
                     mentions = (pid,) if pid and g.platform == platform else ()
                     text = _render(s.text, loc, v)
                     self.actions.append(
@@ -322,6 +326,18 @@ class _Run:
                 )  # fmt: skip
             elif s.kind == "campaign" and m is not None:
                 self._enroll(str(s.value), m, gkey)
+
+    def _within_cap(self, gkey: str) -> bool:
+        """Whether one more scheduled post fits the group's day under the rhythm's daily cap (book 2210: 一天最多发文
+        2~3则), counted over every automation; what is over is counted in ``capped:posts``."""
+        name, today = f"p:{gkey}", self.today.isoformat()
+        day, n = self.get(name) or ["", 0]
+        n = n if day == today else 0
+        if n >= (self.ctx.config.spec.rhythm.max_posts_per_day or 3):
+            self.changes["capped:posts"] = int(self.get("capped:posts", 0)) + 1
+            return False
+        self.changes[name] = [today, n + 1]
+        return True
 
     def _invite(self, s: Step, key: str, m: MemberState, v: Mapping[str, Any]) -> None:
         ctx = self.ctx
