@@ -64,6 +64,16 @@ def test_twenty_one_days_of_check_in_invites_to_the_core_group() -> None:
     w.assert_replays()
 
 
+def test_a_rule_added_after_check_ins_fires_on_the_next_check_in_only() -> None:
+    w = world({"rules": [{"key": "ck", "when": "checkin", "do": [{"dm": "签到+1"}]}]})
+    w.join("u1")
+    # Check-ins recorded before the rule existed (as in a community that adds it later):
+    w.community().policy["checkin"] = {"m:sandbox:u1": {"last": "2026-10-01", "streak": 9, "total": 9}}
+    assert not auto(w.say("u1", "早上好"))  # a message that is no check-in
+    assert texts(auto(w.say("u1", "签到"))) == ["签到+1"]
+    assert not auto(w.say("u1", "签到"))  # already checked in today
+
+
 def test_event_triggers_join_leave_message_level_up_order_payment() -> None:
     w = world(
         {

@@ -48,7 +48,7 @@ from shequn.playbook.spec import CommunitySpec, GroupSpec
 from shequn.policies.automations.calendar import birthday_in, holiday_on, is_birthday
 from shequn.policies.automations.rules import Campaign, Program, Rule, Step, compile_automations
 from shequn.policies.base import NOTHING, CommunityConfig, Context, Decision, Policy, PolicySettings
-from shequn.policies.checkin import Record
+from shequn.policies.checkin import Record, is_checkin_message
 from shequn.policies.common import local, member_pid, member_platform
 
 NAME = "automations"
@@ -458,8 +458,11 @@ class Automations(Policy):
             triggers.append("order")
             if prog.uses("orders") or prog.uses("upgrade"):
                 run.changes[f"o:{m.key}"] = int(run.get(f"o:{m.key}", 0)) + 1
-        if e.kind in (EventKind.MESSAGE, EventKind.CHECK_IN) and prog.for_event("checkin"):
-            total = run.checkin(m).total
+        checking_in = e.kind is EventKind.CHECK_IN or (
+            isinstance(e, Message) and is_checkin_message(ctx.config, e.text)
+        )  # fmt: skip
+        if checking_in and prog.for_event("checkin"):
+            total = run.checkin(m).total  # grown: the check-in policy recorded a new day (not "already checked in")
             if total > int(run.get(f"ck:{m.key}", 0)):
                 run.changes[f"ck:{m.key}"] = total
                 triggers.append("checkin")
