@@ -367,3 +367,15 @@ def test_every_template_compiles_and_each_text_exists_in_both_languages() -> Non
     # Without an admin or a paid group, the upgrade path invites into the core group only.
     small, problems = compile_automations({"templates": ["upgrade_path"]}, make_spec(groups=GROUPS[:2]))
     assert problems == [] and [r.key for r in small.rules] == ["upgrade_core"]
+
+
+def test_membership_state_from_the_membership_policy() -> None:
+    rule = {"key": "m", "when": "message", "if": {"membership": ["active", "grace"]}, "do": [{"tag": "member"}]}
+    w = world({"rules": [rule]}, policies={"membership": {"enabled": True}})
+    w.join("u1")
+    w.say("u1", "你好")
+    assert "member" not in w.member("u1").tags
+    w.pay("u1", 29900, "membership")
+    w.say("u1", "续上了")
+    assert "member" in w.member("u1").tags
+    w.assert_replays()

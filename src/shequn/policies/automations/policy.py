@@ -41,6 +41,7 @@ from shequn.domain import (
     Tag,
     identity_key,
 )
+from shequn.domain.records import parse_iso
 from shequn.domain.state import GroupState, MemberState
 from shequn.i18n import t
 from shequn.playbook import load_playbook
@@ -138,10 +139,9 @@ class _Run:
         if sub.get("stage") == "ended":
             return "ended"
         until, grace = sub.get("until"), sub.get("grace_until") or sub.get("until")
-        now = self.ctx.now.isoformat()
-        if until is None or until.replace("Z", "+00:00") > now:
+        if until is None or parse_iso(until) > self.ctx.now:
             return "active"
-        return "grace" if grace.replace("Z", "+00:00") > now else "ended"
+        return "grace" if parse_iso(grace) > self.ctx.now else "ended"
 
     def days(self, since: datetime | None) -> int | None:
         return None if since is None else (self.ctx.now - since).days
