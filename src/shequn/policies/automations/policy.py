@@ -439,7 +439,7 @@ class Automations(Policy):
 
     def check(self, settings: PolicySettings, spec: CommunitySpec) -> list[tuple[str, str]]:
         assert isinstance(settings, AutomationsSettings)
-        return [(f, msg) if f else ("", msg) for f, msg in compile_automations(settings.entries, spec)[1]]
+        return compile_automations(settings.entries, spec)[1]
 
     def decide(self, ctx: Context) -> Decision:
         e, m = ctx.event, ctx.member
@@ -458,10 +458,9 @@ class Automations(Policy):
             triggers.append("order")
             if prog.uses("orders") or prog.uses("upgrade"):
                 run.changes[f"o:{m.key}"] = int(run.get(f"o:{m.key}", 0)) + 1
-        checking_in = e.kind is EventKind.CHECK_IN or (
-            isinstance(e, Message) and is_checkin_message(ctx.config, e.text)
-        )  # fmt: skip
-        if checking_in and prog.for_event("checkin"):
+        if prog.for_event("checkin") and (
+            e.kind is EventKind.CHECK_IN or (isinstance(e, Message) and is_checkin_message(ctx.config, e.text))
+        ):
             total = run.checkin(m).total  # grown: the check-in policy recorded a new day (not "already checked in")
             if total > int(run.get(f"ck:{m.key}", 0)):
                 run.changes[f"ck:{m.key}"] = total
