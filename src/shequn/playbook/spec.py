@@ -327,12 +327,17 @@ class CommunitySpec(_Model):
     @field_validator("automations", mode="before")
     @classmethod
     def _automations_shape(cls, v: Any) -> Any:
-        """``automations:`` as a list (rules and ``- template: NAME`` lines) is the mapping's short form."""
+        """``automations:`` as a list (rules, and templates as ``- template: NAME`` or ``- NAME``) is the mapping's
+        short form."""
         if v is None:
             return {}
         if isinstance(v, list):
-            templates = [x for x in v if isinstance(x, dict) and "template" in x]
-            rules = [x for x in v if not (isinstance(x, dict) and "template" in x)]
+
+            def is_template(x: Any) -> bool:
+                return isinstance(x, str) or (isinstance(x, dict) and "template" in x)
+
+            templates = [x for x in v if is_template(x)]
+            rules = [x for x in v if not is_template(x)]
             return {k: x for k, x in (("templates", templates), ("rules", rules)) if x}
         return v
 
