@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from shequn.domain import Order, OrderStatus, stable_id
+import pytest
+
+from shequn.domain import Order, OrderStatus, UserError, stable_id
+from shequn.engine import build_community_config
 from shequn.policies.automations.calendar import birthday_in, holiday_on, is_birthday
 from tests.conftest import T0
 from tests.policies.harness import World, make_spec, of, texts
@@ -379,3 +382,23 @@ def test_membership_state_from_the_membership_policy() -> None:
     w.say("u1", "续上了")
     assert "member" in w.member("u1").tags
     w.assert_replays()
+
+
+def test_the_list_form_of_automations_is_the_mappings_short_form() -> None:
+    spec = make_spec(
+        automations=[
+            "birthday",
+            {"template": "holidays", "at": "10:00"},
+            {"key": "a", "when": "join", "do": [{"tag": "x"}]},
+        ]
+    )
+    assert spec.automations == {
+        "templates": ["birthday", {"template": "holidays", "at": "10:00"}],
+        "rules": [{"key": "a", "when": "join", "do": [{"tag": "x"}]}],
+    }
+    config = build_community_config(spec)
+    assert config.settings["automations"].enabled
+    with pytest.raises(UserError) as err:
+        build_community_config(make_spec(automations={"rules": [{"key": "a", "when": "join"}], "extra": 1}))
+    assert err.value.exit_code == 2
+    assert "automations.extra:" in str(err.value) and "automations.rules.0.do:" in str(err.value)
