@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 import yaml
@@ -13,6 +14,7 @@ from shequn.domain import UserError
 from shequn.i18n import catalogue, fmt, system_locale, t
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec, load_spec_file
+from shequn.policies.automations.rules import compile_automations, describe
 
 app = typer.Typer(help="社群管理 · manage communities", no_args_is_help=True)
 
@@ -86,6 +88,7 @@ def show(
         {"key": k, "name": kpis[k].name.get(loc) if k in kpis else k, "target": v} for k, v in spec.kpis.items()
     ]
     group_rows = [{"platform": g.platform, "id": g.platform_id, "name": g.name, "role": g.role} for g in groups]
+    automations = describe(compile_automations(spec.automations, spec)[0], loc)
     data = {
         "name": spec.name,
         "type": spec.type,
@@ -100,6 +103,7 @@ def show(
         "groups": group_rows,
         "members": counts.members,
         "messages": counts.messages,
+        "automations": automations,
     }
     if as_json:
         print_json(data)
@@ -125,6 +129,27 @@ def show(
     table.add_row(t("cli.col.members", loc), str(counts.members))
     table.add_row(t("cli.col.messages", loc), str(counts.messages))
     console.print(table)
+    _show_automations(automations, loc)
+
+
+def _show_automations(rules: list[dict[str, Any]], loc: str) -> None:
+    """The community's automations, one rule a line: when → if → do (limits)."""
+    console.print(f"[bold]{t('automations.show.title', loc)}[/bold]", markup=True)
+    if not rules:
+        console.print(f"  {t('automations.show.none', loc)}", markup=False)
+    for r in rules:
+        if "campaign" in r:
+            console.print(f"  {r['campaign']}", markup=False)
+            continue
+        origin = f" ({t('automations.show.template', loc, name=r['template'])})" if r["template"] else ""
+        parts = [
+            f"{t('automations.show.when', loc)} {r['when']}",
+            f"{t('automations.show.for', loc)} {r['for']}",
+            *([f"{t('automations.show.if', loc)} {' & '.join(r['if'])}"] if r["if"] else []),
+            f"{t('automations.show.do', loc)} " + " → ".join(r["do"]),
+            f"{t('automations.show.limits', loc)} " + ", ".join(r["limits"]),
+        ]
+        console.print(f"  {r['key']}{origin}: " + "; ".join(parts), markup=False)
 
 
 @app.command()

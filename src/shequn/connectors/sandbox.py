@@ -199,7 +199,10 @@ class SandboxSession:
         self.clock = VirtualClock(start)
         self.connector = SandboxConnector()
         self._loop = asyncio.new_event_loop()
-        self.capabilities = _EXTERNAL if platform_capabilities is None else platform_capabilities
+        # What the sandbox connector cannot do (an invitation) goes to staff, as on a platform without it.
+        self.capabilities = (
+            _EXTERNAL & SandboxConnector.capabilities if platform_capabilities is None else platform_capabilities
+        )
         self.emulate = emulate
         self.tick_every = tick
         self.config = WorkspaceConfig()

@@ -28,16 +28,16 @@ def build_community_config(
         problems.append(f"{source}: policies.{name}: unknown policy; policies are {', '.join(sorted(by_name))}")
     settings: dict[str, PolicySettings] = {}
     for name, policy in by_name.items():
-        raw = spec.policies.get(name) or {}
+        path, raw = policy.raw_settings(spec)
         try:
             s = policy.settings_model.model_validate(raw)
         except ValidationError as exc:
             for err in exc.errors():
                 where = ".".join(str(p) for p in err["loc"])
-                problems.append(f"{source}: policies.{name}.{where}: {err['msg'].removeprefix('Value error, ')}")
+                problems.append(f"{source}: {path}.{where}: {err['msg'].removeprefix('Value error, ')}")
             continue
         for fld, msg in policy.check(s, spec):
-            problems.append(f"{source}: policies.{name}.{fld}: {msg}")
+            problems.append(f"{source}: {path}.{fld}: {msg}" if fld else f"{source}: {path}: {msg}")
         settings[name] = s
     if problems:
         raise UserError("\n".join(problems), exit_code=2)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from shequn.playbook.models import (
     WEEKDAYS,
     ActivityBook,
+    AutomationBook,
     Cited,
     CommunityType,
     Diagnoses,
@@ -88,6 +89,7 @@ class Playbook:
         self.topics: TopicBook = _read("topics.yaml", TopicBook)
         self.activities: ActivityBook = _read("activities.yaml", ActivityBook)
         self.limits: LimitsBook = _read("platform_limits.yaml", LimitsBook)
+        self.automations: AutomationBook = _read("automations.yaml", AutomationBook)
         self.policies: dict[str, PolicyBook] = {}
         for name in POLICY_FILES:
             part: dict[str, PolicyBook] = _read(name, dict[str, PolicyBook])
@@ -226,6 +228,7 @@ class Playbook:
             ("topics", self.topics),
             ("activities", self.activities),
             ("diagnoses", self.diagnoses),
+            ("automations", self.automations),
         ):
             yield from _walk(name, part)
         for key, tpl in self.templates.items():

@@ -543,3 +543,53 @@ class Diagnoses(BaseModel):
 
     def cause(self, key: str) -> Cause:
         return next(c for c in self.causes if c.key == key)
+
+
+# -- automations (自动化) -----------------------------------------------------------------------------------------
+
+
+class AutomationLimit(Cited):
+    value: int = Field(gt=0)
+    note: Text
+
+
+class AutomationTemplate(Cited):
+    """A book-derived set of rules (and campaigns) in the spec's rule language; ``$param`` stands for a param."""
+
+    about: Text
+    params: dict[str, Any] = Field(default_factory=dict)
+    rules: list[dict[str, Any]] = Field(min_length=1)
+    campaigns: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class HolidayDay(BaseModel):
+    """One day of the greetings' calendar: exactly one of ``date``, ``rule``, ``after``, ``weekday``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(pattern=r"^[a-z_]+$")
+    name: Text
+    date: str | None = Field(default=None, pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+    rule: tuple[str, str] | None = None  # (country code, the holiday's English name in the `holidays` library)
+    after: tuple[str, int] | None = None  # (another day's key, days after it)
+    weekday: tuple[int, int, int] | None = None  # (month, n, weekday 0=Monday): the n-th weekday of the month
+
+    @model_validator(mode="after")
+    def _one_way(self) -> HolidayDay:
+        if sum(x is not None for x in (self.date, self.rule, self.after, self.weekday)) != 1:
+            raise ValueError(f"holiday {self.key}: give exactly one of date, rule, after, weekday")
+        return self
+
+
+class HolidayBook(Cited):
+    days: list[HolidayDay] = Field(min_length=1)
+
+
+class AutomationBook(BaseModel):
+    """``automations.yaml``: the limits every rule keeps, the templates, the holidays' calendar."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limits: dict[str, AutomationLimit]
+    templates: dict[str, AutomationTemplate]
+    holidays: HolidayBook

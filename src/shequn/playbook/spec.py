@@ -320,6 +320,26 @@ class CommunitySpec(_Model):
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rhythm: RhythmSpec = Field(default_factory=RhythmSpec)
     privacy: Privacy = Field(default_factory=Privacy)
+    # Rules (trigger → conditions → actions), book-derived templates and campaigns (issue 21); their meaning is
+    # checked by the automations policy when the spec is applied, in the operator's language.
+    automations: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("automations", mode="before")
+    @classmethod
+    def _automations_shape(cls, v: Any) -> Any:
+        """``automations:`` as a list (rules, and templates as ``- template: NAME`` or ``- NAME``) is the mapping's
+        short form."""
+        if v is None:
+            return {}
+        if isinstance(v, list):
+
+            def is_template(x: Any) -> bool:
+                return isinstance(x, str) or (isinstance(x, dict) and "template" in x)
+
+            templates = [x for x in v if is_template(x)]
+            rules = [x for x in v if not is_template(x)]
+            return {k: x for k, x in (("templates", templates), ("rules", rules)) if x}
+        return v
 
     @field_validator("name")
     @classmethod

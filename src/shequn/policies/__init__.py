@@ -6,6 +6,7 @@ May import: ``domain``, ``playbook``, ``i18n``. Never I/O, the store, connectors
 
 from shequn.policies.acks import Acks
 from shequn.policies.admission import Admission
+from shequn.policies.automations import Automations
 from shequn.policies.badges import Badges
 from shequn.policies.base import (
     NOTHING,
@@ -40,8 +41,9 @@ def default_policies() -> list[Policy]:
     Who may be here first (admission, capacity) and the rules they are to accept; then whether what they say may
     stand (moderation, speaking rules: a removed ad or a reminded chatter stops there and earns nothing); then the
     rituals (welcome, onboarding); then what members earn (check-in, points, then levels and badges, which read the
-    points); then requests (boards, FAQ), discipline (tasks, clean-up) and memberships; last, the acknowledgements
-    gathered meanwhile go out, one post per group and batch.
+    points); then requests (boards, FAQ), discipline (tasks, clean-up) and memberships; then the community's own
+    automations, which see all of that (a check-in recorded, a level raised); last, the acknowledgements gathered
+    meanwhile go out, one post per group and batch.
     """
     return [
         Admission(),
@@ -61,6 +63,7 @@ def default_policies() -> list[Policy]:
         Tasks(),
         Cleanup(),
         Membership(),
+        Automations(),
         Acks(),
     ]
 
@@ -69,6 +72,7 @@ __all__ = [
     "NOTHING",
     "Acks",
     "Admission",
+    "Automations",
     "Badges",
     "Capacity",
     "Checkin",

@@ -228,3 +228,8 @@ class Policy(ABC):
     def check(self, settings: PolicySettings, spec: CommunitySpec) -> list[tuple[str, str]]:
         """Problems of these settings for this community, as (field, message); checked when a spec is applied."""
         return []
+
+    def raw_settings(self, spec: CommunitySpec) -> tuple[str, Mapping[str, Any]]:
+        """Where in the spec the settings are (the path errors name) and what they are validated from:
+        ``policies.<name>`` unless a policy has a section of its own (``automations:``)."""
+        return f"policies.{self.name}", spec.policies.get(self.name) or {}
