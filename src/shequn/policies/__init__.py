@@ -24,6 +24,7 @@ from shequn.policies.faq import Faq
 from shequn.policies.games import Games
 from shequn.policies.leaderboard import Leaderboard
 from shequn.policies.levels import Levels
+from shequn.policies.lifecycle import Lifecycle
 from shequn.policies.membership import Membership
 from shequn.policies.moderation import Moderation
 from shequn.policies.onboarding import Onboarding
@@ -61,6 +62,7 @@ def default_policies() -> list[Policy]:
         Tasks(),
         Cleanup(),
         Membership(),
+        Lifecycle(),
         Acks(),
     ]
 
@@ -81,6 +83,7 @@ __all__ = [
     "GroupConfig",
     "Leaderboard",
     "Levels",
+    "Lifecycle",
     "Membership",
     "Moderation",
     "Onboarding",
