@@ -96,11 +96,13 @@ class Outcome:
 
 
 class Lifecycle:
-    """The lifecycle operations of one workspace (``actor`` is who is recorded as doing them)."""
+    """The lifecycle operations of one workspace (``actor`` is who is recorded as doing them). With ``dry_run``
+    every check is made and the outcome counted (the console's confirmation shows it), nothing is written."""
 
-    def __init__(self, app: App, *, actor: str = "cli") -> None:
+    def __init__(self, app: App, *, actor: str = "cli", dry_run: bool = False) -> None:
         self.app = app
         self.actor = actor
+        self.dry_run = dry_run
 
     # -- finding things -----------------------------------------------------------------------------------------
 
@@ -176,6 +178,10 @@ class Lifecycle:
     ) -> Outcome:
         """Queue ``actions``, log ``events``, audit: one transaction (``before(conn)`` runs first in it)."""
         app = self.app
+        if self.dry_run:
+            return Outcome(
+                verb, community.name, group.key, members, len(actions), 0, other, {**(detail or {}), "dry_run": True}
+            )
         with app.transaction() as conn:
             if before is not None:
                 before(conn)
@@ -441,7 +447,8 @@ class Lifecycle:
                            old=", ".join(old) or "-", new=to_id)  # fmt: skip
         task = OpenStaffTask(**common, title=title, target=to_id, extra={"role": role, "from": old, "to": to_id})
         out = self._commit("handover", community, group, [task], other=to_id, detail={"role": role, "from": old})
-        self.app.apply_spec(spec, actor=self.actor, source=f"group handover {group.key}")
+        if not self.dry_run:
+            self.app.apply_spec(spec, actor=self.actor, source=f"group handover {group.key}")
         return out
 
     def temporary(self, community_name: str, ref: str, ends: datetime | None) -> Outcome:
