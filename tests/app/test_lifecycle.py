@@ -185,3 +185,14 @@ def test_handover_moves_the_role_and_asks_staff_to_transfer_the_rights(sqlite_ur
         [task] = app.store.tasks.list(conn, app.ws.id)
     assert "boss" in task.title and "u7" in task.title
     app.close()
+
+
+def test_an_archived_group_gets_no_rhythm_any_more(sqlite_url: str) -> None:
+    from shequn.schedule.plan import rhythm_groups
+
+    app = make_app(sqlite_url)
+    Lifecycle(app).archive("读书会", "g1")
+    with app.store.transaction() as conn:
+        cfg = app.workspace_config(conn)
+    assert [g.platform_id for g in rhythm_groups(cfg.communities["读书会"].spec, cfg.groups.values())] == ["g2"]
+    app.close()
