@@ -4,6 +4,7 @@ over, temporary groups; bad input refused with nothing written; the state rebuil
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -195,4 +196,22 @@ def test_an_archived_group_gets_no_rhythm_any_more(sqlite_url: str) -> None:
     with app.store.transaction() as conn:
         cfg = app.workspace_config(conn)
     assert [g.platform_id for g in rhythm_groups(cfg.communities["读书会"].spec, cfg.groups.values())] == ["g2"]
+    app.close()
+
+
+def test_the_analytics_stop_counting_an_archived_group_as_dead(sqlite_url: str, tmp_path: Path) -> None:
+    from shequn.analytics.engine import analyze
+
+    app = make_app(sqlite_url)
+    fill(app, 3, talk=2)
+    app.ingest([join("v0", T0, group="g2"), msg("v0", T0 + timedelta(days=20), group="g2")], history=True)
+    g1 = analyze(app.store, app.ws, cache=tmp_path / "a").groups["sandbox:g1"]
+    dead = next(f for f in g1.findings if f.key == "dead_group")
+    assert g1.dead and "shequn group merge 读书会 sandbox:g1 --into sandbox:g2" in dead.commands
+
+    Lifecycle(app).archive("读书会", "g1")
+    report = analyze(app.store, app.ws, cache=tmp_path / "a")
+    g1 = report.groups["sandbox:g1"]
+    assert (g1.state, g1.stage, g1.dead, g1.findings) == ("archived", "archived", False, [])
+    assert report.communities["读书会"].dead_groups == 0
     app.close()
