@@ -173,7 +173,7 @@ def test_a_temporary_group_is_reminded_then_archived_at_its_end(sqlite_url: str)
     assert any(a.kind.value == "mute" and a.group == "g1" for a in actions(app))
     with app.store.transaction() as conn:
         g1 = next(g for g in app.store.groups.list(conn, app.ws.id) if g.platform_id == "g1")
-    assert g1.state == "archived" and g1.role == "temporary"
+    assert g1.state == "archived"
     app.close()
 
 

@@ -274,7 +274,8 @@ class Lifecycle:
             actions.append(Post(**{**tcommon, "key": f"{common['key']}:welcome"}, text=welcome))
 
             def bind(conn: Connection) -> None:
-                self._bind(conn, community, target.platform, target.platform_id, new_name, group.role)
+                if target.community is None:  # a group just created by hand: it joins the community
+                    self._bind(conn, community, target.platform, target.platform_id, new_name, group.role)
 
             return self._commit(
                 "split", community, group, actions, members=n, other=target.key,
@@ -314,8 +315,8 @@ class Lifecycle:
         if ref in (group.key, group.platform_id) or (group.name and ref == group.name):
             raise UserError(t("lifecycle.into_itself", None, group=group.key), exit_code=2)
         platform, sep, pid = ref.partition(":")
-        if not sep:
-            platform, pid = group.platform, ref
+        if not sep or platform != group.platform:
+            platform, pid = group.platform, ref  # a bare id, or an id with colons of its own (Matrix: !abc:hs)
         with self.app.store.transaction() as conn:
             groups = self.app.store.groups.list(conn, self.app.ws.id)
         for g in groups:
@@ -465,11 +466,8 @@ class Lifecycle:
                 raise UserError(t("lifecycle.past_end", None, ends=iso(end)), exit_code=2)
             value = iso(end)
 
-        def mark(conn: Connection) -> None:
-            self._bind(conn, community, group.platform, group.platform_id, group.name, "temporary")
-
         event = self._event(community, group, "group_ends", value)
-        return self._commit("temporary", community, group, [], [event], detail={"ends": value}, before=mark)
+        return self._commit("temporary", community, group, [], [event], detail={"ends": value})
 
     def bind(self, community_name: str, key: str, *, name: str = "", role: str = "main") -> Outcome:
         """Bind a group (a new one created by hand) to a community."""
