@@ -133,14 +133,14 @@ _SPLIT = frozenset({"oversize", "interest_too_big"})
 _CLOSE = frozenset({"dead_group", "dead_group_consumption"})
 
 
-def _arg(value: str) -> str:
+def shell_word(value: str) -> str:
     """A shell word as typed: bare when safe (Chinese names too), quoted otherwise (spaces; ``!`` of Matrix ids)."""
     return value if re.fullmatch(r"[\w@%+=:,./-]+", value) else shlex.quote(value)
 
 
 def commands_for(rule: str, g: GroupHealth, peers: Sequence[GroupHealth] = ()) -> list[str]:
     """The exact ``shequn group …`` commands for a finding of ``rule`` on ``g`` (none when no verb fits)."""
-    c, key = _arg(g.community), _arg(g.key)
+    c, key = shell_word(g.community), shell_word(g.key)
     if rule in _SPLIT:
         return [f"shequn group split {c} {key}"]
     if rule in _CLOSE:
@@ -148,7 +148,7 @@ def commands_for(rule: str, g: GroupHealth, peers: Sequence[GroupHealth] = ()) -
         out = []
         if alive:  # into the liveliest of the community's other groups
             into = max(alive, key=lambda p: (p.messages, p.members, p.key))
-            out.append(f"shequn group merge {c} {key} --into {_arg(into.key)}")
+            out.append(f"shequn group merge {c} {key} --into {shell_word(into.key)}")
         return [*out, f"shequn group archive {c} {key}", f"shequn group dissolve {c} {key}"]
     return []
 

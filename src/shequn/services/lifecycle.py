@@ -20,7 +20,6 @@ May import: ``app`` and everything inside (never ``cli`` or ``web``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection, select
 
+from shequn.analytics.diagnosis import shell_word
 from shequn.connectors import staff_reason
 from shequn.domain import (
     Action,
@@ -64,9 +64,6 @@ from shequn.store.schema import ACTION
 
 if TYPE_CHECKING:
     from shequn.app import App
-
-log = logging.getLogger("shequn.lifecycle")
-VERBS = ("split", "merge", "archive", "dissolve", "handover", "temporary", "bind")
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +291,8 @@ class Lifecycle:
         if staff_reason(create) is None:
             actions.append(create)
         else:  # most platforms keep group creation to a person: say exactly what to create and how to attach it
-            command = f"shequn group split {community.name} {group.key} --into ID --by {by} --force"
+            words = (shell_word(community.name), shell_word(group.key), shell_word(by))
+            command = "shequn group split {} {} --into ID --by {} --force".format(*words)
             how = self._text(community, "create_group", name=new_name, platform=group.platform, old=old_name,
                              command=command, n=n)  # fmt: skip
             roster = "\n".join(f"- {m.name or m.key} ({m.key})" for m in segment)
