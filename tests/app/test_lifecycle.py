@@ -116,8 +116,8 @@ def test_bad_input_is_refused_in_words_with_nothing_written(sqlite_url: str) -> 
     app.close()
 
 
-def test_merge_archive_and_dissolve_record_the_state_and_the_engine_stops_acting_there(sqlite_url: str) -> None:
-    app = make_app(sqlite_url)
+def test_merge_archive_and_dissolve_record_the_state_and_the_engine_stops_acting_there(db_url: str) -> None:
+    app = make_app(db_url)
     fill(app, 4, talk=2)
     app.ingest([join("v0", T0, group="g2")], history=True)
     app.clock.advance(timedelta(days=2))  # type: ignore[attr-defined]
