@@ -208,6 +208,12 @@ def test_the_analytics_stop_counting_an_archived_group_as_dead(sqlite_url: str, 
     g1 = analyze(app.store, app.ws, cache=tmp_path / "a").groups["sandbox:g1"]
     dead = next(f for f in g1.findings if f.key == "dead_group")
     assert g1.dead and "shequn group merge 读书会 sandbox:g1 --into sandbox:g2" in dead.commands
+    from shequn.reports.html import render_html
+    from shequn.reports.markdown import render_markdown
+
+    report = analyze(app.store, app.ws, cache=tmp_path / "a")
+    assert "`shequn group merge 读书会 sandbox:g1 --into sandbox:g2`" in render_markdown(report)
+    assert "<code>shequn group dissolve 读书会 sandbox:g1</code>" in render_html(report)
 
     Lifecycle(app).archive("读书会", "g1")
     report = analyze(app.store, app.ws, cache=tmp_path / "a")
