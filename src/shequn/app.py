@@ -233,7 +233,9 @@ class App:
             )
         for g in self.store.groups.list(conn, self.ws.id):
             if g.community is not None and g.community in cfg.communities:
-                cfg.bind(GroupConfig(g.key, g.platform, g.platform_id, g.community, g.name, g.role, g.capacity))
+                cfg.bind(
+                    GroupConfig(g.key, g.platform, g.platform_id, g.community, g.name, g.role, g.capacity, g.state)
+                )
         return cfg
 
     @contextmanager

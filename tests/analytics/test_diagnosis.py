@@ -63,3 +63,21 @@ def test_every_rule_cites_seeds_that_say_it() -> None:
         assert r.prescription.quote and pb.diagnoses.cause(r.cause).quote
     if SEEDS.exists():
         assert verify_sources(SEEDS) == []
+
+
+def test_each_lifecycle_prescription_carries_its_command_and_a_closed_group_gets_none() -> None:
+    c = _community("growth", [])
+    dead = GroupHealth(key="matrix:!old:hs", id=1, name="老群", community="读 书会", type="growth", role="main",
+                       members=40, dead=True, stage="dead")  # fmt: skip
+    alive = GroupHealth(key="matrix:!main:hs", id=2, name="主群", community="读 书会", type="growth", role="main",
+                        members=180, messages=900, stage="mature")  # fmt: skip
+    found = {f.key: f for f in diagnosis.diagnose_group(dead, c, "zh-CN", peers=[dead, alive])}
+    assert found["dead_group"].commands == [
+        "shequn group merge '读 书会' 'matrix:!old:hs' --into 'matrix:!main:hs'",
+        "shequn group archive '读 书会' 'matrix:!old:hs'",
+        "shequn group dissolve '读 书会' 'matrix:!old:hs'",
+    ]
+    crowded = {f.key: f for f in diagnosis.diagnose_group(alive, c, "zh-CN", peers=[dead, alive])}
+    assert crowded["oversize"].commands == ["shequn group split '读 书会' 'matrix:!main:hs'"]
+    dead.state = "archived"
+    assert diagnosis.diagnose_group(dead, c, "zh-CN", peers=[dead, alive]) == []

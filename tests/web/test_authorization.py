@@ -69,7 +69,7 @@ def routes(site: Site) -> list[tuple[str, str, Perm | None]]:
 def fill(path: str, site: Site) -> str:
     values = {"name": "读书会", "group_id": "1", "person_id": "1", "task_id": "999999", "token_id": "999999",
               "username": "nobody-here", "source": "shop", "job": "20260101000000-deadbeef", "key": "weekly",
-              "code": "dushu"}  # fmt: skip
+              "code": "dushu", "verb": "reopen"}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

@@ -10,6 +10,9 @@ May import: ``analytics.model``, ``playbook``, ``i18n``, the standard library.
 
 from __future__ import annotations
 
+import re
+import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from shequn.analytics.model import CommunityHealth, Finding, GroupHealth
@@ -114,8 +117,40 @@ def _evaluate(scope: str, ctype: str, signals: dict[str, Any], loc: str) -> list
     return out
 
 
-def diagnose_group(g: GroupHealth, c: CommunityHealth, loc: str) -> list[Finding]:
-    return _evaluate("group", c.type, group_signals(g), loc)
+def diagnose_group(g: GroupHealth, c: CommunityHealth, loc: str, peers: Sequence[GroupHealth] = ()) -> list[Finding]:
+    """The findings of a group (none for an archived or dissolved one), each with the commands that carry out its
+    prescription (``peers``: the community's groups, where a dead group could merge)."""
+    if g.state != "active":
+        return []
+    found = _evaluate("group", c.type, group_signals(g), loc)
+    for f in found:
+        f.commands = commands_for(f.key, g, peers)
+    return found
+
+
+# What carries out each prescription: the lifecycle verbs (shequn.services.lifecycle) by rule key.
+_SPLIT = frozenset({"oversize", "interest_too_big"})
+_CLOSE = frozenset({"dead_group", "dead_group_consumption"})
+
+
+def shell_word(value: str) -> str:
+    """A shell word as typed: bare when safe (Chinese names too), quoted otherwise (spaces; ``!`` of Matrix ids)."""
+    return value if re.fullmatch(r"[\w@%+=:,./-]+", value) else shlex.quote(value)
+
+
+def commands_for(rule: str, g: GroupHealth, peers: Sequence[GroupHealth] = ()) -> list[str]:
+    """The exact ``shequn group …`` commands for a finding of ``rule`` on ``g`` (none when no verb fits)."""
+    c, key = shell_word(g.community), shell_word(g.key)
+    if rule in _SPLIT:
+        return [f"shequn group split {c} {key}"]
+    if rule in _CLOSE:
+        alive = [p for p in peers if p.key != g.key and p.state == "active" and not p.dead]
+        out = []
+        if alive:  # into the liveliest of the community's other groups
+            into = max(alive, key=lambda p: (p.messages, p.members, p.key))
+            out.append(f"shequn group merge {c} {key} --into {shell_word(into.key)}")
+        return [*out, f"shequn group archive {c} {key}", f"shequn group dissolve {c} {key}"]
+    return []
 
 
 def diagnose_community(c: CommunityHealth, groups: list[GroupHealth], loc: str) -> list[Finding]:

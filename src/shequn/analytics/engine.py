@@ -163,7 +163,7 @@ def _analyze(
     timings["snapshot_events_added"] = float(snap.refreshed)
     t = time.perf_counter()
     con.execute(
-        f"""CREATE TEMP TABLE grp AS SELECT g.id, g.platform, g.platform_id, g.name, g.role, g.community_id
+        f"""CREATE TEMP TABLE grp AS SELECT g.id, g.platform, g.platform_id, g.name, g.role, g.community_id, g.state
             FROM src.chat_group g WHERE g.workspace_id = {ws.id}"""
     )
     con.execute(f"CREATE TEMP TABLE com AS SELECT id, name, type, spec FROM src.community WHERE workspace_id = {ws.id}")
@@ -179,8 +179,8 @@ def _analyze(
         known = ", ".join(sorted(c[0] for c in communities.values())) or "none yet"
         raise UserError(f"no community named {community!r} (communities: {known})", exit_code=2)
     groups = {
-        r[0]: {"platform": r[1], "platform_id": r[2], "name": r[3], "role": r[4], "community_id": r[5]}
-        for r in con.execute("SELECT id, platform, platform_id, name, role, community_id FROM grp").fetchall()
+        r[0]: {"platform": r[1], "platform_id": r[2], "name": r[3], "role": r[4], "community_id": r[5], "state": r[6]}
+        for r in con.execute("SELECT id, platform, platform_id, name, role, community_id, state FROM grp").fetchall()
     }
     # Staff named by the specs' roles (platform ids) → persons, per group of the community.
     con.execute("CREATE TEMP TABLE spec_staff (g INTEGER, p BIGINT)")
@@ -369,6 +369,9 @@ def _analyze(
         gh.trajectory = [{"date": day_names[i], "stage": STAGES[stage_row[i]]} for i in starts]
         gh.last_message = day_names[last_msg_i] if last_msg_i is not None else None
         gh.silent_days = (ndays - 1 - last_msg_i) if last_msg_i is not None else ndays
+        gh.state = g.get("state") or "active"
+        if gh.state != "active":  # archived or dissolved on purpose: not dead, not to be prescribed for
+            stage = gh.stage = gh.state
         gh.dead = stage == "dead"
         if gh.dead:  # one date for "dead since" everywhere: the first day without a message
             gh.dead_since = day_names[last_msg_i + 1] if last_msg_i is not None and last_msg_i + 1 < ndays else since
@@ -471,10 +474,11 @@ def _analyze(
     for cname, ch in out_comms.items():
         ghs = comm_groups.get(cname, [])
         for x in ghs:
-            x.findings = diagnosis.diagnose_group(x, ch, loc)
+            x.findings = diagnosis.diagnose_group(x, ch, loc, peers=ghs)
             x.health = diagnosis.health_score(x, ch)
         ch.findings = diagnosis.diagnose_community(ch, ghs, loc)
-        ch.health = round(sum(x.health for x in ghs) / len(ghs)) if ghs else 0
+        open_ghs = [x for x in ghs if x.state == "active"]
+        ch.health = round(sum(x.health for x in open_ghs) / len(open_ghs)) if open_ghs else 0
     timings["assemble"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     local_end = end.astimezone(zone)

@@ -50,6 +50,7 @@ class Finding:
     prescription: str
     evidence: dict[str, Any]
     sources: list[dict[str, str]]  # [{"source": "FILE:LINE", "quote": "…"}]
+    commands: list[str] = field(default_factory=list)  # the `shequn group …` commands that carry it out
 
 
 @dataclass(slots=True)
@@ -112,6 +113,7 @@ class GroupHealth:
     guest_talks: int = 0
     size_band: str = ""
     # lifecycle
+    state: str = "active"  # active | archived | dissolved (shequn group …): a closed group is neither dead nor judged
     stage: str = ""
     stage_since: str = ""
     dead: bool = False

@@ -16,6 +16,7 @@ from shequn.cli import (
     demo,
     event,
     events,
+    group,
     growth,
     importer,
     member,
@@ -145,6 +146,7 @@ app.add_typer(growth.livecode_app, name="livecode")
 app.add_typer(growth.growth_app, name="growth")
 app.add_typer(shop.app, name="shop")
 app.add_typer(member.app, name="member")  # issue 23: member pages
+app.add_typer(group.app, name="group")  # issue 21: the group lifecycle
 app.command(name="worker")(worker.worker)
 app.command(name="status")(worker.status)
 

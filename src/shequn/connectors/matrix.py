@@ -12,7 +12,9 @@ How it works:
     key as the transaction id (the homeserver ignores a repeat, hence ``idempotent_sends``), a deletion is a
     redaction, a mute lowers the member's power level below ``events_default`` (the whole room: raises
     ``events_default``), removal is a kick, a ban a ban, the announcement a pinned message, a private message goes
-    to a direct room created once per member. Matrix has no invite links with member limits: those become staff
+    to a direct room created once per member, a new group (a split) is a room created with its members invited,
+    closing a group (解散) makes it invite-only, kicks its members and leaves. Matrix has no invite links with
+    member limits: those become staff
     tasks.
 
     Matrix has no timed mute, so a ``Mute`` with ``until`` is lifted by the connector: the due unmute (the room, the
@@ -572,6 +574,51 @@ class MatrixConnector(Connector):
         if action.text_or_empty:
             await self._direct(action)
         return SendResult()
+
+    @sends(ActionKind.CREATE_GROUP)
+    async def _create_room(self, action: Action) -> SendResult:
+        """A new room with the members invited at once, then the announcement (a split's new group)."""
+        from nio import RoomPreset
+
+        client = await self._connect()
+        room = self.cursors.get(f"created:{action.key}")  # a resend after a crash: the room exists already
+        if not room:
+            resp = _check(
+                await client.room_create(
+                    name=str(getattr(action, "name", "")) or None,
+                    topic=str(getattr(action, "topic", "")) or None,
+                    preset=RoomPreset.private_chat,
+                    invite=[u for u in getattr(action, "invite", ()) if u != self.user_id],
+                ),
+                "create room",
+            )
+            room = str(resp.room_id)
+            self.cursors.put(f"created:{action.key}", room)
+        eid = ""
+        if action.text_or_empty:
+            eid = await self._send_message(room, action, self._text(action.text_or_empty))
+        return SendResult(platform_id=room, detail={"room": room, "announcement": eid})
+
+    @sends(ActionKind.CLOSE_GROUP)
+    async def _close_room(self, action: Action) -> SendResult:
+        """解散: nobody can join again, every member is let go, then the bot leaves (the room's history stays)."""
+        client = await self._connect()
+        room = action.group
+        _check(await client.room_put_state(room, "m.room.join_rules", {"join_rule": "invite"}), "join rules")
+        members = _check(await client.joined_members(room), "members")
+        reason = str(getattr(action, "reason", "")) or None
+        let_go, kept = 0, []
+        for m in members.members:
+            if m.user_id == self.user_id:
+                continue
+            resp = await client.room_kick(room, m.user_id, reason=reason)
+            if getattr(resp, "status_code", None) == "M_FORBIDDEN":
+                kept.append(m.user_id)  # the room's creator (room version 12) or someone above the bot
+                continue
+            _check(resp, "kick")
+            let_go += 1
+        _check(await client.room_leave(room), "leave")
+        return SendResult(detail={"let_go": let_go, "kept": kept})
 
     @sends(ActionKind.SET_ANNOUNCEMENT)
     async def _announce(self, action: Action) -> SendResult:

@@ -40,6 +40,8 @@ class ActionKind(StrEnum):
     SET_STATE = "set_state"
     ADMIT = "admit"
     ANSWER_JOIN_REQUEST = "answer_join_request"
+    CREATE_GROUP = "create_group"
+    CLOSE_GROUP = "close_group"
 
 
 ACTIONS = Registry("action")
@@ -290,6 +292,31 @@ class AnswerJoinRequest(Action):
 
     kind: ClassVar[ActionKind] = ActionKind.ANSWER_JOIN_REQUEST
     approve: bool
+    reason: str = ""
+
+
+@ACTIONS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateGroup(Action):
+    """Create a chat group (建群) named ``name`` for ``community`` on ``platform``, invite ``invite`` (platform user
+    ids) and post ``text`` there once it exists (the split's announcement). ``group`` is the group it comes from
+    (a split's source), ``role`` the new group's role in the community. Most platforms keep this to a person."""
+
+    kind: ClassVar[ActionKind] = ActionKind.CREATE_GROUP
+    name: str
+    role: str = "main"
+    topic: str = ""
+    invite: tuple[str, ...] = ()
+    text: str = ""
+
+
+@ACTIONS.register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CloseGroup(Action):
+    """Close ``group`` for good (解散群): its members are let go and the bot leaves. The farewell is a post before it;
+    the members' data stays in shequn."""
+
+    kind: ClassVar[ActionKind] = ActionKind.CLOSE_GROUP
     reason: str = ""
 
 

@@ -52,6 +52,7 @@ from shequn.domain.records import iso
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
 from shequn.engine.config import WorkspaceConfig
 from shequn.policies import NOTHING, CommunityConfig, Context, Decision, Policy, PolicySettings, default_policies
+from shequn.policies.lifecycle import LIFECYCLE, LIFECYCLE_OPS
 
 log = logging.getLogger("shequn.engine")
 
@@ -138,6 +139,9 @@ class Engine:
         policies = self._plan(cconf, event.kind)
         if not policies:
             return []
+        closed = community.policy.get(LIFECYCLE)
+        if closed and gkey in closed and closed[gkey].get("state", "active") != "active":
+            return []  # an archived or dissolved group: its facts count, no policy acts there any more
         ctx = Context(
             now=event.at,
             config=cconf,
@@ -255,7 +259,11 @@ class Engine:
         return member
 
     def _apply_operator(self, event: OperatorAction) -> None:
-        """A change an operator made by hand (a tag on a member): applied like an internal action."""
+        """A change an operator made by hand (a tag on a member, a group's lifecycle): applied like an internal
+        action."""
+        if event.community in self.config.communities and event.op in LIFECYCLE_OPS:
+            self._apply_lifecycle(event)
+            return
         if event.community not in self.config.communities or event.op not in ("tag", "untag"):
             log.warning("operator action %s on %s ignored", event.op, event.community)
             return
@@ -266,6 +274,25 @@ class Engine:
             return
         (member.tags.add if event.op == "tag" else member.tags.discard)(event.value)
         self.dirty.members.add((community.name, member.key))
+
+    def _apply_lifecycle(self, event: OperatorAction) -> None:
+        """A group's lifecycle (archived, dissolved, active again; a temporary group's end): kept in the community's
+        ``lifecycle`` state under the group's key, where the lifecycle policy and the analytics read it."""
+        gkey = f"{event.platform}:{event.group}"
+        community = self.state.community(event.community)
+        entry = dict(community.scope(LIFECYCLE).get(gkey) or {})
+        if event.op == "group_state":
+            entry.update(state=event.value, since=iso(event.at), by=event.by)
+            entry.update({k: v for k, v in event.extra.items() if k in ("into", "reason")})
+        else:  # group_ends: a temporary group's end ("" takes it away)
+            entry.pop("reminded", None)
+            if event.value:
+                entry["ends"] = event.value
+            else:
+                entry.pop("ends", None)
+        entry.setdefault("state", "active")
+        community.scope(LIFECYCLE)[gkey] = entry
+        self.dirty.policy.add((community.name, LIFECYCLE, gkey))
 
     # -- ticks ----------------------------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ POLICY_FILES = (
     "membership.yaml",
     "faq.yaml",
     "growth.yaml",
+    "lifecycle.yaml",
 )
 
 

@@ -104,6 +104,7 @@ class GroupSpec(_Model):
     name: str = ""
     role: GroupRole = "main"
     capacity: int | None = Field(default=None, gt=0)
+    ends: datetime | None = None  # a temporary group's end (naive: the community's local time); see policies.lifecycle
 
 
 _RHYTHM_ROLES: tuple[GroupRole, ...] = ("main", "paid", "fan")

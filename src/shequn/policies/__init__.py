@@ -25,6 +25,7 @@ from shequn.policies.faq import Faq
 from shequn.policies.games import Games
 from shequn.policies.leaderboard import Leaderboard
 from shequn.policies.levels import Levels
+from shequn.policies.lifecycle import Lifecycle
 from shequn.policies.membership import Membership
 from shequn.policies.moderation import Moderation
 from shequn.policies.onboarding import Onboarding
@@ -63,6 +64,7 @@ def default_policies() -> list[Policy]:
         Tasks(),
         Cleanup(),
         Membership(),
+        Lifecycle(),
         Automations(),
         Acks(),
     ]
@@ -85,6 +87,7 @@ __all__ = [
     "GroupConfig",
     "Leaderboard",
     "Levels",
+    "Lifecycle",
     "Membership",
     "Moderation",
     "Onboarding",

@@ -51,6 +51,7 @@ class GroupConfig:
     name: str = ""
     role: str = "main"
     capacity: int | None = None
+    state: str = "active"  # the lifecycle (policies.lifecycle): an archived or dissolved group gets no rhythm
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,12 +104,19 @@ def _finding(f: Finding, loc: str) -> str:
         f'<span title="{escape(s["source"])}">{escape(cite(s["source"], loc))}</span> “{escape(s["quote"])}”'
         for s in f.sources
     )
+    cmds = (
+        f"<p>{escape(t('report.commands', loc))}{c}"
+        + " · ".join(f"<code>{escape(x)}</code>" for x in f.commands)
+        + "</p>"
+        if f.commands
+        else ""
+    )
     return (
         f'<div class="finding {escape(f.severity)}"><p><b>{escape(f.title)}</b> '
         f'<span class="note">({escape(t(f"report.severity.{f.severity}", loc))})</span></p>'
         f"<p>{escape(t('report.cause', loc))}{c}{escape(f.cause)}</p>"
         f"<p>{escape(t('report.prescription', loc))}{c}{escape(f.prescription)}</p>"
-        f'<p class="src">{escape(t("report.source", loc))}{c}{srcs}</p></div>'
+        f'<p class="src">{escape(t("report.source", loc))}{c}{srcs}</p>{cmds}</div>'
     )
 
 

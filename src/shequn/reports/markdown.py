@@ -29,6 +29,7 @@ def _finding(f: Finding, loc: str) -> list[str]:
         f"  - {t('report.cause', loc)}: {f.cause}",
         f"  - {t('report.prescription', loc)}: {f.prescription}",
         f"  - {t('report.source', loc)}: {src}",
+        *([f"  - {t('report.commands', loc)}: " + " · ".join(f"`{c}`" for c in f.commands)] if f.commands else []),
     ]
 
 

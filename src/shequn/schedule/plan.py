@@ -91,9 +91,10 @@ def _at(day: date, hhmm: str, tz: ZoneInfo) -> datetime:
 
 
 def rhythm_groups(spec: CommunitySpec, groups: Iterable[GroupConfig]) -> list[GroupConfig]:
-    """The community's groups that get the rhythm (by role), in a stable order."""
+    """The community's groups that get the rhythm (by role; not archived or dissolved), in a stable order."""
     roles = set(spec.rhythm.roles)
-    return sorted((g for g in groups if g.community == spec.name and g.role in roles), key=lambda g: g.key)
+    chosen = (g for g in groups if g.community == spec.name and g.role in roles and g.state == "active")
+    return sorted(chosen, key=lambda g: g.key)
 
 
 def _day_jobs(spec: CommunitySpec, day: date, tz: ZoneInfo) -> list[tuple[str, JobSpec, datetime, int]]:

@@ -42,6 +42,7 @@ from shequn.domain import (
     split_key,
     stable_id,
 )
+from shequn.i18n import t
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec, parse_spec
 from shequn.store import CommunityRecord, GroupRow, MemberRow, Segment, StaffTask
@@ -57,6 +58,7 @@ SEGMENT_LIMIT = 5000  # members one segment action may touch at once
 OVERVIEW_SECONDS = 3.0
 ANALYSIS_SECONDS = 60.0
 SPECS_SECONDS = 1.0
+LIFECYCLE_VERBS = ("split", "merge", "archive", "dissolve", "reopen", "handover", "temporary")
 
 
 @dataclass(frozen=True, slots=True)
@@ -832,6 +834,26 @@ class Operations:
         """The newest events first, for reading the log in the console."""
         with self.store.transaction() as conn:
             return self.store.console.recent_events(conn, self.ws, before_seq=before_seq, limit=limit, kind=kind)
+
+    def lifecycle(self, verb: str, group_id: int, *, actor: str, dry_run: bool = False, **options: Any) -> Any:
+        """A group's lifecycle step (split, merge, archive, dissolve, reopen, handover, temporary) from the console
+        or the API: :class:`shequn.services.lifecycle.Lifecycle`; ``dry_run`` counts what it would do."""
+        from shequn.services.lifecycle import Lifecycle
+
+        g = self.group(group_id)
+        if g.community is None:
+            key = f"{g.platform}:{g.platform_id}"
+            raise UserError(t("lifecycle.unbound_group", None, group=key, community="-"), exit_code=2)
+        life = Lifecycle(self.app, actor=actor, dry_run=dry_run)
+        step = getattr(life, verb, None) if verb in LIFECYCLE_VERBS else None
+        if step is None:
+            raise UserError(f"unknown lifecycle step {verb!r}; use {', '.join(LIFECYCLE_VERBS)}", exit_code=2)
+        if dry_run:
+            return step(g.community, f"{g.platform}:{g.platform_id}", **options)
+        with self.write():
+            out = step(g.community, f"{g.platform}:{g.platform_id}", **options)
+        self._changed()
+        return out
 
     def audit(self, *, limit: int = 200) -> list[Any]:
         with self.store.transaction() as conn:

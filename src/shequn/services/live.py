@@ -8,7 +8,8 @@ and the commands operators type in a community's admin group (:class:`OperatorCo
 (``驳回 N``) closes it refused; for an admission check (``verify``) the answer goes into the log as the ``verify``
 form, so the admission policy lets the member in or not, exactly as if the form had been filled in.
 May import: everything below the application (``app``, ``store``, ``connectors``, ``domain``, ``i18n``), and the
-growth and shop services (:mod:`shequn.services.growth`, :mod:`shequn.services.shop`) for :func:`growth_pass`.
+growth, shop and lifecycle services (:mod:`shequn.services.growth`, :mod:`shequn.services.shop`,
+:mod:`shequn.services.lifecycle`) for :func:`growth_pass`.
 
 Things to keep in mind:
     * Anyone who can post in an admin group may use the commands: the admin group's membership is the permission to
@@ -335,9 +336,10 @@ def batch_lines(detail: Mapping[str, Any], limit: int = 10) -> list[str]:
 def growth_pass(app: App, now: datetime | None = None) -> dict[str, int]:
     """What growth and selling do on their own, once per pass of ``shequn run``: settle the referral periods that have
     ended (every Friday 17:00 by default, book 2533), announce group-fill campaigns that reached their target, cancel
-    the group-buys that did not form. Each step is idempotent, so a pass may repeat; one failing is logged and the
-    others still run."""
+    the group-buys that did not form, bind the groups the bot created for a split. Each step is idempotent, so a pass
+    may repeat; one failing is logged and the others still run."""
     from shequn.services.growth import Growth
+    from shequn.services.lifecycle import Lifecycle
     from shequn.services.shop import Shop
 
     growth, shop = Growth(app), Shop(app)
@@ -345,6 +347,7 @@ def growth_pass(app: App, now: datetime | None = None) -> dict[str, int]:
         "settled": lambda: growth.settle(now=now),
         "filled": growth.fill_check,
         "group_buys": shop.group_buy_check,
+        "adopted": Lifecycle(app, actor="shequn").adopt,  # the groups the bot created for a split get bound
     }
     done: dict[str, int] = {}
     for name, step in steps.items():

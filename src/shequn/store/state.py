@@ -10,11 +10,12 @@ from collections import defaultdict
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, select, tuple_
+from sqlalchemy import Connection, and_, delete, select, tuple_, update
 
 from shequn.domain import split_key
 from shequn.domain.records import iso
 from shequn.domain.state import CommunityState, GroupState, MemberState, MemberStatus, State
+from shequn.policies.lifecycle import ACTIVE, LIFECYCLE, group_state
 from shequn.store._sql import chunks, dumps, from_ms, loads, to_ms, upsert, upsert_tuples
 from shequn.store.groups import GroupStore
 from shequn.store.people import PeopleStore
@@ -144,6 +145,7 @@ class StateStore:
             )
         if policy:
             self._save_policy(conn, state, policy, community_ids)
+            self._mirror_lifecycle(conn, ws_id, state, policy)
         if workspace:
             self._save_workspace(conn, ws_id, state, workspace)
         if not cursor:
@@ -223,6 +225,22 @@ class StateStore:
                 f"DELETE FROM {t.name} WHERE community_id = {mark} AND scope = {mark} AND name = {mark}", gone
             )
         upsert_tuples(conn, t, ("community_id", "scope", "name", "value"), rows, ("community_id", "scope", "name"))
+
+    @staticmethod
+    def _mirror_lifecycle(conn: Connection, ws_id: int, state: State, policy: set[tuple[str, str, str]]) -> None:
+        """A group's lifecycle state (derived, :mod:`shequn.policies.lifecycle`) copied onto its row, where the SQL
+        readers (analytics, console, growth) find it."""
+        g = GROUP
+        for c, s, n in sorted(policy):
+            if s != LIFECYCLE:
+                continue
+            value = group_state(state.communities[c].policy.get(s), n)
+            platform, _, pid = n.partition(":")
+            conn.execute(
+                update(g)
+                .where(g.c.workspace_id == ws_id, g.c.platform == platform, g.c.platform_id == pid)
+                .values(state=value)
+            )
 
     @staticmethod
     def _save_workspace(conn: Connection, ws_id: int, state: State, names: AbstractSet[tuple[str, str]]) -> None:
@@ -337,3 +355,4 @@ class StateStore:
         for t in (GROUP_MEMBER, GROUP_STATE):
             conn.execute(delete(t).where(t.c.group_id.in_(gids)))
         conn.execute(delete(ENGINE_CURSOR).where(ENGINE_CURSOR.c.workspace_id == ws_id))
+        conn.execute(update(g).where(g.c.workspace_id == ws_id).values(state=ACTIVE))  # the replay sets it again

@@ -6,10 +6,11 @@ Every page route declares its permission like the API's; the forms call the same
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -222,9 +223,12 @@ def community(request: Request, name: str, principal: Reader, ops: OpsDep, local
         for g in groups
         if (a := ops.attention(g, record.spec, ref, group_health.get(f"{g.platform}:{g.platform_id}")))
     ]
-    group_findings = [f for g in group_health.values() for f in g.findings]
-    seen: set[str] = set()
-    group_findings = [f for f in group_findings if not (f.key in seen or seen.add(f.key))]  # type: ignore[func-returns-value]
+    # One finding per rule, carrying the commands of every group it was found in (the report lists each group's).
+    by_rule: dict[str, Any] = {}
+    for f in (f for g in group_health.values() for f in g.findings):
+        kept = by_rule.setdefault(f.key, replace(f, commands=[]))
+        kept.commands.extend(getattr(f, "commands", ()))
+    group_findings = list(by_rule.values())
     sections = {s.key: s for s in pb.rules.sections}
     tasks = [task for task in ops.tasks(status="open", limit=5000) if task.community_id == record.id][:50]
     return render(
@@ -330,10 +334,47 @@ def group(
     links = {n: request.url.path + "?" + urlencode({"show": show, "q": q, "page": n}) for n in (page - 1, page + 1)}
     return render(
         request, "group.html", principal, locale, g=g, roster=shown, matched=len(roster), page=page, pages=pages,
+        steps=_lifecycle_steps(health), done=request.query_params.get("done", "")[:20],
         show=show if show in ROSTER_SHOW else "all", shows=ROSTER_SHOW, q=q, links=links, heat=heat, silent=silent,
         silent_count=health.silent_members if health is not None else len(silent), tz=tz, attention=att,
         community=record, health=health, tiers=tiers, window=report.days if report is not None else None,
     )  # fmt: skip
+
+
+def _lifecycle_steps(health: Any) -> list[dict[str, str]]:
+    """The lifecycle steps the group's findings prescribe, as buttons: the verb, the group to merge into, the
+    command it stands for (the report shows the same command)."""
+    steps = []
+    for f in health.findings if health is not None else ():
+        for command in getattr(f, "commands", ()):
+            parts = shlex.split(command)
+            into = parts[parts.index("--into") + 1] if "--into" in parts else ""
+            steps.append({"finding": f.title, "verb": parts[2], "into": into, "command": command})
+    return steps
+
+
+@router.post("/groups/{group_id}/lifecycle")
+def group_lifecycle(
+    request: Request,
+    principal: Writer,
+    ops: OpsDep,
+    locale: LocaleDep,
+    group_id: int = Path(ge=1, le=2**62),
+    verb: Literal["split", "merge", "archive", "dissolve", "reopen"] = Form(),
+    into: str = Form("", max_length=300),
+    confirmed: int = Form(-1, ge=-1, le=10_000_000),
+) -> Response:
+    """A lifecycle step from a prescription's button: first a page that says what will happen to how many members
+    and asks to confirm; the confirmation carries the count seen, and a count that changed since is asked again."""
+    options: dict[str, Any] = {"into": into} if verb == "merge" else {}
+    preview = ops.lifecycle(verb, group_id, actor=principal.actor, dry_run=True, **options)
+    if confirmed != preview.members:
+        return render(
+            request, "lifecycle_confirm.html", principal, locale, g=ops.group(group_id), verb=verb, into=into,
+            outcome=preview, changed=confirmed >= 0,
+        )  # fmt: skip
+    ops.lifecycle(verb, group_id, actor=principal.actor, **options)
+    return _redirect(f"/groups/{group_id}?" + urlencode({"done": verb}))
 
 
 @router.get("/members/{person_id}")
