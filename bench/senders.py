@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +37,19 @@ def max_in_window(times_ms: list[int], window_ms: int) -> int:
     return best
 
 
-def _limits_file(path: Path) -> None:
+def write_limits(path: Path) -> None:
     doc = {"url": "https://example.org/bench-limits", "quote": "bench limit"}
     limits = [{"scope": s, "count": c, "seconds": sec, "documented": doc} for s, (c, sec) in LIMITS.items()]
     path.write_text(yaml.safe_dump({"platforms": [{"platform": "fake", "limits": limits}]}), encoding="utf-8")
 
 
-def _prepare(db: str, processes: int, groups: int, per_group: int) -> list[str]:
+def _prepare(db: str, processes: int, groups: int, per_group: int, lead_s: float) -> list[str]:
     from shequn.app import App
     from shequn.domain import Post
     from shequn.playbook.spec import CommunitySpec
 
     keys = []
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) + timedelta(seconds=lead_s)  # due once every process is up: they send at the same time
     for p in range(processes):
         app = App(db, workspace=f"senders{p}")
         chats = [{"platform": "fake", "id": f"g{g}", "name": f"g{g}"} for g in range(groups)]
@@ -74,15 +74,20 @@ def _start(db: str, p: int, shown: Path, limits: Path) -> subprocess.Popen[bytes
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def run(db: str, *, processes: int = 2, groups: int = 4, per_group: int = 6) -> dict[str, Any]:
-    """Send ``groups × per_group`` posts from each of ``processes`` workspaces at once; return the figures."""
+def run(db: str, *, processes: int = 2, groups: int = 4, per_group: int = 8, lead_s: float = 8.0) -> dict[str, Any]:
+    """Send ``groups × per_group`` posts from each of ``processes`` workspaces, all due ``lead_s`` seconds after
+    they were written (time for the processes to start); return the figures."""
     from shequn.connectors.fake import read_shown
-    from shequn.store import Store
+    from shequn.domain import UserError
+    from shequn.i18n import t
+    from shequn.store import Store, normalize_url
 
-    keys = _prepare(db, processes, groups, per_group)
+    if normalize_url(db).startswith("sqlite"):
+        raise UserError(t("senders.sqlite", None), exit_code=2)
+    keys = _prepare(db, processes, groups, per_group, lead_s)
     with tempfile.TemporaryDirectory(prefix="shequn-senders-") as tmp:
         limits = Path(tmp) / "limits.yaml"
-        _limits_file(limits)
+        write_limits(limits)
         files = [Path(tmp) / f"shown{p}.jsonl" for p in range(processes)]
         started = time.monotonic()
         procs = [_start(db, p, files[p], limits) for p in range(processes)]
@@ -125,5 +130,6 @@ def run(db: str, *, processes: int = 2, groups: int = 4, per_group: int = 6) -> 
         "both_sending_s": round(overlap, 2),
         "limits": held,
         "limits_held": all(most[s] <= LIMITS[s][0] for s in LIMITS),
+        "load_average": round(os.getloadavg()[0], 1),
         "statuses": dict(sorted(Counter(str(r[1]) for r in rows).items())),
     }
