@@ -106,9 +106,17 @@ def run(
         senders = _connectors(app, connector, env)
         commands = OperatorCommands(app)
         settings = DeliverySettings(concurrency=concurrency, max_attempts=max_attempts)
-        runner = OutboxRunner(app.store, app.ws.id, {}, policies=policies, settings=settings, locale=app.ws.locale)
-        if not runner.shared:  # one process: every connector is its own; several: BotSeats attaches those it holds
-            runner.senders = dict(senders)
+        # PostgreSQL: several processes may run, each sending for the bot accounts it holds (BotSeats attaches them)
+        several = app.store.db.dialect == "postgresql"
+        runner = OutboxRunner(
+            app.store,
+            app.ws.id,
+            {} if several else senders,
+            policies=policies,
+            settings=settings,
+            locale=app.ws.locale,
+            bot_leases=several,
+        )
         configure(app, senders, runner.wake.set)
         service = None
         if scheduler:

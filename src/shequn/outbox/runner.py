@@ -214,6 +214,9 @@ class OutboxRunner:
         policies: platform limits (default: the playbook's documented ones).
         settings: retries, batch sizes, lease.
         locale: the language of the staff tasks it opens.
+        bot_leases: (PostgreSQL) one of several sender processes: no workspace lease; it sends through the
+            connectors handed over with :meth:`attach` while their bot accounts' leases are held, and keeps the
+            limits in the store with the other processes.
     """
 
     def __init__(
@@ -226,7 +229,10 @@ class OutboxRunner:
         policies: Policies | None = None,
         settings: DeliverySettings | None = None,
         locale: str = "zh-CN",
+        bot_leases: bool = False,
     ) -> None:
+        if bot_leases and store.db.dialect != "postgresql":
+            raise ValueError("bot-account leases need PostgreSQL")
         self.store = store
         self.ws_id = ws_id
         self.senders = dict(senders)
@@ -250,7 +256,7 @@ class OutboxRunner:
         self._parked: set[str] = set()  # platforms with pending actions and no running connector
         self._ready = False
         # Several sender processes share the limits through the store and send for the bot accounts they hold.
-        self.shared = store.db.dialect == "postgresql"
+        self.shared = bot_leases
         self._accounts: dict[str, str] = {}  # platform → the bot account its sender holds (shared mode)
         self._handover: list[tuple[str, Sender | None, str]] = []  # attachments waiting for the next step
         self._pruned_at = 0
