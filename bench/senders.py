@@ -74,7 +74,9 @@ def _start(db: str, p: int, shown: Path, limits: Path) -> subprocess.Popen[bytes
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def run(db: str, *, processes: int = 2, groups: int = 4, per_group: int = 8, lead_s: float = 8.0) -> dict[str, Any]:
+def run(
+    url: str | None, *, processes: int = 2, groups: int = 4, per_group: int = 8, lead_s: float = 8.0
+) -> dict[str, Any]:
     """Send ``groups × per_group`` posts from each of ``processes`` workspaces, all due ``lead_s`` seconds after
     they were written (time for the processes to start); return the figures."""
     from shequn.connectors.fake import read_shown
@@ -82,7 +84,8 @@ def run(db: str, *, processes: int = 2, groups: int = 4, per_group: int = 8, lea
     from shequn.i18n import t
     from shequn.store import Store, normalize_url
 
-    if normalize_url(db).startswith("sqlite"):
+    db = normalize_url(url)
+    if db.startswith("sqlite"):
         raise UserError(t("senders.sqlite", None), exit_code=2)
     keys = _prepare(db, processes, groups, per_group, lead_s)
     with tempfile.TemporaryDirectory(prefix="shequn-senders-") as tmp:
