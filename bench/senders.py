@@ -117,7 +117,7 @@ def run(
         by["group"][key.split(":")[1]].append(int(claimed))
     seen = [r["key"] for rs in shown for r in rs]
     spans = [(min(r["at"] for r in rs), max(r["at"] for r in rs)) for rs in shown if rs]
-    overlap = max(0.0, min(e for _, e in spans) - max(s for s, _ in spans)) if len(spans) == processes else 0.0
+    overlap = max(0.0, min(e for _, e in spans) - max(s for s, _ in spans)) if len(spans) > 1 else 0.0
     most = {
         scope: max(max_in_window(v, round(sec * 1000)) for v in by[scope].values())
         for scope, (_, sec) in LIMITS.items()

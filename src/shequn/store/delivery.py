@@ -229,13 +229,9 @@ class DeliveryStore:
         )
         return {(str(p), str(a)) for p, a in rows}
 
-    def release_bots(self, conn: Connection, holder: str, accounts: Iterable[tuple[str, str]] = ()) -> None:
-        """Give bot accounts back (all of ``holder``'s when none are named), so a standby takes over at once."""
-        named = list(accounts)
-        q = "UPDATE bot_lease SET holder = NULL, expires_ms = 0 WHERE holder = :h"
-        if named:
-            q += " AND (platform || ':' || account) = ANY(CAST(:pa AS text[]))"
-        conn.execute(text(q), {"h": holder, "pa": [f"{p}:{a}" for p, a in named]})
+    def release_bots(self, conn: Connection, holder: str) -> None:
+        """Give ``holder``'s bot accounts back, so a standby takes over at once."""
+        conn.execute(text("UPDATE bot_lease SET holder = NULL, expires_ms = 0 WHERE holder = :h"), {"h": holder})
 
     def bot_holders(self, conn: Connection) -> list[tuple[str, str, str | None, int]]:
         """Every bot account with its holder and the milliseconds its lease has left (negative: expired)."""
