@@ -326,8 +326,7 @@ class OutboxRunner:
         self._handover.append((platform, None, ""))
         self.wake.set()
 
-    async def _take_over(self) -> None:
-        """Apply the attachments made since the last step and read the queue again for the new set of senders."""
+    def _apply_handover(self) -> None:
         for platform, sender, account in self._handover:
             if sender is None:
                 self.senders.pop(platform, None)
@@ -335,6 +334,10 @@ class OutboxRunner:
             else:
                 self.senders[platform], self._accounts[platform] = sender, account
         self._handover.clear()
+
+    async def _take_over(self) -> None:
+        """Apply the attachments made since the last step and read the queue again for the new set of senders."""
+        self._apply_handover()
         self._scopes.clear()
         self._lanes.clear()
         self._parked.clear()
@@ -349,10 +352,7 @@ class OutboxRunner:
     async def start(self) -> None:
         """Take the lease, settle what a crash left in flight, seed the limits, load the queue."""
         self.acquire()
-        for platform, sender, account in self._handover:  # attached before the start: no second reload
-            if sender is not None:
-                self.senders[platform], self._accounts[platform] = sender, account
-        self._handover.clear()
+        self._apply_handover()  # what was attached before the start needs no second reading of the queue
         await self.reconcile()
         self._seed()
         self._load()
@@ -425,7 +425,7 @@ class OutboxRunner:
         if scope is None:
             sender = self.senders.get(action.platform)
             if sender is None:
-                if action.platform not in self._parked:
+                if action.platform not in self._parked and not self.shared:  # shared: another process sends them
                     self._parked.add(action.platform)
                     log.warning("actions for %s wait: no %s connector is running", action.platform, action.platform)
                 return
