@@ -112,4 +112,9 @@ def test_a_standby_takes_the_bot_over_when_its_holder_dies(postgres: PostgresSer
     assert {k for k, s in status.items() if s == "sent"} <= set(seen)
     assert {k for k in keys if k not in seen} <= {k for k, s in status.items() if s == "unconfirmed"}
     assert [(p, a, h) for p, a, h, _ in holders] == [("fake", "bot-1", None)]  # given back when the standby stopped
+    code = "from shequn.cli.main import main; main()"
+    status = subprocess.run(
+        [sys.executable, "-c", code, "--db", postgres.url, "status"], check=False, capture_output=True, text=True
+    )
+    assert status.returncode == 0 and "bot-1" in status.stdout, status.stdout + status.stderr
     app.close()
