@@ -35,6 +35,31 @@ def test_two_sender_processes_together_stay_within_every_limit(postgres: Postgre
     assert r["limits"]["platform"]["most_in_any_window"] == senders.LIMITS["platform"][0], r["limits"]
 
 
+def test_a_bot_lease_has_one_holder_and_passes_on_only_once_expired(postgres: PostgresServer) -> None:
+    postgres.reset()
+    app = App(postgres.url)
+    store, ws = app.store, app.ws.id
+
+    def take(holder: str, ttl_ms: int = 60_000) -> bool:
+        with store.transaction() as conn:
+            return store.delivery.take_bot(conn, "telegram", "123", holder=holder, ws_id=ws, ttl_ms=ttl_ms)
+
+    def held(holder: str) -> set[tuple[str, str]]:
+        with store.transaction() as conn:
+            return store.delivery.held_bots(conn, holder)
+
+    assert take("a", ttl_ms=300) and not take("b")  # the second process stands by
+    assert take("a", ttl_ms=300)  # renewing keeps it
+    time.sleep(0.4)  # the holder stopped renewing: its lease expires
+    assert held("a") == set()  # a holder whose lease expired may claim nothing more
+    assert take("b") and not take("a") and held("b") == {("telegram", "123")}
+    with store.transaction() as conn:
+        generation = conn.exec_driver_sql("SELECT generation FROM bot_lease").scalar_one()
+        store.delivery.release_bots(conn, "b")
+    assert generation == 2 and take("a")  # each take-over a new generation; given back, free at once
+    app.close()
+
+
 def _run(db: str, shown: Path, *, until_idle: bool) -> subprocess.Popen[bytes]:
     limits = shown.parent / "limits.yaml"
     senders.write_limits(limits)  # five a second for the bot: the holder is still sending when it is killed
