@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from shequn.connectors.fake import FilePlatformConnector
-from shequn.domain import ActionKind, Ban, DeleteMessage, Post, Reply
+from shequn.domain import Ban, DeleteMessage, Post, Reply
 from shequn.outbox.priority import Priority, priority_of
 from tests.outbox.conftest import T0, documented, policies, runner, shown_keys, workspace
 
@@ -25,9 +25,7 @@ def test_the_tiers_come_from_the_action_kind_and_the_deciding_policy() -> None:
     morning = Post(key="p", group="g", text="早报", policy="schedule.morning_report", **COMMON)
     assert priority_of(morning) is Priority.BROADCAST
     assert priority_of(Post(key="c", group="g", text="拼团", policy="group_buy", **COMMON)) is Priority.BROADCAST
-    assert {ActionKind.DELETE_MESSAGE, ActionKind.BAN} <= {
-        k for k in ActionKind if k.value in ("delete_message", "ban", "remove", "mute")
-    }
+    assert priority_of(Post(key="l", group="g", text="本周排行", policy="leaderboard", **COMMON)) is Priority.BROADCAST
 
 
 def test_under_a_backlog_the_moderation_queued_last_is_sent_first(sqlite_url: str, tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ from enum import IntEnum
 from shequn.domain import Action, ActionKind
 from shequn.outbox.order import ENFORCEMENT
 
-# Policies whose posts nobody is waiting for: scheduled jobs (``schedule.<kind>``), growth announcements, an
-# operator's message to a segment from the console.
-_BROADCASTERS = frozenset({"console", "group_buy", "group_fill", "live_code", "referral"})
+# Policies whose posts nobody is waiting for (besides scheduled jobs, ``schedule.<kind>``): the leaderboard, growth
+# announcements, an operator's message to a segment from the console.
+_BROADCASTERS = frozenset({"console", "group_buy", "group_fill", "leaderboard", "live_code", "referral"})
 
 
 class Priority(IntEnum):
