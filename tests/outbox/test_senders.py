@@ -38,11 +38,11 @@ def test_two_sender_processes_together_stay_within_every_limit(postgres: Postgre
 def test_a_bot_lease_has_one_holder_and_passes_on_only_once_expired(postgres: PostgresServer) -> None:
     postgres.reset()
     app = App(postgres.url)
-    store, ws = app.store, app.ws.id
+    store = app.store
 
     def take(holder: str, ttl_ms: int = 60_000) -> bool:
         with store.transaction() as conn:
-            return store.delivery.take_bot(conn, "telegram", "123", holder=holder, ws_id=ws, ttl_ms=ttl_ms)
+            return store.delivery.take_bot(conn, "telegram", "123", holder=holder, ttl_ms=ttl_ms)
 
     def held(holder: str) -> set[tuple[str, str]]:
         with store.transaction() as conn:

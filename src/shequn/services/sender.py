@@ -78,7 +78,7 @@ class BotSeats:
             account = self.accounts[platform]
             with self.app.store.transaction() as conn:
                 held = self.app.store.delivery.take_bot(
-                    conn, platform, account, holder=self.runner.holder, ws_id=self.app.ws.id, ttl_ms=self.ttl_ms
+                    conn, platform, account, holder=self.runner.holder, ttl_ms=self.ttl_ms
                 )
             if held and platform not in self.running:
                 await connector.start(self.sink)

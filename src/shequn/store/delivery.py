@@ -199,24 +199,24 @@ class DeliveryStore:
 
     # -- bot accounts: one connection each, and the sends every process counts (PostgreSQL) --------------------
 
-    def take_bot(self, conn: Connection, platform: str, account: str, *, holder: str, ws_id: int, ttl_ms: int) -> bool:
+    def take_bot(self, conn: Connection, platform: str, account: str, *, holder: str, ttl_ms: int) -> bool:
         """Take (or keep) the lease of a bot account if it is free, expired or ours; True when this process holds it.
         A take-over bumps the fencing generation. Times are the database's, so machines' clocks need not agree."""
         conn.execute(
             text(
-                "INSERT INTO bot_lease (platform, account, holder, workspace_id, expires_ms, generation)"
-                " VALUES (:p, :a, NULL, :ws, 0, 0) ON CONFLICT (platform, account) DO NOTHING"
+                "INSERT INTO bot_lease (platform, account, holder, expires_ms, generation)"
+                " VALUES (:p, :a, NULL, 0, 0) ON CONFLICT (platform, account) DO NOTHING"
             ),
-            {"p": platform, "a": account, "ws": ws_id},
+            {"p": platform, "a": account},
         )
         got = conn.execute(
             text(
-                f"UPDATE bot_lease SET expires_ms = {NOW_MS} + :ttl, workspace_id = :ws,"
+                f"UPDATE bot_lease SET expires_ms = {NOW_MS} + :ttl,"
                 " generation = generation + CASE WHEN holder = :h THEN 0 ELSE 1 END, holder = :h"
                 f" WHERE platform = :p AND account = :a AND (holder IS NULL OR holder = :h OR expires_ms < {NOW_MS})"
                 " RETURNING generation"
             ),
-            {"p": platform, "a": account, "h": holder, "ws": ws_id, "ttl": ttl_ms},
+            {"p": platform, "a": account, "h": holder, "ttl": ttl_ms},
         ).first()
         return got is not None
 

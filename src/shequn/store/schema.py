@@ -265,7 +265,6 @@ class BotLease(Base):
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     account: Mapped[str] = mapped_column(String(200), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    workspace_id: Mapped[int] = mapped_column(Integer)
     expires_ms: Mapped[int] = mapped_column(BigInteger)
     generation: Mapped[int] = mapped_column(BigInteger)
 

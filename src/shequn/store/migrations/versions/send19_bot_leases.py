@@ -22,7 +22,6 @@ def upgrade() -> None:
         sa.Column("platform", sa.String(length=32), nullable=False),
         sa.Column("account", sa.String(length=200), nullable=False),
         sa.Column("holder", sa.String(length=200), nullable=True),
-        sa.Column("workspace_id", sa.Integer(), nullable=False),
         sa.Column("expires_ms", sa.BigInteger(), nullable=False),
         sa.Column("generation", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("platform", "account"),
