@@ -391,3 +391,27 @@ def storm(
         f"{cpu['ingest']} µs, workers {cpu['workers']} µs; acknowledged twice {r['acknowledged_twice']}, "
         f"never {r['not_acknowledged']} (load average {r['load_average']})"
     )
+
+
+@app.command("senders")
+def senders(
+    ctx: typer.Context,
+    processes: int = typer.Option(2, "--processes", min=1, help="发送进程数 · sender processes (one bot each)"),
+    groups: int = typer.Option(4, "--groups", min=1, help="群数（各进程相同的群）· chats, the same for every process"),
+    per_group: int = typer.Option(8, "--per-group", min=1, help="每群每进程条数 · posts per chat and process"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """多进程发送（PostgreSQL）· several `shequn run` senders: limits held across them, duplicates, losses."""
+    from shequn.bench import senders as bench_senders
+
+    g: Globals = ctx.obj
+    r = bench_senders.run(g.db, processes=processes, groups=groups, per_group=per_group)
+    if as_json:
+        print_json(r)
+        return
+    held = ", ".join(f"{s} {v['most_in_any_window']} (limit {v['limit']})" for s, v in r["limits"].items())
+    console.print(
+        f"shequn bench senders: {r['processes']} process(es), {r['actions']} actions in {r['seconds']} s "
+        f"({r['both_sending_s']} s all sending): sent {r['sent']}, twice {r['duplicates']}, lost {r['lost']}; "
+        f"most claimed in any window: {held}; limits held: {r['limits_held']} (load average {r['load_average']})"
+    )

@@ -1,4 +1,5 @@
-"""``shequn run``: the connectors, the scheduler and the outbox runner of one workspace, in one process."""
+"""``shequn run``: the connectors, the scheduler and the outbox runner of one workspace, in one process (SQLite), or
+in several processes sharing a PostgreSQL, each holding some bot accounts (:mod:`shequn.services.sender`)."""
 
 from __future__ import annotations
 
@@ -90,10 +91,14 @@ def run(
         None, "--secrets", help="凭据文件 · KEY=VALUE file with the connectors' credentials (the environment wins)"
     ),
     tick: float = typer.Option(15.0, "--tick", min=0.1, help="调度间隔秒数 · seconds between scheduler passes"),
+    lease: float = typer.Option(
+        15.0, "--lease", min=1.0, help="机器人账号租约秒数 · bot-account lease, seconds (PostgreSQL)"
+    ),
 ) -> None:
     """运行 · run the connectors, the scheduler and the outbox (Ctrl-C or SIGTERM stops after in-flight sends)."""
     from shequn.outbox import DeliverySettings, LeaseHeldError, OutboxRunner
     from shequn.services.live import OperatorCommands, configure, environment, growth_pass
+    from shequn.services.sender import BotSeats
 
     policies = _limits(limits)
     env = environment(secrets)
@@ -101,7 +106,17 @@ def run(
         senders = _connectors(app, connector, env)
         commands = OperatorCommands(app)
         settings = DeliverySettings(concurrency=concurrency, max_attempts=max_attempts)
-        runner = OutboxRunner(app.store, app.ws.id, senders, policies=policies, settings=settings, locale=app.ws.locale)
+        # PostgreSQL: several processes may run, each sending for the bot accounts it holds (BotSeats attaches them)
+        several = app.store.db.dialect == "postgresql"
+        runner = OutboxRunner(
+            app.store,
+            app.ws.id,
+            {} if several else senders,
+            policies=policies,
+            settings=settings,
+            locale=app.ws.locale,
+            bot_leases=several,
+        )
         configure(app, senders, runner.wake.set)
         service = None
         if scheduler:
@@ -129,16 +144,26 @@ def run(
                 commands.handle(event)
                 runner.wake.set()
 
-            for c in senders.values():
-                await c.start(sink)
+            tasks = []
+            seats = BotSeats(app, senders, runner, sink, lease_seconds=lease) if runner.shared else None
+            if seats is None:
+                for c in senders.values():
+                    await c.start(sink)
+            else:
+                await seats.beat()
+                tasks.append(asyncio.create_task(seats.loop(stop)))
             if senders:
                 log.info(t("connectors.run.started", None, names=", ".join(senders)))
-            tasks = []
             if service is not None:
                 tasks.append(asyncio.create_task(service.loop(stop, wake=runner.wake, until_idle=until_idle)))
                 if not until_idle:
                     tasks.append(asyncio.create_task(growth_loop(stop)))
             try:
+                if seats is not None and until_idle:  # a standby waits for its accounts before it can be idle
+                    waits = [asyncio.create_task(seats.all_held.wait()), asyncio.create_task(stop.wait())]
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    for w in waits:
+                        w.cancel()
                 if service is not None and until_idle:
                     growth_pass(app)
                     service.tick()  # decide what is due now before the outbox looks for idleness
@@ -147,8 +172,9 @@ def run(
                 stop.set()
                 for task in tasks:
                     await task
-                for c in senders.values():
-                    await c.stop()
+                if seats is None:
+                    for c in senders.values():
+                        await c.stop()
             return stats
 
         try:

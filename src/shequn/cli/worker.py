@@ -42,8 +42,9 @@ def worker(
 
 
 def status(ctx: typer.Context) -> None:
-    """分片与积压 · the shards: who holds each, its offset and its lag."""
+    """分片与积压 · the shards: who holds each, its offset and its lag; which process holds each bot account."""
     g: Globals = ctx.obj
+    _bot_accounts(g.db)
     store = Store(g.db)
     try:
         with store.transaction() as conn:
@@ -61,4 +62,23 @@ def status(ctx: typer.Context) -> None:
     for r in rows:
         left = f"{r.expires_in_ms / 1000:.1f}" if r.owner else "-"
         table.add_row(str(r.shard), r.owner or "-", left, str(r.generation), str(r.last_seq), str(r.lag))
+    console.print(table)
+
+
+def _bot_accounts(db: str | None) -> None:
+    """(PostgreSQL) The bot accounts of the sender processes: who holds each, and how long its lease has left."""
+    store = Store(db)
+    try:
+        with store.transaction() as conn:
+            bots = [] if store.db.is_sqlite else store.delivery.bot_holders(conn)
+    finally:
+        store.close()
+    if not bots:
+        return
+    table = Table()
+    for key in ("status.platform", "status.account", "status.owner", "status.expires"):
+        table.add_column(t(key, None))
+    for platform, account, holder, left_ms in bots:
+        left = f"{left_ms / 1000:.1f}" if holder and left_ms > 0 else "-"
+        table.add_row(platform, account, holder or "-", left)
     console.print(table)

@@ -13,7 +13,7 @@ it stands for, in one of three modes:
 It can also enforce a per-chat limit (``group_limit="20/60"``: answering HTTP 429 with ``retry_after`` like
 Telegram) and fail every Nth send, to exercise the outbox's retries. Environment (``shequn run``):
 ``SHEQUN_FAKE_PATH`` (required), ``SHEQUN_FAKE_MODE``, ``SHEQUN_FAKE_GROUP_LIMIT``, ``SHEQUN_FAKE_FAIL_EVERY``,
-``SHEQUN_FAKE_DELAY_MS``.
+``SHEQUN_FAKE_DELAY_MS``, ``SHEQUN_FAKE_BOT`` (the bot account it stands for).
 """
 
 from __future__ import annotations
@@ -75,8 +75,10 @@ class FilePlatformConnector(Connector):
         fail_every: int = 0,
         delay_ms: float = 0.0,
         clock: Any = None,
+        account: str = "",
     ) -> None:
         self.path = Path(path)
+        self.account = account  # the bot account it stands for (several sender processes lease it)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.shown: dict[str, dict[str, Any]] = {r["key"]: r for r in read_shown(self.path)}
         self.group_limit = group_limit
@@ -107,6 +109,7 @@ class FilePlatformConnector(Connector):
             group_limit=limit,
             fail_every=int(env.get("SHEQUN_FAKE_FAIL_EVERY", "0")),
             delay_ms=float(env.get("SHEQUN_FAKE_DELAY_MS", "0")),
+            account=env.get("SHEQUN_FAKE_BOT", ""),
         )
         return made
 
@@ -147,6 +150,9 @@ class FilePlatformConnector(Connector):
         os.fsync(self._fd)
         self.shown.setdefault(action.key, row)
         return SendResult(platform_id=str(row["n"]))
+
+    def bot_of(self, action: Action) -> str:
+        return self.account or "default"
 
     async def confirm(self, action: Action) -> SendResult | None:
         row = self.shown.get(action.key)

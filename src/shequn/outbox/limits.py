@@ -166,6 +166,12 @@ class RateLimiter:
         key = {"group": ("group", platform, group), "bot": ("bot", platform, bot)}.get(scope, ("platform", platform))
         self._paused[key] = max(self._paused.get(key, 0), until)
 
+    def reset(self, sends: Iterable[tuple[str, str, str, str, int]]) -> None:
+        """Forget the sends counted so far and count ``sends`` instead (every process's, read from the store); the
+        pauses the platforms asked for stay."""
+        self._logs.clear()
+        self.seed(sends)
+
     def seed(self, sends: Iterable[tuple[str, str, str, str, int]]) -> None:
         """Count sends made before a restart: (platform, bot, group, kind, when), oldest first."""
         for platform, bot, group, kind, at in sorted(sends, key=lambda s: s[4]):

@@ -37,6 +37,13 @@ Things to keep in mind:
       last window, so a restart does not reset Telegram's 20-per-minute budget of a group.
     * The runner never decides anything: content, keys and routing were fixed when the action was written.
     * Rows changed by someone else (an operator cancelling) are noticed when the claim finds them not pending.
+
+Several sender processes (PostgreSQL):
+    There is no workspace lease: each process sends for the bot accounts whose lease it holds
+    (:mod:`shequn.services.sender` takes them and :meth:`OutboxRunner.attach` hands their connectors over). Every
+    claim is fenced by those leases (their rows locked ``FOR SHARE``: a take-over waits for the claim to commit) and
+    made under an advisory lock per platform, after reading every process's sends of the longest window from
+    ``send_mark`` and before adding its own: the windows per platform, bot and chat hold across all processes.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ from shequn.i18n import t
 from shequn.outbox.errors import PermanentSendError, QuotaExhaustedError, RetryAfterError
 from shequn.outbox.limits import Policies, QuotaBook, RateLimiter
 from shequn.outbox.order import held, urgent
+from shequn.outbox.priority import priority_of
 from shequn.store import ActionStatus, Outcome, Pending, Store
 from shequn.store._sql import to_ms
 
@@ -206,6 +214,9 @@ class OutboxRunner:
         policies: platform limits (default: the playbook's documented ones).
         settings: retries, batch sizes, lease.
         locale: the language of the staff tasks it opens.
+        bot_leases: (PostgreSQL) one of several sender processes: no workspace lease; it sends through the
+            connectors handed over with :meth:`attach` while their bot accounts' leases are held, and keeps the
+            limits in the store with the other processes.
     """
 
     def __init__(
@@ -218,7 +229,10 @@ class OutboxRunner:
         policies: Policies | None = None,
         settings: DeliverySettings | None = None,
         locale: str = "zh-CN",
+        bot_leases: bool = False,
     ) -> None:
+        if bot_leases and store.db.dialect != "postgresql":
+            raise ValueError("bot-account leases need PostgreSQL")
         self.store = store
         self.ws_id = ws_id
         self.senders = dict(senders)
@@ -241,6 +255,11 @@ class OutboxRunner:
         self._lease_until = 0
         self._parked: set[str] = set()  # platforms with pending actions and no running connector
         self._ready = False
+        # Several sender processes share the limits through the store and send for the bot accounts they hold.
+        self.shared = bot_leases
+        self._accounts: dict[str, str] = {}  # platform → the bot account its sender holds (shared mode)
+        self._handover: list[tuple[str, Sender | None, str]] = []  # attachments waiting for the next step
+        self._pruned_at = 0
 
     # -- time ---------------------------------------------------------------------------------------------------
 
@@ -250,7 +269,10 @@ class OutboxRunner:
     # -- the lease ----------------------------------------------------------------------------------------------
 
     def acquire(self) -> None:
-        """Take the workspace's lease, or raise :class:`LeaseHeldError` naming the runner that holds it."""
+        """Take the workspace's lease, or raise :class:`LeaseHeldError` naming the runner that holds it (one process:
+        several sender processes hold bot accounts instead)."""
+        if self.shared:
+            return
         now = self.now_ms()
         with self.store.transaction() as conn:
             lease = self.store.delivery.lease(conn, self.ws_id)
@@ -276,6 +298,8 @@ class OutboxRunner:
         return True
 
     def _renew(self, now: int, conn: Connection) -> None:
+        if self.shared:
+            return
         if now < self._lease_until - round(self.settings.lease_seconds * 500):
             return
         until = now + round(self.settings.lease_seconds * 1000)
@@ -284,14 +308,51 @@ class OutboxRunner:
         self._lease_until = until
 
     def release(self) -> None:
+        if self.shared:
+            return
         with self.store.transaction() as conn:
             self.store.delivery.release_lease(conn, self.ws_id, holder=self.holder)
+
+    # -- bot accounts (several sender processes) -----------------------------------------------------------------
+
+    def attach(self, platform: str, sender: Sender, account: str) -> None:
+        """Send for ``platform`` through ``sender``, whose bot ``account`` this process now holds (from the next step:
+        what a previous holder left in flight is reconciled first)."""
+        self._handover.append((platform, sender, account))
+        self.wake.set()
+
+    def detach(self, platform: str) -> None:
+        """Stop sending for ``platform`` (its bot's lease was lost or given back)."""
+        self._handover.append((platform, None, ""))
+        self.wake.set()
+
+    def _apply_handover(self) -> None:
+        for platform, sender, account in self._handover:
+            if sender is None:
+                self.senders.pop(platform, None)
+                self._accounts.pop(platform, None)
+            else:
+                self.senders[platform], self._accounts[platform] = sender, account
+        self._handover.clear()
+
+    async def _take_over(self) -> None:
+        """Apply the attachments made since the last step and read the queue again for the new set of senders."""
+        self._apply_handover()
+        self._scopes.clear()
+        self._lanes.clear()
+        self._parked.clear()
+        self._last_id = 0
+        self.quotas = QuotaBook(self.policies)
+        await self.reconcile()
+        self._seed()
+        self._load()
 
     # -- start-up -----------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Take the lease, settle what a crash left in flight, seed the limits, load the queue."""
         self.acquire()
+        self._apply_handover()  # what was attached before the start needs no second reading of the queue
         await self.reconcile()
         self._seed()
         self._load()
@@ -364,7 +425,7 @@ class OutboxRunner:
         if scope is None:
             sender = self.senders.get(action.platform)
             if sender is None:
-                if action.platform not in self._parked:
+                if action.platform not in self._parked and not self.shared:  # shared: another process sends them
                     self._parked.add(action.platform)
                     log.warning("actions for %s wait: no %s connector is running", action.platform, action.platform)
                 return
@@ -421,6 +482,8 @@ class OutboxRunner:
     async def step(self) -> int:
         """Claim what may go now, send it, record the outcomes; return how many actions were handed over."""
         self.stats.steps += 1
+        if self._handover:
+            await self._take_over()
         now = self.now_ms()
         batch: list[tuple[_Scope, Pending]] = []
         over_quota: list[tuple[_Scope, Pending]] = []
@@ -431,8 +494,9 @@ class OutboxRunner:
                 self.wake.clear()
                 self._load(conn)
                 self._loaded_at = now
+            sending_for = self._fence(conn, now) if self.shared else None
             for lane in self._lanes.values():
-                if lane.blocked_until > now:
+                if lane.blocked_until > now or (sending_for is not None and lane.platform not in sending_for):
                     continue
                 self._take(lane, now, batch, over_quota)
                 if len(batch) >= self.settings.batch:
@@ -442,6 +506,8 @@ class OutboxRunner:
             claimed = self.store.delivery.claim(
                 conn, [item.id for _, item in batch], now_ms=now, worker=self.holder[-64:]
             )
+            if self.shared:
+                self.store.delivery.mark(conn, self._sends(batch, claimed, now))
             if over_quota:
                 outcomes = [
                     Outcome(item.id, ActionStatus.STAFF, now, error="quota exhausted") for _, item in over_quota
@@ -461,8 +527,8 @@ class OutboxRunner:
         if not sending:
             return 0
         gate = asyncio.Semaphore(self.settings.concurrency)
-        # Enforcement first, across chats too: the ad is gone before the rules DM or a welcome goes anywhere.
-        sending.sort(key=lambda si: not urgent(si[1].action))
+        # By tier across chats too: the ad is gone before the rules DM or a welcome goes anywhere.
+        sending.sort(key=lambda si: priority_of(si[1].action))
         first = [si for si in sending if urgent(si[1].action)]
         results = list(await asyncio.gather(*(self._send(gate, scope, item) for scope, item in first)))
         results += await asyncio.gather(*(self._send(gate, scope, item) for scope, item in sending[len(first) :]))
@@ -488,10 +554,18 @@ class OutboxRunner:
         self, lane: _Lane, now: int, batch: list[tuple[_Scope, Pending]], over_quota: list[tuple[_Scope, Pending]]
     ) -> None:
         heap = lane.heap
-        while heap and heap[0][0] <= now and len(batch) < self.settings.batch:
-            _, _, scope = heapq.heappop(heap)
-            if scope.busy or not scope.items:
-                continue
+        # Every chat of the lane whose head is due, by tier (moderation, replies, broadcasts), then by readiness: when
+        # the bot's window is the bottleneck, what it spends the next slot on is the most urgent chat's head.
+        due: dict[int, tuple[int, int, _Scope]] = {}
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            if not entry[2].busy and entry[2].items:
+                due.setdefault(id(entry[2]), entry)
+        ranked = sorted(due.values(), key=lambda e: (priority_of(_head(e[2], now).action), e[0], e[1]))
+        for n, (_, _, scope) in enumerate(ranked):
+            if len(batch) >= self.settings.batch:
+                self._requeue(lane, ranked[n:])
+                return
             item = _head(scope, now)
             start = max(item.due_ms, item.next_ms)
             if start > now:
@@ -512,12 +586,46 @@ class OutboxRunner:
                 self._push(scope, free)
                 if why in ("bot", "platform"):
                     lane.blocked_until = free
+                    self._requeue(lane, ranked[n + 1 :])
                     return
                 continue
             self.limiter.record(lane.platform, lane.bot, scope.chat, kind, now)
             self.quotas.record(lane.platform, scope.chat, kind, now)
             scope.busy = True
             batch.append((scope, item))
+
+    @staticmethod
+    def _requeue(lane: _Lane, entries: list[tuple[int, int, _Scope]]) -> None:
+        for entry in entries:
+            heapq.heappush(lane.heap, entry)
+
+    def _fence(self, conn: Connection, now: int) -> set[str]:
+        """(Several sender processes) The platforms this process may claim for now: those whose bot account it still
+        holds, their lease rows locked to the commit; serialize with the other processes' claims on them and count
+        every process's recent sends in the windows."""
+        held = self.store.delivery.held_bots(conn, self.holder)
+        platforms = sorted(p for p, account in self._accounts.items() if (p, account) in held)
+        if platforms:
+            self.store.delivery.lock_limits(conn, platforms)
+            longest = max(self.policies(p).longest_ms for p in platforms)
+            self.limiter.reset(self.store.delivery.marks(conn, platforms, since_ms=now - longest))
+            for lane in self._lanes.values():
+                lane.blocked_until = 0  # the windows are re-read: another process's sends may have moved them
+            if now - self._pruned_at > 60_000:
+                for p in platforms:
+                    self.store.delivery.prune_marks(conn, p, before_ms=now - longest - 60_000)
+                self._pruned_at = now
+        return set(platforms)
+
+    def _sends(
+        self, batch: list[tuple[_Scope, Pending]], claimed: set[int], now: int
+    ) -> list[tuple[str, str, str, str, int]]:
+        """The claimed sends that count against the windows (what the platform delivers itself does not)."""
+        return [
+            (scope.platform, scope.lane.bot, scope.chat, item.action.kind.value, now)
+            for scope, item in batch
+            if item.id in claimed and not self._platform_delivers(item.action)
+        ]
 
     def _platform_delivers(self, action: Action) -> bool:
         """The connector says the platform delivers ``action`` itself (WeCom's welcome template): it costs nothing."""

@@ -1,21 +1,24 @@
-"""What the outbox runner reads and writes: pending actions, claims, outcomes, its lease, and past sends for limits.
+"""What the outbox runner reads and writes: pending actions, claims, outcomes, its lease, and past sends for limits;
+on PostgreSQL also the bot accounts' leases and the sends every sender process counts (``send_mark``).
 
 Every method takes the caller's connection, so a claim or a batch of outcomes commits as one transaction.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
 
 from shequn.domain import Action, action_from_dict
 from shequn.store._sql import chunks, dumps, insert_ignore
 from shequn.store.outbox import ActionStatus
 from shequn.store.schema import ACTION, OUTBOX_LEASE
+from shequn.store.shards import NOW_MS
 
 
 @dataclass(slots=True)
@@ -193,3 +196,77 @@ class DeliveryStore:
     def release_lease(self, conn: Connection, ws_id: int, *, holder: str) -> None:
         t = OUTBOX_LEASE
         conn.execute(update(t).where(t.c.workspace_id == ws_id, t.c.holder == holder).values(until_ms=0))
+
+    # -- bot accounts: one connection each, and the sends every process counts (PostgreSQL) --------------------
+
+    def take_bot(self, conn: Connection, platform: str, account: str, *, holder: str, ttl_ms: int) -> bool:
+        """Take (or keep) the lease of a bot account if it is free, expired or ours; True when this process holds it.
+        A take-over bumps the fencing generation. Times are the database's, so machines' clocks need not agree."""
+        conn.execute(
+            text(
+                "INSERT INTO bot_lease (platform, account, holder, expires_ms, generation)"
+                " VALUES (:p, :a, NULL, 0, 0) ON CONFLICT (platform, account) DO NOTHING"
+            ),
+            {"p": platform, "a": account},
+        )
+        got = conn.execute(
+            text(
+                f"UPDATE bot_lease SET expires_ms = {NOW_MS} + :ttl,"
+                " generation = generation + CASE WHEN holder = :h THEN 0 ELSE 1 END, holder = :h"
+                f" WHERE platform = :p AND account = :a AND (holder IS NULL OR holder = :h OR expires_ms < {NOW_MS})"
+                " RETURNING generation"
+            ),
+            {"p": platform, "a": account, "h": holder, "ttl": ttl_ms},
+        ).first()
+        return got is not None
+
+    def held_bots(self, conn: Connection, holder: str) -> set[tuple[str, str]]:
+        """The bot accounts (platform, account) ``holder`` still holds, their rows locked until the transaction ends:
+        a take-over waits for a claim made under them (the fence of every claim)."""
+        rows = conn.execute(
+            text(f"SELECT platform, account FROM bot_lease WHERE holder = :h AND expires_ms > {NOW_MS} FOR SHARE"),
+            {"h": holder},
+        )
+        return {(str(p), str(a)) for p, a in rows}
+
+    def release_bots(self, conn: Connection, holder: str) -> None:
+        """Give ``holder``'s bot accounts back, so a standby takes over at once."""
+        conn.execute(text("UPDATE bot_lease SET holder = NULL, expires_ms = 0 WHERE holder = :h"), {"h": holder})
+
+    def bot_holders(self, conn: Connection) -> list[tuple[str, str, str | None, int]]:
+        """Every bot account with its holder and the milliseconds its lease has left (negative: expired)."""
+        q = f"SELECT platform, account, holder, expires_ms - {NOW_MS} FROM bot_lease ORDER BY platform, account"
+        return [(str(p), str(a), h, int(x)) for p, a, h, x in conn.execute(text(q))]
+
+    def lock_limits(self, conn: Connection, platforms: Iterable[str]) -> None:
+        """Serialize the claims of every sender process on ``platforms`` until this transaction ends (an advisory
+        lock per platform, taken in one order so two claims never wait for each other)."""
+        for platform in sorted(set(platforms)):
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(f"send:{platform}")})
+
+    def marks(
+        self, conn: Connection, platforms: Sequence[str], *, since_ms: int
+    ) -> list[tuple[str, str, str, str, int]]:
+        """The sends of every process on ``platforms`` since ``since_ms``: (platform, bot, chat, kind, when)."""
+        q = (
+            "SELECT platform, bot, chat, kind, at_ms FROM send_mark"
+            " WHERE platform = ANY(CAST(:p AS text[])) AND at_ms > :since ORDER BY at_ms"
+        )
+        rows = conn.execute(text(q), {"p": list(platforms), "since": since_ms})
+        return [(str(p), str(b), str(c), str(k), int(at)) for p, b, c, k, at in rows]
+
+    def mark(self, conn: Connection, sends: Sequence[tuple[str, str, str, str, int]]) -> None:
+        """Count sends (platform, bot, chat, kind, when) for every process's windows."""
+        if sends:
+            conn.execute(
+                text("INSERT INTO send_mark (platform, bot, chat, kind, at_ms) VALUES (:p, :b, :c, :k, :at)"),
+                [{"p": p, "b": b, "c": c, "k": k, "at": at} for p, b, c, k, at in sends],
+            )
+
+    def prune_marks(self, conn: Connection, platform: str, *, before_ms: int) -> None:
+        conn.execute(text("DELETE FROM send_mark WHERE platform = :p AND at_ms <= :t"), {"p": platform, "t": before_ms})
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory lock key for ``name``."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)

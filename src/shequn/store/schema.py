@@ -257,6 +257,32 @@ class OutboxLease(Base):
     started_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class BotLease(Base):
+    """Which process holds a bot account's connection (Matrix sync, Telegram polling, a OneBot socket) and sends
+    for it, until when (PostgreSQL with several ``shequn run`` processes): one at a time, the others stand by."""
+
+    __tablename__ = "bot_lease"
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class SendMark(Base):
+    """One send handed to a platform, counted against the sliding windows by every sender process (PostgreSQL);
+    rows older than the longest window are pruned."""
+
+    __tablename__ = "send_mark"
+    __table_args__ = (Index("ix_send_mark_platform_at", "platform", "at_ms"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    bot: Mapped[str] = mapped_column(String(200))
+    chat: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class ShardConfig(Base):
     """How many virtual shards the communities of this database are hashed into (one row, written once)."""
 
@@ -698,6 +724,8 @@ API_TOKEN = _table(ApiToken)
 WORKSPACE_SECRET = _table(WorkspaceSecret)
 LOGIN_FAILURE = _table(LoginFailure)
 OUTBOX_LEASE = _table(OutboxLease)
+BOT_LEASE = _table(BotLease)
+SEND_MARK = _table(SendMark)
 SHARD_CONFIG = _table(ShardConfig)
 SHARD_LEASE = _table(ShardLease)
 SHARD_WORKER = _table(ShardWorker)
