@@ -14,7 +14,7 @@ from shequn.cli.main import main
 from shequn.connectors.fake import read_shown
 from shequn.domain import VirtualClock
 from tests.schedule.conftest import local
-from tests.support.builders import join
+from tests.support.builders import join, msg
 
 
 class Cli:
@@ -294,3 +294,26 @@ def test_shequn_run_settles_the_referral_contest_on_friday_at_five(
     assert "alice" in str(settled).lower()
     posted = [r for r in read_shown(tmp_path / "platform.jsonl") if ":referral:" in r["key"] or "referral" in r["key"]]
     assert {r["group"] for r in posted} == {"g1", "g2"}  # the ranking, once in each group
+
+
+def test_shequn_run_runs_the_time_driven_policies(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check-in's acknowledgement, gathered for five minutes by ``acks``, is posted by the run's policy tick."""
+    shown = tmp_path / "platform.jsonl"
+    monkeypatch.setenv("SHEQUN_FAKE_PATH", str(shown))
+    clock: VirtualClock = cli.clock  # type: ignore[attr-defined]
+    clock.advance(timedelta(minutes=40))  # 07:40, the check-in is open
+    app = App(cli.db, clock=clock)
+    app.ingest([join("u1", clock.now(), platform="fake"), msg("u1", clock.now(), "签到", platform="fake")])
+
+    def acks() -> list[dict[str, str]]:
+        return [r for r in read_shown(shown) if r["key"].startswith("acks")] if shown.exists() else []
+
+    assert cli("run", "--until-idle", "--no-scheduler", "--json")[0] == 0
+    assert acks() == []  # gathered, not posted yet
+    clock.advance(timedelta(minutes=6))
+    code, _, err = cli("run", "--until-idle", "--no-scheduler", "--json")
+    assert code == 0, err
+    posted = acks()
+    assert len(posted) == 1 and posted[0]["group"] == "g1" and "签到" in posted[0]["text"]
+    assert cli("run", "--until-idle", "--no-scheduler", "--json")[0] == 0
+    assert len(acks()) == 1  # once

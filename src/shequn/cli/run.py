@@ -139,6 +139,18 @@ def run(
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), GROWTH_EVERY)
 
+            async def policy_loop(stop: asyncio.Event) -> None:
+                # The time-driven policies (gathered acknowledgements, reminders, clean-ups, temporary groups' ends):
+                # on SQLite nothing else ticks them; with workers App.tick leaves it to each shard's worker.
+                while not stop.is_set():
+                    try:
+                        if app.tick().actions:
+                            runner.wake.set()
+                    except Exception:
+                        log.exception("policy tick failed; trying again next time")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), tick)
+
             async def sink(event: Any) -> None:
                 app.ingest([event])
                 commands.handle(event)
@@ -158,15 +170,19 @@ def run(
                 tasks.append(asyncio.create_task(service.loop(stop, wake=runner.wake, until_idle=until_idle)))
                 if not until_idle:
                     tasks.append(asyncio.create_task(growth_loop(stop)))
+            if not until_idle:
+                tasks.append(asyncio.create_task(policy_loop(stop)))
             try:
                 if seats is not None and until_idle:  # a standby waits for its accounts before it can be idle
                     waits = [asyncio.create_task(seats.all_held.wait()), asyncio.create_task(stop.wait())]
                     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                     for w in waits:
                         w.cancel()
+                if until_idle:  # decide what is due now before the outbox looks for idleness
+                    app.tick()
                 if service is not None and until_idle:
                     growth_pass(app)
-                    service.tick()  # decide what is due now before the outbox looks for idleness
+                    service.tick()
                 stats = await runner.run(stop, until_idle=until_idle)
             finally:
                 stop.set()
