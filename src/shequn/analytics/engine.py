@@ -149,15 +149,7 @@ def _analyze(
     con = source.connect(threads=threads)
     source.attach(con, store.db.url)
     with store.transaction() as conn:  # the store's own index answers these at once; the scanner would scan
-        ends = [
-            conn.exec_driver_sql(
-                # "+workspace_id": walk the primary key, not the (workspace, uid) index (SQLite would sort it all)
-                f"SELECT seq, uid FROM event WHERE +workspace_id = {int(ws.id)} ORDER BY seq {order} LIMIT 1"
-            ).first()
-            for order in ("DESC", "ASC")
-        ]
-    top = int(ends[0][0]) if ends[0] else 0
-    first_uid = str(ends[1][1]) if ends[1] else ""
+        top, first_uid = store.events.ends(conn, ws.id)
     snap = source.refresh(con, ws.id, folder, top=top, fingerprint=first_uid)
     timings["snapshot"] = snap.seconds
     timings["snapshot_events_added"] = float(snap.refreshed)

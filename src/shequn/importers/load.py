@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection
 
+from shequn.analytics.source import ImportParts
 from shequn.domain import LogRow, UserError
 from shequn.i18n import t
 from shequn.importers.base import Chat, Context, ExportError, Options
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 GroupKey = tuple[str, str]  # (platform, platform id)
 RowKey = tuple[str, str, str]  # (platform, group, kind)
 BATCH = 5000  # rows written at once (a few MB: memory stays flat)
+SNAPSHOT_FROM = 100_000  # an import expected to hold this many rows writes the analytics snapshot's parts too
 
 
 @dataclass(slots=True)
@@ -229,13 +231,39 @@ class Importer:
                 report.bound.append(key)
 
         expected = sum(_expected_rows(item) for item in planned)
-        self.app.append_rows(prefetched(stream()), on_batch=tally, before_commit=finish, expected=expected)
+        parts = self._snapshot_parts(expected)
+
+        def finish_all(conn: Connection) -> None:
+            finish(conn)
+            if parts is not None:
+                parts.finish(conn)
+
+        try:
+            self.app.append_rows(
+                prefetched(stream()), on_batch=tally, before_commit=finish_all, expected=expected, sink=parts
+            )
+        except BaseException:
+            if parts is not None:
+                parts.discard()
+            raise
+        if parts is not None:
+            parts.promote()
         self.progress.stage("import.progress.state")
         if report.replayed:
             self.app.rebuild()
         else:
             self.app.catch_up()
         return report
+
+    def _snapshot_parts(self, expected: int) -> ImportParts | None:
+        """The analytics snapshot's parts, written as the import writes the log (a big import only: a report
+        refreshes a small one in moments), when the snapshot is current."""
+        if expected < SNAPSHOT_FROM:
+            return None
+        store = self.app.store
+        with store.transaction() as conn:
+            top, first = store.events.ends(conn, self.app.ws.id)
+        return ImportParts.open(store.db.url, self.app.ws.id, top=top, first_uid=first)
 
 
 _DONE = object()
