@@ -464,6 +464,8 @@ class ImportParts:
         self._removed: list[int] = []
         self._lock: Any = None
         self._pending: list[str] = []
+        self.seconds = 0.0  # spent here: what the parts cost the import
+        self.rows = 0
 
     @classmethod
     def open(cls, url: str, ws_id: int, *, top: int, first_uid: str, folder: Path | None = None) -> ImportParts | None:
@@ -487,6 +489,8 @@ class ImportParts:
         """Rows just added to the log (``_COLUMNS`` of :mod:`shequn.store.events`) and their seqs, in seq order."""
         if not values:
             return
+        started = time.perf_counter()
+        self.rows += len(values)
         cols = list(zip(*values, strict=True))
         if self._first is None:
             self._first = (seqs[0], str(cols[1][0]))
@@ -501,6 +505,7 @@ class ImportParts:
         payload.extend(p.decode() if isinstance(p, bytes) else p for p in cols[7])
         if len(seq) >= STAGE_ROWS:
             self._unpack()
+        self.seconds += time.perf_counter() - started
 
     def drop(self, seqs: Sequence[int]) -> None:
         """Rows the load removed again (repeated ids) after :meth:`add` saw them."""
@@ -532,6 +537,13 @@ class ImportParts:
         """In the import's transaction, before its commit: resolve and write the parts aside, lock the snapshot.
         Stages nothing (and the next report refreshes) when the snapshot changed meanwhile or other events of the
         workspace lie between it and the import's."""
+        started = time.perf_counter()
+        try:
+            self._finish(conn)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _finish(self, conn: Connection) -> None:
         self._unpack()
         self._lock = open(self.folder / ".lock", "a+b")  # noqa: SIM115 (held until promote or discard)
         fcntl.flock(self._lock, fcntl.LOCK_EX)

@@ -231,23 +231,7 @@ class Importer:
                 report.bound.append(key)
 
         expected = sum(_expected_rows(item) for item in planned)
-        parts = self._snapshot_parts(expected)
-
-        def finish_all(conn: Connection) -> None:
-            finish(conn)
-            if parts is not None:
-                parts.finish(conn)
-
-        try:
-            self.app.append_rows(
-                prefetched(stream()), on_batch=tally, before_commit=finish_all, expected=expected, sink=parts
-            )
-        except BaseException:
-            if parts is not None:
-                parts.discard()
-            raise
-        if parts is not None:
-            parts.promote()
+        append_logged(self.app, prefetched(stream()), on_batch=tally, before_commit=finish, expected=expected)
         self.progress.stage("import.progress.state")
         if report.replayed:
             self.app.rebuild()
@@ -255,15 +239,39 @@ class Importer:
             self.app.catch_up()
         return report
 
-    def _snapshot_parts(self, expected: int) -> ImportParts | None:
-        """The analytics snapshot's parts, written as the import writes the log (a big import only: a report
-        refreshes a small one in moments), when the snapshot is current."""
-        if expected < SNAPSHOT_FROM:
-            return None
-        store = self.app.store
-        with store.transaction() as conn:
-            top, first = store.events.ends(conn, self.app.ws.id)
-        return ImportParts.open(store.db.url, self.app.ws.id, top=top, first_uid=first)
+
+def append_logged(
+    app: App,
+    batches: Iterator[list[LogRow]],
+    *,
+    expected: int,
+    on_batch: Callable[[dict[RowKey, int], dict[RowKey, int]], None] | None = None,
+    before_commit: Callable[[Connection], None] | None = None,
+) -> ImportParts | None:
+    """:meth:`App.append_rows`, writing the analytics snapshot's parts for the rows it adds as it goes
+    (:class:`shequn.analytics.source.ImportParts`) when the load is big (a report refreshes a small one in moments)
+    and the snapshot is current; returns them (promoted) or None."""
+    parts = None
+    if expected >= SNAPSHOT_FROM:
+        with app.store.transaction() as conn:
+            top, first = app.store.events.ends(conn, app.ws.id)
+        parts = ImportParts.open(app.store.db.url, app.ws.id, top=top, first_uid=first)
+
+    def finish(conn: Connection) -> None:
+        if before_commit is not None:
+            before_commit(conn)
+        if parts is not None:
+            parts.finish(conn)
+
+    try:
+        app.append_rows(batches, on_batch=on_batch, before_commit=finish, expected=expected, sink=parts)
+    except BaseException:
+        if parts is not None:
+            parts.discard()
+        raise
+    if parts is not None:
+        parts.promote()
+    return parts
 
 
 _DONE = object()
