@@ -25,8 +25,9 @@ SMALL = DATA / "tgif-oop" / "exported.json"
 
 
 @pytest.fixture(autouse=True)
-def every_import_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+def every_import_stages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(load, "SNAPSHOT_FROM", 0)
+    monkeypatch.setenv("SHEQUN_ANALYTICS_CACHE", str(tmp_path / "cache"))  # PostgreSQL's snapshots go there
 
 
 def _import(app: App, *paths: Path) -> None:
@@ -52,8 +53,9 @@ def _folder(app: App) -> Path:
     return source.default_cache(app.store.db.url, app.ws.id)
 
 
-def test_the_first_report_after_an_import_refreshes_nothing_and_equals_a_rebuild(tmp_path: Path) -> None:
-    app = App(f"sqlite:///{tmp_path / 's.db'}")
+@pytest.mark.pg
+def test_the_first_report_after_an_import_refreshes_nothing_and_equals_a_rebuild(db_url: str, tmp_path: Path) -> None:
+    app = App(db_url)
     _import(app, BIG)
     assert (_folder(app) / "manifest.json").exists()  # written by the import, before any report
     after, added = _figures(app)
