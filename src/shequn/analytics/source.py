@@ -422,7 +422,7 @@ def _write_manifest(folder: Path, fingerprint: str, last: int, parts: list[str])
     tmp.replace(folder / "manifest.json")  # a reader sees the old snapshot or the new one, never half of one
 
 
-STAGE_ROWS: Final = 250_000  # rows an import unpacks at once (tens of MB)
+STAGE_ROWS: Final = 100_000  # rows an import unpacks at once (tens of MB)
 
 
 class ImportParts:
@@ -455,7 +455,7 @@ class ImportParts:
         self.parts = list(manifest.get("parts", []))
         self.work = folder / f".import-{os.getpid()}-{time.time_ns()}"
         self.work.mkdir(parents=True)
-        self.con = connect(threads=2)
+        self.con = connect(threads=2, memory_limit="512MB")  # beside the import: spill rather than grow
         self.con.execute(f"SET temp_directory = '{str(self.work / 'tmp').replace(chr(39), chr(39) * 2)}'")
         self._cols: list[list[Any]] = [[] for _ in range(7)]  # seq, kind, at_ms, group_id, person_id, platform, payload
         self._staged: list[Path] = []
