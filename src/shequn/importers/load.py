@@ -229,6 +229,7 @@ class Importer:
                         now_ms=self.app.now_ms(),
                     )
                 report.bound.append(key)
+            self.progress.stage("import.progress.snapshot")  # next: the analytics snapshot's parts, if any
 
         expected = sum(_expected_rows(item) for item in planned)
         append_logged(self.app, prefetched(stream()), on_batch=tally, before_commit=finish, expected=expected)
