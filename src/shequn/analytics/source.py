@@ -630,7 +630,8 @@ def _others(conn: Connection, ws_id: int, last: int, first: int, top: int, stage
     if conn.dialect.name == "sqlite":
         sql = f"SELECT count(*) FROM event WHERE +workspace_id = {ws} AND seq > {int(last)} AND seq < {int(first)}"
         return int(conn.exec_driver_sql(sql).scalar_one()) > 0
-    sql = f"SELECT count(*) FROM event WHERE workspace_id = {ws} AND seq > {int(last)} AND seq <= {int(top)}"
+    sql = f"""SELECT count(*) FROM event
+              WHERE workspace_id = {ws} AND seq > {int(last)} AND seq <= {int(top)} AND kind <> 'tick'"""
     return int(conn.exec_driver_sql(sql).scalar_one()) != staged
 
 
