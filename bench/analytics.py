@@ -154,7 +154,7 @@ def run_pandas(path: str) -> tuple[int, float, dict[str, Any]]:
 
 
 def run(groups: int = 1000, days: int = 440, seed: int = 1) -> list[Measurement]:
-    built = measure("import (simulate + log + snapshot parts, cached)", build, groups, days, seed, cores=2)
+    built = measure("import (simulate + log + snapshot parts, cached; events)", build, groups, days, seed, cores=2)
     path = str(workspace(groups, days, seed))
     first = measure("first report after import", run_report, path, "imported", cores=2)
     warm = measure("report, warm snapshot", run_report, path, "warm", cores=2)

@@ -10,6 +10,8 @@ How it works:
     once at the end: ``shequn.store.events.BulkLoad``). In the same transaction the groups found
     get their names and, with ``--community``, are bound to it. After the commit the engine catches up on the new
     events (or replays the whole log when a group that already had history was just bound: its history must count).
+    A big import writes the analytics snapshot's parts for the rows it adds as it goes (:func:`append_logged`), so
+    the first report after it refreshes nothing.
 
 Things to keep in mind:
     * ``--community`` must name an existing community (creating one needs a type: ``shequn community create``).
@@ -229,10 +231,16 @@ class Importer:
                         now_ms=self.app.now_ms(),
                     )
                 report.bound.append(key)
-            self.progress.stage("import.progress.snapshot")  # next: the analytics snapshot's parts, if any
 
         expected = sum(_expected_rows(item) for item in planned)
-        append_logged(self.app, prefetched(stream()), on_batch=tally, before_commit=finish, expected=expected)
+        append_logged(
+            self.app,
+            prefetched(stream()),
+            on_batch=tally,
+            before_commit=finish,
+            expected=expected,
+            stage=self.progress.stage,
+        )
         self.progress.stage("import.progress.state")
         if report.replayed:
             self.app.rebuild()
@@ -248,6 +256,7 @@ def append_logged(
     expected: int,
     on_batch: Callable[[dict[RowKey, int], dict[RowKey, int]], None] | None = None,
     before_commit: Callable[[Connection], None] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> ImportParts | None:
     """:meth:`App.append_rows`, writing the analytics snapshot's parts for the rows it adds as it goes
     (:class:`shequn.analytics.source.ImportParts`) when the load is big (a report refreshes a small one in moments)
@@ -262,6 +271,8 @@ def append_logged(
         if before_commit is not None:
             before_commit(conn)
         if parts is not None:
+            if stage is not None:
+                stage("import.progress.snapshot")
             parts.finish(conn)
 
     try:
