@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection
 
-from shequn.analytics.source import ImportParts
 from shequn.domain import LogRow, UserError
 from shequn.i18n import t
 from shequn.importers.base import Chat, Context, ExportError, Options
@@ -41,6 +40,7 @@ from shequn.importers.detect import Planned
 from shequn.importers.pii import Masker
 
 if TYPE_CHECKING:
+    from shequn.analytics.source import ImportParts
     from shequn.app import App
 
 GroupKey = tuple[str, str]  # (platform, platform id)
@@ -263,6 +263,8 @@ def append_logged(
     and the snapshot is current; returns them (promoted) or None."""
     parts = None
     if expected >= SNAPSHOT_FROM:
+        from shequn.analytics.source import ImportParts  # DuckDB only for a big import
+
         with app.store.transaction() as conn:
             top, first = app.store.events.ends(conn, app.ws.id)
         parts = ImportParts.open(app.store.db.url, app.ws.id, top=top, first_uid=first)
