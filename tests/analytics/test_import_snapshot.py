@@ -120,3 +120,25 @@ def test_a_failed_import_changes_neither_the_store_nor_the_snapshot(tmp_path: Pa
         assert app.store.events.last_seq(conn, app.ws.id) == logged
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != ".lock"} == before
     assert not list(folder.glob(".import-*"))
+
+
+def test_parts_that_cannot_be_written_never_fail_the_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = App(f"sqlite:///{tmp_path / 's.db'}")
+    _import(app, SMALL)
+    _figures(app)
+    folder = _folder(app)
+    manifest = (folder / "manifest.json").read_text()
+
+    def out_of_memory(*_: object) -> None:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate")
+
+    resolve = source._resolve
+    monkeypatch.setattr(source, "_resolve", out_of_memory)
+    _import(app, BIG)  # the import itself goes through
+    monkeypatch.setattr(source, "_resolve", resolve)
+    assert (folder / "manifest.json").read_text() == manifest
+    assert not list(folder.glob(".import-*"))
+    after, added = _figures(app)
+    assert added > 5000  # the report refreshes as before
+    rebuilt, _ = _figures(app, cache=tmp_path / "scratch")
+    assert after == rebuilt

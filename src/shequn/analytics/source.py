@@ -34,7 +34,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -462,6 +462,7 @@ class ImportParts:
         self._first: tuple[int, str] | None = None  # the lowest seq added and its event id
         self._top = 0
         self._removed: list[int] = []
+        self._broken = False
         self._lock: Any = None
         self._pending: list[str] = []
         self.seconds = 0.0  # spent here: what the parts cost the import
@@ -495,6 +496,8 @@ class ImportParts:
         if self._first is None:
             self._first = (seqs[0], str(cols[1][0]))
         self._top = max(self._top, seqs[-1])
+        if self._broken:
+            return
         seq, kind, at, gid, pid, platform, payload = self._cols
         seq.extend(seqs)
         kind.extend(cols[2])
@@ -504,8 +507,19 @@ class ImportParts:
         pid.extend(cols[6])
         payload.extend(p.decode() if isinstance(p, bytes) else p for p in cols[7])
         if len(seq) >= STAGE_ROWS:
-            self._unpack()
+            self._guarded(self._unpack)
         self.seconds += time.perf_counter() - started
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Run ``step``; the parts are a cache: if DuckDB or the disk fails (out of memory, disk full), stage
+        nothing more and let the import go on (the next report refreshes as before)."""
+        if self._broken:
+            return
+        try:
+            step()
+        except (duckdb.Error, OSError, MemoryError):
+            self._broken = True
+            self._staged, self._pending, self._cols = [], [], [[] for _ in range(7)]
 
     def drop(self, seqs: Sequence[int]) -> None:
         """Rows the load removed again (repeated ids) after :meth:`add` saw them."""
@@ -538,15 +552,15 @@ class ImportParts:
         Stages nothing (and the next report refreshes) when the snapshot changed meanwhile or other events of the
         workspace lie between it and the import's."""
         started = time.perf_counter()
+        self._lock = open(self.folder / ".lock", "a+b")  # noqa: SIM115 (held until promote or discard)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
         try:
-            self._finish(conn)
+            self._guarded(self._unpack)
+            self._guarded(lambda: self._finish(conn))
         finally:
             self.seconds += time.perf_counter() - started
 
     def _finish(self, conn: Connection) -> None:
-        self._unpack()
-        self._lock = open(self.folder / ".lock", "a+b")  # noqa: SIM115 (held until promote or discard)
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
         manifest = _manifest(self.folder)
         if (
             self._first is None
@@ -603,7 +617,7 @@ class ImportParts:
     def promote(self) -> None:
         """After the import's commit: move the parts in and write the manifest."""
         try:
-            if self._pending and self._first is not None:
+            if self._pending and self._first is not None and not self._broken:
                 for name in self._pending:
                     for f in (self.work / name, *aggregate_paths(self.work / name)):
                         f.replace(self.folder / f.name)
