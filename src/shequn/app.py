@@ -42,6 +42,7 @@ from shequn.policies import GroupConfig, Policy, default_policies
 from shequn.store import DEFAULT_WORKSPACE, ActionStatus, CommunityRecord, Store, WorkspaceInfo
 from shequn.store._sql import to_ms
 from shequn.store.communities import ApplyOutcome
+from shequn.store.events import Appended
 
 BATCH = 2000
 FOLLOW_MAX = 5000  # events another process logged that refresh handles again, beyond which it reloads instead
@@ -576,6 +577,7 @@ class App:
         on_batch: Callable[[dict[RowKey, int], dict[RowKey, int]], None] | None = None,
         before_commit: Callable[[Connection], None] | None = None,
         expected: int = 0,
+        sink: Appended | None = None,
     ) -> IngestReport:
         """Append history given as log rows (:mod:`shequn.domain.logrow`) in one transaction, without running the
         engine (:meth:`catch_up` processes it): the import path.
@@ -592,6 +594,8 @@ class App:
                 store on next use.
             expected: about how many rows are coming (0: unknown); a load much bigger than the log lets the store
                 build the log's indexes once at the end instead of row by row (:meth:`EventStore.bulk_load`).
+            sink: receives the rows added with their sequence numbers, and those a bulk load removed again (the
+                analytics snapshot's import parts, :class:`shequn.analytics.source.ImportParts`).
         """
         report = IngestReport()
         events = self.store.events
@@ -599,7 +603,7 @@ class App:
         now = self.now_ms()
 
         def flush(conn: Connection, batch: list[LogRow], unique: bool) -> None:
-            added = events.append_rows(conn, ws, batch, now_ms=now, unique=unique)
+            added = events.append_rows(conn, ws, batch, now_ms=now, unique=unique, sink=sink)
             report.received += len(batch)
             report.added += len(added)
             if on_batch is not None:
@@ -611,6 +615,8 @@ class App:
                 for batch in batches:
                     flush(conn, batch, load.unique)
                 removed = load.finish()
+                if sink is not None and load.removed_seqs:
+                    sink.drop(load.removed_seqs)
             if removed:
                 report.added -= sum(removed.values())
                 if on_batch is not None:

@@ -12,7 +12,7 @@ import pytest
 
 from shequn.analytics.engine import analyze
 from shequn.app import App
-from shequn.domain import Delete, Join, JoinMethod, LeaveReason, Message, Reaction, stable_id
+from shequn.domain import Delete, Join, JoinMethod, LeaveReason, Message, OperatorAction, Reaction, stable_id
 from tests.conftest import T0
 from tests.support.builders import join, leave, msg, spec
 
@@ -81,6 +81,19 @@ def test_metrics_of_a_small_group(history: App) -> None:
     assert rows["owner"].staff and not rows["ann"].staff
     assert rows["bob"].responses == 1 and rows["ann"].responses == 1  # a 👍 from cat; bob's answer to ann
     assert sum(d.messages for d in g.daily) == 7
+
+
+def test_the_window_ends_at_the_last_chat_event_not_at_an_operators_tag(history: App) -> None:
+    before = analyze(history.store, history.ws, days=3)
+    tag = OperatorAction(
+        id=stable_id("tag"), at=T0 + 90 * 24 * H, platform="console", community="读书会", op="tag", target="ann",
+        value="vip", by="运营小张",
+    )  # fmt: skip
+    history.ingest([tag], history=True)  # an operator's tag months after the imported chat ends
+    after = analyze(history.store, history.ws, days=3)
+    assert (after.start, after.end) == (before.start, before.end)
+    assert after.groups["sandbox:g1"].messages == before.groups["sandbox:g1"].messages == 7
+    assert after.groups["sandbox:g1"].silent_days == before.groups["sandbox:g1"].silent_days
 
 
 def test_the_snapshot_is_incremental(history: App, tmp_path: Path) -> None:

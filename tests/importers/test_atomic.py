@@ -81,7 +81,7 @@ def test_a_group_of_another_community_is_refused_and_nothing_is_written(sqlite_u
     app.apply_spec(spec(name="甲", platform="telegram", groups=("-1001111111111",)))
     app.apply_spec(spec(name="乙", platform="telegram", groups=("-1009999",)))
     before = snapshot(app)
-    with pytest.raises(UserError, match="already belongs to community"):
+    with pytest.raises(UserError, match="已属于社群"):
         run(app, [TG], community="乙")
     assert snapshot(app) == before
     app.close()

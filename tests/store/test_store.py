@@ -170,7 +170,12 @@ def test_outbox_keeps_one_row_per_key_and_staff_tasks_complete_once(db_url: str)
     store.close()
 
 
-def test_a_group_belongs_to_one_community(db_url: str) -> None:
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [("zh-CN", "群 sandbox:g1 已属于社群「甲」：请先从那里移除"), ("en", "already belongs to community '甲'")],
+)
+def test_a_group_belongs_to_one_community(db_url: str, lang: str, says: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHEQUN_LANG", lang)
     store, ws = open_ws(db_url)
     with store.transaction() as conn:
         a, _ = store.communities.put(conn, ws, spec("甲"), now_ms=0)
@@ -187,7 +192,7 @@ def test_a_group_belongs_to_one_community(db_url: str) -> None:
             capacity=None,
             now_ms=0,
         )
-        with pytest.raises(UserError, match="already belongs to community '甲'"):
+        with pytest.raises(UserError, match=says):
             store.groups.bind(
                 conn,
                 ws,

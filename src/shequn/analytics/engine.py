@@ -7,8 +7,9 @@ How it works:
     :mod:`.detect`, :mod:`.kpis` and :mod:`.diagnosis`.
 
 Things to keep in mind:
-    * The window defaults to the ``days`` days up to the last event (history imported or simulated is judged as of its
-      own end, not as of today); pass ``until`` for another end.
+    * The window defaults to the ``days`` days up to the last chat event (``CHAT_KINDS``: history imported or
+      simulated is judged as of its own end, not as of today, nor as of an operator's tag added today); pass
+      ``until`` for another end.
     * Local days follow the workspace's time zone (its UTC offset at the window's end).
 
 May import: ``duckdb``, ``domain``, ``playbook``, ``i18n``, ``store``, the other analytics modules.
@@ -39,6 +40,9 @@ from shequn.playbook import load_playbook
 from shequn.store import Store, WorkspaceInfo
 
 DAY = metrics.DAY
+# What people do in the chats: the default window ends at the last of these (not at an operator's or the console's
+# event, an order or a tick). A log without any ends at its last event.
+CHAT_KINDS = ("message", "join", "leave", "edit", "delete", "reaction", "nickname_change", "check_in")
 _TIERS = ("high", "mid", "low", "inactive")
 _ROLES = ("greeter", "scout", "storyteller", "silent", "key_discussant")  # the order a member's roles are listed in
 
@@ -55,7 +59,7 @@ def analyze(
     threads: int | None = None,
 ) -> Report:
     """Analyse the workspace ``ws`` of ``store`` over ``days`` days ending at ``until`` (a moment, or a date: the end
-    of that local day; default: the end of the local day of the last event)."""
+    of that local day; default: the end of the local day of the last chat event)."""
     folder = cache or source.default_cache(store.db.url, ws.id)
     with source.exclusive(folder), _no_cyclic_gc():  # a refresh replaces the Parquet parts another run may be reading
         return _analyze(
@@ -149,15 +153,7 @@ def _analyze(
     con = source.connect(threads=threads)
     source.attach(con, store.db.url)
     with store.transaction() as conn:  # the store's own index answers these at once; the scanner would scan
-        ends = [
-            conn.exec_driver_sql(
-                # "+workspace_id": walk the primary key, not the (workspace, uid) index (SQLite would sort it all)
-                f"SELECT seq, uid FROM event WHERE +workspace_id = {int(ws.id)} ORDER BY seq {order} LIMIT 1"
-            ).first()
-            for order in ("DESC", "ASC")
-        ]
-    top = int(ends[0][0]) if ends[0] else 0
-    first_uid = str(ends[1][1]) if ends[1] else ""
+        top, first_uid = store.events.ends(conn, ws.id)
     snap = source.refresh(con, ws.id, folder, top=top, fingerprint=first_uid)
     timings["snapshot"] = snap.seconds
     timings["snapshot_events_added"] = float(snap.refreshed)
@@ -213,7 +209,11 @@ def _analyze(
         end = until.astimezone(UTC) if until.tzinfo else until.replace(tzinfo=zone).astimezone(UTC)
     elif isinstance(until, date):  # the end of that local day
         end = datetime(until.year, until.month, until.day, tzinfo=zone).astimezone(UTC) + timedelta(days=1)
-    else:  # the end of the local day of the last event
+    else:  # the end of the local day of the last chat event (an operator's tag today says nothing of the chat)
+        kinds = ", ".join(f"'{k}'" for k in CHAT_KINDS)
+        chat = con.execute(f"SELECT max(at_ms) FROM read_parquet([{files}]) WHERE kind IN ({kinds})").fetchone()
+        if chat and chat[0] is not None:
+            last_ms = int(chat[0])
         last_local = datetime.fromtimestamp(last_ms / 1000, zone)
         end = (last_local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)).astimezone(UTC)
     t1 = int(end.timestamp() * 1000)

@@ -21,7 +21,8 @@ Things to keep in mind:
     * Where it lives: next to a SQLite file (``shequn.db.analytics/``), else under ``$SHEQUN_ANALYTICS_CACHE`` or
       ``~/.cache/shequn/analytics``.
 
-May import: ``duckdb``, ``store`` (URLs only), ``analytics.conversation``, the standard library.
+May import: ``duckdb``, ``numpy``, ``sqlalchemy`` (URLs; a connection to read identities), ``store`` (URLs only),
+``analytics.conversation``, the standard library.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
+import numpy as np
+from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
 from shequn.analytics import conversation as conv
@@ -192,7 +195,10 @@ def _backend(con: duckdb.DuckDBPyConnection) -> str:
     return str(row[0]) if row else ""
 
 
-def _select_sql(backend: str, ws_id: int, lo: int, hi: int) -> str:
+def _select_sql(raw_sql: str) -> str:
+    """The typed columns of the events ``raw_sql`` yields (``seq, kind, at_ms, group_id, person_id, platform,
+    payload``): from the store (:func:`_events_sql`) on a refresh, from the rows an import appends
+    (:class:`ImportParts`)."""
     paths = ", ".join(f"'$.{f}'" for f in _FIELDS)
     i = {f: n + 1 for n, f in enumerate(_FIELDS)}
     digits = f"'{conv.FULLWIDTH_DIGITS}', '{conv.ASCII_DIGITS}'"
@@ -201,7 +207,7 @@ def _select_sql(backend: str, ws_id: int, lo: int, hi: int) -> str:
         return "'" + pattern.replace("'", "''") + "'"
 
     return f"""
-    WITH raw AS ({_events_sql(backend, ws_id, lo, hi)}), j AS (
+    WITH raw AS ({raw_sql}), j AS (
         SELECT seq, kind, at_ms, group_id, person_id, platform,
                json_extract_string(payload, [{paths}]) AS f,
                CASE WHEN kind = 'message' THEN json_extract(payload, '$.mentions')::VARCHAR[] END AS mentions
@@ -247,11 +253,18 @@ def _build(con: duckdb.DuckDBPyConnection, ws_id: int, lo: int, hi: int, prior: 
     """Unpack the events (lo, hi] and resolve their references to earlier messages and to people: the message a
     reply, reaction, edit or deletion targets (its seq, author and time), the people an inviter, a remover and the
     mentions name. Resolving once here keeps the reports free of joins on text ids."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {_select_sql(_backend(con), ws_id, lo, hi)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {_select_sql(_events_sql(_backend(con), ws_id, lo, hi))}")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE sid AS SELECT platform, platform_id, person_id::BIGINT AS person_id
             FROM src.identity WHERE workspace_id = {int(ws_id)}"""
     )
+    _resolve(con, prior, out)
+    con.execute("DROP TABLE IF EXISTS sid")
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, prior: list[Path], out: Path) -> None:
+    """Write the unpacked events of the temp table ``batch`` to ``out`` with their references resolved against
+    ``batch``, the ``prior`` parts and the identities of the temp table ``sid``."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE wanted AS
            SELECT DISTINCT group_id, coalesce(reply_to, msg_id) AS target FROM batch
@@ -292,7 +305,7 @@ def _build(con: duckdb.DuckDBPyConnection, ws_id: int, lo: int, hi: int, prior: 
             ORDER BY b.kind, b.group_id, b.seq
         ) TO '{str(out).replace("'", "''")}' (FORMAT parquet, COMPRESSION zstd)"""
     )
-    for table in ("batch", "sid", "wanted", "tgt", "men"):
+    for table in ("batch", "wanted", "tgt", "men"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -334,24 +347,13 @@ def refresh(
     store's index, passes them."""
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
-    manifest_path = folder / "manifest.json"
-    manifest: dict[str, Any] = {}
-    if manifest_path.exists():
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except ValueError:
-            manifest = {}
+    manifest = _manifest(folder)
     if top is None:
         row = con.execute(f"SELECT coalesce(max(seq), 0) FROM src.event WHERE workspace_id = {int(ws_id)}").fetchone()
         top = int(row[0]) if row else 0
     fp = _fingerprint(con, ws_id) if fingerprint is None else fingerprint
     parts = [folder / p for p in manifest.get("parts", [])]
-    valid = (
-        manifest.get("version") == SNAPSHOT_VERSION
-        and manifest.get("fingerprint") == fp
-        and manifest.get("last_seq", 0) <= top
-        and all(p.exists() and all(a.exists() for a in aggregate_paths(p)) for p in parts)
-    )
+    valid = _valid(manifest, folder, fp) and manifest.get("last_seq", 0) <= top
     if not valid:
         for p in [*folder.glob("part-*.parquet"), *folder.glob("agg-*.parquet")]:
             p.unlink()
@@ -387,14 +389,268 @@ def refresh(
         tmp.replace(folder / name)
         aggregates(con, folder / name)
         parts = [folder / name]
-    manifest = {
-        "version": SNAPSHOT_VERSION,
-        "fingerprint": fp,
-        "last_seq": last,
-        "parts": [p.name for p in parts],
-    }
-    manifest_path.write_text(json.dumps(manifest))
+    _write_manifest(folder, fp, last, [p.name for p in parts])
     return Snapshot(folder, parts, last, added, time.perf_counter() - started)
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    """What the snapshot in ``folder`` holds (empty when there is none or it cannot be read)."""
+    try:
+        data = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _valid(manifest: dict[str, Any], folder: Path, fingerprint: str) -> bool:
+    """Whether ``manifest`` is a snapshot of this version of the log whose first event is ``fingerprint``, with all
+    its files."""
+    return (
+        manifest.get("version") == SNAPSHOT_VERSION
+        and manifest.get("fingerprint") == fingerprint
+        and all(
+            (folder / p).exists() and all(a.exists() for a in aggregate_paths(folder / p))
+            for p in manifest.get("parts", [])
+        )
+    )
+
+
+def _write_manifest(folder: Path, fingerprint: str, last: int, parts: list[str]) -> None:
+    tmp = folder / "manifest.json.tmp"
+    manifest = {"version": SNAPSHOT_VERSION, "fingerprint": fingerprint, "last_seq": last, "parts": parts}
+    tmp.write_text(json.dumps(manifest))
+    tmp.replace(folder / "manifest.json")  # a reader sees the old snapshot or the new one, never half of one
+
+
+STAGE_ROWS: Final = 100_000  # rows an import unpacks at once (tens of MB)
+
+
+class ImportParts:
+    """The snapshot's parts of the events a bulk import appends, written while the import writes the log, so the
+    first report after it refreshes nothing (issue 17).
+
+    How it works:
+        The import hands every batch it adds to the log, with the batch's seqs (:meth:`add`, the
+        ``shequn.store.events.Appended`` protocol). Every ``STAGE_ROWS`` rows the batch is unpacked into the typed
+        columns (:func:`_select_sql`, the refresh's own query, over the rows in memory instead of the store) and
+        set aside as a Parquet file. Before the import commits (:meth:`finish`, in its transaction) the references
+        are resolved as a refresh would (:func:`_resolve`: earlier messages from the snapshot's parts, people from
+        the identities the transaction sees), in the refresh's ranges of ``CHUNK`` seqs, and the parts and their
+        totals are written aside; after the commit :meth:`promote` moves them in and writes the manifest. The
+        parts are thus those a refresh right after the commit would build, without reading the log back.
+
+    Things to keep in mind:
+        * Only when the snapshot is current as the import starts (or the workspace's log is empty): the parts
+          resolve references against it. Otherwise nothing is staged and the next report refreshes as before.
+        * The snapshot is locked from :meth:`finish` until :meth:`promote` or :meth:`discard`; a failed import
+          (:meth:`discard`) leaves it exactly as it was, and so does any change to it meanwhile (the staged parts
+          are then dropped and the next report refreshes).
+    """
+
+    def __init__(self, folder: Path, ws_id: int, manifest: dict[str, Any]) -> None:
+        self.folder = folder
+        self.ws_id = ws_id
+        self.last = int(manifest.get("last_seq", 0))
+        self.fingerprint = str(manifest.get("fingerprint", ""))
+        self.parts = list(manifest.get("parts", []))
+        self.work = folder / f".import-{os.getpid()}-{time.time_ns()}"
+        self.work.mkdir(parents=True)
+        self.con = connect(threads=2, memory_limit="512MB")  # beside the import: spill rather than grow
+        self.con.execute(f"SET temp_directory = '{str(self.work / 'tmp').replace(chr(39), chr(39) * 2)}'")
+        self._cols: list[list[Any]] = [[] for _ in range(7)]  # seq, kind, at_ms, group_id, person_id, platform, payload
+        self._staged: list[Path] = []
+        self._first: tuple[int, str] | None = None  # the lowest seq added and its event id
+        self._top = 0
+        self._removed: list[int] = []
+        self._broken = False
+        self._lock: Any = None
+        self._pending: list[str] = []
+        self.seconds = 0.0  # spent here: what the parts cost the import
+        self.rows = 0
+
+    @classmethod
+    def open(cls, url: str, ws_id: int, *, top: int, first_uid: str, folder: Path | None = None) -> ImportParts | None:
+        """Stage an import into the snapshot of workspace ``ws_id`` whose log ends at seq ``top`` and starts with
+        event ``first_uid``; None when the snapshot is not current (or the store is not one analytics reads)."""
+        u = make_url(url)
+        if u.get_backend_name() not in ("sqlite", "postgresql") or (
+            u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:")
+        ):
+            return None
+        folder = folder or default_cache(url, ws_id)
+        with exclusive(folder):
+            manifest = _manifest(folder)
+            if top == 0:
+                manifest = {}
+            elif not (_valid(manifest, folder, first_uid) and manifest.get("last_seq") == top):
+                return None
+            return cls(folder, ws_id, manifest)
+
+    def add(self, seqs: Sequence[int], values: Sequence[tuple[Any, ...]]) -> None:
+        """Rows just added to the log (``_COLUMNS`` of :mod:`shequn.store.events`) and their seqs, in seq order."""
+        if not values:
+            return
+        started = time.perf_counter()
+        self.rows += len(values)
+        cols = list(zip(*values, strict=True))
+        if self._first is None:
+            self._first = (seqs[0], str(cols[1][0]))
+        self._top = max(self._top, seqs[-1])
+        if self._broken:
+            return
+        seq, kind, at, gid, pid, platform, payload = self._cols
+        seq.extend(seqs)
+        kind.extend(cols[2])
+        at.extend(cols[3])
+        platform.extend(cols[4])
+        gid.extend(cols[5])
+        pid.extend(cols[6])
+        payload.extend(p.decode() if isinstance(p, bytes) else p for p in cols[7])
+        if len(seq) >= STAGE_ROWS:
+            self._guarded(self._unpack)
+        self.seconds += time.perf_counter() - started
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Run ``step``; the parts are a cache: if DuckDB or the disk fails (out of memory, disk full), stage
+        nothing more and let the import go on (the next report refreshes as before)."""
+        if self._broken:
+            return
+        try:
+            step()
+        except (duckdb.Error, OSError, MemoryError):
+            self._broken = True
+            self._staged, self._pending, self._cols = [], [], [[] for _ in range(7)]
+
+    def drop(self, seqs: Sequence[int]) -> None:
+        """Rows the load removed again (repeated ids) after :meth:`add` saw them."""
+        self._removed.extend(seqs)
+
+    def _unpack(self) -> None:
+        seq, kind, at, gid, pid, platform, payload = self._cols
+        if not seq:
+            return
+        rows = {
+            "seq": np.array(seq, dtype=np.int64),
+            "kind": np.array(kind, dtype=object),
+            "at_ms": np.array(at, dtype=np.int64),
+            "group_id": np.array(gid, dtype=object),
+            "person_id": np.array(pid, dtype=object),
+            "platform": np.array(platform, dtype=object),
+            "payload": np.array(payload, dtype=object),
+        }
+        self.con.register("staged", rows)
+        raw = """SELECT seq, kind, at_ms, group_id::BIGINT AS group_id, person_id::BIGINT AS person_id, platform,
+                        payload FROM staged WHERE kind <> 'tick'"""
+        out = self.work / f"stage-{len(self._staged):05d}.parquet"
+        self.con.execute(f"COPY ({_select_sql(raw)}) TO '{_quoted(out)}' (FORMAT parquet)")
+        self.con.unregister("staged")
+        self._staged.append(out)
+        self._cols = [[] for _ in range(7)]
+
+    def finish(self, conn: Connection) -> None:
+        """In the import's transaction, before its commit: resolve and write the parts aside, lock the snapshot.
+        Stages nothing (and the next report refreshes) when the snapshot changed meanwhile or other events of the
+        workspace lie between it and the import's."""
+        started = time.perf_counter()
+        self._lock = open(self.folder / ".lock", "a+b")  # noqa: SIM115 (held until promote or discard)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
+            self._guarded(self._unpack)
+            self._guarded(lambda: self._finish(conn))
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _finish(self, conn: Connection) -> None:
+        manifest = _manifest(self.folder)
+        if (
+            self._first is None
+            or int(manifest.get("last_seq", 0)) != self.last
+            or list(manifest.get("parts", [])) != self.parts
+            or _others(conn, self.ws_id, self.last, self._first[0], self._top, self._count())
+        ):
+            self._staged = []
+            return
+        ws = int(self.ws_id)
+        # The log's last seq now (a bulk load may have removed its last rows again as repeats).
+        self._top = int(
+            conn.exec_driver_sql(
+                f"SELECT seq FROM event WHERE +workspace_id = {ws} ORDER BY seq DESC LIMIT 1"
+            ).scalar_one()
+        )
+        ids = conn.exec_driver_sql(f"SELECT platform, platform_id, person_id FROM identity WHERE workspace_id = {ws}")
+        got = ids.all()
+        platform, platform_id, person = (list(c) for c in zip(*got, strict=True)) if got else ([], [], [])
+        self.con.register(
+            "ids",
+            {
+                "platform": np.array(platform, dtype=object),
+                "platform_id": np.array(platform_id, dtype=object),
+                "person_id": np.array(person, dtype=np.int64),
+            },
+        )
+        self.con.execute("CREATE OR REPLACE TEMP TABLE sid AS SELECT * FROM ids")
+        self.con.unregister("ids")
+        self.con.execute("CREATE OR REPLACE TEMP TABLE gone (seq BIGINT)")
+        if self._removed:
+            self.con.executemany("INSERT INTO gone VALUES (?)", [(s,) for s in self._removed])
+        staged = ", ".join(f"'{_quoted(p)}'" for p in self._staged)
+        prior = [self.folder / p for p in self.parts]
+        last = self.last
+        while self._top > last:  # the refresh's ranges: the parts are those a refresh would build
+            hi = min(self._top, last + CHUNK)
+            name = f"part-{last + 1:012d}-{hi:012d}.parquet"
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM read_parquet([{staged}])
+                    WHERE seq > {last} AND seq <= {hi} AND seq NOT IN (SELECT seq FROM gone)"""
+            )
+            _resolve(self.con, prior, self.work / name)
+            aggregates(self.con, self.work / name)
+            prior.append(self.work / name)
+            self._pending.append(name)
+            last = hi
+
+    def _count(self) -> int:
+        files = ", ".join(f"'{_quoted(p)}'" for p in self._staged)
+        row = self.con.execute(f"SELECT count(*) FROM read_parquet([{files}])").fetchone()
+        return (int(row[0]) if row else 0) - len(set(self._removed))
+
+    def promote(self) -> None:
+        """After the import's commit: move the parts in and write the manifest."""
+        try:
+            if self._pending and self._first is not None and not self._broken:
+                for name in self._pending:
+                    for f in (self.work / name, *aggregate_paths(self.work / name)):
+                        f.replace(self.folder / f.name)
+                fp = self.fingerprint if self.last else self._first[1]
+                _write_manifest(self.folder, fp, self._top, self.parts + self._pending)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Forget what was staged (the import failed, or it is promoted); the snapshot stays as it was."""
+        self.con.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+
+def _others(conn: Connection, ws_id: int, last: int, first: int, top: int, staged: int) -> bool:
+    """Whether the log holds events of the workspace in (``last``, ``top``] other than the ``staged`` ones an
+    import added from ``first`` on. SQLite has one writer, whose transaction this is: only the gap before the
+    import's first row needs looking at (a range of the primary key). PostgreSQL may have others: count it all."""
+    ws = int(ws_id)
+    if conn.dialect.name == "sqlite":
+        sql = f"SELECT count(*) FROM event WHERE +workspace_id = {ws} AND seq > {int(last)} AND seq < {int(first)}"
+        return int(conn.exec_driver_sql(sql).scalar_one()) > 0
+    sql = f"""SELECT count(*) FROM event
+              WHERE workspace_id = {ws} AND seq > {int(last)} AND seq <= {int(top)} AND kind <> 'tick'"""
+    return int(conn.exec_driver_sql(sql).scalar_one()) != staged
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def clear(folder: Path) -> None:

@@ -10,6 +10,8 @@ How it works:
     once at the end: ``shequn.store.events.BulkLoad``). In the same transaction the groups found
     get their names and, with ``--community``, are bound to it. After the commit the engine catches up on the new
     events (or replays the whole log when a group that already had history was just bound: its history must count).
+    A big import writes the analytics snapshot's parts for the rows it adds as it goes (:func:`append_logged`), so
+    the first report after it refreshes nothing.
 
 Things to keep in mind:
     * ``--community`` must name an existing community (creating one needs a type: ``shequn community create``).
@@ -38,11 +40,13 @@ from shequn.importers.detect import Planned
 from shequn.importers.pii import Masker
 
 if TYPE_CHECKING:
+    from shequn.analytics.source import ImportParts
     from shequn.app import App
 
 GroupKey = tuple[str, str]  # (platform, platform id)
 RowKey = tuple[str, str, str]  # (platform, group, kind)
 BATCH = 5000  # rows written at once (a few MB: memory stays flat)
+SNAPSHOT_FROM = 100_000  # an import expected to hold this many rows writes the analytics snapshot's parts too
 
 
 @dataclass(slots=True)
@@ -229,13 +233,59 @@ class Importer:
                 report.bound.append(key)
 
         expected = sum(_expected_rows(item) for item in planned)
-        self.app.append_rows(prefetched(stream()), on_batch=tally, before_commit=finish, expected=expected)
+        append_logged(
+            self.app,
+            prefetched(stream()),
+            on_batch=tally,
+            before_commit=finish,
+            expected=expected,
+            stage=self.progress.stage,
+        )
         self.progress.stage("import.progress.state")
         if report.replayed:
             self.app.rebuild()
         else:
             self.app.catch_up()
         return report
+
+
+def append_logged(
+    app: App,
+    batches: Iterator[list[LogRow]],
+    *,
+    expected: int,
+    on_batch: Callable[[dict[RowKey, int], dict[RowKey, int]], None] | None = None,
+    before_commit: Callable[[Connection], None] | None = None,
+    stage: Callable[[str], None] | None = None,
+) -> ImportParts | None:
+    """:meth:`App.append_rows`, writing the analytics snapshot's parts for the rows it adds as it goes
+    (:class:`shequn.analytics.source.ImportParts`) when the load is big (a report refreshes a small one in moments)
+    and the snapshot is current; returns them (promoted) or None."""
+    parts = None
+    if expected >= SNAPSHOT_FROM:
+        from shequn.analytics.source import ImportParts  # DuckDB only for a big import
+
+        with app.store.transaction() as conn:
+            top, first = app.store.events.ends(conn, app.ws.id)
+        parts = ImportParts.open(app.store.db.url, app.ws.id, top=top, first_uid=first)
+
+    def finish(conn: Connection) -> None:
+        if before_commit is not None:
+            before_commit(conn)
+        if parts is not None:
+            if stage is not None:
+                stage("import.progress.snapshot")
+            parts.finish(conn)
+
+    try:
+        app.append_rows(batches, on_batch=on_batch, before_commit=finish, expected=expected, sink=parts)
+    except BaseException:
+        if parts is not None:
+            parts.discard()
+        raise
+    if parts is not None:
+        parts.promote()
+    return parts
 
 
 _DONE = object()

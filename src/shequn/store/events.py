@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from orjson import dumps
@@ -32,6 +32,15 @@ DEFER_INDEXES_FROM = 200_000
 UNIQUE_INDEX = "ux_event_uid"
 
 
+class Appended(Protocol):
+    """Who watches what a bulk load adds to the log (the analytics snapshot's import parts): the rows as written
+    (``_COLUMNS`` order) with their sequence numbers, and the sequence numbers a load removed again as repeats."""
+
+    def add(self, seqs: Sequence[int], values: Sequence[tuple[Any, ...]]) -> None: ...
+
+    def drop(self, seqs: Sequence[int]) -> None: ...
+
+
 class BulkLoad:
     """A big load of history in one transaction (a context manager; :meth:`finish` before the end).
 
@@ -51,6 +60,7 @@ class BulkLoad:
         self._deferred: list[tuple[str, str]] = []  # (name, CREATE INDEX statement) to run again
         self._before = 0
         self._cache_size: int | None = None
+        self.removed_seqs: list[int] = []  # the rows :meth:`finish` removed as repeats
 
     def __enter__(self) -> BulkLoad:
         conn = self.conn
@@ -113,6 +123,9 @@ class BulkLoad:
                 (self._before,),
             )
         }
+        self.removed_seqs = [
+            int(s) for (s,) in conn.exec_driver_sql(f"SELECT e.seq FROM event e WHERE {repeat}", (self._before,))
+        ]
         conn.exec_driver_sql(
             f"DELETE FROM event WHERE seq IN (SELECT e.seq FROM event e WHERE {repeat})", (self._before,)
         )
@@ -238,13 +251,21 @@ class EventStore:
         return added
 
     def append_rows(
-        self, conn: Connection, ws_id: int, rows: Sequence[LogRow], *, now_ms: int, unique: bool = True
+        self,
+        conn: Connection,
+        ws_id: int,
+        rows: Sequence[LogRow],
+        *,
+        now_ms: int,
+        unique: bool = True,
+        sink: Appended | None = None,
     ) -> list[LogRow]:
         """Bulk history: add the rows whose id the log does not hold yet; return those added, in order.
 
         The rows are written as they are (their payload is already the log's JSON form); groups and identities are
         created on first sight. With ``unique=False`` (a load that dropped the unique index of ids, see
-        :meth:`defer_indexes`) every row is inserted and the duplicates go when the index is rebuilt.
+        :meth:`defer_indexes`) every row is inserted and the duplicates go when the index is rebuilt. ``sink``
+        receives the rows added with their sequence numbers.
         """
         if not rows:
             return []
@@ -274,17 +295,25 @@ class EventStore:
             # The payload goes in as UTF-8 bytes and is stored as text (CAST only relabels the bytes).
             marks = ", ".join(["?"] * (len(_COLUMNS) - 2) + ["CAST(? AS TEXT)", "?"])
             sql = f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({marks})"
+            # One writer: the rows above the last seq before the insert are exactly the new ones.
+            before = conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM event").scalar_one()
             if not unique:
                 conn.exec_driver_sql(sql, values)
+                if sink is not None:
+                    sink.add(_new_seqs(conn, before, len(values)), values)
                 return list(rows)
             # Skip known ids in the insert itself; look at what was skipped only when the count says something was
-            # (a fresh import pays no lookup per row). One writer: the rows above the last seq are the new ones.
-            before = conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM event").scalar_one()
+            # (a fresh import pays no lookup per row).
             inserted = conn.exec_driver_sql(sql + " ON CONFLICT (workspace_id, uid) DO NOTHING", values).rowcount
             if inserted == len(rows):
+                if sink is not None:
+                    sink.add(_new_seqs(conn, before, len(values)), values)
                 return list(rows)
-            new = {u for (u,) in conn.exec_driver_sql("SELECT uid FROM event WHERE seq > ?", (before,))}
-            return _first_of(rows, new)
+            got = conn.exec_driver_sql("SELECT seq, uid FROM event WHERE seq > ? ORDER BY seq", (before,)).all()
+            if sink is not None:
+                by_uid = {v[1]: v for v in reversed(values)}  # the first row of each id is the one inserted
+                sink.add([s for s, _ in got], [by_uid[u] for _, u in got])
+            return _first_of(rows, {u for _, u in got})
         log_order_lock(conn)
         existing: set[str] = set()
         for part in chunks([r[0] for r in rows], 5000):
@@ -295,6 +324,14 @@ class EventStore:
             (ws_id, r[0], r[1], r[2], r[3], gget((r[3], r[4])), pget((r[3], r[5])), r[7].decode(), now) for r in fresh
         ]
         bulk_insert(conn, EVENT, _COLUMNS, texts, conflict=("workspace_id", "uid"))
+        if sink is not None and texts:
+            seqs: dict[str, int] = {}
+            for part in chunks([v[1] for v in texts], 5000):
+                marks = ", ".join([mark] * len(part))
+                q = f"SELECT uid, seq FROM event WHERE workspace_id = {mark} AND uid IN ({marks})"
+                seqs.update((u, int(s)) for u, s in conn.exec_driver_sql(q, (ws_id, *part)))
+            ordered = sorted(texts, key=lambda v: seqs[v[1]])
+            sink.add([seqs[v[1]] for v in ordered], ordered)
         return fresh
 
     def bulk_load(self, conn: Connection, expected: int) -> BulkLoad:
@@ -326,6 +363,17 @@ class EventStore:
         payload = conn.execute(select(t.c.payload).where(t.c.workspace_id == ws_id, t.c.uid == uid)).scalar()
         return event_from_dict(orjson.loads(payload)) if payload is not None else None
 
+    def ends(self, conn: Connection, ws_id: int) -> tuple[int, str]:
+        """The workspace's last seq and first event id (0 and "" for an empty log), through the primary key."""
+        ends = [
+            conn.exec_driver_sql(
+                # "+workspace_id": walk the primary key, not the (workspace, uid) index (SQLite would sort it all)
+                f"SELECT seq, uid FROM event WHERE +workspace_id = {int(ws_id)} ORDER BY seq {order} LIMIT 1"
+            ).first()
+            for order in ("DESC", "ASC")
+        ]
+        return (int(ends[0][0]) if ends[0] else 0), (str(ends[1][1]) if ends[1] else "")
+
     def last_seq(self, conn: Connection, ws_id: int) -> int:
         t = EVENT
         return int(
@@ -336,6 +384,15 @@ class EventStore:
         t = EVENT
         q = select(t.c.kind, func.count()).where(t.c.workspace_id == ws_id).group_by(t.c.kind)
         return {k: int(n) for k, n in conn.execute(q)}
+
+
+def _new_seqs(conn: Connection, before: int, n: int) -> Sequence[int]:
+    """The seqs SQLite gave the ``n`` rows one insert just added above ``before``: consecutive (checked on the
+    primary key's two ends, no scan), else read back."""
+    lo, hi = conn.exec_driver_sql("SELECT MIN(seq), MAX(seq) FROM event WHERE seq > ?", (before,)).one()
+    if lo is not None and hi - lo + 1 == n:
+        return range(int(lo), int(hi) + 1)
+    return [int(s) for (s,) in conn.exec_driver_sql("SELECT seq FROM event WHERE seq > ? ORDER BY seq", (before,))]
 
 
 def _first_of(rows: Sequence[LogRow], ids: set[str]) -> list[LogRow]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select, update
 
 from shequn.domain import UserError, group_key
+from shequn.i18n import t
 from shequn.store._sql import chunks, insert_ignore
 from shequn.store.cache import CommittedCache
 from shequn.store.schema import COMMUNITY, GROUP
@@ -120,7 +121,7 @@ class GroupStore:
         ).scalar()
         if current is not None and current != community_name:
             raise UserError(
-                f"group {platform}:{platform_id} already belongs to community {current!r}; remove it there first",
+                t("store.err.group_elsewhere", None, group=f"{platform}:{platform_id}", community=current),
                 exit_code=2,
             )
         values: dict[str, object] = dict(community_id=community_id, role=role, capacity=capacity)
