@@ -141,7 +141,7 @@ def test_concurrent_console_writes_with_workers_lose_nothing_and_replay_the_same
             ops.app.close()
 
 
-def test_event_writes_with_workers_do_not_wait_for_the_workspace_lock(pg: str) -> None:
+def test_event_writes_with_workers_do_not_wait_for_the_workspace_lock(pg: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _setup(pg)
     Worker(pg, options=WorkerOptions(shards=8), worker_id="a").close()
     ops = Operations(App(pg))
@@ -180,6 +180,10 @@ def test_event_writes_with_workers_do_not_wait_for_the_workspace_lock(pg: str) -
         assert writes_under_held(_lock_key(ops.ws, "community:c1"), put)
         assert not writes_under_held(_lock_key(ops.ws, "community:c2"), put, wait=1.0)
         assert not writes_under_held(workspace, put, wait=1.0)  # a workspace-wide write excludes it
+        monkeypatch.setenv("SHEQUN_WRITE_LOCK", "workspace")  # as before: every write waits for the workspace
+        before = Operations(ops.app)
+        untag = lambda: before.tag_member(member.person_id or 0, "c1", "vip", remove=True, actor="op")  # noqa: E731
+        assert not writes_under_held(workspace, untag, wait=1.0)
     finally:
         ops.app.close()
 

@@ -131,8 +131,8 @@ def _lock_key(*parts: object) -> int:
 class WriteLock:
     """What a write waits for, across the threads of this process and across processes (several web workers).
 
-    ``lock()`` is the whole workspace, ``lock(scope)`` one object of it (a community's spec, an order, an
-    activity's seats). On SQLite both are the one writer (a lock file beside the database: SQLite has one writer
+    ``lock()`` is the whole workspace, ``lock(scope)`` one object of it (a community's spec, an order, a segment
+    action's idempotency key). On SQLite both are the one writer (a lock file beside the database: SQLite has one writer
     anyway). On PostgreSQL the whole workspace is needed while this process runs the engine itself (no workers set
     up): its runs follow one cursor per workspace, each continuing from the state the previous one saved
     (:meth:`App.refresh`); with workers set up, event writes take no lock at all (they only append, and
