@@ -263,12 +263,21 @@ def _warm_up(port: int, ids: dict[str, Any], mix: list[tuple[str, str]], writes:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process and the worker processes it started (left running if it is killed before they stop)."""
+    children: dict[int, bytes] = {}  # pid → its command line, so that a reused pid is left alone
+    with contextlib.suppress(OSError):
+        for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+            children[int(c)] = Path(f"/proc/{c}/cmdline").read_bytes()
     proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(timeout=15)
+        proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    for child, cmdline in children.items():
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{child}/cmdline").read_bytes() == cmdline:
+                os.kill(child, signal.SIGKILL)  # still there only when its parent was killed first
 
 
 def _engine_workers(db: str, count: int) -> list[subprocess.Popen[bytes]]:
