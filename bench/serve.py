@@ -14,6 +14,10 @@ How it works:
        a fixed mix of API reads; report p50, p95 and p99 latency, overall and per endpoint. With ``writes`` (a
        fraction, e.g. 0.1), that share of the requests are writes: a member tagged through
        ``POST /api/v1/members/{id}/tags`` (issue 18: a single write's p95 under one second at 50 clients).
+    5. On PostgreSQL (``--db postgresql+psycopg://…``: a fresh workspace of that database) with ``engine_workers``
+       (``shequn worker`` processes started before the build, so the build and every tag only append to the log),
+       and with ``baseline``: the same load again against a server whose writes all take the workspace's writer
+       lock (``SHEQUN_WRITE_LOCK=workspace``, how every write went before), reported beside it as a ratio.
     Both loops are bounded in count and time and talk only to 127.0.0.1.
 """
 
@@ -36,6 +40,8 @@ from typing import Any
 
 GOAL_OVERVIEW_MS = 500.0
 GOAL_API_P95_MS = 100.0
+BENCH_SHARDS = 8  # shards of a new deployment set up by the benchmark (see _engine_workers)
+GOAL_WRITE_P95_MS = 1000.0  # issue 18: a single write's p95 under one second at 50 clients
 
 
 @dataclass
@@ -63,14 +69,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def build(db: str, groups: int, days: int, seed: int) -> dict[str, Any]:
+def build(db: str, groups: int, days: int, seed: int, workspace: str = "default") -> dict[str, Any]:
     """The workspace, an owner with a session and a token, and ids to read."""
+    from sqlalchemy import text
+
     from shequn.app import App
     from shequn.cli.simulate import load_simulation
     from shequn.services.accounts import ROLE_PERMS, Accounts, Role
     from shequn.simulator import simulate
 
-    app = App(db)
+    app = App(db, workspace=workspace)
     sim = simulate(groups=groups, days=days, seed=seed)
     load_simulation(app, sim, process=True, quiet=True)
     accounts = Accounts(app)
@@ -81,9 +89,12 @@ def build(db: str, groups: int, days: int, seed: int) -> dict[str, Any]:
         group_ids = [g.id for g in app.store.console.group_rows(conn, app.ws.id)]
         members = [
             (int(p), str(c))
-            for (p, c) in conn.exec_driver_sql(
-                "SELECT m.person_id, c.name FROM membership m JOIN community c ON c.id = m.community_id"
-                " WHERE m.person_id IS NOT NULL LIMIT 2000"
+            for (p, c) in conn.execute(
+                text(
+                    "SELECT m.person_id, c.name FROM membership m JOIN community c ON c.id = m.community_id"
+                    " WHERE m.person_id IS NOT NULL AND c.workspace_id = :ws ORDER BY m.person_id LIMIT 2000"
+                ),
+                {"ws": app.ws.id},
             )
         ]
     app.close()
@@ -214,6 +225,99 @@ def _wrk(port: int, token: str, paths: list[str], clients: int, seconds: float, 
     }
 
 
+def _summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "n": len(values),
+        "p50_ms": round(percentile(values, 50) * 1000, 1),
+        "p95_ms": round(percentile(values, 95) * 1000, 1),
+        "p99_ms": round(percentile(values, 99) * 1000, 1),
+    }
+
+
+class _Server:
+    """``shequn serve`` in its own process (and, on PostgreSQL, ``shequn worker`` processes), stopped by pid."""
+
+    def __init__(self, db: str, workspace: str, workers: int, env: dict[str, str] | None = None) -> None:
+        self.port = _free_port()
+        shequn = str(Path(sys.executable).with_name("shequn"))
+        self.proc = subprocess.Popen(
+            [shequn, "--db", db, "-w", workspace, "serve", "--port", str(self.port), "--workers", str(workers)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "SHEQUN_LANG": "en", **(env or {})},
+        )
+        try:
+            _wait(self.port)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+
+def _warm_up(port: int, ids: dict[str, Any], mix: list[tuple[str, str]], writes: float) -> None:
+    """A few reads, and writes when measured: the first write of each server process loads the engine (once per
+    start; seconds for a large workspace), which is not what a write costs afterwards."""
+    asyncio.run(_load(port, ids["token"], mix[:3], 8, 3.0, ids["members"] if writes else [], 0.5 if writes else 0))
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process and the worker processes it started (left running if it is killed before they stop)."""
+    children: dict[int, bytes] = {}  # pid → its command line, so that a reused pid is left alone
+    with contextlib.suppress(OSError):
+        for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+            children[int(c)] = Path(f"/proc/{c}/cmdline").read_bytes()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for child, cmdline in children.items():
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{child}/cmdline").read_bytes() == cmdline:
+                os.kill(child, signal.SIGKILL)  # still there only when its parent was killed first
+
+
+def _engine_workers(db: str, count: int) -> list[subprocess.Popen[bytes]]:
+    """Set up workers on the PostgreSQL database (so the build only appends) and start ``count`` of them."""
+    from shequn.services.worker import Worker, WorkerOptions
+    from shequn.store import Store
+
+    if count <= 0:
+        return []
+    store = Store(db)
+    with store.transaction() as conn:
+        configured = store.shards.configured(conn)
+    store.close()
+    # A new deployment gets BENCH_SHARDS shards: a shard with no community keeps its offset at 0, and each worker
+    # step then reads the log from its start (the limit README's "Scale out" names), which would be measured here.
+    Worker(db, options=WorkerOptions(shards=None if configured else BENCH_SHARDS)).close()
+    shequn = str(Path(sys.executable).with_name("shequn"))
+    return [
+        subprocess.Popen([shequn, "--db", db, "worker"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(count)
+    ]
+
+
+def _caught_up(db: str, workspace: str, procs: list[subprocess.Popen[bytes]], timeout: float = 1800) -> None:
+    from shequn.app import App
+
+    app = App(db, workspace=workspace)
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            with app.store.transaction() as conn:
+                if not sum(r.lag for r in app.store.shards.rows(conn, workspace_id=app.ws.id)):
+                    return
+            if time.monotonic() > end or all(p.poll() is not None for p in procs):
+                raise RuntimeError(f"the workers did not catch up within {timeout:.0f} s")
+            time.sleep(0.2)
+    finally:
+        app.close()
+
+
 def run(
     groups: int = 1000,
     days: int = 7,
@@ -223,22 +327,23 @@ def run(
     overview_runs: int = 30,
     workers: int = 2,
     writes: float = 0.0,
+    db: str | None = None,
+    engine_workers: int = 0,
+    baseline: bool = False,
 ) -> dict[str, Any]:
+    postgres = bool(db) and not str(db).startswith("sqlite")
+    if engine_workers and not postgres:
+        raise ValueError("shequn worker runs on PostgreSQL only: give --db postgresql+psycopg://…")
     with tempfile.TemporaryDirectory() as tmp:
-        db = str(Path(tmp) / "serve.db")
-        t0 = time.perf_counter()
-        ids = build(db, groups, days, seed)
-        build_s = time.perf_counter() - t0
-        port = _free_port()
-        shequn = str(Path(sys.executable).with_name("shequn"))
-        proc = subprocess.Popen(
-            [shequn, "--db", db, "serve", "--port", str(port), "--workers", str(workers)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "SHEQUN_LANG": "en"},
-        )
+        url = str(db) if postgres else str(Path(tmp) / "serve.db")
+        workspace = f"bench-serve-{int(time.time())}" if postgres else "default"
+        engines = _engine_workers(url, engine_workers)
         try:
-            _wait(port)
+            t0 = time.perf_counter()
+            ids = build(url, groups, days, seed, workspace)
+            if engines:
+                _caught_up(url, workspace, engines)
+            build_s = time.perf_counter() - t0
             rng = random.Random(seed)
             g = ids["groups"]
             p = ids["people"] or [1]
@@ -254,27 +359,46 @@ def run(
                 mix.append(("heatmap", f"/api/v1/groups/{rng.choice(g)}/heatmap"))
             mix.append(("tasks", "/api/v1/tasks?limit=50"))
             mix.append(("events", "/api/v1/events?limit=50"))
-            server_ms, client_ms = asyncio.run(_overview(port, ids["session"], overview_runs))
-            asyncio.run(_load(port, ids["token"], mix[:3], 4, 2.0, []))  # warm-up
-            cpu0 = _cpu_seconds(proc.pid)
-            load = asyncio.run(_load(port, ids["token"], mix, clients, seconds, ids["members"], writes))
-            cpu_ms = (_cpu_seconds(proc.pid) - cpu0) * 1000 / max(1, len(load.all))
-            cpu0 = _cpu_seconds(proc.pid)
-            wrk = _wrk(port, ids["token"], [path for _, path in mix], clients, seconds, tmp)
-            if wrk is not None:
-                wrk["server_cpu_ms_per_request"] = round((_cpu_seconds(proc.pid) - cpu0) * 1000 / wrk["requests"], 2)
-        finally:
-            proc.send_signal(signal.SIGINT)
+            server = _Server(url, workspace, workers)
+            wrk = None
             try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                proc = server.proc
+                server_ms, client_ms = asyncio.run(_overview(server.port, ids["session"], overview_runs))
+                _warm_up(server.port, ids, mix, writes)
+                cpu0 = _cpu_seconds(proc.pid)
+                load = asyncio.run(_load(server.port, ids["token"], mix, clients, seconds, ids["members"], writes))
+                cpu_ms = (_cpu_seconds(proc.pid) - cpu0) * 1000 / max(1, len(load.all))
+                cpu0 = _cpu_seconds(proc.pid)
+                if not writes:
+                    wrk = _wrk(server.port, ids["token"], [path for _, path in mix], clients, seconds, tmp)
+                if wrk is not None:
+                    wrk["server_cpu_ms_per_request"] = round(
+                        (_cpu_seconds(proc.pid) - cpu0) * 1000 / wrk["requests"], 2
+                    )
+            finally:
+                server.stop()
+            before = None
+            if baseline and writes:
+                server = _Server(url, workspace, workers, env={"SHEQUN_WRITE_LOCK": "workspace"})
+                try:
+                    _warm_up(server.port, ids, mix, writes)
+                    before = asyncio.run(
+                        _load(server.port, ids["token"], mix, clients, seconds, ids["members"], writes)
+                    )
+                finally:
+                    server.stop()
+        finally:
+            for e in engines:
+                _stop(e)
     every = load.all
-    return {
+    write_label = "write: tag a member"
+    out: dict[str, Any] = {
         "groups": groups,
         "days": days,
         "workers": workers,
+        "database": "postgresql" if postgres else "sqlite",
+        "engine_workers": engine_workers,
+        "load_average": round(os.getloadavg()[0], 1),
         "wrk": wrk,
         "build_seconds": round(build_s, 1),
         "overview": {
@@ -297,18 +421,21 @@ def run(
             "p99_ms": round(percentile(every, 99) * 1000, 1),
             "goal_p95_ms": GOAL_API_P95_MS,
             "ratio": round(GOAL_API_P95_MS / (percentile(every, 95) * 1000), 2),
-            "by_endpoint": {
-                label: {
-                    "n": len(v),
-                    "p50_ms": round(percentile(v, 50) * 1000, 1),
-                    "p95_ms": round(percentile(v, 95) * 1000, 1),
-                    "p99_ms": round(percentile(v, 99) * 1000, 1),
-                }
-                for label, v in load.latencies.items()
-                if v
-            },
+            "by_endpoint": {label: _summary(v) for label, v in load.latencies.items() if v},
         },
+        "writes": None,
     }
+    if load.latencies.get(write_label):
+        w = _summary(load.latencies[write_label])
+        w["goal_p95_ms"] = GOAL_WRITE_P95_MS
+        w["ratio"] = round(GOAL_WRITE_P95_MS / max(w["p95_ms"], 0.1), 2)
+        if before is not None and before.latencies.get(write_label):
+            b = _summary(before.latencies[write_label])
+            b["errors"] = before.errors
+            w["baseline"] = b  # the same load with every write under the workspace's writer lock
+            w["faster"] = {k: round(b[k] / max(w[k], 0.1), 2) for k in ("p50_ms", "p95_ms", "p99_ms")}
+        out["writes"] = w
+    return out
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -329,7 +456,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _wait(port: int) -> None:
-    for _ in range(150):
+    end = time.monotonic() + 180  # imports alone take half a minute on a loaded machine
+    while time.monotonic() < end:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return

@@ -13,12 +13,14 @@ Things to keep in mind:
       it is dropped and reloaded, so memory never runs ahead of the store.
     * One writer per workspace at a time (the embedded default is one process).
     * On PostgreSQL with workers set up (``shequn worker``, :mod:`shequn.services.worker`), this App only appends
-      to the log (``workers`` is True): the workers run the engine, shard by shard.
+      to the log (``workers`` is True): the workers run the engine, shard by shard. A process started before the
+      first worker switches at its next engine run, without a restart (:meth:`_one_process`).
 """
 
 from __future__ import annotations
 
 import gc
+import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +48,7 @@ from shequn.store.events import Appended
 
 BATCH = 2000
 FOLLOW_MAX = 5000  # events another process logged that refresh handles again, beyond which it reloads instead
+WORKERS_SECONDS = 2.0  # how long a process trusts that no worker is set up, between engine runs
 RowKey = tuple[str, str, str]  # (platform, group, kind)
 _ROW_KEY = itemgetter(3, 4, 1)  # the RowKey of a log row (counted per batch in C, not a generator per row)
 
@@ -117,13 +120,39 @@ class App:
         self._cursor = 0  # the last event seq the in-memory engine has processed
         self._config_key: object = None  # what the engine's configuration was built from (see refresh)
         # Workers run the engine (PostgreSQL with `shequn worker` set up): ingest only appends to the log.
-        self.workers = False
-        if not self.store.db.is_sqlite:
-            with self.store.transaction() as conn:
-                self.workers = self.store.shards.configured(conn) is not None
+        self._workers = False
+        self._workers_checked = -WORKERS_SECONDS
 
     def now_ms(self) -> int:
         return to_ms(self.clock.now())
+
+    @property
+    def workers(self) -> bool:
+        """Whether workers are set up (then ingest only appends): read from the store at most every
+        WORKERS_SECONDS, for good once true. Every engine run checks again in its own transaction
+        (:meth:`_one_process`), so a process started before the first worker stops running the engine at once."""
+        if self._workers or self.store.db.is_sqlite:
+            return self._workers
+        if time.monotonic() - self._workers_checked >= WORKERS_SECONDS:
+            with self.store.transaction() as conn:
+                self._workers = self.store.shards.configured(conn) is not None
+            self._workers_checked = time.monotonic()
+        return self._workers
+
+    def _one_process(self, conn: Connection) -> bool:
+        """In an engine run's transaction: True when this process is to run the engine (no workers set up), with
+        the shared mode lock held to the commit, so the first worker's set-up waits for this run and reads the
+        cursor it saved (:meth:`shequn.store.shards.ShardStore.configure`); False (and for good) once workers are
+        set up."""
+        if self._workers:
+            return False
+        if self.store.db.is_sqlite:
+            return True
+        if self.store.shards.one_process(conn):
+            return True
+        self._workers = True
+        self._engine = None
+        return False
 
     def close(self) -> None:
         self.store.close()
@@ -443,7 +472,7 @@ class App:
 
     def _ingest_batch(self, events: Sequence[Event], *, history: bool) -> IngestReport:
         with self._transaction() as conn:
-            if self.workers:
+            if not self._one_process(conn):
                 return self._append_only(conn, events)
             engine = self._engine_for(conn)
             added = self.store.events.append(conn, self.ws.id, events, now_ms=self.now_ms())
@@ -459,7 +488,7 @@ class App:
 
     def ingest_in(self, conn: Connection, events: Sequence[Event]) -> IngestReport:
         """:meth:`ingest` in the caller's transaction (from :meth:`transaction`)."""
-        if self.workers:
+        if not self._one_process(conn):
             return self._append_only(conn, events)
         engine = self._engine_for(conn)
         added = self.store.events.append(conn, self.ws.id, events, now_ms=self.now_ms())
@@ -632,6 +661,8 @@ class App:
         if self.workers:
             return IngestReport()
         with self._transaction() as conn:
+            if not self._one_process(conn):
+                return IngestReport()
             if self._engine is None:
                 return self._load_engine(conn)
             scan = self.store.events.scan(conn, self.ws.id, after_seq=self._cursor)
@@ -643,6 +674,8 @@ class App:
         if self.workers:
             return IngestReport()  # each worker ticks the communities of its shards
         with self._transaction() as conn:
+            if not self._one_process(conn):
+                return IngestReport()
             engine = self._engine_for(conn)
             tick, actions = engine.tick(now)
             report = IngestReport()

@@ -6,10 +6,12 @@ or an invitation is an action in the outbox under an idempotency key (or a staff
 bot), an order from a shop is an :class:`~shequn.domain.Order` event; each is written to the audit log with who did it.
 
 Things to keep in mind:
-    * One writer at a time: every pipeline write holds :class:`WriteLock` (threads and processes alike) and first
-      lets the app catch up with another process's writes (:meth:`App.refresh`). Event writes waiting for the lock
-      (tags from many clients at once) are committed together by whichever gets it (:class:`GroupCommit`): under
-      load a write waits for one transaction, not for every write queued before it.
+    * Writes hold :class:`WriteLock` (threads and processes alike) and first let the app catch up with another
+      process's writes (:meth:`App.refresh`): one writer per workspace on SQLite, and on PostgreSQL while the
+      writing process runs the engine itself; with workers set up, event writes only append (no lock) and other
+      writes lock what they change (a community, an order). Event writes waiting for the lock (tags from many
+      clients at once) are committed together by whichever gets it (:class:`GroupCommit`): under load a write
+      waits for one transaction, not for every write queued before it.
     * "Needing attention" is one reason per cause, the most urgent first (:meth:`Operations.attention`): the
       analytics' lifecycle (dead, declining, dormant), open staff tasks, a hard size limit; silence, measured
       against the workspace's latest activity, stands in for the lifecycle until the analytics are computed.
@@ -22,6 +24,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -112,60 +115,121 @@ def _offset_ms(tz: str, at: datetime) -> int:
     return int(off.total_seconds() * 1000) if off else 0
 
 
+class _Gate:
+    """A scope's lock within this process, forgotten when no thread uses it."""
+
+    __slots__ = ("__weakref__", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+def _lock_key(*parts: object) -> int:
+    """A PostgreSQL advisory lock key (bigint) for ``parts``."""
+    text = ":".join(map(str, parts))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=7).digest(), "big")
+
+
 class WriteLock:
-    """One writer per workspace, across the threads of this process and across processes (several web workers):
-    a lock file beside a SQLite database, an advisory lock on PostgreSQL. Re-entrant within a thread."""
+    """What a write waits for, across the threads of this process and across processes (several web workers).
+
+    ``lock()`` is the whole workspace, ``lock(scope)`` one object of it (a community's spec, an order, a segment
+    action's idempotency key). On SQLite both are the one writer (a lock file beside the database: SQLite has one writer
+    anyway). On PostgreSQL the whole workspace is needed while this process runs the engine itself (no workers set
+    up): its runs follow one cursor per workspace, each continuing from the state the previous one saved
+    (:meth:`App.refresh`); with workers set up, event writes take no lock at all (they only append, and
+    :func:`shequn.store.shards.log_order_lock` keeps seqs in commit order), and a scope is an advisory lock of its
+    own under a shared one on the workspace, so writes to different objects run side by side and only a
+    workspace-wide write (a settlement) waits for them all. ``SHEQUN_WRITE_LOCK=workspace`` keeps the one
+    writer per workspace on PostgreSQL too (as before; ``shequn bench serve --baseline`` compares). Re-entrant
+    within a thread: a nested call is covered by the outer one."""
 
     def __init__(self, app: App) -> None:
-        self._local = threading.RLock()
+        self.app = app
+        self._local = threading.RLock()  # whole-workspace writers of this process wait here, not in the pool
+        self._gates: weakref.WeakValueDictionary[str, _Gate] = weakref.WeakValueDictionary()
+        self._gates_mutex = threading.Lock()
         self._held = threading.local()
         db = app.store.db
         self._db = db
-        self._key = int.from_bytes(
-            hashlib.blake2b(f"shequn-writer:{app.ws.id}".encode(), digest_size=7).digest(), "big"
-        )
+        self._ws = app.ws.id
+        self._key = _lock_key("shequn-writer", app.ws.id)
         path = db.engine.url.database if db.is_sqlite else None
         self._path = f"{path}.writer-lock" if path and path != ":memory:" else None
+        self.workspace_wide = os.environ.get("SHEQUN_WRITE_LOCK", "").strip().lower() == "workspace"
+
+    @property
+    def appends_only(self) -> bool:
+        """Event writes need no lock: PostgreSQL with workers set up (they run the engine, not this process)."""
+        return not self.workspace_wide and self._db.dialect == "postgresql" and self.app.workers
 
     @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._local:
-            if getattr(self._held, "depth", 0):
-                self._held.depth += 1
-                try:
-                    yield
-                finally:
-                    self._held.depth -= 1
-                return
-            self._held.depth = 1
+    def __call__(self, scope: str | None = None) -> Iterator[None]:
+        if getattr(self._held, "depth", 0):
+            self._held.depth += 1
             try:
-                with self._across_processes():
-                    yield
-            finally:
-                self._held.depth = 0
-
-    @contextmanager
-    def _across_processes(self) -> Iterator[None]:
-        if self._path is not None:
-            import fcntl
-
-            fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
-        elif self._db.dialect == "postgresql":
-            with self._db.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT pg_advisory_lock(%s)", (self._key,))
-                try:
+                self._held.depth -= 1
+            return
+        self._held.depth = 1
+        try:
+            if self._db.dialect != "postgresql":
+                with self._local, self._file():
                     yield
-                finally:
-                    conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (self._key,))
-                    conn.commit()
-        else:
+            elif scope is None or not self.appends_only:
+                with self._local, self._advisory(None):
+                    yield
+            else:
+                with self._gate(scope), self._advisory(scope):
+                    yield
+        finally:
+            self._held.depth = 0
+
+    @contextmanager
+    def _gate(self, scope: str) -> Iterator[None]:
+        """The threads of this process wait for a scope here, not each on a pooled connection of its own (a pool
+        filled with waiters would leave the holder none for its transaction)."""
+        with self._gates_mutex:
+            gate = self._gates.get(scope)
+            if gate is None:
+                gate = self._gates[scope] = _Gate()
+        with gate.lock:
             yield
+
+    @contextmanager
+    def _file(self) -> Iterator[None]:
+        if self._path is None:
+            yield
+            return
+        import fcntl
+
+        fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @contextmanager
+    def _advisory(self, scope: str | None) -> Iterator[None]:
+        """Session advisory locks on a connection of their own (the write's transactions use others): the
+        workspace exclusively, or shared with the scope's own key exclusively."""
+        keys = [("pg_advisory_lock", self._key)]
+        if scope is not None:
+            keys = [("pg_advisory_lock_shared", self._key), ("pg_advisory_lock", _lock_key(self._ws, scope))]
+        with self._db.engine.connect() as conn:
+            taken: list[tuple[str, int]] = []
+            try:
+                for fn, key in keys:
+                    conn.exec_driver_sql(f"SELECT {fn}(%s)", (key,))
+                    taken.append((fn, key))
+                yield
+            finally:
+                for fn, key in reversed(taken):
+                    conn.exec_driver_sql(f"SELECT {fn.replace('_lock', '_unlock')}(%s)", (key,))
+                conn.commit()
 
 
 @dataclass(slots=True)
@@ -190,6 +254,8 @@ class GroupCommit:
         self._mutex = threading.Lock()
 
     def ingest(self, events: Sequence[Any]) -> IngestReport:
+        if self.lock.appends_only:  # the workers run the engine: nothing to wait for, nothing to share
+            return self.app.ingest(events)
         mine = _Pending(list(events))
         with self._mutex:
             self._queue.append(mine)
@@ -575,7 +641,7 @@ class Operations:
         spec = parse_spec(text, source=f"spec of {name}")
         if spec.name != name:
             raise UserError(f"the spec names {spec.name!r}, not {name!r}; rename is not supported here", exit_code=2)
-        with self.write():
+        with self.write(f"community:{name}"):
             self.app.refresh()
             outcome = self.app.apply_spec(spec, actor=actor, source="api")
         self._changed()
@@ -724,7 +790,7 @@ class Operations:
             if verb == "invite" and target_group is None:
                 raise UserError("choose the group to invite into", exit_code=2)
             actions = [self._outreach(m, verb, body, key, actor, target_group) for m in members]
-            with self.write(), self.store.transaction() as conn:
+            with self.write(f"segment:{key}"), self.store.transaction() as conn:
                 report = self.app.enqueue_actions(conn, actions)
             out["queued"], out["staff_tasks"] = report.actions, report.staff_tasks
             out["duplicates"] = len(actions) - report.actions - report.staff_tasks
@@ -812,7 +878,8 @@ class Operations:
         """
         from shequn.services.shop import Shop
 
-        with self.write():
+        order = body.get("order_id") or f"payment:{body.get('payment_id')}"
+        with self.write(f"order:{order}"):  # one order's ledger checked and written at a time
             self.app.refresh()
             delivery = Shop(self.app).deliver(kind, body, source=source)
         self._changed()

@@ -110,6 +110,7 @@ class Worker:
         self.processed = 0
         self._apps: dict[int, App] = {}
         self._engines: dict[tuple[int, int], _Loaded] = {}  # (workspace id, shard) → its engine
+        self._cursors: dict[int, int] = {}  # workspace id → the seq its one-process engine had reached
         self._quiet_at = -1  # the log's last seq when every held shard had read all of it
         self._next_beat = 0.0
         self._next_tick = 0.0
@@ -275,6 +276,10 @@ class Worker:
 
     def _apply(self, conn: Connection, ws_id: int, shard: int, generation: int, items: list[LogEntry]) -> None:
         """Run one workspace's events of the shard through its engine and write what they changed."""
+        handed_over = self._handed_over(conn, ws_id)
+        items = [entry for entry in items if entry.seq > handed_over]
+        if not items:
+            return
         engine, version = self._begin(conn, ws_id, shard, generation)
         actions: list[Action] = []
         history = self.options.history_ms
@@ -283,6 +288,14 @@ class Worker:
             if entry.ingested_ms - entry.at_ms <= history:
                 actions.extend(decided)
         self._commit(conn, ws_id, engine, version, actions)
+
+    def _handed_over(self, conn: Connection, ws_id: int) -> int:
+        """The last event the workspace's engine processed before workers were set up (its cursor, which moves no
+        more: :meth:`shequn.store.shards.ShardStore.one_process`); the workers process only what follows it."""
+        seq = self._cursors.get(ws_id)
+        if seq is None:
+            seq = self._cursors[ws_id] = self.store.state.cursor(conn, ws_id)[0]
+        return seq
 
     def _commit(self, conn: Connection, ws_id: int, engine: Engine, version: int, actions: list[Action]) -> None:
         """Write what the engine changed, check the shared state was not changed meanwhile, fill the outbox."""

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, text
 DEFAULT_SHARDS = 64
 _GOLDEN = 2654435761  # Knuth's multiplicative hash constant (2^32 / golden ratio)
 _LOG_ORDER_LOCK = 1_900_019  # advisory lock key of "appending to the event log"
+_MODE_LOCK = 1_900_020  # advisory lock key of "the engine runs in the writing process" (shared) / "workers start"
 NOW_MS = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint"
 
 
@@ -92,8 +93,17 @@ class ShardStore:
         n = conn.execute(text("SELECT shards FROM shard_config WHERE id = 1")).scalar()
         return None if n is None else int(n)
 
+    def one_process(self, conn: Connection) -> bool:
+        """(In a transaction that runs the engine in the writing process) True while no worker is set up, holding
+        the mode lock shared to the commit: :meth:`configure` waits for every such transaction, and none starts
+        the engine after it. The workers then take over each workspace after the cursor its last run saved."""
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({_MODE_LOCK})")
+        return self.configured(conn) is None
+
     def configure(self, conn: Connection, shards: int, *, now_ms: int) -> int:
         """Set the shard count if not set yet (with a lease row per shard); return the count in force."""
+        if self.configured(conn) is None:  # the first worker: wait for the engine runs of one-process writers
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MODE_LOCK})")
         conn.execute(
             text("INSERT INTO shard_config (id, shards, created_ms) VALUES (1, :n, :now) ON CONFLICT (id) DO NOTHING"),
             {"n": shards, "now": now_ms},
