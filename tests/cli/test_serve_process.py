@@ -71,12 +71,12 @@ def db(tmp_path: Path) -> tuple[str, str]:
     return url, token
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_stopping_ends_every_child_and_prints_one_line(db: tuple[str, str], sig: signal.Signals) -> None:
+@pytest.mark.parametrize(("sig", "workers"), [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)])
+def test_stopping_ends_every_child_and_prints_one_line(db: tuple[str, str], sig: signal.Signals, workers: int) -> None:
     url, token = db
     port = _free_port()
     env = {**os.environ, "SHEQUN_LANG": "en"}
-    proc = subprocess.Popen([SHEQUN, "--db", url, "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([SHEQUN, "--db", url, "serve", "--port", str(port), "--workers", str(workers)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
@@ -89,7 +89,7 @@ def test_stopping_ends_every_child_and_prints_one_line(db: tuple[str, str], sig:
         r = httpx.get(base + "/api/v1/communities", headers={"Authorization": f"Bearer {token}"}, timeout=120)
         assert r.status_code == 200  # the overview ran the analysis in its child process
         children = _children(proc.pid)
-        assert len(children) >= 2, children  # the analysis child and the resource tracker
+        assert len(children) >= 2 + (workers if workers > 1 else 0), children  # + the analysis child, its tracker
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
     finally:
