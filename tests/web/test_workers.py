@@ -39,7 +39,7 @@ def test_two_workers_write_one_at_a_time(db_url: str) -> None:
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {token}"}
     try:
-        for _ in range(150):
+        for _ in range(450):  # up to 90 s: two workers start slowly on a busy 2-core machine
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
                     break
@@ -88,7 +88,7 @@ def serving(db_url: str, *args: str) -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
+        for _ in range(450):  # up to 90 s: two workers start slowly on a busy 2-core machine
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
                     break
