@@ -18,6 +18,7 @@ from shequn.cli import (
     events,
     growth,
     importer,
+    inbox,
     member,
     moderation,
     plan,
@@ -145,6 +146,8 @@ app.add_typer(growth.livecode_app, name="livecode")
 app.add_typer(growth.growth_app, name="growth")
 app.add_typer(shop.app, name="shop")
 app.add_typer(member.app, name="member")  # issue 23: member pages
+app.add_typer(inbox.app, name="inbox")  # issue 20: the operator's inbox
+app.add_typer(inbox.staff_app, name="staff")
 app.command(name="worker")(worker.worker)
 app.command(name="status")(worker.status)
 

@@ -52,6 +52,7 @@ POLICY_FILES = (
     "membership.yaml",
     "faq.yaml",
     "growth.yaml",
+    "inbox.yaml",
 )
 
 

@@ -22,6 +22,7 @@ from shequn.policies.checkin import Checkin
 from shequn.policies.cleanup import Cleanup
 from shequn.policies.faq import Faq
 from shequn.policies.games import Games
+from shequn.policies.inbox import Inbox
 from shequn.policies.leaderboard import Leaderboard
 from shequn.policies.levels import Levels
 from shequn.policies.membership import Membership
@@ -40,8 +41,8 @@ def default_policies() -> list[Policy]:
     Who may be here first (admission, capacity) and the rules they are to accept; then whether what they say may
     stand (moderation, speaking rules: a removed ad or a reminded chatter stops there and earns nothing); then the
     rituals (welcome, onboarding); then what members earn (check-in, points, then levels and badges, which read the
-    points); then requests (boards, FAQ), discipline (tasks, clean-up) and memberships; last, the acknowledgements
-    gathered meanwhile go out, one post per group and batch.
+    points); then requests (boards, FAQ) and what needs a person (the inbox), discipline (tasks, clean-up) and
+    memberships; last, the acknowledgements gathered meanwhile go out, one post per group and batch.
     """
     return [
         Admission(),
@@ -58,6 +59,7 @@ def default_policies() -> list[Policy]:
         Leaderboard(),
         Games(),
         Faq(),
+        Inbox(),
         Tasks(),
         Cleanup(),
         Membership(),
@@ -79,6 +81,7 @@ __all__ = [
     "Faq",
     "Games",
     "GroupConfig",
+    "Inbox",
     "Leaderboard",
     "Levels",
     "Membership",
