@@ -259,16 +259,29 @@ class Inbox:
             for o in orders
         ]
         it["member"] = card
-        it["canned"] = self.canned(community)
+        group = next((g.name for g in self.ops.community_groups(record) if g.platform_id == it["group"]), "")
+        it["group_name"] = group
+        it["canned"] = self.canned(community, name=card["name"], group=group)
         return self._timed(it, self.app.clock.now())
 
-    def canned(self, community: str) -> list[dict[str, str]]:
-        """The community's FAQ answers, to answer with (the ``faq`` policy's entries, in the community's language)."""
+    def canned(self, community: str, *, name: str = "", group: str = "") -> list[dict[str, str]]:
+        """The community's FAQ answers to answer with (the ``faq`` policy's entries in the community's language),
+        filled in for the member ``name`` in ``group`` as the FAQ policy fills them."""
         cfg = self._config(community)
         faq = cfg.settings.get("faq")
         if not isinstance(faq, FaqSettings):
             return []
-        return [{"keys": ", ".join(e.keys) or e.pattern, "answer": e.text(cfg.locale)} for e in faq.entries]
+        spec = cfg.spec
+        values = {
+            "name": name,
+            "group": group or spec.name,
+            "community": spec.name,
+            "rules": "\n".join(v for v in spec.rules.sections.values() if v),
+        }
+        return [
+            {"keys": ", ".join(e.keys) or e.pattern[:40], "answer": e.text(cfg.locale).format(**values)}
+            for e in faq.entries
+        ]
 
     # -- what staff do ----------------------------------------------------------------------------------------
 
