@@ -125,6 +125,7 @@ def run(
                         await asyncio.wait_for(stop.wait(), GROWTH_EVERY)
 
             async def sink(event: Any) -> None:
+                app.refresh()  # first what another process logged meanwhile (an operator's reply, a staff link)
                 app.ingest([event])
                 commands.handle(event)
                 runner.wake.set()

@@ -64,7 +64,7 @@ OPS = frozenset({"staff", "inbox.assign", "inbox.reply", "inbox.status"})
 class InboxSettings(BookSettings):
     """``policies.inbox``: the times, the triggers and the routing."""
 
-    question_minutes: int = Field(default_factory=lambda: _default("question_minutes"), ge=1)
+    question_minutes: float = Field(default_factory=lambda: _default("question_minutes"), gt=0)
     first_response_minutes: int = Field(default_factory=lambda: _default("first_response_minutes"), ge=1)
     resolution_hours: int = Field(default_factory=lambda: _default("resolution_hours"), ge=1)
     complaints: bool = book(NAME, "complaints")
