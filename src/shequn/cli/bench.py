@@ -176,6 +176,29 @@ def moderation(
         bench_moderation.report(rows, console)
 
 
+@app.command("sentiment")
+def sentiment(
+    split: str = typer.Option("test", help="test（留出集）或 tune（调参集）· test (held out) or tune"),
+    errors: bool = typer.Option(False, "--errors", help="列出检测错误（只用于 tune）· list the detector's mistakes"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
+) -> None:
+    """抱怨检测准确率 · precision/recall/F1 of the complaint detector vs the keyword baseline (zh-CN and en)."""
+    from shequn.bench import sentiment as bench_sentiment
+
+    if split not in bench_sentiment.SPLITS:
+        console.print(f"[red]--split 只能是 tune 或 test · --split must be tune or test, not {split!r}[/red]")
+        raise typer.Exit(2)
+    rows = bench_sentiment.run(split=split)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+    else:
+        bench_sentiment.report(rows, console)
+    if errors:
+        for lang in bench_sentiment.LANGS:
+            for kind, s in bench_sentiment.errors(lang, split):
+                console.print(f"{lang} {kind} line {s.line}: {s.text}", markup=False, highlight=False)
+
+
 @app.command("analytics")
 def analytics(
     groups: int = typer.Option(1000, help="模拟群数 · simulated groups"),

@@ -302,3 +302,13 @@ def verify_sources(seeds: Path, playbook: Playbook | None = None) -> list[str]:
         if "".join(item.quote.split()) not in "".join(window.split()):
             problems.append(f"{path}: quote {item.quote!r} not found at {item.source}")
     return problems
+
+
+@cache
+def load_sentiment_lexicon() -> dict[str, Any]:
+    """The complaint detector's lexicon (``data/sentiment.yaml``) as read; ``policies/sentiment.py`` checks it."""
+    text = resources.files("shequn.playbook").joinpath("data", "sentiment.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise RuntimeError("playbook file data/sentiment.yaml is not a mapping")
+    return data
