@@ -81,6 +81,22 @@ def test_a_mention_of_a_linked_staff_identity_goes_to_that_staff_member() -> Non
     w.assert_replays()
 
 
+def test_a_complaint_opens_an_item_and_the_same_members_next_one_joins_it() -> None:
+    w = _world()
+    w.join("ann")
+    w.join("bob")
+    _msg(w, "ann", "你们这服务太差了，退款三天都没人理")
+    _msg(w, "ann", "真的太失望了，再也不买了")
+    _msg(w, "bob", "今天天气不错")
+    items = _items(w)
+    assert [(i["kind"], i["actor"], i["follow"]) for i in items] == [("complaint", "ann", 1)]
+    off = _world(complaints=False)
+    off.join("ann")
+    _msg(off, "ann", "你们这服务太差了，退款三天都没人理")
+    assert _items(off) == []
+    w.assert_replays()
+
+
 def test_a_private_message_opens_one_item_and_follow_ups_join_it() -> None:
     w = _world()
     w.join("ann")

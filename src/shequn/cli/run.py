@@ -124,6 +124,20 @@ def run(
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), GROWTH_EVERY)
 
+            async def policy_loop(stop: asyncio.Event) -> None:
+                """The time-driven policies (a question left unanswered, clean-up, renewals …) every ``tick``."""
+                while not stop.is_set():
+                    try:
+                        app.refresh()
+                        report = app.tick()
+                    except Exception:
+                        log.exception("policy tick failed; trying again next time")
+                    else:
+                        if report.actions or report.staff_tasks:
+                            runner.wake.set()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), tick)
+
             async def sink(event: Any) -> None:
                 app.refresh()  # first what another process logged meanwhile (an operator's reply, a staff link)
                 app.ingest([event])
@@ -139,6 +153,7 @@ def run(
                 tasks.append(asyncio.create_task(service.loop(stop, wake=runner.wake, until_idle=until_idle)))
                 if not until_idle:
                     tasks.append(asyncio.create_task(growth_loop(stop)))
+                    tasks.append(asyncio.create_task(policy_loop(stop)))
             try:
                 if service is not None and until_idle:
                     growth_pass(app)

@@ -365,13 +365,13 @@ class MatrixConnector(Connector):
 
     def _invited_direct(self, invite_state: Sequence[Any]) -> bool:
         """Whether an invitation asks the bot into a direct chat (its membership event says ``is_direct``)."""
-        for ev in invite_state:
-            source = getattr(ev, "source", ev)
+        for ev in invite_state:  # matrix-nio's parsed events: their ``source`` lacks the content
+            content = getattr(ev, "content", None)
             if (
-                isinstance(source, Mapping)
-                and source.get("type") == "m.room.member"
-                and source.get("state_key") == self.user_id
-                and (source.get("content") or {}).get("is_direct") is True
+                getattr(ev, "state_key", None) == self.user_id
+                and isinstance(content, Mapping)
+                and content.get("membership") == "invite"
+                and content.get("is_direct") is True
             ):
                 return True
         return False

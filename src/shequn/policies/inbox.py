@@ -18,16 +18,15 @@ How it works:
     waiting for an answer; ``rr`` the round-robin position.
 
 Things to keep in mind:
-    * Pure, like every policy: the complaint detector is another pure policy module, imported when present.
+    * Pure, like every policy: the complaint detector is the pure :mod:`shequn.policies.sentiment`.
     * It runs after moderation: a message moderation stopped (an ad) opens nothing.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -38,20 +37,9 @@ from shequn.playbook.spec import CommunitySpec
 from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings
 from shequn.policies.common import BookSettings, book
 from shequn.policies.faq import FaqSettings
+from shequn.policies.sentiment import is_complaint
 from shequn.policies.signals import is_question
 
-
-def _complaint_detector() -> Callable[[str], bool] | None:
-    """``shequn.policies.sentiment.is_complaint``, built alongside as a pure module; without it complaints open
-    nothing (looked up by name so this module stands on its own until the detector is merged)."""
-    try:
-        module = importlib.import_module("shequn.policies.sentiment")
-    except ImportError:
-        return None
-    return cast("Callable[[str], bool]", module.is_complaint)
-
-
-_complaint = _complaint_detector()
 
 NAME = "inbox"
 KINDS = ("question", "mention", "direct", "complaint", "appeal", "admission")
@@ -138,7 +126,7 @@ class Inbox(Policy):
             kind = "direct"
         elif staff_mentioned:
             kind = "mention"
-        elif s.complaints and _complaint is not None and text and _complaint(text):
+        elif s.complaints and text and is_complaint(text):
             kind = "complaint"
         elif text and is_question(text) and not _faq_answers(ctx, text):
             waiting = list(changes.get("q", scope.get("q")) or [])
