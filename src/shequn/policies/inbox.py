@@ -40,7 +40,6 @@ from shequn.policies.faq import FaqSettings
 from shequn.policies.sentiment import is_complaint
 from shequn.policies.signals import is_question
 
-
 NAME = "inbox"
 KINDS = ("question", "mention", "direct", "complaint", "appeal", "admission")
 STATUSES = ("open", "pending", "resolved")
