@@ -119,3 +119,29 @@ def test_the_live_feed_sends_the_inbox(site: Site) -> None:
     data = next(line for line in r.text.splitlines() if line.startswith("data: "))
     body = orjson.loads(data.removeprefix("data: "))
     assert body["active"] == 1 and body["items"][0][:2] == ["读书会", 1]
+
+
+def test_granting_an_appeal_withdraws_the_offence_and_teaches_the_classifier(site: Site) -> None:
+    inbox = _staffed(site)
+    now = site.clock.now()
+    site.app.ingest([msg("u1", now, "今天读完了第三章")])
+    ad = msg("u1", now + timedelta(seconds=5), "加我微信 abc12345 免费领资料 http://x.cn 日赚500")
+    site.app.ingest([ad])
+    site.clock.advance(timedelta(minutes=1))
+    state = site.app.saved_state()
+    assert state.community("读书会").policy["moderation"]["o:sandbox:u1"]["log"], "the ad was an offence"
+    _dm(site, "u1", "我要申诉，那不是广告")
+    [item] = inbox.items(kind="appeal")
+    assert item["case"][2] == ad.message_id
+    out = inbox.reverse("读书会", item["n"], actor="operator")
+    assert out["actions"] >= 1  # the apology to the member
+    state = site.app.saved_state()
+    assert "o:sandbox:u1" not in state.community("读书会").policy["moderation"]
+    assert f"m:{ad.message_id}" in state.workspace["moderation.learned"]
+    assert inbox.item("读书会", item["n"])["status"] == "resolved"
+    assert any(a.kind.value == "direct_message" and a.policy == "moderation" for a in _all_sent(site))
+
+
+def _all_sent(site: Site) -> list[Any]:
+    with site.app.store.transaction() as conn:
+        return [o.action for o in site.app.store.actions.items(conn, site.app.ws.id)]

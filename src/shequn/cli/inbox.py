@@ -234,6 +234,28 @@ def reopen(
     _status(ctx, ref, community, "open", user)
 
 
+@app.command("reverse")
+def reverse(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="COMMUNITY#N 或 N"),
+    community: str | None = COMMUNITY,
+    user: str = AS,
+) -> None:
+    """申诉通过 · grant an appeal: withdraw the offence as label not-ad does, invite a removed member back, resolve."""
+    with _inbox(ctx) as inbox:
+        name, n = _ref(inbox, ref, community)
+        out = inbox.reverse(name, n, actor=_actor(user))
+    console.print(
+        t(
+            "inbox.cli.reversed",
+            ref=f"{name}#{n}",
+            actions=out["actions"],
+            tasks=out["staff_tasks"],
+            invited=out["invited"],
+        )
+    )
+
+
 @app.command("times")
 def times(ctx: typer.Context, community: str | None = COMMUNITY, as_json: bool = JSON) -> None:
     """响应时间 · first-response and resolution times per community and staff member, and the open load."""

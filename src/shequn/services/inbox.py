@@ -24,7 +24,17 @@ from typing import Any, Literal
 
 import yaml
 
-from shequn.domain import Action, DirectMessage, OperatorAction, Reply, UserError, stable_id
+from shequn.domain import (
+    Action,
+    ContentKind,
+    DirectMessage,
+    Invite,
+    Label,
+    OperatorAction,
+    Reply,
+    UserError,
+    stable_id,
+)
 from shequn.domain.logrow import to_ms
 from shequn.domain.records import parse_iso
 from shequn.engine import build_community_config
@@ -344,6 +354,45 @@ class Inbox:
         with self.store.transaction() as conn:
             self._audit(conn, actor, f"inbox.{status}", f"{community}#{n}", {})
         self._op(it, "inbox.status", status, actor, str(self.app.now_ms()))
+
+    def reverse(self, community: str, n: int, *, actor: str) -> dict[str, int]:
+        """Grant an appeal: the moderation step is undone as ``shequn moderation label … not-ad`` does (a ``label``
+        event: the offence withdrawn, the blacklisting lifted, the classifier taught, the member told), a member who
+        was removed is invited back (a staff task where the bot may not), and the item is resolved."""
+        it = self._get(community, n)
+        case = it.get("case")
+        if it["kind"] != "appeal" or not case:
+            raise UserError(t("inbox.err.not_appeal", ref=f"{community}#{n}"), exit_code=2)
+        at, _, mid, _, _ = case
+        with self.store.transaction() as conn:
+            said = self.store.inbox.said_at(conn, self.ws, it["platform"], it["actor"], to_ms(parse_iso(at)))
+        message = next((m for m in said if mid in (m.get("message_id"), m.get("id"))), None)
+        if message is None:
+            raise UserError(t("inbox.err.no_case_message", ref=f"{community}#{n}"), exit_code=2)
+        now = self.app.clock.now()
+        label = Label(
+            id=stable_id("appeal", community, str(n), mid), at=now, platform=it["platform"],
+            group=str(message.get("group", "")), message_id=mid, label="not_ad", text=str(message.get("text", "")),
+            author=it["actor"], content=ContentKind(message.get("content", "text")), by=actor,
+        )  # fmt: skip
+        report = self.ops.commit.ingest([label])
+        out = {"actions": report.actions, "staff_tasks": report.staff_tasks, "invited": 0}
+        record = self.ops.community(community)
+        with self.store.transaction() as conn:
+            member = self.store.console.membership(conn, self.ws, record.id, f"{it['platform']}:{it['actor']}")
+        if member is not None and member.status in ("removed", "banned") and message.get("group"):
+            invite = Invite(
+                key=f"inbox:{community}:{n}:restore", at=now, community=community, platform=it["platform"],
+                group=str(message["group"]), target=it["actor"], policy="inbox",
+                text=t("inbox.restored", record.spec.locale), extra={"by": actor, "member_name": member.name},
+            )  # fmt: skip
+            with self.ops.write(), self.store.transaction() as conn:
+                sent = self.app.enqueue_actions(conn, [invite])
+            out["invited"] = sent.actions + sent.staff_tasks
+        with self.store.transaction() as conn:
+            self._audit(conn, actor, "inbox.reverse", f"{community}#{n}", {"message": mid, **out})
+        self._op(it, "inbox.status", "resolved", actor, f"reverse:{mid}")
+        return out
 
     def add_to_faq(self, community: str, n: int, answer: str, keys: Sequence[str], *, actor: str) -> None:
         """Add a question's answer to the community's FAQ (the ``faq`` policy's entries in its spec)."""

@@ -19,6 +19,11 @@ _AROUND = (
     "WHERE g.workspace_id = :ws AND g.platform = :platform AND g.platform_id = :grp AND e.kind = 'message' "
     "AND e.at_ms {op} :at ORDER BY e.at_ms {order} LIMIT :n"
 )
+_SAID_AT = (
+    "SELECT e.payload FROM event e JOIN identity i ON i.person_id = e.person_id "
+    "WHERE e.workspace_id = :ws AND e.kind = 'message' AND i.platform = :platform AND i.platform_id = :actor "
+    "AND e.at_ms = :at"
+)
 _PRIVATE = (
     "SELECT e.at_ms, e.payload FROM event e JOIN identity i ON i.person_id = e.person_id "
     "WHERE e.workspace_id = :ws AND e.group_id IS NULL AND e.kind = 'message' AND i.platform = :platform "
@@ -152,3 +157,8 @@ class InboxStore:
             newer = conn.execute(text(_AROUND.format(op=">=", order="ASC")), {**params, "n": after + 1}).all()
             rows = [*reversed(older), *newer]
         return [loads(r.payload) for r in rows]
+
+    def said_at(self, conn: Connection, ws_id: int, platform: str, actor: str, at_ms: int) -> list[dict[str, Any]]:
+        """The member's messages logged at ``at_ms`` (what a moderation step was about)."""
+        params = {"ws": ws_id, "platform": platform, "actor": actor, "at": at_ms}
+        return [loads(r.payload) for r in conn.execute(text(_SAID_AT), params)]

@@ -151,6 +151,12 @@ def set_status(request: Request, principal: Writer, body: StatusIn, name: str, n
     return {"done": True}
 
 
+@router.post("/inbox/{name}/{n}/reverse", response_model=dict[str, int])
+def reverse(request: Request, principal: Writer, name: str, n: int = N) -> dict[str, int]:
+    """Grant an appeal: the moderation step undone (as a ``not_ad`` label), a removed member invited back."""
+    return inbox_of(request).reverse(name, n, actor=principal.user.username)
+
+
 @router.get("/staff", response_model=list[dict[str, Any]])
 def staff(request: Request, principal: Reader, ops: OpsDep) -> Response:
     """Console users with their chat identities and the communities they serve."""
