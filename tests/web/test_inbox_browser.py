@@ -127,7 +127,8 @@ def test_the_inbox_updates_live_and_a_reply_is_sent(served: tuple[str, str], pag
     app.close()
     assert [a.kind.value for a in sent] == ["direct_message"] and "读书会群规" in sent[0].text_or_empty
 
-    # English.
-    page.goto(url + "/inbox?lang=en")
+    # English, with the response times per community and staff member.
+    page.goto(url + "/inbox?lang=en&view=all")
     expect(page.locator("h1")).to_have_text("Inbox")
+    expect(page.locator("#inbox-times tr[data-times='amy']")).to_be_visible()
     expect(page.locator("#inbox tbody tr").first).to_contain_text("private message")
