@@ -114,7 +114,7 @@ def test_the_live_feed_sends_the_inbox(site: Site) -> None:
     _staffed(site)
     _dm(site, "u4", "hello?")
     client = site.client()
-    r = client.get("/api/v1/inbox/stream?seconds=0", headers=site.bearer("viewer"))
+    r = client.get("/inbox/stream?seconds=0", headers=site.session("viewer"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     data = next(line for line in r.text.splitlines() if line.startswith("data: "))
     body = orjson.loads(data.removeprefix("data: "))

@@ -1,10 +1,16 @@
-"""The console's inbox pages (收件箱): the queue, updated live from ``/api/v1/inbox/stream`` by ``static/inbox.js``,
-and one item with its context, the member's card, the canned answers and the reply form (issue 20)."""
+"""The console's inbox pages (收件箱): the queue, updated live from ``/inbox/stream`` (server-sent events) by
+``static/inbox.js``, and one item with its context, the member's card, the canned answers and the reply form
+(issue 20). The feed is the console's, not the API's: a stream has no place in the published schema."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+
+import orjson
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from shequn.web.api.inbox import inbox_of
 from shequn.web.deps import LocaleDep, Reader, Writer
@@ -13,6 +19,7 @@ from shequn.web.pages import render
 router = APIRouter(include_in_schema=False)
 N = Path(ge=1, le=2**31)
 VIEWS = ("active", "mine", "resolved", "all")
+POLL_SECONDS = 2.0  # how often the live feed looks for changes
 
 
 @router.get("/inbox")
@@ -29,6 +36,40 @@ def queue(
         request, "inbox.html", principal, locale, items=items, view=view, load=load, views=VIEWS,
         tz=inbox.app.ws.timezone,
     )  # fmt: skip
+
+
+@router.get("/inbox/stream")
+async def stream(request: Request, principal: Reader, seconds: float = Query(300, ge=0, le=3600)) -> StreamingResponse:
+    """Server-sent events: ``inbox`` with the open load whenever the items change (then again at most every
+    ``POLL_SECONDS``); the stream ends after ``seconds`` and the browser's EventSource reconnects."""
+    inbox = inbox_of(request)
+
+    async def feed() -> AsyncIterator[bytes]:
+        yield b"retry: 2000\n\n"
+        last = ""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while True:
+            items = await asyncio.to_thread(inbox.items, status="active")
+            body = orjson.dumps(
+                {
+                    "active": len(items),
+                    "open": sum(1 for i in items if i["status"] == "open"),
+                    "overdue": sum(1 for i in items if i["overdue"]),
+                    "items": [
+                        [i["community"], i["n"], i["status"], i.get("assignee", ""), i.get("follow", 0)] for i in items
+                    ],
+                }
+            )
+            digest = hashlib.sha256(body).hexdigest()
+            if digest != last:
+                last = digest
+                yield b"event: inbox\ndata: " + body + b"\n\n"
+            if loop.time() >= end or await request.is_disconnected():
+                return
+            await asyncio.sleep(min(POLL_SECONDS, max(end - loop.time(), 0)))
+
+    return StreamingResponse(feed(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/inbox/{name}/{n}")

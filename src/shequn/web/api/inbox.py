@@ -1,16 +1,12 @@
 """``/api/v1/inbox`` and ``/api/v1/staff``: the operator's inbox (a viewer reads, an operator answers, assigns and
-resolves; the owner links staff), and its live feed as server-sent events."""
+resolves; the owner links staff). Its live feed is the console's (``/inbox/stream``, :mod:`shequn.web.inbox_pages`)."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from shequn.services.inbox import Inbox
@@ -20,7 +16,6 @@ from shequn.web.schemas import json_response
 router = APIRouter(tags=["inbox"])
 
 N = Path(ge=1, le=2**31)
-POLL_SECONDS = 2.0  # how often the live feed looks for changes
 
 
 def inbox_of(request: Request) -> Inbox:
@@ -85,40 +80,6 @@ def list_items(
 def times(request: Request, principal: Reader, community: str | None = Query(None, max_length=200)) -> Response:
     """Open load, the oldest waiting, first-response and resolution times per community and staff member."""
     return json_response(inbox_of(request).times(community=community))
-
-
-@router.get("/inbox/stream")
-async def stream(request: Request, principal: Reader, seconds: float = Query(300, ge=0, le=3600)) -> StreamingResponse:
-    """Server-sent events: ``inbox`` with the open load whenever the items change (then again at most every
-    ``POLL_SECONDS``); the stream ends after ``seconds`` and the browser's EventSource reconnects."""
-    inbox = inbox_of(request)
-
-    async def feed() -> AsyncIterator[bytes]:
-        yield b"retry: 2000\n\n"
-        last = ""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        while True:
-            items = await asyncio.to_thread(inbox.items, status="active")
-            body = orjson.dumps(
-                {
-                    "active": len(items),
-                    "open": sum(1 for i in items if i["status"] == "open"),
-                    "overdue": sum(1 for i in items if i["overdue"]),
-                    "items": [
-                        [i["community"], i["n"], i["status"], i.get("assignee", ""), i.get("follow", 0)] for i in items
-                    ],
-                }
-            )
-            digest = hashlib.sha256(body).hexdigest()
-            if digest != last:
-                last = digest
-                yield b"event: inbox\ndata: " + body + b"\n\n"
-            if loop.time() >= end or await request.is_disconnected():
-                return
-            await asyncio.sleep(min(POLL_SECONDS, max(end - loop.time(), 0)))
-
-    return StreamingResponse(feed(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/inbox/{name}/{n}", response_model=dict[str, Any])

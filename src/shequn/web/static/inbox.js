@@ -1,4 +1,4 @@
-// The inbox page: the queue follows /api/v1/inbox/stream (server-sent events) and is redrawn from /api/v1/inbox
+// The inbox page: the queue follows /inbox/stream (server-sent events) and is redrawn from /api/v1/inbox
 // without a reload; on an item's page, a canned answer fills the reply. No inline scripts (CSP).
 "use strict";
 (function () {
@@ -36,7 +36,7 @@
     var d = JSON.parse(el.textContent);
     var status = {active: "active", mine: "active", resolved: "resolved", all: "all"}[d.view];
     var url = "/api/v1/inbox?status=" + status + (d.view === "mine" ? "&mine=true" : "");
-    var source = new EventSource("/api/v1/inbox/stream");
+    var source = new EventSource("/inbox/stream");
     source.addEventListener("inbox", function (ev) {
       var load = JSON.parse(ev.data);
       document.getElementById("load-open").textContent = load.open;
