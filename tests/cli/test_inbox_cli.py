@@ -51,6 +51,9 @@ def test_staff_and_inbox_commands(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> 
     code, out, _ = cli("inbox", "reply", "读书会#1", "请在会员页申请退款", "--as", "amy")
     assert code == 0 and "1 条进发送队列" in out
     assert cli("inbox", "assign", "1", "amy")[0] == 0
+    assert cli("inbox", "note", "1", "已查订单，退款三天内到账", "--as", "amy")[0] == 0
+    code, out, _ = cli("inbox", "show", "1")
+    assert "备注" in out and "已查订单，退款三天内到账" in out
     assert cli("inbox", "resolve", "1", "--as", "amy")[0] == 0
     code, out, _ = cli("inbox", "list", "--status", "resolved", "--json")
     [done] = json.loads(out)

@@ -153,6 +153,8 @@ def show(
     for m in it["messages"]:
         mark = "»" if m.get("id") == it["event"] else " "
         p(f"{mark} {_when(m.get('at', ''))} {m.get('actor_name') or m.get('actor', '')}: {m.get('text', '')}")
+    for at, by, text in it.get("notes", []):
+        p(t("inbox.cli.note", at=_when(at), by=by, text=text))
     for i, c in enumerate(it["canned"], 1):
         p(t("inbox.cli.canned", i=i, keys=c["keys"], answer=c["answer"][:80]))
 
@@ -232,6 +234,21 @@ def reopen(
 ) -> None:
     """重新打开 · reopen a resolved item."""
     _status(ctx, ref, community, "open", user)
+
+
+@app.command("note")
+def note(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="COMMUNITY#N 或 N"),
+    text: str = typer.Argument(..., help="备注 · the note"),
+    community: str | None = COMMUNITY,
+    user: str = AS,
+) -> None:
+    """加备注 · add a note to an item (kept with who wrote it and when)."""
+    with _inbox(ctx) as inbox:
+        name, n = _ref(inbox, ref, community)
+        inbox.note(name, n, text, actor=_actor(user))
+    console.print(t("inbox.cli.noted", ref=f"{name}#{n}"))
 
 
 @app.command("reverse")

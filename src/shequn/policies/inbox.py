@@ -9,9 +9,9 @@ How it works:
     admission policy's task). A member's next message of the same kind while their item is open joins that item.
 
     Staff are linked to chat identities and communities by the operators (``staff`` operator actions); what staff
-    do is logged as operator actions too (``inbox.assign``, ``inbox.reply``, ``inbox.status``), and a linked staff
-    identity replying in the group to an item's message counts as its first response. So the inbox, its timers
-    included, is rebuilt by replaying the log.
+    do is logged as operator actions too (``inbox.assign``, ``inbox.reply``, ``inbox.status``, ``inbox.note``), and
+    a linked staff identity replying in the group to an item's message counts as its first response. So the inbox,
+    its timers included, is rebuilt by replaying the log.
 
     State (scope ``inbox`` of the community): ``staff:<platform>:<id>`` → console user name; ``seq`` the last item
     number; ``i:<n>`` the item; ``open:<kind>:<member key>`` the member's open item of a kind; ``q`` the questions
@@ -45,7 +45,8 @@ KINDS = ("question", "mention", "direct", "complaint", "appeal", "admission")
 STATUSES = ("open", "pending", "resolved")
 EXCERPT = 500  # characters of a message kept on its item
 WAITING_CAP = 200  # questions waiting per community (the oldest give way)
-OPS = frozenset({"staff", "inbox.assign", "inbox.reply", "inbox.status"})
+OPS = frozenset({"staff", "inbox.assign", "inbox.reply", "inbox.status", "inbox.note"})
+NOTES_KEPT = 50  # notes kept on an item
 
 
 class InboxSettings(BookSettings):
@@ -343,6 +344,8 @@ class Inbox(Policy):
             new = {**item, "assignee": e.value}
         elif e.op == "inbox.reply":
             new = _responded(item, e.by, now)
+        elif e.op == "inbox.note":
+            new = {**item, "notes": [*item.get("notes", []), [now, e.by, e.value]][-NOTES_KEPT:]}
         else:
             if e.value not in STATUSES:
                 return NOTHING

@@ -394,6 +394,16 @@ class Inbox:
         self._op(it, "inbox.status", "resolved", actor, f"reverse:{mid}")
         return out
 
+    def note(self, community: str, n: int, text: str, *, actor: str) -> None:
+        """A note on an item (what was found, what was promised), kept with who wrote it and when."""
+        body = text.strip()
+        if not 1 <= len(body) <= 2000:
+            raise UserError(t("inbox.err.note"), exit_code=2)
+        it = self._get(community, n)
+        with self.store.transaction() as conn:
+            self._audit(conn, actor, "inbox.note", f"{community}#{n}", {"chars": len(body)})
+        self._op(it, "inbox.note", body, actor, str(self.app.now_ms()))
+
     def add_to_faq(self, community: str, n: int, answer: str, keys: Sequence[str], *, actor: str) -> None:
         """Add a question's answer to the community's FAQ (the ``faq`` policy's entries in its spec)."""
         words = [k.strip() for k in keys if k.strip()]

@@ -123,3 +123,11 @@ def status(
 def reverse(request: Request, principal: Writer, name: str, n: int = N) -> Response:
     inbox_of(request).reverse(name, n, actor=principal.user.username)
     return _back(name, n)
+
+
+@router.post("/inbox/{name}/{n}/note")
+def note(
+    request: Request, principal: Writer, name: str, n: int = N, text: str = Form(..., max_length=2000)
+) -> Response:
+    inbox_of(request).note(name, n, text, actor=principal.user.username)
+    return _back(name, n)

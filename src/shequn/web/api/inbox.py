@@ -112,6 +112,17 @@ def set_status(request: Request, principal: Writer, body: StatusIn, name: str, n
     return {"done": True}
 
 
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/inbox/{name}/{n}/note", response_model=dict[str, bool])
+def note(request: Request, principal: Writer, body: NoteIn, name: str, n: int = N) -> dict[str, bool]:
+    inbox_of(request).note(name, n, body.text, actor=principal.user.username)
+    return {"done": True}
+
+
 @router.post("/inbox/{name}/{n}/reverse", response_model=dict[str, int])
 def reverse(request: Request, principal: Writer, name: str, n: int = N) -> dict[str, int]:
     """Grant an appeal: the moderation step undone (as a ``not_ad`` label), a removed member invited back."""
