@@ -168,8 +168,9 @@ class Inbox(Policy):
         if not e.reply_to and not e.mentions:
             return
         user = str(ctx.scope[f"staff:{e.platform}:{e.actor}"])
+        actors = {*e.mentions, *self._authors(ctx, e)}
         for kind in KINDS:
-            for actor in {*e.mentions, *self._authors(ctx, e)}:
+            for actor in actors:
                 n = ctx.scope.get(f"open:{kind}:{e.platform}:{actor}")
                 if n is None:
                     continue
