@@ -143,9 +143,18 @@ class Account:
     def invite(self, room: str, user: str) -> None:
         self._call("POST", f"/rooms/{room}/invite", {"user_id": user})
 
-    def say(self, room: str, text: str) -> str:
-        body = {"msgtype": "m.text", "body": text}
+    def say(self, room: str, text: str, *, mentions: tuple[str, ...] = (), reply_to: str = "") -> str:
+        body: dict[str, Any] = {"msgtype": "m.text", "body": text}
+        if mentions:
+            body["m.mentions"] = {"user_ids": list(mentions)}
+        if reply_to:
+            body["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
         return str(self._call("PUT", f"/rooms/{room}/send/m.room.message/{uuid.uuid4().hex}", body)["event_id"])
+
+    def open_direct(self, user: str) -> str:
+        """A direct chat with ``user`` (invited with ``is_direct``, as clients open one)."""
+        body = {"is_direct": True, "invite": [user], "preset": "trusted_private_chat"}
+        return str(self._call("POST", "/createRoom", body)["room_id"])
 
     def set_name(self, name: str) -> None:
         self._call("PUT", f"/profile/{self.user_id}/displayname", {"displayname": name})

@@ -69,8 +69,9 @@ def routes(site: Site) -> list[tuple[str, str, Perm | None]]:
 def fill(path: str, site: Site) -> str:
     values = {"name": "读书会", "group_id": "1", "person_id": "1", "task_id": "999999", "token_id": "999999",
               "username": "nobody-here", "source": "shop", "job": "20260101000000-deadbeef", "key": "weekly",
-              "code": "dushu", "verb": "reopen"}  # fmt: skip
-    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+              "code": "dushu", "n": "999999", "verb": "reopen"}  # fmt: skip
+    url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    return url + "?seconds=0" if url.endswith("/stream") else url  # a live feed ends at once
 
 
 def test_every_route_is_classified(site: Site) -> None:

@@ -49,6 +49,9 @@ def community_signals(c: CommunityHealth) -> dict[str, Any]:
         "members": c.members,
         "dead_groups": c.dead_groups,
         "essentials_missing": sum(1 for v in c.essentials.values() if not v),
+        "inbox_items": c.inbox.get("items"),
+        "inbox_first_response_minutes": c.inbox.get("first_response_median"),
+        "inbox_unanswered": c.inbox.get("unanswered"),
     }
     for k in c.kpis:
         s[f"kpi.{k.key}"] = k.value

@@ -67,6 +67,44 @@ def analyze(
         )
 
 
+def _inbox(conn: Any, ws_id: int, t0: int, t1: int) -> dict[int, dict[str, Any]]:
+    """Per community id, the operator's inbox over the window (items opened in it): how many, how many were
+    answered by staff, the median first-response and resolution minutes, and how many still wait for a first answer
+    past the community's target (the ``inbox`` policy's state, plain SQL on the store)."""
+    from shequn.policies.inbox import InboxSettings
+
+    rows = conn.exec_driver_sql(
+        "SELECT ps.community_id, ps.value FROM policy_state ps JOIN community c ON c.id = ps.community_id "
+        f"WHERE c.workspace_id = {int(ws_id)} AND ps.scope = 'inbox' AND substr(ps.name, 1, 2) = 'i:'"
+    ).fetchall()
+    target = InboxSettings().first_response_minutes  # the playbook's; a community's own is in the console's view
+    by: dict[int, list[dict[str, Any]]] = {}
+    for cid, value in rows:
+        item = orjson.loads(value)
+        at = int(datetime.fromisoformat(item["at"]).timestamp() * 1000)
+        if t0 <= at < t1:
+            by.setdefault(int(cid), []).append(item)
+    out: dict[int, dict[str, Any]] = {}
+    end = datetime.fromtimestamp(t1 / 1000, UTC)
+
+    def minutes(a: str, b: str | datetime) -> float:
+        stop = b if isinstance(b, datetime) else datetime.fromisoformat(b)
+        return (stop - datetime.fromisoformat(a)).total_seconds() / 60
+
+    for cid, items in by.items():
+        first = sorted(minutes(i["at"], i["first_response_at"]) for i in items if i.get("first_response_at"))
+        done = sorted(minutes(i["at"], i["resolved_at"]) for i in items if i.get("resolved_at"))
+        waiting = [i for i in items if not i.get("first_response_at") and i["status"] != "resolved"]
+        out[cid] = {
+            "items": len(items),
+            "responded": len(first),
+            "first_response_median": round(first[len(first) // 2], 1) if first else None,
+            "resolution_median": round(done[len(done) // 2], 1) if done else None,
+            "unanswered": sum(1 for i in waiting if minutes(i["at"], end) > target),
+        }
+    return out
+
+
 def _records(conn: Any, ws_id: int) -> dict[int, kpis.Records]:
     """Per community id, what shequn recorded itself for the type KPIs: memberships that came due (the membership
     policy's count, as ``shop measures`` reads it), the offline events of ``shequn event``, the introductions of
@@ -247,6 +285,7 @@ def _analyze(
     with store.transaction() as conn:  # invite links name the acquisition channel of a join (issue 9)
         channels = {x.code: x.channel for x in store.growth.links(conn, ws.id)}
         records = _records(conn, ws.id)
+        inbox = _inbox(conn, ws.id, t0, t1)
     refer_rows = metrics.referrers(con, t0)
     ads = detect.ad_accounts(metrics.ad_candidates(con), th)
     guests = detect.guest_talks(con, t0, th)
@@ -436,7 +475,7 @@ def _analyze(
         ids = [gid_by_key[x.key] for x in ghs]
         ct = types[ctype]
         ch = CommunityHealth(name=cname, type=ctype, type_name=ct.name.get(loc), activity_judged=ct.activity_judged,
-                             groups=[x.key for x in ghs])  # fmt: skip
+                             groups=[x.key for x in ghs], inbox=inbox.get(cid, {}))  # fmt: skip
         ch.messages = sum(x.messages for x in ghs)
         # Members: people in one of its groups now, each counted once (the figure every surface shows).
         ch.members = int(np.unique(mem["p"][np.isin(mem["g"], np.array(ids, dtype=np.int64))]).size)

@@ -168,6 +168,9 @@ class CommunityHealth:
     heatmap: list[list[int]] = field(default_factory=list)  # 7 weekdays (Mon first) × 24 hours
     retention: list[dict[str, Any]] = field(default_factory=list)  # join cohorts: week, size, w1, w4, w12
     health: int = 0
+    # The operator's inbox over the window: items, responded, first_response_median and resolution_median
+    # (minutes), unanswered (still waiting for a first answer past the target).
+    inbox: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,6 +19,7 @@ from shequn.cli import (
     group,
     growth,
     importer,
+    inbox,
     member,
     moderation,
     plan,
@@ -147,6 +148,8 @@ app.add_typer(growth.growth_app, name="growth")
 app.add_typer(shop.app, name="shop")
 app.add_typer(member.app, name="member")  # issue 23: member pages
 app.add_typer(group.app, name="group")  # issue 21: the group lifecycle
+app.add_typer(inbox.app, name="inbox")  # issue 20: the operator's inbox
+app.add_typer(inbox.staff_app, name="staff")
 app.command(name="worker")(worker.worker)
 app.command(name="status")(worker.status)
 

@@ -140,18 +140,23 @@ def run(
                         await asyncio.wait_for(stop.wait(), GROWTH_EVERY)
 
             async def policy_loop(stop: asyncio.Event) -> None:
-                # The time-driven policies (gathered acknowledgements, reminders, clean-ups, temporary groups' ends):
-                # on SQLite nothing else ticks them; with workers App.tick leaves it to each shard's worker.
+                # The time-driven policies (gathered acknowledgements, a question left unanswered, reminders,
+                # clean-ups, temporary groups' ends): on SQLite nothing else ticks them; with workers App.tick leaves
+                # it to each shard's worker. First pick up what another process wrote (a reply from the console).
                 while not stop.is_set():
                     try:
-                        if app.tick().actions:
-                            runner.wake.set()
+                        app.refresh()
+                        report = app.tick()
                     except Exception:
                         log.exception("policy tick failed; trying again next time")
+                    else:
+                        if report.actions or report.staff_tasks:
+                            runner.wake.set()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), tick)
 
             async def sink(event: Any) -> None:
+                app.refresh()  # first what another process logged meanwhile (an operator's reply, a staff link)
                 app.ingest([event])
                 commands.handle(event)
                 runner.wake.set()

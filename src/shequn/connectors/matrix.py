@@ -27,9 +27,11 @@ Things to keep in mind:
     * Matrix JSON refuses floats; every number sent is an int.
     * matrix-nio returns error objects instead of raising; :func:`_check` turns them into the outbox's errors.
     * The bot's own events are not handed on: what it said is in the outbox, and no policy should judge it.
-    * A direct room the bot opened for private messages is not a group: nothing of it is handed on (no group row,
-      no joins logged). Such rooms are listed in the cursors (``dm_rooms``), and a room whose timeline shows the
-      bot inviting someone ``is_direct`` is one even before the listing is written (the sync can be first).
+    * A direct room (the bot's, or one a member invited it to with ``is_direct``) is not a group: no group row, no
+      joins logged; a member's messages there are handed on as private messages (no group, ``extra.direct``), which
+      the engine gives to the operators' inbox. Such rooms are listed in the cursors (``dm_rooms``), and a room
+      whose timeline shows the bot inviting someone ``is_direct`` is one even before the listing is written (the
+      sync can be first).
     * On the very first start (no token) the bot does not act on the rooms' history: it takes the current token.
     * The access token never reaches a log line (only the user id does).
 """
@@ -37,6 +39,7 @@ Things to keep in mind:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -142,6 +145,16 @@ def events_of(room: str, event: Mapping[str, Any], bot: str) -> list[Event]:
             Reaction(**common, actor=sender, message_id=str(rel.get("event_id", "")), emoji=str(rel.get("key", "")))
         ]
     return []
+
+
+def direct_events_of(room: str, event: Mapping[str, Any], bot: str) -> list[Event]:
+    """A member's message in a direct room with the bot: a private message (no group, ``extra.direct``; the room in
+    ``extra.room``) for the operators' inbox. Nothing else of a direct room is handed on."""
+    return [
+        dataclasses.replace(e, group="", extra={"direct": True, "room": room})
+        for e in events_of(room, event, bot)
+        if isinstance(e, Message)
+    ]
 
 
 def _member(
@@ -315,15 +328,25 @@ class MatrixConnector(Connector):
         if getattr(resp, "next_batch", None) is None:
             raise SendError(f"matrix sync: {getattr(resp, 'status_code', '')} {getattr(resp, 'message', resp)}")
         self.stats["syncs"] += 1
-        for room_id in resp.rooms.invite:
+        for room_id, invite in resp.rooms.invite.items():
             if self.bound_groups is None or room_id in self.bound_groups:
                 _check(await client.join(room_id), "join")
+            elif self._invited_direct(invite.invite_state):
+                # A member opening a private chat with the bot (their messages go to the operators' inbox).
+                _check(await client.join(room_id), "join")
+                self._remember_dm_room(room_id)
         if not first:
             direct = self._dm_rooms()
             for room_id, info in resp.rooms.join.items():
                 raw = [e.source for e in info.timeline.events]
                 if room_id in direct or self._opened_direct(raw):
                     self._remember_dm_room(room_id)
+                    for ev in raw:
+                        for event in direct_events_of(room_id, ev, self.user_id):
+                            if not self.cursors.get(f"dm:{event.actor}"):
+                                self.cursors.put(f"dm:{event.actor}", room_id)  # answers go back to this room
+                            self.stats["events"] += 1
+                            await sink(event)
                     continue
                 if info.timeline.limited and since:
                     raw = await self._fill_gap(room_id, info.timeline.prev_batch, since) + raw
@@ -341,6 +364,19 @@ class MatrixConnector(Connector):
         rooms = self._dm_rooms()
         if room not in rooms:
             self.cursors.put("dm_rooms", json.dumps(sorted({*rooms, room})))
+
+    def _invited_direct(self, invite_state: Sequence[Any]) -> bool:
+        """Whether an invitation asks the bot into a direct chat (its membership event says ``is_direct``)."""
+        for ev in invite_state:  # matrix-nio's parsed events: their ``source`` lacks the content
+            content = getattr(ev, "content", None)
+            if (
+                getattr(ev, "state_key", None) == self.user_id
+                and isinstance(content, Mapping)
+                and content.get("membership") == "invite"
+                and content.get("is_direct") is True
+            ):
+                return True
+        return False
 
     def _opened_direct(self, raw: Sequence[Mapping[str, Any]]) -> bool:
         """Whether the bot opened this room as a direct chat (it invited someone with ``is_direct``)."""

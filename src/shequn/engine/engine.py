@@ -97,6 +97,7 @@ class Engine:
             for kind in p.kinds:
                 self._by_kind.setdefault(kind, []).append(p)
         self._tickers = [p for p in self.policies if p.ticks]
+        self._direct = frozenset(p.name for p in self.policies if p.direct)
         self.dirty = Dirty()
         self.ledger = ledger  # keep each points award for the ledger (whoever saves the state takes them)
         self._applied = 0  # internal actions applied so far (tells a tick that decided nothing)
@@ -122,11 +123,15 @@ class Engine:
         state.events += 1
         if event.kind is EventKind.OPERATOR_ACTION:
             assert isinstance(event, OperatorAction)
-            self._apply_operator(event)
-            return []
+            if event.op in ("tag", "untag"):
+                self._apply_operator(event)
+                return []
+            return self._outside(event, event.community)
         gkey = f"{event.platform}:{event.group}"
         gconf = self.config.groups.get(gkey)
         if gconf is None:
+            if event.kind is EventKind.MESSAGE and not event.group and event.extra.get("direct"):
+                return self._outside(event, self._community_of(event), direct=True)
             return []  # a group bound to no community: logged, not acted on
         community = state.community(gconf.community)
         group = state.groups.get(gkey)
@@ -154,6 +159,34 @@ class Engine:
             previous_active_at=self._previous,
         )
         return self._run(policies, ctx)
+
+    def _outside(self, event: Event, community: str | None, *, direct: bool = False) -> list[Action]:
+        """An event that belongs to a community but to none of its groups: an operator's action (an inbox item
+        assigned, answered or resolved; staff linked) or a private message to the bot. Only the policies that
+        look at its kind hear it (for a private message, those that take them: ``direct``), with no group."""
+        cconf = self.config.communities.get(community or "")
+        if cconf is None:
+            return []
+        plan = self._plan(cconf, event.kind)
+        if direct:
+            plan = [step for step in plan if step[0] in self._direct]
+        if not plan:
+            return []
+        state = self.state.community(cconf.name)
+        member = state.members.get(identity_key(event.platform, event.actor)) if event.actor else None
+        ctx = Context(
+            now=event.at, config=cconf, community=state, event=event, member=member, workspace=self.state.workspace
+        )
+        return self._run(plan, ctx)
+
+    def _community_of(self, event: Event) -> str | None:
+        """The community a private message belongs to: the first (by name) where its sender is a member."""
+        key = identity_key(event.platform, event.actor)
+        for name in sorted(self.config.communities):
+            c = self.state.communities.get(name)
+            if c is not None and key in c.members:
+                return name
+        return None
 
     def _plan(self, cconf: CommunityConfig, kind: EventKind | None) -> list[_Step]:
         """The policies that act for ``kind`` (None: on ticks) in a community, in order, with their settings.

@@ -55,6 +55,7 @@ POLICY_FILES = (
     "faq.yaml",
     "growth.yaml",
     "lifecycle.yaml",
+    "inbox.yaml",
 )
 
 

@@ -23,6 +23,7 @@ from shequn.policies.checkin import Checkin
 from shequn.policies.cleanup import Cleanup
 from shequn.policies.faq import Faq
 from shequn.policies.games import Games
+from shequn.policies.inbox import Inbox
 from shequn.policies.leaderboard import Leaderboard
 from shequn.policies.levels import Levels
 from shequn.policies.lifecycle import Lifecycle
@@ -42,9 +43,9 @@ def default_policies() -> list[Policy]:
     Who may be here first (admission, capacity) and the rules they are to accept; then whether what they say may
     stand (moderation, speaking rules: a removed ad or a reminded chatter stops there and earns nothing); then the
     rituals (welcome, onboarding); then what members earn (check-in, points, then levels and badges, which read the
-    points); then requests (boards, FAQ), discipline (tasks, clean-up) and memberships; then the community's own
-    automations, which see all of that (a check-in recorded, a level raised); last, the acknowledgements gathered
-    meanwhile go out, one post per group and batch.
+    points); then requests (boards, FAQ) and what needs a person (the inbox), discipline (tasks, clean-up) and
+    memberships; then the community's own automations, which see all of that (a check-in recorded, a level raised);
+    last, the acknowledgements gathered meanwhile go out, one post per group and batch.
     """
     return [
         Admission(),
@@ -61,6 +62,7 @@ def default_policies() -> list[Policy]:
         Leaderboard(),
         Games(),
         Faq(),
+        Inbox(),
         Tasks(),
         Cleanup(),
         Membership(),
@@ -85,6 +87,7 @@ __all__ = [
     "Faq",
     "Games",
     "GroupConfig",
+    "Inbox",
     "Leaderboard",
     "Levels",
     "Lifecycle",

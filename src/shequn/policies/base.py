@@ -206,6 +206,8 @@ class Policy(ABC):
         ticks: whether it also runs on clock ticks.
         admits: whether it decides who is admitted: while it is enabled for a community, member numbers go only to
             the members it admits (with an ``Admit`` action) instead of to everyone at their first join.
+        direct: whether it also hears private messages to the bot (message events with ``extra.direct`` and no
+            group, handed over with the community of their sender and ``ctx.group`` None).
     """
 
     name: ClassVar[str]
@@ -213,6 +215,7 @@ class Policy(ABC):
     kinds: ClassVar[frozenset[EventKind]] = frozenset()
     ticks: ClassVar[bool] = False
     admits: ClassVar[bool] = False
+    direct: ClassVar[bool] = False
 
     def active(self, settings: PolicySettings) -> bool:
         """Whether the policy acts at all under ``settings`` (asked once per community: inert policies cost nothing)."""

@@ -25,6 +25,7 @@ from shequn.store.events import EventStore
 from shequn.store.groups import GroupRecord, GroupStore
 from shequn.store.growth import GrowthStore
 from shequn.store.imports import ImportStore
+from shequn.store.inbox import InboxStore, StaffRecord
 from shequn.store.outbox import ActionStatus, ActionStore, OutboxItem
 from shequn.store.people import PeopleStore
 from shequn.store.points import LedgerEntry, PointsStore
@@ -59,6 +60,7 @@ class Store:
         self.audit = AuditStore()
         self.stats = StatsStore()
         self.auth = AuthStore()
+        self.inbox = InboxStore()
         self.console = ConsoleStore()
         self.imports = ImportStore()
         self.points = PointsStore()
@@ -86,6 +88,7 @@ __all__ = [
     "DeliveryStore",
     "GroupRecord",
     "GroupRow",
+    "InboxStore",
     "LedgerEntry",
     "MemberRow",
     "OrderRecord",
@@ -96,6 +99,7 @@ __all__ = [
     "ScheduleStore",
     "Segment",
     "SessionRecord",
+    "StaffRecord",
     "StaffTask",
     "Store",
     "TokenRecord",

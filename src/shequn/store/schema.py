@@ -697,6 +697,32 @@ class IntroductionRow(Base):
     updated_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+# -- the operator's inbox (revision inbox20_a) ----------------------------------------------------------------
+
+
+class StaffIdentityRow(Base):
+    """A console user's chat identity on one platform (工作人员身份): what makes an @mention of them an inbox item
+    and their replies in a group count as responses."""
+
+    __tablename__ = "staff_identity"
+    __table_args__ = (UniqueConstraint("workspace_id", "platform", "platform_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_user.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_id: Mapped[str] = mapped_column(String(200))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class StaffCommunityRow(Base):
+    """A community a console user serves (负责的社群): inbox items of that community are routed to them."""
+
+    __tablename__ = "staff_community"
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_user.id"), primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), primary_key=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
@@ -746,3 +772,5 @@ COMMISSION = _table(CommissionRow)
 WEBHOOK_REJECTION = _table(WebhookRejectionRow)
 RESOURCE = _table(ResourceRow)
 INTRODUCTION = _table(IntroductionRow)
+STAFF_IDENTITY = _table(StaffIdentityRow)
+STAFF_COMMUNITY = _table(StaffCommunityRow)

@@ -24,7 +24,7 @@ from shequn.domain import UserError
 from shequn.services.accounts import Accounts
 from shequn.services.console import NotFoundError, Operations
 from shequn.services.uploads import Uploads
-from shequn.web import api, member, pages, wecom
+from shequn.web import api, inbox_pages, member, pages, wecom
 from shequn.web.routes import flatten
 from shequn.web.schemas import Health
 from shequn.web.security import LoginThrottle, NotAuthenticatedError, is_api
@@ -87,6 +87,7 @@ def create_app(app: App, *, secure_cookies: bool = True) -> FastAPI:
     for router in (api.router, pages.router, wecom.router):  # issue 7: WeCom callbacks
         flatten(web.router, router)  # one flat route table: see shequn.web.routes
     flatten(web.router, member.router)  # issue 23: member pages, opened by a signed link
+    flatten(web.router, inbox_pages.router)  # issue 20: the operator's inbox
     web.add_exception_handler(member.RefusedError, lambda request, exc: member.refused_page(request))
 
     @web.get("/healthz", response_model=Health, tags=["meta"])

@@ -47,6 +47,7 @@ _env = Environment(
 _env.filters["masked"] = mask_contacts  # a member's words shown to staff: contact details masked, as everywhere
 NAV = (
     ("overview", "/"),
+    ("inbox", "/inbox"),
     ("tasks", "/tasks"),
     ("segments", "/segments"),
     ("events", "/events"),

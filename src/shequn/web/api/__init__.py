@@ -12,6 +12,7 @@ from shequn.web.api import (
     groups,
     growth,
     imports,
+    inbox,
     members,
     meta,
     segments,
@@ -37,6 +38,7 @@ for module in (
     audit,
     webhooks,
     growth,
+    inbox,  # issue 20: the operator's inbox
 ):
     flatten(router, module.router)
 
