@@ -183,23 +183,3 @@ def test_an_admission_staff_must_verify_opens_an_item_and_the_verification_resol
     w.form("boss", "verify", member="u2", ok="yes")
     assert [i["status"] for i in _items(w)] == ["resolved"]
     w.assert_replays()
-
-
-def test_the_complaint_gate_never_hides_a_complaint_from_the_detector() -> None:
-    """The inbox asks the detector only about messages with a cue that can raise the score: on every labelled
-    message (tuning and test sets, both languages) what the detector flags passes the gate."""
-    import json
-    from pathlib import Path
-
-    from shequn.policies.inbox import _may_complain
-    from shequn.policies.sentiment import is_complaint
-
-    texts = [
-        json.loads(line)["text"]
-        for f in sorted((Path(__file__).parents[1] / "data" / "sentiment").glob("*.jsonl"))
-        for line in f.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    assert len(texts) > 1200
-    assert [t for t in texts if is_complaint(t) and not _may_complain(t)] == []
-    assert sum(not _may_complain(t) for t in texts) > 300  # and it does spare the detector

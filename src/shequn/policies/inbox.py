@@ -24,11 +24,8 @@ Things to keep in mind:
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from datetime import timedelta
-from functools import cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -40,7 +37,7 @@ from shequn.playbook.spec import CommunitySpec
 from shequn.policies.base import NOTHING, Context, Decision, Policy, PolicySettings
 from shequn.policies.common import BookSettings, book
 from shequn.policies.faq import FaqSettings
-from shequn.policies.sentiment import is_complaint, lexicon
+from shequn.policies.sentiment import is_complaint
 from shequn.policies.signals import is_question
 
 NAME = "inbox"
@@ -129,7 +126,7 @@ class Inbox(Policy):
             kind = "direct"
         elif staff_mentioned:
             kind = "mention"
-        elif s.complaints and text and _may_complain(text) and is_complaint(text):
+        elif s.complaints and text and is_complaint(text):
             kind = "complaint"
         elif text and is_question(text) and not _faq_answers(ctx, text):
             waiting = list(changes.get("q", scope.get("q")) or [])
@@ -384,34 +381,6 @@ def _responded(item: Mapping[str, Any], user: str, now: str) -> dict[str, Any]:
     if new["status"] == "open":
         new["status"] = "pending"
     return new
-
-
-@cache
-def _complaint_cues() -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...], float]:
-    """Per language of the detector, one expression for every cue that can raise a complaint score (its patterns of
-    positive weight and its negative words); its marks (!!, ？？) and the weight of CAPS. A message matching none of
-    them scores the detector's floor, below its threshold, so the full detector (a search per pattern, ~0.2 ms) runs
-    only on the messages that could be complaints. Exact by construction; a test checks it on the labelled sets."""
-    lex = lexicon()
-    cues = []
-    for lang in lex.languages:
-        groups = ((lang.negative, True), (lang.frames, False), (lang.targets, False), (lang.soften, False))
-        parts = [p.pattern for group, every in groups for p, w in group if every or w > 0]
-        cues.append(re.compile("|".join(f"(?:{p})" for p in parts)))
-    return tuple(cues), tuple(m for m, w in lex.marks if w > 0), lex.caps
-
-
-_CAPS = re.compile(r"(?<![A-Za-z])[A-Z]{4,}(?![A-Za-z])")
-
-
-def _may_complain(text: str) -> bool:
-    """Whether the complaint detector could flag ``text`` (see :func:`_complaint_cues`)."""
-    cues, marks, caps = _complaint_cues()
-    norm = unicodedata.normalize("NFKC", text)
-    low = norm.lower()
-    if any(m in low for m in marks) or (caps > 0 and _CAPS.search(norm)):
-        return True
-    return any(c.search(low) for c in cues)
 
 
 def _faq_answers(ctx: Context, text: str) -> bool:

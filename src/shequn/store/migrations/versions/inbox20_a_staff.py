@@ -1,7 +1,7 @@
 """Staff: console users linked to their chat identities and to the communities they serve (issue 20, the inbox).
 
 Revision ID: inbox20_a
-Revises: scale_a
+Revises: send19_a
 Create Date: 2026-12-04 23:00:00
 """
 
