@@ -123,10 +123,10 @@ class Engine:
         state.events += 1
         if event.kind is EventKind.OPERATOR_ACTION:
             assert isinstance(event, OperatorAction)
-            if event.op in ("tag", "untag"):
+            if event.op in ("tag", "untag") or event.op in LIFECYCLE_OPS:
                 self._apply_operator(event)
                 return []
-            return self._outside(event, event.community)
+            return self._outside(event, event.community)  # the inbox's: an item assigned, answered, resolved
         gkey = f"{event.platform}:{event.group}"
         gconf = self.config.groups.get(gkey)
         if gconf is None:
