@@ -117,6 +117,8 @@ class App:
         self._config_key: object = None  # what the engine's configuration was built from (see refresh)
         # Workers run the engine (PostgreSQL with `shequn worker` set up): ingest only appends to the log.
         self.workers = False
+        # Run first in every transaction(): a worker's fence, so a job's write is refused once its shard is lost.
+        self.guard: Callable[[Connection], None] | None = None
         if not self.store.db.is_sqlite:
             with self.store.transaction() as conn:
                 self.workers = self.store.shards.configured(conn) is not None
@@ -452,6 +454,8 @@ class App:
         """A store transaction for a write that logs events with rows of its own (an order and its payment event):
         pass it to :meth:`ingest_in`; if anything fails, the rows, the events and the engine's state all roll back."""
         with self._transaction() as conn:
+            if self.guard is not None:
+                self.guard(conn)
             yield conn
 
     def ingest_in(self, conn: Connection, events: Sequence[Event]) -> IngestReport:

@@ -1,4 +1,5 @@
-"""``shequn run``: the connectors, the scheduler and the outbox runner of one workspace, in one process."""
+"""``shequn run``: the connectors, the scheduler and the outbox runner of one workspace, in one process (with
+``shequn worker`` on PostgreSQL the workers run the scheduled jobs, per shard, and this process does not)."""
 
 from __future__ import annotations
 
@@ -104,7 +105,9 @@ def run(
         runner = OutboxRunner(app.store, app.ws.id, senders, policies=policies, settings=settings, locale=app.ws.locale)
         configure(app, senders, runner.wake.set)
         service = None
-        if scheduler:
+        if scheduler and app.workers:  # each shard's lease holder runs its communities' jobs (services/scheduler)
+            err_console.print(t("run.jobs_on_workers", None), style="dim")
+        elif scheduler:
             from shequn.schedule.service import SchedulerService
 
             service = SchedulerService(app, every=tick)

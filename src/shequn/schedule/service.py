@@ -16,6 +16,9 @@ Things to keep in mind:
     * After downtime, occurrences older than the grace (``misfire_grace_minutes``, 30) are recorded as ``missed``,
       not sent late: a 早报 at 14:00 would be wrong. On its very first pass the scheduler starts from now.
     * The cursor only moves forward; the clock is the host's (virtual in tests and the sandbox).
+    * With ``shequn worker`` each shard's lease holder runs a pass for the shard's communities (a :class:`Scope`): its
+      own cursor, the lease checked and its row locked in the transaction that records the runs, so a pass of a
+      worker whose lease expired records nothing, and the next holder starts where the last committed pass stopped.
 """
 
 from __future__ import annotations
@@ -322,12 +325,25 @@ def load_activities(store: Store, conn: Connection, ws_id: int, *, since: dateti
     return [Activity.from_dict({**r.spec, "key": r.key, "community": r.community, "status": r.status}) for r in rows]
 
 
-class SchedulerService:
-    """The scheduler over the store, for ``shequn run`` (and ``shequn schedule list``)."""
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The part of a workspace one pass decides, with workers: the communities of one shard, and the check that the
+    shard's lease is still held (run first in the transaction that records the runs, holding the lease row until it
+    commits; it raises when the lease is lost, so nothing is recorded by a worker that no longer holds the shard)."""
 
-    def __init__(self, host: Host, *, every: float = 15.0) -> None:
+    shard: int
+    communities: frozenset[str]
+    fence: Callable[[Connection], None]
+
+
+class SchedulerService:
+    """The scheduler over the store, for ``shequn run`` (and ``shequn schedule list``), and for one shard's
+    communities under ``shequn worker`` (``scope``: its own cursor, fenced by the shard's lease)."""
+
+    def __init__(self, host: Host, *, every: float = 15.0, scope: Scope | None = None) -> None:
         self.host = host
         self.every = every
+        self.scope = scope
         self.grace = timedelta(minutes=load_playbook().rhythm.misfire_grace_minutes)
 
     def _setup(self, conn: Connection, now: datetime) -> tuple[Scheduler, list[Activity], dict[str, int]]:
@@ -335,6 +351,11 @@ class SchedulerService:
         specs = {name: c.spec for name, c in cfg.communities.items()}
         groups = list(cfg.groups.values())
         activities = load_activities(self.host.store, conn, self.host.ws.id, since=now - timedelta(days=3))
+        if self.scope is not None:
+            mine = self.scope.communities
+            specs = {name: spec for name, spec in specs.items() if name in mine}
+            groups = [g for g in groups if g.community in mine]
+            activities = [a for a in activities if a.community in mine]
         ids = self.host.store.groups.ids(
             conn, self.host.ws.id, {(g.platform, g.platform_id) for g in groups}, now_ms=to_ms(now)
         )
@@ -345,8 +366,9 @@ class SchedulerService:
         now = now or self.host.clock.now()
         store, ws = self.host.store, self.host.ws.id
         report = PassReport()
+        shard = self.scope.shard if self.scope is not None else None
         with store.transaction() as conn:
-            last_ms = store.schedule.cursor(conn, ws)
+            last_ms = store.schedule.cursor(conn, ws, shard=shard)
             last = from_ms(last_ms) if last_ms is not None else now - timedelta(seconds=1)
             if now <= last:
                 return report
@@ -370,6 +392,10 @@ class SchedulerService:
             self.host.ingest(facts)  # idempotent by id: a repeated pass logs nothing twice
             report.events = len(facts)
         with store.transaction() as conn:
+            if self.scope is not None:
+                self.scope.fence(conn)
+                if (store.schedule.cursor(conn, ws, shard=shard) or 0) >= to_ms(now):
+                    return report  # decided meanwhile by the shard's previous holder
             cids = store.communities.ids(conn, ws)
             gids = store.groups.ids(
                 conn, ws, {(d.group.platform, d.group.platform_id) for d in decided}, now_ms=to_ms(now)
@@ -393,7 +419,7 @@ class SchedulerService:
             actions = [a for d in decided if d.key in fresh and d.status == "sent" for a in d.actions]
             if actions:
                 self.host.enqueue_actions(conn, actions)
-            store.schedule.set_cursor(conn, ws, to_ms(now), now_ms=to_ms(now))
+            store.schedule.set_cursor(conn, ws, to_ms(now), now_ms=to_ms(now), shard=shard)
         for d in decided:
             if d.key not in fresh:
                 continue
@@ -493,6 +519,7 @@ __all__ = [
     "PassReport",
     "Scheduler",
     "SchedulerService",
+    "Scope",
     "StoreData",
     "load_activities",
 ]

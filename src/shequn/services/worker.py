@@ -21,6 +21,9 @@ Things to keep in mind:
       actions are decided, not sent, as :meth:`App.catch_up` does.
     * Time-driven policies run per shard (:meth:`Worker.tick`): the tick is logged naming the shard's communities
       of the workspace, so a replay runs them for those only, at the same place in the log.
+    * Scheduled jobs run per shard too (:meth:`Worker.jobs`, :mod:`shequn.services.scheduler`): the rhythm (早报,
+      晚报, topics, a guest talk's run-of-show, cron jobs) and the growth and selling passes of the shard's
+      communities, by the shard's lease holder, fenced like a batch: each runs once across the workers.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -40,14 +43,14 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from shequn.app import App
-from shequn.domain import Action, UserError, event_from_dict
+from shequn.domain import Action, Clock, SystemClock, UserError, event_from_dict
 from shequn.engine import Engine
 from shequn.i18n import t
 from shequn.outbox.order import settle
 from shequn.policies import Policy, default_policies
 from shequn.store import Store, normalize_url
 from shequn.store._sql import to_ms
-from shequn.store.shards import DEFAULT_SHARDS, LogEntry, fair_share, log_order_lock, shard_of
+from shequn.store.shards import DEFAULT_SHARDS, LeaseLostError, LogEntry, fair_share, log_order_lock, shard_of
 
 log = logging.getLogger("shequn.worker")
 
@@ -61,7 +64,7 @@ class WorkerOptions:
     batch: int = 500
     idle_ms: int = 100
     history_ms: int = 3_600_000
-    tick_ms: int = 15_000  # how often the time-driven policies run for the held shards' communities
+    tick_ms: int = 15_000  # how often the time-driven policies and the scheduled jobs run for the held shards
 
 
 @dataclass(slots=True)
@@ -83,6 +86,7 @@ class Worker:
         options: see :class:`WorkerOptions`.
         worker_id: a name unique among the workers (default: host, process id and a random suffix).
         policies: the policies to run (default: :func:`shequn.policies.default_policies`).
+        clock: the time the scheduled jobs and time-driven policies run at (a virtual clock in tests).
     """
 
     def __init__(
@@ -92,7 +96,9 @@ class Worker:
         options: WorkerOptions | None = None,
         worker_id: str | None = None,
         policies: Sequence[Policy] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock = clock or SystemClock()
         self.options = options or WorkerOptions()
         if normalize_url(db).startswith("sqlite"):  # refused before anything is opened or created
             raise UserError(t("worker.sqlite", None), exit_code=2)
@@ -171,7 +177,9 @@ class Worker:
             self._next_beat = time.monotonic() + self.options.lease_ms / 3000
         done = self.step()
         if time.monotonic() >= self._next_tick:
-            self.tick(datetime.now(UTC))
+            now = self.clock.now()
+            self.tick(now)
+            self.jobs(now)
             self._next_tick = time.monotonic() + self.options.tick_ms / 1000
         return done
 
@@ -266,6 +274,56 @@ class Worker:
                     logged += 1
         return logged
 
+    def jobs(self, now: datetime) -> int:
+        """Run the scheduled jobs due by ``now`` of each held shard's communities, workspace by workspace (see
+        :mod:`shequn.services.scheduler`); return how many actions they put in the outbox."""
+        from shequn.services.scheduler import run_shard_jobs
+
+        with self.store.transaction() as conn:
+            rows = conn.execute(text("SELECT workspace_id, id, name FROM community")).all()
+        first: dict[int, int] = {}
+        for ws, cid, _ in rows:
+            first[ws] = min(first.get(ws, cid), cid)
+        enqueued = 0
+        for shard, generation in sorted(self.held.items()):
+            mine: dict[int, set[str]] = {}
+            for ws, cid, name in rows:
+                if shard_of(cid, self.shards) == shard:
+                    mine.setdefault(ws, set()).add(str(name))
+            fence = self._fence(shard, generation)
+            for ws_id, names in sorted(mine.items()):
+                try:
+                    if ws_id == min(mine):
+                        with self.store.transaction() as conn:
+                            fence(conn)  # lost while we looked away: let it go before doing anything
+                    report = run_shard_jobs(
+                        self._app(ws_id),
+                        shard=shard,
+                        communities=frozenset(names),
+                        own_workspace=shard_of(first[ws_id], self.shards) == shard,
+                        fence=fence,
+                        now=now,
+                    )
+                except LeaseLostError:
+                    log.warning("worker %s lost shard %d", self.id, shard)
+                    self.held.pop(shard, None)
+                    self._drop(shard)
+                    break
+                except (OperationalError, InterfaceError):
+                    raise  # the database went away: the loop retries
+                except Exception:  # one workspace's failing job does not stop the others; tried again next pass
+                    log.exception("worker %s: scheduled jobs of shard %d failed", self.id, shard)
+                    continue
+                enqueued += report.rhythm.actions + sum(report.growth.values())
+        return enqueued
+
+    def _fence(self, shard: int, generation: int) -> Callable[[Connection], None]:
+        def check(conn: Connection) -> None:
+            if self.store.shards.fence(conn, shard, self.id, generation) is None:
+                raise LeaseLostError(shard)
+
+        return check
+
     def _begin(self, conn: Connection, ws_id: int, shard: int, generation: int) -> tuple[Engine, int]:
         """The workspace's engine for the shard, with the shared state as committed now and its version."""
         engine = self._engine(conn, self._app(ws_id), shard, generation)
@@ -316,7 +374,9 @@ class Worker:
         if app is None:
             with self.store.transaction() as conn:
                 name = conn.execute(text("SELECT name FROM workspace WHERE id = :id"), {"id": ws_id}).scalar_one()
-            app = self._apps[ws_id] = App(workspace=str(name), policies=self.policies, store=self.store)
+            app = self._apps[ws_id] = App(
+                workspace=str(name), policies=self.policies, store=self.store, clock=self.clock
+            )
         return app
 
     def _engine(self, conn: Connection, app: App, shard: int, generation: int) -> Engine:

@@ -1,0 +1,66 @@
+"""Scheduled jobs under workers (定时任务): the rhythm, the run-of-show and the growth and selling passes of a shard's
+communities, run by the shard's lease holder, so each runs once however many ``shequn worker`` processes are up.
+
+How it works:
+    :func:`run_shard_jobs` runs, for one workspace's communities of one shard, what ``shequn run`` runs for a whole
+    workspace on SQLite: a scheduler pass (:class:`~shequn.schedule.service.SchedulerService` with a
+    :class:`~shequn.schedule.service.Scope`: the shard's own cursor) and a growth pass
+    (:func:`~shequn.services.live.growth_pass`: referral settlements, group-fill targets, group-buys that did not
+    form). Every transaction that records what a job decided checks the shard's lease first (owner and fencing
+    generation, row locked until commit): a worker whose lease expired mid-way records nothing
+    (:class:`~shequn.store.shards.LeaseLostError`), and the next holder starts from the last committed cursor. The
+    jobs' keys (runs, settlements, actions) are unique in the store as well, so even a pass repeated after a crash
+    between its steps decides nothing twice.
+
+Things to keep in mind:
+    * The workspace's own jobs (products without a community) belong to the shard of its first community (lowest id).
+    * The jobs read the clock of the workspace's ``App`` (a virtual clock in tests): ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from shequn.app import App
+from shequn.schedule.service import PassReport, SchedulerService, Scope
+from shequn.services.live import growth_pass
+
+
+@dataclass(slots=True)
+class JobsReport:
+    """What one shard's jobs decided for one workspace."""
+
+    rhythm: PassReport = field(default_factory=PassReport)
+    growth: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def enqueued(self) -> bool:
+        return bool(self.rhythm.actions or any(self.growth.values()))
+
+
+def run_shard_jobs(
+    app: App,
+    *,
+    shard: int,
+    communities: frozenset[str],
+    own_workspace: bool,
+    fence: Callable[[Connection], None],
+    now: datetime,
+) -> JobsReport:
+    """Run the workspace's jobs of ``communities`` (those of ``shard``) due by ``now``; ``fence`` raises
+    :class:`~shequn.store.shards.LeaseLostError` when the shard's lease is lost (see the module docstring)."""
+    report = JobsReport()
+    report.rhythm = SchedulerService(app, scope=Scope(shard, communities, fence)).tick(now)
+    app.guard = fence  # the growth and shop services write through app.transaction()
+    try:
+        scope: set[str | None] = set(communities)
+        if own_workspace:
+            scope.add(None)
+        report.growth = growth_pass(app, now, communities=scope)
+    finally:
+        app.guard = None
+    return report
