@@ -114,11 +114,15 @@ class Worker:
             self.shards = self.store.shards.configure(conn, asked or stored or DEFAULT_SHARDS, now_ms=_now_ms())
         self.held: dict[int, int] = {}  # shard → fencing generation
         self.processed = 0
+        # CPU seconds of this thread by stage, measured: the engine (decoding the events and running the policies)
+        # and everything else of the event batches (reading them, fencing, writing state, outbox and offset).
+        self.cpu = {"engine": 0.0, "commit": 0.0}
         self._apps: dict[int, App] = {}
         self._engines: dict[tuple[int, int], _Loaded] = {}  # (workspace id, shard) → its engine
         self._quiet_at = -1  # the log's last seq when every held shard had read all of it
         self._next_beat = 0.0
         self._next_tick = 0.0
+        self._engine_cpu = 0.0  # the engine's share of the current step
         # workspace id → (its configuration's source, community name → id), read once per step for all its shards
         self._seen: dict[int, tuple[object, dict[str, int]]] = {}
 
@@ -187,6 +191,7 @@ class Worker:
         """One micro-batch for each held shard with new events; return how many events were processed."""
         if not self.held:
             return 0
+        cpu = time.thread_time()
         with self.store.transaction() as conn:
             top = self.store.shards.last_seq(conn)
             if top == self._quiet_at:
@@ -203,6 +208,9 @@ class Worker:
             again = again or n < 0 or n >= self.options.batch
         if not again:
             self._quiet_at = top  # every held shard has read the log up to top
+        if done:
+            self.cpu["commit"] += time.thread_time() - cpu - self._engine_cpu
+        self._engine_cpu = 0.0
         return done
 
     def _process(self, shard: int, generation: int, after: int, entries: list[LogEntry]) -> int:
@@ -336,10 +344,14 @@ class Worker:
         engine, version = self._begin(conn, ws_id, shard, generation)
         actions: list[Action] = []
         history = self.options.history_ms
+        cpu = time.thread_time()
         for entry in items:
             decided = engine.handle(event_from_dict(orjson.loads(entry.payload)))
             if entry.ingested_ms - entry.at_ms <= history:
                 actions.extend(decided)
+        spent = time.thread_time() - cpu
+        self._engine_cpu += spent
+        self.cpu["engine"] += spent
         self._commit(conn, ws_id, engine, version, actions)
 
     def _commit(self, conn: Connection, ws_id: int, engine: Engine, version: int, actions: list[Action]) -> None:
