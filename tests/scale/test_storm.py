@@ -13,7 +13,7 @@ pytestmark = pytest.mark.pg
 
 def test_a_small_storm_acknowledges_every_check_in_once(postgres: PostgresServer) -> None:
     postgres.reset()
-    r = storm.run(postgres.url, groups=4, workers=2, members=5, chat=1)
+    r = storm.run(postgres.url, groups=4, workers=2, members=5, chat=1, window=4)
     assert (r["events"], r["check_ins"]) == (40, 20)
     assert r["acknowledged_twice"] == 0 and r["not_acknowledged"] == 0
     assert r["latency_ms"]["p50"] >= 0

@@ -367,7 +367,8 @@ def storm(
             f"p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms, p99 {lat['p99']:.0f} ms; CPU µs per event: ingest "
             f"{cpu['ingest']}, engine {cpu['engine']}, commit {cpu['commit']} (+ database {cpu['database']}), "
             f"other worker {cpu['worker_other']}, send {cpu['send']}; acknowledged twice {r['acknowledged_twice']}, "
-            f"never {r['not_acknowledged']}; {sent['messages']:,} messages sent ({sent['sent_twice']} twice), "
-            f"groups over their limit {sent['groups_over_limit']}, bot over its limit {sent['bot_over_limit']} "
+            f"never {r['not_acknowledged']}; {sent['messages']:,} messages sent in {sent['seconds']} s "
+            f"({sent['sent_twice']} twice; {sent['cpu_us_per_message']} µs CPU each) under {sent['limits']}: "
+            f"groups over a limit {sent['groups_over_limit']}, bot over a limit {sent['bot_over_limit']} "
             f"(load average {r['load_average']})"
         )
