@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from shequn.app import App
+from shequn.cli.main import main
 from shequn.domain import Join, JoinMethod, VirtualClock, stable_id
 from shequn.playbook import load_playbook
 from shequn.services.growth import Growth
@@ -136,4 +137,19 @@ def test_rhythm_and_settlement_run_once_across_three_workers_and_survive_a_kill(
     # Counted where they were decided: every pass together enqueued each action once (nothing decided twice).
     assert enqueued["first pass"] == 0
     assert sum(enqueued.values()) == 4 + 1  # four 早报 actions + one settlement
+    app.close()
+
+
+def test_shequn_run_leaves_the_scheduled_jobs_to_the_workers(pg: str, capsys: pytest.CaptureFixture[str]) -> None:
+    app = App(pg)
+    app.apply_spec(spec("c0", groups=("g0",), rhythm={"jobs": {"morning_report": {"enabled": True}}}))
+    app.close()
+    Worker(pg, options=WorkerOptions(shards=4)).close()  # workers set up for this database
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", pg, "run", "-c", "sandbox", "--until-idle"])
+    assert exc.value.code in (0, None)
+    assert "shequn worker" in capsys.readouterr().err  # says where the jobs run (zh-CN or en)
+    app = App(pg)
+    with app.store.transaction() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM scheduler_cursor")).scalar_one() == 0  # no pass here
     app.close()
