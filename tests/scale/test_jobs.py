@@ -1,13 +1,19 @@
 """Scheduled jobs under workers on the real PostgreSQL: three workers over a virtual Friday, the 早报 of each group and
 the referral contest's settlement each decided once, by the holder of the community's shard; a worker killed in the
 middle of the 早报's transaction leaves nothing behind and a survivor does it; a worker paused past its lease records
-nothing when it wakes. And `shequn run` on such a database leaves the jobs to the workers."""
+nothing when it wakes. Three `shequn worker` processes racing for the same 早报, and a killed one's settlement done
+by a survivor. And `shequn run` on such a database leaves the jobs to the workers."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +25,7 @@ from shequn.domain import Join, JoinMethod, VirtualClock, stable_id
 from shequn.playbook import load_playbook
 from shequn.services.growth import Growth
 from shequn.services.worker import Worker, WorkerOptions
+from shequn.store._sql import to_ms
 from shequn.store.shards import shard_of
 from tests.support.builders import join, spec
 from tests.support.postgres import PostgresServer
@@ -28,6 +35,7 @@ pytestmark = pytest.mark.pg
 MONDAY = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
 FRIDAY_0700 = datetime(2026, 11, 5, 23, 0, tzinfo=UTC)  # Friday 6 November, 07:00 in Shanghai
 LEASE_MS = 1500
+SHEQUN = str(Path(sys.executable).parent / "shequn")
 ONLY_MORNING = {"jobs": {j.key: {"enabled": j.key == "morning_report"} for j in load_playbook().rhythm.jobs}}
 
 
@@ -152,4 +160,76 @@ def test_shequn_run_leaves_the_scheduled_jobs_to_the_workers(pg: str, capsys: py
     app = App(pg)
     with app.store.transaction() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM scheduler_cursor")).scalar_one() == 0  # no pass here
+    app.close()
+
+
+def _start(url: str, tmp: Path, n: int) -> subprocess.Popen[bytes]:
+    out = open(tmp / f"worker{n}.log", "wb")  # noqa: SIM115 - the worker writes to it until it ends
+    return subprocess.Popen(
+        [SHEQUN, "--db", url, "worker", "--lease", "1", "--tick", "0.5", "--id", f"w{n}"], stdout=out, stderr=out
+    )
+
+
+def _until(what: Callable[[], bool], procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < end, "timed out"
+        assert any(p.poll() is None for p in procs), "every worker has exited"
+        time.sleep(0.2)
+
+
+def test_worker_processes_race_for_the_rhythm_and_a_killed_ones_settlement_runs_on_a_survivor(
+    pg: str, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    report_at = now - timedelta(minutes=3)  # due: after the cursor below, within the misfire grace
+    quiet = {"start": f"{(now + timedelta(hours=6)):%H}:00", "end": f"{(now + timedelta(hours=8)):%H}:00"}
+    jobs = {j.key: {"enabled": False} for j in load_playbook().rhythm.jobs}
+    jobs["morning_report"] = {"enabled": True, "at": f"{report_at:%H:%M}", "days": "daily"}
+    app = App(pg)
+    for i in range(4):
+        app.apply_spec(spec(f"c{i}", groups=(f"g{i}",), timezone="UTC", rhythm={"jobs": jobs, "quiet_hours": quiet}))
+    with app.store.transaction() as conn:  # as if `shequn run` had scheduled this workspace until 10 minutes ago
+        app.store.schedule.set_cursor(conn, app.ws.id, to_ms(now - timedelta(minutes=10)), now_ms=to_ms(now))
+    app.close()
+    Worker(pg, options=WorkerOptions(shards=8)).close()
+    app = App(pg)
+    app.ingest([join(f"m{i}", now - timedelta(hours=1), group=f"g{i}") for i in range(4)])  # news for the 早报
+
+    def count(sql: str) -> int:
+        with app.store.transaction() as conn:
+            return int(conn.execute(text(sql)).scalar_one())
+
+    procs = [_start(pg, tmp_path, n) for n in range(3)]  # all three race for the first pass
+    try:
+        _until(lambda: count("SELECT COUNT(*) FROM action WHERE key LIKE '%morning_report'") == 4, procs)
+        cid = app.community("c1").id
+        with app.store.transaction() as conn:
+            owner, generation = conn.execute(
+                text("SELECT owner, generation FROM shard_lease WHERE shard = :s"), {"s": shard_of(cid, 8)}
+            ).one()
+        victim = procs[int(owner[1:])]
+        victim.send_signal(signal.SIGKILL)  # no goodbye: c1's shard is taken over when its lease expires
+        victim.wait(timeout=10)
+        yesterday = now - timedelta(days=1)  # a contest whose first week ended yesterday at 00:00: due now
+        Growth(app).contest("c1", "weekly", start=now - timedelta(days=3), settings={"weekday": yesterday.weekday()})
+        _until(lambda: count("SELECT COUNT(*) FROM referral_settlement") > 0, procs)
+        time.sleep(1)  # a second pass would settle it again now, if anything let it
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=20)
+    assert victim.returncode == -signal.SIGKILL and all(p.returncode == 0 for p in procs if p is not victim)
+    with app.store.transaction() as conn:
+        runs = conn.execute(text("SELECT key, status FROM schedule_run WHERE job = 'morning_report'")).all()
+        taken = conn.execute(
+            text("SELECT generation FROM shard_lease WHERE shard = :s"), {"s": shard_of(cid, 8)}
+        ).scalar_one()
+    assert len(runs) == 4 and {s for _, s in runs} == {"sent"}  # each group's 早报 once, by whichever won the race
+    assert count("SELECT COUNT(*) FROM action WHERE key LIKE '%morning_report'") == 4
+    assert count("SELECT COUNT(*) FROM referral_settlement") == 1  # settled once, on a survivor …
+    assert count("SELECT COUNT(*) FROM action WHERE key LIKE 'referral:settle:%'") == 1
+    assert taken > generation  # … that took the dead worker's shard over
     app.close()

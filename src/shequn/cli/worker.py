@@ -24,6 +24,9 @@ def worker(
     ),
     lease: float = typer.Option(10.0, "--lease", help="租约秒数 · lease length in seconds"),
     batch: int = typer.Option(500, "--batch", help="每个事务最多处理的事件数 · events per transaction at most"),
+    tick: float = typer.Option(
+        15.0, "--tick", min=0.1, help="定时任务间隔秒数 · seconds between passes of the scheduled jobs and timers"
+    ),
     worker_id: str | None = typer.Option(None, "--id", help="工作进程名称 · worker name (default host:pid:random)"),
     stats: Path | None = typer.Option(
         None,
@@ -37,7 +40,7 @@ def worker(
         raise UserError(t("worker.bad_shards", None, n=shards), exit_code=2)
     w = Worker(
         g.db,
-        options=WorkerOptions(shards=shards, lease_ms=int(lease * 1000), batch=max(batch, 1)),
+        options=WorkerOptions(shards=shards, lease_ms=int(lease * 1000), batch=max(batch, 1), tick_ms=int(tick * 1000)),
         worker_id=worker_id,
     )
     stop = threading.Event()
