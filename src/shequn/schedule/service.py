@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -241,7 +241,7 @@ class Host(Protocol):
     @property
     def ws(self) -> Any: ...
 
-    def workspace_config(self, conn: Connection) -> Any: ...
+    def workspace_config(self, conn: Connection, only: Collection[int] | None = None) -> Any: ...
 
     def enqueue_actions(self, conn: Connection, actions: Sequence[Action]) -> Any: ...
 
@@ -253,9 +253,19 @@ class Host(Protocol):
 class StoreData:
     """The builders' view of the store within one pass: event windows (prefetched in bulk), activities, runs."""
 
-    def __init__(self, host: Host, conn: Connection, activities: Sequence[Activity], group_ids: dict[str, int]) -> None:
+    def __init__(
+        self,
+        host: Host,
+        conn: Connection,
+        activities: Sequence[Activity],
+        group_ids: dict[str, int],
+        *,
+        scoped: bool = False,
+    ) -> None:
         self.host = host
         self.conn = conn
+        self.scoped = scoped  # read each community's state alone (a shard's pass: not the whole workspace)
+        self._communities: dict[str, CommunityState | None] = {}
         self._activities = activities
         self.group_ids = group_ids
         self._windows: dict[str, tuple[int, int, list[Event]]] = {}
@@ -304,6 +314,11 @@ class StoreData:
         return self.host.store.schedule.run_detail(self.conn, self.host.ws.id, key)
 
     def community_state(self, community: str) -> CommunityState | None:
+        if self.scoped:
+            if community not in self._communities:
+                store = self.host.store
+                self._communities[community] = store.state.load_community(self.conn, self.host.ws.id, community)
+            return self._communities[community]
         if self._state is None:
             self._state = self.host.saved_state()
         return self._state.communities.get(community)
@@ -333,6 +348,7 @@ class Scope:
 
     shard: int
     communities: frozenset[str]
+    ids: frozenset[int]  # the communities' ids: only their configuration and state are read
     fence: Callable[[Connection], None]
 
 
@@ -347,7 +363,7 @@ class SchedulerService:
         self.grace = timedelta(minutes=load_playbook().rhythm.misfire_grace_minutes)
 
     def _setup(self, conn: Connection, now: datetime) -> tuple[Scheduler, list[Activity], dict[str, int]]:
-        cfg = self.host.workspace_config(conn)
+        cfg = self.host.workspace_config(conn, None if self.scope is None else self.scope.ids)
         specs = {name: c.spec for name, c in cfg.communities.items()}
         groups = list(cfg.groups.values())
         activities = load_activities(self.host.store, conn, self.host.ws.id, since=now - timedelta(days=3))
@@ -373,7 +389,7 @@ class SchedulerService:
             if now <= last:
                 return report
             scheduler, activities, ids = self._setup(conn, now)
-            data = StoreData(self.host, conn, activities, ids)
+            data = StoreData(self.host, conn, activities, ids, scoped=self.scope is not None)
             due = scheduler.occurrences(last, now, activities)
             day_start = min((o.at for o in due), default=now) - timedelta(days=2)
             data.prefetch({o.group.key for o in due}, day_start, now + timedelta(seconds=1))

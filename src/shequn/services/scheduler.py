@@ -46,21 +46,22 @@ def run_shard_jobs(
     app: App,
     *,
     shard: int,
-    communities: frozenset[str],
+    communities: dict[str, int],
     own_workspace: bool,
     fence: Callable[[Connection], None],
     now: datetime,
 ) -> JobsReport:
-    """Run the workspace's jobs of ``communities`` (those of ``shard``) due by ``now``; ``fence`` raises
+    """Run the workspace's jobs of ``communities`` (those of ``shard``, name → id) due by ``now``; ``fence`` raises
     :class:`~shequn.store.shards.LeaseLostError` when the shard's lease is lost (see the module docstring)."""
     report = JobsReport()
-    report.rhythm = SchedulerService(app, scope=Scope(shard, communities, fence)).tick(now)
+    scope = Scope(shard, frozenset(communities), frozenset(communities.values()), fence)
+    report.rhythm = SchedulerService(app, scope=scope).tick(now)
     app.guard = fence  # the growth and shop services write through app.transaction()
     try:
-        scope: set[str | None] = set(communities)
+        names: set[str | None] = set(communities)
         if own_workspace:
-            scope.add(None)
-        report.growth = growth_pass(app, now, communities=scope)
+            names.add(None)
+        report.growth = growth_pass(app, now, communities=names)
     finally:
         app.guard = None
     return report

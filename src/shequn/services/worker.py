@@ -294,10 +294,10 @@ class Worker:
             first[ws] = min(first.get(ws, cid), cid)
         enqueued = 0
         for shard, generation in sorted(self.held.items()):
-            mine: dict[int, set[str]] = {}
+            mine: dict[int, dict[str, int]] = {}
             for ws, cid, name in rows:
                 if shard_of(cid, self.shards) == shard:
-                    mine.setdefault(ws, set()).add(str(name))
+                    mine.setdefault(ws, {})[str(name)] = int(cid)
             fence = self._fence(shard, generation)
             for ws_id, names in sorted(mine.items()):
                 try:
@@ -307,7 +307,7 @@ class Worker:
                     report = run_shard_jobs(
                         self._app(ws_id),
                         shard=shard,
-                        communities=frozenset(names),
+                        communities=names,
                         own_workspace=shard_of(first[ws_id], self.shards) == shard,
                         fence=fence,
                         now=now,
