@@ -16,9 +16,10 @@ Things to keep in mind:
     * After downtime, occurrences older than the grace (``misfire_grace_minutes``, 30) are recorded as ``missed``,
       not sent late: a 早报 at 14:00 would be wrong. On its very first pass the scheduler starts from now.
     * The cursor only moves forward; the clock is the host's (virtual in tests and the sandbox).
-    * With ``shequn worker`` each shard's lease holder runs a pass for the shard's communities (a :class:`Scope`): its
-      own cursor, the lease checked and its row locked in the transaction that records the runs, so a pass of a
-      worker whose lease expired records nothing, and the next holder starts where the last committed pass stopped.
+    * With ``shequn worker`` each worker runs a pass for the communities of the shards it holds (a :class:`Scope`):
+      a cursor per shard, the leases checked and their rows locked in the transaction that records the runs, so a
+      pass of a worker whose lease expired records nothing, and the next holder starts where the last committed pass
+      stopped.
 """
 
 from __future__ import annotations
@@ -342,11 +343,13 @@ def load_activities(store: Store, conn: Connection, ws_id: int, *, since: dateti
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """The part of a workspace one pass decides, with workers: the communities of one shard, and the check that the
-    shard's lease is still held (run first in the transaction that records the runs, holding the lease row until it
-    commits; it raises when the lease is lost, so nothing is recorded by a worker that no longer holds the shard)."""
+    """The part of a workspace one pass decides, with workers: the communities of the shards one worker holds, and
+    the check that their leases are still held (run first in the transaction that records the runs, holding the lease
+    rows until it commits; it raises when a lease is lost, so nothing is recorded by a worker that lost a shard). The
+    pass starts from the earliest of the shards' cursors (one behind after a take-over decides again only what is not
+    recorded yet: runs are keyed) and moves them all."""
 
-    shard: int
+    shards: tuple[int, ...]
     communities: frozenset[str]
     ids: frozenset[int]  # the communities' ids: only their configuration and state are read
     fence: Callable[[Connection], None]
@@ -377,14 +380,21 @@ class SchedulerService:
         )
         return Scheduler(specs, groups), activities, ids
 
+    def _cursor(self, conn: Connection) -> int | None:
+        store, ws = self.host.store, self.host.ws.id
+        if self.scope is None:
+            return store.schedule.cursor(conn, ws)
+        found = [store.schedule.cursor(conn, ws, shard=s) for s in self.scope.shards]
+        known = [c for c in found if c is not None]  # a shard new to the jobs starts with the others
+        return min(known) if known else None
+
     def tick(self, now: datetime | None = None) -> PassReport:
         """One pass up to ``now`` (the host's clock by default)."""
         now = now or self.host.clock.now()
         store, ws = self.host.store, self.host.ws.id
         report = PassReport()
-        shard = self.scope.shard if self.scope is not None else None
         with store.transaction() as conn:
-            last_ms = store.schedule.cursor(conn, ws, shard=shard)
+            last_ms = self._cursor(conn)
             last = from_ms(last_ms) if last_ms is not None else now - timedelta(seconds=1)
             if now <= last:
                 return report
@@ -410,8 +420,8 @@ class SchedulerService:
         with store.transaction() as conn:
             if self.scope is not None:
                 self.scope.fence(conn)
-                if (store.schedule.cursor(conn, ws, shard=shard) or 0) >= to_ms(now):
-                    return report  # decided meanwhile by the shard's previous holder
+                if (self._cursor(conn) or 0) >= to_ms(now):
+                    return report  # decided meanwhile by the shards' previous holders
             cids = store.communities.ids(conn, ws)
             gids = store.groups.ids(
                 conn, ws, {(d.group.platform, d.group.platform_id) for d in decided}, now_ms=to_ms(now)
@@ -435,7 +445,8 @@ class SchedulerService:
             actions = [a for d in decided if d.key in fresh and d.status == "sent" for a in d.actions]
             if actions:
                 self.host.enqueue_actions(conn, actions)
-            store.schedule.set_cursor(conn, ws, to_ms(now), now_ms=to_ms(now), shard=shard)
+            for shard in self.scope.shards if self.scope is not None else (None,):
+                store.schedule.set_cursor(conn, ws, to_ms(now), now_ms=to_ms(now), shard=shard)
         for d in decided:
             if d.key not in fresh:
                 continue

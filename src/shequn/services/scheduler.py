@@ -2,12 +2,13 @@
 communities, run by the shard's lease holder, so each runs once however many ``shequn worker`` processes are up.
 
 How it works:
-    :func:`run_shard_jobs` runs, for one workspace's communities of one shard, what ``shequn run`` runs for a whole
-    workspace on SQLite: a scheduler pass (:class:`~shequn.schedule.service.SchedulerService` with a
+    :func:`run_shard_jobs` runs, for one workspace's communities of the shards a worker holds, what ``shequn run``
+    runs for a whole workspace on SQLite (one pass per workspace, not per shard: its cost grows with the
+    communities, not with the shards): a scheduler pass (:class:`~shequn.schedule.service.SchedulerService` with a
     :class:`~shequn.schedule.service.Scope`: the shard's own cursor) and a growth pass
     (:func:`~shequn.services.live.growth_pass`: referral settlements, group-fill targets, group-buys that did not
-    form). Every transaction that records what a job decided checks the shard's lease first (owner and fencing
-    generation, row locked until commit): a worker whose lease expired mid-way records nothing
+    form). Every transaction that records what a job decided checks the shards' leases first (owner and fencing
+    generation, rows locked until commit): a worker whose lease expired mid-way records nothing
     (:class:`~shequn.store.shards.LeaseLostError`), and the next holder starts from the last committed cursor. The
     jobs' keys (runs, settlements, actions) are unique in the store as well, so even a pass repeated after a crash
     between its steps decides nothing twice.
@@ -45,16 +46,16 @@ class JobsReport:
 def run_shard_jobs(
     app: App,
     *,
-    shard: int,
+    shards: tuple[int, ...],
     communities: dict[str, int],
     own_workspace: bool,
     fence: Callable[[Connection], None],
     now: datetime,
 ) -> JobsReport:
-    """Run the workspace's jobs of ``communities`` (those of ``shard``, name → id) due by ``now``; ``fence`` raises
-    :class:`~shequn.store.shards.LeaseLostError` when the shard's lease is lost (see the module docstring)."""
+    """Run the workspace's jobs of ``communities`` (those of ``shards``, name → id) due by ``now``; ``fence`` raises
+    :class:`~shequn.store.shards.LeaseLostError` when a shard's lease is lost (see the module docstring)."""
     report = JobsReport()
-    scope = Scope(shard, frozenset(communities), frozenset(communities.values()), fence)
+    scope = Scope(shards, frozenset(communities), frozenset(communities.values()), fence)
     report.rhythm = SchedulerService(app, scope=scope).tick(now)
     app.guard = fence  # the growth and shop services write through app.transaction()
     try:

@@ -283,52 +283,62 @@ class Worker:
         return logged
 
     def jobs(self, now: datetime) -> int:
-        """Run the scheduled jobs due by ``now`` of each held shard's communities, workspace by workspace (see
+        """Run the scheduled jobs due by ``now`` of the held shards' communities, one pass per workspace (see
         :mod:`shequn.services.scheduler`); return how many actions they put in the outbox."""
         from shequn.services.scheduler import run_shard_jobs
 
         with self.store.transaction() as conn:
             rows = conn.execute(text("SELECT workspace_id, id, name FROM community")).all()
         first: dict[int, int] = {}
-        for ws, cid, _ in rows:
+        mine: dict[int, dict[str, int]] = {}  # workspace → its communities in held shards, name → id
+        for ws, cid, name in rows:
             first[ws] = min(first.get(ws, cid), cid)
+            if shard_of(cid, self.shards) in self.held:
+                mine.setdefault(ws, {})[str(name)] = int(cid)
         enqueued = 0
-        for shard, generation in sorted(self.held.items()):
-            mine: dict[int, dict[str, int]] = {}
-            for ws, cid, name in rows:
-                if shard_of(cid, self.shards) == shard:
-                    mine.setdefault(ws, {})[str(name)] = int(cid)
-            fence = self._fence(shard, generation)
-            for ws_id, names in sorted(mine.items()):
+        for ws_id, names in sorted(mine.items()):
+            while True:  # again without a shard found lost, until none of the workspace's is left
+                held = {
+                    s: g
+                    for s in {shard_of(c, self.shards) for c in names.values()}
+                    if (g := self.held.get(s)) is not None
+                }
+                if not held:
+                    break
+                ours = {n: c for n, c in names.items() if shard_of(c, self.shards) in held}
                 try:
-                    if ws_id == min(mine):
-                        with self.store.transaction() as conn:
-                            fence(conn)  # lost while we looked away: let it go before doing anything
+                    with self.store.transaction() as conn:
+                        self._fence(held)(conn)  # lost while we looked away: let it go before doing anything
                     report = run_shard_jobs(
                         self._app(ws_id),
-                        shard=shard,
-                        communities=names,
-                        own_workspace=shard_of(first[ws_id], self.shards) == shard,
-                        fence=fence,
+                        shards=tuple(sorted(held)),
+                        communities=ours,
+                        own_workspace=shard_of(first[ws_id], self.shards) in held,
+                        fence=self._fence(held),
                         now=now,
                     )
-                except LeaseLostError:
+                except LeaseLostError as lost:
+                    shard = int(lost.args[0])
                     log.warning("worker %s lost shard %d", self.id, shard)
                     self.held.pop(shard, None)
                     self._drop(shard)
-                    break
+                    continue
                 except (OperationalError, InterfaceError):
                     raise  # the database went away: the loop retries
                 except Exception:  # one workspace's failing job does not stop the others; tried again next pass
-                    log.exception("worker %s: scheduled jobs of shard %d failed", self.id, shard)
-                    continue
+                    log.exception("worker %s: scheduled jobs of workspace %d failed", self.id, ws_id)
+                    break
                 enqueued += report.rhythm.actions + sum(report.growth.values())
+                break
         return enqueued
 
-    def _fence(self, shard: int, generation: int) -> Callable[[Connection], None]:
+    def _fence(self, held: dict[int, int]) -> Callable[[Connection], None]:
+        """Lock the rows of the shards ``held`` (shard → generation) if still ours, else raise LeaseLostError."""
+
         def check(conn: Connection) -> None:
-            if self.store.shards.fence(conn, shard, self.id, generation) is None:
-                raise LeaseLostError(shard)
+            for shard, generation in sorted(held.items()):
+                if self.store.shards.fence(conn, shard, self.id, generation) is None:
+                    raise LeaseLostError(shard)
 
         return check
 
