@@ -34,7 +34,7 @@ pytestmark = pytest.mark.pg
 
 MONDAY = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
 FRIDAY_0700 = datetime(2026, 11, 5, 23, 0, tzinfo=UTC)  # Friday 6 November, 07:00 in Shanghai
-LEASE_MS = 1500
+LEASE_MS = 3000  # long enough that a live worker never loses a shard between two passes on a loaded machine
 SHEQUN = str(Path(sys.executable).parent / "shequn")
 ONLY_MORNING = {"jobs": {j.key: {"enabled": j.key == "morning_report"} for j in load_playbook().rhythm.jobs}}
 
