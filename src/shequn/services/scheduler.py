@@ -5,7 +5,7 @@ How it works:
     :func:`run_shard_jobs` runs, for one workspace's communities of the shards a worker holds, what ``shequn run``
     runs for a whole workspace on SQLite (one pass per workspace, not per shard: its cost grows with the
     communities, not with the shards): a scheduler pass (:class:`~shequn.schedule.service.SchedulerService` with a
-    :class:`~shequn.schedule.service.Scope`: the shard's own cursor) and a growth pass
+    :class:`~shequn.schedule.service.Scope`: a cursor per shard) and a growth pass
     (:func:`~shequn.services.live.growth_pass`: referral settlements, group-fill targets, group-buys that did not
     form). Every transaction that records what a job decided checks the shards' leases first (owner and fencing
     generation, rows locked until commit): a worker whose lease expired mid-way records nothing
@@ -33,7 +33,7 @@ from shequn.services.live import growth_pass
 
 @dataclass(slots=True)
 class JobsReport:
-    """What one shard's jobs decided for one workspace."""
+    """What one pass of the jobs decided for one workspace."""
 
     rhythm: PassReport = field(default_factory=PassReport)
     growth: dict[str, int] = field(default_factory=dict)
