@@ -122,6 +122,8 @@ class App:
         # Workers run the engine (PostgreSQL with `shequn worker` set up): ingest only appends to the log.
         self._workers = False
         self._workers_checked = -WORKERS_SECONDS
+        # Run first in every transaction(): a worker's fence, so a job's write is refused once its shard is lost.
+        self.guard: Callable[[Connection], None] | None = None
 
     def now_ms(self) -> int:
         return to_ms(self.clock.now())
@@ -484,6 +486,8 @@ class App:
         """A store transaction for a write that logs events with rows of its own (an order and its payment event):
         pass it to :meth:`ingest_in`; if anything fails, the rows, the events and the engine's state all roll back."""
         with self._transaction() as conn:
+            if self.guard is not None:
+                self.guard(conn)
             yield conn
 
     def ingest_in(self, conn: Connection, events: Sequence[Event]) -> IngestReport:

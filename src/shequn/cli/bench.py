@@ -404,27 +404,37 @@ def pages(
 def storm(
     ctx: typer.Context,
     groups: int = typer.Option(200, "--groups", help="群数 · groups"),
-    workers: int = typer.Option(2, "--workers", help="工作进程数 · worker processes"),
+    workers: str = typer.Option("2", "--workers", help="工作进程数，可逗号分隔 · worker processes, e.g. 1,2,4"),
     members: int = typer.Option(20, "--members", help="每群签到人数 · members checking in per group"),
     chat: int = typer.Option(2, "--chat", help="每人另发消息数 · other messages per member meanwhile"),
     as_json: bool = typer.Option(False, "--json", help="JSON 输出 · print JSON"),
 ) -> None:
     """07:30 签到高峰（PostgreSQL，多工作进程）· the 07:30 check-in storm through shequn worker processes."""
     from shequn.bench import storm as bench_storm
+    from shequn.domain import UserError
+    from shequn.i18n import t
 
     g: Globals = ctx.obj
-    r = bench_storm.run(g.db, groups=groups, workers=workers, members=members, chat=chat)
+    counts = [int(w) for w in workers.split(",") if w.strip().isdigit()]
+    if len(counts) != len(workers.split(",")) or min(counts) < 1:
+        raise UserError(t("storm.bad_workers", None, given=workers), exit_code=2)
+    results = [bench_storm.run(g.db, groups=groups, workers=n, members=members, chat=chat) for n in counts]
     if as_json:
-        print_json(r)
+        print_json(results[0] if len(results) == 1 else results)
         return
-    lat, cpu = r["latency_ms"], r["cpu_us_per_event"]
-    console.print(
-        f"shequn bench storm: {r['groups']:,} groups, {r['workers']} worker(s), {r['events']:,} events "
-        f"({r['check_ins']:,} check-ins): {r['events_per_s']:,} events/s; check-in → acknowledgement decided "
-        f"p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms, p99 {lat['p99']:.0f} ms; CPU per event: appending "
-        f"{cpu['ingest']} µs, workers {cpu['workers']} µs; acknowledged twice {r['acknowledged_twice']}, "
-        f"never {r['not_acknowledged']} (load average {r['load_average']})"
-    )
+    for r in results:
+        lat, cpu, sent = r["latency_ms"], r["cpu_us_per_event"], r["send"]
+        console.print(
+            f"shequn bench storm: {r['groups']:,} groups, {r['workers']} worker(s), {r['events']:,} events "
+            f"({r['check_ins']:,} check-ins): {r['events_per_s']:,} events/s; check-in → acknowledgement decided "
+            f"p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms, p99 {lat['p99']:.0f} ms; CPU µs per event: ingest "
+            f"{cpu['ingest']}, engine {cpu['engine']}, commit {cpu['commit']} (+ database {cpu['database']}), "
+            f"other worker {cpu['worker_other']}, send {cpu['send']}; acknowledged twice {r['acknowledged_twice']}, "
+            f"never {r['not_acknowledged']}; {sent['messages']:,} messages sent in {sent['seconds']} s "
+            f"({sent['sent_twice']} twice; {sent['cpu_us_per_message']} µs CPU each) under {sent['limits']}: "
+            f"groups over a limit {sent['groups_over_limit']}, bot over a limit {sent['bot_over_limit']} "
+            f"(load average {r['load_average']})"
+        )
 
 
 @app.command("senders")

@@ -1,5 +1,6 @@
 """``shequn run``: the connectors, the scheduler and the outbox runner of one workspace, in one process (SQLite), or
-in several processes sharing a PostgreSQL, each holding some bot accounts (:mod:`shequn.services.sender`)."""
+in several processes sharing a PostgreSQL, each holding some bot accounts (:mod:`shequn.services.sender`); with
+``shequn worker`` the workers run the scheduled jobs, per shard, and this process does not."""
 
 from __future__ import annotations
 
@@ -119,7 +120,9 @@ def run(
         )
         configure(app, senders, runner.wake.set)
         service = None
-        if scheduler:
+        if scheduler and app.workers:  # each shard's lease holder runs its communities' jobs (services/scheduler)
+            err_console.print(t("run.jobs_on_workers", None), style="dim")
+        elif scheduler:
             from shequn.schedule.service import SchedulerService
 
             service = SchedulerService(app, every=tick)

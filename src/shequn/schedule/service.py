@@ -16,6 +16,10 @@ Things to keep in mind:
     * After downtime, occurrences older than the grace (``misfire_grace_minutes``, 30) are recorded as ``missed``,
       not sent late: a 早报 at 14:00 would be wrong. On its very first pass the scheduler starts from now.
     * The cursor only moves forward; the clock is the host's (virtual in tests and the sandbox).
+    * With ``shequn worker`` each worker runs a pass for the communities of the shards it holds (a :class:`Scope`):
+      a cursor per shard, the leases checked and their rows locked in the transaction that records the runs, so a
+      pass of a worker whose lease expired records nothing, and the next holder starts where the last committed pass
+      stopped.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -238,7 +242,7 @@ class Host(Protocol):
     @property
     def ws(self) -> Any: ...
 
-    def workspace_config(self, conn: Connection) -> Any: ...
+    def workspace_config(self, conn: Connection, only: Collection[int] | None = None) -> Any: ...
 
     def enqueue_actions(self, conn: Connection, actions: Sequence[Action]) -> Any: ...
 
@@ -250,9 +254,19 @@ class Host(Protocol):
 class StoreData:
     """The builders' view of the store within one pass: event windows (prefetched in bulk), activities, runs."""
 
-    def __init__(self, host: Host, conn: Connection, activities: Sequence[Activity], group_ids: dict[str, int]) -> None:
+    def __init__(
+        self,
+        host: Host,
+        conn: Connection,
+        activities: Sequence[Activity],
+        group_ids: dict[str, int],
+        *,
+        scoped: bool = False,
+    ) -> None:
         self.host = host
         self.conn = conn
+        self.scoped = scoped  # read each community's state alone (a shard's pass: not the whole workspace)
+        self._communities: dict[str, CommunityState | None] = {}
         self._activities = activities
         self.group_ids = group_ids
         self._windows: dict[str, tuple[int, int, list[Event]]] = {}
@@ -301,6 +315,11 @@ class StoreData:
         return self.host.store.schedule.run_detail(self.conn, self.host.ws.id, key)
 
     def community_state(self, community: str) -> CommunityState | None:
+        if self.scoped:
+            if community not in self._communities:
+                store = self.host.store
+                self._communities[community] = store.state.load_community(self.conn, self.host.ws.id, community)
+            return self._communities[community]
         if self._state is None:
             self._state = self.host.saved_state()
         return self._state.communities.get(community)
@@ -322,23 +341,52 @@ def load_activities(store: Store, conn: Connection, ws_id: int, *, since: dateti
     return [Activity.from_dict({**r.spec, "key": r.key, "community": r.community, "status": r.status}) for r in rows]
 
 
-class SchedulerService:
-    """The scheduler over the store, for ``shequn run`` (and ``shequn schedule list``)."""
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The part of a workspace one pass decides, with workers: the communities of the shards one worker holds, and
+    the check that their leases are still held (run first in the transaction that records the runs, holding the lease
+    rows until it commits; it raises when a lease is lost, so nothing is recorded by a worker that lost a shard). The
+    pass starts from the earliest of the shards' cursors (one behind after a take-over decides again only what is not
+    recorded yet: runs are keyed) and moves them all."""
 
-    def __init__(self, host: Host, *, every: float = 15.0) -> None:
+    shards: tuple[int, ...]
+    communities: frozenset[str]
+    ids: frozenset[int]  # the communities' ids: only their configuration and state are read
+    fence: Callable[[Connection], None]
+
+
+class SchedulerService:
+    """The scheduler over the store, for ``shequn run`` (and ``shequn schedule list``), and for one shard's
+    communities under ``shequn worker`` (``scope``: its own cursor, fenced by the shard's lease)."""
+
+    def __init__(self, host: Host, *, every: float = 15.0, scope: Scope | None = None) -> None:
         self.host = host
         self.every = every
+        self.scope = scope
         self.grace = timedelta(minutes=load_playbook().rhythm.misfire_grace_minutes)
 
     def _setup(self, conn: Connection, now: datetime) -> tuple[Scheduler, list[Activity], dict[str, int]]:
-        cfg = self.host.workspace_config(conn)
+        cfg = self.host.workspace_config(conn, None if self.scope is None else self.scope.ids)
         specs = {name: c.spec for name, c in cfg.communities.items()}
         groups = list(cfg.groups.values())
         activities = load_activities(self.host.store, conn, self.host.ws.id, since=now - timedelta(days=3))
+        if self.scope is not None:
+            mine = self.scope.communities
+            specs = {name: spec for name, spec in specs.items() if name in mine}
+            groups = [g for g in groups if g.community in mine]
+            activities = [a for a in activities if a.community in mine]
         ids = self.host.store.groups.ids(
             conn, self.host.ws.id, {(g.platform, g.platform_id) for g in groups}, now_ms=to_ms(now)
         )
         return Scheduler(specs, groups), activities, ids
+
+    def _cursor(self, conn: Connection) -> int | None:
+        store, ws = self.host.store, self.host.ws.id
+        if self.scope is None:
+            return store.schedule.cursor(conn, ws)
+        found = [store.schedule.cursor(conn, ws, shard=s) for s in self.scope.shards]
+        known = [c for c in found if c is not None]  # a shard new to the jobs starts with the others
+        return min(known) if known else None
 
     def tick(self, now: datetime | None = None) -> PassReport:
         """One pass up to ``now`` (the host's clock by default)."""
@@ -346,12 +394,12 @@ class SchedulerService:
         store, ws = self.host.store, self.host.ws.id
         report = PassReport()
         with store.transaction() as conn:
-            last_ms = store.schedule.cursor(conn, ws)
+            last_ms = self._cursor(conn)
             last = from_ms(last_ms) if last_ms is not None else now - timedelta(seconds=1)
             if now <= last:
                 return report
             scheduler, activities, ids = self._setup(conn, now)
-            data = StoreData(self.host, conn, activities, ids)
+            data = StoreData(self.host, conn, activities, ids, scoped=self.scope is not None)
             due = scheduler.occurrences(last, now, activities)
             day_start = min((o.at for o in due), default=now) - timedelta(days=2)
             data.prefetch({o.group.key for o in due}, day_start, now + timedelta(seconds=1))
@@ -370,6 +418,10 @@ class SchedulerService:
             self.host.ingest(facts)  # idempotent by id: a repeated pass logs nothing twice
             report.events = len(facts)
         with store.transaction() as conn:
+            if self.scope is not None:
+                self.scope.fence(conn)
+                if (self._cursor(conn) or 0) >= to_ms(now):
+                    return report  # decided meanwhile by the shards' previous holders
             cids = store.communities.ids(conn, ws)
             gids = store.groups.ids(
                 conn, ws, {(d.group.platform, d.group.platform_id) for d in decided}, now_ms=to_ms(now)
@@ -393,7 +445,8 @@ class SchedulerService:
             actions = [a for d in decided if d.key in fresh and d.status == "sent" for a in d.actions]
             if actions:
                 self.host.enqueue_actions(conn, actions)
-            store.schedule.set_cursor(conn, ws, to_ms(now), now_ms=to_ms(now))
+            for shard in self.scope.shards if self.scope is not None else (None,):
+                store.schedule.set_cursor(conn, ws, to_ms(now), now_ms=to_ms(now), shard=shard)
         for d in decided:
             if d.key not in fresh:
                 continue
@@ -493,6 +546,7 @@ __all__ = [
     "PassReport",
     "Scheduler",
     "SchedulerService",
+    "Scope",
     "StoreData",
     "load_activities",
 ]

@@ -5,6 +5,8 @@ Where each process lives:
       the one pipeline.
     * **live runtime** (``shequn run``): :mod:`.live` (connectors, their cursors, secrets, the operators' commands in
       admin groups); it drives the sender (:mod:`shequn.outbox`) and the scheduler (:mod:`shequn.schedule.service`).
+    * **worker** (``shequn worker``, PostgreSQL): :mod:`.worker` (the engine per shard under leases) and
+      :mod:`.scheduler` (the shard's scheduled jobs: rhythm, run-of-show, growth and selling passes).
     * **console and API** (``shequn serve``): :mod:`shequn.web` over :mod:`.console` (read models, segment actions,
       staff tasks, webhooks), :mod:`.accounts` (users, sessions, tokens, roles) and :mod:`.uploads` (import jobs).
     * **growth** (``shequn referral …``, the console, ``shequn run``'s periodic pass): :mod:`.growth` (invite links,

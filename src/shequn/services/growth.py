@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -333,8 +333,11 @@ class Growth:
         names = self.names(record.name, [r.referrer for r in ranks])
         return Board(key, record.name, begin, end, ranks, names, tz)
 
-    def settle(self, *, now: datetime | None = None, key: str | None = None) -> list[dict[str, Any]]:
-        """Settle every period of every open contest (or of ``key``) that has ended by ``now``; idempotent."""
+    def settle(
+        self, *, now: datetime | None = None, key: str | None = None, communities: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Settle every period of every open contest (or of ``key``; of ``communities`` only) that has ended by
+        ``now``; idempotent."""
         now = now or from_ms(self.app.now_ms())
         with self.store.transaction() as conn:
             contests = [
@@ -345,6 +348,8 @@ class Growth:
         out: list[dict[str, Any]] = []
         for c in contests:
             record = self._community_of(c)
+            if communities is not None and record.name not in communities:
+                continue
             tz = record.spec.timezone
             periods = referral.periods(from_ms(c.start_ms), now, weekday=c.params["weekday"], at=c.params["at"], tz=tz)
             if not periods:
@@ -632,8 +637,9 @@ class Growth:
                 now_ms=now,
             )
 
-    def fill_check(self) -> list[dict[str, Any]]:
-        """Progress of every open group-fill campaign; announce and open the reward's staff task once reached."""
+    def fill_check(self, communities: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Progress of every open group-fill campaign (of ``communities`` only); announce and open the reward's staff
+        task once reached."""
         from shequn.policies.common import money
 
         with self.store.transaction() as conn:
@@ -641,6 +647,8 @@ class Growth:
         out = []
         for c in fills:
             record = self._community_of(c)
+            if communities is not None and record.name not in communities:
+                continue
             g = next((x for x in self._groups(record) if c.params["group"] in (x.platform_id, x.key)), None)
             if g is None:
                 continue

@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -333,26 +333,34 @@ def batch_lines(detail: Mapping[str, Any], limit: int = 10) -> list[str]:
     return out
 
 
-def growth_pass(app: App, now: datetime | None = None) -> dict[str, int]:
-    """What growth and selling do on their own, once per pass of ``shequn run``: settle the referral periods that have
+def growth_pass(
+    app: App, now: datetime | None = None, *, communities: Collection[str | None] | None = None
+) -> dict[str, int]:
+    """What growth and selling do on their own, once per pass of ``shequn run`` (or of a shard's lease holder, for
+    ``communities``; None among them: the workspace's own products): settle the referral periods that have
     ended (every Friday 17:00 by default, book 2533), announce group-fill campaigns that reached their target, cancel
     the group-buys that did not form, bind the groups the bot created for a split. Each step is idempotent, so a pass
-    may repeat; one failing is logged and the others still run."""
+    may repeat; one failing is logged and the others still run (a lost lease,
+    :class:`~shequn.store.shards.LeaseLostError`, stops the pass)."""
     from shequn.services.growth import Growth
     from shequn.services.lifecycle import Lifecycle
     from shequn.services.shop import Shop
+    from shequn.store.shards import LeaseLostError
 
     growth, shop = Growth(app), Shop(app)
+    named = None if communities is None else {c for c in communities if c is not None}
     steps: dict[str, Callable[[], Sequence[Any]]] = {
-        "settled": lambda: growth.settle(now=now),
-        "filled": growth.fill_check,
-        "group_buys": shop.group_buy_check,
+        "settled": lambda: growth.settle(now=now, communities=named),
+        "filled": lambda: growth.fill_check(named),
+        "group_buys": lambda: shop.group_buy_check(communities),
         "adopted": Lifecycle(app, actor="shequn").adopt,  # the groups the bot created for a split get bound
     }
     done: dict[str, int] = {}
     for name, step in steps.items():
         try:
             done[name] = len(step())
+        except LeaseLostError:
+            raise
         except Exception:  # the rhythm and the outbox go on; the reason is in the log
             log.exception("growth pass: %s failed", name)
             done[name] = 0

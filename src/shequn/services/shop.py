@@ -21,7 +21,7 @@ Things to keep in mind:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -224,16 +224,17 @@ class Shop:
             }
         return out
 
-    def group_buy_check(self) -> list[dict[str, Any]]:
+    def group_buy_check(self, communities: Collection[str | None] | None = None) -> list[dict[str, Any]]:
         """Every group-buy (成团) that failed to form in time: its unpaid orders are cancelled and each paid one
-        becomes a staff task to refund it (the shop's refund then arrives as a webhook); once per order."""
+        becomes a staff task to refund it (the shop's refund then arrives as a webhook); once per order. With
+        ``communities``, only the products of those (None among them: the workspace's own products)."""
         from shequn.domain import OpenStaffTask
 
         now_ms = self.app.now_ms()
         now = from_ms(now_ms)
         out: list[dict[str, Any]] = []
         for p in self.products():
-            if p.group_buy is None:
+            if p.group_buy is None or (communities is not None and p.community not in communities):
                 continue
             with self.store.transaction() as conn:
                 orders = self.store.commerce.orders(conn, self.ws, sku=p.sku, status=["created", "paid"])

@@ -21,6 +21,9 @@ Things to keep in mind:
       actions are decided, not sent, as :meth:`App.catch_up` does.
     * Time-driven policies run per shard (:meth:`Worker.tick`): the tick is logged naming the shard's communities
       of the workspace, so a replay runs them for those only, at the same place in the log.
+    * Scheduled jobs run per shard too (:meth:`Worker.jobs`, :mod:`shequn.services.scheduler`): the rhythm (早报,
+      晚报, topics, a guest talk's run-of-show, cron jobs) and the growth and selling passes of the shard's
+      communities, by the shard's lease holder, fenced like a batch: each runs once across the workers.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -40,14 +43,14 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from shequn.app import App
-from shequn.domain import Action, UserError, event_from_dict
+from shequn.domain import Action, Clock, SystemClock, UserError, event_from_dict
 from shequn.engine import Engine
 from shequn.i18n import t
 from shequn.outbox.order import settle
 from shequn.policies import Policy, default_policies
 from shequn.store import Store, normalize_url
 from shequn.store._sql import to_ms
-from shequn.store.shards import DEFAULT_SHARDS, LogEntry, fair_share, log_order_lock, shard_of
+from shequn.store.shards import DEFAULT_SHARDS, LeaseLostError, LogEntry, fair_share, log_order_lock, shard_of
 
 log = logging.getLogger("shequn.worker")
 
@@ -61,7 +64,7 @@ class WorkerOptions:
     batch: int = 500
     idle_ms: int = 100
     history_ms: int = 3_600_000
-    tick_ms: int = 15_000  # how often the time-driven policies run for the held shards' communities
+    tick_ms: int = 15_000  # how often the time-driven policies and the scheduled jobs run for the held shards
 
 
 @dataclass(slots=True)
@@ -83,6 +86,7 @@ class Worker:
         options: see :class:`WorkerOptions`.
         worker_id: a name unique among the workers (default: host, process id and a random suffix).
         policies: the policies to run (default: :func:`shequn.policies.default_policies`).
+        clock: the time the scheduled jobs and time-driven policies run at (a virtual clock in tests).
     """
 
     def __init__(
@@ -92,7 +96,9 @@ class Worker:
         options: WorkerOptions | None = None,
         worker_id: str | None = None,
         policies: Sequence[Policy] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock = clock or SystemClock()
         self.options = options or WorkerOptions()
         if normalize_url(db).startswith("sqlite"):  # refused before anything is opened or created
             raise UserError(t("worker.sqlite", None), exit_code=2)
@@ -108,12 +114,16 @@ class Worker:
             self.shards = self.store.shards.configure(conn, asked or stored or DEFAULT_SHARDS, now_ms=_now_ms())
         self.held: dict[int, int] = {}  # shard → fencing generation
         self.processed = 0
+        # CPU seconds of this thread by stage, measured: the engine (decoding the events and running the policies)
+        # and everything else of the event batches (reading them, fencing, writing state, outbox and offset).
+        self.cpu = {"engine": 0.0, "commit": 0.0}
         self._apps: dict[int, App] = {}
         self._engines: dict[tuple[int, int], _Loaded] = {}  # (workspace id, shard) → its engine
         self._cursors: dict[int, int] = {}  # workspace id → the seq its one-process engine had reached
         self._quiet_at = -1  # the log's last seq when every held shard had read all of it
         self._next_beat = 0.0
         self._next_tick = 0.0
+        self._engine_cpu = 0.0  # the engine's share of the current step
         # workspace id → (its configuration's source, community name → id), read once per step for all its shards
         self._seen: dict[int, tuple[object, dict[str, int]]] = {}
 
@@ -172,7 +182,9 @@ class Worker:
             self._next_beat = time.monotonic() + self.options.lease_ms / 3000
         done = self.step()
         if time.monotonic() >= self._next_tick:
-            self.tick(datetime.now(UTC))
+            now = self.clock.now()
+            self.tick(now)
+            self.jobs(now)
             self._next_tick = time.monotonic() + self.options.tick_ms / 1000
         return done
 
@@ -180,6 +192,7 @@ class Worker:
         """One micro-batch for each held shard with new events; return how many events were processed."""
         if not self.held:
             return 0
+        cpu = time.thread_time()
         with self.store.transaction() as conn:
             top = self.store.shards.last_seq(conn)
             if top == self._quiet_at:
@@ -196,6 +209,9 @@ class Worker:
             again = again or n < 0 or n >= self.options.batch
         if not again:
             self._quiet_at = top  # every held shard has read the log up to top
+        if done:
+            self.cpu["commit"] += time.thread_time() - cpu - self._engine_cpu
+        self._engine_cpu = 0.0
         return done
 
     def _process(self, shard: int, generation: int, after: int, entries: list[LogEntry]) -> int:
@@ -267,6 +283,66 @@ class Worker:
                     logged += 1
         return logged
 
+    def jobs(self, now: datetime) -> int:
+        """Run the scheduled jobs due by ``now`` of the held shards' communities, one pass per workspace (see
+        :mod:`shequn.services.scheduler`); return how many actions they put in the outbox."""
+        from shequn.services.scheduler import run_shard_jobs
+
+        with self.store.transaction() as conn:
+            rows = conn.execute(text("SELECT workspace_id, id, name FROM community")).all()
+        first: dict[int, int] = {}
+        mine: dict[int, dict[str, int]] = {}  # workspace → its communities in held shards, name → id
+        for ws, cid, name in rows:
+            first[ws] = min(first.get(ws, cid), cid)
+            if shard_of(cid, self.shards) in self.held:
+                mine.setdefault(ws, {})[str(name)] = int(cid)
+        enqueued = 0
+        for ws_id, names in sorted(mine.items()):
+            while True:  # again without a shard found lost, until none of the workspace's is left
+                held = {
+                    s: g
+                    for s in {shard_of(c, self.shards) for c in names.values()}
+                    if (g := self.held.get(s)) is not None
+                }
+                if not held:
+                    break
+                ours = {n: c for n, c in names.items() if shard_of(c, self.shards) in held}
+                try:
+                    with self.store.transaction() as conn:
+                        self._fence(held)(conn)  # lost while we looked away: let it go before doing anything
+                    report = run_shard_jobs(
+                        self._app(ws_id),
+                        shards=tuple(sorted(held)),
+                        communities=ours,
+                        own_workspace=shard_of(first[ws_id], self.shards) in held,
+                        fence=self._fence(held),
+                        now=now,
+                    )
+                except LeaseLostError as lost:
+                    shard = int(lost.args[0])
+                    log.warning("worker %s lost shard %d", self.id, shard)
+                    self.held.pop(shard, None)
+                    self._drop(shard)
+                    continue
+                except (OperationalError, InterfaceError):
+                    raise  # the database went away: the loop retries
+                except Exception:  # one workspace's failing job does not stop the others; tried again next pass
+                    log.exception("worker %s: scheduled jobs of workspace %d failed", self.id, ws_id)
+                    break
+                enqueued += report.rhythm.actions + sum(report.growth.values())
+                break
+        return enqueued
+
+    def _fence(self, held: dict[int, int]) -> Callable[[Connection], None]:
+        """Lock the rows of the shards ``held`` (shard → generation) if still ours, else raise LeaseLostError."""
+
+        def check(conn: Connection) -> None:
+            for shard, generation in sorted(held.items()):
+                if self.store.shards.fence(conn, shard, self.id, generation) is None:
+                    raise LeaseLostError(shard)
+
+        return check
+
     def _begin(self, conn: Connection, ws_id: int, shard: int, generation: int) -> tuple[Engine, int]:
         """The workspace's engine for the shard, with the shared state as committed now and its version."""
         engine = self._engine(conn, self._app(ws_id), shard, generation)
@@ -283,10 +359,14 @@ class Worker:
         engine, version = self._begin(conn, ws_id, shard, generation)
         actions: list[Action] = []
         history = self.options.history_ms
+        cpu = time.thread_time()
         for entry in items:
             decided = engine.handle(event_from_dict(orjson.loads(entry.payload)))
             if entry.ingested_ms - entry.at_ms <= history:
                 actions.extend(decided)
+        spent = time.thread_time() - cpu
+        self._engine_cpu += spent
+        self.cpu["engine"] += spent
         self._commit(conn, ws_id, engine, version, actions)
 
     def _handed_over(self, conn: Connection, ws_id: int) -> int:
@@ -329,7 +409,9 @@ class Worker:
         if app is None:
             with self.store.transaction() as conn:
                 name = conn.execute(text("SELECT name FROM workspace WHERE id = :id"), {"id": ws_id}).scalar_one()
-            app = self._apps[ws_id] = App(workspace=str(name), policies=self.policies, store=self.store)
+            app = self._apps[ws_id] = App(
+                workspace=str(name), policies=self.policies, store=self.store, clock=self.clock
+            )
         return app
 
     def _engine(self, conn: Connection, app: App, shard: int, generation: int) -> Engine:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select, update
 
 from shequn.domain import Event, event_from_dict
 from shequn.store._sql import chunks, dumps, insert_ignore, loads
-from shequn.store.schema import ACTIVITY, COMMUNITY, EVENT, SCHEDULE_RUN, SCHEDULER_CURSOR
+from shequn.store.schema import ACTIVITY, COMMUNITY, EVENT, SCHEDULE_RUN, SCHEDULER_CURSOR, SCHEDULER_SHARD_CURSOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +45,26 @@ class ActivityRecord:
 class ScheduleStore:
     # -- cursor -------------------------------------------------------------------------------------------------
 
-    def cursor(self, conn: Connection, ws_id: int) -> int | None:
+    def cursor(self, conn: Connection, ws_id: int, *, shard: int | None = None) -> int | None:
+        """Up to when the workspace's jobs are decided (``shard``: those of the shard's communities; a shard not run
+        before starts where the workspace's whole scheduler stopped, so moving to workers skips and repeats nothing)."""
+        if shard is not None:
+            s = SCHEDULER_SHARD_CURSOR
+            q = select(s.c.last_ms).where(s.c.workspace_id == ws_id, s.c.shard == shard)
+            found: int | None = conn.execute(q).scalar()
+            if found is not None:
+                return found
         t = SCHEDULER_CURSOR
         return conn.execute(select(t.c.last_ms).where(t.c.workspace_id == ws_id)).scalar()
 
-    def set_cursor(self, conn: Connection, ws_id: int, last_ms: int, *, now_ms: int) -> None:
+    def set_cursor(self, conn: Connection, ws_id: int, last_ms: int, *, now_ms: int, shard: int | None = None) -> None:
+        if shard is not None:
+            s = SCHEDULER_SHARD_CURSOR
+            row = dict(workspace_id=ws_id, shard=shard, last_ms=last_ms, updated_ms=now_ms)
+            conn.execute(insert_ignore(conn, s, ["workspace_id", "shard"]).values(**row))
+            where = (s.c.workspace_id == ws_id) & (s.c.shard == shard)
+            conn.execute(update(s).where(where).values(last_ms=last_ms, updated_ms=now_ms))
+            return
         t = SCHEDULER_CURSOR
         conn.execute(
             insert_ignore(conn, t, ["workspace_id"]).values(workspace_id=ws_id, last_ms=last_ms, updated_ms=now_ms)

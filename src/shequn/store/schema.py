@@ -334,6 +334,17 @@ class SchedulerCursor(Base):
     updated_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class SchedulerShardCursor(Base):
+    """Up to when the scheduled jobs of one shard's communities of a workspace are decided (with ``shequn worker``:
+    the shard's lease holder runs them; the cursor moves in the fenced transaction that records their runs)."""
+
+    __tablename__ = "scheduler_shard_cursor"
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id"), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class ConnectorCursor(Base):
     """Where a connector resumes after a restart, and what it keeps between runs (连接器游标): Matrix's sync token,
     Telegram's update offset, WeCom's roster snapshots and live-code (群活码) state. One value per name."""
@@ -757,6 +768,7 @@ SHARD_LEASE = _table(ShardLease)
 SHARD_WORKER = _table(ShardWorker)
 SHARED_STATE_VERSION = _table(SharedStateVersion)
 SCHEDULER_CURSOR = _table(SchedulerCursor)
+SCHEDULER_SHARD_CURSOR = _table(SchedulerShardCursor)
 CONNECTOR_CURSOR = _table(ConnectorCursor)
 SCHEDULE_RUN = _table(ScheduleRun)
 ACTIVITY = _table(ActivityRow)

@@ -64,6 +64,10 @@ def log_order_lock(conn: Connection) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOG_ORDER_LOCK})")
 
 
+class LeaseLostError(Exception):
+    """The shard's lease is no longer held by this worker with this generation: nothing may be written for it."""
+
+
 @dataclass(frozen=True, slots=True)
 class ShardRow:
     """One shard as ``shequn status`` shows it."""
