@@ -19,6 +19,7 @@ from shequn.cli import (
     group,
     growth,
     importer,
+    log,
     member,
     moderation,
     plan,
@@ -149,6 +150,7 @@ app.add_typer(member.app, name="member")  # issue 23: member pages
 app.add_typer(group.app, name="group")  # issue 21: the group lifecycle
 app.command(name="worker")(worker.worker)
 app.command(name="status")(worker.status)
+app.add_typer(log.app, name="log")  # issue 19: the log's monthly partitions and archive (PostgreSQL)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -232,15 +232,12 @@ class EventStore:
         # this is the bulk path of imports and simulations), read their seqs back. Seqs commit in order (workers
         # read the log by seq: see shequn.store.shards).
         log_order_lock(conn)
-        existing: set[str] = set()
-        for part in chunks([r[1] for r in rows], 5000):
-            sql = f"SELECT uid FROM event WHERE workspace_id = {mark} AND uid IN ({', '.join([mark] * len(part))})"
-            existing.update(u for (u,) in conn.exec_driver_sql(sql, (ws_id, *part)))
-        if existing:
-            rows = [r for r in rows if r[1] not in existing]
+        new = claim_ids(conn, ws_id, [r[1] for r in rows])
+        if len(new) < len(rows):
+            rows = [r for r in rows if r[1] in new]
         if not rows:
             return []
-        bulk_insert(conn, EVENT, _COLUMNS, rows, conflict=("workspace_id", "uid"))
+        bulk_insert(conn, EVENT, _COLUMNS, rows)
         if not with_seq:
             return [(0, fresh[r[1]]) for r in rows]
         added: list[tuple[int, Event]] = []
@@ -315,15 +312,11 @@ class EventStore:
                 sink.add([s for s, _ in got], [by_uid[u] for _, u in got])
             return _first_of(rows, {u for _, u in got})
         log_order_lock(conn)
-        existing: set[str] = set()
-        for part in chunks([r[0] for r in rows], 5000):
-            q = f"SELECT uid FROM event WHERE workspace_id = {mark} AND uid IN ({', '.join([mark] * len(part))})"
-            existing.update(u for (u,) in conn.exec_driver_sql(q, (ws_id, *part)))
-        fresh = _first_of(rows, {r[0] for r in rows} - existing)
+        fresh = _first_of(rows, claim_ids(conn, ws_id, list({r[0]: None for r in rows})))
         texts = [
             (ws_id, r[0], r[1], r[2], r[3], gget((r[3], r[4])), pget((r[3], r[5])), r[7].decode(), now) for r in fresh
         ]
-        bulk_insert(conn, EVENT, _COLUMNS, texts, conflict=("workspace_id", "uid"))
+        bulk_insert(conn, EVENT, _COLUMNS, texts)
         if sink is not None and texts:
             seqs: dict[str, int] = {}
             for part in chunks([v[1] for v in texts], 5000):
@@ -384,6 +377,24 @@ class EventStore:
         t = EVENT
         q = select(t.c.kind, func.count()).where(t.c.workspace_id == ws_id).group_by(t.c.kind)
         return {k: int(n) for k, n in conn.execute(q)}
+
+
+def claim_ids(conn: Connection, ws_id: int, uids: Sequence[str]) -> set[str]:
+    """(PostgreSQL) Record the ids in ``event_uid``; return those not logged before. The log is partitioned by time,
+    so its ids cannot be unique on it: this table is the one place an id is unique. Concurrent appends of the same
+    id wait for each other on its row here, and exactly one gets it back. Ids are taken in sorted order, so two
+    appends never wait on each other crosswise."""
+    new: set[str] = set()
+    for part in chunks(sorted(set(uids)), 5000):
+        new.update(
+            u
+            for (u,) in conn.exec_driver_sql(
+                "INSERT INTO event_uid (workspace_id, uid) SELECT %s, u FROM unnest(%s::varchar[]) AS u ORDER BY u"
+                " ON CONFLICT DO NOTHING RETURNING uid",
+                (ws_id, list(part)),
+            )
+        )
+    return new
 
 
 def _new_seqs(conn: Connection, before: int, n: int) -> Sequence[int]:
