@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Protocol
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from shequn.domain import Event, LogRow, event_from_dict
+from shequn.store import partitions
 from shequn.store._sql import bulk_insert, chunks, to_ms
 from shequn.store.groups import GroupStore
 from shequn.store.people import PeopleStore
@@ -334,7 +336,18 @@ class EventStore:
     def scan(
         self, conn: Connection, ws_id: int, *, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
     ) -> Iterator[tuple[int, Event]]:
-        """Events in log order with their sequence numbers, from ``after_seq`` (exclusive)."""
+        """Events in log order with their sequence numbers, from ``after_seq`` (exclusive): the months archived to
+        Parquet (PostgreSQL, ``shequn log archive``) merged by seq with the database's rows."""
+        hot = self._scan(conn, ws_id, after_seq=after_seq, until_seq=until_seq, batch=batch)
+        files = partitions.archive_files(conn, after_seq, until_seq) if conn.dialect.name == "postgresql" else []
+        if not files:
+            return hot
+        cold = partitions.read_archive(files, ws_id, after_seq, until_seq, batch)
+        return heapq.merge(((s, event_from_dict(orjson.loads(p))) for s, p in cold), hot, key=itemgetter(0))
+
+    def _scan(
+        self, conn: Connection, ws_id: int, *, after_seq: int, until_seq: int | None, batch: int
+    ) -> Iterator[tuple[int, Event]]:
         t = EVENT
         last = after_seq
         # "workspace_id + 0": without it SQLite answers from the (workspace_id, uid) index and sorts the whole
@@ -365,7 +378,13 @@ class EventStore:
             ).first()
             for order in ("DESC", "ASC")
         ]
-        return (int(ends[0][0]) if ends[0] else 0), (str(ends[1][1]) if ends[1] else "")
+        last, first = (int(ends[0][0]) if ends[0] else 0), (str(ends[1][1]) if ends[1] else "")
+        if conn.dialect.name == "postgresql":
+            a_last, a_first_seq, a_first = partitions.archive_ends(conn, ws_id)
+            if a_first and (not ends[1] or a_first_seq < int(ends[1][0])):
+                first = a_first
+            last = max(last, a_last)
+        return last, first
 
     def last_seq(self, conn: Connection, ws_id: int) -> int:
         t = EVENT

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,9 +149,7 @@ def check_archive(conn: Connection, before: Month, folder: Path, *, now_ms: int)
         raise UserError(t("log.not_partitioned", None), exit_code=2)
     current = month_of_ms(now_ms)
     if before > current:
-        raise UserError(
-            t("log.open_month", None, month=label(add_months(before, -1)), current=label(current)), exit_code=2
-        )
+        raise UserError(t("log.open_month", None, before=label(before), current=label(current)), exit_code=2)
     if not folder.is_dir():
         raise UserError(t("log.no_folder", None, path=str(folder)), exit_code=2)
     if not os.access(folder, os.W_OK):
@@ -175,8 +174,8 @@ def export_month(conn: Connection, m: Month, folder: Path) -> Archived:
     # Nobody writes a closed month's rows while it is exported (a late event would go in between): lock it.
     conn.exec_driver_sql(f"LOCK TABLE {name} IN SHARE MODE")
     count, lo, hi = conn.exec_driver_sql(f"SELECT count(*), min(seq), max(seq) FROM {name}").one()
-    result = conn.execution_options(yield_per=50_000).exec_driver_sql(
-        f"SELECT {', '.join(COLUMNS)} FROM {name} ORDER BY seq"
+    result = conn.exec_driver_sql(
+        f"SELECT {', '.join(COLUMNS)} FROM {name} ORDER BY seq", execution_options={"yield_per": 50_000}
     )
     try:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
@@ -211,3 +210,52 @@ def pg_only(obj: object, name: str | None, type_: str, reflected: bool, compare_
     if owner in {"event_uid", "event_archive", "event_default"} or re.match(r"^event_p\d{6}$", owner):
         return False
     return not (owner == "event" and type_ == "index" and name in {"ix_event_uid", "ux_event_uid"})
+
+
+def archive_files(conn: Connection, after_seq: int = 0, until_seq: int | None = None) -> list[str]:
+    """The archived files that may hold seqs in (``after_seq``, ``until_seq``]."""
+    return [
+        a.path
+        for a in archived(conn)
+        if a.rows and a.max_seq > after_seq and (until_seq is None or a.min_seq <= until_seq)
+    ]
+
+
+def _files_sql(files: Sequence[str]) -> str:
+    return "read_parquet([" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "])"
+
+
+def read_archive(
+    files: Sequence[str], ws_id: int, after_seq: int, until_seq: int | None, batch: int = 5000
+) -> Iterator[tuple[int, str]]:
+    """(seq, payload) of workspace ``ws_id``'s archived events in (``after_seq``, ``until_seq``], in seq order."""
+    import duckdb
+
+    where = f"workspace_id = {int(ws_id)} AND seq > {int(after_seq)}"
+    if until_seq is not None:
+        where += f" AND seq <= {int(until_seq)}"
+    con = duckdb.connect()
+    try:
+        cur = con.execute(f"SELECT seq, payload FROM {_files_sql(files)} WHERE {where} ORDER BY seq")
+        while rows := cur.fetchmany(batch):
+            yield from ((int(s), str(p)) for s, p in rows)
+    finally:
+        con.close()
+
+
+def archive_ends(conn: Connection, ws_id: int) -> tuple[int, int, str]:
+    """Workspace ``ws_id``'s (last seq, first seq, first id) in the archive; (0, 0, "") when it has none."""
+    files = archive_files(conn)
+    if not files:
+        return 0, 0, ""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        src = _files_sql(files)
+        ws = int(ws_id)
+        last = con.execute(f"SELECT coalesce(max(seq), 0) FROM {src} WHERE workspace_id = {ws}").fetchone()
+        first = con.execute(f"SELECT seq, uid FROM {src} WHERE workspace_id = {ws} ORDER BY seq LIMIT 1").fetchone()
+    finally:
+        con.close()
+    return (int(last[0]) if last else 0), (int(first[0]) if first else 0), (str(first[1]) if first else "")
