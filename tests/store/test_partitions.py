@@ -84,6 +84,10 @@ def test_archive_keeps_reports_replays_and_ids(postgres: PostgresServer, tmp_pat
 
     out = tmp_path / "archive"
     out.mkdir()
+    (out / "event-2026-10.parquet").write_bytes(b"someone else's")
+    assert _cli(url, "log", "archive", "--before", "2026-11", "--to", str(out)) == 2
+    assert _hot(app) == total
+    (out / "event-2026-10.parquet").unlink()
     assert _cli(url, "log", "archive", "--before", "2026-11", "--to", str(out)) == 0
     assert "2026-10" not in _months(app) and "2026-11" in _months(app)
     with app.store.transaction() as conn:
@@ -92,8 +96,10 @@ def test_archive_keeps_reports_replays_and_ids(postgres: PostgresServer, tmp_pat
     assert done[0].rows >= october and _hot(app) == total - done[0].rows
     assert (out / "event-2026-10.parquet").is_file()
 
-    # An archived event sent again is still a repeat.
+    # An archived event sent again is still a repeat, and it can still be looked up by its id.
     app.ingest(events[:50])
+    with app.store.transaction() as conn:
+        assert app.store.events.get(conn, app.ws.id, events[0].id) == events[0]
     assert _hot(app) == total - done[0].rows
 
     # The same figures from the kept snapshot and from one rebuilt out of the archive and the hot log.

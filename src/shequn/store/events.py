@@ -364,9 +364,11 @@ class EventStore:
             last = rows[-1][0]
 
     def get(self, conn: Connection, ws_id: int, uid: str) -> Event | None:
-        """The event with id ``uid``, or None."""
+        """The event with id ``uid``, or None (on PostgreSQL, also from the archived months)."""
         t = EVENT
         payload = conn.execute(select(t.c.payload).where(t.c.workspace_id == ws_id, t.c.uid == uid)).scalar()
+        if payload is None and conn.dialect.name == "postgresql":
+            payload = partitions.archived_payload(conn, ws_id, uid)  # its month may be archived
         return event_from_dict(orjson.loads(payload)) if payload is not None else None
 
     def ends(self, conn: Connection, ws_id: int) -> tuple[int, str]:

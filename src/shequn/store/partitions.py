@@ -154,7 +154,15 @@ def check_archive(conn: Connection, before: Month, folder: Path, *, now_ms: int)
         raise UserError(t("log.no_folder", None, path=str(folder)), exit_code=2)
     if not os.access(folder, os.W_OK):
         raise UserError(t("log.folder_readonly", None, path=str(folder)), exit_code=2)
-    return [m for m in partitions(conn) if m < before]
+    months = [m for m in partitions(conn) if m < before]
+    for m in months:
+        if (folder / file_name(m)).exists():  # another database's archive, or one this database no longer lists
+            raise UserError(t("log.file_exists", None, path=str(folder / file_name(m))), exit_code=2)
+    return months
+
+
+def file_name(m: Month) -> str:
+    return f"event-{label(m)}.parquet"
 
 
 def export_month(conn: Connection, m: Month, folder: Path) -> Archived:
@@ -164,7 +172,7 @@ def export_month(conn: Connection, m: Month, folder: Path) -> Archived:
     import pyarrow.parquet as pq
 
     name = f"event_p{m[0]:04d}{m[1]:02d}"
-    path = folder.resolve() / f"event-{label(m)}.parquet"
+    path = folder.resolve() / file_name(m)
     tmp = path.with_name(path.name + ".part")
     schema = pa.schema([
         ("seq", pa.int64()), ("workspace_id", pa.int32()), ("uid", pa.string()), ("kind", pa.string()),
@@ -259,3 +267,23 @@ def archive_ends(conn: Connection, ws_id: int) -> tuple[int, int, str]:
     finally:
         con.close()
     return (int(last[0]) if last else 0), (int(first[0]) if first else 0), (str(first[1]) if first else "")
+
+
+def archived_payload(conn: Connection, ws_id: int, uid: str) -> str | None:
+    """The payload of event ``uid`` of workspace ``ws_id`` if it was logged and its month archived, else None."""
+    logged = conn.exec_driver_sql(
+        "SELECT 1 FROM event_uid WHERE workspace_id = %s AND uid = %s", (int(ws_id), uid)
+    ).first()
+    files = archive_files(conn) if logged else []
+    if not files:
+        return None
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        row = con.execute(
+            f"SELECT payload FROM {_files_sql(files)} WHERE workspace_id = ? AND uid = ? LIMIT 1", [int(ws_id), uid]
+        ).fetchone()
+    finally:
+        con.close()
+    return str(row[0]) if row else None
