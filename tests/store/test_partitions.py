@@ -119,6 +119,26 @@ def test_archive_keeps_reports_replays_and_ids(postgres: PostgresServer, tmp_pat
     assert _cli(url, "replay", "--check") == 0
 
 
+def test_archive_waits_for_the_workers(postgres: PostgresServer, tmp_path: Path) -> None:
+    postgres.reset()
+    url = postgres.url
+    sim = simulate(groups=2, days=3, seed=7, start=datetime(2026, 10, 30, tzinfo=UTC))
+    app = App(url, clock=VirtualClock(sim.start))
+    for spec in sim.specs:
+        app.apply_spec(spec)
+    app.ingest(list(sim.events()))
+    with app.store.transaction() as conn:
+        app.store.shards.configure(conn, 4, now_ms=0)  # workers set up, no shard processed anything yet
+    total = _hot(app)
+    assert _cli(url, "log", "archive", "--before", "2026-11", "--to", str(tmp_path)) == 2
+    assert _hot(app) == total and not list(tmp_path.glob("*.parquet"))
+    with app.store.transaction() as conn:
+        conn.execute(text("UPDATE shard_lease SET last_seq = (SELECT max(seq) FROM event)"))
+    assert _cli(url, "log", "archive", "--before", "2026-11", "--to", str(tmp_path)) == 0
+    assert _hot(app) < total and (tmp_path / "event-2026-10.parquet").is_file()
+    app.close()
+
+
 def test_partitions_command_creates_months_ahead(postgres: PostgresServer) -> None:
     postgres.reset()
     url = postgres.url

@@ -28,10 +28,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from shequn.domain import UserError
 from shequn.i18n import t
+from shequn.store.shards import _COMMUNITY as COMMUNITY  # the same routing as the lag shequn status shows
+from shequn.store.shards import _ROUTED as ROUTED
+from shequn.store.shards import shard_sql
 
 COLUMNS = ("seq", "workspace_id", "uid", "kind", "at_ms", "platform", "group_id", "person_id", "payload", "ingested_ms")
 _NAME = re.compile(r"^event_p(\d{4})(\d{2})$")
@@ -181,6 +184,9 @@ def export_month(conn: Connection, m: Month, folder: Path) -> Archived:
     ])  # fmt: skip
     # Nobody writes a closed month's rows while it is exported (a late event would go in between): lock it.
     conn.exec_driver_sql(f"LOCK TABLE {name} IN SHARE MODE")
+    waiting = unprocessed(conn, name)
+    if waiting:
+        raise UserError(t("log.unprocessed", None, month=label(m), events=waiting), exit_code=2)
     count, lo, hi = conn.exec_driver_sql(f"SELECT count(*), min(seq), max(seq) FROM {name}").one()
     result = conn.exec_driver_sql(
         f"SELECT {', '.join(COLUMNS)} FROM {name} ORDER BY seq", execution_options={"yield_per": 50_000}
@@ -287,3 +293,20 @@ def archived_payload(conn: Connection, ws_id: int, uid: str) -> str | None:
     finally:
         con.close()
     return str(row[0]) if row else None
+
+
+def unprocessed(conn: Connection, table: str) -> int:
+    """With workers set up: the events in ``table`` (a month's partition) that their shard has not processed yet.
+    Workers read only the database's rows, so a month is archived only once it is behind every shard's offset."""
+    n = conn.exec_driver_sql("SELECT shards FROM shard_config WHERE id = 1").scalar()
+    if n is None:
+        return 0
+    routed = ROUTED.replace("FROM event e", f"FROM {table} e", 1)
+    return int(
+        conn.execute(
+            text(
+                f"SELECT count(*) {routed} JOIN shard_lease l ON l.shard = {shard_sql(COMMUNITY, int(n))}"
+                " WHERE e.seq > l.last_seq"
+            )
+        ).scalar_one()
+    )
