@@ -4,6 +4,7 @@ the hot log as one log."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -160,3 +161,44 @@ def test_sqlite_has_no_partitions(sqlite_url: str, tmp_path: Path) -> None:
 def test_bad_month(month: str) -> None:
     with pytest.raises(Exception, match="YYYY-MM"):
         partitions.parse_month(month)
+
+
+def test_migration_keeps_the_rows_both_ways(postgres: PostgresServer) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    postgres.reset()
+    sim = simulate(groups=2, days=3, seed=9, start=datetime(2026, 10, 30, tzinfo=UTC))
+    app = App(postgres.url, clock=VirtualClock(sim.start))
+    for spec in sim.specs:
+        app.apply_spec(spec)
+    app.ingest(list(sim.events()))
+    total = _hot(app)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("shequn.store").joinpath("migrations")))
+
+    def migrate(step: Any, target: str) -> None:
+        with app.store.db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, target)
+
+    migrate(command.downgrade, "send19_a")  # back to one table with a unique index of ids
+    with app.store.transaction() as conn:
+        assert not partitions.is_partitioned(conn)
+        assert conn.execute(text("SELECT count(*) FROM event")).scalar_one() == total
+    migrate(command.upgrade, "head")  # the rows go to their months, the ids to event_uid, the seqs go on
+    with app.store.transaction() as conn:
+        assert partitions.is_partitioned(conn) and {(2026, 10), (2026, 11)} <= set(partitions.partitions(conn))
+        assert conn.execute(text("SELECT count(*) FROM event_default")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM event_uid")).scalar_one() == total
+    with app.store.transaction() as conn:
+        last = app.store.events.last_seq(conn, app.ws.id)
+    first = list(sim.events())[:10]
+    app.ingest(first)  # still repeats
+    assert _hot(app) == total
+    app.ingest([replace(first[0], id="after-the-migration")])
+    with app.store.transaction() as conn:
+        assert app.store.events.last_seq(conn, app.ws.id) > last
+    app.close()
