@@ -58,7 +58,7 @@ def archive(
     try:
         now_ms = int(time.time() * 1000)
         with store.transaction() as conn:
-            months = parts.check_archive(conn, month, to, now_ms=now_ms)
+            parts.check_archive(conn, month, to, now_ms=now_ms)  # refuse before changing anything
             parts.ensure_partitions(conn, now_ms=now_ms, ahead=0)  # the default's rows of those months move out
             months = parts.check_archive(conn, month, to, now_ms=now_ms)
         if not months:

@@ -172,6 +172,7 @@ def export_month(conn: Connection, m: Month, folder: Path) -> Archived:
     """Write month ``m``'s partition to Parquet, check the file read back, detach and drop the partition, record
     the file. The caller commits; on an error the file is removed and nothing is dropped."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     name = f"event_p{m[0]:04d}{m[1]:02d}"
@@ -197,7 +198,7 @@ def export_month(conn: Connection, m: Month, folder: Path) -> Archived:
                 cols = list(zip(*part, strict=True))
                 writer.write_table(pa.table(dict(zip(COLUMNS, cols, strict=True)), schema=schema))
         back = pq.read_table(tmp, columns=["seq"])
-        got = (back.num_rows, pa.compute.min(back["seq"]).as_py(), pa.compute.max(back["seq"]).as_py())
+        got = (back.num_rows, pc.min(back["seq"]).as_py(), pc.max(back["seq"]).as_py())
         if got != (int(count), lo, hi):
             raise UserError(t("log.verify_failed", None, month=label(m), rows=count, got=got[0]))
         os.replace(tmp, path)
