@@ -230,9 +230,9 @@ class EventStore:
                 new = {u for (u,) in conn.exec_driver_sql("SELECT uid FROM event WHERE seq > ?", (before,))}
                 rows = [r for r in rows if r[1] in new]
             return [(0, fresh[r[1]]) for r in rows]
-        # Set-based: skip ids already logged, insert the rest in one executemany (tuples straight to the driver:
-        # this is the bulk path of imports and simulations), read their seqs back. Seqs commit in order (workers
-        # read the log by seq: see shequn.store.shards).
+        # Set-based: claim the ids in event_uid (the new ones come back), insert those in one executemany (tuples
+        # straight to the driver: the bulk path of imports and simulations), read their seqs back. Seqs commit in
+        # order (workers read the log by seq: see shequn.store.shards).
         log_order_lock(conn)
         new = claim_ids(conn, ws_id, [r[1] for r in rows])
         if len(new) < len(rows):
