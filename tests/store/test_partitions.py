@@ -202,3 +202,31 @@ def test_migration_keeps_the_rows_both_ways(postgres: PostgresServer) -> None:
     with app.store.transaction() as conn:
         assert app.store.events.last_seq(conn, app.ws.id) > last
     app.close()
+
+
+def test_concurrent_appends_of_the_same_ids_log_each_once(postgres: PostgresServer) -> None:
+    import threading
+
+    postgres.reset()
+    sim = simulate(groups=3, days=2, seed=4, start=datetime(2026, 11, 10, tzinfo=UTC))
+    app = App(postgres.url)
+    for spec in sim.specs:
+        app.apply_spec(spec)
+    events = list(sim.events())[:600]
+    ids = len({e.id for e in events})  # the simulation repeats some deliveries, as platforms do
+    added: list[int] = []
+
+    def append(order: list[Any]) -> None:
+        for i in range(0, len(order), 50):
+            with app.store.transaction() as conn:
+                added.append(len(app.store.events.append(conn, app.ws.id, order[i : i + 50], now_ms=0)))
+
+    threads = [threading.Thread(target=append, args=(o,)) for o in (events, events[::-1], events[200:] + events[:200])]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    with app.store.transaction() as conn:
+        assert conn.execute(text("SELECT count(*), count(DISTINCT uid) FROM event")).one() == (ids, ids)
+    assert sum(added) == ids
+    app.close()
