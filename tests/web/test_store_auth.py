@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from shequn.app import App
 from shequn.services.accounts import ROLE_PERMS, Accounts, Role, sha256
 from shequn.store import Store
+from shequn.store.partitions import pg_only
 from shequn.store.schema import Base
 
 
@@ -15,7 +16,11 @@ def test_migrations_match_the_models(db_url: str) -> None:
     store = Store(db_url)
     try:
         with store.db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            # On PostgreSQL the log is partitioned (revision part19_a): its partitions and id table are not models.
+            ctx = MigrationContext.configure(
+                conn, opts={"include_object": pg_only} if conn.dialect.name != "sqlite" else {}
+            )
+            diff = compare_metadata(ctx, Base.metadata)
         assert diff == []
     finally:
         store.close()

@@ -169,7 +169,23 @@ def default_cache(url: str, ws_id: int) -> Path:
     return base / key / f"ws{ws_id}"
 
 
-def _events_sql(backend: str, ws_id: int, lo: int, hi: int) -> str:
+def _archived(con: duckdb.DuckDBPyConnection, backend: str, lo: int, hi: int) -> list[str]:
+    """(PostgreSQL) The Parquet files of the months ``shequn log archive`` took out of the store that may hold seqs
+    in (lo, hi] (see :mod:`shequn.store.partitions`)."""
+    if backend != "postgres":
+        return []
+    known = con.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE database_name = 'src' AND table_name = 'event_archive'"
+    ).fetchone()
+    if not known:
+        return []
+    rows = con.execute(
+        f"SELECT path FROM src.event_archive WHERE rows > 0 AND max_seq > {int(lo)} AND min_seq <= {int(hi)}"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _events_sql(backend: str, ws_id: int, lo: int, hi: int, archived: Sequence[str] = ()) -> str:
     """The log's events (lo, hi] of workspace ``ws_id``, ticks left out, from the attached store ``src``.
 
     DuckDB's SQLite scanner pushes no filter down: a range of ``seq`` read through it scans the whole log (fifteen
@@ -180,7 +196,12 @@ def _events_sql(backend: str, ws_id: int, lo: int, hi: int) -> str:
     where = f"workspace_id = {int(ws_id)} AND seq > {int(lo)} AND seq <= {int(hi)} AND kind <> 'tick'"
     columns = "seq, kind, at_ms, group_id, person_id, platform, payload"
     if backend != "sqlite":
-        return f"SELECT {columns} FROM src.event WHERE {where}"
+        hot = f"SELECT {columns} FROM src.event WHERE {where}"
+        if not archived:
+            return hot
+        # The archived months' raw rows (every column of the log) go through the same unpacking as the store's.
+        files = ", ".join("'" + f.replace("'", "''") + "'" for f in archived)
+        return f"{hot} UNION ALL SELECT {columns} FROM read_parquet([{files}]) WHERE {where}"
     # "+workspace_id": seek the rowid range, not the (workspace, uid) index, which SQLite would otherwise pick and
     # then fetch every row of the workspace through it (12× slower on a big log).
     inner = f"SELECT {columns} FROM event WHERE +{where}".replace("'", "''")
@@ -253,7 +274,9 @@ def _build(con: duckdb.DuckDBPyConnection, ws_id: int, lo: int, hi: int, prior: 
     """Unpack the events (lo, hi] and resolve their references to earlier messages and to people: the message a
     reply, reaction, edit or deletion targets (its seq, author and time), the people an inviter, a remover and the
     mentions name. Resolving once here keeps the reports free of joins on text ids."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {_select_sql(_events_sql(_backend(con), ws_id, lo, hi))}")
+    backend = _backend(con)
+    raw = _events_sql(backend, ws_id, lo, hi, _archived(con, backend, lo, hi))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {_select_sql(raw)}")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE sid AS SELECT platform, platform_id, person_id::BIGINT AS person_id
             FROM src.identity WHERE workspace_id = {int(ws_id)}"""

@@ -20,6 +20,7 @@ from shequn.cli import (
     growth,
     importer,
     inbox,
+    log,
     member,
     moderation,
     plan,
@@ -152,6 +153,7 @@ app.add_typer(inbox.app, name="inbox")  # issue 20: the operator's inbox
 app.add_typer(inbox.staff_app, name="staff")
 app.command(name="worker")(worker.worker)
 app.command(name="status")(worker.status)
+app.add_typer(log.app, name="log")  # issue 19: the log's monthly partitions and archive (PostgreSQL)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Protocol
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from shequn.domain import Event, LogRow, event_from_dict
+from shequn.store import partitions
 from shequn.store._sql import bulk_insert, chunks, to_ms
 from shequn.store.groups import GroupStore
 from shequn.store.people import PeopleStore
@@ -228,19 +230,16 @@ class EventStore:
                 new = {u for (u,) in conn.exec_driver_sql("SELECT uid FROM event WHERE seq > ?", (before,))}
                 rows = [r for r in rows if r[1] in new]
             return [(0, fresh[r[1]]) for r in rows]
-        # Set-based: skip ids already logged, insert the rest in one executemany (tuples straight to the driver:
-        # this is the bulk path of imports and simulations), read their seqs back. Seqs commit in order (workers
-        # read the log by seq: see shequn.store.shards).
+        # Set-based: claim the ids in event_uid (the new ones come back), insert those in one executemany (tuples
+        # straight to the driver: the bulk path of imports and simulations), read their seqs back. Seqs commit in
+        # order (workers read the log by seq: see shequn.store.shards).
         log_order_lock(conn)
-        existing: set[str] = set()
-        for part in chunks([r[1] for r in rows], 5000):
-            sql = f"SELECT uid FROM event WHERE workspace_id = {mark} AND uid IN ({', '.join([mark] * len(part))})"
-            existing.update(u for (u,) in conn.exec_driver_sql(sql, (ws_id, *part)))
-        if existing:
-            rows = [r for r in rows if r[1] not in existing]
+        new = claim_ids(conn, ws_id, [r[1] for r in rows])
+        if len(new) < len(rows):
+            rows = [r for r in rows if r[1] in new]
         if not rows:
             return []
-        bulk_insert(conn, EVENT, _COLUMNS, rows, conflict=("workspace_id", "uid"))
+        bulk_insert(conn, EVENT, _COLUMNS, rows)
         if not with_seq:
             return [(0, fresh[r[1]]) for r in rows]
         added: list[tuple[int, Event]] = []
@@ -315,15 +314,11 @@ class EventStore:
                 sink.add([s for s, _ in got], [by_uid[u] for _, u in got])
             return _first_of(rows, {u for _, u in got})
         log_order_lock(conn)
-        existing: set[str] = set()
-        for part in chunks([r[0] for r in rows], 5000):
-            q = f"SELECT uid FROM event WHERE workspace_id = {mark} AND uid IN ({', '.join([mark] * len(part))})"
-            existing.update(u for (u,) in conn.exec_driver_sql(q, (ws_id, *part)))
-        fresh = _first_of(rows, {r[0] for r in rows} - existing)
+        fresh = _first_of(rows, claim_ids(conn, ws_id, list({r[0]: None for r in rows})))
         texts = [
             (ws_id, r[0], r[1], r[2], r[3], gget((r[3], r[4])), pget((r[3], r[5])), r[7].decode(), now) for r in fresh
         ]
-        bulk_insert(conn, EVENT, _COLUMNS, texts, conflict=("workspace_id", "uid"))
+        bulk_insert(conn, EVENT, _COLUMNS, texts)
         if sink is not None and texts:
             seqs: dict[str, int] = {}
             for part in chunks([v[1] for v in texts], 5000):
@@ -341,7 +336,18 @@ class EventStore:
     def scan(
         self, conn: Connection, ws_id: int, *, after_seq: int = 0, until_seq: int | None = None, batch: int = 5000
     ) -> Iterator[tuple[int, Event]]:
-        """Events in log order with their sequence numbers, from ``after_seq`` (exclusive)."""
+        """Events in log order with their sequence numbers, from ``after_seq`` (exclusive): the months archived to
+        Parquet (PostgreSQL, ``shequn log archive``) merged by seq with the database's rows."""
+        hot = self._scan(conn, ws_id, after_seq=after_seq, until_seq=until_seq, batch=batch)
+        files = partitions.archive_files(conn, after_seq, until_seq) if conn.dialect.name == "postgresql" else []
+        if not files:
+            return hot
+        cold = partitions.read_archive(files, ws_id, after_seq, until_seq, batch)
+        return heapq.merge(((s, event_from_dict(orjson.loads(p))) for s, p in cold), hot, key=itemgetter(0))
+
+    def _scan(
+        self, conn: Connection, ws_id: int, *, after_seq: int, until_seq: int | None, batch: int
+    ) -> Iterator[tuple[int, Event]]:
         t = EVENT
         last = after_seq
         # "workspace_id + 0": without it SQLite answers from the (workspace_id, uid) index and sorts the whole
@@ -358,9 +364,11 @@ class EventStore:
             last = rows[-1][0]
 
     def get(self, conn: Connection, ws_id: int, uid: str) -> Event | None:
-        """The event with id ``uid``, or None."""
+        """The event with id ``uid``, or None (on PostgreSQL, also from the archived months)."""
         t = EVENT
         payload = conn.execute(select(t.c.payload).where(t.c.workspace_id == ws_id, t.c.uid == uid)).scalar()
+        if payload is None and conn.dialect.name == "postgresql":
+            payload = partitions.archived_payload(conn, ws_id, uid)  # its month may be archived
         return event_from_dict(orjson.loads(payload)) if payload is not None else None
 
     def ends(self, conn: Connection, ws_id: int) -> tuple[int, str]:
@@ -372,7 +380,13 @@ class EventStore:
             ).first()
             for order in ("DESC", "ASC")
         ]
-        return (int(ends[0][0]) if ends[0] else 0), (str(ends[1][1]) if ends[1] else "")
+        last, first = (int(ends[0][0]) if ends[0] else 0), (str(ends[1][1]) if ends[1] else "")
+        if conn.dialect.name == "postgresql":
+            a_last, a_first_seq, a_first = partitions.archive_ends(conn, ws_id)
+            if a_first and (not ends[1] or a_first_seq < int(ends[1][0])):
+                first = a_first
+            last = max(last, a_last)
+        return last, first
 
     def last_seq(self, conn: Connection, ws_id: int) -> int:
         t = EVENT
@@ -384,6 +398,24 @@ class EventStore:
         t = EVENT
         q = select(t.c.kind, func.count()).where(t.c.workspace_id == ws_id).group_by(t.c.kind)
         return {k: int(n) for k, n in conn.execute(q)}
+
+
+def claim_ids(conn: Connection, ws_id: int, uids: Sequence[str]) -> set[str]:
+    """(PostgreSQL) Record the ids in ``event_uid``; return those not logged before. The log is partitioned by time,
+    so its ids cannot be unique on it: this table is the one place an id is unique. Concurrent appends of the same
+    id wait for each other on its row here, and exactly one gets it back. Ids are taken in sorted order, so two
+    appends never wait on each other crosswise."""
+    new: set[str] = set()
+    for part in chunks(sorted(set(uids)), 5000):
+        new.update(
+            u
+            for (u,) in conn.exec_driver_sql(
+                "INSERT INTO event_uid (workspace_id, uid) SELECT %s, u FROM unnest(%s::varchar[]) AS u ORDER BY u"
+                " ON CONFLICT DO NOTHING RETURNING uid",
+                (ws_id, list(part)),
+            )
+        )
+    return new
 
 
 def _new_seqs(conn: Connection, before: int, n: int) -> Sequence[int]:
