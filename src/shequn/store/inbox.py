@@ -1,7 +1,8 @@
 """The inbox's tables and reads: staff (console users ↔ chat identities and communities) and the items.
 
 Items are not a table of their own: they are the ``inbox`` policy's state (``policy_state`` rows named ``i:<n>``),
-derived from the log like every policy state, so that a replay rebuilds them; this module reads them.
+derived from the log like every policy state, so that a replay rebuilds them; this module reads them, and the
+moderation cases (the ``moderation`` policy's ``case:<n>`` state) likewise.
 """
 
 from __future__ import annotations
@@ -142,6 +143,28 @@ class InboxStore:
         item: dict[str, Any] = loads(value)
         item["community"] = community
         return item
+
+    def cases(
+        self, conn: Connection, ws_id: int, *, community: str | None = None, n: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The moderation cases (the ``moderation`` policy's ``case:<n>`` state, each with its ``community``), newest
+        first; ``n`` (with ``community``) only that one."""
+        p, c = POLICY_STATE, COMMUNITY
+        name = p.c.name == f"case:{n}" if n is not None else p.c.name.like("case:%")
+        q = (
+            select(c.c.name, p.c.value)
+            .join(c, c.c.id == p.c.community_id)
+            .where(c.c.workspace_id == ws_id, p.c.scope == "moderation", name)
+        )
+        if community is not None:
+            q = q.where(c.c.name == community)
+        out = []
+        for r in conn.execute(q):
+            case = loads(r.value)
+            case["community"] = r.name
+            out.append(case)
+        out.sort(key=lambda k: (k["at"], k["community"], k["n"]), reverse=True)
+        return out
 
     def around(
         self, conn: Connection, ws_id: int, item: dict[str, Any], at_ms: int, *, before: int = 5, after: int = 5
