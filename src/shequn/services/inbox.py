@@ -96,6 +96,14 @@ def times_of(items: Iterable[dict[str, Any]]) -> Times:
     )
 
 
+class CaseNotFoundError(NotFoundError):
+    """No moderation case of that number (said in the user's language; a 404 on the API, exit 2 on the CLI)."""
+
+    def __init__(self, ref: str) -> None:
+        UserError.__init__(self, t("inbox.err.no_case", ref=ref), exit_code=2)
+        self.what, self.name = "case", ref
+
+
 class Inbox:
     """The inbox of one workspace, on top of the console's operations (its write lock and group commit)."""
 
@@ -376,7 +384,9 @@ class Inbox:
         self._op(it, "inbox.status", "resolved", actor, f"reverse:{mid}")
         return out
 
-    def _undo(self, community: str, platform: str, who: str, at: str, mid: str, ref: str, *, actor: str) -> dict[str, int]:
+    def _undo(
+        self, community: str, platform: str, who: str, at: str, mid: str, ref: str, *, actor: str
+    ) -> dict[str, int]:
         """Undo the moderation step of message ``mid`` (said by ``who`` at ``at``): a ``not_ad`` label, and an
         invitation back for a member who was removed."""
         with self.store.transaction() as conn:
@@ -445,7 +455,7 @@ class Inbox:
         with self.store.transaction() as conn:
             found = self.store.inbox.cases(conn, self.ws, community=community, n=n)
         if not found:
-            raise UserError(t("inbox.err.no_case", ref=f"{community}#{n}"), exit_code=2)
+            raise CaseNotFoundError(f"{community}#{n}")
         case = self._cased(found[0], self._appeals(community))
         platform, _, who = case["member"].partition(":")
         with self.store.transaction() as conn:

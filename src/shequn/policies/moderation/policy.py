@@ -46,8 +46,8 @@ from shequn.domain import (
     EventKind,
     Label,
     Message,
-    OperatorAction,
     Mute,
+    OperatorAction,
     Payment,
     Post,
     Remove,
@@ -602,9 +602,7 @@ class Moderation(Policy):
         return [
             ctx.act(SetState, f"{p}case", scope=NAME, name="case", value=n),
             ctx.act(SetState, f"{p}case:{n}", scope=NAME, name=f"case:{n}", value=case),
-            ctx.act(
-                SetState, f"{p}cm", scope=NAME, name=f"cm:{mid}", value=[*(ctx.scope.get(f"cm:{mid}") or []), n]
-            ),
+            ctx.act(SetState, f"{p}cm", scope=NAME, name=f"cm:{mid}", value=[*(ctx.scope.get(f"cm:{mid}") or []), n]),
         ]
 
     # -- the operators' labels --------------------------------------------------------------------------------
