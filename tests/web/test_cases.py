@@ -60,3 +60,30 @@ def test_cases_are_listed_shown_appealed_noted_and_reversed_by_number(site: Site
     before = inbox.cases()
     site.app.rebuild()
     assert inbox.cases() == before
+
+
+def test_the_console_lists_shows_notes_and_reverses_cases_in_both_languages(site: Site) -> None:
+    now = site.clock.now()
+    site.app.ingest([msg("u1", now, "今天读完了第三章")])
+    ad = msg("u1", now + timedelta(seconds=5), AD)
+    site.app.ingest([ad])
+    site.clock.advance(timedelta(minutes=1))
+    c = site.client()
+    viewer, h = site.session("viewer"), site.session("operator")
+    zh = c.get("/inbox/cases", headers={**viewer, "Accept-Language": "zh-CN"}).text
+    assert 'data-case="读书会#1"' in zh and "处理记录" in zh and "有效" in zh
+    en = c.get("/inbox/cases?status=standing&lang=en", headers=viewer).text
+    assert 'data-case="读书会#1"' in en and "Moderation cases" in en and "standing" in en
+    assert 'data-case="读书会#1"' not in c.get("/inbox/cases?status=reversed", headers=viewer).text
+    page = c.get("/inbox/cases/读书会/1?lang=en", headers=viewer).text
+    assert "moderation case 读书会#1" in page and 'id="case-message"' in page
+    assert "abc12345" not in page  # the ad's contact masked on screen
+    assert 'id="reverse-case"' not in page  # a viewer reads only
+    form = {"csrf": h["X-CSRF-Token"]}
+    cookie = {"Cookie": h["Cookie"]}
+    r = c.post("/inbox/cases/读书会/1/note", data={**form, "text": "核实过"}, headers=cookie)
+    assert r.status_code == 303
+    assert c.post("/inbox/cases/读书会/1/reverse", data=form, headers=cookie).status_code == 303
+    page = c.get("/inbox/cases/读书会/1", headers={**h, "Accept-Language": "zh-CN"}).text
+    assert "已撤销" in page and "核实过" in page and 'id="reverse-case"' not in page
+    assert c.get("/inbox/cases/读书会/5", headers=viewer).status_code == 404
