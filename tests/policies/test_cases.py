@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from shequn.domain import Message, stable_id
 from shequn.policies.moderation import label_for
 from tests.policies.test_inbox import _msg, _op, _world
 
@@ -48,3 +49,18 @@ def test_every_step_is_a_numbered_case_an_appeal_links_to_it_and_a_label_reverse
     assert mod["case:3"]["status"] == "reversed" and mod["case:3"]["reversed_by"] == "alice"
     assert mod["case:1"]["status"] == "standing"
     w.assert_replays()  # the same numbers, links, notes and statuses rebuilt from the log
+
+
+def test_a_hand_label_reverses_the_case_of_a_message_named_by_the_platforms_id() -> None:
+    w = _world()
+    w.join("cat")
+    ad = Message(
+        id=stable_id("event", "cat-ad"), at=w.now, platform="sandbox", group="g1", actor="cat", actor_name="Cat",
+        message_id="$platform-id-1", text=AD,
+    )  # fmt: skip
+    w.handle(ad)
+    assert w.scope("moderation")["cm:$platform-id-1"] == [1]
+    w.handle(label_for(ad, "not-ad", by="amy", at=w.now))  # what `shequn moderation label EVENT_ID not-ad` logs
+    mod = w.scope("moderation")
+    assert mod["case:1"]["status"] == "reversed" and "o:sandbox:cat" not in mod
+    w.assert_replays()

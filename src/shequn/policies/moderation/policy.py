@@ -716,7 +716,7 @@ def label_for(message: Message | Edit, label: str, *, by: str, at: datetime) -> 
         at=at,
         platform=message.platform,
         group=message.group,
-        message_id=message.id,
+        message_id=message.message_id or message.id,  # as the offence and its case name it (the platform's id)
         label=value,
         text=message.text,
         author=message.actor,
