@@ -36,6 +36,8 @@ def test_every_step_is_a_numbered_case_an_appeal_links_to_it_and_a_label_reverse
     assert c1["violation"] == "ad" and c1["step"] == "remind" and c3["step"] == "warn"
     assert c1["score"] is not None and c1["score"] > 0 and c1["why"]
     assert mod[f"cm:{second.message_id}"] == [3]
+    [warning] = [a for a in w.sent if a.kind.value == "warn"]
+    assert "处理记录 #3" in getattr(warning, "text", "")  # the member is told the case to cite in an appeal
 
     _msg(w, "ann", "我要申诉，那不是广告", group="", extra={"direct": True})
     [appeal] = [v for k, v in w.scope("inbox").items() if k.startswith("i:")]

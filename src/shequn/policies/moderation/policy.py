@@ -484,9 +484,10 @@ class Moderation(Policy):
         why = verdict.describe() if verdict is not None else violation
         log = [*record["log"], [iso(ctx.now), violation, mid, step, why]][-_LOG_KEEP:]
         p = f"{suffix}:" if suffix else ""
+        number = int(ctx.scope.get("case") or 0) + 1  # the case's number, told to the member with the warning
         out: list[Action] = [
             ctx.act(SetState, f"{p}offence", scope=NAME, name=f"o:{member.key}", value={"n": n, "log": log}),
-            *self._case(ctx, member, violation, mid, step, why, verdict, p),
+            *self._case(ctx, number, member, violation, mid, step, why, verdict, p),
         ]
         if s.delete and mid and violation in ("ad", "forbidden"):
             out.append(ctx.act(DeleteMessage, f"{p}delete", platform=platform, group=group, message_id=mid, reason=why))
@@ -513,7 +514,7 @@ class Moderation(Policy):
                     group=group,
                     target=pid,
                     level=2,
-                    text=say(ctx, NAME, "warn", name=name, violation=what, group=group_name),
+                    text=say(ctx, NAME, "warn", name=name, violation=what, group=group_name, case=number),
                     evidence=excerpt,
                 )
             )
@@ -573,6 +574,7 @@ class Moderation(Policy):
     @staticmethod
     def _case(
         ctx: Context,
+        n: int,
         member: MemberState,
         violation: str,
         mid: str,
@@ -581,10 +583,9 @@ class Moderation(Policy):
         verdict: Verdict | None,
         p: str,
     ) -> list[Action]:
-        """The numbered case of this step (the community's next number; found again by its message)."""
+        """Case ``n`` of this step (the community's next number; found again by its message)."""
         e = ctx.event
         assert e is not None
-        n = int(ctx.scope.get("case") or 0) + 1
         case = {
             "n": n,
             "at": iso(ctx.now),
