@@ -56,6 +56,8 @@ def test_cases_are_listed_shown_appealed_noted_and_reversed_by_number(site: Site
     assert f"m:{ad1.message_id}" in state.workspace["moderation.learned"]  # the classifier taught
     assert any(a.kind.value == "direct_message" and a.policy == "moderation" for a in _all_sent(site))
     assert client.post(url + "/reverse", headers=operator).status_code == 422  # reversed already
+    r = client.post(f"/api/v1/inbox/读书会/{appeal['n']}/reverse", headers=operator)  # its appeal: nothing left to undo
+    assert r.status_code == 200 and r.json() == {"actions": 0, "staff_tasks": 0, "invited": 0}
     # Rebuilt from the log, the cases are the same.
     before = inbox.cases()
     site.app.rebuild()

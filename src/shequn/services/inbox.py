@@ -378,7 +378,11 @@ class Inbox:
         if it["kind"] != "appeal" or not case:
             raise UserError(t("inbox.err.not_appeal", ref=f"{community}#{n}"), exit_code=2)
         if it.get("case_n"):
-            return self.reverse_case(community, int(it["case_n"]), actor=actor)
+            if self.case(community, int(it["case_n"]))["status"] != "reversed":
+                return self.reverse_case(community, int(it["case_n"]), actor=actor)
+            if it["status"] != "resolved":  # reversed already (by its number, or by a label): only the item is left
+                self._op(it, "inbox.status", "resolved", actor, f"reverse:{case[2]}")
+            return {"actions": 0, "staff_tasks": 0, "invited": 0}
         at, _, mid, _, _ = case
         out = self._undo(community, it["platform"], it["actor"], at, mid, f"{community}#{n}", actor=actor)
         self._op(it, "inbox.status", "resolved", actor, f"reverse:{mid}")
