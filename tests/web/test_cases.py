@@ -51,6 +51,11 @@ def test_cases_are_listed_shown_appealed_noted_and_reversed_by_number(site: Site
     assert [n[1:] for n in got["notes"]] == [["operator", "朋友转发"]]
     assert inbox.item("读书会", appeal["n"])["status"] == "resolved"
     assert inbox.case("读书会", 2)["status"] == "standing"
+    _dm(site, "u2", "appeal: not an ad")
+    [denied] = [i for i in inbox.items(kind="appeal") if i["actor"] == "u2"]
+    assert inbox.case("读书会", 2)["status"] == "appealed"
+    inbox.set_status("读书会", denied["n"], "resolved", actor="operator")  # turned down: the case stands
+    assert (inbox.case("读书会", 2)["status"], inbox.case("读书会", 2)["appeals"]) == ("standing", [denied["n"]])
     state = site.app.saved_state()
     assert "o:sandbox:u1" not in state.community("读书会").policy["moderation"]
     assert f"m:{ad1.message_id}" in state.workspace["moderation.learned"]  # the classifier taught

@@ -437,21 +437,26 @@ class Inbox:
         out = [self._cased(k, appeals) for k in cases]
         return [k for k in out if status is None or k["status"] == status]
 
-    def _appeals(self, community: str | None) -> dict[tuple[str, int], list[int]]:
-        """(community, case number) → the appeal items about it, oldest first."""
+    def _appeals(self, community: str | None) -> dict[tuple[str, int], list[tuple[int, bool]]]:
+        """(community, case number) → the appeal items about it, oldest first, as (item number, still open)."""
         with self.store.transaction() as conn:
             items = self.store.inbox.items(conn, self.ws, community=community)
-        out: dict[tuple[str, int], list[int]] = {}
+        out: dict[tuple[str, int], list[tuple[int, bool]]] = {}
         for it in reversed(items):
             if it["kind"] == "appeal" and it.get("case_n"):
-                out.setdefault((it["community"], int(it["case_n"])), []).append(int(it["n"]))
+                entry = (int(it["n"]), it["status"] != "resolved")
+                out.setdefault((it["community"], int(it["case_n"])), []).append(entry)
         return out
 
     @staticmethod
-    def _cased(case: dict[str, Any], appeals: dict[tuple[str, int], list[int]]) -> dict[str, Any]:
+    def _cased(case: dict[str, Any], appeals: dict[tuple[str, int], list[tuple[int, bool]]]) -> dict[str, Any]:
+        """The case with its status: reversed, appealed (an appeal about it is still open; one resolved without
+        reversing it was turned down) or standing."""
         linked = appeals.get((case["community"], int(case["n"])), [])
-        status = case["status"] if case["status"] == "reversed" else ("appealed" if linked else "standing")
-        return {**case, "status": status, "appeals": linked}
+        status = case["status"]
+        if status != "reversed":
+            status = "appealed" if any(active for _, active in linked) else "standing"
+        return {**case, "status": status, "appeals": [n for n, _ in linked]}
 
     def case(self, community: str, n: int) -> dict[str, Any]:
         """One case with its evidence: the message as the log has it (text, content, media), the rule and score."""
