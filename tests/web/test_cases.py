@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from shequn.policies.moderation import label_for
 from shequn.services.console import Operations
 from shequn.services.inbox import Inbox
 from tests.support.builders import msg
@@ -94,3 +95,18 @@ def test_the_console_lists_shows_notes_and_reverses_cases_in_both_languages(site
     page = c.get("/inbox/cases/读书会/1", headers={**h, "Accept-Language": "zh-CN"}).text
     assert "已撤销" in page and "核实过" in page and 'id="reverse-case"' not in page
     assert c.get("/inbox/cases/读书会/5", headers=viewer).status_code == 404
+
+
+def test_a_case_opened_by_an_operators_label_shows_and_reverses_from_the_label_in_the_log(site: Site) -> None:
+    inbox = Inbox(Operations(site.app))
+    now = site.clock.now()
+    missed = msg("u1", now, "周末来我店里喝咖啡，报群名打八折")
+    site.app.ingest([missed])
+    assert inbox.cases() == []
+    site.clock.advance(timedelta(minutes=5))
+    site.app.ingest([label_for(missed, "ad", by="operator", at=site.clock.now())])
+    [case] = inbox.cases()
+    shown = inbox.case("读书会", case["n"])
+    assert shown["message"]["text"] == missed.text and shown["why"]
+    inbox.reverse_case("读书会", case["n"], actor="operator")
+    assert inbox.case("读书会", case["n"])["status"] == "reversed"

@@ -25,6 +25,7 @@ _SAID_AT = (
     "WHERE e.workspace_id = :ws AND e.kind = 'message' AND i.platform = :platform AND i.platform_id = :actor "
     "AND e.at_ms = :at"
 )
+_LABELLED_AT = "SELECT e.payload FROM event e WHERE e.workspace_id = :ws AND e.kind = 'label' AND e.at_ms = :at"
 _PRIVATE = (
     "SELECT e.at_ms, e.payload FROM event e JOIN identity i ON i.person_id = e.person_id "
     "WHERE e.workspace_id = :ws AND e.group_id IS NULL AND e.kind = 'message' AND i.platform = :platform "
@@ -182,6 +183,9 @@ class InboxStore:
         return [loads(r.payload) for r in rows]
 
     def said_at(self, conn: Connection, ws_id: int, platform: str, actor: str, at_ms: int) -> list[dict[str, Any]]:
-        """The member's messages logged at ``at_ms`` (what a moderation step was about)."""
+        """The member's messages logged at ``at_ms`` (what a moderation step was about), and the operators' labels
+        logged then (a step taken because an operator labelled a missed ad: the label carries the message)."""
         params = {"ws": ws_id, "platform": platform, "actor": actor, "at": at_ms}
-        return [loads(r.payload) for r in conn.execute(text(_SAID_AT), params)]
+        said = [loads(r.payload) for r in conn.execute(text(_SAID_AT), params)]
+        labels = [loads(r.payload) for r in conn.execute(text(_LABELLED_AT), params)]
+        return [*said, *(x for x in labels if x.get("author") == actor and x.get("platform", platform) == platform)]

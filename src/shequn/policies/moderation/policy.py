@@ -595,7 +595,8 @@ class Moderation(Policy):
             "violation": violation,
             "message_id": mid,
             "step": step,
-            "why": why,
+            # what was found; a forbidden topic's match or an operator's label weighs nothing but is the evidence
+            "why": why or ", ".join(f"{x.kind}({x.detail})" for x in (verdict.evidence if verdict else ())),
             "score": round(verdict.score, 2) if verdict is not None else None,
             "status": "standing",
             "notes": [],
