@@ -1,6 +1,8 @@
 """``shequn inbox …`` and ``shequn staff …``: the operator's inbox from the command line, and who the staff are.
 
-An item is named ``COMMUNITY#N`` (or ``N`` with ``--community``, or alone when the workspace has one community).
+An item is named ``COMMUNITY#N`` (or ``N`` with ``--community``, or alone when the workspace has one community); a
+moderation case likewise (``shequn inbox cases``, ``shequn inbox case N``): cases live here, beside the appeals
+they are reversed from, rather than under ``shequn moderation`` (which labels messages and trains the classifier).
 Every change goes through :class:`shequn.services.inbox.Inbox`: logged, audited, replies through the outbox.
 """
 
@@ -150,6 +152,9 @@ def show(
     if it.get("case"):
         at, violation, _, step, why = it["case"]
         p(t("inbox.cli.case", at=_when(at), violation=violation, step=step, why=why))
+        if it.get("case_n"):
+            case_ref = f"{name}#{it['case_n']}"
+            p(f"{t('inbox.cli.case_ref', ref=case_ref)} · shequn inbox case {case_ref}")
     for m in it["messages"]:
         mark = "»" if m.get("id") == it["event"] else " "
         p(f"{mark} {_when(m.get('at', ''))} {m.get('actor_name') or m.get('actor', '')}: {m.get('text', '')}")
@@ -271,6 +276,80 @@ def reverse(
             invited=out["invited"],
         )
     )
+
+
+@app.command("cases")
+def cases(
+    ctx: typer.Context,
+    community: str | None = COMMUNITY,
+    status: str | None = typer.Option(None, "--status", help="standing, appealed, reversed"),
+    as_json: bool = JSON,
+) -> None:
+    """处理记录 · moderation cases, newest first: every step the moderation took, numbered per community."""
+    with _inbox(ctx) as inbox:
+        rows = inbox.cases(community=community, status=status)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(t("inbox.cli.no_cases"))
+        return
+    for k in rows:
+        appeals = ", ".join(f"#{i}" for i in k["appeals"])
+        p(
+            t(
+                "inbox.cli.case_line", ref=f"{k['community']}#{k['n']}", at=_when(k["at"]),
+                status=t(f"inbox.case.{k['status']}"), who=k.get("name") or k["member"], violation=k["violation"],
+                step=k["step"], appeals=t("inbox.cli.case_appeals", items=appeals) if appeals else "",
+            )
+        )  # fmt: skip
+
+
+@app.command("case")
+def case(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="COMMUNITY#N 或 N（处理记录编号 · the case number）"),
+    community: str | None = COMMUNITY,
+    note: str = typer.Option("", "--note", help="加备注 · add a note to the case"),
+    reverse: bool = typer.Option(
+        False, "--reverse", help="撤销 · reverse it: withdraw the offence as label not-ad does, invite back, resolve"
+    ),
+    user: str = AS,
+    as_json: bool = JSON,
+) -> None:
+    """查看处理记录 · a moderation case with its evidence, notes and appeals (--note, --reverse to act on it)."""
+    with _inbox(ctx) as inbox:
+        name, n = _ref(inbox, ref, community)
+        ref = f"{name}#{n}"
+        if note:
+            inbox.case_note(name, n, note, actor=_actor(user))
+            console.print(t("inbox.cli.case_noted", ref=ref), markup=False)
+        if reverse:
+            out = inbox.reverse_case(name, n, actor=_actor(user))
+            console.print(
+                t("inbox.cli.case_undone", ref=ref, actions=out["actions"], tasks=out["staff_tasks"],
+                  invited=out["invited"]),
+                markup=False,
+            )  # fmt: skip
+        k = inbox.case(name, n)
+    if as_json:
+        print_json(k)
+        return
+    if note or reverse:
+        return
+    p(t("inbox.cli.case_head", ref=ref, status=t(f"inbox.case.{k['status']}"), at=_when(k["at"])))
+    who = k.get("name") or k["member"]
+    p(t("inbox.cli.case_what", who=who, group=k["group"] or "—", violation=k["violation"], step=k["step"]))
+    score = "—" if k.get("score") is None else k["score"]
+    p(t("inbox.cli.case_evidence", why=k["why"], score=score))
+    m = k.get("message")
+    p(t("inbox.cli.case_message", text=m["text"]) if m else t("inbox.cli.case_no_message"))
+    if k["appeals"]:
+        p(t("inbox.cli.case_appeals", items=", ".join(f"{name}#{i}" for i in k["appeals"])))
+    if k["status"] == "reversed":
+        p(t("inbox.cli.case_reversed_by", at=_when(k.get("reversed_at", "")), by=k.get("reversed_by", "")))
+    for at, by, text in k.get("notes", []):
+        p(t("inbox.cli.note", at=_when(at), by=by, text=text))
 
 
 @app.command("times")

@@ -5,7 +5,8 @@ How it works:
     :mod:`shequn.policies.signals`; answered = someone else replies to it or @mentions its author, or the FAQ
     answers it), an @mention of a linked staff identity, a private message to the bot (a message event with
     ``extra.direct``, routed here by the engine), a complaint (:func:`shequn.policies.sentiment.is_complaint`), an
-    appeal (``appeal_words`` from a member with a moderation record) and an admission staff must verify (the
+    appeal (``appeal_words`` from a member with a moderation record; the item carries the step and, as ``case_n``,
+    the number of the moderation case) and an admission staff must verify (the
     admission policy's task). A member's next message of the same kind while their item is open joins that item.
 
     Staff are linked to chat identities and communities by the operators (``staff`` operator actions); what staff
@@ -147,6 +148,9 @@ class Inbox(Policy):
             }
             if case is not None:
                 item["case"] = case
+                numbers = (ctx.community.policy.get("moderation") or {}).get(f"cm:{case[2]}") if case[2] else None
+                if numbers:
+                    item["case_n"] = numbers[-1]  # the numbered moderation case the appeal is about
             self._open(ctx, s, kind, item, changes, assignee=staff_mentioned[0] if staff_mentioned else "")
         return Decision(state=changes) if changes else NOTHING
 

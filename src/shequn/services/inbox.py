@@ -12,6 +12,10 @@ How it works:
     ``staff_identity`` and ``staff_community``); each link is also told to the engine (a ``staff`` operator action
     per served community), which is how an @mention of a staff identity opens an item and their replies in a group
     count as responses.
+
+    Moderation cases are the ``moderation`` policy's numbered ``case:<n>`` state; here they get their status
+    (``appealed`` when an appeal item is about them), the message as the log has it, notes (``case.note``) and the
+    reversal (a ``not_ad`` label, as granting an appeal does, then the appeals resolved).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from shequn.services.console import NotFoundError, Operations
 from shequn.store import StaffRecord
 
 Status = Literal["open", "pending", "resolved"]
+CASE_STATUSES = ("standing", "appealed", "reversed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,14 @@ def times_of(items: Iterable[dict[str, Any]]) -> Times:
         statistics.median(done) if done else None,
         _pct(done, 0.9),
     )
+
+
+class CaseNotFoundError(NotFoundError):
+    """No moderation case of that number (said in the user's language; a 404 on the API, exit 2 on the CLI)."""
+
+    def __init__(self, ref: str) -> None:
+        UserError.__init__(self, t("inbox.err.no_case", ref=ref), exit_code=2)
+        self.what, self.name = "case", ref
 
 
 class Inbox:
@@ -357,41 +370,138 @@ class Inbox:
 
     def reverse(self, community: str, n: int, *, actor: str) -> dict[str, int]:
         """Grant an appeal: the moderation step is undone as ``shequn moderation label … not-ad`` does (a ``label``
-        event: the offence withdrawn, the blacklisting lifted, the classifier taught, the member told), a member who
-        was removed is invited back (a staff task where the bot may not), and the item is resolved."""
+        event: the offence withdrawn, the case reversed, the blacklisting lifted, the classifier taught, the member
+        told), a member who was removed is invited back (a staff task where the bot may not), and the item is
+        resolved."""
         it = self._get(community, n)
         case = it.get("case")
         if it["kind"] != "appeal" or not case:
             raise UserError(t("inbox.err.not_appeal", ref=f"{community}#{n}"), exit_code=2)
+        if it.get("case_n"):
+            if self.case(community, int(it["case_n"]))["status"] != "reversed":
+                return self.reverse_case(community, int(it["case_n"]), actor=actor)
+            if it["status"] != "resolved":  # reversed already (by its number, or by a label): only the item is left
+                self._op(it, "inbox.status", "resolved", actor, f"reverse:{case[2]}")
+            return {"actions": 0, "staff_tasks": 0, "invited": 0}
         at, _, mid, _, _ = case
+        out = self._undo(community, it["platform"], it["actor"], at, mid, f"{community}#{n}", actor=actor)
+        self._op(it, "inbox.status", "resolved", actor, f"reverse:{mid}")
+        return out
+
+    def _undo(
+        self, community: str, platform: str, who: str, at: str, mid: str, ref: str, *, actor: str
+    ) -> dict[str, int]:
+        """Undo the moderation step of message ``mid`` (said by ``who`` at ``at``): a ``not_ad`` label, and an
+        invitation back for a member who was removed."""
         with self.store.transaction() as conn:
-            said = self.store.inbox.said_at(conn, self.ws, it["platform"], it["actor"], to_ms(parse_iso(at)))
+            said = self.store.inbox.said_at(conn, self.ws, platform, who, to_ms(parse_iso(at)))
         message = next((m for m in said if mid in (m.get("message_id"), m.get("id"))), None)
         if message is None:
-            raise UserError(t("inbox.err.no_case_message", ref=f"{community}#{n}"), exit_code=2)
+            raise UserError(t("inbox.err.no_case_message", ref=ref), exit_code=2)
         now = self.app.clock.now()
         label = Label(
-            id=stable_id("appeal", community, str(n), mid), at=now, platform=it["platform"],
+            id=stable_id("appeal", ref, mid), at=now, platform=platform,
             group=str(message.get("group", "")), message_id=mid, label="not_ad", text=str(message.get("text", "")),
-            author=it["actor"], content=ContentKind(message.get("content", "text")), by=actor,
+            author=who, content=ContentKind(message.get("content", "text")), by=actor,
         )  # fmt: skip
         report = self.ops.commit.ingest([label])
         out = {"actions": report.actions, "staff_tasks": report.staff_tasks, "invited": 0}
         record = self.ops.community(community)
         with self.store.transaction() as conn:
-            member = self.store.console.membership(conn, self.ws, record.id, f"{it['platform']}:{it['actor']}")
+            member = self.store.console.membership(conn, self.ws, record.id, f"{platform}:{who}")
         if member is not None and member.status in ("removed", "banned") and message.get("group"):
             invite = Invite(
-                key=f"inbox:{community}:{n}:restore", at=now, community=community, platform=it["platform"],
-                group=str(message["group"]), target=it["actor"], policy="inbox",
+                key=f"inbox:{ref}:restore", at=now, community=community, platform=platform,
+                group=str(message["group"]), target=who, policy="inbox",
                 text=t("inbox.restored", record.spec.locale), extra={"by": actor, "member_name": member.name},
             )  # fmt: skip
             with self.ops.write(), self.store.transaction() as conn:
                 sent = self.app.enqueue_actions(conn, [invite])
             out["invited"] = sent.actions + sent.staff_tasks
         with self.store.transaction() as conn:
-            self._audit(conn, actor, "inbox.reverse", f"{community}#{n}", {"message": mid, **out})
-        self._op(it, "inbox.status", "resolved", actor, f"reverse:{mid}")
+            self._audit(conn, actor, "inbox.reverse", ref, {"message": mid, **out})
+        return out
+
+    # -- moderation cases -------------------------------------------------------------------------------------
+
+    def cases(self, *, community: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        """Moderation cases, newest first, each with its ``status`` (standing, appealed, reversed) and the inbox
+        items appealing it (``appeals``: item numbers)."""
+        if status is not None and status not in CASE_STATUSES:
+            raise UserError(t("inbox.err.case_status", status=status, statuses=", ".join(CASE_STATUSES)), exit_code=2)
+        if community is not None:
+            self.ops.community(community)
+        with self.store.transaction() as conn:
+            cases = self.store.inbox.cases(conn, self.ws, community=community)
+        appeals = self._appeals(community)
+        out = [self._cased(k, appeals) for k in cases]
+        return [k for k in out if status is None or k["status"] == status]
+
+    def _appeals(self, community: str | None) -> dict[tuple[str, int], list[tuple[int, bool]]]:
+        """(community, case number) → the appeal items about it, oldest first, as (item number, still open)."""
+        with self.store.transaction() as conn:
+            items = self.store.inbox.items(conn, self.ws, community=community)
+        out: dict[tuple[str, int], list[tuple[int, bool]]] = {}
+        for it in reversed(items):
+            if it["kind"] == "appeal" and it.get("case_n"):
+                entry = (int(it["n"]), it["status"] != "resolved")
+                out.setdefault((it["community"], int(it["case_n"])), []).append(entry)
+        return out
+
+    @staticmethod
+    def _cased(case: dict[str, Any], appeals: dict[tuple[str, int], list[tuple[int, bool]]]) -> dict[str, Any]:
+        """The case with its status: reversed, appealed (an appeal about it is still open; one resolved without
+        reversing it was turned down) or standing."""
+        linked = appeals.get((case["community"], int(case["n"])), [])
+        status = case["status"]
+        if status != "reversed":
+            status = "appealed" if any(active for _, active in linked) else "standing"
+        return {**case, "status": status, "appeals": [n for n, _ in linked]}
+
+    def case(self, community: str, n: int) -> dict[str, Any]:
+        """One case with its evidence: the message as the log has it (text, content, media), the rule and score."""
+        self.ops.community(community)
+        with self.store.transaction() as conn:
+            found = self.store.inbox.cases(conn, self.ws, community=community, n=n)
+        if not found:
+            raise CaseNotFoundError(f"{community}#{n}")
+        case = self._cased(found[0], self._appeals(community))
+        platform, _, who = case["member"].partition(":")
+        with self.store.transaction() as conn:
+            said = self.store.inbox.said_at(conn, self.ws, platform, who, to_ms(parse_iso(case["at"])))
+        message = next((m for m in said if case["message_id"] in (m.get("message_id"), m.get("id"))), None)
+        case["message"] = (
+            {k: message.get(k, "") for k in ("text", "content", "media", "group", "at")} if message else None
+        )
+        return case
+
+    def case_note(self, community: str, n: int, text: str, *, actor: str) -> None:
+        """A note on a case (what the member said, what was checked), kept with who wrote it and when."""
+        body = text.strip()
+        if not 1 <= len(body) <= 2000:
+            raise UserError(t("inbox.err.note"), exit_code=2)
+        self.case(community, n)
+        with self.store.transaction() as conn:
+            self._audit(conn, actor, "case.note", f"{community}#{n}", {"chars": len(body)})
+        event = OperatorAction(
+            id=stable_id("case", community, str(n), "note", body, str(self.app.now_ms())), at=self.app.clock.now(),
+            platform="shequn", community=community, op="case.note", target=str(n), value=body, by=actor,
+        )  # fmt: skip
+        self.ops.commit.ingest([event])
+
+    def reverse_case(self, community: str, n: int, *, actor: str) -> dict[str, int]:
+        """Reverse a case: its step undone as granting an appeal does (:meth:`reverse`), and the appeals about it
+        resolved."""
+        case = self.case(community, n)
+        if case["status"] == "reversed":
+            raise UserError(t("inbox.err.case_reversed", ref=f"{community}#{n}"), exit_code=2)
+        platform, _, who = case["member"].partition(":")
+        ref = f"{community}#{n}"
+        out = self._undo(community, platform, who, case["at"], case["message_id"], ref, actor=actor)
+        for item in case["appeals"]:
+            it = self._get(community, item)
+            if it["status"] != "resolved":
+                self._op(it, "inbox.status", "resolved", actor, f"reverse:{case['message_id']}")
         return out
 
     def note(self, community: str, n: int, text: str, *, actor: str) -> None:

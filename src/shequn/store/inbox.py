@@ -1,7 +1,8 @@
 """The inbox's tables and reads: staff (console users ↔ chat identities and communities) and the items.
 
 Items are not a table of their own: they are the ``inbox`` policy's state (``policy_state`` rows named ``i:<n>``),
-derived from the log like every policy state, so that a replay rebuilds them; this module reads them.
+derived from the log like every policy state, so that a replay rebuilds them; this module reads them, and the
+moderation cases (the ``moderation`` policy's ``case:<n>`` state) likewise.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _SAID_AT = (
     "WHERE e.workspace_id = :ws AND e.kind = 'message' AND i.platform = :platform AND i.platform_id = :actor "
     "AND e.at_ms = :at"
 )
+_LABELLED_AT = "SELECT e.payload FROM event e WHERE e.workspace_id = :ws AND e.kind = 'label' AND e.at_ms = :at"
 _PRIVATE = (
     "SELECT e.at_ms, e.payload FROM event e JOIN identity i ON i.person_id = e.person_id "
     "WHERE e.workspace_id = :ws AND e.group_id IS NULL AND e.kind = 'message' AND i.platform = :platform "
@@ -143,6 +145,28 @@ class InboxStore:
         item["community"] = community
         return item
 
+    def cases(
+        self, conn: Connection, ws_id: int, *, community: str | None = None, n: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The moderation cases (the ``moderation`` policy's ``case:<n>`` state, each with its ``community``), newest
+        first; ``n`` (with ``community``) only that one."""
+        p, c = POLICY_STATE, COMMUNITY
+        name = p.c.name == f"case:{n}" if n is not None else p.c.name.like("case:%")
+        q = (
+            select(c.c.name, p.c.value)
+            .join(c, c.c.id == p.c.community_id)
+            .where(c.c.workspace_id == ws_id, p.c.scope == "moderation", name)
+        )
+        if community is not None:
+            q = q.where(c.c.name == community)
+        out = []
+        for r in conn.execute(q):
+            case = loads(r.value)
+            case["community"] = r.name
+            out.append(case)
+        out.sort(key=lambda k: (k["at"], k["community"], k["n"]), reverse=True)
+        return out
+
     def around(
         self, conn: Connection, ws_id: int, item: dict[str, Any], at_ms: int, *, before: int = 5, after: int = 5
     ) -> list[dict[str, Any]]:
@@ -159,6 +183,9 @@ class InboxStore:
         return [loads(r.payload) for r in rows]
 
     def said_at(self, conn: Connection, ws_id: int, platform: str, actor: str, at_ms: int) -> list[dict[str, Any]]:
-        """The member's messages logged at ``at_ms`` (what a moderation step was about)."""
+        """The member's messages logged at ``at_ms`` (what a moderation step was about), and the operators' labels
+        logged then (a step taken because an operator labelled a missed ad: the label carries the message)."""
         params = {"ws": ws_id, "platform": platform, "actor": actor, "at": at_ms}
-        return [loads(r.payload) for r in conn.execute(text(_SAID_AT), params)]
+        said = [loads(r.payload) for r in conn.execute(text(_SAID_AT), params)]
+        labels = [loads(r.payload) for r in conn.execute(text(_LABELLED_AT), params)]
+        return [*said, *(x for x in labels if x.get("author") == actor and x.get("platform", platform) == platform)]

@@ -1,6 +1,7 @@
 """The console's inbox pages (收件箱): the queue, updated live from ``/inbox/stream`` (server-sent events) by
 ``static/inbox.js``, and one item with its context, the member's card, the canned answers and the reply form
-(issue 20). The feed is the console's, not the API's: a stream has no place in the published schema."""
+(issue 20), and the moderation cases (``/inbox/cases``: the list by status, one case with its evidence, notes
+and the reverse button). The feed is the console's, not the API's: a stream has no place in the published schema."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from shequn.services.inbox import CASE_STATUSES
 from shequn.web.api.inbox import inbox_of
 from shequn.web.deps import LocaleDep, Reader, Writer
 from shequn.web.pages import render
@@ -70,6 +72,38 @@ async def stream(request: Request, principal: Reader, seconds: float = Query(300
             await asyncio.sleep(min(POLL_SECONDS, max(end - loop.time(), 0)))
 
     return StreamingResponse(feed(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/inbox/cases")
+def cases(request: Request, principal: Reader, locale: LocaleDep, status: str = Query("", max_length=10)) -> Response:
+    """The moderation cases, newest first, by status."""
+    inbox = inbox_of(request)
+    status = status if status in CASE_STATUSES else ""
+    rows = inbox.cases(status=status or None)
+    return render(
+        request, "inbox_cases.html", principal, locale, cases=rows, status=status, views=("", *CASE_STATUSES),
+        tz=inbox.app.ws.timezone,
+    )  # fmt: skip
+
+
+@router.get("/inbox/cases/{name}/{n}")
+def case(request: Request, principal: Reader, locale: LocaleDep, name: str, n: int = N) -> Response:
+    inbox = inbox_of(request)
+    return render(request, "inbox_case.html", principal, locale, k=inbox.case(name, n), tz=inbox.app.ws.timezone)
+
+
+@router.post("/inbox/cases/{name}/{n}/note")
+def case_note(
+    request: Request, principal: Writer, name: str, n: int = N, text: str = Form(..., max_length=2000)
+) -> Response:
+    inbox_of(request).case_note(name, n, text, actor=principal.user.username)
+    return RedirectResponse(f"/inbox/cases/{name}/{n}", status_code=303)
+
+
+@router.post("/inbox/cases/{name}/{n}/reverse")
+def case_reverse(request: Request, principal: Writer, name: str, n: int = N) -> Response:
+    inbox_of(request).reverse_case(name, n, actor=principal.user.username)
+    return RedirectResponse(f"/inbox/cases/{name}/{n}", status_code=303)
 
 
 @router.get("/inbox/{name}/{n}")

@@ -19,6 +19,11 @@ Things to keep in mind:
     * Nobody is exempt but the people who run the group (``exempt_roles``); opinion leaders get no privilege.
     * State: ``o:<member>`` offences, ``f:<member>`` the flood window, ``c:<member>`` paid-ad credit (community);
       ``blacklist`` and ``moderation.learned`` are workspace-wide.
+    * Cases (处理记录): every step of the ladder is a numbered case, ``case:<n>`` (when, who, which message, the
+      offence, the step, the evidence and its score, ``standing`` or ``reversed``, the operators' notes), numbered
+      by the community's counter ``case`` and found by message through ``cm:<message id>``. The numbers come from
+      the log's order, so a replay gives the same ones; the message itself stays in the log (the console reads it
+      there). A ``not_ad`` label reverses the cases of its message; a ``case.note`` operator action adds a note.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from shequn.domain import (
     Label,
     Message,
     Mute,
+    OperatorAction,
     Payment,
     Post,
     Remove,
@@ -77,6 +83,7 @@ NEWCOMER_DAYS = 7
 ESTABLISHED_MESSAGES = 20
 ESTABLISHED_DAYS = 14
 _LOG_KEEP = 10
+CASE_NOTES_KEPT = 50  # notes kept on a case
 
 
 class Flood(BaseModel):
@@ -282,7 +289,9 @@ class Moderation(Policy):
 
     name: ClassVar[str] = NAME
     settings_model: ClassVar[type[PolicySettings]] = ModerationSettings
-    kinds = frozenset({EventKind.MESSAGE, EventKind.EDIT, EventKind.LABEL, EventKind.PAYMENT})
+    kinds = frozenset(
+        {EventKind.MESSAGE, EventKind.EDIT, EventKind.LABEL, EventKind.PAYMENT, EventKind.OPERATOR_ACTION}
+    )
 
     def decide(self, ctx: Context) -> Decision:
         e = ctx.event
@@ -290,6 +299,8 @@ class Moderation(Policy):
         assert isinstance(s, ModerationSettings)
         if isinstance(e, Label):
             return self._label(ctx, s, e)
+        if isinstance(e, OperatorAction):
+            return _case_note(ctx, e)
         member = ctx.member
         if member is None or e is None:
             return NOTHING
@@ -473,8 +484,10 @@ class Moderation(Policy):
         why = verdict.describe() if verdict is not None else violation
         log = [*record["log"], [iso(ctx.now), violation, mid, step, why]][-_LOG_KEEP:]
         p = f"{suffix}:" if suffix else ""
+        number = int(ctx.scope.get("case") or 0) + 1  # the case's number, told to the member with the warning
         out: list[Action] = [
-            ctx.act(SetState, f"{p}offence", scope=NAME, name=f"o:{member.key}", value={"n": n, "log": log})
+            ctx.act(SetState, f"{p}offence", scope=NAME, name=f"o:{member.key}", value={"n": n, "log": log}),
+            *self._case(ctx, number, member, violation, mid, step, why, verdict, p),
         ]
         if s.delete and mid and violation in ("ad", "forbidden"):
             out.append(ctx.act(DeleteMessage, f"{p}delete", platform=platform, group=group, message_id=mid, reason=why))
@@ -501,7 +514,7 @@ class Moderation(Policy):
                     group=group,
                     target=pid,
                     level=2,
-                    text=say(ctx, NAME, "warn", name=name, violation=what, group=group_name),
+                    text=say(ctx, NAME, "warn", name=name, violation=what, group=group_name, case=number),
                     evidence=excerpt,
                 )
             )
@@ -558,6 +571,42 @@ class Moderation(Policy):
                 )
         return out
 
+    @staticmethod
+    def _case(
+        ctx: Context,
+        n: int,
+        member: MemberState,
+        violation: str,
+        mid: str,
+        step: str,
+        why: str,
+        verdict: Verdict | None,
+        p: str,
+    ) -> list[Action]:
+        """Case ``n`` of this step (the community's next number; found again by its message)."""
+        e = ctx.event
+        assert e is not None
+        case = {
+            "n": n,
+            "at": iso(ctx.now),
+            "member": member.key,
+            "name": display(member, member.key.partition(":")[2]),
+            "group": e.group,
+            "violation": violation,
+            "message_id": mid,
+            "step": step,
+            # what was found; a forbidden topic's match or an operator's label weighs nothing but is the evidence
+            "why": why or ", ".join(f"{x.kind}({x.detail})" for x in (verdict.evidence if verdict else ())),
+            "score": round(verdict.score, 2) if verdict is not None else None,
+            "status": "standing",
+            "notes": [],
+        }
+        return [
+            ctx.act(SetState, f"{p}case", scope=NAME, name="case", value=n),
+            ctx.act(SetState, f"{p}case:{n}", scope=NAME, name=f"case:{n}", value=case),
+            ctx.act(SetState, f"{p}cm", scope=NAME, name=f"cm:{mid}", value=[*(ctx.scope.get(f"cm:{mid}") or []), n]),
+        ]
+
     # -- the operators' labels --------------------------------------------------------------------------------
 
     def _label(self, ctx: Context, s: ModerationSettings, e: Label) -> Decision:
@@ -580,6 +629,12 @@ class Moderation(Policy):
             ctx.act(SetState, f"learn:{i}", scope=classifier.SCOPE, name=k, value=v, shared=True)
             for i, (k, v) in enumerate(sorted(changes.items()))
         ]
+        if e.label == "not_ad":
+            for n in ctx.scope.get(f"cm:{e.message_id}") or []:
+                case = ctx.scope.get(f"case:{n}")
+                if case and case["status"] != "reversed":
+                    done = {**case, "status": "reversed", "reversed_at": iso(ctx.now), "reversed_by": e.by}
+                    actions.append(ctx.act(SetState, f"reverse:{n}", scope=NAME, name=f"case:{n}", value=done))
         if author is None:
             return Decision(tuple(actions))
         record = ctx.scope.get(f"o:{author.key}") or {"n": 0, "log": []}
@@ -637,6 +692,17 @@ class Moderation(Policy):
         return problems
 
 
+def _case_note(ctx: Context, e: OperatorAction) -> Decision:
+    """An operator's note on a case (``case.note``: target the case number, value the note)."""
+    if e.op != "case.note" or not e.value:
+        return NOTHING
+    case = ctx.scope.get(f"case:{e.target}")
+    if case is None:
+        return NOTHING
+    notes = [*case.get("notes", []), [iso(ctx.now), e.by, e.value]][-CASE_NOTES_KEPT:]
+    return Decision(state={f"case:{e.target}": {**case, "notes": notes}})
+
+
 LABELS = {"ad": "ad", "not_ad": "not_ad", "not-ad": "not_ad", "notad": "not_ad", "spam": "ad", "ham": "not_ad"}
 
 
@@ -652,7 +718,7 @@ def label_for(message: Message | Edit, label: str, *, by: str, at: datetime) -> 
         at=at,
         platform=message.platform,
         group=message.group,
-        message_id=message.id,
+        message_id=message.message_id or message.id,  # as the offence and its case name it (the platform's id)
         label=value,
         text=message.text,
         author=message.actor,

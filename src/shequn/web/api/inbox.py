@@ -1,5 +1,6 @@
 """``/api/v1/inbox`` and ``/api/v1/staff``: the operator's inbox (a viewer reads, an operator answers, assigns and
-resolves; the owner links staff). Its live feed is the console's (``/inbox/stream``, :mod:`shequn.web.inbox_pages`)."""
+resolves; the owner links staff), and the moderation cases under ``/api/v1/inbox/cases`` (a viewer reads, an
+operator adds notes and reverses). Its live feed is the console's (``/inbox/stream``, :mod:`shequn.web.inbox_pages`)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ class StatusIn(BaseModel):
     status: Literal["open", "pending", "resolved"]
 
 
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000)
+
+
 class IdentityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     platform: str = Field(min_length=1, max_length=32)
@@ -82,6 +88,35 @@ def times(request: Request, principal: Reader, community: str | None = Query(Non
     return json_response(inbox_of(request).times(community=community))
 
 
+@router.get("/inbox/cases", response_model=list[dict[str, Any]])
+def list_cases(
+    request: Request,
+    principal: Reader,
+    community: str | None = Query(None, max_length=200),
+    status: Literal["standing", "appealed", "reversed"] | None = None,
+) -> Response:
+    """Moderation cases, newest first, each with its status and the appeal items about it."""
+    return json_response(inbox_of(request).cases(community=community, status=status))
+
+
+@router.get("/inbox/cases/{name}/{n}", response_model=dict[str, Any])
+def show_case(request: Request, principal: Reader, name: str, n: int = N) -> Response:
+    """One case: the message as the log has it, the rule and score, notes, appeals, who reversed it."""
+    return json_response(inbox_of(request).case(name, n))
+
+
+@router.post("/inbox/cases/{name}/{n}/note", response_model=dict[str, bool])
+def note_case(request: Request, principal: Writer, body: NoteIn, name: str, n: int = N) -> dict[str, bool]:
+    inbox_of(request).case_note(name, n, body.text, actor=principal.user.username)
+    return {"done": True}
+
+
+@router.post("/inbox/cases/{name}/{n}/reverse", response_model=dict[str, int])
+def reverse_case(request: Request, principal: Writer, name: str, n: int = N) -> dict[str, int]:
+    """Reverse a case: the offence withdrawn (a ``not_ad`` label), a removed member invited back, appeals resolved."""
+    return inbox_of(request).reverse_case(name, n, actor=principal.user.username)
+
+
 @router.get("/inbox/{name}/{n}", response_model=dict[str, Any])
 def show(request: Request, principal: Reader, name: str, n: int = N) -> Response:
     """One item: the messages around it, the member's card, the moderation case of an appeal, the canned answers."""
@@ -110,11 +145,6 @@ def assign(request: Request, principal: Writer, body: AssignIn, name: str, n: in
 def set_status(request: Request, principal: Writer, body: StatusIn, name: str, n: int = N) -> dict[str, bool]:
     inbox_of(request).set_status(name, n, body.status, actor=principal.user.username)
     return {"done": True}
-
-
-class NoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=2000)
 
 
 @router.post("/inbox/{name}/{n}/note", response_model=dict[str, bool])
