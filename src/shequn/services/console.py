@@ -27,7 +27,7 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -358,10 +358,7 @@ class Operations:
             self._refreshing.add(locale)
             threading.Thread(target=self._refresh_overview, args=(locale,), daemon=True).start()
         full = hit[1]
-        return Overview(
-            full.communities, full.attention[:limit], full.as_of_ms, full.totals, full.analysed, full.figures_at,
-            full.window_days,
-        )  # fmt: skip
+        return replace(full, attention=full.attention[:limit])
 
     def analysis(self, locale: str, *, wait: bool = True) -> Any:
         """The analytics' report of the workspace (:func:`shequn.analytics.analyze`: health, lifecycle stages, type
