@@ -43,9 +43,9 @@ def test_inbox_times_over_the_window_and_the_diagnosis(db_url: str) -> None:
     with app.store.transaction() as conn:
         figures = _inbox(conn, app.ws.id, to_ms(T0), to_ms(clock.now()))
         cid = app.store.communities.ids(conn, app.ws.id)["读书会"]
-    assert figures[cid] == {
-        "items": 4, "responded": 3, "first_response_median": 120.0, "resolution_median": None, "unanswered": 1,
-    }  # fmt: skip
+    first = {"items": 4, "responded": 3, "resolved": 0, "first_response_median": 120.0, "first_response_p90": 150.0,
+             "resolution_median": None, "resolution_p90": None}  # fmt: skip
+    assert figures[cid] == {**first, "unanswered": 1, "staff": {"amy": {**first, "items": 3}}}
     assert inbox.staff()[0].username == "amy"
     c = CommunityHealth("读书会", "growth", "成长型", True, ["sandbox:g1"], inbox=figures[cid])
     keys = {f.key for f in diagnose_community(c, [], "en")}

@@ -92,6 +92,7 @@ def test_no_page_scrolls_sideways(site: tuple[str, Path, list[str]], browser: Br
             wide[path] = extra
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"overflow-{width}-{len(wide)}.png"))
+    assert 'class="wide inbox"' in report.read_text(encoding="utf-8"), "the report's inbox section is measured too"
     page.goto(report.as_uri())
     page.wait_for_timeout(500)  # the charts lay out
     if (extra := _overflow(page)) > 1:

@@ -68,9 +68,11 @@ def analyze(
 
 
 def _inbox(conn: Any, ws_id: int, t0: int, t1: int) -> dict[int, dict[str, Any]]:
-    """Per community id, the operator's inbox over the window (items opened in it): how many, how many were
-    answered by staff, the median first-response and resolution minutes, and how many still wait for a first answer
-    past the community's target (the ``inbox`` policy's state, plain SQL on the store)."""
+    """Per community id, the operator's inbox over the window (items opened in it): the first-response and
+    resolution times of :func:`shequn.analytics.inbox.times_of` (the figures ``shequn inbox times`` and the console
+    show), the same per staff member (``staff``), and how many still wait for a first answer past the community's
+    target (``unanswered``). The ``inbox`` policy's state, plain SQL on the store."""
+    from shequn.analytics.inbox import by_staff, minutes, times_of
     from shequn.policies.inbox import InboxSettings
 
     rows = conn.exec_driver_sql(
@@ -84,23 +86,14 @@ def _inbox(conn: Any, ws_id: int, t0: int, t1: int) -> dict[int, dict[str, Any]]
         at = int(datetime.fromisoformat(item["at"]).timestamp() * 1000)
         if t0 <= at < t1:
             by.setdefault(int(cid), []).append(item)
-    out: dict[int, dict[str, Any]] = {}
     end = datetime.fromtimestamp(t1 / 1000, UTC)
-
-    def minutes(a: str, b: str | datetime) -> float:
-        stop = b if isinstance(b, datetime) else datetime.fromisoformat(b)
-        return (stop - datetime.fromisoformat(a)).total_seconds() / 60
-
+    out: dict[int, dict[str, Any]] = {}
     for cid, items in by.items():
-        first = sorted(minutes(i["at"], i["first_response_at"]) for i in items if i.get("first_response_at"))
-        done = sorted(minutes(i["at"], i["resolved_at"]) for i in items if i.get("resolved_at"))
         waiting = [i for i in items if not i.get("first_response_at") and i["status"] != "resolved"]
         out[cid] = {
-            "items": len(items),
-            "responded": len(first),
-            "first_response_median": round(first[len(first) // 2], 1) if first else None,
-            "resolution_median": round(done[len(done) // 2], 1) if done else None,
+            **times_of(items).as_dict(),
             "unanswered": sum(1 for i in waiting if minutes(i["at"], end) > target),
+            "staff": {s: f.as_dict() for s, f in by_staff(items).items()},
         }
     return out
 

@@ -63,6 +63,11 @@ def duration(seconds: float | None, loc: str) -> str:
     return t("fmt.seconds", loc, n=number(seconds))
 
 
+def minutes(n: float | None, loc: str) -> str:
+    """A duration measured in minutes (the inbox's times), read as :func:`duration` reads it: 90 → 1.5 小时."""
+    return MISSING if n is None else duration(n * 60, loc)
+
+
 def value(v: float | bool | None, unit: str, loc: str) -> str:
     """A KPI's value (or target) by its playbook unit: ratio → %, count → integer, per_week/per_month → a rate
     with its period, days → with the unit, boolean → yes/no, money → ¥."""
@@ -83,4 +88,4 @@ def value(v: float | bool | None, unit: str, loc: str) -> str:
     return number(float(v))
 
 
-__all__ = ["MISSING", "count", "days", "duration", "flag", "money", "number", "pct", "value"]
+__all__ = ["MISSING", "count", "days", "duration", "flag", "minutes", "money", "number", "pct", "value"]

@@ -152,6 +152,19 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     )  # fmt: skip
 
 
+def _inbox(c: CommunityHealth, loc: str) -> str:
+    """The inbox's response times (issue 20), a wide table that scrolls inside its box on a narrow screen."""
+    from shequn.reports.inbox import inbox_rows, unanswered_line
+
+    head, rows = inbox_rows(c, loc)
+    if not rows:
+        return ""
+    late = unanswered_line(c, loc)
+    return f'<h3>{escape(t("report.inbox.title", loc))}</h3><div class="wide inbox">{_table(head, rows)}</div>' + (
+        f'<p class="note">{escape(late)}</p>' if late else ""
+    )
+
+
 def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str, days: int) -> str:
     """Growth and commerce (issue 9): the funnel by channel and by join week, the commerce measures."""
     from shequn.reports import growth
@@ -225,7 +238,7 @@ def _community(
         f'<div><h3>{escape(t("report.funnel", loc))}</h3><div id="funnel-{i}" class="chart"></div></div>'
         f'<div><h3>{escape(t("report.heatmap", loc))}</h3><div id="heat-{i}" class="chart"></div></div>'
         f"<div><h3>{escape(t('report.retention', loc))}</h3><table>{ret_head}{ret_rows}</table></div></div>"
-        f"{_growth(c, commerce, loc, days)}"
+        f"{_inbox(c, loc)}{_growth(c, commerce, loc, days)}"
         f"<h3>{escape(t('report.diagnosis', loc))}</h3>{findings}{group_f}</section>"
     )
 

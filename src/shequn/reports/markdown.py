@@ -47,6 +47,17 @@ def _growth(c: CommunityHealth, commerce: dict[str, Any] | None, loc: str, days:
     return out
 
 
+def _inbox(c: CommunityHealth, loc: str) -> list[str]:
+    from shequn.reports.inbox import inbox_rows, unanswered_line
+
+    head, rows = inbox_rows(c, loc)
+    if not rows:
+        return []
+    out = [f"### {t('report.inbox.title', loc)}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    return out + ([unanswered_line(c, loc), ""] if unanswered_line(c, loc) else [])
+
+
 def render_markdown(r: Report) -> str:
     loc = r.locale
     out = [f"# {t('report.title', loc)} · {r.workspace}", ""]
@@ -72,6 +83,7 @@ def render_markdown(r: Report) -> str:
             out.append("")
             out.append(t("report.activity_not_judged", loc, type=c.type_name))
         out.append("")
+        out.extend(_inbox(c, loc))
         out.extend(_growth(c, r.commerce.get(c.name), loc, r.days))
         for f in c.findings:
             out.extend(_finding(f, loc))

@@ -27,13 +27,14 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import orjson
 
+from shequn.analytics.inbox import Load, load_of
 from shequn.app import App, IngestReport
 from shequn.domain import (
     Action,
@@ -45,6 +46,7 @@ from shequn.domain import (
     split_key,
     stable_id,
 )
+from shequn.domain.records import parse_iso
 from shequn.i18n import t
 from shequn.playbook import load_playbook
 from shequn.playbook.spec import CommunitySpec, parse_spec
@@ -87,6 +89,9 @@ class CommunityCard:
     attention: int  # groups of this community needing attention
     kpis: tuple[tuple[str, str, float | None, str], ...]  # (key, name, target, unit)
     health: Any = None  # the analytics' CommunityHealth, when computed
+    inbox_open: int = 0  # inbox items open (no answer yet or reopened)
+    inbox_pending: int = 0  # inbox items answered, waiting to be resolved
+    inbox_oldest_minutes: float | None = None  # how long the oldest unresolved item has waited
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,7 @@ class Overview:
     analysed: bool = False  # the analytics had been computed (else they are being computed now)
     figures_at: str = ""  # when the analytics shown were computed (ISO, local time)
     window_days: int = 0  # the analytics' window
+    inbox_oldest_minutes: float | None = None  # the oldest unresolved inbox item of the workspace, waited
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,10 +358,7 @@ class Operations:
             self._refreshing.add(locale)
             threading.Thread(target=self._refresh_overview, args=(locale,), daemon=True).start()
         full = hit[1]
-        return Overview(
-            full.communities, full.attention[:limit], full.as_of_ms, full.totals, full.analysed, full.figures_at,
-            full.window_days,
-        )  # fmt: skip
+        return replace(full, attention=full.attention[:limit])
 
     def analysis(self, locale: str, *, wait: bool = True) -> Any:
         """The analytics' report of the workspace (:func:`shequn.analytics.analyze`: health, lifecycle stages, type
@@ -459,6 +462,8 @@ class Operations:
             communities = self._communities(conn)
             groups = self.store.console.group_rows(conn, self.ws)
             members = self.store.console.community_members(conn, self.ws)
+            inbox = {cid: load_of(items) for cid, items in self.store.inbox.by_community(conn, self.ws).items()}
+        now = self.app.clock.now()  # the inbox's waiting is measured as the inbox page measures it
         as_of = self.as_of_ms(groups)
         by_community: dict[int, list[GroupRow]] = {}
         for g in groups:
@@ -489,6 +494,7 @@ class Operations:
         for c in communities:
             ctype = pb.types[c.type]
             gs = by_community.get(c.id, [])
+            load = inbox.get(c.id, Load())
             cards.append(
                 CommunityCard(
                     record=c,
@@ -503,6 +509,9 @@ class Operations:
                     attention=flagged.get(c.id, 0),
                     kpis=tuple((k.key, k.name.get(locale), c.spec.kpis.get(k.key), k.unit) for k in ctype.kpis),
                     health=report.communities.get(c.name) if report is not None else None,
+                    inbox_open=load.open,
+                    inbox_pending=load.pending,
+                    inbox_oldest_minutes=load.waiting_minutes(now),
                 )
             )
         cards.sort(key=lambda card: (-card.attention, card.record.id))
@@ -512,10 +521,14 @@ class Operations:
             "members": sum(m[0] for m in members.values()),
             "open_tasks": sum(g.open_tasks for g in groups),
             "attention": len(attention),
+            "inbox_open": sum(x.open for x in inbox.values()),
+            "inbox_pending": sum(x.pending for x in inbox.values()),
         }
+        oldest = min((x.oldest_at for x in inbox.values() if x.oldest_at), key=parse_iso, default="")
         return Overview(
             cards, attention, as_of, totals, analysed=report is not None,
             figures_at=report.generated if report is not None else "", window_days=report.days if report else 0,
+            inbox_oldest_minutes=Load(oldest_at=oldest).waiting_minutes(now),
         )  # fmt: skip
 
     def attention(self, g: GroupRow, spec: CommunitySpec | None, as_of: int, health: Any = None) -> Attention | None:

@@ -20,14 +20,13 @@ How it works:
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 import yaml
 
+from shequn.analytics.inbox import by_staff, load_of, times_of
 from shequn.domain import (
     Action,
     ContentKind,
@@ -51,49 +50,6 @@ from shequn.store import StaffRecord
 
 Status = Literal["open", "pending", "resolved"]
 CASE_STATUSES = ("standing", "appealed", "reversed")
-
-
-@dataclass(frozen=True, slots=True)
-class Times:
-    """First-response and resolution times (minutes) of a set of items: how many, the median and the 90th percentile."""
-
-    items: int
-    responded: int
-    resolved: int
-    first_response_median: float | None
-    first_response_p90: float | None
-    resolution_median: float | None
-    resolution_p90: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-
-def _minutes(a: str, b: str) -> float:
-    return round((parse_iso(b) - parse_iso(a)).total_seconds() / 60, 1)
-
-
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def times_of(items: Iterable[dict[str, Any]]) -> Times:
-    """The figures of ``items``, measured from when each was said to its first response and its resolution."""
-    items = list(items)
-    first = [_minutes(i["at"], i["first_response_at"]) for i in items if i.get("first_response_at")]
-    done = [_minutes(i["at"], i["resolved_at"]) for i in items if i.get("resolved_at")]
-    return Times(
-        len(items),
-        len(first),
-        len(done),
-        statistics.median(first) if first else None,
-        _pct(first, 0.9),
-        statistics.median(done) if done else None,
-        _pct(done, 0.9),
-    )
 
 
 class CaseNotFoundError(NotFoundError):
@@ -535,22 +491,19 @@ class Inbox:
         """First-response and resolution times per community and per staff member, and the open load."""
         items = self.items(community=community)
         by_c: dict[str, list[dict[str, Any]]] = {}
-        by_s: dict[str, list[dict[str, Any]]] = {}
         for it in items:
             by_c.setdefault(it["community"], []).append(it)
-            who = it.get("responder") or it.get("assignee") or ""
-            if who:
-                by_s.setdefault(who, []).append(it)
         active = [i for i in items if i["status"] != "resolved"]
         oldest = max(active, key=lambda i: i["waiting_minutes"], default=None)
+        load = load_of(items)
         return {
-            "open": sum(1 for i in items if i["status"] == "open"),
-            "pending": sum(1 for i in items if i["status"] == "pending"),
+            "open": load.open,
+            "pending": load.pending,
             "overdue": sum(1 for i in active if i["overdue"]),
             "oldest": oldest,
             "all": times_of(items).as_dict(),
             "communities": {c: times_of(v).as_dict() for c, v in sorted(by_c.items())},
-            "staff": {s: times_of(v).as_dict() for s, v in sorted(by_s.items())},
+            "staff": {s: f.as_dict() for s, f in by_staff(items).items()},
         }
 
     def _audit(self, conn: Any, actor: str, verb: str, obj: str, detail: dict[str, Any]) -> None:

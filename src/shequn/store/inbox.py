@@ -132,6 +132,19 @@ class InboxStore:
         out.sort(key=lambda it: (it["opened_at"], it["community"], it["n"]), reverse=True)
         return out
 
+    def by_community(self, conn: Connection, ws_id: int) -> dict[int, list[dict[str, Any]]]:
+        """Every inbox item by community id, in one query (what the overview counts)."""
+        p, c = POLICY_STATE, COMMUNITY
+        q = (
+            select(p.c.community_id, p.c.value)
+            .join(c, c.c.id == p.c.community_id)
+            .where(c.c.workspace_id == ws_id, p.c.scope == SCOPE, p.c.name.like("i:%"))
+        )
+        out: dict[int, list[dict[str, Any]]] = {}
+        for r in conn.execute(q):
+            out.setdefault(int(r.community_id), []).append(loads(r.value))
+        return out
+
     def item(self, conn: Connection, ws_id: int, community: str, n: int) -> dict[str, Any] | None:
         p, c = POLICY_STATE, COMMUNITY
         value = conn.execute(

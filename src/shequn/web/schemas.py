@@ -114,6 +114,9 @@ class CommunityOut(_Out):
     last_message_at: datetime | None
     kpi_targets: dict[str, float]
     attention_groups: int
+    inbox_open: int = 0  # inbox items waiting for staff
+    inbox_pending: int = 0  # inbox items answered, not resolved yet
+    inbox_oldest_waiting_minutes: float | None = None  # the oldest unresolved item has waited this long
 
 
 class GroupOut(_Out):
@@ -147,6 +150,7 @@ class OverviewOut(_Out):
     totals: dict[str, int]
     communities: list[CommunityOut]
     attention: list[AttentionOut]
+    inbox_oldest_waiting_minutes: float | None = None
 
 
 class MemberOut(_Out):

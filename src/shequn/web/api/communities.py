@@ -42,6 +42,9 @@ def _card(c: CommunityCard) -> dict[str, Any]:
         "last_message_at": from_ms(c.last_message_ms) if c.last_message_ms else None,
         "kpi_targets": dict(spec.kpis),
         "attention_groups": c.attention,
+        "inbox_open": c.inbox_open,
+        "inbox_pending": c.inbox_pending,
+        "inbox_oldest_waiting_minutes": c.inbox_oldest_minutes,
     }
 
 
@@ -56,6 +59,7 @@ async def overview(
         {
             "as_of": from_ms(ov.as_of_ms),
             "totals": ov.totals,
+            "inbox_oldest_waiting_minutes": ov.inbox_oldest_minutes,
             "communities": [_card(c) for c in ov.communities],
             "attention": [
                 {
