@@ -17,7 +17,7 @@ import typer
 
 from shequn.cli.common import console, open_app, print_json
 from shequn.domain import UserError
-from shequn.i18n import t
+from shequn.i18n import fmt, system_locale, t
 
 app = typer.Typer(help="收件箱 · the operator's inbox: items that need a person", no_args_is_help=True)
 staff_app = typer.Typer(help="工作人员 · staff: chat identities and communities of console users", no_args_is_help=True)
@@ -364,7 +364,7 @@ def times(ctx: typer.Context, community: str | None = COMMUNITY, as_json: bool =
     if out["oldest"]:
         o = out["oldest"]
         console.print(
-            t("inbox.cli.oldest", ref=f"{o['community']}#{o['n']}", minutes=o["waiting_minutes"]), markup=False
+            t("inbox.cli.oldest", ref=f"{o['community']}#{o['n']}", waited=_num(o["waiting_minutes"])), markup=False
         )
     for title, rows in ((t("inbox.cli.by_community"), out["communities"]), (t("inbox.cli.by_staff"), out["staff"])):
         console.print(title, markup=False)
@@ -377,7 +377,8 @@ def times(ctx: typer.Context, community: str | None = COMMUNITY, as_json: bool =
 
 
 def _num(v: float | None) -> str:
-    return "—" if v is None else f"{v:g}"
+    """Minutes read as every surface reads a duration (90 → 1.5 小时 / 1.5 h)."""
+    return fmt.minutes(v, system_locale())
 
 
 # -- staff ------------------------------------------------------------------------------------------------------
