@@ -198,6 +198,10 @@ class Worker:
             if top == self._quiet_at:
                 return 0
             pending = self.store.shards.pending(conn, sorted(self.held), self.shards, per_shard=self.options.batch)
+            # A held shard with nothing after its offset up to top (read before `pending`, and appends commit in seq
+            # order) can skip to top: left behind (a shard no community hashes to stays at 0), its offset would make
+            # every step read the log's tail from there.
+            self.store.shards.skip_to(conn, [s for s in self.held if s not in pending], self.id, top)
         self._seen = {}
         done, again = 0, False
         for shard, (after, entries) in sorted(pending.items()):

@@ -201,6 +201,19 @@ class ShardStore:
             {"q": last_seq, "s": shard},
         )
 
+    def skip_to(self, conn: Connection, shards: Sequence[int], worker: str, top: int) -> None:
+        """Move the offsets of ``shards``, which ``worker`` holds and which have no event up to ``top``, to ``top``
+        (never backwards, never for a shard someone else holds by now)."""
+        if shards:
+            conn.execute(
+                text(
+                    f"UPDATE shard_lease SET last_seq = :top, updated_ms = {NOW_MS}"
+                    " WHERE shard = ANY(CAST(:s AS integer[])) AND owner = :w AND last_seq < :top"
+                    f" AND expires_ms > {NOW_MS}"
+                ),
+                {"top": top, "s": list(shards), "w": worker},
+            )
+
     # -- the log, per shard -------------------------------------------------------------------------------------
 
     def read(self, conn: Connection, shard: int, shards: int, *, after: int, limit: int) -> list[LogEntry]:
