@@ -41,7 +41,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
     finally:
         app.close()
     paths = ["/", "/tasks", "/segments?community=" + quote(names[0]) + "&silent_days=3", "/events", "/imports",
-             "/growth", "/settings", f"/members/{person}"]  # fmt: skip
+             "/growth", "/settings", f"/members/{person}", "/inbox", "/inbox/cases"]  # fmt: skip
     paths += [f"/communities/{quote(n)}" for n in names] + [f"/groups/{g}" for g in groups[:6]]
     port = free_port()
     proc = subprocess.Popen([SHEQUN, "--db", db, "serve", "--port", str(port), "--insecure-cookies"], env=env,
